@@ -1,0 +1,69 @@
+// Command ovnet-controller is ovnet's cluster-wide controller: IPAM and the
+// OVN northbound database for Subnets, Namespaces, Pods and Nodes.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+func main() {
+	var (
+		opts        controller.Options
+		nbAddress   string
+		serviceCIDR string
+		apiQPS      float64
+		apiBurst    int
+	)
+	cfg := &opts.Network
+	flag.StringVar(&nbAddress, "nb-address", "tcp:127.0.0.1:6641", "OVN northbound database; comma-separated for a Raft cluster")
+	flag.StringVar(&cfg.ClusterRouter, "cluster-router", "ovn-cluster", "logical router every subnet attaches to")
+	flag.StringVar(&cfg.DefaultSubnet.Name, "default-subnet", "ovn-default", "name of the default subnet")
+	flag.StringVar(&cfg.DefaultSubnet.CIDR, "default-cidr", "10.16.0.0/16", "CIDR of the default subnet")
+	flag.StringVar(&cfg.DefaultSubnet.Gateway, "default-gateway", "", "gateway of the default subnet (default: first address)")
+	flag.StringVar(&cfg.JoinSubnet.Name, "join-subnet", "join", "name of the subnet that connects nodes")
+	flag.StringVar(&cfg.JoinSubnet.CIDR, "join-cidr", "100.64.0.0/16", "CIDR of the join subnet")
+	flag.StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/12", "Service CIDR; no subnet may overlap it")
+	flag.DurationVar(&cfg.GCInterval, "gc-interval", 5*time.Minute, "period of the garbage collector's sweep (0 disables the periodic sweep)")
+	flag.IntVar(&cfg.PodWorkers, "pod-workers", 16, "pods reconciled concurrently")
+	flag.BoolVar(&opts.LeaderElection, "leader-elect", true, "elect a leader among replicas")
+	flag.StringVar(&opts.LeaderElectionNamespace, "leader-elect-namespace", "", "namespace of the leader lease (default: the pod's namespace)")
+	flag.DurationVar(&opts.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a lost leader's lease blocks the others")
+	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":10660", "address of /metrics; 0 disables")
+	flag.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":10661", "address of /healthz and /readyz; 0 disables")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 500, "queries per second to the API server")
+	flag.IntVar(&apiBurst, "kube-api-burst", 1000, "burst of queries to the API server")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	if err := run(&opts, nbAddress, serviceCIDR, apiQPS, apiBurst); err != nil {
+		fmt.Fprintln(os.Stderr, "ovnet-controller:", err)
+		os.Exit(1)
+	}
+}
+
+func run(opts *controller.Options, nbAddress, serviceCIDR string, qps float64, burst int) error {
+	svc, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	opts.Network.ServiceCIDR = svc
+	opts.NorthboundEndpoints = ovn.ParseEndpoints(nbAddress)
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	restCfg.QPS, restCfg.Burst = float32(qps), burst
+	return controller.Run(ctrl.SetupSignalHandler(), restCfg, *opts)
+}

@@ -1,0 +1,3 @@
+// Package annotation declares the Kube-OVN compatible annotation keys ovnet
+// reads and writes, with the meaning of each beside it.
+package annotation

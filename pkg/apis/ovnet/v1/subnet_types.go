@@ -1,0 +1,108 @@
+package v1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// GatewayType says where traffic leaving the cluster from a subnet is NATed.
+// +kubebuilder:validation:Enum=distributed;centralized
+type GatewayType string
+
+const (
+	// GatewayDistributed sends egress traffic out of the node the pod runs on.
+	GatewayDistributed GatewayType = "distributed"
+	// GatewayCentralized sends egress traffic out of the subnet's gateway node.
+	GatewayCentralized GatewayType = "centralized"
+)
+
+// SubnetSpec is the desired configuration of one logical switch. Values are
+// checked by the controller as well as by the schema, because a namespace's
+// annotations reach a Subnet without passing a human; what the controller
+// refuses is reported as a condition, never silently applied.
+type SubnetSpec struct {
+	// CIDR is the subnet's address range, e.g. 10.16.0.0/16 or fd00:10:16::/64.
+	// +kubebuilder:validation:MinLength=1
+	CIDR string `json:"cidr"`
+	// Gateway is the router port address; defaults to the first address of CIDR.
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
+	// ExcludeIPs are addresses never handed out: "a.b.c.d" or "a.b.c.d..a.b.c.e".
+	// +optional
+	ExcludeIPs []string `json:"excludeIPs,omitempty"`
+	// Namespaces whose pods are placed in this subnet by default.
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Private isolates the subnet: only traffic from within it and from Allow is accepted.
+	// +optional
+	Private bool `json:"private,omitempty"`
+	// Allow lists CIDRs that may reach a private subnet.
+	// +optional
+	Allow []string `json:"allow,omitempty"`
+	// GatewayType selects distributed or centralized egress.
+	// +optional
+	// +kubebuilder:default=distributed
+	GatewayType GatewayType `json:"gatewayType,omitempty"`
+	// GatewayNode names the node(s) used by a centralized gateway, comma separated.
+	// +optional
+	GatewayNode string `json:"gatewayNode,omitempty"`
+	// NATOutgoing masquerades pod addresses on egress; false exposes pod IPs.
+	// +optional
+	// +kubebuilder:default=true
+	NATOutgoing *bool `json:"natOutgoing,omitempty"`
+}
+
+// Condition types and reasons reported in SubnetStatus.Conditions.
+const (
+	// ConditionReady is true when the subnet is valid and programmed in OVN.
+	ConditionReady = "Ready"
+	// ConditionValidated is false when the spec was refused; its message says why.
+	ConditionValidated = "Validated"
+
+	ReasonProgrammed         = "Programmed"
+	ReasonInvalidSpec        = "InvalidSpec"
+	ReasonOverlap            = "Overlap"
+	ReasonAllocationsOutside = "AllocationsOutside"
+	ReasonNorthboundError    = "NorthboundError"
+	ReasonInUse              = "InUse"
+)
+
+// SubnetStatus reports what the controller made of the spec.
+type SubnetStatus struct {
+	// UsedIPs is the number of addresses allocated to pods and nodes.
+	// +optional
+	UsedIPs int64 `json:"usedIPs"`
+	// AvailableIPs is the number of addresses still free (saturated at the int64 maximum).
+	// +optional
+	AvailableIPs int64 `json:"availableIPs"`
+	// ObservedGeneration is the spec generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Validated and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Subnet is a logical switch with its address range, attached to the cluster router.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.cidr`
+// +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.spec.gateway`
+// +kubebuilder:printcolumn:name="Used",type=integer,JSONPath=`.status.usedIPs`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableIPs`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+type Subnet struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   SubnetSpec   `json:"spec"`
+	Status SubnetStatus `json:"status,omitempty"`
+}
+
+// SubnetList is a list of Subnets.
+// +kubebuilder:object:root=true
+type SubnetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Subnet `json:"items"`
+}

@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ipam"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+// GarbageCollector releases what the reconcilers could not see go: pods,
+// nodes and namespaces deleted while no controller ran, and northbound rows
+// ovnet owns whose object is gone. Rows ovnet does not own are never touched.
+type GarbageCollector struct {
+	// Client lists the live objects from the manager's cache.
+	Client client.Client
+	// Network holds the allocations and the northbound client.
+	Network *Network
+	// Subnets is told when a release changes a subnet's usage.
+	Subnets *SubnetReconciler
+}
+
+// Run sweeps every GCInterval until ctx ends.
+func (g *GarbageCollector) Run(ctx context.Context) error {
+	if g.Network.Config.GCInterval <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	ticker := time.NewTicker(g.Network.Config.GCInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+			if err := g.Sweep(ctx); err != nil {
+				log.FromContext(ctx).Error(err, "garbage collection failed; next sweep retries")
+			}
+		}
+	}
+}
+
+// Sweep runs one collection.
+func (g *GarbageCollector) Sweep(ctx context.Context) error {
+	if err := g.releaseGone(ctx); err != nil {
+		return err
+	}
+	if err := g.deleteOrphanSubnets(ctx); err != nil {
+		return err
+	}
+	return g.deleteGarbageRows(ctx)
+}
+
+// releaseGone releases allocations whose owner no longer exists. The
+// allocations are read before the objects: an allocation made after the
+// read belongs to an object the lists are sure to contain.
+func (g *GarbageCollector) releaseGone(ctx context.Context) error {
+	var owners []ipam.Allocation
+	for _, s := range g.Network.IPAM.Subnets() {
+		owners = append(owners, g.Network.IPAM.Allocations(s)...)
+	}
+	for _, a := range owners {
+		gone, port, err := g.ownerGone(ctx, a.Owner)
+		if err != nil {
+			return err
+		}
+		if !gone {
+			continue
+		}
+		if _, released, err := g.Network.unaddress(ctx, a.Owner, port); err != nil {
+			return err
+		} else if released {
+			g.Subnets.NotifyUsage(a.Subnet)
+			log.FromContext(ctx).Info("released address of a gone owner", "owner", a.Owner, "ip", a.IP)
+		}
+	}
+	return nil
+}
+
+// ownerGone reports whether an allocation's owner is gone for good, and
+// the port the owner had.
+func (g *GarbageCollector) ownerGone(ctx context.Context, owner ipam.Owner) (bool, string, error) {
+	kind, rest, _ := strings.Cut(string(owner), "/")
+	switch kind {
+	case "node":
+		err := g.Client.Get(ctx, client.ObjectKey{Name: rest}, &corev1.Node{})
+		return apierrors.IsNotFound(err), nodePortName(rest), ignoreNotFound(err)
+	case "pod":
+		namespace, name, _ := strings.Cut(rest, "/")
+		port := podPortName(namespace, name)
+		pod := &corev1.Pod{}
+		err := g.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pod)
+		if err == nil {
+			return finished(pod) || pod.Spec.HostNetwork, port, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return false, port, err
+		}
+		kept, err := g.keptPort(ctx, port)
+		return !kept, port, err
+	}
+	return false, "", nil
+}
+
+func (g *GarbageCollector) keptPort(ctx context.Context, port string) (bool, error) {
+	row, found, err := g.Network.NB.SwitchPort(port)
+	if err != nil || !found || row.ExternalIDs[ExternalIDStatefulSet] == "" {
+		return false, err
+	}
+	return statefulSetWants(ctx, g.Client, row.Owner.Namespace, row.ExternalIDs[ExternalIDStatefulSet], row.Owner.Name)
+}
+
+// deleteOrphanSubnets deletes Subnets made for namespaces that are gone.
+func (g *GarbageCollector) deleteOrphanSubnets(ctx context.Context) error {
+	var list ovnetv1.SubnetList
+	if err := g.Client.List(ctx, &list, client.HasLabels{LabelNamespace}); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		s := &list.Items[i]
+		err := g.Client.Get(ctx, client.ObjectKey{Name: s.Labels[LabelNamespace]}, &corev1.Namespace{})
+		if !apierrors.IsNotFound(err) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := g.Client.Delete(ctx, s); ignoreNotFound(err) != nil {
+			return fmt.Errorf("delete subnet %s of a gone namespace: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// deleteGarbageRows removes owned rows whose owner is not alive.
+func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
+	var subnets ovnetv1.SubnetList
+	if err := g.Client.List(ctx, &subnets); err != nil {
+		return err
+	}
+	subnetExists := make(map[string]bool, len(subnets.Items))
+	for _, s := range subnets.Items {
+		subnetExists[s.Name] = true
+	}
+	alive := func(o ovn.Owner) bool {
+		switch o.Kind {
+		case ovn.KindPod:
+			_, ok := g.Network.IPAM.Lookup(podOwner(o.Namespace, o.Name))
+			return ok
+		case ovn.KindNode:
+			_, ok := g.Network.IPAM.Lookup(nodeOwner(o.Name))
+			return ok
+		case ovn.KindSubnet:
+			_, ok := g.Network.IPAM.Subnet(o.Name)
+			return ok || subnetExists[o.Name]
+		case ovn.KindCluster:
+			return o.Name == g.Network.Config.ClusterRouter
+		}
+		return true // a kind this version does not know: leave it alone
+	}
+	ops, err := g.Network.NB.GarbageOps(alive)
+	if err != nil {
+		return err
+	}
+	if len(ops) > 0 {
+		log.FromContext(ctx).Info("removing northbound rows of gone objects", "ops", len(ops))
+	}
+	return g.Network.NB.Transact(ctx, ops)
+}
+
+func ignoreNotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

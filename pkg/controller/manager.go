@@ -1,0 +1,157 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+// Options configure a controller process.
+type Options struct {
+	// Network holds the cluster-wide settings.
+	Network Config
+	// NorthboundEndpoints are the NB database's addresses.
+	NorthboundEndpoints []string
+	// LeaderElection makes only one of several replicas act.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the lease; empty means the in-cluster namespace.
+	LeaderElectionNamespace string
+	// LeaseDuration is how long a dead leader's lease keeps others waiting.
+	LeaseDuration time.Duration
+	// MetricsAddr serves /metrics ("0" disables).
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz ("0" disables).
+	ProbeAddr string
+	// Registerer receives ovnet's metrics; nil means the manager's registry,
+	// served on MetricsAddr. Tests running several controllers in one
+	// process pass registries of their own.
+	Registerer prometheus.Registerer
+	// Logger receives the controller's logs; the zero value means ctrl.Log.
+	Logger logr.Logger
+}
+
+// Scheme knows the built-in kinds and ovnet's Subnet.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilMust(clientgoscheme.AddToScheme(s))
+	utilMust(ovnetv1.AddToScheme(s))
+	return s
+}
+
+func utilMust(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Run connects to the northbound database, wires the reconcilers and runs
+// them until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	if opts.Registerer == nil {
+		opts.Registerer = crmetrics.Registry
+	}
+	if opts.Logger.GetSink() == nil {
+		opts.Logger = ctrl.Log
+	}
+	ctx = log.IntoContext(ctx, opts.Logger)
+	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: opts.NorthboundEndpoints, Registerer: opts.Registerer,
+		Logger: opts.Logger.WithName("nbdb")})
+	if err != nil {
+		return err
+	}
+	defer nb.Close()
+	mgr, err := newManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	network := NewNetwork(opts.Network, nb)
+	if err := wire(mgr, network, opts.Registerer); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("northbound", func(*http.Request) error {
+		if !nb.Connected() {
+			return errors.New("northbound database not connected")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("bootstrap", func(*http.Request) error {
+		if !network.Ready() {
+			return errors.New("allocations not rebuilt yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	lease := opts.LeaseDuration
+	if lease <= 0 {
+		lease = 15 * time.Second
+	}
+	renew := lease * 2 / 3
+	retry := lease / 5
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        Scheme(),
+		Logger:                        opts.Logger,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              "ovnet-controller",
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		// Name validation guards against two controllers of one name in a
+		// process; tests run a controller again in the same process after
+		// stopping the first.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new manager: %w", err)
+	}
+	return mgr, mgr.AddHealthzCheck("ping", healthz.Ping)
+}
+
+// wire registers the reconcilers and the bootstrap with the manager.
+func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
+	c := mgr.GetClient()
+	rec := mgr.GetEventRecorder("ovnet-controller")
+	subnets := NewSubnetReconciler(c, network, rec)
+	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets}
+	pods := &PodReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets,
+		Metrics: NewMetrics(reg, network.IPAM)}
+	for _, setup := range []func(ctrl.Manager) error{
+		subnets.SetupWithManager,
+		(&NamespaceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
+		pods.SetupWithManager,
+		(&NodeReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
+	} {
+		if err := setup(mgr); err != nil {
+			return fmt.Errorf("set up reconciler: %w", err)
+		}
+	}
+	return mgr.Add(&Bootstrap{Client: c, Network: network, Collector: gc})
+}

@@ -1,0 +1,79 @@
+package controller
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/ovnet/ovnet/pkg/ipam"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+// SubnetDefaults describes a subnet the controller creates at start.
+type SubnetDefaults struct {
+	Name    string
+	CIDR    string
+	Gateway string // empty: the first address of CIDR
+}
+
+// Config holds the cluster-wide settings, from the controller's flags.
+type Config struct {
+	// ClusterRouter is the logical router every subnet attaches to.
+	ClusterRouter string
+	// DefaultSubnet receives pods of namespaces without a subnet of their own.
+	DefaultSubnet SubnetDefaults
+	// JoinSubnet connects nodes to the cluster router; never used for pods.
+	JoinSubnet SubnetDefaults
+	// ServiceCIDR is reserved for Services; no subnet may overlap it.
+	ServiceCIDR netip.Prefix
+	// GCInterval is the period of the garbage collector's sweep.
+	GCInterval time.Duration
+	// PodWorkers is the number of pods reconciled concurrently.
+	PodWorkers int
+}
+
+// Network is the state the reconcilers share: the allocator, the
+// northbound client and the settings. Its IPAM is only trusted once ready is
+// closed, after the bootstrap rebuilt it from the cluster's records.
+type Network struct {
+	Config Config
+	IPAM   *ipam.IPAM
+	NB     *ovn.Client
+	ready  chan struct{}
+}
+
+// NewNetwork returns a Network whose reconcilers wait for the bootstrap.
+func NewNetwork(cfg Config, nb *ovn.Client) *Network {
+	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{})}
+}
+
+// waitReady blocks a reconciler until the bootstrap has rebuilt IPAM, so
+// that nothing is allocated from a half-known address space.
+func (n *Network) waitReady(ctx context.Context) error {
+	select {
+	case <-n.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Ready reports whether the bootstrap has finished.
+func (n *Network) Ready() bool {
+	select {
+	case <-n.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// clusterOwner marks rows that belong to the cluster as a whole.
+func (n *Network) clusterOwner() ovn.Owner {
+	return ovn.Owner{Kind: ovn.KindCluster, Name: n.Config.ClusterRouter}
+}
+
+// ovnOp is one northbound operation.
+type ovnOp = ovsdb.Operation

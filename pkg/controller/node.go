@@ -1,0 +1,136 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	"github.com/ovnet/ovnet/pkg/ipam"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+// NodeReconciler gives each node an address on the join subnet, the port
+// `node-<node>` its daemon binds as ovn0, and the route on the cluster
+// router that returns traffic for the node's own address through that port.
+type NodeReconciler struct {
+	// Client reads and annotates nodes.
+	Client client.Client
+	// Network is the shared allocator, northbound client and settings.
+	Network *Network
+	// Recorder emits Events on nodes that cannot be addressed.
+	Recorder events.EventRecorder
+	// Subnets is told when the join subnet's usage changes.
+	Subnets *SubnetReconciler
+}
+
+// SetupWithManager registers the reconciler.
+func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).For(&corev1.Node{}).Named("node").Complete(r)
+}
+
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch;update
+
+// Reconcile converges one node's join address, port and route.
+func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.Network.waitReady(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	node := &corev1.Node{}
+	if err := r.Client.Get(ctx, req.NamespacedName, node); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.gone(ctx, req.Name)
+		}
+		return ctrl.Result{}, fmt.Errorf("get node: %w", err)
+	}
+	ep := r.endpoint(node.Name)
+	alloc, ok := recordedAllocation(nodeOwner(node.Name), node.Annotations)
+	var err error
+	if ok {
+		if err = r.Network.IPAM.Reserve(alloc); err == nil {
+			err = r.Network.programPort(ctx, ep, alloc)
+		}
+	} else {
+		alloc, err = r.Network.address(ctx, ep)
+	}
+	if errors.Is(err, ipam.ErrUnknownSubnet) {
+		return ctrl.Result{RequeueAfter: retryWaiting}, nil
+	}
+	if err != nil {
+		r.Recorder.Eventf(node, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
+		return ctrl.Result{}, err
+	}
+	if err := r.route(ctx, node, alloc); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.Subnets.NotifyUsage(alloc.Subnet)
+	keys := r.Network.recordAnnotations(alloc)
+	keys[annotation.PortName] = ep.port
+	if recorded(node.Annotations, keys) {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, patchAnnotations(ctx, r.Client, node, keys)
+}
+
+func (r *NodeReconciler) endpoint(node string) endpoint {
+	return endpoint{
+		request: ipam.Request{Owner: nodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name},
+		port:    nodePortName(node),
+		owner:   ovn.Owner{Kind: ovn.KindNode, Name: node},
+	}
+}
+
+// route sends traffic for the node's own address to its join address.
+func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, alloc ipam.Allocation) error {
+	owner := ovn.Owner{Kind: ovn.KindNode, Name: node.Name}
+	var ops []ovnOp
+	var err error
+	if ip, ok := internalIP(node, alloc.IP); ok {
+		ops, err = r.Network.NB.StaticRouteOps(ovn.StaticRoute{Router: r.Network.Config.ClusterRouter,
+			Prefix: ip.String(), Nexthop: alloc.IP.String(), Owner: owner})
+	} else {
+		ops, err = r.Network.NB.DeleteStaticRoutesOps(r.Network.Config.ClusterRouter, owner)
+	}
+	if err == nil {
+		err = r.Network.NB.Transact(ctx, ops)
+	}
+	if err != nil {
+		return fmt.Errorf("route to node %s: %w", node.Name, err)
+	}
+	return nil
+}
+
+// internalIP is the node's InternalIP of the join address's family.
+func internalIP(node *corev1.Node, join netip.Addr) (netip.Addr, bool) {
+	for _, a := range node.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is4() == join.Is4() {
+			return ip, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func (r *NodeReconciler) gone(ctx context.Context, name string) error {
+	ops, err := r.Network.NB.DeleteStaticRoutesOps(r.Network.Config.ClusterRouter, ovn.Owner{Kind: ovn.KindNode, Name: name})
+	if err == nil {
+		err = r.Network.NB.Transact(ctx, ops)
+	}
+	if err != nil {
+		return fmt.Errorf("remove route to node %s: %w", name, err)
+	}
+	alloc, released, err := r.Network.unaddress(ctx, nodeOwner(name), nodePortName(name))
+	if released {
+		r.Subnets.NotifyUsage(alloc.Subnet)
+	}
+	return err
+}

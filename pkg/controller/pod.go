@@ -1,0 +1,226 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/ovnet/ovnet/pkg/ipam"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+const (
+	// retryWaiting is when a pod whose request may become satisfiable (its
+	// address taken, its subnet not ready yet, the subnet full) is retried.
+	retryWaiting = 10 * time.Second
+	// ExternalIDStatefulSet records on a pod's port the StatefulSet that owns
+	// the pod, so its address can be kept while the pod is recreated.
+	ExternalIDStatefulSet = "ovnet.io/statefulset"
+)
+
+// Event reasons on pods.
+const (
+	ReasonAddressFailed   = "AddressAllocationFailed"
+	ReasonAddressConflict = "AddressConflict"
+)
+
+// PodReconciler gives each pod an address and a logical switch port, records
+// them in the pod's annotations, and releases them exactly once when the pod
+// is gone or has finished.
+type PodReconciler struct {
+	// Client reads pods, namespaces and StatefulSets and patches pods.
+	Client client.Client
+	// Network is the shared allocator, northbound client and settings.
+	Network *Network
+	// Recorder emits Events on pods whose request cannot be met.
+	Recorder events.EventRecorder
+	// Subnets is told when an allocation changes a subnet's usage.
+	Subnets *SubnetReconciler
+	// Metrics observes the time from pod creation to its address.
+	Metrics *Metrics
+}
+
+// SetupWithManager registers the reconciler.
+func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&corev1.Pod{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers)}).
+		Named("pod").
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch;update
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch
+
+// Reconcile converges one pod's address and port.
+func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.Network.waitReady(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	pod := &corev1.Pod{}
+	if err := r.Client.Get(ctx, req.NamespacedName, pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.gone(ctx, req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, fmt.Errorf("get pod: %w", err)
+	}
+	if pod.Spec.HostNetwork {
+		return ctrl.Result{}, nil
+	}
+	if finished(pod) {
+		return ctrl.Result{}, r.release(ctx, pod.Namespace, pod.Name)
+	}
+	if alloc, ok := recordedAllocation(podOwner(pod.Namespace, pod.Name), pod.Annotations); ok {
+		return r.keep(ctx, pod, alloc)
+	}
+	return r.allocate(ctx, pod)
+}
+
+func finished(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+// keep makes sure an addressed pod's record is in IPAM and its port in NB;
+// in a steady cluster both already are and nothing is written.
+func (r *PodReconciler) keep(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) (ctrl.Result, error) {
+	err := r.Network.IPAM.Reserve(alloc)
+	switch {
+	case errors.Is(err, ipam.ErrUnknownSubnet):
+		return ctrl.Result{RequeueAfter: retryWaiting}, nil
+	case err != nil:
+		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressConflict, "Allocate",
+			"recorded address %s cannot be kept: %s", alloc.IP, err.Error())
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.Network.programPort(ctx, r.endpoint(pod, ipam.Request{}), alloc)
+}
+
+func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
+	ep := endpoint{
+		request: req,
+		port:    podPortName(pod.Namespace, pod.Name),
+		owner:   ovn.Owner{Kind: ovn.KindPod, Namespace: pod.Namespace, Name: pod.Name},
+	}
+	if sts, _, ok := statefulSetOf(pod); ok {
+		ep.externalIDs = map[string]string{ExternalIDStatefulSet: sts}
+	}
+	return ep
+}
+
+func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Result, error) {
+	req, err := r.podRequest(ctx, pod)
+	if err == nil {
+		var alloc ipam.Allocation
+		if alloc, err = r.Network.address(ctx, r.endpoint(pod, req)); err == nil {
+			return ctrl.Result{}, r.record(ctx, pod, alloc)
+		}
+	}
+	var bad *badAnnotation
+	switch {
+	case errors.As(err, &bad), isPermanent(err):
+		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
+		return ctrl.Result{}, nil
+	case isWaiting(err):
+		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
+		return ctrl.Result{RequeueAfter: retryWaiting}, nil
+	default:
+		return ctrl.Result{}, err
+	}
+}
+
+// isPermanent: the request contradicts the subnet and only a change of the
+// pod's annotations can fix it.
+func isPermanent(err error) bool {
+	return errors.Is(err, ipam.ErrOutOfRange) || errors.Is(err, ipam.ErrReserved) || errors.Is(err, ipam.ErrFamilyMismatch)
+}
+
+// isWaiting: the request may succeed later without any change to the pod.
+func isWaiting(err error) bool {
+	return errors.Is(err, ipam.ErrAddressTaken) || errors.Is(err, ipam.ErrMACTaken) ||
+		errors.Is(err, ipam.ErrSubnetFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, ipam.ErrUnknownSubnet)
+}
+
+func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) error {
+	r.Subnets.NotifyUsage(alloc.Subnet)
+	keys := r.Network.recordAnnotations(alloc)
+	if recorded(pod.Annotations, keys) {
+		return nil
+	}
+	if err := patchAnnotations(ctx, r.Client, pod, keys); err != nil {
+		return err
+	}
+	r.Metrics.observeAddressed(pod.CreationTimestamp.Time)
+	log.FromContext(ctx).V(1).Info("pod addressed", "ip", alloc.IP, "mac", alloc.MAC, "subnet", alloc.Subnet)
+	return nil
+}
+
+// gone handles a pod that no longer exists. A StatefulSet pod's address and
+// port are kept while its StatefulSet still wants that ordinal: the pod is
+// being recreated and gets them back.
+func (r *PodReconciler) gone(ctx context.Context, namespace, name string) error {
+	if kept, err := r.keptForStatefulSet(ctx, namespace, name); err != nil || kept {
+		return err
+	}
+	return r.release(ctx, namespace, name)
+}
+
+func (r *PodReconciler) release(ctx context.Context, namespace, name string) error {
+	alloc, released, err := r.Network.unaddress(ctx, podOwner(namespace, name), podPortName(namespace, name))
+	if err != nil {
+		return err
+	}
+	if released {
+		r.Subnets.NotifyUsage(alloc.Subnet)
+		log.FromContext(ctx).V(1).Info("pod address released", "ip", alloc.IP, "subnet", alloc.Subnet)
+	}
+	return nil
+}
+
+// keptForStatefulSet reports whether a gone pod's port belongs to a
+// StatefulSet that still has the pod's ordinal.
+func (r *PodReconciler) keptForStatefulSet(ctx context.Context, namespace, name string) (bool, error) {
+	row, found, err := r.Network.NB.SwitchPort(podPortName(namespace, name))
+	if err != nil || !found {
+		return false, err
+	}
+	stsName := row.ExternalIDs[ExternalIDStatefulSet]
+	if stsName == "" {
+		return false, nil
+	}
+	return statefulSetWants(ctx, r.Client, namespace, stsName, name)
+}
+
+// statefulSetWants reports whether the StatefulSet exists and its replicas
+// cover the ordinal in pod's name.
+func statefulSetWants(ctx context.Context, c client.Client, namespace, stsName, pod string) (bool, error) {
+	sts := &appsv1.StatefulSet{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: stsName}, sts); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("get statefulset %s: %w", stsName, err)
+	}
+	var ordinal int
+	if !strings.HasPrefix(pod, stsName+"-") {
+		return false, nil
+	}
+	if _, err := fmt.Sscanf(pod[len(stsName):], "-%d", &ordinal); err != nil {
+		return false, nil
+	}
+	replicas := int32(1)
+	if sts.Spec.Replicas != nil {
+		replicas = *sts.Spec.Replicas
+	}
+	return sts.DeletionTimestamp.IsZero() && int32(ordinal) < replicas, nil
+}

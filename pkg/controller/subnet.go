@@ -1,0 +1,254 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ipam"
+)
+
+const (
+	// subnetFinalizer holds a Subnet's deletion until no pod or node holds
+	// an address in it, so no running pod loses its switch.
+	subnetFinalizer = "ovnet.io/subnet"
+	// inUseRetry is how often a held deletion is re-examined.
+	inUseRetry = 5 * time.Second
+	// usageWriteInterval bounds status writes caused by allocations: a
+	// burst of pods updates a subnet's usage once a second, not once a pod.
+	usageWriteInterval = time.Second
+)
+
+// SubnetReconciler converges a Subnet into the allocator and the
+// northbound database and reports usage and conditions in its status.
+type SubnetReconciler struct {
+	// Client reads and writes Kubernetes objects.
+	Client client.Client
+	// Network is the shared allocator, northbound client and settings.
+	Network *Network
+	// Recorder emits Events for refused specs.
+	Recorder events.EventRecorder
+	// usageChanged receives a Subnet name whenever an allocation changes its usage.
+	usageChanged chan event.GenericEvent
+	// lastUsageWrite is when each subnet's usage was last written.
+	lastUsageWrite sync.Map
+}
+
+// NewSubnetReconciler wires a reconciler; usage changes are signalled to it
+// through NotifyUsage.
+func NewSubnetReconciler(c client.Client, n *Network, rec events.EventRecorder) *SubnetReconciler {
+	return &SubnetReconciler{Client: c, Network: n, Recorder: rec, usageChanged: make(chan event.GenericEvent, 4096)}
+}
+
+// NotifyUsage asks for a status refresh of the subnet; it never blocks, a
+// full queue only delays the refresh to the next periodic sweep.
+func (r *SubnetReconciler) NotifyUsage(subnet string) {
+	s := &ovnetv1.Subnet{}
+	s.Name = subnet
+	select {
+	case r.usageChanged <- event.GenericEvent{Object: s}:
+	default:
+	}
+}
+
+// SetupWithManager registers the reconciler.
+func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&ovnetv1.Subnet{}).
+		WatchesRawSource(source.Channel(r.usageChanged, &handler.EnqueueRequestForObject{})).
+		Named("subnet").
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=ovnet.io,resources=subnets;subnets/status;subnets/finalizers,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile converges one Subnet.
+func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.Network.waitReady(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	subnet := &ovnetv1.Subnet{}
+	if err := r.Client.Get(ctx, req.NamespacedName, subnet); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.forget(ctx, req.Name)
+		}
+		return ctrl.Result{}, fmt.Errorf("get subnet: %w", err)
+	}
+	if !subnet.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, subnet)
+	}
+	if !controllerutil.ContainsFinalizer(subnet, subnetFinalizer) {
+		patch := client.MergeFrom(subnet.DeepCopy())
+		controllerutil.AddFinalizer(subnet, subnetFinalizer)
+		if err := r.Client.Patch(ctx, subnet, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
+		}
+	}
+	status := subnet.Status.DeepCopy()
+	applyErr := r.apply(ctx, subnet)
+	r.setConditions(subnet, status, applyErr)
+	return r.writeStatus(ctx, subnet, status)
+}
+
+// apply validates the spec, loads it into the allocator and programs the
+// switch. A refused spec leaves the last accepted one in force.
+func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) error {
+	cfg, err := r.Network.ipamConfig(subnet.Name, subnet.Spec)
+	if err == nil {
+		err = r.Network.IPAM.SetSubnet(cfg)
+	}
+	if err != nil {
+		return classifySubnetError(err)
+	}
+	ops, err := r.Network.subnetOps(cfg)
+	if err == nil {
+		err = r.Network.NB.Transact(ctx, ops)
+	}
+	if err != nil {
+		return fmt.Errorf("program subnet %s: %w", subnet.Name, err)
+	}
+	return nil
+}
+
+func classifySubnetError(err error) error {
+	var se *specError
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, ipam.ErrOverlap):
+		return &specError{Reason: ovnetv1.ReasonOverlap, Err: err}
+	case errors.Is(err, ipam.ErrAllocationsOutside):
+		return &specError{Reason: ovnetv1.ReasonAllocationsOutside, Err: err}
+	default:
+		return &specError{Reason: ovnetv1.ReasonInvalidSpec, Err: err}
+	}
+}
+
+func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1.SubnetStatus, applyErr error) {
+	gen := subnet.Generation
+	status.ObservedGeneration = gen
+	var se *specError
+	switch {
+	case applyErr == nil:
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionValidated,
+			Status: metav1.ConditionTrue, Reason: "Accepted", Message: "spec accepted", ObservedGeneration: gen})
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
+			Status: metav1.ConditionTrue, Reason: ovnetv1.ReasonProgrammed, Message: "switch and router port programmed", ObservedGeneration: gen})
+	case errors.As(applyErr, &se):
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionValidated,
+			Status: metav1.ConditionFalse, Reason: se.Reason, Message: se.Error(), ObservedGeneration: gen})
+		if !meta.IsStatusConditionPresentAndEqual(subnet.Status.Conditions, ovnetv1.ConditionValidated, metav1.ConditionFalse) {
+			r.Recorder.Eventf(subnet, nil, corev1.EventTypeWarning, se.Reason, "Validate", "%s", se.Error())
+		}
+		if _, ok := r.Network.IPAM.Subnet(subnet.Name); !ok {
+			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
+				Status: metav1.ConditionFalse, Reason: se.Reason, Message: se.Error(), ObservedGeneration: gen})
+		}
+	default:
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
+			Status: metav1.ConditionFalse, Reason: ovnetv1.ReasonNorthboundError, Message: applyErr.Error(), ObservedGeneration: gen})
+	}
+	if usage, ok := r.Network.IPAM.Usage(subnet.Name); ok {
+		status.UsedIPs, status.AvailableIPs = saturate(usage.Used), saturate(usage.Available)
+	}
+}
+
+// writeStatus patches the status when it changed; a change of usage alone
+// is written at most once per usageWriteInterval.
+func (r *SubnetReconciler) writeStatus(ctx context.Context, subnet *ovnetv1.Subnet, status *ovnetv1.SubnetStatus) (ctrl.Result, error) {
+	result := ctrl.Result{}
+	if statusEqual(&subnet.Status, status) {
+		return result, nil
+	}
+	if onlyUsageChanged(&subnet.Status, status) {
+		if last, ok := r.lastUsageWrite.Load(subnet.Name); ok {
+			if wait := usageWriteInterval - time.Since(last.(time.Time)); wait > 0 {
+				return ctrl.Result{RequeueAfter: wait}, nil
+			}
+		}
+	}
+	patch := client.MergeFrom(subnet.DeepCopy())
+	subnet.Status = *status
+	if err := r.Client.Status().Patch(ctx, subnet, patch); err != nil {
+		return result, fmt.Errorf("write subnet status: %w", err)
+	}
+	r.lastUsageWrite.Store(subnet.Name, time.Now())
+	return result, nil
+}
+
+func (r *SubnetReconciler) finalize(ctx context.Context, subnet *ovnetv1.Subnet) (ctrl.Result, error) {
+	if usage, ok := r.Network.IPAM.Usage(subnet.Name); ok && usage.Used > 0 {
+		status := subnet.Status.DeepCopy()
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
+			Status: metav1.ConditionFalse, Reason: ovnetv1.ReasonInUse, ObservedGeneration: subnet.Generation,
+			Message: fmt.Sprintf("deletion waits for %d addresses still allocated", usage.Used)})
+		status.UsedIPs = saturate(usage.Used)
+		if _, err := r.writeStatus(ctx, subnet, status); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: inUseRetry}, nil
+	}
+	if err := r.forget(ctx, subnet.Name); err != nil {
+		return ctrl.Result{}, err
+	}
+	patch := client.MergeFrom(subnet.DeepCopy())
+	controllerutil.RemoveFinalizer(subnet, subnetFinalizer)
+	if err := r.Client.Patch(ctx, subnet, patch); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// forget removes a subnet that has no addresses left from NB and IPAM.
+func (r *SubnetReconciler) forget(ctx context.Context, name string) error {
+	ops, err := r.Network.deleteSubnetOps(name)
+	if err == nil {
+		err = r.Network.NB.Transact(ctx, ops)
+	}
+	if err != nil {
+		return fmt.Errorf("remove subnet %s from northbound: %w", name, err)
+	}
+	if err := r.Network.IPAM.RemoveSubnet(name); err != nil {
+		return fmt.Errorf("remove subnet %s from IPAM: %w", name, err)
+	}
+	r.lastUsageWrite.Delete(name)
+	return nil
+}
+
+func statusEqual(a, b *ovnetv1.SubnetStatus) bool {
+	return a.UsedIPs == b.UsedIPs && a.AvailableIPs == b.AvailableIPs && !conditionsDiffer(a, b) &&
+		a.ObservedGeneration == b.ObservedGeneration
+}
+
+func onlyUsageChanged(a, b *ovnetv1.SubnetStatus) bool {
+	return !conditionsDiffer(a, b) && a.ObservedGeneration == b.ObservedGeneration
+}
+
+func conditionsDiffer(a, b *ovnetv1.SubnetStatus) bool {
+	if len(a.Conditions) != len(b.Conditions) {
+		return true
+	}
+	for _, c := range b.Conditions {
+		old := meta.FindStatusCondition(a.Conditions, c.Type)
+		if old == nil || old.Status != c.Status || old.Reason != c.Reason || old.Message != c.Message ||
+			old.ObservedGeneration != c.ObservedGeneration {
+			return true
+		}
+	}
+	return false
+}

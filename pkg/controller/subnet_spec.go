@@ -1,0 +1,132 @@
+package controller
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ipam"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+// specError is a Subnet spec the controller refuses; Reason goes into the
+// Validated condition.
+type specError struct {
+	Reason string
+	Err    error
+}
+
+func (e *specError) Error() string { return e.Err.Error() }
+func (e *specError) Unwrap() error { return e.Err }
+
+func invalidSpec(format string, args ...any) error {
+	return &specError{Reason: ovnetv1.ReasonInvalidSpec, Err: fmt.Errorf(format, args...)}
+}
+
+// ipamConfig checks a Subnet spec and turns it into the allocator's
+// configuration. Overlaps between subnets are the allocator's to find.
+func (n *Network) ipamConfig(name string, spec ovnetv1.SubnetSpec) (ipam.SubnetConfig, error) {
+	cidr, err := ipam.ParseCIDR(spec.CIDR)
+	if err != nil {
+		return ipam.SubnetConfig{}, invalidSpec("cidr: %w", err)
+	}
+	if svc := n.Config.ServiceCIDR; svc.IsValid() && svc.Overlaps(cidr) {
+		return ipam.SubnetConfig{}, &specError{Reason: ovnetv1.ReasonOverlap,
+			Err: fmt.Errorf("cidr %s overlaps the service CIDR %s", cidr, svc)}
+	}
+	gateway, err := gatewayOf(cidr, spec.Gateway)
+	if err != nil {
+		return ipam.SubnetConfig{}, err
+	}
+	excludes, err := ipam.ParseExcludes(strings.Join(spec.ExcludeIPs, ","))
+	if err != nil {
+		return ipam.SubnetConfig{}, invalidSpec("excludeIPs: %w", err)
+	}
+	for _, a := range spec.Allow {
+		if _, err := netip.ParsePrefix(strings.TrimSpace(a)); err != nil {
+			return ipam.SubnetConfig{}, invalidSpec("allow: %q is not a CIDR", a)
+		}
+	}
+	return ipam.SubnetConfig{Name: name, CIDR: cidr, Gateway: gateway, Excludes: excludes}, nil
+}
+
+func gatewayOf(cidr netip.Prefix, given string) (netip.Addr, error) {
+	if given == "" {
+		return cidr.Addr().Next(), nil
+	}
+	gw, err := netip.ParseAddr(strings.TrimSpace(given))
+	if err != nil {
+		return netip.Addr{}, invalidSpec("gateway %q is not an IP address", given)
+	}
+	if !cidr.Contains(gw) {
+		return netip.Addr{}, invalidSpec("gateway %s is outside cidr %s", gw, cidr)
+	}
+	return gw, nil
+}
+
+// Names of the northbound rows that attach a subnet to the cluster router.
+func routerPortName(router, subnet string) string { return router + "-" + subnet }
+func switchRouterPortName(router, subnet string) string {
+	return subnet + "-" + router
+}
+
+// routerPortMAC derives a stable MAC from the port name, so the desired
+// rows are a pure function of the Subnet and a restart rewrites nothing.
+func routerPortMAC(name string) string {
+	sum := sha256.Sum256([]byte("ovnet/router-port/" + name))
+	mac := net.HardwareAddr{0x0a, sum[0], sum[1], sum[2], sum[3], sum[4]}
+	return mac.String()
+}
+
+// subnetOps builds the one transaction that makes a subnet's switch and its
+// attachment to the cluster router match cfg.
+func (n *Network) subnetOps(cfg ipam.SubnetConfig) ([]ovnOp, error) {
+	router := n.Config.ClusterRouter
+	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
+	lrpName := routerPortName(router, cfg.Name)
+	var ops []ovnOp
+	steps := []func() ([]ovnOp, error){
+		func() ([]ovnOp, error) {
+			return n.NB.SwitchOps(ovn.Switch{Name: cfg.Name, Owner: owner, OtherConfig: map[string]string{
+				"subnet": cfg.CIDR.String(), "gateway": cfg.Gateway.String()}})
+		},
+		func() ([]ovnOp, error) {
+			return n.NB.RouterPortOps(ovn.RouterPort{Router: router, Name: lrpName, MAC: routerPortMAC(lrpName),
+				Networks: []string{netip.PrefixFrom(cfg.Gateway, cfg.CIDR.Bits()).String()}, Owner: owner})
+		},
+		func() ([]ovnOp, error) {
+			return n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: switchRouterPortName(router, cfg.Name),
+				Type: ovn.PortTypeRouter, Addresses: []string{"router"},
+				Options: map[string]string{"router-port": lrpName}, Owner: owner})
+		},
+	}
+	for _, step := range steps {
+		more, err := step()
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	return ops, nil
+}
+
+// deleteSubnetOps removes the switch (and its ports) and its router port.
+func (n *Network) deleteSubnetOps(name string) ([]ovnOp, error) {
+	ops, err := n.NB.DeleteRouterPortOps(n.Config.ClusterRouter, routerPortName(n.Config.ClusterRouter, name))
+	if err != nil {
+		return nil, err
+	}
+	more, err := n.NB.DeleteSwitchOps(name)
+	return append(ops, more...), err
+}
+
+// saturate converts an unsigned count to the int64 the status carries.
+func saturate(v uint64) int64 {
+	if v > uint64(1<<63-1) {
+		return 1<<63 - 1
+	}
+	return int64(v)
+}

@@ -1,0 +1,118 @@
+package ovn
+
+import (
+	"fmt"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+)
+
+// GarbageOps returns the ops that remove every row ovnet owns whose owner
+// is no longer alive. Rows without ovnet's owner mark are never touched.
+func (c *Client) GarbageOps(alive func(Owner) bool) ([]ovsdb.Operation, error) {
+	dead := func(ids map[string]string) bool {
+		o, ok := OwnerOf(ids)
+		return ok && !alive(o)
+	}
+	var switches []nbdb.LogicalSwitch
+	var routers []nbdb.LogicalRouter
+	if err := c.nb.List(backgroundCtx(), &switches); err != nil {
+		return nil, fmt.Errorf("list switches: %w", err)
+	}
+	if err := c.nb.List(backgroundCtx(), &routers); err != nil {
+		return nil, fmt.Errorf("list routers: %w", err)
+	}
+	var ops []ovsdb.Operation
+	for i := range switches {
+		more, err := c.switchGarbage(&switches[i], dead)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	for i := range routers {
+		more, err := c.routerGarbage(&routers[i], dead)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	return ops, nil
+}
+
+func (c *Client) switchGarbage(ls *nbdb.LogicalSwitch, dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	if dead(ls.ExternalIDs) {
+		return c.nb.Where(ls).Delete()
+	}
+	var gone []string
+	for _, uuid := range ls.Ports {
+		lsp := &nbdb.LogicalSwitchPort{UUID: uuid}
+		if found, err := c.lookup(lsp); err != nil {
+			return nil, err
+		} else if found && dead(lsp.ExternalIDs) {
+			gone = append(gone, uuid)
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	return c.nb.Where(ls).Mutate(ls, deleteRefs(&ls.Ports, gone))
+}
+
+func (c *Client) routerGarbage(lr *nbdb.LogicalRouter, dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	if dead(lr.ExternalIDs) {
+		return c.nb.Where(lr).Delete()
+	}
+	var ports, routes []string
+	for _, uuid := range lr.Ports {
+		lrp := &nbdb.LogicalRouterPort{UUID: uuid}
+		if found, err := c.lookup(lrp); err != nil {
+			return nil, err
+		} else if found && dead(lrp.ExternalIDs) {
+			ports = append(ports, uuid)
+		}
+	}
+	for _, uuid := range lr.StaticRoutes {
+		r := &nbdb.LogicalRouterStaticRoute{UUID: uuid}
+		if found, err := c.lookup(r); err != nil {
+			return nil, err
+		} else if found && dead(r.ExternalIDs) {
+			routes = append(routes, uuid)
+		}
+	}
+	var ops []ovsdb.Operation
+	if len(ports) > 0 {
+		more, err := c.nb.Where(lr).Mutate(lr, deleteRefs(&lr.Ports, ports))
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	if len(routes) > 0 {
+		more, err := c.nb.Where(lr).Mutate(lr, deleteRefs(&lr.StaticRoutes, routes))
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	return ops, nil
+}
+
+// OwnedSwitchPorts lists the ports ovnet owns, for rebuilding state.
+func (c *Client) OwnedSwitchPorts() ([]SwitchPortRow, error) {
+	var ports []nbdb.LogicalSwitchPort
+	err := c.nb.WhereCache(func(p *nbdb.LogicalSwitchPort) bool {
+		_, ok := OwnerOf(p.ExternalIDs)
+		return ok
+	}).List(backgroundCtx(), &ports)
+	if err != nil {
+		return nil, fmt.Errorf("list owned switch ports: %w", err)
+	}
+	rows := make([]SwitchPortRow, len(ports))
+	for i, p := range ports {
+		owner, _ := OwnerOf(p.ExternalIDs)
+		rows[i] = SwitchPortRow{Name: p.Name, Switch: p.ExternalIDs[ExternalIDSwitch], Addresses: p.Addresses, ExternalIDs: p.ExternalIDs, Owner: owner, Owned: true}
+	}
+	return rows, nil
+}

@@ -1,0 +1,115 @@
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+const (
+	// defaultQPS and defaultBurst lift client-go's 5/10 limits: the suites
+	// create thousands of pods and must measure the code, not the throttle.
+	defaultQPS   = 1000
+	defaultBurst = 2000
+	// crdDir is where `make generate` writes the CRDs, relative to the repo root.
+	crdDir = "config/crd"
+)
+
+// APIServerOptions adjusts StartAPIServer; the zero value is what most tests want.
+type APIServerOptions struct {
+	// CRDPaths are CRD files or directories installed besides config/crd.
+	CRDPaths []string
+	// QPS and Burst of Config; zero means 1000 and 2000.
+	QPS   float32
+	Burst int
+	// APIServerFlags are extra kube-apiserver flags, name without dashes.
+	APIServerFlags map[string][]string
+}
+
+// APIServer is a running etcd + kube-apiserver with the project's CRDs installed.
+type APIServer struct {
+	// Config reaches the server as a system:masters user.
+	Config *rest.Config
+	// Kubeconfig is the path of a kubeconfig file with the same credentials,
+	// for a controller started as a subprocess.
+	Kubeconfig string
+	// LogDir holds etcd.log and kube-apiserver.log.
+	LogDir string
+}
+
+// StartAPIServer starts etcd and kube-apiserver from KubeAssetsDir and
+// installs every CRD under <repo>/config/crd; they are stopped by tb.Cleanup.
+// Missing binaries or CRDs fail the test instead of skipping it.
+func StartAPIServer(tb testing.TB, opts APIServerOptions) *APIServer {
+	tb.Helper()
+	assets, err := KubeAssetsDir()
+	if err != nil {
+		tb.Fatalf("starting kube-apiserver: %v", err)
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		tb.Fatalf("starting kube-apiserver: %v", err)
+	}
+	dir := tb.TempDir()
+	etcdLog := createLog(tb, filepath.Join(dir, "etcd.log"))
+	apiLog := createLog(tb, filepath.Join(dir, "kube-apiserver.log"))
+
+	// Paths are set explicitly so envtest's TEST_ASSET_* variables cannot
+	// swap in binaries other than the ones KubeAssetsDir checked.
+	apiServer := &envtest.APIServer{Path: filepath.Join(assets, "kube-apiserver"), Out: apiLog, Err: apiLog}
+	for flag, values := range opts.APIServerFlags {
+		apiServer.Configure().Set(flag, values...)
+	}
+	env := &envtest.Environment{
+		ControlPlane: envtest.ControlPlane{
+			APIServer:   apiServer,
+			Etcd:        &envtest.Etcd{Path: filepath.Join(assets, "etcd"), Out: etcdLog, Err: etcdLog},
+			KubectlPath: filepath.Join(assets, "kubectl"),
+		},
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     append([]string{filepath.Join(root, crdDir)}, opts.CRDPaths...),
+		ErrorIfCRDPathMissing: true,
+		// USE_EXISTING_CLUSTER must never point a test at a real cluster.
+		UseExistingCluster: ptr.To(false),
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		// Start may leave etcd running when a later step (CRDs) fails.
+		_ = env.Stop()
+		tb.Fatalf("starting kube-apiserver (logs in %s): %v", dir, err)
+	}
+	tb.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			tb.Errorf("stopping kube-apiserver: %v", err)
+		}
+	})
+
+	cfg.QPS, cfg.Burst = defaultQPS, defaultBurst
+	if opts.QPS != 0 {
+		cfg.QPS = opts.QPS
+	}
+	if opts.Burst != 0 {
+		cfg.Burst = opts.Burst
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+		tb.Fatalf("writing kubeconfig: %v", err)
+	}
+	return &APIServer{Config: cfg, Kubeconfig: kubeconfig, LogDir: dir}
+}
+
+// createLog opens a log file that is closed after the processes writing to
+// it have been stopped (cleanups run last-registered first).
+func createLog(tb testing.TB, path string) *os.File {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatalf("creating log file: %v", err)
+	}
+	tb.Cleanup(func() { _ = f.Close() })
+	return f
+}

@@ -1,0 +1,217 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ovnet/ovnet/pkg/controller"
+)
+
+// controllerReadyTimeout bounds how long a controller may take to rebuild
+// its state and report ready; the restart benchmark's 10,000 pods need a few
+// seconds, so this only catches hangs.
+const controllerReadyTimeout = 2 * time.Minute
+
+// DefaultNetwork is the controller configuration the suites use: the
+// defaults of the command line.
+func DefaultNetwork() controller.Config {
+	return controller.Config{
+		ClusterRouter: "ovn-cluster",
+		DefaultSubnet: controller.SubnetDefaults{Name: "ovn-default", CIDR: "10.16.0.0/16"},
+		JoinSubnet:    controller.SubnetDefaults{Name: "join", CIDR: "100.64.0.0/16"},
+		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
+		GCInterval:    2 * time.Second,
+		PodWorkers:    16,
+	}
+}
+
+// Controller is an ovnet controller running inside the test process.
+type Controller struct {
+	// LogFile holds the controller's log; its tail is printed when the test fails.
+	LogFile   string
+	probeAddr string
+	cancel    context.CancelFunc
+	done      chan struct{}
+	err       error
+	stopOnce  sync.Once
+}
+
+// StartController runs the controller against api and nb until Stop or the
+// end of the test, and waits until it reports ready.
+func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controller.Config) *Controller {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Controller{probeAddr: freeAddr(tb), cancel: cancel, done: make(chan struct{}),
+		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
+	logFile, err := os.Create(c.LogFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts := controller.Options{
+		Network: network, NorthboundEndpoints: []string{nb.Endpoint},
+		MetricsAddr: "0", ProbeAddr: c.probeAddr, Registerer: prometheus.NewRegistry(),
+		Logger: zap.New(zap.WriteTo(logFile), zap.UseDevMode(true)),
+	}
+	tb.Cleanup(func() {
+		logFile.Close()
+		if tb.Failed() {
+			tb.Logf("controller errors:\n%s", errorLines(c.LogFile, 10))
+		}
+	})
+	go func() {
+		defer close(c.done)
+		c.err = controller.Run(ctx, api.Config, opts)
+	}()
+	tb.Cleanup(func() { c.Stop(tb) })
+	c.waitReady(tb)
+	return c
+}
+
+// Stop ends the controller and waits for it; it is safe to call twice.
+func (c *Controller) Stop(tb testing.TB) {
+	tb.Helper()
+	c.stopOnce.Do(func() {
+		c.cancel()
+		<-c.done
+		if c.err != nil {
+			tb.Errorf("controller: %v", c.err)
+		}
+	})
+}
+
+func (c *Controller) waitReady(tb testing.TB) {
+	tb.Helper()
+	waitReadyz(tb, c.probeAddr, c.done)
+}
+
+// waitReadyz polls /readyz until it answers 200, failing if exited closes first.
+func waitReadyz(tb testing.TB, addr string, exited <-chan struct{}) {
+	tb.Helper()
+	deadline := time.Now().Add(controllerReadyTimeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			tb.Fatalf("controller exited before it was ready")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("controller not ready within %s", controllerReadyTimeout)
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ControllerProcess is the ovnet-controller binary running as a child
+// process, for tests that kill it without warning.
+type ControllerProcess struct {
+	cmd       *exec.Cmd
+	probeAddr string
+	done      chan struct{}
+	LogFile   string
+}
+
+// BuildController compiles cmd/controller into a temporary directory.
+func BuildController(tb testing.TB) string {
+	tb.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bin := filepath.Join(tb.TempDir(), "ovnet-controller")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/controller")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("go build ./cmd/controller: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// StartControllerProcess runs the binary with the default flags against
+// api and nb and waits until it reports ready. extraArgs are appended.
+func StartControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
+	tb.Helper()
+	p := &ControllerProcess{probeAddr: freeAddr(tb), done: make(chan struct{}),
+		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
+	logFile, err := os.Create(p.LogFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer logFile.Close()
+	args := append([]string{"--kubeconfig=" + api.Kubeconfig, "--nb-address=" + nb.Endpoint,
+		"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=" + p.probeAddr,
+		"--gc-interval=2s"}, extraArgs...)
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("start controller: %v", err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	tb.Cleanup(func() { p.Kill() })
+	waitReadyz(tb, p.probeAddr, p.done)
+	return p
+}
+
+// Kill ends the process with SIGKILL, as a crash or an OOM kill would, and
+// waits for it.
+func (p *ControllerProcess) Kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// String names the process for failure messages.
+func (p *ControllerProcess) String() string {
+	return fmt.Sprintf("ovnet-controller pid %d (log %s)", p.cmd.Process.Pid, p.LogFile)
+}
+
+// errorLines returns the last n lines of a log that report an error, the
+// lines a failing test needs instead of the shutdown chatter at the end.
+func errorLines(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var errs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, "ERROR") {
+			errs = append(errs, line)
+		}
+	}
+	if len(errs) > n {
+		errs = errs[len(errs)-n:]
+	}
+	return strings.Join(errs, "\n")
+}

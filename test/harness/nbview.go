@@ -1,0 +1,136 @@
+package harness
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-org/libovsdb/cache"
+	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/model"
+
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+)
+
+// NBView is a test's own read-only window on a northbound database: an
+// independent client monitoring every table, as ovn-nbctl would see it,
+// which also counts every change the server reports.
+type NBView struct {
+	nb      client.Client
+	changes atomic.Int64
+}
+
+// WatchNorthbound connects a view to the database at endpoint.
+func WatchNorthbound(tb testing.TB, endpoint string) *NBView {
+	tb.Helper()
+	dbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	quiet := logr.Discard()
+	nb, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(endpoint), client.WithLogger(&quiet))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := nb.Connect(ctx); err != nil {
+		tb.Fatalf("connect to %s: %v", endpoint, err)
+	}
+	tb.Cleanup(nb.Close)
+	v := &NBView{nb: nb}
+	count := func(string, model.Model) { v.changes.Add(1) }
+	nb.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    count,
+		DeleteFunc: count,
+		UpdateFunc: func(table string, _, _ model.Model) { v.changes.Add(1) },
+	})
+	if _, err := nb.MonitorAll(ctx); err != nil {
+		tb.Fatalf("monitor %s: %v", endpoint, err)
+	}
+	v.changes.Store(0) // the initial snapshot is not a change
+	return v
+}
+
+// Changes is the number of rows added, updated or deleted since the view
+// connected or since the last ResetChanges.
+func (v *NBView) Changes() int64 { return v.changes.Load() }
+
+// ResetChanges starts counting anew.
+func (v *NBView) ResetChanges() { v.changes.Store(0) }
+
+// List fills result (a pointer to a slice of model structs) with every row
+// of that table that pred accepts; pred may be nil.
+func List[T any](tb testing.TB, v *NBView, pred func(*T) bool) []T {
+	tb.Helper()
+	var rows []T
+	var err error
+	if pred == nil {
+		err = v.nb.List(context.Background(), &rows)
+	} else {
+		err = v.nb.WhereCache(pred).List(context.Background(), &rows)
+	}
+	if err != nil {
+		tb.Fatalf("list northbound rows: %v", err)
+	}
+	return rows
+}
+
+// Switch returns the logical switch with that name, or nil.
+func (v *NBView) Switch(tb testing.TB, name string) *nbdb.LogicalSwitch {
+	tb.Helper()
+	rows := List(tb, v, func(ls *nbdb.LogicalSwitch) bool { return ls.Name == name })
+	if len(rows) == 0 {
+		return nil
+	}
+	if len(rows) > 1 {
+		tb.Fatalf("%d logical switches named %s", len(rows), name)
+	}
+	return &rows[0]
+}
+
+// Router returns the logical router with that name, or nil.
+func (v *NBView) Router(tb testing.TB, name string) *nbdb.LogicalRouter {
+	tb.Helper()
+	rows := List(tb, v, func(lr *nbdb.LogicalRouter) bool { return lr.Name == name })
+	if len(rows) == 0 {
+		return nil
+	}
+	if len(rows) > 1 {
+		tb.Fatalf("%d logical routers named %s", len(rows), name)
+	}
+	return &rows[0]
+}
+
+// SwitchPort returns the logical switch port with that name, or nil.
+func (v *NBView) SwitchPort(tb testing.TB, name string) *nbdb.LogicalSwitchPort {
+	tb.Helper()
+	rows := List(tb, v, func(p *nbdb.LogicalSwitchPort) bool { return p.Name == name })
+	if len(rows) == 0 {
+		return nil
+	}
+	return &rows[0]
+}
+
+// RouterPort returns the logical router port with that name, or nil.
+func (v *NBView) RouterPort(tb testing.TB, name string) *nbdb.LogicalRouterPort {
+	tb.Helper()
+	rows := List(tb, v, func(p *nbdb.LogicalRouterPort) bool { return p.Name == name })
+	if len(rows) == 0 {
+		return nil
+	}
+	return &rows[0]
+}
+
+// PortsOf returns the names of the ports on a switch.
+func (v *NBView) PortsOf(tb testing.TB, ls *nbdb.LogicalSwitch) []string {
+	tb.Helper()
+	names := make([]string, 0, len(ls.Ports))
+	for _, uuid := range ls.Ports {
+		p := &nbdb.LogicalSwitchPort{UUID: uuid}
+		if err := v.nb.Get(context.Background(), p); err == nil {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}

@@ -1,0 +1,42 @@
+package harness
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// Northd is an ovn-northd translating one northbound database into one
+// southbound database.
+type Northd struct {
+	// Control is the unixctl socket, for ovn-appctl -t <Control>.
+	Control string
+	// LogFile is where ovn-northd logs.
+	LogFile string
+	// PID is the process id; it is gone once the test's cleanups ran.
+	PID int
+}
+
+// StartNorthd starts ovn-northd against nb and sb, stopped by tb.Cleanup
+// before them (cleanups run last-registered first), so it never logs
+// reconnect noise about servers that went away under it.
+func StartNorthd(tb testing.TB, nb, sb *OVSDB) *Northd {
+	tb.Helper()
+	dir := socketDir(tb)
+	n := &Northd{
+		Control: filepath.Join(dir, "ovn-northd.ctl"),
+		LogFile: filepath.Join(dir, "ovn-northd.log"),
+	}
+	d := startDaemon(tb, daemonSpec{
+		argv: []string{"ovn-northd",
+			"--ovnnb-db=" + nb.Endpoint,
+			"--ovnsb-db=" + sb.Endpoint,
+			"--unixctl=" + n.Control,
+			"--log-file=" + n.LogFile,
+			"-vconsole:off", "--no-chdir"},
+		logFile:    n.LogFile,
+		stderrFile: filepath.Join(dir, "ovn-northd.stderr"),
+	})
+	d.waitForSocket(tb, n.Control)
+	n.PID = d.pid()
+	return n
+}
