@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ovnet's tests and sandbox run: Open vSwitch,
+# OVN, and the network tools the suites use. Does nothing when every
+# command is already there, so repeated runs cost a few milliseconds.
+set -euo pipefail
+need=(ovsdb-server:openvswitch-switch ovs-vswitchd:openvswitch-switch
+      ovn-northd:ovn-central ovn-controller:ovn-host ip:iproute2 ethtool:ethtool
+      tcpdump:tcpdump iperf3:iperf3 openssl:openssl)
+missing=()
+for pair in "${need[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+# The packages' service scripts may have started system daemons; ovnet's
+# tests start their own, on their own sockets, and never use these.
