@@ -67,10 +67,6 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if !ok {
 		return ctrl.Result{}, r.deleteOwned(ctx, ns.Name, "")
 	}
-	if _, err := r.Network.ipamConfig(want.Name, want.Spec); err != nil {
-		r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, "InvalidSubnetAnnotation", "Validate",
-			"subnet %s: %s", want.Name, err.Error())
-	}
 	if err := r.deleteOwned(ctx, ns.Name, want.Name); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -153,7 +153,7 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionValidated,
 			Status: metav1.ConditionFalse, Reason: se.Reason, Message: se.Error(), ObservedGeneration: gen})
 		if !meta.IsStatusConditionPresentAndEqual(subnet.Status.Conditions, ovnetv1.ConditionValidated, metav1.ConditionFalse) {
-			r.Recorder.Eventf(subnet, nil, corev1.EventTypeWarning, se.Reason, "Validate", "%s", se.Error())
+			r.reportRefusal(subnet, se)
 		}
 		if _, ok := r.Network.IPAM.Subnet(subnet.Name); !ok {
 			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
@@ -166,6 +166,26 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 	if usage, ok := r.Network.IPAM.Usage(subnet.Name); ok {
 		status.UsedIPs, status.AvailableIPs = saturate(usage.Used), saturate(usage.Available)
 	}
+}
+
+// ReasonInvalidNamespaceSubnet is the Event reason on a namespace whose
+// annotations describe a subnet the controller refused.
+const ReasonInvalidNamespaceSubnet = "InvalidSubnetAnnotation"
+
+// reportRefusal leaves an Event on the Subnet and, for a Subnet made from a
+// namespace's annotations, on that namespace, where its author looks.
+func (r *SubnetReconciler) reportRefusal(subnet *ovnetv1.Subnet, se *specError) {
+	r.Recorder.Eventf(subnet, nil, corev1.EventTypeWarning, se.Reason, "Validate", "%s", se.Error())
+	nsName := subnet.Labels[LabelNamespace]
+	if nsName == "" {
+		return
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(context.Background(), client.ObjectKey{Name: nsName}, ns); err != nil {
+		return
+	}
+	r.Recorder.Eventf(ns, subnet, corev1.EventTypeWarning, ReasonInvalidNamespaceSubnet, "Validate",
+		"subnet %s from annotations: %s", subnet.Name, se.Error())
 }
 
 // writeStatus patches the status when it changed; a change of usage alone
