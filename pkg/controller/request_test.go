@@ -1,0 +1,205 @@
+package controller
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ipam"
+)
+
+func stsPod(name, owner string) *corev1.Pod {
+	isController := true
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: []metav1.OwnerReference{
+		{Kind: "StatefulSet", Name: owner, Controller: &isController}}}}
+}
+
+func TestStatefulSetOf(t *testing.T) {
+	tests := []struct {
+		name        string
+		pod         *corev1.Pod
+		wantSts     string
+		wantOrdinal int
+		wantOK      bool
+	}{
+		{"ordinal", stsPod("db-2", "db"), "db", 2, true},
+		{"dashed name", stsPod("my-db-10", "my-db"), "my-db", 10, true},
+		{"name not from owner", stsPod("other-1", "db"), "", 0, false},
+		{"no ordinal", stsPod("db-x", "db"), "", 0, false},
+		{"no owner", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-0"}}, "", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sts, ordinal, ok := statefulSetOf(tt.pod)
+			if sts != tt.wantSts || ordinal != tt.wantOrdinal || ok != tt.wantOK {
+				t.Fatalf("got (%q, %d, %v), want (%q, %d, %v)", sts, ordinal, ok, tt.wantSts, tt.wantOrdinal, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestPoolRequest(t *testing.T) {
+	pool := "10.0.0.5,10.0.0.6,10.0.0.7"
+	tests := []struct {
+		name     string
+		pod      *corev1.Pod
+		pool     string
+		wantIP   string
+		wantPool int
+		wantErr  bool
+	}{
+		{"statefulset ordinal picks its entry", stsPod("db-1", "db"), pool, "10.0.0.6", 0, false},
+		{"ordinal beyond the pool", stsPod("db-3", "db"), pool, "", 0, true},
+		{"plain pod gets candidates", &corev1.Pod{}, pool, "", 3, false},
+		{"malformed pool", &corev1.Pod{}, "10.0.0.5,nope", "", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var req ipam.Request
+			err := poolRequest(&req, tt.pod, tt.pool)
+			var bad *badAnnotation
+			if tt.wantErr != (err != nil) || (err != nil && !errors.As(err, &bad)) {
+				t.Fatalf("err = %v, want a badAnnotation: %v", err, tt.wantErr)
+			}
+			if tt.wantIP != "" && req.IP != netip.MustParseAddr(tt.wantIP) {
+				t.Fatalf("IP %s, want %s", req.IP, tt.wantIP)
+			}
+			if len(req.Pool) != tt.wantPool {
+				t.Fatalf("pool of %d, want %d", len(req.Pool), tt.wantPool)
+			}
+		})
+	}
+}
+
+func TestSubnetFromNamespace(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		wantOK      bool
+		wantName    string
+		check       func(*testing.T, ovnetv1.SubnetSpec)
+	}{
+		{"no cidr", map[string]string{annotation.LogicalSwitch: "x"}, false, "", nil},
+		{"named after the namespace", map[string]string{annotation.CIDR: " 10.1.0.0/24 "}, true, "ns1",
+			func(t *testing.T, s ovnetv1.SubnetSpec) {
+				if s.CIDR != "10.1.0.0/24" || s.GatewayType != ovnetv1.GatewayDistributed || !*s.NATOutgoing {
+					t.Fatalf("spec %+v", s)
+				}
+			}},
+		{"every key", map[string]string{
+			annotation.CIDR: "10.1.0.0/24", annotation.LogicalSwitch: "net", annotation.Gateway: "10.1.0.254",
+			annotation.ExcludeIPs: "10.1.0.2, 10.1.0.5..10.1.0.9", annotation.Private: "true", annotation.Allow: "10.2.0.0/16",
+			annotation.GatewayType: "centralized", annotation.GatewayNode: "n1", annotation.GatewayNAT: "false"}, true, "net",
+			func(t *testing.T, s ovnetv1.SubnetSpec) {
+				if s.Gateway != "10.1.0.254" || len(s.ExcludeIPs) != 2 || !s.Private || len(s.Allow) != 1 ||
+					s.GatewayType != ovnetv1.GatewayCentralized || s.GatewayNode != "n1" || *s.NATOutgoing ||
+					len(s.Namespaces) != 1 || s.Namespaces[0] != "ns1" {
+					t.Fatalf("spec %+v", s)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1", Annotations: tt.annotations}}
+			s, ok := subnetFromNamespace(ns)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if !ok {
+				return
+			}
+			if s.Name != tt.wantName || s.Labels[LabelNamespace] != "ns1" {
+				t.Fatalf("subnet %s labels %v", s.Name, s.Labels)
+			}
+			tt.check(t, s.Spec)
+		})
+	}
+}
+
+func TestIPAMConfig(t *testing.T) {
+	n := &Network{Config: Config{ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12")}}
+	tests := []struct {
+		name       string
+		spec       ovnetv1.SubnetSpec
+		wantReason string
+		wantGW     string
+	}{
+		{"default gateway", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24"}, "", "10.1.0.1"},
+		{"ipv6", ovnetv1.SubnetSpec{CIDR: "fd00:10::/64"}, "", "fd00:10::1"},
+		{"given gateway", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24", Gateway: "10.1.0.254"}, "", "10.1.0.254"},
+		{"gateway outside", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24", Gateway: "10.2.0.1"}, ovnetv1.ReasonInvalidSpec, ""},
+		{"bad cidr", ovnetv1.SubnetSpec{CIDR: "10.1.0.0"}, ovnetv1.ReasonInvalidSpec, ""},
+		{"service overlap", ovnetv1.SubnetSpec{CIDR: "10.100.0.0/16"}, ovnetv1.ReasonOverlap, ""},
+		{"bad exclude", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24", ExcludeIPs: []string{"x"}}, ovnetv1.ReasonInvalidSpec, ""},
+		{"bad allow", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24", Allow: []string{"10.0.0.0"}}, ovnetv1.ReasonInvalidSpec, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := n.ipamConfig("s", tt.spec)
+			var se *specError
+			if tt.wantReason == "" {
+				if err != nil || cfg.Gateway.String() != tt.wantGW {
+					t.Fatalf("cfg %+v err %v, want gateway %s", cfg, err, tt.wantGW)
+				}
+				return
+			}
+			if !errors.As(err, &se) || se.Reason != tt.wantReason {
+				t.Fatalf("err %v, want reason %s", err, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestRecordedAllocation(t *testing.T) {
+	complete := map[string]string{annotation.Allocated: "true", annotation.IPAddress: "10.0.0.5",
+		annotation.MACAddress: "0a:00:00:00:00:01", annotation.LogicalSwitch: "s"}
+	without := func(key string) map[string]string {
+		m := map[string]string{}
+		for k, v := range complete {
+			if k != key {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		wantOK      bool
+	}{
+		{"complete", complete, true},
+		{"not allocated", without(annotation.Allocated), false},
+		{"no ip", without(annotation.IPAddress), false},
+		{"no mac", without(annotation.MACAddress), false},
+		{"no switch", without(annotation.LogicalSwitch), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, ok := recordedAllocation("pod/ns/p", tt.annotations)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if ok && (a.IP.String() != "10.0.0.5" || a.Subnet != "s" || a.Owner != "pod/ns/p") {
+				t.Fatalf("allocation %+v", a)
+			}
+		})
+	}
+}
+
+func TestRouterPortMACIsStableAndUnicast(t *testing.T) {
+	a, b := routerPortMAC("ovn-cluster-x"), routerPortMAC("ovn-cluster-x")
+	if a != b {
+		t.Fatalf("MAC not stable: %s %s", a, b)
+	}
+	if _, err := ipam.ParseMAC(a); err != nil {
+		t.Fatalf("router port MAC %s: %v", a, err)
+	}
+	if routerPortMAC("ovn-cluster-y") == a {
+		t.Fatal("two ports share a MAC")
+	}
+}
