@@ -55,7 +55,7 @@ type Controller struct {
 func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controller.Config) *Controller {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Controller{probeAddr: freeAddr(tb), cancel: cancel, done: make(chan struct{}),
+	c := &Controller{probeAddr: FreeAddr(tb), cancel: cancel, done: make(chan struct{}),
 		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
 	logFile, err := os.Create(c.LogFile)
 	if err != nil {
@@ -119,8 +119,8 @@ func waitReadyz(tb testing.TB, addr string, exited <-chan struct{}) {
 	tb.Fatalf("controller not ready within %s", controllerReadyTimeout)
 }
 
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(tb testing.TB) string {
+// FreeAddr returns a loopback address with a port nothing listens on.
+func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -159,7 +159,7 @@ func BuildController(tb testing.TB) string {
 // api and nb and waits until it reports ready. extraArgs are appended.
 func StartControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
 	tb.Helper()
-	p := &ControllerProcess{probeAddr: freeAddr(tb), done: make(chan struct{}),
+	p := &ControllerProcess{probeAddr: FreeAddr(tb), done: make(chan struct{}),
 		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
 	logFile, err := os.Create(p.LogFile)
 	if err != nil {

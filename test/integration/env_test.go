@@ -41,13 +41,17 @@ func newEnv(t *testing.T) *env {
 	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
 	e.nb = harness.StartNorthbound(t)
 	e.view = harness.WatchNorthbound(t, e.nb.Endpoint)
-	c, err := client.New(e.api.Config, client.Options{Scheme: controller.Scheme()})
+	c, err := newClient(e.api)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.c = c
 	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
 	return e
+}
+
+func newClient(api *harness.APIServer) (client.Client, error) {
+	return client.New(api.Config, client.Options{Scheme: controller.Scheme()})
 }
 
 // restartController stops the controller and starts a new one.

@@ -1,0 +1,56 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// The controller binary serves the metrics a user would graph.
+func TestMetricsEndpoint(t *testing.T) {
+	api := harness.StartAPIServer(t, harness.APIServerOptions{})
+	nb := harness.StartNorthbound(t)
+	addr := harness.FreeAddr(t)
+	harness.StartControllerProcess(t, harness.BuildController(t), api, nb, "--metrics-bind-address="+addr)
+	e := &env{t: t, ctx: t.Context(), api: api, nb: nb, view: harness.WatchNorthbound(t, nb.Endpoint)}
+	c, err := newClient(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c = c
+	e.namespace("m", map[string]string{annotation.CIDR: "10.55.0.0/24"})
+	for i := range 3 {
+		e.pod("m", fmt.Sprintf("p%d", i), nil)
+		e.addressed("m", fmt.Sprintf("p%d", i))
+	}
+	want := []string{
+		`ovnet_subnet_used_addresses{subnet="m"} 3`,
+		`ovnet_subnet_available_addresses{subnet="m"} 250`,
+		`ovnet_subnet_used_addresses{subnet="ovn-default"} 0`,
+		`ovnet_nb_transaction_duration_seconds_count`,
+		`ovnet_nb_transaction_errors_total 0`,
+		`ovnet_pod_address_latency_seconds_count 3`,
+	}
+	e.eventually("metrics", func() error {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		for _, w := range want {
+			if !strings.Contains(string(body), w) {
+				return fmt.Errorf("/metrics lacks %q", w)
+			}
+		}
+		return nil
+	})
+}
