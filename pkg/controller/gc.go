@@ -79,6 +79,7 @@ func (g *GarbageCollector) releaseGone(ctx context.Context) error {
 			return err
 		} else if released {
 			g.Subnets.NotifyUsage(a.Subnet)
+			g.Network.waiters.wakeAll(a.Subnet)
 			log.FromContext(ctx).Info("released address of a gone owner", "owner", a.Owner, "ip", a.IP)
 		}
 	}

@@ -42,11 +42,13 @@ type Network struct {
 	IPAM   *ipam.IPAM
 	NB     *ovn.Client
 	ready  chan struct{}
+	// waiters are pods to retry when their subnet frees an address or becomes ready.
+	waiters *waiters
 }
 
 // NewNetwork returns a Network whose reconcilers wait for the bootstrap.
 func NewNetwork(cfg Config, nb *ovn.Client) *Network {
-	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{})}
+	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters()}
 }
 
 // waitReady blocks a reconciler until the bootstrap has rebuilt IPAM, so

@@ -14,7 +14,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
@@ -55,6 +57,7 @@ type PodReconciler struct {
 func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Pod{}).
+		WatchesRawSource(source.Channel(r.Network.waiters.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers)}).
 		Named("pod").
 		Complete(r)
@@ -133,6 +136,7 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 		return ctrl.Result{}, nil
 	case isWaiting(err):
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
+		r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod))
 		return ctrl.Result{RequeueAfter: retryWaiting}, nil
 	default:
 		return ctrl.Result{}, err
@@ -182,6 +186,7 @@ func (r *PodReconciler) release(ctx context.Context, namespace, name string) err
 	}
 	if released {
 		r.Subnets.NotifyUsage(alloc.Subnet)
+		r.Network.waiters.wakeAll(alloc.Subnet)
 		log.FromContext(ctx).V(1).Info("pod address released", "ip", alloc.IP, "subnet", alloc.Subnet)
 	}
 	return nil

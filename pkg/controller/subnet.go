@@ -122,6 +122,7 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) er
 	if err != nil {
 		return fmt.Errorf("program subnet %s: %w", subnet.Name, err)
 	}
+	r.Network.waiters.wakeAll(subnet.Name)
 	return nil
 }
 
