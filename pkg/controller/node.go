@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -60,8 +61,9 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	} else {
 		alloc, err = r.Network.address(ctx, ep)
 	}
-	if errors.Is(err, ipam.ErrUnknownSubnet) {
-		return ctrl.Result{RequeueAfter: retryWaiting}, nil
+	if errors.Is(err, ipam.ErrUnknownSubnet) || errors.Is(err, ovn.ErrSwitchMissing) {
+		// The join subnet is not programmed yet: its reconciler is about to.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	if err != nil {
 		r.Recorder.Eventf(node, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())

@@ -123,6 +123,7 @@ func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
 
 func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Result, error) {
 	req, err := r.podRequest(ctx, pod)
+	seen := r.Network.waiters.seen(req.Subnet)
 	if err == nil {
 		var alloc ipam.Allocation
 		if alloc, err = r.Network.address(ctx, r.endpoint(pod, req)); err == nil {
@@ -135,8 +136,10 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
 		return ctrl.Result{}, nil
 	case isWaiting(err):
-		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
-		r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod))
+		if !errors.Is(err, ovn.ErrSwitchMissing) {
+			r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
+		}
+		r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod), seen)
 		return ctrl.Result{RequeueAfter: retryWaiting}, nil
 	default:
 		return ctrl.Result{}, err
@@ -152,7 +155,8 @@ func isPermanent(err error) bool {
 // isWaiting: the request may succeed later without any change to the pod.
 func isWaiting(err error) bool {
 	return errors.Is(err, ipam.ErrAddressTaken) || errors.Is(err, ipam.ErrMACTaken) ||
-		errors.Is(err, ipam.ErrSubnetFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, ipam.ErrUnknownSubnet)
+		errors.Is(err, ipam.ErrSubnetFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, ipam.ErrUnknownSubnet) ||
+		errors.Is(err, ovn.ErrSwitchMissing)
 }
 
 func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) error {

@@ -100,7 +100,7 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig) ([]ovnOp, error) {
 		func() ([]ovnOp, error) {
 			return n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: switchRouterPortName(router, cfg.Name),
 				Type: ovn.PortTypeRouter, Addresses: []string{"router"},
-				Options: map[string]string{"router-port": lrpName}, Owner: owner})
+				Options: map[string]string{"router-port": lrpName}, Owner: owner, SwitchInTransaction: true})
 		},
 	}
 	for _, step := range steps {

@@ -14,21 +14,40 @@ import (
 type waiters struct {
 	mu       sync.Mutex
 	bySubnet map[string]map[types.NamespacedName]struct{}
+	// wakes counts wake-ups per subnet; a pod that failed after a wake-up
+	// it did not see is retried at once instead of waiting for the next.
+	wakes map[string]uint64
 	// wake carries the pods to retry into the pod controller's queue.
 	wake chan event.GenericEvent
 }
 
 func newWaiters() *waiters {
-	return &waiters{bySubnet: map[string]map[types.NamespacedName]struct{}{}, wake: make(chan event.GenericEvent, 4096)}
+	return &waiters{bySubnet: map[string]map[types.NamespacedName]struct{}{}, wakes: map[string]uint64{},
+		wake: make(chan event.GenericEvent, 4096)}
 }
 
-func (w *waiters) add(subnet string, pod types.NamespacedName) {
+// seen returns the subnet's wake-up count, read before an attempt.
+func (w *waiters) seen(subnet string) uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.bySubnet[subnet] == nil {
-		w.bySubnet[subnet] = map[types.NamespacedName]struct{}{}
+	return w.wakes[subnet]
+}
+
+// add makes pod wait for subnet; seen is the count read before the attempt
+// that failed.
+func (w *waiters) add(subnet string, pod types.NamespacedName, seen uint64) {
+	w.mu.Lock()
+	missed := w.wakes[subnet] != seen
+	if !missed {
+		if w.bySubnet[subnet] == nil {
+			w.bySubnet[subnet] = map[types.NamespacedName]struct{}{}
+		}
+		w.bySubnet[subnet][pod] = struct{}{}
 	}
-	w.bySubnet[subnet][pod] = struct{}{}
+	w.mu.Unlock()
+	if missed {
+		w.send(pod)
+	}
 }
 
 // wakeAll retries every pod waiting on subnet. A full channel drops the
@@ -37,13 +56,18 @@ func (w *waiters) wakeAll(subnet string) {
 	w.mu.Lock()
 	pods := w.bySubnet[subnet]
 	delete(w.bySubnet, subnet)
+	w.wakes[subnet]++
 	w.mu.Unlock()
 	for key := range pods {
-		p := &corev1.Pod{}
-		p.Namespace, p.Name = key.Namespace, key.Name
-		select {
-		case w.wake <- event.GenericEvent{Object: p}:
-		default:
-		}
+		w.send(key)
+	}
+}
+
+func (w *waiters) send(key types.NamespacedName) {
+	p := &corev1.Pod{}
+	p.Namespace, p.Name = key.Namespace, key.Name
+	select {
+	case w.wake <- event.GenericEvent{Object: p}:
+	default:
 	}
 }

@@ -24,6 +24,9 @@ const (
 	// transactTimeout bounds one transaction so a wedged server surfaces as
 	// a reconcile error (and a retry) instead of a stuck worker.
 	transactTimeout = 30 * time.Second
+	// cacheWaitTimeout bounds the wait for a transaction's inserts to reach
+	// the cache; they arrive within milliseconds.
+	cacheWaitTimeout = 5 * time.Second
 )
 
 // Config says how to reach the northbound database.
@@ -142,6 +145,9 @@ func (c *Client) Transact(ctx context.Context, ops []ovsdb.Operation) error {
 // transaction's reply; without this wait the next reconcile of the same
 // object could read the cache before the update and create the rows again.
 func (c *Client) awaitInserts(ctx context.Context, ops []ovsdb.Operation, results []ovsdb.OperationResult) {
+	// Bounded: a row OVSDB dropped at commit (unreferenced) never arrives.
+	ctx, cancel := context.WithTimeout(ctx, cacheWaitTimeout)
+	defer cancel()
 	cache := c.nb.Cache()
 	for i, op := range ops {
 		if op.Op != ovsdb.OperationInsert || i >= len(results) {

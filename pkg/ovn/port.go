@@ -1,6 +1,7 @@
 package ovn
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ovn-org/libovsdb/client"
@@ -27,7 +28,13 @@ type SwitchPort struct {
 	Owner        Owner
 	// ExternalIDs are extra keys recorded beside the owner's.
 	ExternalIDs map[string]string
+	// SwitchInTransaction says the switch is created earlier in the same
+	// transaction, so its absence from the cache is expected.
+	SwitchInTransaction bool
 }
+
+// ErrSwitchMissing is returned for a port whose switch does not exist (yet).
+var ErrSwitchMissing = errors.New("logical switch does not exist")
 
 // SwitchPortRow is what the database holds for a port.
 type SwitchPortRow struct {
@@ -72,7 +79,11 @@ func (c *Client) SwitchPortOps(want SwitchPort) ([]ovsdb.Operation, error) {
 		return nil, fmt.Errorf("logical switch %s: %w", want.Switch, err)
 	}
 	if sw == nil {
-		// Created earlier in the same transaction: select it by name.
+		if !want.SwitchInTransaction {
+			// Committing the port now would attach it to nothing, and OVSDB
+			// would drop the unreferenced row.
+			return nil, fmt.Errorf("port %s: %w: %s", want.Name, ErrSwitchMissing, want.Switch)
+		}
 		sw = &nbdb.LogicalSwitch{Name: want.Switch}
 	}
 	ids := withOwner(want.Owner, want.ExternalIDs)

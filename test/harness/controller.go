@@ -159,6 +159,15 @@ func BuildController(tb testing.TB) string {
 // api and nb and waits until it reports ready. extraArgs are appended.
 func StartControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
 	tb.Helper()
+	p := LaunchControllerProcess(tb, bin, api, nb, extraArgs...)
+	p.WaitReady(tb)
+	return p
+}
+
+// LaunchControllerProcess runs the binary like StartControllerProcess but
+// returns at once: a standby replica never becomes ready.
+func LaunchControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
+	tb.Helper()
 	p := &ControllerProcess{probeAddr: FreeAddr(tb), done: make(chan struct{}),
 		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
 	logFile, err := os.Create(p.LogFile)
@@ -175,9 +184,24 @@ func StartControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB
 		tb.Fatalf("start controller: %v", err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	tb.Cleanup(func() { p.Kill() })
-	waitReadyz(tb, p.probeAddr, p.done)
+	tb.Cleanup(func() {
+		p.Kill()
+		if tb.Failed() {
+			tb.Logf("%s errors:\n%s\n%s", p, errorLines(p.LogFile, 10), tail([]string{p.LogFile}))
+			// OVNET_KEEP_LOGS names a directory that keeps the whole log past the test.
+			if os.Getenv("OVNET_KEEP_LOGS") != "" {
+				data, _ := os.ReadFile(p.LogFile)
+				_ = os.WriteFile(os.Getenv("OVNET_KEEP_LOGS")+"/"+filepath.Base(filepath.Dir(p.LogFile))+".log", data, 0o644)
+			}
+		}
+	})
 	return p
+}
+
+// WaitReady waits until the process reports ready on /readyz.
+func (p *ControllerProcess) WaitReady(tb testing.TB) {
+	tb.Helper()
+	waitReadyz(tb, p.probeAddr, p.done)
 }
 
 // Kill ends the process with SIGKILL, as a crash or an OOM kill would, and
