@@ -11,12 +11,15 @@ import (
 	"github.com/ovnet/ovnet/test/harness"
 )
 
-// The controller binary serves the metrics a user would graph.
+// The controller binary serves the metrics a user would graph. It is given
+// a list of northbound endpoints whose first member is down, as happens
+// with a Raft cluster, and must use the next.
 func TestMetricsEndpoint(t *testing.T) {
 	api := harness.StartAPIServer(t, harness.APIServerOptions{})
 	nb := harness.StartNorthbound(t)
 	addr := harness.FreeAddr(t)
-	harness.StartControllerProcess(t, harness.BuildController(t), api, nb, "--metrics-bind-address="+addr)
+	harness.StartControllerProcess(t, harness.BuildController(t), api, nb, "--metrics-bind-address="+addr,
+		"--nb-address=unix:"+t.TempDir()+"/down.sock,"+nb.Endpoint)
 	e := &env{t: t, ctx: t.Context(), api: api, nb: nb, view: harness.WatchNorthbound(t, nb.Endpoint)}
 	c, err := newClient(api)
 	if err != nil {
