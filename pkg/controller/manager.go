@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -123,7 +124,10 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		RenewDeadline:                 &renew,
 		RetryPeriod:                   &retry,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
-		HealthProbeBindAddress:        opts.ProbeAddr,
+		// Nothing reads managedFields; dropping them shrinks every cached pod
+		// and every deep copy made of it.
+		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		HealthProbeBindAddress: opts.ProbeAddr,
 		// Name validation guards against two controllers of one name in a
 		// process; tests run a controller again in the same process after
 		// stopping the first.

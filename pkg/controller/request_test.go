@@ -203,3 +203,30 @@ func TestRouterPortMACIsStableAndUnicast(t *testing.T) {
 		t.Fatal("two ports share a MAC")
 	}
 }
+
+func TestPodUpdateMatters(t *testing.T) {
+	base := func() *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{annotation.IPAddress: "10.0.0.5"}}}
+	}
+	tests := []struct {
+		name   string
+		change func(*corev1.Pod)
+		want   bool
+	}{
+		{"status only", func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning }, false},
+		{"finished", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }, true},
+		{"terminating", func(p *corev1.Pod) { now := metav1.Now(); p.DeletionTimestamp = &now }, true},
+		{"own record lands", func(p *corev1.Pod) { p.Annotations[annotation.Allocated] = "true" }, false},
+		{"user annotation", func(p *corev1.Pod) { p.Annotations[annotation.IPPool] = "10.0.0.6" }, true},
+		{"record removed", func(p *corev1.Pod) { delete(p.Annotations, annotation.IPAddress) }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			oldPod, newPod := base(), base()
+			tt.change(newPod)
+			if got := podUpdateMatters(oldPod, newPod); got != tt.want {
+				t.Fatalf("podUpdateMatters = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

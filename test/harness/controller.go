@@ -64,7 +64,7 @@ func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controlle
 	opts := controller.Options{
 		Network: network, NorthboundEndpoints: []string{nb.Endpoint},
 		MetricsAddr: "0", ProbeAddr: c.probeAddr, Registerer: prometheus.NewRegistry(),
-		Logger: zap.New(zap.WriteTo(logFile), zap.UseDevMode(true)),
+		Logger: zap.New(zap.WriteTo(logFile)),
 	}
 	tb.Cleanup(func() {
 		logFile.Close()

@@ -36,8 +36,9 @@ func TestNodeJoinAddressPortAndRoute(t *testing.T) {
 	if err := e.c.Create(e.ctx, node); err != nil {
 		t.Fatal(err)
 	}
+	patch := client.MergeFrom(node.DeepCopy())
 	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.50.10"}}
-	if err := e.c.Status().Update(e.ctx, node); err != nil {
+	if err := e.c.Status().Patch(e.ctx, node, patch); err != nil {
 		t.Fatal(err)
 	}
 	var joinIP string

@@ -175,8 +175,9 @@ func TestDeleteAndFinishRelease(t *testing.T) {
 
 	// A finished pod releases its address and port while its object remains.
 	p1 := e.addressed("rel", "p1")
+	patch := client.MergeFrom(p1.DeepCopy())
 	p1.Status.Phase = corev1.PodSucceeded
-	if err := e.c.Status().Update(e.ctx, p1); err != nil {
+	if err := e.c.Status().Patch(e.ctx, p1, patch); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually("finished pod's port removed", func() error {

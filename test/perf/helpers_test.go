@@ -1,0 +1,306 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+const (
+	// benchNamespaces each get a subnet of their own; pods are spread
+	// evenly over them.
+	benchNamespaces = 10
+	// benchWorkers is the client concurrency of both the controller run and
+	// the baseline, so the two differ only in who writes the annotations.
+	benchWorkers = 16
+	// benchLabel marks the benchmark's pods so the watch sees only them.
+	benchLabel = "ovnet.io/bench"
+	// convergeTimeout only catches a controller that never converges.
+	convergeTimeout = 5 * time.Minute
+	// pollInterval is the resolution of the convergence waits; small next
+	// to the seconds being measured.
+	pollInterval = 20 * time.Millisecond
+)
+
+// cluster is a fresh API server and northbound database with the
+// benchmark's own client.
+type cluster struct {
+	api  *harness.APIServer
+	nb   *harness.OVSDB
+	view *harness.NBView
+	// c is unthrottled: the benchmark must measure the server and the
+	// controller, not client-go's token bucket.
+	c client.Client
+	// cfg is the rest config behind c.
+	cfg *rest.Config
+}
+
+func startCluster(b *testing.B) *cluster {
+	b.Helper()
+	cl := &cluster{api: harness.StartAPIServer(b, harness.APIServerOptions{}), nb: harness.StartNorthbound(b)}
+	cl.view = harness.WatchNorthbound(b, cl.nb.Endpoint)
+	cl.cfg = rest.CopyConfig(cl.api.Config)
+	cl.cfg.QPS, cl.cfg.Burst = -1, 0 // negative QPS: no client-side rate limit
+	c, err := client.New(cl.cfg, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl.c = c
+	return cl
+}
+
+// benchNetwork is the harness configuration with the command line's
+// garbage collection period: the harness sweeps every 2 s so tests see
+// collection quickly, which in a benchmark would only add list load.
+func benchNetwork() controller.Config {
+	cfg := harness.DefaultNetwork()
+	cfg.GCInterval = 5 * time.Minute
+	return cfg
+}
+
+// podKey names a pod.
+type podKey struct{ namespace, name string }
+
+// namespaceCIDR is the subnet of the i-th namespace: /20s from 10.80.0.0,
+// clear of the default 10.16.0.0/16 and the service CIDR 10.96.0.0/12.
+func namespaceCIDR(i int) string { return fmt.Sprintf("10.%d.0.0/20", 80+i) }
+
+// makeNamespaces creates benchNamespaces namespaces annotated with a CIDR
+// and returns their names.
+func makeNamespaces(b *testing.B, cl *cluster, prefix string) []string {
+	b.Helper()
+	var names []string
+	for i := range benchNamespaces {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Annotations: map[string]string{annotation.CIDR: namespaceCIDR(i)}}}
+		if err := cl.c.Create(context.Background(), ns); err != nil {
+			b.Fatalf("create namespace %s: %v", name, err)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// podKeys spreads n pods round-robin over the namespaces.
+func podKeys(namespaces []string, n int) []podKey {
+	keys := make([]podKey, n)
+	for i := range keys {
+		keys[i] = podKey{namespace: namespaces[i%len(namespaces)], name: fmt.Sprintf("p-%d", i)}
+	}
+	return keys
+}
+
+// forEach runs fn on every key with benchWorkers goroutines and returns
+// the first error.
+func forEach(keys []podKey, fn func(i int, k podKey) error) error {
+	work := make(chan int)
+	var once sync.Once
+	var firstErr error
+	var wg sync.WaitGroup
+	for range benchWorkers {
+		wg.Go(func() {
+			for i := range work {
+				if err := fn(i, keys[i]); err != nil {
+					once.Do(func() { firstErr = err })
+				}
+			}
+		})
+	}
+	for i := range keys {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return firstErr
+}
+
+func createPod(ctx context.Context, c client.Client, k podKey) error {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: k.namespace, Name: k.name, Labels: map[string]string{benchLabel: "true"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "pause"}}},
+	}
+	if err := c.Create(ctx, pod); err != nil {
+		return fmt.Errorf("create pod %s/%s: %w", k.namespace, k.name, err)
+	}
+	return nil
+}
+
+// addressWatcher counts the benchmark's pods that carry allocated=true,
+// from a metadata watch: polling lists of thousands of pods would load
+// the API server the controller is being measured against.
+type addressWatcher struct {
+	mu        sync.Mutex
+	addressed map[string]bool
+	count     atomic.Int64
+}
+
+func watchAddressed(b *testing.B, cfg *rest.Config) *addressWatcher {
+	b.Helper()
+	w := &addressWatcher{addressed: map[string]bool{}}
+	factory := metadatainformer.NewFilteredSharedInformerFactory(metadata.NewForConfigOrDie(cfg), 0, metav1.NamespaceAll,
+		func(o *metav1.ListOptions) { o.LabelSelector = benchLabel })
+	informer := factory.ForResource(corev1.SchemeGroupVersion.WithResource("pods")).Informer()
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    w.observe,
+		UpdateFunc: func(_, obj any) { w.observe(obj) },
+	}); err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	b.Cleanup(func() { close(stop); factory.Shutdown() })
+	factory.Start(stop)
+	factory.WaitForCacheSync(stop)
+	return w
+}
+
+func (w *addressWatcher) observe(obj any) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok || m.Annotations[annotation.Allocated] != annotation.True {
+		return
+	}
+	key := m.Namespace + "/" + m.Name
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.addressed[key] {
+		w.addressed[key] = true
+		w.count.Add(1)
+	}
+}
+
+// podPorts counts the logical switch ports ovnet owns for pods.
+func podPorts(b *testing.B, view *harness.NBView) int {
+	return len(harness.List(b, view, func(p *nbdb.LogicalSwitchPort) bool {
+		owner, owned := ovn.OwnerOf(p.ExternalIDs)
+		return owned && owner.Kind == ovn.KindPod
+	}))
+}
+
+// waitAddressed waits until n pods are annotated and n pod ports exist in
+// NB and returns when that was first seen. The controller writes the port
+// before the annotations, so NB is only scanned once the pods are done.
+func waitAddressed(b *testing.B, w *addressWatcher, view *harness.NBView, n int) time.Time {
+	b.Helper()
+	deadline := time.Now().Add(convergeTimeout)
+	for time.Now().Before(deadline) {
+		if int(w.count.Load()) >= n && podPorts(b, view) >= n {
+			return time.Now()
+		}
+		time.Sleep(pollInterval)
+	}
+	b.Fatalf("%d pods addressed and %d ports after %s, want %d", w.count.Load(), podPorts(b, view), convergeTimeout, n)
+	return time.Time{}
+}
+
+// waitSubnets waits until each namespace's Subnet is Ready and, when
+// used >= 0, reports that many used addresses.
+func waitSubnets(b *testing.B, cl *cluster, namespaces []string, used int64) {
+	b.Helper()
+	deadline := time.Now().Add(convergeTimeout)
+	for _, name := range namespaces {
+		for {
+			s := &ovnetv1.Subnet{}
+			err := cl.c.Get(context.Background(), client.ObjectKey{Name: name}, s)
+			ready := err == nil && subnetReady(s) && (used < 0 || s.Status.UsedIPs == used)
+			if ready {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("subnet %s not converged (used %d, want %d): %v", name, s.Status.UsedIPs, used, err)
+			}
+			time.Sleep(pollInterval)
+		}
+	}
+}
+
+func subnetReady(s *ovnetv1.Subnet) bool {
+	for _, c := range s.Status.Conditions {
+		if c.Type == ovnetv1.ConditionReady && c.Status == metav1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// podQueue is the pod reconciler's state from controller-runtime's
+// process-wide metrics; several controllers in one process share the
+// series, so callers compare reconciles against an earlier reading.
+type podQueue struct {
+	reconciles, active, depth float64
+}
+
+func readPodQueue(b *testing.B) podQueue {
+	b.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var q podQueue
+	for _, f := range families {
+		var into *float64
+		switch f.GetName() {
+		case "controller_runtime_reconcile_total":
+			into = &q.reconciles
+		case "controller_runtime_active_workers":
+			into = &q.active
+		case "workqueue_depth":
+			into = &q.depth
+		default:
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "pod" {
+					*into += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return q
+}
+
+// resourceVersions maps each benchmark pod to its resourceVersion.
+func resourceVersions(b *testing.B, cl *cluster) map[string]string {
+	b.Helper()
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+	if err := cl.c.List(context.Background(), list, client.HasLabels{benchLabel}); err != nil {
+		b.Fatal(err)
+	}
+	rvs := make(map[string]string, len(list.Items))
+	for _, p := range list.Items {
+		rvs[p.Namespace+"/"+p.Name] = p.ResourceVersion
+	}
+	return rvs
+}
+
+// processCPU is the CPU time this test process has used: the benchmark's
+// client and, when it runs in-process, the controller. On a two-core
+// machine shared with etcd and kube-apiserver it is time they did not get.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
