@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -167,6 +169,9 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 	if usage, ok := r.Network.IPAM.Usage(subnet.Name); ok {
 		status.UsedIPs, status.AvailableIPs = saturate(usage.Used), saturate(usage.Available)
 	}
+	if cfg, ok := r.Network.IPAM.Subnet(subnet.Name); ok {
+		status.Gateway = cfg.Gateway.String()
+	}
 }
 
 // ReasonInvalidNamespaceSubnet is the Event reason on a namespace whose
@@ -203,9 +208,13 @@ func (r *SubnetReconciler) writeStatus(ctx context.Context, subnet *ovnetv1.Subn
 			}
 		}
 	}
-	patch := client.MergeFrom(subnet.DeepCopy())
-	subnet.Status = *status
-	if err := r.Client.Status().Patch(ctx, subnet, patch); err != nil {
+	// The whole status is sent, not a diff: a diff would leave out counts
+	// that are zero in both and never show them.
+	body, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return result, fmt.Errorf("encode subnet status: %w", err)
+	}
+	if err := r.Client.Status().Patch(ctx, subnet, client.RawPatch(types.MergePatchType, body)); err != nil {
 		return result, fmt.Errorf("write subnet status: %w", err)
 	}
 	r.lastUsageWrite.Store(subnet.Name, time.Now())
@@ -252,12 +261,12 @@ func (r *SubnetReconciler) forget(ctx context.Context, name string) error {
 }
 
 func statusEqual(a, b *ovnetv1.SubnetStatus) bool {
-	return a.UsedIPs == b.UsedIPs && a.AvailableIPs == b.AvailableIPs && !conditionsDiffer(a, b) &&
+	return a.Gateway == b.Gateway && a.UsedIPs == b.UsedIPs && a.AvailableIPs == b.AvailableIPs && !conditionsDiffer(a, b) &&
 		a.ObservedGeneration == b.ObservedGeneration
 }
 
 func onlyUsageChanged(a, b *ovnetv1.SubnetStatus) bool {
-	return !conditionsDiffer(a, b) && a.ObservedGeneration == b.ObservedGeneration
+	return a.Gateway == b.Gateway && !conditionsDiffer(a, b) && a.ObservedGeneration == b.ObservedGeneration
 }
 
 func conditionsDiffer(a, b *ovnetv1.SubnetStatus) bool {

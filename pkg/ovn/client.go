@@ -100,10 +100,15 @@ func clientIndexes() map[string][]model.ClientIndex {
 	}
 }
 
+// monitoredTables are the tables and columns the cache mirrors. A
+// switch's port list is left out on purpose: it grows with every pod, and
+// each change would make the cache copy the whole list, turning N pod
+// creations into O(N²) work. Ports record their switch instead.
 func monitoredTables() []client.MonitorOption {
+	ls := &nbdb.LogicalSwitch{}
 	return []client.MonitorOption{
 		client.WithTable(&nbdb.NBGlobal{}),
-		client.WithTable(&nbdb.LogicalSwitch{}),
+		client.WithTable(ls, &ls.Name, &ls.ExternalIDs, &ls.OtherConfig),
 		client.WithTable(&nbdb.LogicalSwitchPort{}),
 		client.WithTable(&nbdb.LogicalRouter{}),
 		client.WithTable(&nbdb.LogicalRouterPort{}),

@@ -23,7 +23,10 @@ func (c *Client) GarbageOps(alive func(Owner) bool) ([]ovsdb.Operation, error) {
 	if err := c.nb.List(backgroundCtx(), &routers); err != nil {
 		return nil, fmt.Errorf("list routers: %w", err)
 	}
-	var ops []ovsdb.Operation
+	ops, err := c.portGarbage(dead)
+	if err != nil {
+		return nil, err
+	}
 	for i := range switches {
 		more, err := c.switchGarbage(&switches[i], dead)
 		if err != nil {
@@ -45,19 +48,45 @@ func (c *Client) switchGarbage(ls *nbdb.LogicalSwitch, dead func(map[string]stri
 	if dead(ls.ExternalIDs) {
 		return c.nb.Where(ls).Delete()
 	}
-	var gone []string
-	for _, uuid := range ls.Ports {
-		lsp := &nbdb.LogicalSwitchPort{UUID: uuid}
-		if found, err := c.lookup(lsp); err != nil {
-			return nil, err
-		} else if found && dead(lsp.ExternalIDs) {
-			gone = append(gone, uuid)
+	return nil, nil
+}
+
+// portGarbage detaches dead owned ports from the switch they were recorded
+// on; ports of a switch being deleted go with it.
+func (c *Client) portGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	var ports []nbdb.LogicalSwitchPort
+	err := c.nb.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return dead(p.ExternalIDs) }).List(backgroundCtx(), &ports)
+	if err != nil {
+		return nil, fmt.Errorf("list dead ports: %w", err)
+	}
+	bySwitch := map[string][]string{}
+	for _, p := range ports {
+		bySwitch[p.ExternalIDs[ExternalIDSwitch]] = append(bySwitch[p.ExternalIDs[ExternalIDSwitch]], p.UUID)
+	}
+	var ops []ovsdb.Operation
+	for name, uuids := range bySwitch {
+		if name == "" {
+			more, err := c.detachUnrecorded(uuids)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, more...)
+			continue
 		}
+		sw, err := c.switchOfPort(name)
+		if err != nil {
+			return nil, err
+		}
+		if sw == nil || dead(sw.ExternalIDs) {
+			continue
+		}
+		more, err := c.nb.Where(sw).Mutate(sw, deleteRefs(&sw.Ports, uuids))
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
 	}
-	if len(gone) == 0 {
-		return nil, nil
-	}
-	return c.nb.Where(ls).Mutate(ls, deleteRefs(&ls.Ports, gone))
+	return ops, nil
 }
 
 func (c *Client) routerGarbage(lr *nbdb.LogicalRouter, dead func(map[string]string) bool) ([]ovsdb.Operation, error) {

@@ -3,6 +3,7 @@ package ovn_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
 
@@ -34,6 +35,18 @@ func commit(t *testing.T, c *ovn.Client, ops []ovsdb.Operation, err error) {
 	}
 }
 
+// waitFor polls cond: the test's view of the database is a client of its
+// own, which receives each commit a moment after the writer does.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: not reached within 5s", what)
+}
+
 var subnetOwner = ovn.Owner{Kind: ovn.KindSubnet, Name: "s1"}
 
 func TestEnsureIsIdempotent(t *testing.T) {
@@ -61,9 +74,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 			}
 		})
 	}
-	if got := harness.List[nbdb.LogicalSwitch](t, view, nil); len(got) != 1 {
-		t.Fatalf("%d switches, want 1", len(got))
-	}
+	waitFor(t, "one switch", func() bool { return len(harness.List[nbdb.LogicalSwitch](t, view, nil)) == 1 })
 }
 
 func TestSwitchPortMovesBetweenSwitches(t *testing.T) {
@@ -79,12 +90,10 @@ func TestSwitchPortMovesBetweenSwitches(t *testing.T) {
 	port.Switch = "b"
 	ops, err = c.SwitchPortOps(port)
 	commit(t, c, ops, err)
-	if ports := view.PortsOf(t, view.Switch(t, "a")); len(ports) != 0 {
-		t.Fatalf("switch a still has %v", ports)
-	}
-	if ports := view.PortsOf(t, view.Switch(t, "b")); len(ports) != 1 || ports[0] != "p.ns" {
-		t.Fatalf("switch b has %v, want [p.ns]", ports)
-	}
+	waitFor(t, "port on b only", func() bool {
+		a, b := view.PortsOf(t, view.Switch(t, "a")), view.PortsOf(t, view.Switch(t, "b"))
+		return len(a) == 0 && len(b) == 1 && b[0] == "p.ns"
+	})
 }
 
 func TestGarbageOpsRemoveOnlyDeadOwnedRows(t *testing.T) {
@@ -110,9 +119,9 @@ func TestGarbageOpsRemoveOnlyDeadOwnedRows(t *testing.T) {
 	alive := func(o ovn.Owner) bool { return o.Name != "gone" && o.Name != "dead" }
 	ops, err = c.GarbageOps(alive)
 	commit(t, c, ops, err)
-	if view.Switch(t, "dead") != nil || view.SwitchPort(t, "gone.ns") != nil {
-		t.Fatal("dead owned rows remain")
-	}
+	waitFor(t, "dead owned rows removed", func() bool {
+		return view.Switch(t, "dead") == nil && view.SwitchPort(t, "gone.ns") == nil
+	})
 	if view.SwitchPort(t, "live.ns") == nil || view.SwitchPort(t, "foreign") == nil {
 		t.Fatal("garbage collection removed a live or foreign row")
 	}

@@ -142,7 +142,7 @@ func (c *Client) selectSwitch(sw *nbdb.LogicalSwitch) client.ConditionalAPI {
 
 func (c *Client) movePortOps(lsp *nbdb.LogicalSwitchPort, from string, to *nbdb.LogicalSwitch) ([]ovsdb.Operation, error) {
 	var ops []ovsdb.Operation
-	if old, err := c.switchOfPort(lsp.UUID, from); err != nil {
+	if old, err := c.switchOfPort(from); err != nil {
 		return nil, err
 	} else if old != nil {
 		if ops, err = c.nb.Where(old).Mutate(old, deleteRef(&old.Ports, lsp.UUID)); err != nil {
@@ -156,25 +156,14 @@ func (c *Client) movePortOps(lsp *nbdb.LogicalSwitchPort, from string, to *nbdb.
 	return append(ops, attach...), nil
 }
 
-// switchOfPort finds the switch holding a port: the recorded one when it
-// really holds the port, otherwise by scanning (rows ovnet did not write).
-func (c *Client) switchOfPort(portUUID, recorded string) (*nbdb.LogicalSwitch, error) {
-	if recorded != "" {
-		sw, err := c.switchByName(recorded)
-		if err != nil {
-			return nil, err
-		}
-		if sw != nil && containsString(sw.Ports, portUUID) {
-			return sw, nil
-		}
+// switchOfPort returns the switch a port was recorded on, or nil when the
+// record is missing or the switch is gone. The cache does not hold the
+// switches' port lists (see monitoredTables), so the record is the way.
+func (c *Client) switchOfPort(recorded string) (*nbdb.LogicalSwitch, error) {
+	if recorded == "" {
+		return nil, nil
 	}
-	var found []nbdb.LogicalSwitch
-	err := c.nb.WhereCache(func(ls *nbdb.LogicalSwitch) bool { return containsString(ls.Ports, portUUID) }).
-		List(backgroundCtx(), &found)
-	if err != nil || len(found) == 0 {
-		return nil, err
-	}
-	return &found[0], nil
+	return c.switchByName(recorded)
 }
 
 // DeleteSwitchPortOps detaches a port from its switch; OVSDB then removes
@@ -184,13 +173,33 @@ func (c *Client) DeleteSwitchPortOps(name string) ([]ovsdb.Operation, error) {
 	if err != nil || have == nil {
 		return nil, err
 	}
-	sw, err := c.switchOfPort(have.UUID, have.ExternalIDs[ExternalIDSwitch])
-	if err != nil || sw == nil {
+	sw, err := c.switchOfPort(have.ExternalIDs[ExternalIDSwitch])
+	if err != nil {
 		return nil, err
+	}
+	if sw == nil {
+		return c.detachUnrecorded([]string{have.UUID})
 	}
 	ops, err := c.nb.Where(sw).Mutate(sw, deleteRef(&sw.Ports, have.UUID))
 	if err != nil {
 		return nil, fmt.Errorf("detach port %s from %s: %w", name, sw.Name, err)
+	}
+	return ops, nil
+}
+
+// detachUnrecorded detaches ports that carry no record of their switch
+// (written by someone else, or by hand) from whichever switch holds them;
+// the server finds it, as the cache does not hold the switches' port lists.
+func (c *Client) detachUnrecorded(uuids []string) ([]ovsdb.Operation, error) {
+	var ops []ovsdb.Operation
+	for _, uuid := range uuids {
+		sw := &nbdb.LogicalSwitch{}
+		cond := model.Condition{Field: &sw.Ports, Function: ovsdb.ConditionIncludes, Value: []string{uuid}}
+		more, err := c.nb.WhereAny(sw, cond).Mutate(sw, deleteRef(&sw.Ports, uuid))
+		if err != nil {
+			return nil, fmt.Errorf("detach port %s: %w", uuid, err)
+		}
+		ops = append(ops, more...)
 	}
 	return ops, nil
 }

@@ -3,6 +3,9 @@ package integration
 import (
 	"fmt"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/test/harness"
 )
 
 func TestDefaultTopology(t *testing.T) {
@@ -25,6 +29,31 @@ func TestDefaultTopology(t *testing.T) {
 		e.condition(want.name, ovnetv1.ConditionReady, metav1.ConditionTrue, "")
 		e.checkSubnetRows(want.name, want.cidr, want.gateway)
 	}
+	// What `kubectl get subnets` shows: gateway in force and usage, zero included.
+	e.eventually("kubectl get subnets", func() error {
+		out := e.kubectl("get", "subnets", "--no-headers")
+		for _, row := range []string{`join\s+100.64.0.0/16\s+100.64.0.1\s+0\s+65533\s+True`,
+			`ovn-default\s+10.16.0.0/16\s+10.16.0.1\s+0\s+65533\s+True`} {
+			if !regexp.MustCompile(row).MatchString(out) {
+				return fmt.Errorf("no row matching %q in:\n%s", row, out)
+			}
+		}
+		return nil
+	})
+}
+
+// kubectl runs the cached kubectl against the test's API server.
+func (e *env) kubectl(args ...string) string {
+	e.t.Helper()
+	dir, err := harness.KubeAssetsDir()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(dir, "kubectl"), append([]string{"--kubeconfig=" + e.api.Kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
 }
 
 // checkSubnetRows checks the switch, its router port on ovn-cluster and

@@ -58,7 +58,7 @@ type cluster struct {
 func startCluster(b *testing.B) *cluster {
 	b.Helper()
 	cl := &cluster{api: harness.StartAPIServer(b, harness.APIServerOptions{}), nb: harness.StartNorthbound(b)}
-	cl.view = harness.WatchNorthbound(b, cl.nb.Endpoint)
+	cl.view = harness.WatchNorthbound(b, cl.nb.Endpoint, harness.WithoutPortLists())
 	cl.cfg = rest.CopyConfig(cl.api.Config)
 	cl.cfg.QPS, cl.cfg.Burst = -1, 0 // negative QPS: no client-side rate limit
 	c, err := client.New(cl.cfg, client.Options{Scheme: controller.Scheme()})

@@ -66,6 +66,9 @@ const (
 
 // SubnetStatus reports what the controller made of the spec.
 type SubnetStatus struct {
+	// Gateway is the gateway in force, the spec's or the default.
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
 	// UsedIPs is the number of addresses allocated to pods and nodes.
 	// +optional
 	UsedIPs int64 `json:"usedIPs"`
@@ -87,7 +90,7 @@ type SubnetStatus struct {
 // +kubebuilder:resource:scope=Cluster
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.cidr`
-// +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.spec.gateway`
+// +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.status.gateway`
 // +kubebuilder:printcolumn:name="Used",type=integer,JSONPath=`.status.usedIPs`
 // +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableIPs`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
