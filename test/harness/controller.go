@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ovnet/ovnet/pkg/controller"
@@ -39,6 +41,8 @@ func DefaultNetwork() controller.Config {
 	}
 }
 
+var quietGlobalLog sync.Once
+
 // Controller is an ovnet controller running inside the test process.
 type Controller struct {
 	// LogFile holds the controller's log; its tail is printed when the test fails.
@@ -54,6 +58,9 @@ type Controller struct {
 // end of the test, and waits until it reports ready.
 func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controller.Config) *Controller {
 	tb.Helper()
+	// Some of controller-runtime logs through its global logger; give it one
+	// once, so it does not print a warning with a stack trace instead.
+	quietGlobalLog.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Controller{probeAddr: FreeAddr(tb), cancel: cancel, done: make(chan struct{}),
 		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
