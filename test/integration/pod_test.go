@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -196,4 +197,32 @@ func TestDeleteAndFinishRelease(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Nothing assumes 32 bits: an IPv6 subnet works end to end.
+func TestIPv6Subnet(t *testing.T) {
+	e := newEnv(t)
+	e.namespace("six", map[string]string{annotation.CIDR: "fd00:10:66::/120", annotation.ExcludeIPs: "fd00:10:66::2..fd00:10:66::9"})
+	e.condition("six", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+	e.checkSubnetRows("six", "fd00:10:66::/120", "fd00:10:66::1/120")
+	seen := map[string]bool{}
+	for i := range 5 {
+		p := e.addressed(e.pod("six", fmt.Sprintf("p%d", i), nil).Namespace, fmt.Sprintf("p%d", i))
+		ip := podIP(t, p)
+		if !ip.Is6() || !netip.MustParsePrefix("fd00:10:66::/120").Contains(ip) || seen[ip.String()] {
+			t.Fatalf("pod %s got %s: not a fresh address of fd00:10:66::/120", p.Name, ip)
+		}
+		if ip.Compare(netip.MustParseAddr("fd00:10:66::9")) <= 0 {
+			t.Fatalf("pod %s got %s: the gateway, the router anycast or excluded", p.Name, ip)
+		}
+		seen[ip.String()] = true
+		if p.Annotations[annotation.Gateway] != "fd00:10:66::1" {
+			t.Fatalf("gateway annotation %q", p.Annotations[annotation.Gateway])
+		}
+		e.checkPort(p)
+	}
+	e.pod("six", "fixed", map[string]string{annotation.IPAddress: "fd00:10:66::ff"})
+	if got := e.addressed("six", "fixed").Annotations[annotation.IPAddress]; got != "fd00:10:66::ff" {
+		t.Fatalf("fixed IPv6 pod got %s", got)
+	}
 }
