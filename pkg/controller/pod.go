@@ -88,6 +88,9 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if alloc, ok := recordedAllocation(podOwner(pod.Namespace, pod.Name), pod.Annotations); ok {
 		return r.keep(ctx, pod, alloc)
 	}
+	if !pod.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // deleted before it was addressed: it will never run
+	}
 	return r.allocate(ctx, pod)
 }
 
