@@ -1,4 +1,6 @@
-// Package harness starts the real parts that integration tests, churn tests
-// and benchmarks run against: kube-apiserver + etcd through envtest, and OVN's
-// ovsdb-server and ovn-northd as child processes of the test.
+// Package harness starts the real parts the suites run against, as child
+// processes of the test: kube-apiserver + etcd (through envtest), OVN's
+// databases and ovn-northd, the ovnet controller, and nodes (a chassis of
+// ovsdb-server, ovs-vswitchd on the userspace datapath and ovn-controller,
+// with pods as network namespaces).
 package harness

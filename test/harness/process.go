@@ -36,6 +36,9 @@ type daemon struct {
 	// done is closed once the process has been reaped; waitErr is then set.
 	done    chan struct{}
 	waitErr error
+	// shutdown, if set, asks the daemon to exit on its own before stop
+	// falls back to signals (see daemonSpec.shutdown).
+	shutdown func() error
 }
 
 // daemonSpec says what to run and where its output goes.
@@ -45,6 +48,15 @@ type daemonSpec struct {
 	logFile string
 	// stderrFile receives the daemon's stdout and stderr.
 	stderrFile string
+	// name labels the daemon in failure messages; argv[0] when empty, which
+	// is wrong when argv[0] is a wrapper such as "ip netns exec".
+	name string
+	// env is added to the test's environment, e.g. OVS_RUNDIR.
+	env []string
+	// shutdown, if set, is the daemon's own way to exit cleanly (such as
+	// "ovs-appctl exit --cleanup"); stop runs it first and signals only if
+	// the daemon is still there stopTimeout later.
+	shutdown func() error
 }
 
 // startDaemon runs spec.argv and registers a cleanup that stops it.
@@ -58,7 +70,11 @@ func startDaemon(tb testing.TB, spec daemonSpec) *daemon {
 	}
 	defer out.Close() // the child holds its own descriptor
 
-	d := &daemon{name: argv[0], logs: []string{spec.logFile, spec.stderrFile}, done: make(chan struct{})}
+	d := &daemon{name: argv[0], logs: []string{spec.logFile, spec.stderrFile}, done: make(chan struct{}),
+		shutdown: spec.shutdown}
+	if spec.name != "" {
+		d.name = spec.name
+	}
 	started := make(chan error, 1)
 	go func() {
 		// Pdeathsig kills the child if the test binary dies (a timeout
@@ -67,6 +83,9 @@ func startDaemon(tb testing.TB, spec daemonSpec) *daemon {
 		runtime.LockOSThread()
 		cmd := exec.Command(path, argv[1:]...)
 		cmd.Stdout, cmd.Stderr = out, out
+		if len(spec.env) > 0 {
+			cmd.Env = append(os.Environ(), spec.env...)
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			started <- err
@@ -98,8 +117,9 @@ func lookPath(tb testing.TB, name string) string {
 // pid is the process id, for tests and for logs.
 func (d *daemon) pid() int { return d.process.Pid }
 
-// stop sends SIGTERM, escalates to SIGKILL after stopTimeout, and waits
-// until the process is reaped.
+// stop runs the daemon's shutdown if it has one, else (or if that did not
+// end it within stopTimeout) sends SIGTERM, escalates to SIGKILL after
+// stopTimeout, and waits until the process is reaped.
 func (d *daemon) stop(tb testing.TB) {
 	tb.Helper()
 	select {
@@ -107,6 +127,17 @@ func (d *daemon) stop(tb testing.TB) {
 		tb.Errorf("%s (pid %d) exited before cleanup: %v; \n%s", d.name, d.pid(), d.waitErr, tail(d.logs))
 		return
 	default:
+	}
+	if d.shutdown != nil {
+		if err := d.shutdown(); err != nil {
+			tb.Logf("%s (pid %d) shutdown: %v; sending SIGTERM", d.name, d.pid(), err)
+		}
+		select {
+		case <-d.done:
+			return
+		case <-time.After(stopTimeout):
+			tb.Logf("%s (pid %d) still running %s after shutdown; sending SIGTERM", d.name, d.pid(), stopTimeout)
+		}
 	}
 	_ = d.process.Signal(syscall.SIGTERM)
 	select {

@@ -1,0 +1,245 @@
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	// vswitchSchema is the installed Open vSwitch's own schema, the one
+	// its ovs-vswitchd expects.
+	vswitchSchema = "/usr/share/openvswitch/vswitch.ovsschema"
+	// IntegrationBridge is the bridge ovn-controller programs and pods
+	// are plugged into; OVN's default name for it.
+	IntegrationBridge = "br-int"
+	// datapathTap is the tap device the userspace datapath creates for
+	// itself, beside one per bridge.
+	datapathTap = "ovs-netdev"
+	// defaultEncapIP is the tunnel endpoint of a chassis that has no other
+	// address; loopback keeps every packet on this machine.
+	defaultEncapIP = "127.0.0.1"
+	// chassisReadyTimeout bounds the wait for ovn-controller to register
+	// its chassis; it takes well under a second, so this only catches hangs.
+	chassisReadyTimeout = 30 * time.Second
+	// toolTimeout is the --timeout, in seconds, of every ovs-vsctl,
+	// ovn-sbctl and appctl call, so a stuck daemon fails the test instead
+	// of hanging it.
+	toolTimeout = "--timeout=10"
+	// exitTimeout is the --timeout of the appctl "exit" calls in cleanup;
+	// the signal fallback follows.
+	exitTimeout = "--timeout=5"
+)
+
+// ChassisOptions says how to start a chassis.
+type ChassisOptions struct {
+	// Name is the chassis name (system-id) and hostname in the southbound.
+	Name string
+	// SB is the southbound database the chassis registers with.
+	SB *OVSDB
+	// NetNS, if set, is the network namespace ovs-vswitchd and
+	// ovn-controller run in, created (and deleted) by the harness if it does
+	// not exist. Without it they run in the host's, which holds only one
+	// ovs-vswitchd, since the datapath's taps have fixed names.
+	NetNS string
+	// EncapIP is the Geneve tunnel endpoint; 127.0.0.1 when empty.
+	EncapIP string
+	// TSO sets other_config:userspace-tso-enable. Pods keeping tx offload
+	// need it for TCP, but OVS 3.1 then drops offloaded packets entering a
+	// tunnel, so the default is off and pods turn tx offload off.
+	TSO bool
+}
+
+// Chassis is one node's Open vSwitch and ovn-controller: an ovsdb-server
+// with the Open_vSwitch database, ovs-vswitchd on the userspace datapath
+// with br-int, and ovn-controller registered in the southbound.
+type Chassis struct {
+	// Name is the chassis name in the southbound.
+	Name string
+	// OVS is the Open_vSwitch database: Endpoint for libovsdb and
+	// "ovs-vsctl --db=".
+	OVS *OVSDB
+	// VswitchdControl and ControllerControl are the unixctl sockets of
+	// ovs-vswitchd and ovn-controller, for ovs-appctl/ovn-appctl -t.
+	VswitchdControl   string
+	ControllerControl string
+	// NetNS is the namespace the daemons (and so br-int and the host ends
+	// of pod veths) live in; "" for the host's.
+	NetNS string
+	// LogDir holds every log of the chassis; it is also OVS_RUNDIR, where
+	// ovs-vswitchd puts br-int.mgmt for ovn-controller.
+	LogDir string
+	// VswitchdPID and ControllerPID are gone once the test's cleanups ran.
+	VswitchdPID   int
+	ControllerPID int
+}
+
+// StartChassis starts a chassis registered in opts.SB and waits until the
+// southbound lists it. tb.Cleanup stops ovn-controller ("exit", which
+// removes the chassis from SB), then ovs-vswitchd ("exit --cleanup", which
+// removes its taps), then the database, then the namespace if it made it;
+// opts.SB must therefore have been started before, so it is stopped after.
+func StartChassis(tb testing.TB, opts ChassisOptions) *Chassis {
+	tb.Helper()
+	if opts.Name == "" || opts.SB == nil {
+		tb.Fatalf("StartChassis: Name and SB are required, got %+v", opts)
+	}
+	if os.Geteuid() != 0 {
+		tb.Fatalf("StartChassis needs root (ovs-vswitchd opens taps and raw sockets): %s", netnsHint)
+	}
+	for _, tool := range []string{"ovs-vswitchd", "ovn-controller", "ovs-vsctl", "ovs-appctl", "ovn-appctl", "ovn-sbctl", "ip"} {
+		lookPath(tb, tool)
+	}
+	if opts.EncapIP == "" {
+		opts.EncapIP = defaultEncapIP
+	}
+	if opts.NetNS != "" && !netnsExists(opts.NetNS) {
+		addNetNS(tb, opts.NetNS)
+	}
+	c := &Chassis{Name: opts.Name, NetNS: opts.NetNS}
+	c.OVS = startOVSDB(tb, "conf", vswitchSchema)
+	c.LogDir = filepath.Dir(c.OVS.Socket)
+	c.VswitchdControl = filepath.Join(c.LogDir, "ovs-vswitchd.ctl")
+
+	c.requireNoDatapath(tb)
+	// Registered before ovs-vswitchd's stop, so it runs after it.
+	tb.Cleanup(func() { c.checkNoDatapath(tb) })
+
+	c.Vsctl(tb, "--no-wait", "init")
+	c.Vsctl(tb, "--no-wait", "set", "Open_vSwitch", ".",
+		"other_config:userspace-tso-enable="+strconv.FormatBool(opts.TSO))
+	c.startVswitchd(tb)
+	// Without --no-wait, ovs-vsctl returns once ovs-vswitchd made br-int.
+	c.Vsctl(tb, "--may-exist", "add-br", IntegrationBridge,
+		"--", "set", "Bridge", IntegrationBridge, "datapath_type=netdev", "fail_mode=secure",
+		"other_config:disable-in-band=true",
+		"--", "set", "Open_vSwitch", ".",
+		"external_ids:system-id="+opts.Name,
+		"external_ids:hostname="+opts.Name,
+		"external_ids:ovn-remote="+opts.SB.Endpoint,
+		"external_ids:ovn-encap-type=geneve",
+		"external_ids:ovn-encap-ip="+opts.EncapIP,
+		"external_ids:ovn-bridge-datapath-type=netdev")
+	controller := c.startController(tb)
+	c.waitRegistered(tb, opts.SB, controller)
+	return c
+}
+
+// Vsctl runs ovs-vsctl against the chassis's database and returns its
+// output, failing the test on error.
+func (c *Chassis) Vsctl(tb testing.TB, args ...string) string {
+	tb.Helper()
+	return mustTool(tb, append([]string{"ovs-vsctl", "--db=" + c.OVS.Endpoint, toolTimeout}, args...)...)
+}
+
+// rundirEnv points the daemons' run directory at LogDir: ovs-vswitchd
+// creates br-int.mgmt there and ovn-controller connects to it, so two
+// chassis must not share the default /var/run/openvswitch.
+func (c *Chassis) rundirEnv() []string {
+	return []string{"OVS_RUNDIR=" + c.LogDir, "OVN_RUNDIR=" + c.LogDir}
+}
+
+func (c *Chassis) startVswitchd(tb testing.TB) {
+	tb.Helper()
+	logFile := filepath.Join(c.LogDir, "ovs-vswitchd.log")
+	d := startDaemon(tb, daemonSpec{
+		name: "ovs-vswitchd",
+		argv: inNetNS(c.NetNS, "ovs-vswitchd", c.OVS.Endpoint,
+			"--disable-system",
+			"--pidfile="+filepath.Join(c.LogDir, "ovs-vswitchd.pid"),
+			"--unixctl="+c.VswitchdControl,
+			"--log-file="+logFile,
+			"-vconsole:off", "--no-chdir"),
+		logFile:    logFile,
+		stderrFile: filepath.Join(c.LogDir, "ovs-vswitchd.stderr"),
+		env:        c.rundirEnv(),
+		// --cleanup deletes the datapath's ports: the userspace datapath
+		// makes its taps persistent, so they would outlive the process.
+		shutdown: func() error {
+			_, err := toolOutput("ovs-appctl", "-t", c.VswitchdControl, exitTimeout, "exit", "--cleanup")
+			return err
+		},
+	})
+	d.waitForSocket(tb, c.VswitchdControl)
+	c.VswitchdPID = d.pid()
+}
+
+func (c *Chassis) startController(tb testing.TB) *daemon {
+	tb.Helper()
+	logFile := filepath.Join(c.LogDir, "ovn-controller.log")
+	d := startDaemon(tb, daemonSpec{
+		name: "ovn-controller",
+		argv: inNetNS(c.NetNS, "ovn-controller", c.OVS.Endpoint,
+			"--pidfile="+filepath.Join(c.LogDir, "ovn-controller.pid"),
+			"--log-file="+logFile,
+			"-vconsole:off", "--no-chdir"),
+		logFile:    logFile,
+		stderrFile: filepath.Join(c.LogDir, "ovn-controller.stderr"),
+		env:        c.rundirEnv(),
+		// "exit" without --restart deletes the chassis from SB and the
+		// flows from br-int, as a node leaving the cluster does.
+		shutdown: func() error {
+			_, err := toolOutput("ovn-appctl", "-t", c.ControllerControl, exitTimeout, "exit")
+			return err
+		},
+	})
+	// ovn-controller 23.03 has no --unixctl: its socket is named after
+	// its PID in OVN_RUNDIR, and ip netns exec keeps the PID.
+	c.ControllerPID = d.pid()
+	c.ControllerControl = filepath.Join(c.LogDir, "ovn-controller."+strconv.Itoa(c.ControllerPID)+".ctl")
+	d.waitForSocket(tb, c.ControllerControl)
+	return d
+}
+
+// waitRegistered polls SB until it lists the chassis.
+func (c *Chassis) waitRegistered(tb testing.TB, sb *OVSDB, controller *daemon) {
+	tb.Helper()
+	deadline := time.Now().Add(chassisReadyTimeout)
+	for {
+		out, err := toolOutput("ovn-sbctl", "--db="+sb.Endpoint, toolTimeout,
+			"--bare", "--columns=name", "find", "Chassis", "name="+c.Name)
+		if err == nil && strings.TrimSpace(out) == c.Name {
+			return
+		}
+		select {
+		case <-controller.done:
+			tb.Fatalf("ovn-controller exited before chassis %s registered: %v\n%s",
+				c.Name, controller.waitErr, tail(controller.logs))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("chassis %s not in SB within %s (last: %q, %v)\n%s",
+				c.Name, chassisReadyTimeout, out, err, tail(controller.logs))
+		}
+	}
+}
+
+// requireNoDatapath fails when the namespace already has an ovs-vswitchd's
+// taps: a second one there would fight the first over them.
+func (c *Chassis) requireNoDatapath(tb testing.TB) {
+	tb.Helper()
+	found, err := presentLinks(c.NetNS, IntegrationBridge, datapathTap)
+	if err != nil {
+		tb.Fatalf("%v (%s)", err, netnsHint)
+	}
+	if len(found) > 0 {
+		tb.Fatalf("namespace %q already has %v: another ovs-vswitchd runs there (one per namespace); give the chassis its own NetNS",
+			c.NetNS, found)
+	}
+}
+
+// checkNoDatapath reports taps that ovs-vswitchd left behind.
+func (c *Chassis) checkNoDatapath(tb testing.TB) {
+	tb.Helper()
+	found, err := presentLinks(c.NetNS, IntegrationBridge, datapathTap)
+	if err != nil {
+		tb.Errorf("after ovs-vswitchd stopped: %v", err)
+		return
+	}
+	if len(found) > 0 {
+		tb.Errorf("ovs-vswitchd left %v in namespace %q", found, c.NetNS)
+	}
+}

@@ -1,0 +1,19 @@
+package harness
+
+import "testing"
+
+// OVNCentral is the cluster-wide half of OVN: the northbound and southbound
+// databases and the ovn-northd translating one into the other.
+type OVNCentral struct {
+	NB, SB *OVSDB
+	Northd *Northd
+}
+
+// StartOVNCentral starts NB, SB and ovn-northd, stopped by tb.Cleanup.
+// Start it before any chassis, so that the chassis leave SB before SB stops.
+func StartOVNCentral(tb testing.TB) *OVNCentral {
+	tb.Helper()
+	nb := StartNorthbound(tb)
+	sb := StartSouthbound(tb)
+	return &OVNCentral{NB: nb, SB: sb, Northd: StartNorthd(tb, nb, sb)}
+}
