@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbmetrics"
 )
 
 const (
@@ -55,7 +56,7 @@ func ParseEndpoints(s string) []string {
 // ovnet manages.
 type Client struct {
 	nb      client.Client
-	metrics *metrics
+	metrics *ovsdbmetrics.Transactions
 }
 
 // Connect dials the northbound database, waits for the initial monitor
@@ -88,7 +89,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		nb.Close()
 		return nil, fmt.Errorf("monitor northbound: %w", err)
 	}
-	return &Client{nb: nb, metrics: newMetrics(cfg.Registerer)}, nil
+	return &Client{nb: nb, metrics: ovsdbmetrics.New(cfg.Registerer, "nb", "northbound")}, nil
 }
 
 // clientIndexes lets the cache find switches and routers by name; the
@@ -137,7 +138,7 @@ func (c *Client) Transact(ctx context.Context, ops []ovsdb.Operation) error {
 	if err == nil {
 		err = checkResults(results, ops)
 	}
-	c.metrics.observe(time.Since(start), err)
+	c.metrics.Observe(time.Since(start), err)
 	if err != nil {
 		return fmt.Errorf("northbound transaction of %d ops: %w", len(ops), err)
 	}

@@ -1,0 +1,136 @@
+package ovs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/ovnet/ovnet/pkg/ovsdb/vswitch"
+)
+
+const (
+	// qosTypeHTB is the QoS type enforced by both the kernel and the
+	// userspace datapath; ingress policing is not enforced by the latter.
+	qosTypeHTB = "linux-htb"
+	// keyMaxRate is the other_config key of QoS and Queue rows holding the
+	// rate limit in bit/s.
+	keyMaxRate = "max-rate"
+	// externalIDPort marks the QoS and Queue rows ovnet made, with the port
+	// they were made for, so a human or a sweep can tell them apart.
+	externalIDPort = "ovnet.io/port"
+	bitsPerMbit    = 1_000_000
+)
+
+// SetPortEgressRate limits the traffic OVS sends out of the port, which
+// for a pod's veth is the traffic into the pod, to mbps Mbit/s; 0 removes
+// the limit. QoS and Queue are root tables, so rows no port references
+// would stay behind forever: replaced and removed rows are destroyed in
+// the same transaction.
+func (c *Client) SetPortEgressRate(ctx context.Context, port string, mbps uint64) error {
+	err := c.converge(ctx, func() ([]ovsdb.Operation, error) { return c.egressRateOps(port, mbps) })
+	if err != nil {
+		return fmt.Errorf("set egress rate of port %s to %d Mbit/s: %w", port, mbps, err)
+	}
+	return nil
+}
+
+func (c *Client) egressRateOps(name string, mbps uint64) ([]ovsdb.Operation, error) {
+	p, err := c.port(name)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s", ErrPortNotFound, name)
+	}
+	rate := strconv.FormatUint(mbps*bitsPerMbit, 10)
+	if (mbps == 0 && p.QOS == nil) || (mbps > 0 && c.hasRate(p, rate)) {
+		return nil, nil
+	}
+	drop, err := c.dropQoSOps(p)
+	if err != nil {
+		return nil, err
+	}
+	var ops []ovsdb.Operation
+	p.QOS = nil
+	if mbps > 0 {
+		// Replaced rather than edited: rates change rarely, and a fresh
+		// pair of rows is one shape to reason about.
+		ids := map[string]string{externalIDPort: name}
+		queue := &vswitch.Queue{UUID: newNamedUUID(), OtherConfig: map[string]string{keyMaxRate: rate}, ExternalIDs: ids}
+		qos := &vswitch.QoS{UUID: newNamedUUID(), Type: qosTypeHTB, OtherConfig: map[string]string{keyMaxRate: rate},
+			Queues: map[int]string{0: queue.UUID}, ExternalIDs: ids}
+		if ops, err = c.db.Create(queue, qos); err != nil {
+			return nil, fmt.Errorf("create QoS: %w", err)
+		}
+		p.QOS = &qos.UUID
+	}
+	update, err := c.db.Where(p).Update(p, &p.QOS)
+	if err != nil {
+		return nil, fmt.Errorf("set port qos: %w", err)
+	}
+	return append(append(ops, update...), drop...), nil
+}
+
+// hasRate reports whether the port's QoS is the linux-htb shaper with one
+// queue, both at rate.
+func (c *Client) hasRate(p *vswitch.Port, rate string) bool {
+	if p.QOS == nil {
+		return false
+	}
+	qos := cachedRow[*vswitch.QoS](c, vswitch.QoSTable, *p.QOS)
+	if qos == nil || qos.Type != qosTypeHTB || qos.OtherConfig[keyMaxRate] != rate || len(qos.Queues) != 1 {
+		return false
+	}
+	queue := cachedRow[*vswitch.Queue](c, vswitch.QueueTable, qos.Queues[0])
+	return queue != nil && queue.OtherConfig[keyMaxRate] == rate
+}
+
+// dropQoSOps destroys the port's QoS row and its queues, each unless
+// another port or QoS still references it. The caller stops the port
+// referencing the QoS in the same transaction.
+func (c *Client) dropQoSOps(p *vswitch.Port) ([]ovsdb.Operation, error) {
+	if p.QOS == nil {
+		return nil, nil
+	}
+	qos := cachedRow[*vswitch.QoS](c, vswitch.QoSTable, *p.QOS)
+	if qos == nil {
+		return nil, nil
+	}
+	for _, other := range cachedRows[*vswitch.Port](c, vswitch.PortTable) {
+		if other.UUID != p.UUID && other.QOS != nil && *other.QOS == qos.UUID {
+			return nil, nil
+		}
+	}
+	ops, err := c.db.Where(qos).Delete()
+	if err != nil {
+		return nil, fmt.Errorf("delete QoS: %w", err)
+	}
+	for _, queueUUID := range qos.Queues {
+		if c.queueShared(queueUUID, qos.UUID) {
+			continue
+		}
+		del, err := c.db.Where(&vswitch.Queue{UUID: queueUUID}).Delete()
+		if err != nil {
+			return nil, fmt.Errorf("delete queue: %w", err)
+		}
+		ops = append(ops, del...)
+	}
+	return ops, nil
+}
+
+// queueShared reports whether a QoS row other than except uses the queue.
+func (c *Client) queueShared(queueUUID, except string) bool {
+	for _, qos := range cachedRows[*vswitch.QoS](c, vswitch.QoSTable) {
+		if qos.UUID == except {
+			continue
+		}
+		for _, q := range qos.Queues {
+			if q == queueUUID {
+				return true
+			}
+		}
+	}
+	return false
+}

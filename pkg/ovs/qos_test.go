@@ -1,0 +1,84 @@
+package ovs_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSetPortEgressRate(t *testing.T) {
+	f := newFixture(t)
+	ctx := testContext(t)
+	newBridge(t, f)
+	if err := f.client.EnsurePort(ctx, podPort("c1")); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		mbps uint64
+		txns uint64
+		// rate is the max-rate, in bit/s, the QoS and its queue must hold;
+		// empty means no QoS and no queue may exist at all.
+		rate string
+	}{
+		{"set", 20, 1, "20000000"},
+		{"same again", 20, 0, "20000000"},
+		{"changed", 50, 1, "50000000"},
+		{"removed", 0, 1, ""},
+		{"removed again", 0, 0, ""},
+		{"set after removal", 5, 1, "5000000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.step(t, tt.txns, func() error { return f.client.SetPortEgressRate(ctx, "abc_h", tt.mbps) })
+			qos := f.vsctl(t, "--bare", "--columns=_uuid", "list", "qos")
+			queues := f.vsctl(t, "--bare", "--columns=_uuid", "list", "queue")
+			if tt.rate == "" {
+				if qos != "" || queues != "" || f.vsctl(t, "get", "port", "abc_h", "qos") != "[]" {
+					t.Fatalf("QoS left behind: qos %q, queues %q", qos, queues)
+				}
+				return
+			}
+			if strings.Count(qos, "\n") != 0 || strings.Count(queues, "\n") != 0 {
+				t.Fatalf("leaked rows: qos %q, queues %q", qos, queues)
+			}
+			if got := f.vsctl(t, "get", "port", "abc_h", "qos"); got != qos {
+				t.Fatalf("port qos = %s, want the only QoS row %s", got, qos)
+			}
+			checks := map[string][]string{
+				"linux-htb":          {"get", "qos", qos, "type"},
+				`"` + tt.rate + `"`:  {"get", "qos", qos, "other_config:max-rate"},
+				"{0=" + queues + "}": {"get", "qos", qos, "queues"},
+			}
+			for want, args := range checks {
+				if got := f.vsctl(t, args...); got != want {
+					t.Fatalf("ovs-vsctl %v = %s, want %s", args, got, want)
+				}
+			}
+			if got := f.vsctl(t, "get", "queue", queues, "other_config:max-rate"); got != `"`+tt.rate+`"` {
+				t.Fatalf("queue max-rate = %s, want %s", got, tt.rate)
+			}
+		})
+	}
+}
+
+func TestDeletePortDestroysItsQoS(t *testing.T) {
+	f := newFixture(t)
+	ctx := testContext(t)
+	newBridge(t, f)
+	if err := f.client.EnsurePort(ctx, podPort("c1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.client.SetPortEgressRate(ctx, "abc_h", 10); err != nil {
+		t.Fatal(err)
+	}
+	f.step(t, 1, func() error { return f.client.DeletePort(ctx, "br-int", "abc_h") })
+	for _, table := range []string{"qos", "queue"} {
+		if got := f.vsctl(t, "--bare", "--columns=_uuid", "list", table); got != "" {
+			t.Errorf("ovs-vsctl list %s after delete: %q, want none", table, got)
+		}
+	}
+	if got := f.vsctl(t, "--bare", "--columns=name", "list", "port"); got != "br-int" {
+		t.Errorf("ports after delete: %q, want only the bridge's local port", got)
+	}
+}

@@ -1,0 +1,44 @@
+// Package ovsdbmetrics times and counts the OVSDB transactions of ovnet's
+// database clients, one pair of metrics per database.
+package ovsdbmetrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Transactions are the latency histogram and error counter of one database.
+type Transactions struct {
+	latency prometheus.Histogram
+	errors  prometheus.Counter
+}
+
+// New makes the metrics ovnet_<db>_transaction_duration_seconds and
+// ovnet_<db>_transaction_errors_total, described with the database's
+// human name, and registers them with reg unless it is nil.
+func New(reg prometheus.Registerer, db, humanName string) *Transactions {
+	t := &Transactions{
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ovnet_" + db + "_transaction_duration_seconds",
+			Help:    "Time to commit one " + humanName + " transaction, successful or not.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ovnet_" + db + "_transaction_errors_total",
+			Help: humanName + " transactions that failed.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(t.latency, t.errors)
+	}
+	return t
+}
+
+// Observe records one transaction.
+func (t *Transactions) Observe(d time.Duration, err error) {
+	t.latency.Observe(d.Seconds())
+	if err != nil {
+		t.errors.Inc()
+	}
+}
