@@ -47,6 +47,9 @@ func measureBaseline(b *testing.B, n int) time.Duration {
 	b.Helper()
 	cl := startCluster(b)
 	keys := podKeys(makeNamespaces(b, cl, "base"), n)
+	// The same observer as in the controller run watches here too, so both
+	// runs carry the same measuring load and end on the same signal.
+	watcher := watchAddressed(b, cl.cfg)
 	ctx := context.Background()
 	cpu := processCPU()
 	start := time.Now()
@@ -59,6 +62,7 @@ func measureBaseline(b *testing.B, n int) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
+	waitWatched(b, watcher, n)
 	elapsed := time.Since(start)
 	b.Logf("N=%d  baseline run: client CPU %.2fs", n, (processCPU() - cpu).Seconds())
 	return elapsed

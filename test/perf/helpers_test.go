@@ -212,6 +212,18 @@ func waitAddressed(b *testing.B, w *addressWatcher, view *harness.NBView, n int)
 	return time.Time{}
 }
 
+// waitWatched waits until the watcher has seen n pods annotated.
+func waitWatched(b *testing.B, w *addressWatcher, n int) {
+	b.Helper()
+	deadline := time.Now().Add(convergeTimeout)
+	for int(w.count.Load()) < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d pods seen annotated after %s, want %d", w.count.Load(), convergeTimeout, n)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
 // waitSubnets waits until each namespace's Subnet is Ready and, when
 // used >= 0, reports that many used addresses.
 func waitSubnets(b *testing.B, cl *cluster, namespaces []string, used int64) {
