@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
-	"github.com/ovnet/ovnet/pkg/ovsdbmetrics"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 const (
@@ -56,7 +56,7 @@ func ParseEndpoints(s string) []string {
 // ovnet manages.
 type Client struct {
 	nb      client.Client
-	metrics *ovsdbmetrics.Transactions
+	metrics *ovsdbtxn.Metrics
 }
 
 // Connect dials the northbound database, waits for the initial monitor
@@ -89,7 +89,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		nb.Close()
 		return nil, fmt.Errorf("monitor northbound: %w", err)
 	}
-	return &Client{nb: nb, metrics: ovsdbmetrics.New(cfg.Registerer, "nb", "northbound")}, nil
+	return &Client{nb: nb, metrics: ovsdbtxn.NewMetrics(cfg.Registerer, "nb", "northbound")}, nil
 }
 
 // clientIndexes lets the cache find switches and routers by name; the
@@ -136,7 +136,7 @@ func (c *Client) Transact(ctx context.Context, ops []ovsdb.Operation) error {
 	start := time.Now()
 	results, err := c.nb.Transact(ctx, ops...)
 	if err == nil {
-		err = checkResults(results, ops)
+		err = ovsdbtxn.CheckResults(results, ops)
 	}
 	c.metrics.Observe(time.Since(start), err)
 	if err != nil {
@@ -169,22 +169,4 @@ func (c *Client) awaitInserts(ctx context.Context, ops []ovsdb.Operation, result
 			}
 		}
 	}
-}
-
-// checkResults turns failed operations into one error naming each failure.
-func checkResults(results []ovsdb.OperationResult, ops []ovsdb.Operation) error {
-	opErrs, err := ovsdb.CheckOperationResults(results, ops)
-	if err == nil {
-		return nil
-	}
-	var details []string
-	for _, e := range opErrs {
-		details = append(details, e.Error())
-	}
-	for i, r := range results {
-		if r.Error != "" && i < len(ops) {
-			details = append(details, fmt.Sprintf("op %d (%s %s): %s: %s", i, ops[i].Op, ops[i].Table, r.Error, r.Details))
-		}
-	}
-	return fmt.Errorf("%w: %s", err, strings.Join(details, "; "))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/vswitch"
-	"github.com/ovnet/ovnet/pkg/ovsdbmetrics"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 const (
@@ -52,7 +51,7 @@ type Client struct {
 	// db is the libovsdb client; its cache is where every read comes from.
 	db client.Client
 	// metrics times and counts transactions.
-	metrics *ovsdbmetrics.Transactions
+	metrics *ovsdbtxn.Metrics
 	// changes wakes waiters whenever the cache changes.
 	changes *changeSignal
 }
@@ -78,7 +77,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if err := db.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Endpoint, err)
 	}
-	c := &Client{db: db, metrics: ovsdbmetrics.New(cfg.Registerer, "ovs", "Open_vSwitch database"), changes: newChangeSignal()}
+	c := &Client{db: db, metrics: ovsdbtxn.NewMetrics(cfg.Registerer, "ovs", "Open_vSwitch database"), changes: newChangeSignal()}
 	// Registered before the monitor starts so no change can slip between
 	// the snapshot and the first wait. The cache outlives reconnections.
 	db.Cache().AddEventHandler(&cache.EventHandlerFuncs{
@@ -154,7 +153,7 @@ func (c *Client) transact(ctx context.Context, ops []ovsdb.Operation) error {
 	start := time.Now()
 	results, err := c.db.Transact(ctx, ops...)
 	if err == nil {
-		err = checkResults(results, ops)
+		err = ovsdbtxn.CheckResults(results, ops)
 	}
 	c.metrics.Observe(time.Since(start), err)
 	if err != nil {
@@ -203,22 +202,4 @@ func (s *changeSignal) notify() {
 	defer s.mu.Unlock()
 	close(s.ch)
 	s.ch = make(chan struct{})
-}
-
-// checkResults turns failed operations into one error naming each failure.
-func checkResults(results []ovsdb.OperationResult, ops []ovsdb.Operation) error {
-	opErrs, err := ovsdb.CheckOperationResults(results, ops)
-	if err == nil {
-		return nil
-	}
-	var details []string
-	for _, e := range opErrs {
-		details = append(details, e.Error())
-	}
-	for i, r := range results {
-		if r.Error != "" && i < len(ops) {
-			details = append(details, fmt.Sprintf("op %d (%s %s): %s: %s", i, ops[i].Op, ops[i].Table, r.Error, r.Details))
-		}
-	}
-	return fmt.Errorf("%w: %s", err, strings.Join(details, "; "))
 }

@@ -1,6 +1,4 @@
-// Package ovsdbmetrics times and counts the OVSDB transactions of ovnet's
-// database clients, one pair of metrics per database.
-package ovsdbmetrics
+package ovsdbtxn
 
 import (
 	"time"
@@ -8,8 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Transactions are the latency histogram and error counter of one database.
-type Transactions struct {
+// Metrics are the latency histogram and error counter of one database.
+type Metrics struct {
 	latency prometheus.Histogram
 	errors  prometheus.Counter
 }
@@ -17,8 +15,8 @@ type Transactions struct {
 // New makes the metrics ovnet_<db>_transaction_duration_seconds and
 // ovnet_<db>_transaction_errors_total, described with the database's
 // human name, and registers them with reg unless it is nil.
-func New(reg prometheus.Registerer, db, humanName string) *Transactions {
-	t := &Transactions{
+func NewMetrics(reg prometheus.Registerer, db, humanName string) *Metrics {
+	t := &Metrics{
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ovnet_" + db + "_transaction_duration_seconds",
 			Help:    "Time to commit one " + humanName + " transaction, successful or not.",
@@ -36,7 +34,7 @@ func New(reg prometheus.Registerer, db, humanName string) *Transactions {
 }
 
 // Observe records one transaction.
-func (t *Transactions) Observe(d time.Duration, err error) {
+func (t *Metrics) Observe(d time.Duration, err error) {
 	t.latency.Observe(d.Seconds())
 	if err != nil {
 		t.errors.Inc()
