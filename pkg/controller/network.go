@@ -44,11 +44,13 @@ type Network struct {
 	ready  chan struct{}
 	// waiters are pods to retry when their subnet frees an address or becomes ready.
 	waiters *waiters
+	// pending are the pods whose request failed, by subnet, for its condition.
+	pending *pending
 }
 
 // NewNetwork returns a Network whose reconcilers wait for the bootstrap.
 func NewNetwork(cfg Config, nb *ovn.Client) *Network {
-	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters()}
+	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters(), pending: newPending()}
 }
 
 // waitReady blocks a reconciler until the bootstrap has rebuilt IPAM, so

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -134,6 +135,7 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 			return ctrl.Result{}, r.record(ctx, pod, alloc)
 		}
 	}
+	r.markPending(pod, req.Subnet, err)
 	var bad *badAnnotation
 	switch {
 	case errors.As(err, &bad), isPermanent(err):
@@ -163,7 +165,26 @@ func isWaiting(err error) bool {
 		errors.Is(err, ovn.ErrSwitchMissing)
 }
 
+// markPending lists a pod whose request failed on its subnet's condition,
+// when the subnet is one the allocator knows.
+func (r *PodReconciler) markPending(pod *corev1.Pod, subnet string, err error) {
+	if _, known := r.Network.IPAM.Subnet(subnet); !known || errors.Is(err, ovn.ErrSwitchMissing) {
+		return
+	}
+	if r.Network.pending.set(subnet, client.ObjectKeyFromObject(pod), err.Error()) {
+		r.Subnets.NotifyUsage(subnet)
+	}
+}
+
+// unmarkPending takes a pod off its subnet's condition.
+func (r *PodReconciler) unmarkPending(key types.NamespacedName) {
+	if subnet, had := r.Network.pending.clear(key); had {
+		r.Subnets.NotifyUsage(subnet)
+	}
+}
+
 func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) error {
+	r.unmarkPending(client.ObjectKeyFromObject(pod))
 	r.Subnets.NotifyUsage(alloc.Subnet)
 	keys := r.Network.recordAnnotations(alloc)
 	if recorded(pod.Annotations, keys) {
@@ -188,6 +209,7 @@ func (r *PodReconciler) gone(ctx context.Context, namespace, name string) error 
 }
 
 func (r *PodReconciler) release(ctx context.Context, namespace, name string) error {
+	r.unmarkPending(types.NamespacedName{Namespace: namespace, Name: name})
 	alloc, released, err := r.Network.unaddress(ctx, podOwner(namespace, name), podPortName(namespace, name))
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
@@ -228,5 +229,33 @@ func TestPodUpdateMatters(t *testing.T) {
 				t.Fatalf("podUpdateMatters = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPendingSummary(t *testing.T) {
+	p := newPending()
+	key := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: name} }
+	if n, _ := p.summary("s"); n != 0 {
+		t.Fatalf("empty: %d pending", n)
+	}
+	for _, name := range []string{"d", "b", "a", "c"} {
+		if !p.set("s", key(name), "why "+name) {
+			t.Fatalf("first set of %s reported no change", name)
+		}
+	}
+	if p.set("s", key("a"), "why a") {
+		t.Fatal("same reason again reported a change")
+	}
+	n, msg := p.summary("s")
+	want := "4 pods wait for an address: ns/a: why a; ns/b: why b; ns/c: why c; and 1 more"
+	if n != 4 || msg != want {
+		t.Fatalf("summary (%d, %q), want (4, %q)", n, msg, want)
+	}
+	p.set("t", key("a"), "moved") // a pod waits on one subnet at a time
+	if subnet, had := p.clear(key("a")); !had || subnet != "t" {
+		t.Fatalf("clear a: (%q, %v)", subnet, had)
+	}
+	if n, _ := p.summary("s"); n != 3 {
+		t.Fatalf("after moving a away, %d pending on s, want 3", n)
 	}
 }

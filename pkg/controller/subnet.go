@@ -172,6 +172,17 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 	if cfg, ok := r.Network.IPAM.Subnet(subnet.Name); ok {
 		status.Gateway = cfg.Gateway.String()
 	}
+	pendingCondition(status, r.Network.pending, subnet)
+}
+
+// pendingCondition reports the pods waiting for an address in the subnet.
+func pendingCondition(status *ovnetv1.SubnetStatus, p *pending, subnet *ovnetv1.Subnet) {
+	c := metav1.Condition{Type: ovnetv1.ConditionAddressesPending, Status: metav1.ConditionFalse,
+		Reason: ovnetv1.ReasonNoneWaiting, Message: "no pod waits for an address", ObservedGeneration: subnet.Generation}
+	if n, msg := p.summary(subnet.Name); n > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ovnetv1.ReasonPodsWaiting, msg
+	}
+	meta.SetStatusCondition(&status.Conditions, c)
 }
 
 // ReasonInvalidNamespaceSubnet is the Event reason on a namespace whose

@@ -94,6 +94,15 @@ func TestBadPodAnnotations(t *testing.T) {
 			}
 		})
 	}
+	// The subnet says who waits on it and why.
+	msg := e.condition("pods", ovnetv1.ConditionAddressesPending, metav1.ConditionTrue, ovnetv1.ReasonPodsWaiting)
+	if !stringsContains(msg, "pods wait for an address") || !stringsContains(msg, "pods/bad-mac") {
+		t.Errorf("AddressesPending message %q does not name the waiting pods", msg)
+	}
+	for _, tt := range tests {
+		e.deletePod("pods", tt.name)
+	}
+	e.condition("pods", ovnetv1.ConditionAddressesPending, metav1.ConditionFalse, ovnetv1.ReasonNoneWaiting)
 	e.checkUndisturbed(holder)
 	// The subnet's count holds only the good pods.
 	e.eventually("usage", func() error {

@@ -55,6 +55,10 @@ const (
 	ConditionReady = "Ready"
 	// ConditionValidated is false when the spec was refused; its message says why.
 	ConditionValidated = "Validated"
+	// ConditionAddressesPending is true while pods wait for an address in
+	// the subnet (a fixed address outside it or taken, a bad MAC or pool,
+	// the subnet full); its message names them and why.
+	ConditionAddressesPending = "AddressesPending"
 
 	ReasonProgrammed         = "Programmed"
 	ReasonInvalidSpec        = "InvalidSpec"
@@ -62,6 +66,8 @@ const (
 	ReasonAllocationsOutside = "AllocationsOutside"
 	ReasonNorthboundError    = "NorthboundError"
 	ReasonInUse              = "InUse"
+	ReasonPodsWaiting        = "PodsWaiting"
+	ReasonNoneWaiting        = "NoneWaiting"
 )
 
 // SubnetStatus reports what the controller made of the spec.
