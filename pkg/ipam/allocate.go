@@ -199,11 +199,9 @@ func (m *IPAM) Reserve(a Allocation) error {
 	if holder, taken := m.macs[mac]; taken && holder != a.Owner {
 		return fmt.Errorf("%w: %s is held by %s", ErrMACTaken, a.MAC, holder)
 	}
+	// The next-fit cursor stays where it is: a recorded address may be a
+	// fixed one far up the range, and jumping past it would send dynamic
+	// allocation into addresses other pods have asked for by name.
 	m.commit(a.Owner, allocation{subnet: s, ip: ip, mac: mac})
-	// Resume next-fit after the highest address in use, approximating where
-	// it stood before the restart instead of reusing just-freed addresses.
-	if u := addrToUint128(ip); s.cursor.less(u) {
-		s.cursor = u
-	}
 	return nil
 }

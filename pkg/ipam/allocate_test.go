@@ -394,10 +394,24 @@ func TestReserveRebuild(t *testing.T) {
 	if ua != ub {
 		t.Errorf("usage after rebuild %+v, before %+v", ua, ub)
 	}
-	// Next-fit resumes after the highest address in use.
+	// Dynamic allocation starts over from the bottom, skipping what is held.
 	next, err := after.Allocate(Request{Owner: "pod/ns/new", Subnet: "s"})
 	if err != nil || next.IP != addr("10.0.0.22") {
 		t.Errorf("first allocation after rebuild = %v, %v; want 10.0.0.22", next.IP, err)
+	}
+}
+
+// A recorded fixed address high in the range does not pull dynamic
+// allocation up to it, where other pods' fixed addresses wait.
+func TestReserveLeavesNextFitAlone(t *testing.T) {
+	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", ""))
+	mac := net.HardwareAddr{0x0a, 0, 0, 0, 0, 9}
+	if err := m.Reserve(Allocation{Owner: "pod/ns/fixed", Subnet: "s", IP: addr("10.0.0.200"), MAC: mac}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Allocate(Request{Owner: "pod/ns/dynamic", Subnet: "s"})
+	if err != nil || got.IP != addr("10.0.0.2") {
+		t.Fatalf("dynamic allocation after a high reservation = %v, %v; want 10.0.0.2", got.IP, err)
 	}
 }
 

@@ -149,9 +149,6 @@ func (md *model) reserve(a Allocation) error {
 	if holder := md.macs[a.MAC.String()]; a.MAC != nil && holder != "" && holder != a.Owner {
 		return ErrMACTaken
 	}
-	if ms.cursor.Less(a.IP) {
-		ms.cursor = a.IP
-	}
 	return nil
 }
 
