@@ -28,6 +28,9 @@ const (
 	// cacheWaitTimeout bounds the wait for a transaction's inserts to reach
 	// the cache; they arrive within milliseconds.
 	cacheWaitTimeout = 5 * time.Second
+	// recheckInterval re-reads the cache while waiting, in case a change
+	// notification was lost (libovsdb drops events when its buffer is full).
+	recheckInterval = 100 * time.Millisecond
 )
 
 // Config says how to reach the northbound database.
@@ -57,6 +60,8 @@ func ParseEndpoints(s string) []string {
 type Client struct {
 	nb      client.Client
 	metrics *ovsdbtxn.Metrics
+	// changes wakes waiters for a transaction's rows to reach the cache.
+	changes *ovsdbtxn.ChangeSignal
 }
 
 // Connect dials the northbound database, waits for the initial monitor
@@ -85,11 +90,12 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if err := nb.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("connect to northbound %v: %w", cfg.Endpoints, err)
 	}
+	changes := ovsdbtxn.WatchCache(nb)
 	if _, err := nb.Monitor(ctx, nb.NewMonitor(monitoredTables()...)); err != nil {
 		nb.Close()
 		return nil, fmt.Errorf("monitor northbound: %w", err)
 	}
-	return &Client{nb: nb, metrics: ovsdbtxn.NewMetrics(cfg.Registerer, "nb", "northbound")}, nil
+	return &Client{nb: nb, metrics: ovsdbtxn.NewMetrics(cfg.Registerer, "nb", "northbound"), changes: changes}, nil
 }
 
 // clientIndexes lets the cache find switches and routers by name; the
@@ -161,11 +167,16 @@ func (c *Client) awaitInserts(ctx context.Context, ops []ovsdb.Operation, result
 		}
 		uuid := results[i].UUID.GoUUID
 		table := cache.Table(op.Table)
-		for table != nil && table.Row(uuid) == nil {
+		for table != nil {
+			changed := c.changes.Next()
+			if table.Row(uuid) != nil {
+				break
+			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Millisecond):
+			case <-changed:
+			case <-time.After(recheckInterval):
 			}
 		}
 	}

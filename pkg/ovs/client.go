@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-logr/logr"
-	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
-	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -53,7 +50,7 @@ type Client struct {
 	// metrics times and counts transactions.
 	metrics *ovsdbtxn.Metrics
 	// changes wakes waiters whenever the cache changes.
-	changes *changeSignal
+	changes *ovsdbtxn.ChangeSignal
 }
 
 // Connect dials the Open_vSwitch database, waits for the initial monitor
@@ -77,14 +74,8 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if err := db.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Endpoint, err)
 	}
-	c := &Client{db: db, metrics: ovsdbtxn.NewMetrics(cfg.Registerer, "ovs", "Open_vSwitch database"), changes: newChangeSignal()}
-	// Registered before the monitor starts so no change can slip between
-	// the snapshot and the first wait. The cache outlives reconnections.
-	db.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(string, model.Model) { c.changes.notify() },
-		UpdateFunc: func(string, model.Model, model.Model) { c.changes.notify() },
-		DeleteFunc: func(string, model.Model) { c.changes.notify() },
-	})
+	c := &Client{db: db, metrics: ovsdbtxn.NewMetrics(cfg.Registerer, "ovs", "Open_vSwitch database"),
+		changes: ovsdbtxn.WatchCache(db)}
 	if _, err := db.Monitor(ctx, db.NewMonitor(monitoredTables()...)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("monitor %s: %w", cfg.Endpoint, err)
@@ -168,7 +159,7 @@ func (c *Client) waitCache(ctx context.Context, done func() (bool, error)) error
 	recheck := time.NewTicker(recheckInterval)
 	defer recheck.Stop()
 	for {
-		changed := c.changes.next()
+		changed := c.changes.Next()
 		if ok, err := done(); ok || err != nil {
 			return err
 		}
@@ -179,27 +170,4 @@ func (c *Client) waitCache(ctx context.Context, done func() (bool, error)) error
 		case <-recheck.C:
 		}
 	}
-}
-
-// changeSignal is a broadcast: next returns a channel closed at the next
-// notify. libovsdb offers no way to remove a cache event handler, so one
-// handler feeds all waiters through this.
-type changeSignal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newChangeSignal() *changeSignal { return &changeSignal{ch: make(chan struct{})} }
-
-func (s *changeSignal) next() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-
-func (s *changeSignal) notify() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	close(s.ch)
-	s.ch = make(chan struct{})
 }

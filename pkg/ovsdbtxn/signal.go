@@ -1,0 +1,46 @@
+package ovsdbtxn
+
+import (
+	"sync"
+
+	"github.com/ovn-org/libovsdb/cache"
+	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/model"
+)
+
+// ChangeSignal is a broadcast of cache changes: Next returns a channel
+// closed at the next change. libovsdb offers no way to remove a cache event
+// handler, so one handler feeds every waiter through this.
+type ChangeSignal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// WatchCache returns a signal fed by every add, update and delete in the
+// client's cache. Register it before monitoring starts, so no change slips
+// between the snapshot and the first wait; the cache outlives reconnections.
+func WatchCache(c client.Client) *ChangeSignal {
+	s := &ChangeSignal{ch: make(chan struct{})}
+	c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    func(string, model.Model) { s.Notify() },
+		UpdateFunc: func(string, model.Model, model.Model) { s.Notify() },
+		DeleteFunc: func(string, model.Model) { s.Notify() },
+	})
+	return s
+}
+
+// Next returns a channel closed at the next change. Take it before
+// checking the condition waited for, so a change in between is not missed.
+func (s *ChangeSignal) Next() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+// Notify wakes every waiter.
+func (s *ChangeSignal) Notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+}
