@@ -141,6 +141,10 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 
 // wire registers the reconcilers and the bootstrap with the manager.
 func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ovnetv1.Subnet{}, subnetNamespacesField,
+		indexSubnetNamespaces); err != nil {
+		return fmt.Errorf("index subnets by namespace: %w", err)
+	}
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
 	subnets := NewSubnetReconciler(c, network, rec)

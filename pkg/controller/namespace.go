@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -160,7 +159,10 @@ func (r *NamespaceReconciler) deleteOwned(ctx context.Context, namespace, keep s
 	return nil
 }
 
-// namespacesOf is used by pod placement: does subnet list namespace?
-func namespacesOf(s *ovnetv1.Subnet, namespace string) bool {
-	return slices.Contains(s.Spec.Namespaces, namespace)
+// subnetNamespacesField indexes Subnets by the namespaces they list, so
+// placing a pod looks up its namespace's subnet instead of scanning them all.
+const subnetNamespacesField = "spec.namespaces"
+
+func indexSubnetNamespaces(obj client.Object) []string {
+	return obj.(*ovnetv1.Subnet).Spec.Namespaces
 }

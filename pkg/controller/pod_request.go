@@ -111,11 +111,11 @@ func (r *PodReconciler) subnetFor(ctx context.Context, pod *corev1.Pod) (string,
 		return s, nil
 	}
 	var subnets ovnetv1.SubnetList
-	if err := r.Client.List(ctx, &subnets); err != nil {
-		return "", fmt.Errorf("list subnets: %w", err)
+	if err := r.Client.List(ctx, &subnets, client.MatchingFields{subnetNamespacesField: pod.Namespace}); err != nil {
+		return "", fmt.Errorf("list subnets of namespace %s: %w", pod.Namespace, err)
 	}
 	for i := range subnets.Items {
-		if s := &subnets.Items[i]; s.DeletionTimestamp.IsZero() && namespacesOf(s, pod.Namespace) {
+		if s := &subnets.Items[i]; s.DeletionTimestamp.IsZero() {
 			return s.Name, nil
 		}
 	}

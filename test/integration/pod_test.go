@@ -53,6 +53,14 @@ func TestPodInNamedSwitchAndDefault(t *testing.T) {
 	e.namespace("plain", nil)
 	e.namespace("named", map[string]string{annotation.CIDR: "10.51.0.0/24", annotation.LogicalSwitch: "named-net"})
 	e.condition("named-net", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+	// A Subnet made directly, listing a namespace that has no annotations.
+	e.namespace("listed", nil)
+	shared := &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "shared"},
+		Spec: ovnetv1.SubnetSpec{CIDR: "10.57.0.0/24", Namespaces: []string{"listed"}}}
+	if err := e.c.Create(e.ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	e.condition("shared", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
 	tests := []struct {
 		namespace, name string
 		annotations     map[string]string
@@ -61,6 +69,7 @@ func TestPodInNamedSwitchAndDefault(t *testing.T) {
 		{"plain", "a", nil, "ovn-default"},
 		{"named", "b", nil, "named-net"},
 		{"plain", "c", map[string]string{annotation.LogicalSwitch: "named-net"}, "named-net"},
+		{"listed", "d", nil, "shared"},
 	}
 	for _, tt := range tests {
 		e.pod(tt.namespace, tt.name, tt.annotations)
