@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
-	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
@@ -67,13 +65,8 @@ func (p *churnPod) key() string { return p.namespace + "/" + p.name }
 
 // churn is the state of TestChurn.
 type churn struct {
-	t    *testing.T
-	ctx  context.Context
-	api  *harness.APIServer
-	nb   *harness.OVSDB
-	view *harness.NBView
-	c    client.Client
-	bin  string
+	*env
+	bin string
 	// cidrs maps each namespace to its subnet's CIDR.
 	cidrs map[string]netip.Prefix
 	// pods is every pod ever created; live says which exist now.
@@ -109,15 +102,8 @@ func TestChurn(t *testing.T) {
 }
 
 func newChurn(t *testing.T) *churn {
-	ch := &churn{t: t, ctx: context.Background(), cidrs: map[string]netip.Prefix{}, live: map[string]bool{}}
-	ch.api = harness.StartAPIServer(t, harness.APIServerOptions{})
-	ch.nb = harness.StartNorthbound(t)
-	ch.view = harness.WatchNorthbound(t, ch.nb.Endpoint)
-	c, err := client.New(ch.api.Config, client.Options{Scheme: controller.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.c = c
+	ch := &churn{env: newParts(t), cidrs: map[string]netip.Prefix{}, live: map[string]bool{}}
+	ch.timeout = churnTimeout
 	ch.bin = harness.BuildController(t)
 	return ch
 }
@@ -139,7 +125,7 @@ func (ch *churn) makeNamespaces() {
 		ch.pods = append(ch.pods, namespacePods(name, 80+i, sts)...)
 	}
 	for name := range ch.cidrs {
-		ch.waitSubnetReady(name)
+		ch.condition(name, ovnetv1.ConditionReady, metav1.ConditionTrue, "")
 	}
 }
 
@@ -201,21 +187,6 @@ func namespacePods(namespace string, octet int, sts *appsv1.StatefulSet) []*chur
 		pods = append(pods, p)
 	}
 	return pods
-}
-
-func (ch *churn) waitSubnetReady(name string) {
-	ch.poll("subnet "+name+" ready", func() error {
-		s := &ovnetv1.Subnet{}
-		if err := ch.c.Get(ch.ctx, client.ObjectKey{Name: name}, s); err != nil {
-			return err
-		}
-		for _, c := range s.Status.Conditions {
-			if c.Type == ovnetv1.ConditionReady && c.Status == metav1.ConditionTrue {
-				return nil
-			}
-		}
-		return fmt.Errorf("conditions %+v", s.Status.Conditions)
-	})
 }
 
 // createPods creates pods with churnWorkers concurrent clients and marks
@@ -308,7 +279,7 @@ func (ch *churn) listPods() (map[string]metav1.PartialObjectMetadata, error) {
 // allocated=true and returns how many do.
 func (ch *churn) waitAddressed(n int) int {
 	var addressed int
-	ch.poll(fmt.Sprintf("%d pods addressed", n), func() error {
+	ch.eventually(fmt.Sprintf("%d pods addressed", n), func() error {
 		pods, err := ch.listPods()
 		if err != nil {
 			return err
@@ -381,7 +352,7 @@ func addrStrings(addrs []netip.Addr) []string {
 // with the pod's recorded "MAC IP", and none for a deleted pod; the
 // controller deletes ports asynchronously, so this polls.
 func (ch *churn) checkPorts(pods map[string]metav1.PartialObjectMetadata) {
-	ch.poll("one port per live pod", func() error {
+	ch.eventually("one port per live pod", func() error {
 		ports := harness.List(ch.t, ch.view, func(p *nbdb.LogicalSwitchPort) bool {
 			owner, owned := ovn.OwnerOf(p.ExternalIDs)
 			return owned && owner.Kind == ovn.KindPod
@@ -420,7 +391,7 @@ func (ch *churn) checkUsage() {
 		}
 	}
 	for name := range ch.cidrs {
-		ch.poll("usage of subnet "+name, func() error {
+		ch.eventually("usage of subnet "+name, func() error {
 			s := &ovnetv1.Subnet{}
 			if err := ch.c.Get(ch.ctx, client.ObjectKey{Name: name}, s); err != nil {
 				return err
@@ -430,21 +401,5 @@ func (ch *churn) checkUsage() {
 			}
 			return nil
 		})
-	}
-}
-
-// poll retries check until it returns nil or churnTimeout passes.
-func (ch *churn) poll(what string, check func() error) {
-	ch.t.Helper()
-	deadline := time.Now().Add(churnTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			ch.t.Fatalf("%s: not reached within %s: %v", what, churnTimeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

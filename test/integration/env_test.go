@@ -33,25 +33,33 @@ type env struct {
 	view *harness.NBView
 	c    client.Client
 	ctrl *harness.Controller
+	// timeout bounds each wait; zero means waitTimeout.
+	timeout time.Duration
 }
 
+// newEnv starts the real parts and an in-process controller.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := newParts(t)
+	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
+	return e
+}
+
+// newParts starts the API server and the northbound database, with a
+// client and a view of each, but no controller: tests that run the
+// controller binary start it themselves.
+func newParts(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background()}
 	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
 	e.nb = harness.StartNorthbound(t)
 	e.view = harness.WatchNorthbound(t, e.nb.Endpoint)
-	c, err := newClient(e.api)
+	c, err := client.New(e.api.Config, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.c = c
-	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
 	return e
-}
-
-func newClient(api *harness.APIServer) (client.Client, error) {
-	return client.New(api.Config, client.Options{Scheme: controller.Scheme()})
 }
 
 // restartController stops the controller and starts a new one.
@@ -61,10 +69,14 @@ func (e *env) restartController() {
 	e.ctrl = harness.StartController(e.t, e.api, e.nb, harness.DefaultNetwork())
 }
 
-// eventually retries check until it returns nil or waitTimeout passes.
+// eventually retries check until it returns nil or the env's timeout passes.
 func (e *env) eventually(what string, check func() error) {
 	e.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	timeout := e.timeout
+	if timeout == 0 {
+		timeout = waitTimeout
+	}
+	deadline := time.Now().Add(timeout)
 	var err error
 	for time.Now().Before(deadline) {
 		if err = check(); err == nil {
@@ -72,7 +84,7 @@ func (e *env) eventually(what string, check func() error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	e.t.Fatalf("%s: not reached within %s: %v", what, waitTimeout, err)
+	e.t.Fatalf("%s: not reached within %s: %v", what, timeout, err)
 }
 
 func (e *env) namespace(name string, annotations map[string]string) *corev1.Namespace {

@@ -9,17 +9,11 @@ import (
 // Two replicas with leader election: one acts, and when it dies without
 // releasing its lease the other takes over once the lease expires.
 func TestLeaderElectionFailover(t *testing.T) {
-	api := harness.StartAPIServer(t, harness.APIServerOptions{})
-	nb := harness.StartNorthbound(t)
+	e := newParts(t)
 	bin := harness.BuildController(t)
 	election := []string{"--leader-elect=true", "--leader-elect-namespace=default", "--leader-elect-lease-duration=3s"}
-	first := harness.StartControllerProcess(t, bin, api, nb, election...)
-	second := harness.LaunchControllerProcess(t, bin, api, nb, election...)
-	c, err := newClient(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: t.Context(), api: api, nb: nb, c: c, view: harness.WatchNorthbound(t, nb.Endpoint)}
+	first := harness.StartControllerProcess(t, bin, e.api, e.nb, election...)
+	second := harness.LaunchControllerProcess(t, bin, e.api, e.nb, election...)
 	e.pod("default", "before", nil)
 	e.checkPort(e.addressed("default", "before"))
 

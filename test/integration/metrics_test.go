@@ -15,17 +15,10 @@ import (
 // a list of northbound endpoints whose first member is down, as happens
 // with a Raft cluster, and must use the next.
 func TestMetricsEndpoint(t *testing.T) {
-	api := harness.StartAPIServer(t, harness.APIServerOptions{})
-	nb := harness.StartNorthbound(t)
+	e := newParts(t)
 	addr := harness.FreeAddr(t)
-	harness.StartControllerProcess(t, harness.BuildController(t), api, nb, "--metrics-bind-address="+addr,
-		"--nb-address=unix:"+t.TempDir()+"/down.sock,"+nb.Endpoint)
-	e := &env{t: t, ctx: t.Context(), api: api, nb: nb, view: harness.WatchNorthbound(t, nb.Endpoint)}
-	c, err := newClient(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.c = c
+	harness.StartControllerProcess(t, harness.BuildController(t), e.api, e.nb, "--metrics-bind-address="+addr,
+		"--nb-address=unix:"+t.TempDir()+"/down.sock,"+e.nb.Endpoint)
 	e.namespace("m", map[string]string{annotation.CIDR: "10.55.0.0/24"})
 	for i := range 3 {
 		e.pod("m", fmt.Sprintf("p%d", i), nil)
