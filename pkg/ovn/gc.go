@@ -140,8 +140,7 @@ func (c *Client) OwnedSwitchPorts() ([]SwitchPortRow, error) {
 	}
 	rows := make([]SwitchPortRow, len(ports))
 	for i, p := range ports {
-		owner, _ := OwnerOf(p.ExternalIDs)
-		rows[i] = SwitchPortRow{Name: p.Name, Switch: p.ExternalIDs[ExternalIDSwitch], Addresses: p.Addresses, ExternalIDs: p.ExternalIDs, Owner: owner, Owned: true}
+		rows[i] = rowOf(&p)
 	}
 	return rows, nil
 }

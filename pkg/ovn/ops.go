@@ -99,6 +99,4 @@ func sameMap(a, b map[string]string) bool {
 	return maps.Equal(a, b)
 }
 
-func containsString(list []string, s string) bool { return slices.Contains(list, s) }
-
 func backgroundCtx() context.Context { return context.Background() }

@@ -43,7 +43,12 @@ type SwitchPortRow struct {
 	Addresses   []string
 	ExternalIDs map[string]string
 	Owner       Owner
-	Owned       bool
+}
+
+func rowOf(lsp *nbdb.LogicalSwitchPort) SwitchPortRow {
+	owner, _ := OwnerOf(lsp.ExternalIDs)
+	return SwitchPortRow{Name: lsp.Name, Switch: lsp.ExternalIDs[ExternalIDSwitch], Addresses: lsp.Addresses,
+		ExternalIDs: lsp.ExternalIDs, Owner: owner}
 }
 
 func (c *Client) portByName(name string) (*nbdb.LogicalSwitchPort, error) {
@@ -61,9 +66,7 @@ func (c *Client) SwitchPort(name string) (SwitchPortRow, bool, error) {
 	if err != nil || lsp == nil {
 		return SwitchPortRow{}, false, err
 	}
-	owner, owned := OwnerOf(lsp.ExternalIDs)
-	return SwitchPortRow{Name: lsp.Name, Switch: lsp.ExternalIDs[ExternalIDSwitch],
-		Addresses: lsp.Addresses, ExternalIDs: lsp.ExternalIDs, Owner: owner, Owned: owned}, true, nil
+	return rowOf(lsp), true, nil
 }
 
 // SwitchPortOps returns the ops that make want exist on its switch as

@@ -2,6 +2,7 @@ package ovn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
 
@@ -22,7 +23,7 @@ func (c *Client) routesOf(lr *nbdb.LogicalRouter, owner Owner) ([]nbdb.LogicalRo
 	var routes []nbdb.LogicalRouterStaticRoute
 	err := c.nb.WhereCache(func(r *nbdb.LogicalRouterStaticRoute) bool {
 		o, ok := OwnerOf(r.ExternalIDs)
-		return ok && o == owner && containsString(lr.StaticRoutes, r.UUID)
+		return ok && o == owner && slices.Contains(lr.StaticRoutes, r.UUID)
 	}).List(backgroundCtx(), &routes)
 	if err != nil {
 		return nil, fmt.Errorf("list static routes of %s/%s: %w", owner.Kind, owner.Name, err)
