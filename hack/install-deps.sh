@@ -5,7 +5,7 @@
 set -euo pipefail
 need=(ovsdb-server:openvswitch-switch ovs-vswitchd:openvswitch-switch
       ovn-northd:ovn-central ovn-controller:ovn-host ip:iproute2 ethtool:ethtool
-      tcpdump:tcpdump iperf3:iperf3 openssl:openssl ping:iputils-ping)
+      tcpdump:tcpdump iperf3:iperf3 openssl:openssl ping:iputils-ping curl:curl)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
