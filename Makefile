@@ -45,10 +45,13 @@ build:
 deps:
 	hack/install-deps.sh
 
-# Debian packages plus kube-apiserver, kubectl and etcd for the suites.
+# Debian packages plus etcd, kube-apiserver and kubectl for the suites, and
+# kube-controller-manager, kube-scheduler and kubelet for the sandbox's node.
+# Binaries already at the wanted version are kept.
 tools: deps
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) SRC_CACHE=$(OVNET_CACHE)/src \
-		hack/build-k8s.sh $(KUBE_BIN) etcd kube-apiserver kubectl
+		hack/build-k8s.sh $(KUBE_BIN) etcd kube-apiserver kubectl \
+		kube-controller-manager kube-scheduler kubelet
 
 test: tools
 	$(GO) vet ./...
@@ -65,11 +68,21 @@ bench: tools
 	$(GO) test -count=1 -run '^$$' -bench . ./pkg/ipam
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./test/perf
 
-# The local sandbox: etcd, kube-apiserver, OVN central and the controller
-# on this machine, with the examples applied. `make sandbox-down` stops it.
+# The local sandbox: the control plane (etcd, kube-apiserver, OVN central,
+# the controller, kube-controller-manager, kube-scheduler) and one node
+# (containerd, kubelet, OVS + ovn-controller in a network namespace, the
+# ovnet daemon) on this machine, with the examples applied; see
+# hack/sandbox.sh. The daemon and the CNI plugin are optional: when either
+# does not build, the sandbox starts without them (and says so).
+# `make sandbox-down` stops it all.
 SANDBOX_DIR ?= /tmp/ovnet-sandbox
 sandbox: tools
 	$(GO) build -o $(SANDBOX_DIR)/bin/ovnet-controller ./cmd/controller
+	@rm -f $(SANDBOX_DIR)/bin/ovnet-daemon $(SANDBOX_DIR)/bin/ovnet
+	@$(GO) build -o $(SANDBOX_DIR)/bin/ovnet-daemon ./cmd/daemon && \
+	  $(GO) build -o $(SANDBOX_DIR)/bin/ovnet ./cmd/cni || \
+	  { rm -f $(SANDBOX_DIR)/bin/ovnet-daemon $(SANDBOX_DIR)/bin/ovnet; \
+	    echo "sandbox: cmd/daemon or cmd/cni does not build; starting without the ovnet daemon" >&2; }
 	KUBE_BIN=$(KUBE_BIN) hack/sandbox.sh up $(SANDBOX_DIR)
 
 sandbox-down:
