@@ -442,6 +442,9 @@ start_containerd() {
   # Not a CNI config: containerd runs this plugin for each pod's lo.
   cp "$LOOPBACK_PLUGIN" "$CNID/bin/loopback"
   if ! alive containerd; then
+    # Shims put their sockets in /run/containerd/s whatever the state
+    # directory; "down" removes those directories if this sandbox made them.
+    [ -e /run/containerd ] || echo /run/containerd > "$RUN/run-containerd.created"
     cat > "$D/containerd.toml" <<EOF
 version = 2
 root = "$D/containerd"
@@ -515,7 +518,10 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 registerNode: true
 EOF
-  background kubelet "$KUBE_BIN/kubelet" --config="$D/kubelet.yaml" \
+  # A PATH without /usr/sbin hides iptables: nothing here needs the
+  # kubelet's canary chains (no kube-proxy), and they would outlive "down"
+  # in the host's tables.
+  background kubelet env PATH=/usr/local/bin:/usr/bin:/bin "$KUBE_BIN/kubelet" --config="$D/kubelet.yaml" \
     --kubeconfig="$D/kubelet.kubeconfig" --root-dir="$D/kubelet" \
     --hostname-override="$NODE_NAME" --v=2
   waitfor 60 "$KUBECTL" get node "$NODE_NAME" ||
@@ -653,6 +659,7 @@ cmd_up() {
     [ -x "$KUBE_BIN/$tool" ] || die "$KUBE_BIN/$tool not found (make tools builds it)"
   done
   record_env
+  # shellcheck disable=SC2154 # rc is assigned inside the trap
   trap 'rc=$?; [ $rc -eq 0 ] || echo "sandbox: up failed; what did start keeps running: see $0 status $D; stop it with $0 down $D (make sandbox-down for the default DIR)" >&2' EXIT
   local t0=$SECONDS
   make_pki
@@ -708,7 +715,7 @@ stop_appctl() {
   local name=$1 ctl=$2 pid; shift 2
   if pid=$(pid_of "$name"); then
     timeout 5 ovs-appctl -t "$(dirname "$(pidfile "$name")")/$ctl.$pid.ctl" exit "$@" >/dev/null 2>&1 || true
-    waitfor 5 exited "$pid" || true
+    waitfor 5 exited "$pid" && say "stopped $name (pid $pid)"
   fi
   stop "$name"
 }
@@ -776,6 +783,10 @@ cmd_down_node() {
   for pid in $(shim_pids); do
     kill -KILL "$pid" 2>/dev/null && say "killed containerd shim $pid"
   done
+  if [ -f "$RUN/run-containerd.created" ]; then
+    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+    rm -f "$RUN/run-containerd.created"
+  fi
   stop_appctl ovn-controller ovn-controller
   stop_appctl ovs-vswitchd ovs-vswitchd --cleanup
   stop vswitch_db
