@@ -129,10 +129,6 @@ func patchAnnotations(ctx context.Context, c client.Client, obj client.Object, k
 func podOwner(namespace, name string) ipam.Owner { return ipam.Owner("pod/" + namespace + "/" + name) }
 func nodeOwner(name string) ipam.Owner           { return ipam.Owner("node/" + name) }
 
-// podPortName is the logical switch port of a pod, "<pod>.<namespace>" as in Kube-OVN.
-func podPortName(namespace, name string) string { return name + "." + namespace }
-func nodePortName(name string) string           { return "node-" + name }
-
 // recordFromPort builds the annotation record a port's "MAC IP" implies.
 func recordFromPort(subnet, mac, ip string) map[string]string {
 	return map[string]string{

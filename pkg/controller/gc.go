@@ -14,6 +14,7 @@ import (
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // GarbageCollector releases what the reconcilers could not see go: pods,
@@ -93,10 +94,10 @@ func (g *GarbageCollector) ownerGone(ctx context.Context, owner ipam.Owner) (boo
 	switch kind {
 	case "node":
 		err := g.Client.Get(ctx, client.ObjectKey{Name: rest}, &corev1.Node{})
-		return apierrors.IsNotFound(err), nodePortName(rest), ignoreNotFound(err)
+		return apierrors.IsNotFound(err), ovnname.NodePort(rest), ignoreNotFound(err)
 	case "pod":
 		namespace, name, _ := strings.Cut(rest, "/")
-		port := podPortName(namespace, name)
+		port := ovnname.PodPort(namespace, name)
 		pod := &corev1.Pod{}
 		err := g.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pod)
 		if err == nil {

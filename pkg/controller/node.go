@@ -16,6 +16,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // NodeReconciler gives each node an address on the join subnet, the port
@@ -84,7 +85,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 func (r *NodeReconciler) endpoint(node string) endpoint {
 	return endpoint{
 		request: ipam.Request{Owner: nodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name},
-		port:    nodePortName(node),
+		port:    ovnname.NodePort(node),
 		owner:   ovn.Owner{Kind: ovn.KindNode, Name: node},
 	}
 }
@@ -130,7 +131,7 @@ func (r *NodeReconciler) gone(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("remove route to node %s: %w", name, err)
 	}
-	alloc, released, err := r.Network.unaddress(ctx, nodeOwner(name), nodePortName(name))
+	alloc, released, err := r.Network.unaddress(ctx, nodeOwner(name), ovnname.NodePort(name))
 	if released {
 		r.Subnets.NotifyUsage(alloc.Subnet)
 	}

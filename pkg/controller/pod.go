@@ -22,6 +22,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 const (
@@ -117,7 +118,7 @@ func (r *PodReconciler) keep(ctx context.Context, pod *corev1.Pod, alloc ipam.Al
 func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
 	ep := endpoint{
 		request: req,
-		port:    podPortName(pod.Namespace, pod.Name),
+		port:    ovnname.PodPort(pod.Namespace, pod.Name),
 		owner:   ovn.Owner{Kind: ovn.KindPod, Namespace: pod.Namespace, Name: pod.Name},
 	}
 	if sts, _, ok := statefulSetOf(pod); ok {
@@ -210,7 +211,7 @@ func (r *PodReconciler) gone(ctx context.Context, namespace, name string) error 
 
 func (r *PodReconciler) release(ctx context.Context, namespace, name string) error {
 	r.unmarkPending(types.NamespacedName{Namespace: namespace, Name: name})
-	alloc, released, err := r.Network.unaddress(ctx, podOwner(namespace, name), podPortName(namespace, name))
+	alloc, released, err := r.Network.unaddress(ctx, podOwner(namespace, name), ovnname.PodPort(namespace, name))
 	if err != nil {
 		return err
 	}
@@ -225,7 +226,7 @@ func (r *PodReconciler) release(ctx context.Context, namespace, name string) err
 // keptForStatefulSet reports whether a gone pod's port belongs to a
 // StatefulSet that still has the pod's ordinal.
 func (r *PodReconciler) keptForStatefulSet(ctx context.Context, namespace, name string) (bool, error) {
-	row, found, err := r.Network.NB.SwitchPort(podPortName(namespace, name))
+	row, found, err := r.Network.NB.SwitchPort(ovnname.PodPort(namespace, name))
 	if err != nil || !found {
 		return false, err
 	}

@@ -1,0 +1,11 @@
+// Package ovnname derives the names of OVN objects from the Kubernetes
+// objects they stand for, in the one place both the controller (which
+// creates them) and the node daemon (which binds to them) read.
+package ovnname
+
+// PodPort is a pod's logical switch port, "<pod>.<namespace>" as in Kube-OVN;
+// the daemon puts it in the OVS interface's external_ids:iface-id.
+func PodPort(namespace, name string) string { return name + "." + namespace }
+
+// NodePort is a node's port on the join switch, bound by the node's ovn0.
+func NodePort(node string) string { return "node-" + node }
