@@ -99,7 +99,7 @@ func monitoredTables() []client.MonitorOption {
 			&br.Ports, &br.Mirrors),
 		client.WithTable(port, &port.Name, &port.Interfaces, &port.ExternalIDs, &port.QOS),
 		client.WithTable(iface, &iface.Name, &iface.Type, &iface.ExternalIDs, &iface.MTURequest,
-			&iface.Ofport, &iface.LinkState, &iface.Error),
+			&iface.IngressPolicingRate, &iface.IngressPolicingBurst, &iface.Ofport, &iface.LinkState, &iface.Error),
 		client.WithTable(&vswitch.QoS{}),
 		client.WithTable(&vswitch.Queue{}),
 		client.WithTable(mirror, &mirror.Name, &mirror.ExternalIDs, &mirror.OutputPort, &mirror.SelectAll,

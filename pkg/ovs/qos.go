@@ -20,7 +20,11 @@ const (
 	// externalIDPort marks the QoS and Queue rows ovnet made, with the port
 	// they were made for, so a human or a sweep can tell them apart.
 	externalIDPort = "ovnet.io/port"
-	bitsPerMbit    = 1_000_000
+	// bitsPerKbit converts to the unit of ingress_policing_rate.
+	bitsPerKbit = 1000
+	// policingBurstDivisor sizes the policer's bucket at a tenth of a
+	// second of traffic, the burst OVS's documentation suggests as a start.
+	policingBurstDivisor = 10
 )
 
 // SetPortEgressRate limits the traffic OVS sends out of the port, which
@@ -28,15 +32,42 @@ const (
 // the limit. QoS and Queue are root tables, so rows no port references
 // would stay behind forever: replaced and removed rows are destroyed in
 // the same transaction.
-func (c *Client) SetPortEgressRate(ctx context.Context, port string, mbps uint64) error {
-	err := c.converge(ctx, func() ([]ovsdb.Operation, error) { return c.egressRateOps(port, mbps) })
+func (c *Client) SetPortEgressRate(ctx context.Context, port string, bps uint64) error {
+	err := c.converge(ctx, func() ([]ovsdb.Operation, error) { return c.egressRateOps(port, bps) })
 	if err != nil {
-		return fmt.Errorf("set egress rate of port %s to %d Mbit/s: %w", port, mbps, err)
+		return fmt.Errorf("set egress rate of port %s to %d bit/s: %w", port, bps, err)
 	}
 	return nil
 }
 
-func (c *Client) egressRateOps(name string, mbps uint64) ([]ovsdb.Operation, error) {
+// SetInterfaceIngressPolicing polices the traffic the interface receives,
+// which for a pod's veth is the traffic out of the pod, at bps bit/s; 0
+// removes the policer. The kernel datapath enforces it; the userspace
+// datapath ignores it, so there the daemon shapes inside the pod instead.
+func (c *Client) SetInterfaceIngressPolicing(ctx context.Context, name string, bps uint64) error {
+	err := c.converge(ctx, func() ([]ovsdb.Operation, error) {
+		iface, err := c.iface(name)
+		if err != nil {
+			return nil, err
+		}
+		if iface == nil {
+			return nil, fmt.Errorf("%w: %s", ErrInterfaceNotFound, name)
+		}
+		rate := int(bps / bitsPerKbit)
+		burst := rate / policingBurstDivisor
+		if iface.IngressPolicingRate == rate && iface.IngressPolicingBurst == burst {
+			return nil, nil
+		}
+		iface.IngressPolicingRate, iface.IngressPolicingBurst = rate, burst
+		return c.db.Where(iface).Update(iface, &iface.IngressPolicingRate, &iface.IngressPolicingBurst)
+	})
+	if err != nil {
+		return fmt.Errorf("police interface %s at %d bit/s: %w", name, bps, err)
+	}
+	return nil
+}
+
+func (c *Client) egressRateOps(name string, bps uint64) ([]ovsdb.Operation, error) {
 	p, err := c.port(name)
 	if err != nil {
 		return nil, err
@@ -44,8 +75,8 @@ func (c *Client) egressRateOps(name string, mbps uint64) ([]ovsdb.Operation, err
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrPortNotFound, name)
 	}
-	rate := strconv.FormatUint(mbps*bitsPerMbit, 10)
-	if (mbps == 0 && p.QOS == nil) || (mbps > 0 && c.hasRate(p, rate)) {
+	rate := strconv.FormatUint(bps, 10)
+	if (bps == 0 && p.QOS == nil) || (bps > 0 && c.hasRate(p, rate)) {
 		return nil, nil
 	}
 	drop, err := c.dropQoSOps(p)
@@ -54,7 +85,7 @@ func (c *Client) egressRateOps(name string, mbps uint64) ([]ovsdb.Operation, err
 	}
 	var ops []ovsdb.Operation
 	p.QOS = nil
-	if mbps > 0 {
+	if bps > 0 {
 		// Replaced rather than edited: rates change rarely, and a fresh
 		// pair of rows is one shape to reason about.
 		ids := map[string]string{externalIDPort: name}

@@ -15,22 +15,22 @@ func TestSetPortEgressRate(t *testing.T) {
 
 	tests := []struct {
 		name string
-		mbps uint64
+		bps  uint64
 		txns uint64
 		// rate is the max-rate, in bit/s, the QoS and its queue must hold;
 		// empty means no QoS and no queue may exist at all.
 		rate string
 	}{
-		{"set", 20, 1, "20000000"},
-		{"same again", 20, 0, "20000000"},
-		{"changed", 50, 1, "50000000"},
+		{"set", 20e6, 1, "20000000"},
+		{"same again", 20e6, 0, "20000000"},
+		{"changed", 50e6, 1, "50000000"},
 		{"removed", 0, 1, ""},
 		{"removed again", 0, 0, ""},
-		{"set after removal", 5, 1, "5000000"},
+		{"set after removal", 5e6, 1, "5000000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f.step(t, tt.txns, func() error { return f.client.SetPortEgressRate(ctx, "abc_h", tt.mbps) })
+			f.step(t, tt.txns, func() error { return f.client.SetPortEgressRate(ctx, "abc_h", tt.bps) })
 			qos := f.vsctl(t, "--bare", "--columns=_uuid", "list", "qos")
 			queues := f.vsctl(t, "--bare", "--columns=_uuid", "list", "queue")
 			if tt.rate == "" {
@@ -69,7 +69,7 @@ func TestDeletePortDestroysItsQoS(t *testing.T) {
 	if err := f.client.EnsurePort(ctx, podPort("c1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.client.SetPortEgressRate(ctx, "abc_h", 10); err != nil {
+	if err := f.client.SetPortEgressRate(ctx, "abc_h", 10e6); err != nil {
 		t.Fatal(err)
 	}
 	f.step(t, 1, func() error { return f.client.DeletePort(ctx, "br-int", "abc_h") })
@@ -80,5 +80,35 @@ func TestDeletePortDestroysItsQoS(t *testing.T) {
 	}
 	if got := f.vsctl(t, "--bare", "--columns=name", "list", "port"); got != "br-int" {
 		t.Errorf("ports after delete: %q, want only the bridge's local port", got)
+	}
+}
+
+func TestSetInterfaceIngressPolicing(t *testing.T) {
+	f := newFixture(t)
+	ctx := testContext(t)
+	newBridge(t, f)
+	if err := f.client.EnsurePort(ctx, podPort("c1")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		bps         uint64
+		txns        uint64
+		rate, burst string
+	}{
+		{"set", 30e6, 1, "30000", "3000"},
+		{"same again", 30e6, 0, "30000", "3000"},
+		{"removed", 0, 1, "0", "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.step(t, tt.txns, func() error { return f.client.SetInterfaceIngressPolicing(ctx, "abc_h", tt.bps) })
+			if got := f.vsctl(t, "get", "interface", "abc_h", "ingress_policing_rate"); got != tt.rate {
+				t.Errorf("ingress_policing_rate = %s, want %s", got, tt.rate)
+			}
+			if got := f.vsctl(t, "get", "interface", "abc_h", "ingress_policing_burst"); got != tt.burst {
+				t.Errorf("ingress_policing_burst = %s, want %s", got, tt.burst)
+			}
+		})
 	}
 }

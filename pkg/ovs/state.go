@@ -91,3 +91,26 @@ func (c *Client) WaitInterfaceReady(ctx context.Context, name string) error {
 	}
 	return err
 }
+
+// keyOVNInstalled is the Interface external_ids key ovn-controller sets to
+// "true" once it has installed the flows of the logical port bound there.
+const keyOVNInstalled = "ovn-installed"
+
+// WaitOVNInstalled waits until ovn-controller reports the interface's
+// logical port installed, watching the cache; ctx bounds the wait.
+func (c *Client) WaitOVNInstalled(ctx context.Context, name string) error {
+	err := c.waitCache(ctx, func() (bool, error) {
+		iface, err := c.iface(name)
+		if err != nil || iface == nil {
+			return false, nil
+		}
+		if msg := deref(iface.Error); msg != "" {
+			return false, fmt.Errorf("interface %s: %s", name, msg)
+		}
+		return iface.ExternalIDs[keyOVNInstalled] == "true", nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("OVN has not installed interface %s: %w", name, err)
+	}
+	return err
+}
