@@ -1,0 +1,74 @@
+// Command ovnet-daemon is the per-node agent: it serves the ovnet CNI
+// plugin on a unix socket and wires pods into Open vSwitch.
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ovnet/ovnet/pkg/cni"
+	"github.com/ovnet/ovnet/pkg/daemon"
+	"github.com/ovnet/ovnet/pkg/ovs"
+)
+
+func main() {
+	var opts daemon.Options
+	cfg := &opts.Config
+	hostname, _ := os.Hostname()
+	flag.StringVar(&cfg.NodeName, "node-name", envOr("NODE_NAME", hostname), "Kubernetes node this daemon serves (env NODE_NAME)")
+	flag.StringVar(&cfg.OVSDB, "ovs-db", "unix:/var/run/openvswitch/db.sock", "Open_vSwitch database endpoint")
+	flag.StringVar(&cfg.Socket, "socket", cni.DefaultSocket, "unix socket the CNI plugin posts to")
+	flag.StringVar(&cfg.DatapathType, "datapath-type", ovs.DatapathSystem, "br-int's datapath: system (kernel module) or netdev (userspace)")
+	flag.StringVar(&cfg.NetNS, "netns", "", "network namespace of br-int, ovn0 and the pods' host interfaces (default: the daemon's own)")
+	flag.StringVar(&cfg.Bridge, "bridge", daemon.DefaultBridge, "integration bridge")
+	flag.IntVar(&cfg.MTU, "mtu", 0, "MTU of pod interfaces and ovn0 (default: the uplink's MTU minus 100)")
+	flag.BoolVar(&cfg.EnableMirror, "enable-mirror", false, "mirror all pod traffic to mirror0 (otherwise only pods annotated ovn.kubernetes.io/mirror=true)")
+	flag.StringVar(&cfg.PluginBinary, "cni-plugin", defaultPlugin(), "CNI plugin binary to install; empty installs nothing")
+	flag.StringVar(&cfg.CNIBinDir, "cni-bin-dir", daemon.DefaultCNIBinDir, "directory the plugin is installed into")
+	flag.StringVar(&cfg.CNIConfDir, "cni-conf-dir", daemon.DefaultConfDir, "directory "+daemon.ConflistName+" is written to")
+	flag.StringVar(&cfg.OVNRemote, "ovn-remote", "", "OVN southbound database; when set, the daemon writes the Open_vSwitch external_ids OVN needs")
+	flag.StringVar(&cfg.EncapType, "encap-type", "geneve", "tunnel type (with --ovn-remote)")
+	flag.StringVar(&cfg.EncapIP, "encap-ip", os.Getenv("POD_IP"), "tunnel endpoint address of this node (with --ovn-remote; env POD_IP)")
+	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
+	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
+	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")
+	flag.StringVar(&opts.ProbeAddr, "health-probe-address", ":10666", "address of /healthz and /readyz; 0 disables")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	log := zap.New(zap.UseFlagOptions(&zapOpts))
+	ctrl.SetLogger(log)
+	opts.Logger = log
+	opts.REST = ctrl.GetConfigOrDie()
+	d, err := daemon.New(opts)
+	if err != nil {
+		log.Error(err, "cannot start")
+		os.Exit(2)
+	}
+	if err := d.Run(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "daemon stopped")
+		os.Exit(1)
+	}
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// defaultPlugin is the plugin binary shipped beside the daemon's.
+func defaultPlugin() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(self), cni.PluginType)
+}
+

@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ovnet/ovnet/pkg/ovs"
+)
+
+// Defaults a user of Kube-OVN would recognise.
+const (
+	DefaultBridge    = "br-int"
+	DefaultNodePort  = "ovn0"
+	DefaultMirror    = "mirror0"
+	DefaultCNIBinDir = "/opt/cni/bin"
+	DefaultConfDir   = "/etc/cni/net.d"
+	// DefaultAddressTimeout bounds ADD's wait for the controller to
+	// address the pod; the kubelet retries after it.
+	DefaultAddressTimeout = 60 * time.Second
+	// DefaultOVNTimeout bounds ADD's wait for ovn-controller to install
+	// the port's flows, which takes well under a second when OVN is up.
+	DefaultOVNTimeout = 30 * time.Second
+	// fallbackMTU is the pod MTU when the node has no default route to
+	// take an uplink MTU from: 1500 minus the Geneve overhead.
+	fallbackMTU = 1400
+	// tunnelOverhead is what Geneve over IPv4 adds to a packet, rounded up
+	// as Kube-OVN does.
+	tunnelOverhead = 100
+)
+
+// Config is everything the daemon is told at start.
+type Config struct {
+	// NodeName is the Kubernetes node this daemon serves.
+	NodeName string
+	// OVSDB is the Open_vSwitch database endpoint.
+	OVSDB string
+	// Socket is the unix socket the CNI plugin posts to.
+	Socket string
+	// DatapathType is ovs.DatapathSystem or ovs.DatapathNetdev.
+	DatapathType string
+	// NetNS is the network namespace holding br-int, ovn0 and the host
+	// ends of pod veths; empty for the daemon's own (hostNetwork).
+	NetNS string
+	// Bridge is the integration bridge ovn-controller programs.
+	Bridge string
+	// MTU of pod interfaces and ovn0; 0 derives it from the uplink.
+	MTU int
+	// EnableMirror mirrors all pod traffic to mirror0; without it only
+	// pods annotated ovn.kubernetes.io/mirror=true are mirrored.
+	EnableMirror bool
+	// CNI installation: the plugin binary to copy into CNIBinDir and the
+	// directory the conflist goes to. Empty PluginBinary skips both.
+	PluginBinary string
+	CNIBinDir    string
+	CNIConfDir   string
+	// OVN settings written into Open_vSwitch external_ids when OVNRemote
+	// is set; left to someone else otherwise.
+	OVNRemote string
+	EncapType string
+	EncapIP   string
+	// AddressTimeout and OVNTimeout bound ADD's two waits.
+	AddressTimeout time.Duration
+	OVNTimeout     time.Duration
+}
+
+// withDefaults fills the zero fields.
+func (c Config) withDefaults() Config {
+	if c.Bridge == "" {
+		c.Bridge = DefaultBridge
+	}
+	if c.DatapathType == "" {
+		c.DatapathType = ovs.DatapathSystem
+	}
+	if c.EncapType == "" {
+		c.EncapType = "geneve"
+	}
+	if c.AddressTimeout == 0 {
+		c.AddressTimeout = DefaultAddressTimeout
+	}
+	if c.OVNTimeout == 0 {
+		c.OVNTimeout = DefaultOVNTimeout
+	}
+	if c.CNIBinDir == "" {
+		c.CNIBinDir = DefaultCNIBinDir
+	}
+	if c.CNIConfDir == "" {
+		c.CNIConfDir = DefaultConfDir
+	}
+	return c
+}
+
+// validate rejects a configuration the daemon cannot work with.
+func (c Config) validate() error {
+	var errs []error
+	if c.NodeName == "" {
+		errs = append(errs, errors.New("node name is required"))
+	}
+	if c.OVSDB == "" {
+		errs = append(errs, errors.New("Open_vSwitch database endpoint is required"))
+	}
+	if c.Socket == "" || !filepath.IsAbs(c.Socket) {
+		errs = append(errs, fmt.Errorf("socket %q must be an absolute path", c.Socket))
+	}
+	if c.DatapathType != ovs.DatapathSystem && c.DatapathType != ovs.DatapathNetdev {
+		errs = append(errs, fmt.Errorf("datapath type %q: want %s or %s", c.DatapathType, ovs.DatapathSystem, ovs.DatapathNetdev))
+	}
+	if c.NetNS != "" && !filepath.IsAbs(c.NetNS) {
+		errs = append(errs, fmt.Errorf("netns %q must be an absolute path", c.NetNS))
+	}
+	if c.MTU < 0 || (c.MTU > 0 && c.MTU < 576) {
+		errs = append(errs, fmt.Errorf("MTU %d is below IPv4's minimum of 576", c.MTU))
+	}
+	if c.OVNRemote != "" && c.EncapIP == "" {
+		errs = append(errs, errors.New("encap IP is required when the daemon manages ovn-remote"))
+	}
+	return errors.Join(errs...)
+}
