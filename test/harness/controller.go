@@ -146,20 +146,10 @@ type ControllerProcess struct {
 	LogFile   string
 }
 
-// BuildController compiles cmd/controller into a temporary directory.
+// BuildController compiles cmd/controller, once per test process.
 func BuildController(tb testing.TB) string {
 	tb.Helper()
-	root, err := RepoRoot()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bin := filepath.Join(tb.TempDir(), "ovnet-controller")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/controller")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("go build ./cmd/controller: %v\n%s", err, out)
-	}
-	return bin
+	return Build(tb, "./cmd/controller", "ovnet-controller")
 }
 
 // StartControllerProcess runs the binary with the default flags against

@@ -62,6 +62,14 @@ type daemonSpec struct {
 // startDaemon runs spec.argv and registers a cleanup that stops it.
 func startDaemon(tb testing.TB, spec daemonSpec) *daemon {
 	tb.Helper()
+	d := spawn(tb, spec)
+	tb.Cleanup(func() { d.stop(tb) })
+	return d
+}
+
+// spawn runs spec.argv; stopping it is the caller's business.
+func spawn(tb testing.TB, spec daemonSpec) *daemon {
+	tb.Helper()
 	argv := spec.argv
 	path := lookPath(tb, argv[0])
 	out, err := os.OpenFile(spec.stderrFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -99,7 +107,6 @@ func startDaemon(tb testing.TB, spec daemonSpec) *daemon {
 	if err := <-started; err != nil {
 		tb.Fatalf("starting %s: %v", argv[0], err)
 	}
-	tb.Cleanup(func() { d.stop(tb) })
 	return d
 }
 

@@ -1,0 +1,143 @@
+package harness
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// nodeReadyTimeout bounds the daemon's start: node set-up, informer sync
+// and the CNI install take well under a second.
+const nodeReadyTimeout = 30 * time.Second
+
+// NodeOptions says how to start a node.
+type NodeOptions struct {
+	// Name is the Kubernetes node and the chassis.
+	Name string
+	API  *APIServer
+	SB   *OVSDB
+	// EncapIP is the chassis's tunnel endpoint (default 127.0.0.1).
+	EncapIP string
+	// NetNS is the node's network namespace; a fresh one when empty.
+	NetNS string
+	// DaemonArgs are extra ovnet-daemon flags.
+	DaemonArgs []string
+}
+
+// Node is a Kubernetes node object, a chassis in its own network
+// namespace (ovs-vswitchd on the userspace datapath, ovn-controller) and
+// the ovnet-daemon built from this repository, running as a process in the
+// host namespace that works in the node's through --netns, as the sandbox
+// runs it. The daemon installs the plugin and conflist into CNIBinDir and
+// CNIConfDir, where Runtime finds them.
+type Node struct {
+	Name    string
+	Chassis *Chassis
+	// Socket is the daemon's CNI socket.
+	Socket     string
+	CNIBinDir  string
+	CNIConfDir string
+	// MetricsAddr and ProbeAddr are the daemon's HTTP endpoints.
+	MetricsAddr string
+	ProbeAddr   string
+	// LogFile collects every run of the daemon.
+	LogFile string
+	args    []string
+	daemon  *daemon
+}
+
+// StartNode registers the node in the API server, starts its chassis and
+// its daemon, and waits until the daemon is ready and has installed the
+// CNI plugin. tb.Cleanup stops the daemon, then the chassis.
+func StartNode(tb testing.TB, opts NodeOptions) *Node {
+	tb.Helper()
+	createNodeObject(tb, opts.API, opts.Name)
+	if opts.NetNS == "" {
+		opts.NetNS = UniqueName("node")
+	}
+	ch := StartChassis(tb, ChassisOptions{Name: opts.Name, SB: opts.SB, NetNS: opts.NetNS, EncapIP: opts.EncapIP})
+	dir := socketDir(tb)
+	n := &Node{Name: opts.Name, Chassis: ch, Socket: filepath.Join(dir, "daemon.sock"),
+		CNIBinDir: filepath.Join(dir, "bin"), CNIConfDir: filepath.Join(dir, "net.d"),
+		MetricsAddr: FreeAddr(tb), ProbeAddr: FreeAddr(tb), LogFile: filepath.Join(ch.LogDir, "ovnet-daemon.log")}
+	n.args = append([]string{Build(tb, "./cmd/daemon", "ovnet-daemon"),
+		"--kubeconfig=" + opts.API.Kubeconfig, "--node-name=" + opts.Name,
+		"--ovs-db=" + ch.OVS.Endpoint, "--netns=" + filepath.Join(netnsDir, opts.NetNS),
+		"--datapath-type=netdev", "--mtu=" + strconv.Itoa(PodMTU), "--socket=" + n.Socket,
+		"--cni-plugin=" + Build(tb, "./cmd/cni", "ovnet"), "--cni-bin-dir=" + n.CNIBinDir, "--cni-conf-dir=" + n.CNIConfDir,
+		"--metrics-address=" + n.MetricsAddr, "--health-probe-address=" + n.ProbeAddr,
+		"--address-timeout=20s", "--ovn-timeout=20s"}, opts.DaemonArgs...)
+	n.StartDaemon(tb)
+	tb.Cleanup(func() { n.StopDaemon(tb) })
+	return n
+}
+
+// PodMTU is the MTU the suites give pods: Geneve between nodes needs
+// room under the 1500 of the namespaces' links.
+const PodMTU = 1400
+
+// StartDaemon starts the daemon (again) and waits until it is ready.
+func (n *Node) StartDaemon(tb testing.TB) {
+	tb.Helper()
+	n.daemon = spawn(tb, daemonSpec{name: "ovnet-daemon", argv: n.args, logFile: n.LogFile, stderrFile: n.LogFile})
+	deadline := time.Now().Add(nodeReadyTimeout)
+	for {
+		_, confErr := os.Stat(filepath.Join(n.CNIConfDir, "01-ovnet.conflist"))
+		if confErr == nil && probeOK("http://"+n.ProbeAddr+"/readyz") {
+			return
+		}
+		select {
+		case <-n.daemon.done:
+			tb.Fatalf("ovnet-daemon of %s exited: %v\n%s", n.Name, n.daemon.waitErr, tail(n.daemon.logs))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("ovnet-daemon of %s not ready within %s\n%s", n.Name, nodeReadyTimeout, tail(n.daemon.logs))
+		}
+	}
+}
+
+// StopDaemon stops the daemon with SIGTERM, as a DaemonSet update does;
+// pods keep running. A second call does nothing.
+func (n *Node) StopDaemon(tb testing.TB) {
+	tb.Helper()
+	if n.daemon == nil {
+		return
+	}
+	n.daemon.stop(tb)
+	n.daemon = nil
+}
+
+// DaemonPID is the running daemon's process ID.
+func (n *Node) DaemonPID() int { return n.daemon.pid() }
+
+func probeOK(url string) bool {
+	resp, err := http.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// createNodeObject registers a node the way a kubelet would, minus the
+// kubelet: the controller addresses it, the daemon reads the address.
+func createNodeObject(tb testing.TB, api *APIServer, name string) {
+	tb.Helper()
+	cs, err := kubernetes.NewForConfig(api.Config)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := cs.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
+		tb.Fatalf("create node %s: %v", name, err)
+	}
+}
