@@ -472,6 +472,7 @@ state = "$CTRD_STATE"
     bin_dir = "$CNID/bin"
     conf_dir = "$CNID/net.d"
 EOF
+    date +%s > "$RUN/containerd.started"
     background containerd containerd --config "$D/containerd.toml"
     waitfor 30 ctr --address "$CTRD_SOCK" version || die "containerd did not start; see $LOGD/containerd.log"
   fi
@@ -748,6 +749,23 @@ stop_pods() {
     ino=$(stat -L -c %i "$f" 2>/dev/null) || continue
     case " $inodes " in *" $ino "*) ip netns delete "$(basename "$f")" && say "deleted $f" ;; esac
   done
+  warn_stray_netns
+}
+
+# warn_stray_netns: a pod whose CNI ADD and DEL both failed leaves its
+# network namespace behind with no task to trace it to this containerd.
+# Those made while it ran and empty now are most likely ours, but another
+# containerd may be setting one up right now: name them, delete nothing.
+warn_stray_netns() {
+  local since f stray=""
+  since=$(cat "$RUN/containerd.started" 2>/dev/null) || return 0
+  for f in /run/netns/cni-*; do
+    [ -e "$f" ] && [ "$(stat -c %Y "$f")" -ge "$since" ] && [ -z "$(ip netns pids "$(basename "$f")" 2>/dev/null)" ] &&
+      stray+=" $(basename "$f")"
+  done
+  [ -z "$stray" ] && return 0
+  warn "network namespaces made by a containerd since this one started, with no process in them (pods whose CNI DEL failed?):$stray"
+  warn "if they are this sandbox's, delete them with: for n in$stray; do ip netns delete \$n; done"
 }
 
 # shim_pids: containerd shims started for this sandbox (their command line
@@ -780,6 +798,7 @@ cmd_down_node() {
   stop_pods
   stop ovnet-daemon
   stop containerd
+  rm -f "$RUN/containerd.started"
   for pid in $(shim_pids); do
     kill -KILL "$pid" 2>/dev/null && say "killed containerd shim $pid"
   done
