@@ -167,8 +167,8 @@ func (d *Daemon) gc(ctx context.Context, req *cni.Request) error {
 
 // status reports whether ADD could be served now.
 func (d *Daemon) status(ctx context.Context) error {
-	if !d.ovs.Connected() {
-		return fmt.Errorf("%w: no connection to the Open_vSwitch database at %s", errNotReady, d.cfg.OVSDB)
+	if err := d.ovs.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: the Open_vSwitch database at %s does not answer: %v", errNotReady, d.cfg.OVSDB, err)
 	}
 	if _, err := d.ovs.ListPorts(d.cfg.Bridge); err != nil {
 		return fmt.Errorf("%w: %v", errNotReady, err)

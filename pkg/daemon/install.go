@@ -23,7 +23,14 @@ type conflist struct {
 	CNIVersion  string        `json:"cniVersion"`
 	CNIVersions []string      `json:"cniVersions"`
 	Name        string        `json:"name"`
-	Plugins     []cni.NetConf `json:"plugins"`
+	Plugins     []pluginEntry `json:"plugins"`
+}
+
+// pluginEntry is ovnet's entry in the list. Not cni.NetConf: its embedded
+// PluginConf marshals itself and would drop serverSocket.
+type pluginEntry struct {
+	Type         string `json:"type"`
+	ServerSocket string `json:"serverSocket"`
 }
 
 // installCNI copies the plugin into the runtime's bin dir and writes the
@@ -37,8 +44,7 @@ func installCNI(cfg Config) error {
 		return fmt.Errorf("install CNI plugin: %w", err)
 	}
 	list := conflist{CNIVersion: conflistVersion, CNIVersions: []string{conflistVersion, cni.SpecVersion},
-		Name: cni.PluginType, Plugins: []cni.NetConf{{ServerSocket: cfg.Socket}}}
-	list.Plugins[0].Type = cni.PluginType
+		Name: cni.PluginType, Plugins: []pluginEntry{{Type: cni.PluginType, ServerSocket: cfg.Socket}}}
 	data, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode conflist: %w", err)

@@ -137,12 +137,10 @@ func (n *nodeNetwork) unplug(hostName string) error {
 // ADD left it.
 var errPodInterface = errors.New("pod interface differs from its allocation")
 
-// checkPod verifies that both ends exist and the pod end carries the
-// allocation: MAC, address and default route.
+// checkPod verifies that the pod end carries the allocation (MAC,
+// address, default route) and that the host end exists; the pod end
+// first, since that is what the pod's owner sees.
 func (n *nodeNetwork) checkPod(p podInterface) error {
-	if _, err := n.nl.LinkByName(p.HostName); err != nil {
-		return fmt.Errorf("%w: host end %s: %v", errPodInterface, p.HostName, err)
-	}
 	pod, err := openPodNetwork(p.Netns)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errPodInterface, err)
@@ -161,7 +159,13 @@ func (n *nodeNetwork) checkPod(p podInterface) error {
 	if err := hasAddress(pod, link, p.Address.Prefix()); err != nil {
 		return err
 	}
-	return hasDefaultRoute(pod, link, p.Address.Gateway)
+	if err := hasDefaultRoute(pod, link, p.Address.Gateway); err != nil {
+		return err
+	}
+	if _, err := n.nl.LinkByName(p.HostName); err != nil {
+		return fmt.Errorf("%w: host end %s: %v", errPodInterface, p.HostName, err)
+	}
+	return nil
 }
 
 func hasAddress(pod *podNetwork, link netlink.Link, want netip.Prefix) error {

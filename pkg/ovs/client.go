@@ -29,6 +29,8 @@ const (
 	// recheckInterval re-reads the cache while waiting in case a change
 	// notification was lost (libovsdb drops events when its buffer is full).
 	recheckInterval = 500 * time.Millisecond
+	// pingTimeout bounds Ping; a local server answers in microseconds.
+	pingTimeout = 2 * time.Second
 )
 
 // Config says how to reach the Open_vSwitch database.
@@ -110,9 +112,22 @@ func monitoredTables() []client.MonitorOption {
 // Close disconnects from the database.
 func (c *Client) Close() { c.db.Close() }
 
-// Connected reports whether the client currently holds a connection; the
-// daemon's readiness probe uses it.
+// Connected reports whether the client currently holds a connection.
 func (c *Client) Connected() bool { return c.db.Connected() }
+
+// Ping makes a round trip to the server: a connection that is up but
+// whose server does not answer (hung, stopped) fails it.
+func (c *Client) Ping(ctx context.Context) error {
+	if !c.db.Connected() {
+		return errors.New("not connected")
+	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := c.db.Echo(ctx); err != nil {
+		return fmt.Errorf("echo: %w", err)
+	}
+	return nil
+}
 
 // converge makes the database match what build describes: build reads the
 // cache and returns the ops still needed, none once the database is as

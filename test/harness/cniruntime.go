@@ -54,7 +54,9 @@ type Sandbox struct {
 	// NetNS is the namespace's name, for "ip netns exec".
 	NetNS  string
 	IfName string
-	Pod    *corev1.Pod
+	// NetnsOverride, if set, is passed as CNI_NETNS instead of NetNS's path.
+	NetnsOverride string
+	Pod           *corev1.Pod
 	// Result is ADD's result, in the version the conflist asked for.
 	Result types.Result
 	// IP is the address ADD reported.
@@ -65,7 +67,12 @@ type Sandbox struct {
 }
 
 // NetnsPath is the path the runtime passes as CNI_NETNS.
-func (s *Sandbox) NetnsPath() string { return filepath.Join(netnsDir, s.NetNS) }
+func (s *Sandbox) NetnsPath() string {
+	if s.NetnsOverride != "" {
+		return s.NetnsOverride
+	}
+	return filepath.Join(netnsDir, s.NetNS)
+}
 
 // NewSandbox creates the namespace only; Add runs the plugin for it.
 func (r *Runtime) NewSandbox(tb testing.TB, pod *corev1.Pod) *Sandbox {
@@ -73,7 +80,7 @@ func (r *Runtime) NewSandbox(tb testing.TB, pod *corev1.Pod) *Sandbox {
 	s := &Sandbox{ContainerID: UniqueName("ctr") + "0123456789abcdef", NetNS: UniqueName("pod"), IfName: podInterface,
 		Pod: pod, rt: r}
 	addNetNS(tb, s.NetNS)
-	// After the namespace's deletion in cleanup order, so DEL runs first.
+	// Registered after the namespace's deletion, so it runs before it.
 	tb.Cleanup(func() {
 		if s.deleted {
 			return

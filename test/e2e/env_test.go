@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// waitTimeout bounds every wait for the system to converge; it only
+// catches a system that never does.
+const waitTimeout = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	harness.RemoveBuilds()
+	os.Exit(code)
+}
+
+// env is one test's cluster: API server, OVN central, the controller in
+// process, and nodes added by the test.
+type env struct {
+	t    *testing.T
+	ctx  context.Context
+	api  *harness.APIServer
+	ovn  *harness.OVNCentral
+	c    client.Client
+	ctrl *harness.Controller
+	// probe is the test image's traffic tool, run inside pod namespaces.
+	probe string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background()}
+	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
+	e.ovn = harness.StartOVNCentral(t)
+	c, err := client.New(e.api.Config, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c = c
+	e.ctrl = harness.StartController(t, e.api, e.ovn.NB, harness.DefaultNetwork())
+	e.probe = harness.Build(t, "./test/image/probe", "probe")
+	return e
+}
+
+// node starts a node with a daemon; extra flags go to the daemon.
+func (e *env) node(name string, daemonArgs ...string) *harness.Node {
+	e.t.Helper()
+	return harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB, DaemonArgs: daemonArgs})
+}
+
+// podObject is a pod that exists only in the test, not in the API server.
+func (e *env) podObject(namespace, name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "local.test/tools:1"}}},
+	}
+}
+
+// pod creates a pod bound to node, as the scheduler would leave it.
+func (e *env) pod(namespace, name, node string, annotations map[string]string) *corev1.Pod {
+	e.t.Helper()
+	pod := e.podObject(namespace, name)
+	pod.Annotations, pod.Spec.NodeName = annotations, node
+	if err := e.c.Create(e.ctx, pod); err != nil {
+		e.t.Fatalf("create pod %s/%s: %v", namespace, name, err)
+	}
+	return pod
+}
+
+// namespace creates a namespace with annotations.
+func (e *env) namespace(name string, annotations map[string]string) {
+	e.t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations}}
+	if err := e.c.Create(e.ctx, ns); err != nil {
+		e.t.Fatalf("create namespace %s: %v", name, err)
+	}
+}
+
+// eventually retries check until it returns nil or waitTimeout passes.
+func (e *env) eventually(what string, check func() error) {
+	e.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// serve runs the probe server in the sandbox until the test ends.
+func (e *env) serve(s *harness.Sandbox, args ...string) {
+	e.t.Helper()
+	argv := append([]string{"ip", "netns", "exec", s.NetNS, e.probe, "serve"}, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if err := cmd.Start(); err != nil {
+		e.t.Fatalf("probe serve in %s: %v", s.Pod.Name, err)
+	}
+	e.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// connect runs one probe connection from the sandbox.
+func (e *env) connect(from *harness.Sandbox, proto, target string) (string, error) {
+	return from.Exec(e.probe, "connect", proto, target, "--timeout", "2s")
+}
+
+// ping sends count pings from the sandbox and fails the test on loss.
+func ping(t *testing.T, from *harness.Sandbox, to string) {
+	t.Helper()
+	out, err := from.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", to)
+	if err != nil {
+		t.Fatalf("ping %s from %s: %v\n%s", to, from.Pod.Name, err, out)
+	}
+	if !strings.Contains(out, " 0% packet loss") {
+		t.Fatalf("ping %s from %s lost packets:\n%s", to, from.Pod.Name, out)
+	}
+}
+
+// nodeExec runs a command in a node's network namespace.
+func nodeExec(n *harness.Node, args ...string) (string, error) {
+	argv := append([]string{"ip", "netns", "exec", n.Chassis.NetNS}, args...)
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	return string(out), nil
+}
+
+// runTool runs a command on the host and returns its combined output.
+func runTool(argv ...string) (string, error) {
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	return string(out), nil
+}
