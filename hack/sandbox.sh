@@ -39,7 +39,7 @@
 #   METRICS_PORT=10660 PROBE_PORT=10661          ovnet-controller
 #   KCM_PORT=26257 SCHEDULER_PORT=26259          kube-controller-manager, kube-scheduler (https)
 #   KUBELET_PORT=26250 KUBELET_HEALTHZ_PORT=26248
-#   DAEMON_METRICS_PORT=10662                    ovnet-daemon
+#   DAEMON_METRICS_PORT=10662 DAEMON_PROBE_PORT=10663   ovnet-daemon /metrics, /healthz and /readyz
 #   NODE=1              0: control plane only (no kube-controller-manager, scheduler or node)
 #   NODE_NETNS=ovnet-sbx-<id>   network namespace of the node's OVS, ovn-controller and pod ports
 #                       (<id>: 8 hex digits derived from DIR, so two sandboxes never share it;
@@ -83,6 +83,7 @@ setdirs() {
   : "${METRICS_PORT:=10660}" "${PROBE_PORT:=10661}"
   : "${KCM_PORT:=26257}" "${SCHEDULER_PORT:=26259}"
   : "${KUBELET_PORT:=26250}" "${KUBELET_HEALTHZ_PORT:=26248}" "${DAEMON_METRICS_PORT:=10662}"
+  : "${DAEMON_PROBE_PORT:=10663}"
   : "${NODE:=1}" "${NODE_NETNS:=ovnet-sbx-$id}"
   : "${CTRD_STATE:=/run/ovnet-sbx-$id}" "${CGROUP_ROOT:=/ovnet-sbx-$id}"
   export KUBECONFIG=$D/kubeconfig
@@ -110,6 +111,7 @@ SCHEDULER_PORT=$SCHEDULER_PORT
 KUBELET_PORT=$KUBELET_PORT
 KUBELET_HEALTHZ_PORT=$KUBELET_HEALTHZ_PORT
 DAEMON_METRICS_PORT=$DAEMON_METRICS_PORT
+DAEMON_PROBE_PORT=$DAEMON_PROBE_PORT
 NODE=$NODE
 NODE_NETNS=$NODE_NETNS
 CTRD_STATE=$CTRD_STATE
@@ -371,7 +373,7 @@ start_daemon() {
       "the node runs without the ovnet daemon, so it has no CNI network, stays NotReady and only hostNetwork pods run"
     return
   fi
-  need_port "$DAEMON_METRICS_PORT" "daemon metrics"
+  need_port "$DAEMON_METRICS_PORT" "daemon metrics"; need_port "$DAEMON_PROBE_PORT" "daemon probes"
   client_cert ovnet-daemon "/O=system:masters/CN=ovnet-daemon"
   kubeconfig_for "$D/ovnet-daemon.kubeconfig" ovnet-daemon
   # shellcheck disable=SC2086 # DAEMON_ARGS is a list of flags
@@ -380,7 +382,8 @@ start_daemon() {
     --datapath-type=netdev --socket="$RUN/daemon.sock" \
     --cni-bin-dir="$CNID/bin" --cni-conf-dir="$CNID/net.d" --cni-plugin="$plugin" \
     --ovn-remote="$SB_DB" --encap-ip=127.0.0.1 --enable-mirror \
-    --metrics-address="127.0.0.1:$DAEMON_METRICS_PORT" --mtu=1400 ${DAEMON_ARGS:-}
+    --metrics-address="127.0.0.1:$DAEMON_METRICS_PORT" --health-probe-address="127.0.0.1:$DAEMON_PROBE_PORT" \
+    --mtu=1400 ${DAEMON_ARGS:-}
   if ! waitfor 30 test -S "$RUN/daemon.sock"; then
     if alive ovnet-daemon; then
       warn "ovnet-daemon has no socket $RUN/daemon.sock after 30s; see $LOGD/ovnet-daemon.log"
