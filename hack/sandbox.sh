@@ -15,7 +15,7 @@
 # namespace gets no bridge, route or tap. The images registry.k8s.io/pause:3.10
 # and local.test/tools:1 (/pause, /probe, busybox) are built by
 # hack/images.sh into DIR/images and imported into containerd; no registry
-# is used. yamls/examples/ is applied at the end.
+# is used. yamls/examples/ is applied at the end (unless EXAMPLES=0).
 #
 # Usage:
 #   hack/sandbox.sh up DIR       start what is not running yet, apply the examples, show the result
@@ -33,7 +33,7 @@
 # DIR/sandbox.env):
 #   KUBE_BIN=$HOME/.cache/ovnet/k8s-1.36.3/bin   etcd, kube-apiserver, kubectl, kube-controller-manager,
 #                                                kube-scheduler, kubelet
-#   ETCD_PORT=23790     etcd clients (peers on ETCD_PORT+10)
+#   ETCD_PORT=23790 ETCD_PEER_PORT=ETCD_PORT+10  etcd clients and peers
 #   API_PORT=26443      kube-apiserver
 #   NB_PORT=6641 SB_PORT=6642                    OVN NB/SB on 127.0.0.1
 #   METRICS_PORT=10660 PROBE_PORT=10661          ovnet-controller
@@ -47,6 +47,7 @@
 #                       kubelet's cgroup root /ovnet-sbx-<id>)
 #   CONTROLLER_ARGS=    extra flags for ovnet-controller
 #   DAEMON_ARGS=        extra flags for ovnet-daemon
+#   EXAMPLES=1          0: apply no examples (the node still has to go Ready)
 #   WAIT_TIMEOUT=60     seconds to wait for the examples to be addressed (and Running)
 set -euo pipefail
 
@@ -79,7 +80,7 @@ setdirs() {
   local id
   id=$(printf %s "$D" | sha256sum | cut -c1-8)
   : "${KUBE_BIN:=$HOME/.cache/ovnet/k8s-1.36.3/bin}"
-  : "${ETCD_PORT:=23790}" "${API_PORT:=26443}" "${NB_PORT:=6641}" "${SB_PORT:=6642}"
+  : "${ETCD_PORT:=23790}" "${ETCD_PEER_PORT:=$((ETCD_PORT + 10))}" "${API_PORT:=26443}" "${NB_PORT:=6641}" "${SB_PORT:=6642}"
   : "${METRICS_PORT:=10660}" "${PROBE_PORT:=10661}"
   : "${KCM_PORT:=26257}" "${SCHEDULER_PORT:=26259}"
   : "${KUBELET_PORT:=26250}" "${KUBELET_HEALTHZ_PORT:=26248}" "${DAEMON_METRICS_PORT:=10662}"
@@ -101,6 +102,7 @@ record_env() {
   cat > "$D/sandbox.env" <<EOF
 KUBE_BIN=$KUBE_BIN
 ETCD_PORT=$ETCD_PORT
+ETCD_PEER_PORT=$ETCD_PEER_PORT
 API_PORT=$API_PORT
 NB_PORT=$NB_PORT
 SB_PORT=$SB_PORT
@@ -229,8 +231,8 @@ write_kubeconfig() { kubeconfig_for "$KUBECONFIG" admin; }
 
 start_etcd() {
   alive etcd && return
-  need_port "$ETCD_PORT" "etcd clients"; need_port $((ETCD_PORT + 10)) "etcd peers"
-  local peer=http://127.0.0.1:$((ETCD_PORT + 10))
+  need_port "$ETCD_PORT" "etcd clients"; need_port "$ETCD_PEER_PORT" "etcd peers"
+  local peer=http://127.0.0.1:$ETCD_PEER_PORT
   # No fsync: the sandbox holds nothing worth a disk flush.
   background etcd "$KUBE_BIN/etcd" --name=sandbox --data-dir="$D/etcd" \
     --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
@@ -581,6 +583,7 @@ wait_running() {
     "$KUBECTL" rollout status -n "${sts%/*}" "statefulset/${sts#*/}" --timeout="${timeout}s" >/dev/null ||
       warn "statefulset $sts not rolled out after ${timeout}s"
   done
+  [ -n "$("$KUBECTL" get pods -A --no-headers 2>/dev/null)" ] || return 0
   "$KUBECTL" wait --for=condition=Ready pods --all -A --timeout="${timeout}s" >/dev/null ||
     { warn "some pods are not Ready after ${timeout}s: see 'kubectl describe pod' and $LOGD/kubelet.log"; return 1; }
 }
@@ -634,6 +637,8 @@ EOF
     test pods: image local.test/tools:1, imagePullPolicy: Never, e.g.
       command: ["/probe", "serve", "--tcp", "80", "--udp", "80"]
       kubectl exec POD -- /probe connect tcp IP:80
+      kubectl exec POD -- ping -c 3 IP
+    pod traffic (daemon --enable-mirror): ip netns exec $NODE_NETNS tcpdump -ni mirror0 icmp
 EOF
   else
     cat <<EOF
@@ -676,12 +681,17 @@ cmd_up() {
   "$KUBECTL" wait --for=condition=Established crd/subnets.ovnet.io --timeout=30s >/dev/null
   start_controller
   if [ "$NODE" = 1 ]; then start_node; fi
-  say "applying yamls/examples/"
-  "$KUBECTL" apply -f "$REPO/yamls/examples/"
   local ok=0
-  wait_examples || ok=1
+  if [ "${EXAMPLES:-1}" != 0 ]; then
+    say "applying yamls/examples/"
+    "$KUBECTL" apply -f "$REPO/yamls/examples/"
+    wait_examples || ok=1
+  fi
   if [ "$NODE" = 1 ] && alive ovnet-daemon; then
     wait_running || ok=1
+  elif [ "$NODE" = 1 ] && [ -x "$D/bin/ovnet-daemon" ]; then
+    warn "ovnet-daemon is built but not running: the node has no CNI network; see $LOGD/ovnet-daemon.log"
+    ok=1
   fi
   say "up in $((SECONDS - t0))s"
   echo
