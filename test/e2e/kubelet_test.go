@@ -1,0 +1,323 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// sandboxEnv lists every variable hack/sandbox.sh (or what it runs) reads
+// from the environment; the test sets each one itself, so a developer's
+// shell settings for their own sandbox never leak into this one.
+var sandboxEnv = append([]string{
+	"KUBE_BIN", "NODE", "NODE_NETNS", "CTRD_STATE", "CGROUP_ROOT", "CONTROLLER_ARGS", "DAEMON_ARGS",
+	"EXAMPLES", "WAIT_TIMEOUT", "KUBECONFIG", "OVN_RUNDIR", "OVS_RUNDIR",
+}, sandboxPortVars...)
+
+// sandboxPortVars are the sandbox's TCP ports, each chosen free at run time.
+var sandboxPortVars = []string{
+	"ETCD_PORT", "ETCD_PEER_PORT", "API_PORT", "NB_PORT", "SB_PORT",
+	"METRICS_PORT", "PROBE_PORT", "KCM_PORT", "SCHEDULER_PORT", "KUBELET_PORT",
+	"KUBELET_HEALTHZ_PORT", "DAEMON_METRICS_PORT", "DAEMON_PROBE_PORT",
+}
+
+// sandboxBinaries are the Kubernetes programs the sandbox's control plane
+// and node run, all built by `make tools`.
+var sandboxBinaries = []string{"etcd", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler", "kubelet"}
+
+// TestKubelet runs the whole sandbox (hack/sandbox.sh): a real kubelet and
+// containerd run two pods through the ovnet CNI plugin and daemon, and the
+// pods reach each other on their ovnet addresses, as a user would check
+// it with kubectl.
+func TestKubelet(t *testing.T) {
+	start := time.Now()
+	s := startScriptSandbox(t)
+	t.Logf("sandbox up in %s", time.Since(start).Round(100*time.Millisecond))
+
+	pods := []string{"kubelet-a", "kubelet-b"}
+	var manifest strings.Builder
+	for _, name := range pods {
+		fmt.Fprintf(&manifest, `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  namespace: default
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: probe
+    image: local.test/tools:1
+    imagePullPolicy: Never
+    command: ["/probe", "serve", "--tcp", "80"]
+`, name)
+	}
+	if out, err := s.kubectlIn(manifest.String(), "create", "-f", "-"); err != nil {
+		t.Fatalf("create pods: %v\n%s", err, out)
+	}
+	args := append([]string{"wait", "--for=condition=Ready", "--timeout=90s"}, withPrefix("pod/", pods)...)
+	if out, err := s.kubectl(args...); err != nil {
+		describe, _ := s.kubectl("describe", "pods")
+		t.Fatalf("pods not Ready: %v\n%s\n%s", err, out, describe)
+	}
+	t.Logf("pods Ready %s after start", time.Since(start).Round(100*time.Millisecond))
+
+	ips := s.checkAddresses(pods, netip.MustParsePrefix("10.16.0.0/16"))
+	for i, from := range pods {
+		to := pods[1-i]
+		s.connect(from, to, ips[to])
+	}
+	t.Logf("pods reach each other %s after start", time.Since(start).Round(100*time.Millisecond))
+}
+
+// scriptSandbox is one run of hack/sandbox.sh in a directory of its own.
+type scriptSandbox struct {
+	t       *testing.T
+	dir     string
+	kubeBin string
+}
+
+// startScriptSandbox brings a sandbox up without the examples, on ports free
+// now, with its binaries built from this tree, and brings it down when
+// the test ends. It fails, never skips, when something it needs is
+// missing: a test that skips proves nothing.
+func startScriptSandbox(t *testing.T) *scriptSandbox {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("TestKubelet needs root (network namespaces, containerd, kubelet, Open vSwitch)")
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeBin := os.Getenv("KUBE_BIN")
+	if kubeBin == "" {
+		if kubeBin, err = harness.KubeAssetsDir(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range sandboxBinaries {
+		if fi, err := os.Stat(filepath.Join(kubeBin, name)); err != nil || fi.Mode().Perm()&0o111 == 0 {
+			t.Fatalf("%s/%s missing: `make tools` builds it (or set KUBE_BIN)", kubeBin, name)
+		}
+	}
+	// A short directory directly under /tmp: unix socket paths below it
+	// must stay under 108 bytes, so not t.TempDir(), whose name carries
+	// the test's. Its path also names the sandbox's network namespace,
+	// containerd state and cgroup, so it never meets a developer's
+	// sandbox (/tmp/ovnet-sandbox by default).
+	dir, err := os.MkdirTemp("/tmp", "ovk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scriptSandbox{t: t, dir: dir, kubeBin: kubeBin}
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.logTails()
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("remove %s: %v", dir, err)
+		}
+	})
+
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for pkg, name := range map[string]string{"./cmd/controller": "ovnet-controller", "./cmd/daemon": "ovnet-daemon", "./cmd/cni": "ovnet"} {
+		if err := os.Symlink(harness.Build(t, pkg, name), filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	env := []string{"KUBE_BIN=" + kubeBin, "EXAMPLES=0", "WAIT_TIMEOUT=60"}
+	for i, port := range distinctFreePorts(t, len(sandboxPortVars)) {
+		env = append(env, fmt.Sprintf("%s=%d", sandboxPortVars[i], port))
+	}
+	script := filepath.Join(root, "hack", "sandbox.sh")
+	run := func(verb string, timeout time.Duration) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, script, verb, dir)
+		cmd.Env = append(withoutEnvVars(os.Environ(), sandboxEnv), env...)
+		cmd.WaitDelay = 5 * time.Second
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		out, err := run("down", 3*time.Minute)
+		if err != nil {
+			t.Errorf("sandbox.sh down %s: %v\n%s", dir, err, out)
+		} else if t.Failed() {
+			t.Logf("sandbox.sh down:\n%s", out)
+		}
+	})
+	out, err := run("up", 4*time.Minute)
+	if err != nil {
+		t.Fatalf("sandbox.sh up %s: %v\n%s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sandbox.sh up:\n%s", out)
+		}
+	})
+	return s
+}
+
+// distinctFreePorts returns n distinct TCP ports of 127.0.0.1 that are free now.
+func distinctFreePorts(t *testing.T, n int) []int {
+	t.Helper()
+	seen := map[int]bool{}
+	var ports []int
+	for len(ports) < n {
+		_, p, err := net.SplitHostPort(harness.FreeAddr(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var port int
+		if _, err := fmt.Sscan(p, &port); err != nil {
+			t.Fatal(err)
+		}
+		if !seen[port] {
+			seen[port] = true
+			ports = append(ports, port)
+		}
+	}
+	return ports
+}
+
+// withoutEnvVars drops the named variables from an environment.
+func withoutEnvVars(environ, names []string) []string {
+	drop := map[string]bool{}
+	for _, n := range names {
+		drop[n] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func withPrefix(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
+}
+
+// kubectl runs the sandbox's kubectl against its API server.
+func (s *scriptSandbox) kubectl(args ...string) (string, error) {
+	return s.kubectlIn("", args...)
+}
+
+func (s *scriptSandbox) kubectlIn(stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	argv := append([]string{"--kubeconfig=" + filepath.Join(s.dir, "kubeconfig")}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(s.kubeBin, "kubectl"), argv...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+	}
+	return out.String(), nil
+}
+
+// checkAddresses asserts that each pod runs with status.podIP equal to
+// the address ovnet gave it (its ip_address annotation), inside subnet;
+// it returns the pods' addresses by name.
+func (s *scriptSandbox) checkAddresses(names []string, subnet netip.Prefix) map[string]string {
+	s.t.Helper()
+	out, err := s.kubectl(append([]string{"get", "-o", "json", "pods"}, names...)...)
+	if err != nil {
+		s.t.Fatalf("%v\n%s", err, out)
+	}
+	var list corev1.List
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		s.t.Fatalf("kubectl get pods -o json: %v", err)
+	}
+	ips := map[string]string{}
+	for _, raw := range list.Items {
+		var pod corev1.Pod
+		if err := json.Unmarshal(raw.Raw, &pod); err != nil {
+			s.t.Fatal(err)
+		}
+		annotated := pod.Annotations["ovn.kubernetes.io/ip_address"]
+		if pod.Status.Phase != corev1.PodRunning {
+			s.t.Errorf("pod %s is %s, want Running", pod.Name, pod.Status.Phase)
+		}
+		if pod.Status.PodIP == "" || pod.Status.PodIP != annotated {
+			s.t.Errorf("pod %s: status.podIP %q, ovn.kubernetes.io/ip_address %q: want them equal", pod.Name, pod.Status.PodIP, annotated)
+		}
+		if ip, err := netip.ParseAddr(pod.Status.PodIP); err != nil || !subnet.Contains(ip) {
+			s.t.Errorf("pod %s: status.podIP %q is not in %s", pod.Name, pod.Status.PodIP, subnet)
+		}
+		ips[pod.Name] = pod.Status.PodIP
+	}
+	if len(ips) != len(names) {
+		s.t.Errorf("kubectl get pods %v returned %d pods", names, len(ips))
+	}
+	if s.t.Failed() {
+		s.t.FailNow()
+	}
+	return ips
+}
+
+// connect asserts that pod from reaches pod to's probe server on ip:80,
+// retrying for a while: the first packets may wait for ARP and for
+// ovn-controller to finish installing the ports' flows.
+func (s *scriptSandbox) connect(from, to, ip string) {
+	s.t.Helper()
+	const within = 30 * time.Second
+	deadline := time.Now().Add(within)
+	for {
+		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", ip+":80", "--timeout", "2s")
+		if err == nil && strings.Contains(out, "host="+to+" ") {
+			return
+		}
+		if err == nil {
+			err = fmt.Errorf("answer is not from %s", to)
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s cannot reach %s at %s:80 within %s: %v\n%s", from, to, ip, within, err, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// logTails logs the end of every sandbox log, for a failure in CI where
+// the directory is gone afterwards.
+func (s *scriptSandbox) logTails() {
+	logs, _ := filepath.Glob(filepath.Join(s.dir, "log", "*.log"))
+	sort.Strings(logs)
+	for _, f := range logs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > 25 {
+			lines = lines[len(lines)-25:]
+		}
+		s.t.Logf("--- last lines of %s:\n%s", f, strings.Join(lines, "\n"))
+	}
+}
