@@ -44,7 +44,21 @@ func (d *Daemon) setUpNode(ctx context.Context) error {
 			return err
 		}
 	}
-	return d.syncMirror(ctx)
+	if err := d.syncMirror(ctx); err != nil {
+		return err
+	}
+	return d.bringUp(ctx, DefaultMirror)
+}
+
+// bringUp waits for ovs-vswitchd to create an internal port's device and
+// sets it up: tcpdump on a down mirror0 sees nothing.
+func (d *Daemon) bringUp(ctx context.Context, name string) error {
+	readyCtx, cancel := context.WithTimeout(ctx, nodePortReadyTimeout)
+	defer cancel()
+	if err := d.ovs.WaitInterfaceReady(readyCtx, name); err != nil {
+		return err
+	}
+	return d.node.setUp(name)
 }
 
 // NodeReconciler keeps ovn0, the node's port on the join switch, bound
@@ -91,9 +105,7 @@ func (d *Daemon) plugNodePort(ctx context.Context, addr annotation.Address) erro
 	if err := d.ovs.EnsurePort(ctx, port); err != nil {
 		return err
 	}
-	readyCtx, cancel := context.WithTimeout(ctx, nodePortReadyTimeout)
-	defer cancel()
-	if err := d.ovs.WaitInterfaceReady(readyCtx, name); err != nil {
+	if err := d.bringUp(ctx, name); err != nil {
 		return err
 	}
 	return d.node.configureNodePort(name, addr, mtu)

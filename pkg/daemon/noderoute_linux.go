@@ -77,3 +77,15 @@ func (n *nodeNetwork) syncRoutes(name string, addr annotation.Address, prefixes 
 	}
 	return errors.Join(errs...)
 }
+
+// setUp brings a link of the node namespace up.
+func (n *nodeNetwork) setUp(name string) error {
+	link, err := n.nl.LinkByName(name)
+	if err == nil {
+		err = n.nl.LinkSetUp(link)
+	}
+	if err != nil {
+		return fmt.Errorf("bring up %s: %w", name, err)
+	}
+	return nil
+}

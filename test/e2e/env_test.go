@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -150,4 +151,13 @@ func runTool(argv ...string) (string, error) {
 		return string(out), fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
 	}
 	return string(out), nil
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

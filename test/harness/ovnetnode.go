@@ -64,10 +64,10 @@ func StartNode(tb testing.TB, opts NodeOptions) *Node {
 		opts.NetNS = UniqueName("node")
 	}
 	ch := StartChassis(tb, ChassisOptions{Name: opts.Name, SB: opts.SB, NetNS: opts.NetNS, EncapIP: opts.EncapIP})
+	n := &Node{Name: opts.Name, Chassis: ch}
 	dir := socketDir(tb)
-	n := &Node{Name: opts.Name, Chassis: ch, Socket: filepath.Join(dir, "daemon.sock"),
-		CNIBinDir: filepath.Join(dir, "bin"), CNIConfDir: filepath.Join(dir, "net.d"),
-		MetricsAddr: FreeAddr(tb), ProbeAddr: FreeAddr(tb), LogFile: filepath.Join(ch.LogDir, "ovnet-daemon.log")}
+	n.Socket, n.CNIBinDir, n.CNIConfDir = filepath.Join(dir, "daemon.sock"), filepath.Join(dir, "bin"), filepath.Join(dir, "net.d")
+	n.MetricsAddr, n.ProbeAddr, n.LogFile = FreeAddr(tb), FreeAddr(tb), filepath.Join(ch.LogDir, "ovnet-daemon.log")
 	n.args = append([]string{Build(tb, "./cmd/daemon", "ovnet-daemon"),
 		"--kubeconfig=" + opts.API.Kubeconfig, "--node-name=" + opts.Name,
 		"--ovs-db=" + ch.OVS.Endpoint, "--netns=" + filepath.Join(netnsDir, opts.NetNS),
@@ -76,7 +76,12 @@ func StartNode(tb testing.TB, opts NodeOptions) *Node {
 		"--metrics-address=" + n.MetricsAddr, "--health-probe-address=" + n.ProbeAddr,
 		"--address-timeout=20s", "--ovn-timeout=20s"}, opts.DaemonArgs...)
 	n.StartDaemon(tb)
-	tb.Cleanup(func() { n.StopDaemon(tb) })
+	tb.Cleanup(func() {
+		n.StopDaemon(tb)
+		if tb.Failed() {
+			tb.Logf("ovnet-daemon of %s, errors:\n%s", n.Name, errorLines(n.LogFile, 10))
+		}
+	})
 	return n
 }
 

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+)
+
+// Rate annotations are enforced in both directions, from the pod's point
+// of view, with either family of keys; changed live; and removed.
+func TestBandwidth(t *testing.T) {
+	e := newEnv(t)
+	n := e.node("n1")
+	rt := n.Runtime(t)
+	peer := rt.AddPod(t, e.pod("default", "peer", "n1", nil))
+	limited := rt.AddPod(t, e.pod("default", "limited", "n1", map[string]string{
+		annotation.IngressRate: "10", annotation.EgressBandwidth: "5M"}))
+
+	within(t, "into the pod at ingress_rate=10", throughput(t, peer, limited), 10e6)
+	within(t, "out of the pod at egress-bandwidth=5M", throughput(t, limited, peer), 5e6)
+
+	e.annotate(limited.Pod, map[string]any{annotation.IngressRate: "20", annotation.EgressRate: "15"})
+	host := hostInterface(t, limited)
+	e.eventually("ingress limit changed to 20 Mbit/s", func() error {
+		got := n.Chassis.Vsctl(t, "--bare", "--columns=other_config", "list", "qos")
+		if !strings.Contains(got, "max-rate=20000000") && !strings.Contains(got, `max-rate="20000000"`) {
+			return fmt.Errorf("QoS rows: %s", got)
+		}
+		return nil
+	})
+	within(t, "into the pod after the change to 20", throughput(t, peer, limited), 20e6)
+	within(t, "out of the pod after the change to egress_rate=15", throughput(t, limited, peer), 15e6)
+
+	e.annotate(limited.Pod, map[string]any{annotation.IngressRate: nil, annotation.EgressRate: nil,
+		annotation.EgressBandwidth: nil})
+	e.eventually("limits removed", func() error {
+		if got := strings.TrimSpace(n.Chassis.Vsctl(t, "get", "port", host, "qos")); got != "[]" {
+			return fmt.Errorf("port qos = %s", got)
+		}
+		out, err := limited.Exec("tc", "qdisc", "show", "dev", "eth0")
+		if err != nil || strings.Contains(out, "tbf") {
+			return fmt.Errorf("eth0 qdiscs: %s %v", out, err)
+		}
+		return nil
+	})
+	if got := throughput(t, peer, limited); got < 60e6 {
+		t.Errorf("into the pod without limits: %.1f Mbit/s, want well above the old 20", got/1e6)
+	}
+	if got := throughput(t, limited, peer); got < 60e6 {
+		t.Errorf("out of the pod without limits: %.1f Mbit/s, want well above the old 15", got/1e6)
+	}
+	if rows := strings.TrimSpace(n.Chassis.Vsctl(t, "--bare", "--columns=_uuid", "list", "qos")); rows != "" {
+		t.Errorf("QoS rows left after removal: %s", rows)
+	}
+}
+
+// A pod annotated for mirroring has its traffic on mirror0; a pod that
+// is not does not, until it is annotated.
+func TestMirror(t *testing.T) {
+	e := newEnv(t)
+	n := e.node("n1")
+	rt := n.Runtime(t)
+	watched := rt.AddPod(t, e.pod("default", "watched", "n1", map[string]string{annotation.Mirror: "true"}))
+	quiet := rt.AddPod(t, e.pod("default", "quiet", "n1", nil))
+	other := rt.AddPod(t, e.pod("default", "other", "n1", nil))
+
+	capture := tcpdump(t, n, func() {
+		ping(t, quiet, other.IP.String())
+		ping(t, watched, other.IP.String())
+	})
+	if !strings.Contains(capture, watched.IP.String()+" > "+other.IP.String()+": ICMP echo request") {
+		t.Errorf("mirror0 did not see the annotated pod's ping:\n%s", capture)
+	}
+	if strings.Contains(capture, quiet.IP.String()) {
+		t.Errorf("mirror0 saw a pod that is not annotated:\n%s", capture)
+	}
+
+	e.annotate(quiet.Pod, map[string]any{annotation.Mirror: "true"})
+	e.eventually("the newly annotated pod is mirrored", func() error {
+		capture := tcpdump(t, n, func() { ping(t, quiet, other.IP.String()) })
+		if !strings.Contains(capture, quiet.IP.String()+" > "+other.IP.String()) {
+			return fmt.Errorf("capture:\n%s", capture)
+		}
+		return nil
+	})
+}
+
+// annotate merges annotations into the pod (nil values remove keys).
+func (e *env) annotate(pod client.Object, annotations map[string]any) {
+	e.t.Helper()
+	patch := map[string]any{"metadata": map[string]any{"annotations": annotations}}
+	if err := e.c.Patch(e.ctx, pod, client.RawPatch("application/merge-patch+json", mustJSON(e.t, patch))); err != nil {
+		e.t.Fatalf("annotate %s: %v", pod.GetName(), err)
+	}
+}

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// iperfSeconds is each measurement's length: long enough for TCP to
+// settle at a shaped rate, short enough to take several in one test.
+const iperfSeconds = "2"
+
+// iperfReport is the part of iperf3's JSON report the tests read.
+type iperfReport struct {
+	Error string `json:"error"`
+	End   struct {
+		SumReceived struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+		} `json:"sum_received"`
+	} `json:"end"`
+}
+
+// throughput measures TCP from one sandbox to another with iperf3 and
+// returns what the receiver got, in bit/s.
+func throughput(t *testing.T, from, to *harness.Sandbox) float64 {
+	t.Helper()
+	server := exec.Command("ip", "netns", "exec", to.NetNS, "iperf3", "-s", "-1", "-p", "5201")
+	var serverOut strings.Builder
+	server.Stdout, server.Stderr = &serverOut, &serverOut
+	if err := server.Start(); err != nil {
+		t.Fatalf("iperf3 server in %s: %v", to.Pod.Name, err)
+	}
+	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+	var report iperfReport
+	for attempt := 0; ; attempt++ {
+		report = iperfReport{}
+		out, err := from.Exec("iperf3", "-c", to.IP.String(), "-p", "5201", "-t", iperfSeconds, "-J")
+		if jsonErr := json.Unmarshal([]byte(out), &report); jsonErr != nil && err == nil {
+			err = jsonErr
+		}
+		// iperf3 3.12 exits 0 with the error in its report when the
+		// server is not listening yet.
+		if err == nil && report.Error == "" {
+			break
+		}
+		if attempt == 50 {
+			t.Fatalf("iperf3 %s -> %s: %v %s\n%s\nserver: %s", from.Pod.Name, to.Pod.Name, err, report.Error, out, serverOut.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return report.End.SumReceived.BitsPerSecond
+}
+
+// within fails unless got is within 20% of want (bit/s).
+func within(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	t.Logf("%s: %.1f Mbit/s (limit %.1f)", what, got/1e6, want/1e6)
+	if got < want*0.8 || got > want*1.2 {
+		t.Errorf("%s: %.2f Mbit/s, want %.2f ±20%%", what, got/1e6, want/1e6)
+	}
+}
+
+// hostInterface is the sandbox's host-side veth, from its CNI result.
+func hostInterface(t *testing.T, s *harness.Sandbox) string {
+	t.Helper()
+	cur, err := current.NewResultFromResult(s.Result)
+	if err != nil || len(cur.Interfaces) == 0 {
+		t.Fatalf("result of %s: %v %v", s.Pod.Name, cur, err)
+	}
+	return cur.Interfaces[0].Name
+}
+
+// tcpdump captures on the node's mirror0 while fn runs and returns the
+// lines it printed.
+func tcpdump(t *testing.T, n *harness.Node, fn func()) string {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", n.Chassis.NetNS, "tcpdump", "-i", "mirror0", "-n", "-l", "-U", "icmp")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("tcpdump: %v", err)
+	}
+	// tcpdump says "listening on" once the capture is open.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "listening on") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	fn()
+	time.Sleep(300 * time.Millisecond) // the last copies in flight
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return out.String()
+}
+
+// pingLoss pings count times at the interval and returns the loss line.
+func pingLoss(from *harness.Sandbox, to string, count int, interval string) (string, error) {
+	out, err := from.Exec("ping", "-c", fmt.Sprint(count), "-i", interval, "-W", "1", to)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "packet loss") {
+			return line, err
+		}
+	}
+	return out, err
+}
