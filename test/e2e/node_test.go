@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// A daemon restart in the middle of a ping between two pods loses no
+// packet, and the restarted daemon recreates nothing: the pods' OVS
+// interfaces and veths are the same rows and devices as before.
+func TestDaemonRestartKeepsTraffic(t *testing.T) {
+	e := newEnv(t)
+	n := e.node("n1", "--enable-mirror")
+	rt := n.Runtime(t)
+	a := rt.AddPod(t, e.pod("default", "a", "n1", map[string]string{"ovn.kubernetes.io/ingress_rate": "50"}))
+	b := rt.AddPod(t, e.pod("default", "b", "n1", nil))
+	before := ovsState(t, n)
+	veths := strings.Join(hostVeths(t, n), ",")
+
+	done := make(chan struct{})
+	var loss string
+	var err error
+	go func() {
+		defer close(done)
+		loss, err = pingLoss(a, b.IP.String(), 60, "0.05") // 3 s
+	}()
+	time.Sleep(500 * time.Millisecond)
+	n.StopDaemon(t)
+	n.StartDaemon(t)
+	<-done
+	if err != nil || !strings.Contains(loss, " 0% packet loss") {
+		t.Errorf("ping across the daemon restart: %v: %s", err, loss)
+	}
+	if after := ovsState(t, n); after != before {
+		t.Errorf("the restart changed OVS:\nbefore %s\nafter  %s", before, after)
+	}
+	if after := strings.Join(hostVeths(t, n), ","); after != veths {
+		t.Errorf("the restart changed the veths: before %s, after %s", veths, after)
+	}
+	// And the restarted daemon serves the next pod.
+	c := rt.AddPod(t, e.pod("default", "c", "n1", nil))
+	ping(t, c, a.IP.String())
+}
+
+// ovsState is the identity of every interface, QoS and mirror row: a
+// row deleted and recreated gets a new UUID.
+func ovsState(t *testing.T, n *harness.Node) string {
+	t.Helper()
+	var parts []string
+	for _, table := range []string{"interface", "port", "qos", "queue", "mirror"} {
+		parts = append(parts, table+": "+strings.Join(strings.Fields(
+			n.Chassis.Vsctl(t, "--bare", "--columns=_uuid", "list", table)), " "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Two nodes, each its own namespace with ovs-vswitchd, ovn-controller and
+// daemon, joined by Geneve over an underlay: pods on different nodes
+// ping and talk TCP, and a node reaches a pod on the other.
+func TestTwoNodes(t *testing.T) {
+	e := newEnv(t)
+	ul := harness.NewUnderlay(t)
+	n1 := harness.StartNode(t, harness.NodeOptions{Name: "n1", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.1"})
+	ul.Attach(t, n1, "172.18.0.1/24")
+	n2 := harness.StartNode(t, harness.NodeOptions{Name: "n2", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.2"})
+	ul.Attach(t, n2, "172.18.0.2/24")
+	a := n1.Runtime(t).AddPod(t, e.pod("default", "a", "n1", nil))
+	b := n2.Runtime(t).AddPod(t, e.pod("default", "b", "n2", nil))
+
+	e.eventually("ping a (n1) -> b (n2)", func() error {
+		_, err := a.Exec("ping", "-c", "1", "-W", "1", b.IP.String())
+		return err
+	})
+	ping(t, b, a.IP.String())
+	e.serve(b, "--tcp", "80")
+	e.eventually("tcp a -> b across nodes", func() error {
+		_, err := e.connect(a, "tcp", b.IP.String()+":80")
+		return err
+	})
+	// Full-size segments cross the tunnel: the MTU leaves room for Geneve.
+	if out, err := a.Exec("ping", "-c", "2", "-M", "do", "-s", "1372", b.IP.String()); err != nil {
+		t.Errorf("full-size ping across nodes: %v\n%s", err, out)
+	}
+	e.eventually("node n1 reaches b on n2", func() error {
+		_, err := nodeExec(n1, "ping", "-c", "1", "-W", "1", b.IP.String())
+		return err
+	})
+}
