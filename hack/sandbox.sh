@@ -481,12 +481,24 @@ EOF
     background containerd containerd --config "$D/containerd.toml"
     waitfor 30 ctr --address "$CTRD_SOCK" version || die "containerd did not start; see $LOGD/containerd.log"
   fi
-  local tars tar
-  tars=$("$REPO/hack/images.sh" "$D/images") || die "building the images failed (hack/images.sh $D/images)"
-  for tar in $tars; do
+  local tar
+  wait_images || die "building the images failed: hack/images.sh $D/images; see $LOGD/images.log"
+  for tar in $(cat "$RUN/images.out"); do
     ctr --address "$CTRD_SOCK" -n k8s.io images import "$tar" >/dev/null ||
       die "importing $tar into containerd failed; see $LOGD/containerd.log"
   done
+}
+
+# build_images starts hack/images.sh in the background, so the images are
+# built while the control plane starts; wait_images waits for it.
+IMAGES_PID=
+build_images() {
+  "$REPO/hack/images.sh" "$D/images" >"$RUN/images.out" 2>"$LOGD/images.log" &
+  IMAGES_PID=$!
+}
+wait_images() {
+  [ -n "$IMAGES_PID" ] || build_images
+  wait "$IMAGES_PID" || { cat "$LOGD/images.log" >&2; return 1; }
 }
 
 start_kubelet() {
@@ -669,8 +681,10 @@ cmd_up() {
   done
   record_env
   # shellcheck disable=SC2154 # rc is assigned inside the trap
-  trap 'rc=$?; [ $rc -eq 0 ] || echo "sandbox: up failed; what did start keeps running: see $0 status $D; stop it with $0 down $D (make sandbox-down for the default DIR)" >&2' EXIT
+  # A failed "up" still waits for the images job, so nothing writes to DIR after it.
+  trap 'rc=$?; [ -z "$IMAGES_PID" ] || wait "$IMAGES_PID" 2>/dev/null || true; [ $rc -eq 0 ] || echo "sandbox: up failed; what did start keeps running: see $0 status $D; stop it with $0 down $D (make sandbox-down for the default DIR)" >&2' EXIT
   local t0=$SECONDS
+  if [ "$NODE" = 1 ]; then build_images; fi
   make_pki
   write_kubeconfig
   start_etcd
