@@ -134,6 +134,7 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 		}
 	})
 
+	built := time.Now()
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
@@ -143,6 +144,8 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 			t.Fatal(err)
 		}
 	}
+
+	t.Logf("binaries built in %s", time.Since(built).Round(100*time.Millisecond))
 
 	env := []string{"KUBE_BIN=" + kubeBin, "EXAMPLES=0", "WAIT_TIMEOUT=60"}
 	for i, port := range distinctFreePorts(t, len(sandboxPortVars)) {
@@ -159,14 +162,18 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 		return string(out), err
 	}
 	t.Cleanup(func() {
+		down := time.Now()
 		out, err := run("down", 3*time.Minute)
+		t.Logf("hack/sandbox.sh down: %s", time.Since(down).Round(100*time.Millisecond))
 		if err != nil {
 			t.Errorf("sandbox.sh down %s: %v\n%s", dir, err, out)
 		} else if t.Failed() {
 			t.Logf("sandbox.sh down:\n%s", out)
 		}
 	})
+	up := time.Now()
 	out, err := run("up", 4*time.Minute)
+	t.Logf("hack/sandbox.sh up %s: %s", dir, time.Since(up).Round(100*time.Millisecond))
 	if err != nil {
 		t.Fatalf("sandbox.sh up %s: %v\n%s", dir, err, out)
 	}
