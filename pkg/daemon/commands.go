@@ -28,31 +28,41 @@ func (d *Daemon) add(ctx context.Context, req *cni.Request) (*current.Result, er
 		return nil, fmt.Errorf("%w: %v", errBadBandwidth, err)
 	}
 	iface := d.podInterface(req, ap.Address)
-	hostMAC, err := d.node.plugPod(iface)
+	hostMAC, err := d.node.createVeth(iface)
 	if err != nil {
 		if errors.Is(err, errNotNetNS) || errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %v", errInvalidNetNS, err)
 		}
 		return nil, err
 	}
-	ids := podPortIDs(req, ap)
-	ids[keyMirror] = mirrorWanted(ap.Pod.Annotations)
-	err = d.ovs.EnsurePort(ctx, ovs.Port{Bridge: d.cfg.Bridge, Name: iface.HostName, ExternalIDs: ids})
-	if err == nil {
-		err = d.applyBandwidth(ctx, attachment{HostName: iface.HostName, Netns: req.Netns, IfName: req.IfName}, bw)
-	}
-	if err == nil {
-		err = d.syncMirror(ctx)
-	}
-	if err == nil {
-		err = d.waitInstalled(ctx, iface.HostName)
-	}
-	if err != nil {
+	if err := d.plugPort(ctx, req, ap, iface, bw); err != nil {
 		// Nothing half-made stays behind; the runtime will retry ADD.
 		d.unplug(ctx, iface.HostName)
 		return nil, err
 	}
 	return d.result(req, iface, hostMAC), nil
+}
+
+// plugPort adds the host end to br-int, then configures the pod end while
+// ovn-controller binds the port, applies the pod's limits and mirroring,
+// and waits for ovn-controller.
+func (d *Daemon) plugPort(ctx context.Context, req *cni.Request, ap addressedPod, iface podInterface,
+	bw annotation.Bandwidth) error {
+	ids := podPortIDs(req, ap)
+	ids[keyMirror] = mirrorWanted(ap.Pod.Annotations)
+	if err := d.ovs.EnsurePort(ctx, ovs.Port{Bridge: d.cfg.Bridge, Name: iface.HostName, ExternalIDs: ids}); err != nil {
+		return err
+	}
+	if err := configurePod(iface); err != nil {
+		return err
+	}
+	if err := d.applyBandwidth(ctx, attachment{HostName: iface.HostName, Netns: req.Netns, IfName: req.IfName}, bw); err != nil {
+		return err
+	}
+	if err := d.syncMirror(ctx); err != nil {
+		return err
+	}
+	return d.waitInstalled(ctx, iface.HostName)
 }
 
 // waitAddressed bounds and times the wait for the controller.

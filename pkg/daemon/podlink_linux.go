@@ -49,10 +49,12 @@ type podInterface struct {
 	TxChecksumOff bool
 }
 
-// plugPod creates the veth pair, the pod end already in the pod's
-// namespace with its final name, and configures both ends. A host end
-// left from an earlier attempt of the same attachment is replaced.
-func (n *nodeNetwork) plugPod(p podInterface) (hostMAC net.HardwareAddr, err error) {
+// createVeth creates the veth pair, the pod end already in the pod's
+// namespace with its final name and MAC, and brings the host end up. A
+// host end left from an earlier attempt of the same attachment is
+// replaced. The pod end is configured by configurePod, so that OVS and
+// ovn-controller can work on the host end meanwhile.
+func (n *nodeNetwork) createVeth(p podInterface) (hostMAC net.HardwareAddr, err error) {
 	pod, err := openPodNetwork(p.Netns)
 	if err != nil {
 		return nil, err
@@ -78,10 +80,17 @@ func (n *nodeNetwork) plugPod(p podInterface) (hostMAC net.HardwareAddr, err err
 	if err != nil {
 		return nil, fmt.Errorf("bring up %s: %w", p.HostName, err)
 	}
-	if err := configurePodSide(pod, p); err != nil {
-		return nil, err
-	}
 	return host.Attrs().HardwareAddr, nil
+}
+
+// configurePod gives the pod end its address and default route.
+func configurePod(p podInterface) error {
+	pod, err := openPodNetwork(p.Netns)
+	if err != nil {
+		return err
+	}
+	defer pod.Close()
+	return configurePodSide(pod, p)
 }
 
 // configurePodSide gives the pod end its address and default route.

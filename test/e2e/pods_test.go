@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +52,31 @@ func TestPodsOnOneNode(t *testing.T) {
 		_, err := nodeExec(n, "ping", "-c", "1", "-W", "1", b.IP.String())
 		return err
 	})
+	metrics := scrape(t, n.MetricsAddr)
+	for _, series := range []string{
+		`ovnet_cni_request_duration_seconds_count{command="ADD",result="success"} 2`,
+		"ovnet_cni_address_wait_seconds_count 2",
+		"ovnet_cni_ovn_install_wait_seconds_count 2",
+	} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("daemon metrics lack %q", series)
+		}
+	}
+}
+
+// scrape reads a /metrics page.
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
 
 // A namespace with its own subnet and a pod with a fixed address: pods in

@@ -17,8 +17,7 @@ import (
 // conflist, as a container runtime does; each sandbox is a network
 // namespace of its own.
 type Runtime struct {
-	node *Node
-	cni  *libcni.CNIConfig
+	cni *libcni.CNIConfig
 	// List is the conflist the daemon installed, as libcni parsed it.
 	List *libcni.NetworkConfigList
 }
@@ -30,8 +29,18 @@ func (n *Node) Runtime(tb testing.TB) *Runtime {
 	if err != nil {
 		tb.Fatalf("load the installed conflist: %v", err)
 	}
-	return &Runtime{node: n, List: list,
-		cni: libcni.NewCNIConfigWithCacheDir([]string{n.CNIBinDir}, tb.TempDir(), nil)}
+	return &Runtime{List: list, cni: libcni.NewCNIConfigWithCacheDir([]string{n.CNIBinDir}, tb.TempDir(), nil)}
+}
+
+// NewRuntime is a runtime for any conflist and plugin directory, such as
+// the reference plugins the benchmark compares with.
+func NewRuntime(tb testing.TB, binDir string, conflist []byte) *Runtime {
+	tb.Helper()
+	list, err := libcni.ConfListFromBytes(conflist)
+	if err != nil {
+		tb.Fatalf("conflist: %v", err)
+	}
+	return &Runtime{List: list, cni: libcni.NewCNIConfigWithCacheDir([]string{binDir}, tb.TempDir(), nil)}
 }
 
 // WithVersion returns a runtime whose conflist asks for another spec version.
@@ -45,7 +54,7 @@ func (r *Runtime) WithVersion(tb testing.TB, version string) *Runtime {
 	for _, p := range list.Plugins {
 		p.Network.CNIVersion = version
 	}
-	return &Runtime{node: r.node, List: list, cni: r.cni}
+	return &Runtime{List: list, cni: r.cni}
 }
 
 // Sandbox is a pod sandbox: a network namespace the plugin was run for.
