@@ -80,6 +80,8 @@ type podArgs struct {
 	K8S_POD_NAMESPACE types.UnmarshallableString //nolint:revive // the CNI_ARGS key
 	K8S_POD_NAME      types.UnmarshallableString //nolint:revive // the CNI_ARGS key
 	K8S_POD_UID       types.UnmarshallableString //nolint:revive // the CNI_ARGS key
+	// Read so that runtimes which omit IgnoreUnknown=1 are accepted too.
+	K8S_POD_INFRA_CONTAINER_ID types.UnmarshallableString //nolint:revive // the CNI_ARGS key
 }
 
 // ParsePodRef reads the pod's identity from a CNI_ARGS string.

@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"net/netip"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+)
+
+func TestConfigValidate(t *testing.T) {
+	good := Config{NodeName: "n1", OVSDB: "unix:/run/openvswitch/db.sock", Socket: "/run/ovnet/daemon.sock"}
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantErr bool
+	}{
+		{"defaults", nil, false},
+		{"netdev", func(c *Config) { c.DatapathType = "netdev" }, false},
+		{"unknown datapath", func(c *Config) { c.DatapathType = "dpdk" }, true},
+		{"no node", func(c *Config) { c.NodeName = "" }, true},
+		{"relative socket", func(c *Config) { c.Socket = "daemon.sock" }, true},
+		{"relative netns", func(c *Config) { c.NetNS = "node1" }, true},
+		{"tiny MTU", func(c *Config) { c.MTU = 100 }, true},
+		{"ovn remote without encap ip", func(c *Config) { c.OVNRemote = "tcp:10.0.0.1:6642" }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			if tt.edit != nil {
+				tt.edit(&c)
+			}
+			if err := c.withDefaults().validate(); (err != nil) != tt.wantErr {
+				t.Fatalf("validate(%+v) = %v, want error %v", c, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSubnetPrefixes(t *testing.T) {
+	subnet := func(name, cidr string) ovnetv1.Subnet {
+		return ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: ovnetv1.SubnetSpec{CIDR: cidr}}
+	}
+	list := &ovnetv1.SubnetList{Items: []ovnetv1.Subnet{
+		subnet("ovn-default", "10.16.0.0/16"), subnet("join", "100.64.0.0/16"),
+		subnet("blue", "10.66.0.1/24"), subnet("broken", "10.300.0.0/16"), subnet("v6", "fd00::/64"),
+	}}
+	got := subnetPrefixes(list, netip.MustParsePrefix("100.64.0.2/16"))
+	want := []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("subnetPrefixes = %v, want %v (join, unparsable and other-family subnets left out)", got, want)
+	}
+}
