@@ -144,7 +144,6 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 			t.Fatal(err)
 		}
 	}
-
 	t.Logf("binaries built in %s", time.Since(built).Round(100*time.Millisecond))
 
 	env := []string{"KUBE_BIN=" + kubeBin, "EXAMPLES=0", "WAIT_TIMEOUT=60"}
