@@ -10,7 +10,7 @@ const (
 	// shapeBurstSeconds sizes the token bucket at this much traffic at the
 	// rate: big enough that a TCP flow fills the rate, small enough that
 	// the limit holds over any second.
-	shapeBurstSeconds = 0.05
+	shapeBurstSeconds = 0.1
 	// shapeQueueSeconds is how long a packet may wait in the shaper's
 	// queue before it is dropped.
 	shapeQueueSeconds = 0.1

@@ -46,6 +46,7 @@ type APIServer struct {
 // Missing binaries or CRDs fail the test instead of skipping it.
 func StartAPIServer(tb testing.TB, opts APIServerOptions) *APIServer {
 	tb.Helper()
+	quietControllerRuntime()
 	assets, err := KubeAssetsDir()
 	if err != nil {
 		tb.Fatalf("starting kube-apiserver: %v", err)

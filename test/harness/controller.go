@@ -43,6 +43,13 @@ func DefaultNetwork() controller.Config {
 
 var quietGlobalLog sync.Once
 
+// quietControllerRuntime gives controller-runtime's global logger a sink,
+// once: some of it (envtest among them) logs through it, and without one it
+// prints a warning with a stack trace instead.
+func quietControllerRuntime() {
+	quietGlobalLog.Do(func() { ctrllog.SetLogger(logr.Discard()) })
+}
+
 // Controller is an ovnet controller running inside the test process.
 type Controller struct {
 	// LogFile holds the controller's log; its tail is printed when the test fails.
@@ -58,9 +65,7 @@ type Controller struct {
 // end of the test, and waits until it reports ready.
 func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controller.Config) *Controller {
 	tb.Helper()
-	// Some of controller-runtime logs through its global logger; give it one
-	// once, so it does not print a warning with a stack trace instead.
-	quietGlobalLog.Do(func() { ctrllog.SetLogger(logr.Discard()) })
+	quietControllerRuntime()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Controller{probeAddr: FreeAddr(tb), cancel: cancel, done: make(chan struct{}),
 		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
