@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +77,7 @@ func StartNode(tb testing.TB, opts NodeOptions) *Node {
 		"--metrics-address=" + n.MetricsAddr, "--health-probe-address=" + n.ProbeAddr,
 		"--address-timeout=20s", "--ovn-timeout=20s"}, opts.DaemonArgs...)
 	n.StartDaemon(tb)
+	n.waitNodePort(tb)
 	tb.Cleanup(func() {
 		n.StopDaemon(tb)
 		if tb.Failed() {
@@ -107,6 +109,25 @@ func (n *Node) StartDaemon(tb testing.TB) {
 		if time.Now().After(deadline) {
 			tb.Fatalf("ovnet-daemon of %s not ready within %s\n%s", n.Name, nodeReadyTimeout, tail(n.daemon.logs))
 		}
+	}
+}
+
+// waitNodePort waits until the daemon has given ovn0 the node's join
+// address, which needs the controller to have addressed the node: from
+// then on the node's own set-up is complete and stays as it is.
+func (n *Node) waitNodePort(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(nodeReadyTimeout)
+	for {
+		out, err := ipCommand(n.Chassis.NetNS, "-4", "-o", "addr", "show", "dev", "ovn0").CombinedOutput()
+		if err == nil && strings.Contains(string(out), " inet ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("ovn0 of %s has no join address within %s (is the controller running?): %s\n%s",
+				n.Name, nodeReadyTimeout, out, tail(n.daemon.logs))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
