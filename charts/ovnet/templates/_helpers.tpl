@@ -32,3 +32,15 @@ app.kubernetes.io/component: {{ index . 1 }}
 tcp:$(OVN_NB_SERVICE_HOST):$(OVN_NB_SERVICE_PORT)
 {{- end -}}
 {{- end -}}
+
+{{/* The SB address every node's ovn-controller uses, found like the NB
+     address: the ovn-sb Service's environment variables unless set. */}}
+{{- define "ovnet.sbAddress" -}}
+{{- if .Values.ovn.sbAddress -}}
+{{ .Values.ovn.sbAddress }}
+{{- else if .Values.ovn.central.enabled -}}
+tcp:$(OVN_SB_SERVICE_HOST):$(OVN_SB_SERVICE_PORT)
+{{- else -}}
+{{- fail "ovn.central.enabled=false needs ovn.sbAddress" -}}
+{{- end -}}
+{{- end -}}
