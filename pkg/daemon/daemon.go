@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -197,8 +198,12 @@ func scheme() *runtime.Scheme {
 	return s
 }
 
-// addReadiness makes /readyz follow STATUS.
+// addReadiness makes /readyz follow STATUS; /healthz says the process
+// serves at all.
 func (d *Daemon) addReadiness() error {
+	if err := d.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
 	return d.mgr.AddReadyzCheck("cni", func(r *http.Request) error { return d.status(r.Context()) })
 }
 

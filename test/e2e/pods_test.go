@@ -52,6 +52,15 @@ func TestPodsOnOneNode(t *testing.T) {
 		_, err := nodeExec(n, "ping", "-c", "1", "-W", "1", b.IP.String())
 		return err
 	})
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + n.ProbeAddr + probe)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("daemon %s: %v %v", probe, resp, err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
 	metrics := scrape(t, n.MetricsAddr)
 	for _, series := range []string{
 		`ovnet_cni_request_duration_seconds_count{command="ADD",result="success"} 2`,
