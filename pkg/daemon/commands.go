@@ -19,10 +19,13 @@ import (
 // add wires the pod into OVS and answers with its CNI result.
 func (d *Daemon) add(ctx context.Context, req *cni.Request) (*current.Result, error) {
 	defer d.locks.lock(req.ContainerID)()
+	steps := newStages()
+	defer func() { d.log.V(1).Info("ADD steps", append([]any{"container", req.ContainerID}, steps.kv...)...) }()
 	ap, err := d.waitAddressed(ctx, req.Pod)
 	if err != nil {
 		return nil, err
 	}
+	steps.done("address")
 	bw, err := annotation.ParseBandwidth(ap.Pod.Annotations)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBandwidth, err)
@@ -35,7 +38,8 @@ func (d *Daemon) add(ctx context.Context, req *cni.Request) (*current.Result, er
 		}
 		return nil, err
 	}
-	if err := d.plugPort(ctx, req, ap, iface, bw); err != nil {
+	steps.done("veth")
+	if err := d.plugPort(ctx, req, ap, iface, bw, steps); err != nil {
 		// Nothing half-made stays behind; the runtime will retry ADD.
 		d.unplug(ctx, iface.HostName)
 		return nil, err
@@ -47,22 +51,38 @@ func (d *Daemon) add(ctx context.Context, req *cni.Request) (*current.Result, er
 // ovn-controller binds the port, applies the pod's limits and mirroring,
 // and waits for ovn-controller.
 func (d *Daemon) plugPort(ctx context.Context, req *cni.Request, ap addressedPod, iface podInterface,
-	bw annotation.Bandwidth) error {
+	bw annotation.Bandwidth, steps *stages) error {
 	ids := podPortIDs(req, ap)
 	ids[keyMirror] = mirrorWanted(ap.Pod.Annotations)
 	if err := d.ovs.EnsurePort(ctx, ovs.Port{Bridge: d.cfg.Bridge, Name: iface.HostName, ExternalIDs: ids}); err != nil {
 		return err
 	}
+	steps.done("ovsPort")
 	if err := configurePod(iface); err != nil {
 		return err
 	}
-	if err := d.applyBandwidth(ctx, attachment{HostName: iface.HostName, Netns: req.Netns, IfName: req.IfName}, bw); err != nil {
+	steps.done("podInterface")
+	// A fresh port and veth carry no limits, and mirror0's selection only
+	// changes for a pod that asks to be mirrored: the common pod skips both.
+	if bw != (annotation.Bandwidth{}) {
+		a := attachment{HostName: iface.HostName, Netns: req.Netns, IfName: req.IfName}
+		if err := d.applyBandwidth(ctx, a, bw); err != nil {
+			return err
+		}
+	}
+	if ids[keyMirror] == annotation.True && !d.cfg.EnableMirror {
+		if err := d.syncMirror(ctx); err != nil {
+			return err
+		}
+	}
+	steps.done("qosMirror")
+	if err := d.ovs.WaitInterfaceReady(ctx, iface.HostName); err != nil {
 		return err
 	}
-	if err := d.syncMirror(ctx); err != nil {
-		return err
-	}
-	return d.waitInstalled(ctx, iface.HostName)
+	steps.done("ofport")
+	err := d.waitInstalled(ctx, iface.HostName)
+	steps.done("ovnInstalled")
+	return err
 }
 
 // waitAddressed bounds and times the wait for the controller.
