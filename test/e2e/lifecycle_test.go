@@ -35,6 +35,12 @@ func TestDelGCCheck(t *testing.T) {
 	if err := rt.Del(ctx, gone); err != nil {
 		t.Fatalf("second DEL: %v", err)
 	}
+	// The runtime retrying after the namespace and the pod are gone.
+	gone.NetnsOverride = "/run/netns/" + gone.NetNS + "-deleted"
+	gone.Pod = e.podObject("default", "never-existed")
+	if err := rt.Del(ctx, gone); err != nil {
+		t.Fatalf("DEL without namespace or pod: %v", err)
+	}
 	if ports := podPorts(t, n); len(ports) != 2 {
 		t.Errorf("ports after DEL: %v, want 2", ports)
 	}
