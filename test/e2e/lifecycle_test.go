@@ -118,3 +118,27 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// STATUS follows the API server too: cut off, then back.
+func TestStatusWithoutAPIServer(t *testing.T) {
+	e := newEnv(t)
+	proxy, kubeconfig := startAPIProxy(t, e.api)
+	n := e.node("n1", "--kubeconfig="+kubeconfig)
+	rt := n.Runtime(t)
+	ctx := context.Background()
+	if err := rt.Status(ctx); err != nil {
+		t.Fatalf("STATUS of a healthy node: %v", err)
+	}
+	proxy.setCut(true)
+	e.eventually("STATUS reports the API server unreachable", func() error {
+		err := rt.Status(ctx)
+		var cniErr *types.Error
+		if errors.As(err, &cniErr) && cniErr.Code == 50 && strings.Contains(cniErr.Msg, "API server") {
+			return nil
+		}
+		return errors.New("STATUS = " + errString(err))
+	})
+	proxy.setCut(false)
+	e.eventually("STATUS ready again", func() error { return rt.Status(ctx) })
+	rt.AddPod(t, e.pod("default", "after", "n1", nil))
+}
