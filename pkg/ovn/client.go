@@ -98,12 +98,14 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	return &Client{nb: nb, metrics: ovsdbtxn.NewMetrics(cfg.Registerer, "nb", "northbound"), changes: changes}, nil
 }
 
-// clientIndexes lets the cache find switches and routers by name; the
-// schema indexes neither, and ovnet never creates two of the same name.
+// clientIndexes lets the cache find switches, routers and load balancers
+// by name; the schema indexes none of them, and ovnet never creates two of
+// the same name.
 func clientIndexes() map[string][]model.ClientIndex {
 	return map[string][]model.ClientIndex{
 		nbdb.LogicalSwitchTable: {{Columns: []model.ColumnKey{{Column: "name"}}}},
 		nbdb.LogicalRouterTable: {{Columns: []model.ColumnKey{{Column: "name"}}}},
+		nbdb.LoadBalancerTable:  {{Columns: []model.ColumnKey{{Column: "name"}}}},
 	}
 }
 
@@ -115,11 +117,16 @@ func monitoredTables() []client.MonitorOption {
 	ls := &nbdb.LogicalSwitch{}
 	return []client.MonitorOption{
 		client.WithTable(&nbdb.NBGlobal{}),
-		client.WithTable(ls, &ls.Name, &ls.ExternalIDs, &ls.OtherConfig),
+		client.WithTable(ls, &ls.Name, &ls.ExternalIDs, &ls.OtherConfig, &ls.ACLs, &ls.LoadBalancerGroup),
 		client.WithTable(&nbdb.LogicalSwitchPort{}),
 		client.WithTable(&nbdb.LogicalRouter{}),
 		client.WithTable(&nbdb.LogicalRouterPort{}),
 		client.WithTable(&nbdb.LogicalRouterStaticRoute{}),
+		client.WithTable(&nbdb.LoadBalancer{}),
+		client.WithTable(&nbdb.LoadBalancerGroup{}),
+		client.WithTable(&nbdb.PortGroup{}),
+		client.WithTable(&nbdb.AddressSet{}),
+		client.WithTable(&nbdb.ACL{}),
 	}
 }
 

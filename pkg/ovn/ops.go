@@ -53,6 +53,16 @@ func tableOf(m model.Model) string {
 		return nbdb.LogicalRouterPortTable
 	case *nbdb.LogicalRouterStaticRoute:
 		return nbdb.LogicalRouterStaticRouteTable
+	case *nbdb.LoadBalancer:
+		return nbdb.LoadBalancerTable
+	case *nbdb.LoadBalancerGroup:
+		return nbdb.LoadBalancerGroupTable
+	case *nbdb.PortGroup:
+		return nbdb.PortGroupTable
+	case *nbdb.AddressSet:
+		return nbdb.AddressSetTable
+	case *nbdb.ACL:
+		return nbdb.ACLTable
 	}
 	return ""
 }

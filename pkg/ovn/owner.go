@@ -24,6 +24,13 @@ const (
 	KindNode    = "Node"
 	KindSubnet  = "Subnet"
 	KindCluster = "Cluster"
+	// KindService owns a service's load balancers.
+	KindService = "Service"
+	// KindNetworkPolicy owns a policy's port group, address sets and ACLs.
+	KindNetworkPolicy = "NetworkPolicy"
+	// KindNamespace owns rows made for a namespace as a whole (its default
+	// deny groups, its private/allow ACLs).
+	KindNamespace = "Namespace"
 )
 
 // Owner names the Kubernetes object a northbound row exists for.
