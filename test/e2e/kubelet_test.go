@@ -42,7 +42,9 @@ var sandboxBinaries = []string{"etcd", "kube-apiserver", "kubectl", "kube-contro
 // TestKubelet runs the whole sandbox (hack/sandbox.sh): a real kubelet and
 // containerd run two pods through the ovnet CNI plugin and daemon, and the
 // pods reach each other on their ovnet addresses, as a user would check
-// it with kubectl.
+// it with kubectl. A Service whose EndpointSlices the real
+// kube-controller-manager writes is reached through its ClusterIP, and a
+// NetworkPolicy closes and, deleted, reopens the way to its pod.
 func TestKubelet(t *testing.T) {
 	start := time.Now()
 	s := startScriptSandbox(t)
@@ -57,6 +59,8 @@ kind: Pod
 metadata:
   name: %s
   namespace: default
+  labels:
+    app: %[1]s
 spec:
   terminationGracePeriodSeconds: 1
   containers:
@@ -82,6 +86,88 @@ spec:
 		s.connect(from, to, ips[to])
 	}
 	t.Logf("pods reach each other %s after start", time.Since(start).Round(100*time.Millisecond))
+
+	vip := s.service("kubelet-b", 80)
+	s.connect("kubelet-a", "kubelet-b", vip)
+	t.Logf("service %s reached %s after start", vip, time.Since(start).Round(100*time.Millisecond))
+
+	if out, err := s.kubectlIn(denyIngressPolicy, "create", "-f", "-"); err != nil {
+		t.Fatalf("create policy: %v\n%s", err, out)
+	}
+	s.blocked("kubelet-a", ips["kubelet-b"])
+	s.blocked("kubelet-a", vip)
+	if out, err := s.kubectl("delete", "networkpolicy", "kubelet-b-deny"); err != nil {
+		t.Fatalf("delete policy: %v\n%s", err, out)
+	}
+	s.connect("kubelet-a", "kubelet-b", ips["kubelet-b"])
+	s.connect("kubelet-a", "kubelet-b", vip)
+	t.Logf("policy enforced and lifted %s after start", time.Since(start).Round(100*time.Millisecond))
+}
+
+// denyIngressPolicy isolates kubelet-b for ingress and allows nothing in.
+const denyIngressPolicy = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: kubelet-b-deny
+  namespace: default
+spec:
+  podSelector:
+    matchLabels:
+      app: kubelet-b
+  policyTypes: [Ingress]
+`
+
+// service creates a ClusterIP Service selecting pod name on port and
+// returns its ClusterIP once the kube-controller-manager has published a
+// ready endpoint for it.
+func (s *scriptSandbox) service(name string, port int) string {
+	s.t.Helper()
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: %[1]s
+  namespace: default
+spec:
+  selector:
+    app: %[1]s
+  ports:
+  - port: %[2]d
+    protocol: TCP
+`, name, port)
+	if out, err := s.kubectlIn(manifest, "create", "-f", "-"); err != nil {
+		s.t.Fatalf("create service %s: %v\n%s", name, err, out)
+	}
+	out, err := s.kubectl("wait", "endpointslice", "-l", "kubernetes.io/service-name="+name,
+		"--for=jsonpath={.endpoints[0].conditions.ready}=true", "--timeout=60s")
+	if err != nil {
+		slices, _ := s.kubectl("get", "endpointslices", "-o", "yaml")
+		s.t.Fatalf("service %s has no ready endpoint: %v\n%s\n%s", name, err, out, slices)
+	}
+	vip, err := s.kubectl("get", "service", name, "-o", "jsonpath={.spec.clusterIP}")
+	if err != nil {
+		s.t.Fatalf("service %s: %v\n%s", name, err, vip)
+	}
+	return strings.TrimSpace(vip)
+}
+
+// blocked asserts that pod from's connections to target:80 stop being
+// answered; the policy takes effect within moments, not at once.
+func (s *scriptSandbox) blocked(from, target string) {
+	s.t.Helper()
+	const within = 30 * time.Second
+	deadline := time.Now().Add(within)
+	for {
+		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", target+":80", "--timeout", "1s")
+		// The probe itself must report the failure: a kubectl that could
+		// not exec proves nothing about the policy.
+		if err != nil && strings.Contains(out, "probe:") && !strings.Contains(out, "host=") {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s still reaches %s:80 %s after the policy: %s", from, target, within, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // scriptSandbox is one run of hack/sandbox.sh in a directory of its own.
