@@ -90,7 +90,7 @@ func BenchmarkServiceEndpointChange(b *testing.B) {
 // caused.
 func measureChanges(b *testing.B, cl *cluster, ctrl *harness.Controller, n int) ([]time.Duration, uint64, int64) {
 	b.Helper()
-	time.Sleep(time.Second) // let the set-up's last writes land before counting
+	time.Sleep(time.Second)               // let the set-up's last writes land before counting
 	changeEndpoint(b, cl, 0, "10.31.0.1") // a warm-up, not measured
 	txBefore := ctrl.NBTransactions(b)
 	cl.view.ResetChanges()
