@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,7 +140,8 @@ func (e *env) setEndpoints(svc *corev1.Service, ready map[string]bool) {
 // ClientIP affinity one client keeps reaching one backend.
 func TestServiceClusterIP(t *testing.T) {
 	e := newEnv(t)
-	rt := e.node("n1").Runtime(t)
+	node := e.node("n1")
+	rt := node.Runtime(t)
 	caller := rt.AddPod(t, e.pod("default", "client", "n1", nil))
 	var backends []*harness.Sandbox
 	for _, name := range []string{"web-1", "web-2", "web-3"} {
@@ -162,6 +164,24 @@ func TestServiceClusterIP(t *testing.T) {
 			if seen[ip1] == 0 || seen[ip2] == 0 || len(seen) != 2 {
 				t.Errorf("%s to %s answered by %v, want both ready backends %s and %s and not %s", proto.name, proto.vip, seen, ip1, ip2, ip3)
 			}
+		}
+	})
+	t.Run("the node reaches the ClusterIP through ovn0", func(t *testing.T) {
+		out, err := nodeExec(node, "ip", "route", "get", web.Spec.ClusterIP)
+		if err != nil || !strings.Contains(out, "dev ovn0") {
+			t.Fatalf("route to %s on the node: %v\n%s", web.Spec.ClusterIP, err, out)
+		}
+		seen := map[string]int{}
+		for range serviceTries {
+			out, err := nodeExec(node, e.probe, "connect", "tcp", vipTCP, "--timeout", "2s")
+			m := localRe.FindStringSubmatch(out)
+			if err != nil || m == nil {
+				t.Fatalf("tcp %s from the node: %v\n%s", vipTCP, err, out)
+			}
+			seen[m[1]]++
+		}
+		if seen[ip1] == 0 || seen[ip2] == 0 || len(seen) != 2 {
+			t.Errorf("tcp %s from the node answered by %v, want %s and %s", vipTCP, seen, ip1, ip2)
 		}
 	})
 	t.Run("a removed endpoint stops getting traffic", func(t *testing.T) {
