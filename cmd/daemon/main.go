@@ -74,4 +74,3 @@ func defaultPlugin() string {
 	}
 	return filepath.Join(filepath.Dir(self), cni.PluginType)
 }
-

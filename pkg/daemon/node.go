@@ -139,4 +139,3 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&ovnetv1.Subnet{}, thisNode).
 		Complete(r)
 }
-
