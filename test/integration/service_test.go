@@ -235,6 +235,17 @@ func TestServiceLoadBalancerRows(t *testing.T) {
 			})
 		}
 	})
+	t.Run("a restart writes nothing", func(t *testing.T) {
+		e.ctrl.Stop(t)
+		time.Sleep(time.Second) // let the stopped controller's last writes land before counting
+		e.view.ResetChanges()
+		e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
+		e.loadBalancer(named, "udp", map[string]string{ip + ":53": "10.16.0.5:5353,10.16.0.6:5353"}, rejectOnly)
+		time.Sleep(2 * time.Second) // an observation window for the reconciles after start, not synchronisation
+		if tx, changes := e.ctrl.NBTransactions(t), e.view.Changes(); tx != 0 || changes != 0 {
+			t.Errorf("restart with nothing changed: %d northbound transactions, %d rows changed; want none", tx, changes)
+		}
+	})
 }
 
 // One Service's endpoint change is one transaction changing one row; a
