@@ -214,6 +214,17 @@ func TestServiceClusterIP(t *testing.T) {
 			t.Errorf("udp from web-1 to its service answered by %v, want %s and %s", seen, ip1, ip2)
 		}
 	})
+	t.Run("a Service without ready endpoints refuses at once", func(t *testing.T) {
+		e.setEndpoints(web, map[string]bool{ip3: false})
+		until(t, "connections refused", func() error {
+			out, err := e.connect(caller, "tcp", vipTCP)
+			if err == nil || !strings.Contains(out, "refused") {
+				return fmt.Errorf("connect: %v: %s", err, out)
+			}
+			return nil
+		})
+		e.setEndpoints(web, map[string]bool{ip1: true, ip2: true})
+	})
 	t.Run("ClientIP affinity keeps a client on one backend", func(t *testing.T) {
 		sticky := e.webService("sticky", corev1.ServiceAffinityClientIP)
 		e.setEndpoints(sticky, map[string]bool{ip1: true, ip2: true, ip3: true})
