@@ -4,6 +4,7 @@ package main
 
 import (
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -33,6 +34,8 @@ func main() {
 	flag.StringVar(&cfg.OVNRemote, "ovn-remote", "", "OVN southbound database; when set, the daemon writes the Open_vSwitch external_ids OVN needs")
 	flag.StringVar(&cfg.EncapType, "encap-type", "geneve", "tunnel type (with --ovn-remote)")
 	flag.StringVar(&cfg.EncapIP, "encap-ip", os.Getenv("POD_IP"), "tunnel endpoint address of this node (with --ovn-remote; env POD_IP)")
+	flag.TextVar(&cfg.ServiceCIDR, "service-cidr", netip.MustParsePrefix("10.96.0.0/12"),
+		"Service CIDR (kube-apiserver --service-cluster-ip-range), routed through ovn0 so the node reaches ClusterIPs; empty routes none")
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
 	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")
@@ -71,4 +74,3 @@ func defaultPlugin() string {
 	}
 	return filepath.Join(filepath.Dir(self), cni.PluginType)
 }
-

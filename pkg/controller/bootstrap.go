@@ -41,6 +41,7 @@ func (b *Bootstrap) Start(ctx context.Context) error {
 		run  func(context.Context) error
 	}{
 		{"cluster router", b.ensureRouter},
+		{"service load balancer group", b.ensureServiceGroup},
 		{"default subnets", b.ensureDefaultSubnets},
 		{"load subnets", b.loadSubnets},
 		{"rebuild allocations", b.rebuild},
@@ -58,6 +59,16 @@ func (b *Bootstrap) Start(ctx context.Context) error {
 
 func (b *Bootstrap) ensureRouter(ctx context.Context) error {
 	ops, err := b.Network.NB.RouterOps(ovn.Router{Name: b.Network.Config.ClusterRouter, Owner: b.Network.clusterOwner()})
+	if err != nil {
+		return err
+	}
+	return b.Network.NB.Transact(ctx, ops)
+}
+
+// ensureServiceGroup creates the group every Service's load balancers join
+// and every switch carries, before any switch is programmed.
+func (b *Bootstrap) ensureServiceGroup(ctx context.Context) error {
+	ops, err := b.Network.NB.LoadBalancerGroupOps(b.Network.serviceGroup())
 	if err != nil {
 		return err
 	}

@@ -165,6 +165,8 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 			return ok || subnetExists[o.Name]
 		case ovn.KindCluster:
 			return o.Name == g.Network.Config.ClusterRouter
+		case ovn.KindService:
+			return g.serviceAlive(ctx, o)
 		}
 		return true // a kind this version does not know: leave it alone
 	}
@@ -176,6 +178,13 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 		log.FromContext(ctx).Info("removing northbound rows of gone objects", "ops", len(ops))
 	}
 	return g.Network.NB.Transact(ctx, ops)
+}
+
+// serviceAlive reports whether the Service a row was made for exists; an
+// error reading the cache counts as alive, so a doubt never deletes.
+func (g *GarbageCollector) serviceAlive(ctx context.Context, o ovn.Owner) bool {
+	err := g.Client.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, &corev1.Service{})
+	return !apierrors.IsNotFound(err)
 }
 
 func ignoreNotFound(err error) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // SubnetDefaults describes a subnet the controller creates at start.
@@ -78,6 +79,10 @@ func (n *Network) Ready() bool {
 func (n *Network) clusterOwner() ovn.Owner {
 	return ovn.Owner{Kind: ovn.KindCluster, Name: n.Config.ClusterRouter}
 }
+
+// serviceGroup names the load balancer group of every Service, attached
+// to every subnet's switch.
+func (n *Network) serviceGroup() string { return ovnname.ServiceGroup(n.Config.ClusterRouter) }
 
 // ovnOp is one northbound operation.
 type ovnOp = ovsdb.Operation

@@ -91,7 +91,7 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig) ([]ovnOp, error) {
 	steps := []func() ([]ovnOp, error){
 		func() ([]ovnOp, error) {
 			return n.NB.SwitchOps(ovn.Switch{Name: cfg.Name, Owner: owner, OtherConfig: map[string]string{
-				"subnet": cfg.CIDR.String(), "gateway": cfg.Gateway.String()}})
+				"subnet": cfg.CIDR.String(), "gateway": cfg.Gateway.String()}, LoadBalancerGroup: n.serviceGroup()})
 		},
 		func() ([]ovnOp, error) {
 			return n.NB.RouterPortOps(ovn.RouterPort{Router: router, Name: lrpName, MAC: routerPortMAC(lrpName),

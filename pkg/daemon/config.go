@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -60,6 +61,9 @@ type Config struct {
 	OVNRemote string
 	EncapType string
 	EncapIP   string
+	// ServiceCIDR is routed through ovn0, so the node reaches ClusterIPs;
+	// the zero value routes none.
+	ServiceCIDR netip.Prefix
 	// AddressTimeout and OVNTimeout bound ADD's two waits.
 	AddressTimeout time.Duration
 	OVNTimeout     time.Duration

@@ -92,7 +92,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Re
 	if err := d.cache.List(ctx, subnets); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, d.node.syncRoutes(DefaultNodePort, addr, subnetPrefixes(subnets, addr.Subnet))
+	return ctrl.Result{}, d.node.syncRoutes(DefaultNodePort, addr, routePrefixes(subnets, addr.Subnet, d.cfg.ServiceCIDR))
 }
 
 // plugNodePort makes ovn0 an internal port bound to node-<node>, then
@@ -111,10 +111,14 @@ func (d *Daemon) plugNodePort(ctx context.Context, addr annotation.Address) erro
 	return d.node.configureNodePort(name, addr, mtu)
 }
 
-// subnetPrefixes are the CIDRs the node routes through ovn0: every
-// Subnet's but the join subnet's, which is on-link.
-func subnetPrefixes(subnets *ovnetv1.SubnetList, join netip.Prefix) []netip.Prefix {
+// routePrefixes are the CIDRs the node routes through ovn0: every
+// Subnet's but the join subnet's, which is on-link, and the service CIDR,
+// whose load balancers the join switch applies to the node's traffic.
+func routePrefixes(subnets *ovnetv1.SubnetList, join, service netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
+	if service.IsValid() && service.Addr().Is4() == join.Addr().Is4() {
+		out = append(out, service.Masked())
+	}
 	for _, s := range subnets.Items {
 		p, err := netip.ParsePrefix(s.Spec.CIDR)
 		if err != nil || p.Masked() == join.Masked() || p.Addr().Is4() != join.Addr().Is4() {
@@ -135,4 +139,3 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&ovnetv1.Subnet{}, thisNode).
 		Complete(r)
 }
-

@@ -27,6 +27,11 @@ func (c *Client) GarbageOps(alive func(Owner) bool) ([]ovsdb.Operation, error) {
 	if err != nil {
 		return nil, err
 	}
+	lbs, err := c.loadBalancerGarbage(dead)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, lbs...)
 	for i := range switches {
 		more, err := c.switchGarbage(&switches[i], dead)
 		if err != nil {

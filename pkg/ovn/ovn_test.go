@@ -2,6 +2,7 @@ package ovn_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -124,5 +125,82 @@ func TestGarbageOpsRemoveOnlyDeadOwnedRows(t *testing.T) {
 	})
 	if view.SwitchPort(t, "live.ns") == nil || view.SwitchPort(t, "foreign") == nil {
 		t.Fatal("garbage collection removed a live or foreign row")
+	}
+}
+
+func TestLoadBalancerOps(t *testing.T) {
+	c, view := connect(t)
+	const group = "services"
+	ops, err := c.LoadBalancerGroupOps(group)
+	commit(t, c, ops, err)
+	want := ovn.LoadBalancer{Name: "Service_ns/web_tcp", Protocol: "tcp",
+		Vips: map[string]string{"10.96.0.10:80": "10.16.0.5:8080"}, Options: map[string]string{"reject": "true"},
+		Owner: ovn.Owner{Kind: ovn.KindService, Namespace: "ns", Name: "web"}}
+	ops, err = c.LoadBalancerOps(group, want)
+	commit(t, c, ops, err)
+	waitFor(t, "load balancer in its group", func() bool {
+		lb, g := view.LoadBalancer(t, want.Name), view.LoadBalancerGroup(t, group)
+		return lb != nil && g != nil && len(g.LoadBalancer) == 1 && g.LoadBalancer[0] == lb.UUID
+	})
+
+	t.Run("unchanged: no ops", func(t *testing.T) {
+		if ops, err := c.LoadBalancerOps(group, want); err != nil || len(ops) != 0 {
+			t.Fatalf("second ensure gave %d ops (err %v), want none", len(ops), err)
+		}
+		if ops, err := c.LoadBalancerGroupOps(group); err != nil || len(ops) != 0 {
+			t.Fatalf("group ensure gave %d ops (err %v), want none", len(ops), err)
+		}
+	})
+	t.Run("new backends: one update of the vips column", func(t *testing.T) {
+		want.Vips = map[string]string{"10.96.0.10:80": "10.16.0.5:8080,10.16.0.6:8080"}
+		ops, err := c.LoadBalancerOps(group, want)
+		if err != nil || len(ops) != 1 || ops[0].Op != ovsdb.OperationUpdate || len(ops[0].Row) != 1 || ops[0].Row["vips"] == nil {
+			t.Fatalf("ops %+v (err %v), want one update of vips only", ops, err)
+		}
+		commit(t, c, ops, err)
+		waitFor(t, "new backends", func() bool {
+			lb := view.LoadBalancer(t, want.Name)
+			return lb != nil && lb.Vips["10.96.0.10:80"] == want.Vips["10.96.0.10:80"]
+		})
+	})
+	t.Run("delete leaves the group and the table", func(t *testing.T) {
+		ops, err := c.DeleteLoadBalancerOps(group, want.Name)
+		commit(t, c, ops, err)
+		waitFor(t, "load balancer gone", func() bool {
+			g := view.LoadBalancerGroup(t, group)
+			return view.LoadBalancer(t, want.Name) == nil && g != nil && len(g.LoadBalancer) == 0
+		})
+	})
+	t.Run("a switch carries the group", func(t *testing.T) {
+		ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner, LoadBalancerGroup: group})
+		commit(t, c, ops, err)
+		waitFor(t, "switch with group", func() bool {
+			ls, g := view.Switch(t, "s1"), view.LoadBalancerGroup(t, group)
+			return ls != nil && g != nil && len(ls.LoadBalancerGroup) == 1 && ls.LoadBalancerGroup[0] == g.UUID
+		})
+		if _, err := c.SwitchOps(ovn.Switch{Name: "s2", Owner: subnetOwner, LoadBalancerGroup: "missing"}); !errors.Is(err, ovn.ErrGroupMissing) {
+			t.Fatalf("switch with a missing group: %v, want ErrGroupMissing", err)
+		}
+	})
+}
+
+func TestGarbageOpsRemoveLoadBalancersOfGoneServices(t *testing.T) {
+	c, view := connect(t)
+	ops, err := c.LoadBalancerGroupOps("services")
+	commit(t, c, ops, err)
+	for _, name := range []string{"live", "gone"} {
+		ops, err := c.LoadBalancerOps("services", ovn.LoadBalancer{Name: name, Protocol: "tcp",
+			Vips: map[string]string{"10.96.0.10:80": ""}, Owner: ovn.Owner{Kind: ovn.KindService, Namespace: "ns", Name: name}})
+		commit(t, c, ops, err)
+	}
+	waitFor(t, "two load balancers", func() bool { return len(harness.List[nbdb.LoadBalancer](t, view, nil)) == 2 })
+	ops, err = c.GarbageOps(func(o ovn.Owner) bool { return o.Name != "gone" })
+	commit(t, c, ops, err)
+	waitFor(t, "gone service's load balancer removed", func() bool {
+		g := view.LoadBalancerGroup(t, "services")
+		return view.LoadBalancer(t, "gone") == nil && g != nil && len(g.LoadBalancer) == 1
+	})
+	if view.LoadBalancer(t, "live") == nil {
+		t.Fatal("garbage collection removed a live service's load balancer")
 	}
 }

@@ -9,3 +9,14 @@ func PodPort(namespace, name string) string { return name + "." + namespace }
 
 // NodePort is a node's port on the join switch, bound by the node's ovn0.
 func NodePort(node string) string { return "node-" + node }
+
+// ServiceLoadBalancer is the load balancer of one Service for one protocol
+// ("tcp", "udp", "sctp"). "/" and "_" occur in no Kubernetes name, so the
+// name cannot be read two ways.
+func ServiceLoadBalancer(namespace, name, protocol string) string {
+	return "Service_" + namespace + "/" + name + "_" + protocol
+}
+
+// ServiceGroup is the load balancer group that holds every Service's load
+// balancers and is attached to every logical switch of the cluster router.
+func ServiceGroup(clusterRouter string) string { return clusterRouter + "-services" }

@@ -15,6 +15,9 @@ const (
 	// create thousands of pods and must measure the code, not the throttle.
 	defaultQPS   = 1000
 	defaultBurst = 2000
+	// DefaultServiceCIDR is the API server's service-cluster-ip-range and
+	// the controller's --service-cidr in DefaultNetwork.
+	DefaultServiceCIDR = "10.96.0.0/12"
 	// crdDir is where `make generate` writes the CRDs, relative to the repo root.
 	crdDir = "config/crd"
 )
@@ -62,6 +65,9 @@ func StartAPIServer(tb testing.TB, opts APIServerOptions) *APIServer {
 	// Paths are set explicitly so envtest's TEST_ASSET_* variables cannot
 	// swap in binaries other than the ones KubeAssetsDir checked.
 	apiServer := &envtest.APIServer{Path: filepath.Join(assets, "kube-apiserver"), Out: apiLog, Err: apiLog}
+	// The cluster's Services get addresses from the controller's default
+	// service CIDR, as in a cluster installed with ovnet's defaults.
+	apiServer.Configure().Set("service-cluster-ip-range", DefaultServiceCIDR)
 	for flag, values := range opts.APIServerFlags {
 		apiServer.Configure().Set(flag, values...)
 	}

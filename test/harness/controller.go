@@ -35,7 +35,7 @@ func DefaultNetwork() controller.Config {
 		ClusterRouter: "ovn-cluster",
 		DefaultSubnet: controller.SubnetDefaults{Name: "ovn-default", CIDR: "10.16.0.0/16"},
 		JoinSubnet:    controller.SubnetDefaults{Name: "join", CIDR: "100.64.0.0/16"},
-		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/12"),
+		ServiceCIDR:   netip.MustParsePrefix(DefaultServiceCIDR),
 		GCInterval:    2 * time.Second,
 		PodWorkers:    16,
 	}
@@ -53,7 +53,10 @@ func quietControllerRuntime() {
 // Controller is an ovnet controller running inside the test process.
 type Controller struct {
 	// LogFile holds the controller's log; its tail is printed when the test fails.
-	LogFile   string
+	LogFile string
+	// Registry holds the controller's own metrics, such as its northbound
+	// transaction count.
+	Registry  *prometheus.Registry
 	probeAddr string
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -68,14 +71,14 @@ func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controlle
 	quietControllerRuntime()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Controller{probeAddr: FreeAddr(tb), cancel: cancel, done: make(chan struct{}),
-		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
+		LogFile: filepath.Join(tb.TempDir(), "controller.log"), Registry: prometheus.NewRegistry()}
 	logFile, err := os.Create(c.LogFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	opts := controller.Options{
 		Network: network, NorthboundEndpoints: []string{nb.Endpoint},
-		MetricsAddr: "0", ProbeAddr: c.probeAddr, Registerer: prometheus.NewRegistry(),
+		MetricsAddr: "0", ProbeAddr: c.probeAddr, Registerer: c.Registry,
 		Logger: zap.New(zap.WriteTo(logFile)),
 	}
 	tb.Cleanup(func() {
@@ -91,6 +94,24 @@ func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controlle
 	tb.Cleanup(func() { c.Stop(tb) })
 	c.waitReady(tb)
 	return c
+}
+
+// NBTransactions is the number of northbound transactions the controller
+// has committed or tried, from its ovnet_nb_transaction_duration_seconds.
+func (c *Controller) NBTransactions(tb testing.TB) uint64 {
+	tb.Helper()
+	families, err := c.Registry.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "ovnet_nb_transaction_duration_seconds" {
+			for _, m := range f.GetMetric() {
+				return m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
 }
 
 // Stop ends the controller and waits for it; it is safe to call twice.

@@ -40,6 +40,11 @@ func WatchNorthbound(tb testing.TB, endpoint string, opts ...ViewOption) *NBView
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Load balancers are found by name through an index: a benchmark polls
+	// one among thousands.
+	dbModel.SetIndexes(map[string][]model.ClientIndex{
+		nbdb.LoadBalancerTable: {{Columns: []model.ColumnKey{{Column: "name"}}}},
+	})
 	quiet := logr.Discard()
 	nb, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(endpoint), client.WithLogger(&quiet))
 	if err != nil {
@@ -132,6 +137,39 @@ func (v *NBView) SwitchPort(tb testing.TB, name string) *nbdb.LogicalSwitchPort 
 func (v *NBView) RouterPort(tb testing.TB, name string) *nbdb.LogicalRouterPort {
 	tb.Helper()
 	rows := List(tb, v, func(p *nbdb.LogicalRouterPort) bool { return p.Name == name })
+	if len(rows) == 0 {
+		return nil
+	}
+	return &rows[0]
+}
+
+// LoadBalancer returns the load balancer with that name, or nil; it reads
+// one row, however many there are.
+func (v *NBView) LoadBalancer(tb testing.TB, name string) *nbdb.LoadBalancer {
+	tb.Helper()
+	table := v.nb.Cache().Table(nbdb.LoadBalancerTable)
+	if table == nil {
+		return nil
+	}
+	rows, err := table.RowsByModels([]model.Model{&nbdb.LoadBalancer{Name: name}})
+	if err != nil {
+		tb.Fatalf("look up load balancer %s: %v", name, err)
+	}
+	if len(rows) > 1 {
+		tb.Fatalf("%d load balancers named %s", len(rows), name)
+	}
+	for _, row := range rows {
+		lb := &nbdb.LoadBalancer{}
+		model.CloneInto(row, lb)
+		return lb
+	}
+	return nil
+}
+
+// LoadBalancerGroup returns the load balancer group with that name, or nil.
+func (v *NBView) LoadBalancerGroup(tb testing.TB, name string) *nbdb.LoadBalancerGroup {
+	tb.Helper()
+	rows := List(tb, v, func(g *nbdb.LoadBalancerGroup) bool { return g.Name == name })
 	if len(rows) == 0 {
 		return nil
 	}

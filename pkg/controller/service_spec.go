@@ -1,0 +1,176 @@
+package controller
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+)
+
+// defaultAffinityTimeout is Kubernetes' default for
+// sessionAffinityConfig.clientIP.timeoutSeconds: three hours.
+const defaultAffinityTimeout = 10800
+
+// lbProtocols maps a Service port's protocol to the load balancer's; the
+// order is the order the reconciler converges them in.
+var lbProtocols = []struct {
+	service corev1.Protocol
+	lb      string
+}{
+	{corev1.ProtocolTCP, nbdb.LoadBalancerProtocolTCP},
+	{corev1.ProtocolUDP, nbdb.LoadBalancerProtocolUDP},
+	{corev1.ProtocolSCTP, nbdb.LoadBalancerProtocolSCTP},
+}
+
+func lbProtocol(p corev1.Protocol) (string, bool) {
+	if p == "" {
+		p = corev1.ProtocolTCP
+	}
+	for _, known := range lbProtocols {
+		if known.service == p {
+			return known.lb, true
+		}
+	}
+	return "", false
+}
+
+// serviceLoadBalancers computes the load balancers a Service needs, one per
+// protocol it serves, from the Service and its EndpointSlices. problems
+// names what was left out and why (a non-IPv4 cluster IP, an unsupported
+// protocol), for an Event; the rest is still programmed.
+func serviceLoadBalancers(svc *corev1.Service, endpointSlices []discoveryv1.EndpointSlice) (lbs []ovn.LoadBalancer, problems []string) {
+	vips, problems := clusterIPs(svc)
+	if len(vips) == 0 {
+		return nil, problems
+	}
+	owner := ovn.Owner{Kind: ovn.KindService, Namespace: svc.Namespace, Name: svc.Name}
+	byProtocol := map[string]*ovn.LoadBalancer{}
+	for _, sp := range svc.Spec.Ports {
+		proto, ok := lbProtocol(sp.Protocol)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("port %s: protocol %s is not supported", portLabel(sp), sp.Protocol))
+			continue
+		}
+		lb := byProtocol[proto]
+		if lb == nil {
+			lb = &ovn.LoadBalancer{Name: ovnname.ServiceLoadBalancer(svc.Namespace, svc.Name, proto), Protocol: proto,
+				Vips: map[string]string{}, Options: lbOptions(svc), Owner: owner}
+			byProtocol[proto] = lb
+		}
+		backends := strings.Join(portBackends(sp, endpointSlices), ",")
+		for _, vip := range vips {
+			lb.Vips[netip.AddrPortFrom(vip, uint16(sp.Port)).String()] = backends
+		}
+	}
+	for _, p := range lbProtocols {
+		if lb := byProtocol[p.lb]; lb != nil {
+			lbs = append(lbs, *lb)
+		}
+	}
+	return lbs, problems
+}
+
+// clusterIPs returns the Service's IPv4 cluster IPs; none for a headless
+// Service or one without a cluster IP (ExternalName, not yet allocated).
+func clusterIPs(svc *corev1.Service) ([]netip.Addr, []string) {
+	ips := svc.Spec.ClusterIPs
+	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
+		ips = []string{svc.Spec.ClusterIP}
+	}
+	var vips []netip.Addr
+	var problems []string
+	for _, s := range ips {
+		if s == corev1.ClusterIPNone || s == "" {
+			return nil, nil
+		}
+		ip, err := netip.ParseAddr(s)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("cluster IP %q is not an IP address", s))
+		case !ip.Is4():
+			problems = append(problems, fmt.Sprintf("cluster IP %s is not IPv4; only IPv4 Services are supported", s))
+		default:
+			vips = append(vips, ip)
+		}
+	}
+	return vips, problems
+}
+
+// lbOptions are the options of each of the Service's load balancers.
+func lbOptions(svc *corev1.Service) map[string]string {
+	opts := map[string]string{ovn.LBOptionReject: "true"}
+	if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
+		timeout := int32(defaultAffinityTimeout)
+		if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+			timeout = *c.ClientIP.TimeoutSeconds
+		}
+		opts[ovn.LBOptionAffinityTimeout] = strconv.Itoa(int(timeout))
+	}
+	return opts
+}
+
+// portBackends lists "IP:port" of every ready IPv4 endpoint serving the
+// Service port, sorted, each once. The port number comes from the slice:
+// a named target port may resolve to different numbers on different pods.
+func portBackends(sp corev1.ServicePort, endpointSlices []discoveryv1.EndpointSlice) []string {
+	var backends []string
+	for i := range endpointSlices {
+		slice := &endpointSlices[i]
+		if slice.AddressType != discoveryv1.AddressTypeIPv4 {
+			continue
+		}
+		port, ok := slicePort(slice, sp)
+		if !ok {
+			continue
+		}
+		for _, ep := range slice.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() {
+					backends = append(backends, netip.AddrPortFrom(ip, port).String())
+				}
+			}
+		}
+	}
+	slices.Sort(backends)
+	return slices.Compact(backends)
+}
+
+// slicePort finds the slice's number for the Service port: the slice port
+// of the same name and protocol.
+func slicePort(slice *discoveryv1.EndpointSlice, sp corev1.ServicePort) (uint16, bool) {
+	want := sp.Protocol
+	if want == "" {
+		want = corev1.ProtocolTCP
+	}
+	for _, p := range slice.Ports {
+		name, proto := "", corev1.ProtocolTCP
+		if p.Name != nil {
+			name = *p.Name
+		}
+		if p.Protocol != nil {
+			proto = *p.Protocol
+		}
+		if name == sp.Name && proto == want && p.Port != nil && *p.Port > 0 && *p.Port <= 65535 {
+			return uint16(*p.Port), true
+		}
+	}
+	return 0, false
+}
+
+func portLabel(sp corev1.ServicePort) string {
+	if sp.Name != "" {
+		return sp.Name
+	}
+	return strconv.Itoa(int(sp.Port))
+}
