@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -165,6 +166,10 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 			return ok || subnetExists[o.Name]
 		case ovn.KindCluster:
 			return o.Name == g.Network.Config.ClusterRouter
+		case ovn.KindNetworkPolicy:
+			return g.exists(ctx, &networkingv1.NetworkPolicy{}, o.Namespace, o.Name)
+		case ovn.KindNamespace:
+			return g.exists(ctx, &corev1.Namespace{}, "", o.Name)
 		}
 		return true // a kind this version does not know: leave it alone
 	}
@@ -176,6 +181,13 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 		log.FromContext(ctx).Info("removing northbound rows of gone objects", "ops", len(ops))
 	}
 	return g.Network.NB.Transact(ctx, ops)
+}
+
+// exists reports whether the object is in the cache; on a read error it
+// says yes, so a row is never collected on a guess.
+func (g *GarbageCollector) exists(ctx context.Context, obj client.Object, namespace, name string) bool {
+	err := g.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj)
+	return !apierrors.IsNotFound(err)
 }
 
 func ignoreNotFound(err error) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -145,6 +146,10 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 		indexSubnetNamespaces); err != nil {
 		return fmt.Errorf("index subnets by namespace: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &networkingv1.NetworkPolicy{}, policyCrossNamespaceField,
+		indexPolicyCrossNamespace); err != nil {
+		return fmt.Errorf("index networkpolicies by reach: %w", err)
+	}
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
 	subnets := NewSubnetReconciler(c, network, rec)
@@ -156,6 +161,8 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 		(&NamespaceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
 		pods.SetupWithManager,
 		(&NodeReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
+		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
+		(&IsolationReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
 	} {
 		if err := setup(mgr); err != nil {
 			return fmt.Errorf("set up reconciler: %w", err)
