@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -166,7 +167,11 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 		case ovn.KindCluster:
 			return o.Name == g.Network.Config.ClusterRouter
 		case ovn.KindService:
-			return g.serviceAlive(ctx, o)
+			return g.exists(ctx, &corev1.Service{}, o.Namespace, o.Name)
+		case ovn.KindNetworkPolicy:
+			return g.exists(ctx, &networkingv1.NetworkPolicy{}, o.Namespace, o.Name)
+		case ovn.KindNamespace:
+			return g.exists(ctx, &corev1.Namespace{}, "", o.Name)
 		}
 		return true // a kind this version does not know: leave it alone
 	}
@@ -180,10 +185,10 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 	return g.Network.NB.Transact(ctx, ops)
 }
 
-// serviceAlive reports whether the Service a row was made for exists; an
-// error reading the cache counts as alive, so a doubt never deletes.
-func (g *GarbageCollector) serviceAlive(ctx context.Context, o ovn.Owner) bool {
-	err := g.Client.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, &corev1.Service{})
+// exists reports whether the object is in the cache; on a read error it
+// says yes, so a row is never collected on a guess.
+func (g *GarbageCollector) exists(ctx context.Context, obj client.Object, namespace, name string) bool {
+	err := g.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj)
 	return !apierrors.IsNotFound(err)
 }
 

@@ -10,12 +10,14 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -142,13 +144,19 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 
 // wire registers the reconcilers and the bootstrap with the manager.
 func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ovnetv1.Subnet{}, subnetNamespacesField,
-		indexSubnetNamespaces); err != nil {
-		return fmt.Errorf("index subnets by namespace: %w", err)
+	indexes := []struct {
+		obj   client.Object
+		field string
+		fn    client.IndexerFunc
+	}{
+		{&ovnetv1.Subnet{}, subnetNamespacesField, indexSubnetNamespaces},
+		{&discoveryv1.EndpointSlice{}, sliceServiceField, indexSliceService},
+		{&networkingv1.NetworkPolicy{}, policyCrossNamespaceField, indexPolicyCrossNamespace},
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &discoveryv1.EndpointSlice{}, sliceServiceField,
-		indexSliceService); err != nil {
-		return fmt.Errorf("index endpoint slices by service: %w", err)
+	for _, ix := range indexes {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.obj, ix.field, ix.fn); err != nil {
+			return fmt.Errorf("index %T by %s: %w", ix.obj, ix.field, err)
+		}
 	}
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
@@ -162,6 +170,8 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 		pods.SetupWithManager,
 		(&NodeReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
 		(&ServiceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
+		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
+		(&IsolationReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
 	} {
 		if err := setup(mgr); err != nil {
 			return fmt.Errorf("set up reconciler: %w", err)

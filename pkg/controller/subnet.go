@@ -117,7 +117,7 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) er
 	if err != nil {
 		return classifySubnetError(err)
 	}
-	ops, err := r.Network.subnetOps(cfg)
+	ops, err := r.Network.subnetOps(cfg, subnet.Spec)
 	if err == nil {
 		err = r.Network.NB.Transact(ctx, ops)
 	}

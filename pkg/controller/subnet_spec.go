@@ -9,6 +9,7 @@ import (
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/ipam"
+	"github.com/ovnet/ovnet/pkg/netpol"
 	"github.com/ovnet/ovnet/pkg/ovn"
 )
 
@@ -81,9 +82,10 @@ func routerPortMAC(name string) string {
 	return mac.String()
 }
 
-// subnetOps builds the one transaction that makes a subnet's switch and its
-// attachment to the cluster router match cfg.
-func (n *Network) subnetOps(cfg ipam.SubnetConfig) ([]ovnOp, error) {
+// subnetOps builds the one transaction that makes a subnet's switch, its
+// attachment to the cluster router and its private/allow ACLs match cfg
+// and spec.
+func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]ovnOp, error) {
 	router := n.Config.ClusterRouter
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
 	lrpName := routerPortName(router, cfg.Name)
@@ -101,6 +103,9 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig) ([]ovnOp, error) {
 			return n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: switchRouterPortName(router, cfg.Name),
 				Type: ovn.PortTypeRouter, Addresses: []string{"router"},
 				Options: map[string]string{"router-port": lrpName}, Owner: owner, SwitchInTransaction: true})
+		},
+		func() ([]ovnOp, error) {
+			return n.NB.SwitchACLsOps(cfg.Name, owner, ovnACLs(n.privateACLs(cfg, spec)))
 		},
 	}
 	for _, step := range steps {
@@ -129,4 +134,22 @@ func saturate(v uint64) int64 {
 		return 1<<63 - 1
 	}
 	return int64(v)
+}
+
+// privateACLs are the ACLs a private subnet's switch carries (none for a
+// subnet that is not private). The allow CIDRs were validated by ipamConfig.
+func (n *Network) privateACLs(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) []netpol.ACL {
+	if !spec.Private {
+		return nil
+	}
+	private := netpol.PrivateSubnet{Name: cfg.Name, CIDR: cfg.CIDR}
+	if join, err := netip.ParsePrefix(n.Config.JoinSubnet.CIDR); err == nil {
+		private.NodeCIDR = join
+	}
+	for _, a := range spec.Allow {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
+			private.Allow = append(private.Allow, p)
+		}
+	}
+	return netpol.PrivateACLs(private)
 }

@@ -46,6 +46,39 @@ func (c *Client) GarbageOps(alive func(Owner) bool) ([]ovsdb.Operation, error) {
 		}
 		ops = append(ops, more...)
 	}
+	more, err := c.policyGarbage(dead)
+	if err != nil {
+		return nil, err
+	}
+	return append(ops, more...), nil
+}
+
+// policyGarbage deletes dead owned port groups (their ACLs go with them)
+// and address sets; both are root rows that nothing else removes.
+func (c *Client) policyGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	var groups []nbdb.PortGroup
+	if err := c.nb.WhereCache(func(pg *nbdb.PortGroup) bool { return dead(pg.ExternalIDs) }).List(backgroundCtx(), &groups); err != nil {
+		return nil, fmt.Errorf("list dead port groups: %w", err)
+	}
+	var sets []nbdb.AddressSet
+	if err := c.nb.WhereCache(func(as *nbdb.AddressSet) bool { return dead(as.ExternalIDs) }).List(backgroundCtx(), &sets); err != nil {
+		return nil, fmt.Errorf("list dead address sets: %w", err)
+	}
+	var ops []ovsdb.Operation
+	for i := range groups {
+		more, err := c.nb.Where(&groups[i]).Delete()
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	for i := range sets {
+		more, err := c.nb.Where(&sets[i]).Delete()
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
 	return ops, nil
 }
 

@@ -110,3 +110,8 @@ func sameMap(a, b map[string]string) bool {
 }
 
 func backgroundCtx() context.Context { return context.Background() }
+
+// insertRefs returns a mutation adding values to a set column.
+func insertRefs(field *[]string, values []string) model.Mutation {
+	return model.Mutation{Field: field, Mutator: ovsdb.MutateOperationInsert, Value: values}
+}

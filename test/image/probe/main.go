@@ -9,6 +9,10 @@
 //	    host=NAME addrs=A,B proto=tcp local=IP:PORT client=IP:PORT
 //	probe connect tcp|udp HOST:PORT [--timeout 1s]
 //	    send one request, print the answer; exit 0 on an answer, 1 otherwise
+//	probe reach [--timeout 1s] tcp|udp/HOST:PORT...
+//	    connect to every target at once and print one line per target, in
+//	    order: "PROTO/HOST:PORT ok ANSWER" or "PROTO/HOST:PORT fail REASON";
+//	    exit 0 once every target has its line
 //	probe addrs
 //	    print every interface, its state and its addresses
 //
@@ -54,6 +58,7 @@ func (e usageError) Error() string { return e.msg }
 const usage = `usage:
   probe serve [--tcp PORTS] [--udp PORTS] [--quiet]
   probe connect tcp|udp HOST:PORT [--timeout 1s]
+  probe reach [--timeout 1s] tcp|udp/HOST:PORT...
   probe addrs`
 
 func main() {
@@ -80,6 +85,8 @@ func run(args []string, out io.Writer) error {
 		return runServe(args[1:], out)
 	case "connect":
 		return runConnect(args[1:], out)
+	case "reach":
+		return runReach(args[1:], out)
 	case "addrs":
 		return printAddrs(out)
 	case "-h", "--help", "help":

@@ -1,0 +1,212 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ovnet/ovnet/pkg/netpol"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+const (
+	// ReasonUnsupportedPolicy is the Event reason on a NetworkPolicy with
+	// content that cannot be enforced; that content is left out.
+	ReasonUnsupportedPolicy = "UnsupportedPolicy"
+	// policyWorkers reconcile policies concurrently; each writes its own
+	// rows, and NB commits are what takes the time.
+	policyWorkers = 4
+)
+
+// NetworkPolicyReconciler keeps each NetworkPolicy's port group (the pods
+// it selects, carrying its allow ACLs) and address sets (its peers) in
+// step with the policy, the pods' labels and addresses, and the namespaces'
+// labels. The default deny of isolated pods is the IsolationReconciler's.
+type NetworkPolicyReconciler struct {
+	// Client reads policies, pods and namespaces from the manager's cache.
+	Client client.Client
+	// Network holds the northbound client.
+	Network *Network
+	// Recorder emits Events on policies with unsupported content.
+	Recorder events.EventRecorder
+	// reported holds, per policy, the problems last reported, so an
+	// unchanged policy is not reported again on every pod change.
+	reported sync.Map
+}
+
+// SetupWithManager registers the reconciler: a policy is reconciled when
+// it changes, when a pod of its namespace or of a namespace its selectors
+// reach changes, and when a namespace's labels or logging change.
+func (r *NetworkPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&networkingv1.NetworkPolicy{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfPod), builder.WithPredicates(podPolicyChanges)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace),
+			builder.WithPredicates(namespacePolicyChanges)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
+		Named("networkpolicy").
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch
+
+// Reconcile converges one policy's rows.
+func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	owner := ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: req.Namespace, Name: req.Name}
+	p := &networkingv1.NetworkPolicy{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.reported.Delete(req.NamespacedName)
+			return ctrl.Result{}, r.remove(ctx, owner)
+		}
+		return ctrl.Result{}, fmt.Errorf("get networkpolicy: %w", err)
+	}
+	view := policyView{client: r.Client}
+	cluster, err := view.clusterFor(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ns, err := view.namespace(ctx, p.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	logging, _ := loggingOf(ns) // a bad annotation logs nothing; the IsolationReconciler reports it
+	want := netpol.Translate(p, cluster, logging)
+	r.report(p, want.Problems)
+	ops, err := r.ops(owner, want)
+	if err == nil {
+		err = r.Network.NB.Transact(ctx, ops)
+	}
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("program networkpolicy %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	if len(ops) > 0 {
+		log.FromContext(ctx).V(1).Info("networkpolicy programmed", "pods", len(want.PortGroup.Ports),
+			"acls", len(want.PortGroup.ACLs), "addressSets", len(want.AddressSets))
+	}
+	return ctrl.Result{}, nil
+}
+
+// ops builds the policy's one transaction: its address sets, the removal
+// of sets it no longer needs, and its port group.
+func (r *NetworkPolicyReconciler) ops(owner ovn.Owner, want netpol.Policy) ([]ovnOp, error) {
+	var ops []ovnOp
+	keep := make(map[string]bool, len(want.AddressSets))
+	for _, as := range want.AddressSets {
+		keep[as.Name] = true
+		more, err := r.Network.NB.AddressSetOps(ovn.AddressSet{Name: as.Name, Owner: owner, Addresses: as.Addresses})
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	stale, err := r.Network.NB.DeleteOwnedAddressSetsOps(owner, keep)
+	if err != nil {
+		return nil, err
+	}
+	more, err := portGroupOps(r.Network.NB, want.PortGroup, owner)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(ops, more...), stale...), nil
+}
+
+// remove deletes a gone policy's port group (with its ACLs) and address sets.
+func (r *NetworkPolicyReconciler) remove(ctx context.Context, owner ovn.Owner) error {
+	ops, err := r.Network.NB.DeletePortGroupOps(netpol.PolicyPortGroupName(owner.Namespace, owner.Name))
+	if err != nil {
+		return err
+	}
+	sets, err := r.Network.NB.DeleteOwnedAddressSetsOps(owner, nil)
+	if err != nil {
+		return err
+	}
+	if err := r.Network.NB.Transact(ctx, append(ops, sets...)); err != nil {
+		return fmt.Errorf("remove networkpolicy %s/%s: %w", owner.Namespace, owner.Name, err)
+	}
+	return nil
+}
+
+// report leaves a Warning Event on a policy whose problems changed.
+func (r *NetworkPolicyReconciler) report(p *networkingv1.NetworkPolicy, problems []string) {
+	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+	text := strings.Join(problems, "; ")
+	if last, ok := r.reported.Load(key); ok && last.(string) == text {
+		return
+	}
+	r.reported.Store(key, text)
+	if text == "" {
+		return
+	}
+	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonUnsupportedPolicy, "Translate",
+		"left out, the rest of the policy is enforced: %s", text)
+}
+
+// policiesOfPod maps a pod to the policies that may select it or name it
+// as a peer: those of its namespace and the cross-namespace ones whose
+// namespaceSelector takes its namespace.
+func (r *NetworkPolicyReconciler) policiesOfPod(ctx context.Context, obj client.Object) []reconcile.Request {
+	reqs := r.policiesIn(ctx, obj.GetNamespace())
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {
+		return reqs
+	}
+	return append(reqs, r.crossNamespacePolicies(ctx, ns.Labels, false)...)
+}
+
+// policiesOfNamespace maps a namespace to its own policies (its logging
+// annotation names their severity) and to every cross-namespace policy: a
+// label change may add the namespace to a selector or take it out.
+func (r *NetworkPolicyReconciler) policiesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	return append(r.policiesIn(ctx, obj.GetName()), r.crossNamespacePolicies(ctx, nil, true)...)
+}
+
+func (r *NetworkPolicyReconciler) policiesIn(ctx context.Context, namespace string) []reconcile.Request {
+	var list networkingv1.NetworkPolicyList
+	if err := r.Client.List(ctx, &list, client.InNamespace(namespace), readOnly); err != nil {
+		log.FromContext(ctx).Error(err, "list networkpolicies", "namespace", namespace)
+		return nil
+	}
+	return requestsOf(list.Items, nil)
+}
+
+// crossNamespacePolicies returns the cross-namespace policies whose
+// selectors take a namespace with nsLabels, or all of them.
+func (r *NetworkPolicyReconciler) crossNamespacePolicies(ctx context.Context, nsLabels map[string]string, all bool) []reconcile.Request {
+	var list networkingv1.NetworkPolicyList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{policyCrossNamespaceField: "true"}, readOnly); err != nil {
+		log.FromContext(ctx).Error(err, "list cross-namespace networkpolicies")
+		return nil
+	}
+	if all {
+		return requestsOf(list.Items, nil)
+	}
+	one := map[string]netpol.Namespace{"ns": {Name: "ns", Labels: nsLabels}}
+	return requestsOf(list.Items, func(p *networkingv1.NetworkPolicy) bool { return len(peerNamespaces(p, one)) > 0 })
+}
+
+func requestsOf(policies []networkingv1.NetworkPolicy, keep func(*networkingv1.NetworkPolicy) bool) []reconcile.Request {
+	reqs := make([]reconcile.Request, 0, len(policies))
+	for i := range policies {
+		if keep != nil && !keep(&policies[i]) {
+			continue
+		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{
+			Namespace: policies[i].Namespace, Name: policies[i].Name}})
+	}
+	return reqs
+}

@@ -1,0 +1,208 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	"github.com/ovnet/ovnet/pkg/netpol"
+	"github.com/ovnet/ovnet/pkg/ovn"
+)
+
+// policyCrossNamespaceField indexes NetworkPolicies that may concern pods
+// of other namespaces (a namespaceSelector peer, or an egress named port
+// with no peers, resolved on every pod), so a pod event reaches them
+// without listing every policy of the cluster.
+const policyCrossNamespaceField = "ovnet.io/cross-namespace"
+
+func indexPolicyCrossNamespace(obj client.Object) []string {
+	if crossNamespace(obj.(*networkingv1.NetworkPolicy)) {
+		return []string{"true"}
+	}
+	return nil
+}
+
+func crossNamespace(p *networkingv1.NetworkPolicy) bool {
+	for _, r := range p.Spec.Ingress {
+		if peersCrossNamespace(r.From) {
+			return true
+		}
+	}
+	for _, r := range p.Spec.Egress {
+		if peersCrossNamespace(r.To) || (len(r.To) == 0 && len(r.Ports) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func peersCrossNamespace(peers []networkingv1.NetworkPolicyPeer) bool {
+	for _, peer := range peers {
+		if peer.NamespaceSelector != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// readOnly lists from the cache without copying: the objects are only read.
+var readOnly = &client.ListOptions{UnsafeDisableDeepCopy: ptr.To(true)}
+
+// policyPod is what a policy sees of a pod; ok is false for pods that have
+// no address of ovnet's (not yet allocated, host network, finished).
+func policyPod(p *corev1.Pod) (netpol.Pod, bool) {
+	if p.Spec.HostNetwork || finished(p) {
+		return netpol.Pod{}, false
+	}
+	addr, ok, err := annotation.ParseAddress(p.Annotations)
+	if !ok || err != nil {
+		return netpol.Pod{}, false
+	}
+	var ports []corev1.ContainerPort
+	for _, c := range p.Spec.Containers {
+		ports = append(ports, c.Ports...)
+	}
+	return netpol.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, IP: addr.IP, Ports: ports}, true
+}
+
+// policyView reads the parts of the cluster policies are translated against.
+type policyView struct {
+	client client.Client
+}
+
+// namespaces returns every namespace, by name.
+func (v policyView) namespaces(ctx context.Context) (map[string]netpol.Namespace, error) {
+	var list corev1.NamespaceList
+	if err := v.client.List(ctx, &list, readOnly); err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	out := make(map[string]netpol.Namespace, len(list.Items))
+	for _, ns := range list.Items {
+		out[ns.Name] = netpol.Namespace{Name: ns.Name, Labels: ns.Labels}
+	}
+	return out, nil
+}
+
+// addPods adds the addressed pods of a namespace to c.
+func (v policyView) addPods(ctx context.Context, c *netpol.Cluster, namespace string) error {
+	if _, done := c.Pods[namespace]; done {
+		return nil
+	}
+	var list corev1.PodList
+	if err := v.client.List(ctx, &list, client.InNamespace(namespace), readOnly); err != nil {
+		return fmt.Errorf("list pods of %s: %w", namespace, err)
+	}
+	pods := make([]netpol.Pod, 0, len(list.Items))
+	for i := range list.Items {
+		if pod, ok := policyPod(&list.Items[i]); ok {
+			pods = append(pods, pod)
+		}
+	}
+	c.Pods[namespace] = pods
+	return nil
+}
+
+// clusterFor reads the namespaces and the pods of the namespaces policy p
+// can concern: its own and those its namespaceSelectors select (all of
+// them for an egress named port without peers).
+func (v policyView) clusterFor(ctx context.Context, p *networkingv1.NetworkPolicy) (netpol.Cluster, error) {
+	namespaces, err := v.namespaces(ctx)
+	if err != nil {
+		return netpol.Cluster{}, err
+	}
+	c := netpol.Cluster{Namespaces: namespaces, Pods: map[string][]netpol.Pod{}}
+	if err := v.addPods(ctx, &c, p.Namespace); err != nil {
+		return netpol.Cluster{}, err
+	}
+	for _, name := range peerNamespaces(p, namespaces) {
+		if err := v.addPods(ctx, &c, name); err != nil {
+			return netpol.Cluster{}, err
+		}
+	}
+	return c, nil
+}
+
+// peerNamespaces lists the namespaces p's peers select.
+func peerNamespaces(p *networkingv1.NetworkPolicy, namespaces map[string]netpol.Namespace) []string {
+	var selectors []*metav1.LabelSelector
+	everything := false
+	for _, r := range p.Spec.Ingress {
+		for _, peer := range r.From {
+			selectors = append(selectors, peer.NamespaceSelector)
+		}
+	}
+	for _, r := range p.Spec.Egress {
+		for _, peer := range r.To {
+			selectors = append(selectors, peer.NamespaceSelector)
+		}
+		everything = everything || (len(r.To) == 0 && len(r.Ports) > 0)
+	}
+	var out []string
+	for name, ns := range namespaces {
+		if everything || anySelects(selectors, ns.Labels) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func anySelects(selectors []*metav1.LabelSelector, nsLabels map[string]string) bool {
+	for _, s := range selectors {
+		if s == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(s)
+		if err == nil && sel.Matches(labels.Set(nsLabels)) {
+			return true
+		}
+	}
+	return false
+}
+
+// namespace reads a namespace; nil when it does not exist.
+func (v policyView) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	ns := &corev1.Namespace{}
+	if err := v.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get namespace %s: %w", name, err)
+	}
+	return ns, nil
+}
+
+// loggingOf reads a namespace's acl-logging annotation; a malformed value
+// is an error and logs nothing.
+func loggingOf(ns *corev1.Namespace) (netpol.Logging, error) {
+	if ns == nil {
+		return netpol.Logging{}, nil
+	}
+	l, err := annotation.ParseACLLogging(ns.Annotations)
+	if err != nil {
+		return netpol.Logging{}, err
+	}
+	return netpol.Logging{Deny: l.Deny, Allow: l.Allow}, nil
+}
+
+// ovnACLs converts translated ACLs to northbound ones.
+func ovnACLs(acls []netpol.ACL) []ovn.ACL {
+	out := make([]ovn.ACL, len(acls))
+	for i, a := range acls {
+		out[i] = ovn.ACL{Name: a.Name, Direction: a.Direction, Priority: a.Priority, Match: a.Match,
+			Action: a.Action, Severity: a.Severity, Options: a.Options}
+	}
+	return out
+}
+
+// portGroupOps converts a translated port group into its ops.
+func portGroupOps(nb *ovn.Client, pg netpol.PortGroup, owner ovn.Owner) ([]ovnOp, error) {
+	return nb.PortGroupOps(ovn.PortGroup{Name: pg.Name, Owner: owner, Ports: pg.Ports, ACLs: ovnACLs(pg.ACLs)})
+}

@@ -1,0 +1,97 @@
+package netpol
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestNamespaceIsolation(t *testing.T) {
+	named := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+		p := policy(spec)
+		p.Name = name
+		return p
+	}
+	egressOnly := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	tests := []struct {
+		name       string
+		policies   []*networkingv1.NetworkPolicy
+		wantIn     []string
+		wantEgress []string
+	}{
+		{name: "no policy isolates nothing"},
+		{name: "ingress policy on web", policies: []*networkingv1.NetworkPolicy{named("p1", networkingv1.NetworkPolicySpec{PodSelector: webOnly})},
+			wantIn: []string{"web.a"}},
+		{name: "union of two policies, egress by type", policies: []*networkingv1.NetworkPolicy{
+			named("p1", networkingv1.NetworkPolicySpec{PodSelector: webOnly}),
+			named("p2", networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly}),
+			named("p3", networkingv1.NetworkPolicySpec{PodSelector: webOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{}}}),
+		}, wantIn: []string{"web.a"}, wantEgress: []string{"db.a", "web.a"}},
+		{name: "selector matching nothing", policies: []*networkingv1.NetworkPolicy{named("p1",
+			networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "none"}}})}},
+	}
+	node := netip.MustParsePrefix("100.64.0.0/16")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := NamespaceIsolation(IsolationInput{Namespace: "a", Policies: tt.policies, Cluster: testCluster(), NodeCIDR: node})
+			if len(got.Ingress.Ports)+len(tt.wantIn) > 0 && !reflect.DeepEqual(got.Ingress.Ports, tt.wantIn) {
+				t.Errorf("ingress isolated %v, want %v", got.Ingress.Ports, tt.wantIn)
+			}
+			if len(got.Egress.Ports)+len(tt.wantEgress) > 0 && !reflect.DeepEqual(got.Egress.Ports, tt.wantEgress) {
+				t.Errorf("egress isolated %v, want %v", got.Egress.Ports, tt.wantEgress)
+			}
+		})
+	}
+}
+
+func TestDenyGroupACLs(t *testing.T) {
+	got := NamespaceIsolation(IsolationInput{Namespace: "a", Cluster: testCluster(), Log: Logging{Deny: "alert", Allow: "info"},
+		NodeCIDR: netip.MustParsePrefix("100.64.0.0/16")})
+	in, out := DenyPortGroupName("a", Ingress), DenyPortGroupName("a", Egress)
+	type row struct {
+		dir, match, action, severity string
+		prio                         int
+	}
+	var rows []row
+	for _, pg := range []PortGroup{got.Ingress, got.Egress} {
+		for _, a := range pg.ACLs {
+			rows = append(rows, row{a.Direction, a.Match, a.Action, a.Severity, a.Priority})
+			if (a.Direction == FromLport) != (a.Options[OptionApplyAfterLB] == "true") {
+				t.Errorf("acl %+v: apply-after-lb must be set exactly on from-lport ACLs", a)
+			}
+		}
+	}
+	want := []row{
+		{ToLport, "outport == @" + in, ActionDrop, "alert", PriorityDefaultDeny},
+		{ToLport, "outport == @" + in + " && (arp || nd)", ActionAllow, "", PriorityIsolatedAllow},
+		{ToLport, "outport == @" + in + " && ip4.src == 100.64.0.0/16", ActionAllowRelated, "", PriorityIsolatedAllow},
+		{FromLport, "inport == @" + out, ActionDrop, "alert", PriorityDefaultDeny},
+		{FromLport, "inport == @" + out + " && (arp || nd)", ActionAllow, "", PriorityIsolatedAllow},
+	}
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("acls\n got %+v\nwant %+v", rows, want)
+	}
+	if got.Ingress.ACLs[0].Name != "a/ingressDefaultDeny" || got.Egress.ACLs[0].Name != "a/egressDefaultDeny" {
+		t.Errorf("deny ACL names %q, %q", got.Ingress.ACLs[0].Name, got.Egress.ACLs[0].Name)
+	}
+}
+
+func TestPrivateACLs(t *testing.T) {
+	got := PrivateACLs(PrivateSubnet{Name: "s", CIDR: netip.MustParsePrefix("10.66.0.0/16"),
+		Allow:    []netip.Prefix{netip.MustParsePrefix("10.16.0.5/32"), netip.MustParsePrefix("fd00::/64")},
+		NodeCIDR: netip.MustParsePrefix("100.64.0.0/16")})
+	if len(got) != 2 {
+		t.Fatalf("acls %+v", got)
+	}
+	drop := got[0]
+	if drop.Action != ActionDrop || drop.Direction != ToLport || drop.Priority != PriorityPrivateDrop ||
+		drop.Match != "ip4.dst == 10.66.0.0/16 && ip4.src != {10.66.0.0/16, 10.16.0.5/32, 100.64.0.0/16}" {
+		t.Errorf("drop %+v", drop)
+	}
+	if track := got[1]; track.Action != ActionAllowRelated || track.Priority >= PriorityDefaultDeny {
+		t.Errorf("track %+v must be allow-related below the default deny", track)
+	}
+}

@@ -1,0 +1,81 @@
+package netpol
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNames(t *testing.T) {
+	long := strings.Repeat("n", 63)
+	tests := []struct {
+		name string
+		got  string
+		want string // "" means: only check validity and length
+	}{
+		{"policy group", PolicyPortGroupName("default", "web-allow"), ""},
+		{"deny ingress group", DenyPortGroupName("default", Ingress), ""},
+		{"deny egress group", DenyPortGroupName("default", Egress), ""},
+		{"address set", addressSetName("default", "web-allow", "ingress/0"), ""},
+		{"acl name", PolicyACLName("default", "web-allow"), "default/web-allow"},
+		{"deny acl name", DenyACLName("default", Ingress), "default/ingressDefaultDeny"},
+		{"deny egress acl name", DenyACLName("default", Egress), "default/egressDefaultDeny"},
+		{"long acl name", PolicyACLName(long, "p"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want != "" && tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+			if strings.Contains(tt.name, "acl") {
+				if len(tt.got) > maxACLName {
+					t.Errorf("%q longer than %d", tt.got, maxACLName)
+				}
+				return
+			}
+			if !validIdentifier(tt.got) || strings.Contains(tt.got, "-") {
+				t.Errorf("%q is not a valid OVN identifier", tt.got)
+			}
+		})
+	}
+}
+
+func TestNamesDeterministicAndDistinct(t *testing.T) {
+	if PolicyPortGroupName("a", "b") != PolicyPortGroupName("a", "b") {
+		t.Fatal("port group name not deterministic")
+	}
+	seen := map[string]string{}
+	add := func(name, what string) {
+		if prev, ok := seen[name]; ok {
+			t.Errorf("%s and %s share the name %s", prev, what, name)
+		}
+		seen[name] = what
+	}
+	// Pairs a naive concatenation would confuse.
+	for _, pair := range [][2]string{{"a", "b-c"}, {"a-b", "c"}, {"ab", "c"}, {"a", "bc"}, {"b", "a"}, {"a", "b"}} {
+		add(PolicyPortGroupName(pair[0], pair[1]), "policy "+pair[0]+"/"+pair[1])
+		add(addressSetName(pair[0], pair[1], "ingress/0"), "set "+pair[0]+"/"+pair[1])
+	}
+	for _, ns := range []string{"a", "b", "ab"} {
+		add(DenyPortGroupName(ns, Ingress), "deny in "+ns)
+		add(DenyPortGroupName(ns, Egress), "deny out "+ns)
+	}
+	long1, long2 := PolicyACLName(strings.Repeat("x", 60), "p1"), PolicyACLName(strings.Repeat("x", 60), "p2")
+	if long1 == long2 {
+		t.Errorf("truncated ACL names collide: %q", long1)
+	}
+	if !strings.HasPrefix(long1, strings.Repeat("x", 54)) {
+		t.Errorf("truncated ACL name %q lost its readable head", long1)
+	}
+}
+
+func FuzzNames(f *testing.F) {
+	f.Add("default", "allow-web")
+	f.Fuzz(func(t *testing.T, ns, name string) {
+		if n := PolicyPortGroupName(ns, name); !validIdentifier(n) {
+			t.Fatalf("invalid port group name %q", n)
+		}
+		if n := PolicyACLName(ns, name); len(n) > maxACLName {
+			t.Fatalf("ACL name %q too long", n)
+		}
+	})
+}

@@ -1,0 +1,304 @@
+package netpol
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/ovnet/ovnet/pkg/ovnname"
+)
+
+// Policy is what a NetworkPolicy needs in OVN: a port group of the pods it
+// selects, holding its allow ACLs, and the address sets those name.
+type Policy struct {
+	PortGroup   PortGroup
+	AddressSets []AddressSet
+	// Problems are parts of the policy that cannot be enforced and were
+	// left out; each leaves the policy allowing less, never more.
+	Problems []string
+}
+
+// Translate computes what policy p needs in OVN against cluster c; log says
+// which of its ACLs log (the namespace's acl-logging annotation).
+func Translate(p *networkingv1.NetworkPolicy, c Cluster, log Logging) Policy {
+	t := translator{policy: p, cluster: c, log: log, pg: PolicyPortGroupName(p.Namespace, p.Name)}
+	selected, err := SelectedPods(p, c)
+	if err != nil {
+		t.problem("%v: the policy selects no pod", err)
+	}
+	t.selected = selected
+	out := Policy{PortGroup: PortGroup{Name: t.pg, Ports: portNames(selected)}}
+	ingress, egress := PolicyTypes(p)
+	if ingress {
+		for i, rule := range p.Spec.Ingress {
+			t.rule(Ingress, i, rule.From, rule.Ports)
+		}
+	}
+	if egress {
+		for i, rule := range p.Spec.Egress {
+			t.rule(Egress, i, rule.To, rule.Ports)
+		}
+	}
+	out.PortGroup.ACLs = t.acls
+	out.AddressSets = t.sets
+	out.Problems = t.problems
+	return out
+}
+
+// translator accumulates one policy's rows.
+type translator struct {
+	policy   *networkingv1.NetworkPolicy
+	cluster  Cluster
+	log      Logging
+	pg       string
+	selected []Pod
+	acls     []ACL
+	sets     []AddressSet
+	problems []string
+}
+
+func (t *translator) problem(format string, args ...any) {
+	t.problems = append(t.problems, fmt.Sprintf(format, args...))
+}
+
+// addressSet records an address set and returns its name.
+func (t *translator) addressSet(key string, ips []netip.Addr) string {
+	name := addressSetName(t.policy.Namespace, t.policy.Name, key)
+	t.sets = append(t.sets, AddressSet{Name: name, Addresses: addresses(ips)})
+	return name
+}
+
+// fields names the match fields of a direction: the selected pods' port,
+// and the peer's side of the IP header.
+type fields struct{ port, peerIP, ownIP string }
+
+func fieldsOf(dir Direction) fields {
+	if dir == Ingress {
+		return fields{port: "outport", peerIP: "ip4.src", ownIP: "ip4.dst"}
+	}
+	return fields{port: "inport", peerIP: "ip4.dst", ownIP: "ip4.src"}
+}
+
+// rule adds the ACLs of one ingress or egress rule: one for its numeric
+// ports (or all ports), one per resolved number of each named port.
+func (t *translator) rule(dir Direction, index int, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) {
+	f := fieldsOf(dir)
+	key := fmt.Sprintf("%s/%d", strings.ToLower(string(dir)), index)
+	peerMatch, peerPods, ok := t.peers(dir, key, peers)
+	if !ok {
+		return // every peer was left out: the rule allows nothing
+	}
+	numeric, named := splitPorts(ports)
+	if len(ports) == 0 || len(numeric) > 0 {
+		t.allow(dir, and(f.port+" == @"+t.pg, peerMatch, or(numeric)))
+	}
+	for _, np := range named {
+		t.namedPort(dir, key, np, peerMatch, peerPods)
+	}
+}
+
+// peers returns the match of a rule's peers and, for resolving named
+// ports of egress rules, the pods among them (nil with no peers means any
+// pod). ok is false when the rule has peers but none could be kept.
+func (t *translator) peers(dir Direction, key string, peers []networkingv1.NetworkPolicyPeer) (string, []Pod, bool) {
+	if len(peers) == 0 {
+		return "", nil, true
+	}
+	f := fieldsOf(dir)
+	var terms []string
+	var pods []Pod
+	selectorPeers := false
+	for i, peer := range peers {
+		if peer.IPBlock != nil {
+			if term, err := blockMatch(f.peerIP, peer.IPBlock); err != nil {
+				t.problem("%s rule %s peer %d: %v: peer left out", dir, indexOf(key), i, err)
+			} else {
+				terms = append(terms, term)
+			}
+			continue
+		}
+		matched, err := peerPods(t.policy.Namespace, peer, t.cluster)
+		if err != nil {
+			t.problem("%s rule %s peer %d: %v: peer left out", dir, indexOf(key), i, err)
+			continue
+		}
+		selectorPeers = true
+		pods = append(pods, matched...)
+	}
+	if selectorPeers {
+		terms = append([]string{f.peerIP + " == $" + t.addressSet(key, ipsOf(pods))}, terms...)
+	}
+	if len(terms) == 0 {
+		return "", nil, false
+	}
+	if pods == nil {
+		pods = []Pod{} // peers given, none of them pods: named egress ports resolve on nothing
+	}
+	return or(terms), pods, true
+}
+
+func indexOf(key string) string { return key[strings.IndexByte(key, '/')+1:] }
+
+// blockMatch is the match of an ipBlock peer; IPv6 blocks cannot match on
+// this IPv4 cluster and are refused rather than silently never matching.
+func blockMatch(field string, b *networkingv1.IPBlock) (string, error) {
+	cidr, err := netip.ParsePrefix(strings.TrimSpace(b.CIDR))
+	if err != nil {
+		return "", fmt.Errorf("ipBlock cidr %q: %w", b.CIDR, err)
+	}
+	if !cidr.Addr().Is4() {
+		return "", fmt.Errorf("ipBlock %s is IPv6; this cluster is IPv4 only", cidr)
+	}
+	cidr = cidr.Masked()
+	var except []string
+	for _, e := range b.Except {
+		ex, err := netip.ParsePrefix(strings.TrimSpace(e))
+		if err != nil {
+			return "", fmt.Errorf("ipBlock except %q: %w", e, err)
+		}
+		if !ex.Addr().Is4() || !cidr.Contains(ex.Addr()) || ex.Bits() < cidr.Bits() {
+			return "", fmt.Errorf("ipBlock except %s is not inside %s", ex, cidr)
+		}
+		except = append(except, ex.Masked().String())
+	}
+	m := field + " == " + cidr.String()
+	if len(except) == 0 {
+		return m, nil
+	}
+	sort.Strings(except)
+	return "(" + m + " && " + field + " != {" + strings.Join(except, ", ") + "})", nil
+}
+
+// namedPortRef is a named port of a rule, with its protocol.
+type namedPortRef struct {
+	name     string
+	protocol corev1.Protocol
+}
+
+// splitPorts separates a rule's ports into the matches of numeric ports
+// (or bare protocols) and the named ports, which resolve per pod.
+func splitPorts(ports []networkingv1.NetworkPolicyPort) ([]string, []namedPortRef) {
+	var numeric []string
+	var named []namedPortRef
+	seen := map[namedPortRef]bool{}
+	for _, p := range ports {
+		proto := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			proto = *p.Protocol
+		}
+		l4 := strings.ToLower(string(proto))
+		switch {
+		case p.Port == nil:
+			numeric = append(numeric, l4)
+		case p.Port.Type == intstr.String:
+			ref := namedPortRef{name: p.Port.StrVal, protocol: proto}
+			if !seen[ref] {
+				seen[ref] = true
+				named = append(named, ref)
+			}
+		case p.EndPort != nil && *p.EndPort > p.Port.IntVal:
+			numeric = append(numeric, fmt.Sprintf("(%s.dst >= %d && %s.dst <= %d)", l4, p.Port.IntVal, l4, *p.EndPort))
+		default:
+			numeric = append(numeric, fmt.Sprintf("%s.dst == %d", l4, p.Port.IntVal))
+		}
+	}
+	return numeric, named
+}
+
+// namedPort adds the ACLs of one named port: an ingress rule's name
+// resolves on the selected pods (the destination), an egress rule's on the
+// peer pods; each number it resolves to gets an address set of the pods
+// that resolve it so, and pods without the name contribute nothing.
+func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peerMatch string, peerPods []Pod) {
+	f := fieldsOf(dir)
+	l4 := strings.ToLower(string(np.protocol))
+	resolveOn, field := t.selected, f.ownIP
+	if dir == Egress {
+		resolveOn, field, peerMatch = peerPods, f.peerIP, ""
+		if resolveOn == nil {
+			resolveOn = allPods(t.cluster)
+		}
+	}
+	byNumber := map[int32][]netip.Addr{}
+	for _, pod := range resolveOn {
+		if n, ok := namedPort(pod, np.name, np.protocol); ok {
+			byNumber[n] = append(byNumber[n], pod.IP)
+		}
+	}
+	numbers := make([]int32, 0, len(byNumber))
+	for n := range byNumber {
+		numbers = append(numbers, n)
+	}
+	sort.Slice(numbers, func(i, j int) bool { return numbers[i] < numbers[j] })
+	for _, n := range numbers {
+		set := t.addressSet(fmt.Sprintf("%s/%s/%s/%d", key, l4, np.name, n), byNumber[n])
+		t.allow(dir, and(f.port+" == @"+t.pg, field+" == $"+set, peerMatch, fmt.Sprintf("%s.dst == %d", l4, n)))
+	}
+}
+
+// allow adds an allow-related ACL of the policy.
+func (t *translator) allow(dir Direction, match string) {
+	acl := ACL{Name: PolicyACLName(t.policy.Namespace, t.policy.Name), Priority: PriorityPolicyAllow,
+		Match: match, Action: ActionAllowRelated, Severity: t.log.Allow}
+	if dir == Ingress {
+		acl.Direction = ToLport
+	} else {
+		acl.Direction = FromLport
+		acl.Options = map[string]string{OptionApplyAfterLB: "true"}
+	}
+	t.acls = append(t.acls, acl)
+}
+
+// and joins non-empty terms, each parenthesized when it holds an "||".
+func and(terms ...string) string {
+	var kept []string
+	for _, term := range terms {
+		if term == "" {
+			continue
+		}
+		if strings.Contains(term, "||") {
+			term = "(" + term + ")"
+		}
+		kept = append(kept, term)
+	}
+	return strings.Join(kept, " && ")
+}
+
+// or joins terms; none gives "" (no restriction).
+func or(terms []string) string { return strings.Join(terms, " || ") }
+
+func ipsOf(pods []Pod) []netip.Addr {
+	ips := make([]netip.Addr, len(pods))
+	for i, p := range pods {
+		ips[i] = p.IP
+	}
+	return ips
+}
+
+// addresses returns the distinct IPs, sorted.
+func addresses(ips []netip.Addr) []string {
+	sort.Slice(ips, func(i, j int) bool { return ips[i].Less(ips[j]) })
+	out := make([]string, 0, len(ips))
+	for i, ip := range ips {
+		if i > 0 && ip == ips[i-1] {
+			continue
+		}
+		out = append(out, ip.String())
+	}
+	return out
+}
+
+// portNames returns the pods' logical switch ports, sorted.
+func portNames(pods []Pod) []string {
+	names := make([]string, len(pods))
+	for i, p := range pods {
+		names[i] = ovnname.PodPort(p.Namespace, p.Name)
+	}
+	sort.Strings(names)
+	return names
+}

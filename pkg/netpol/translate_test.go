@@ -1,0 +1,289 @@
+package netpol
+
+import (
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// testCluster: namespace "a" (team=x) holds web (10.16.0.10, http=8080) and
+// db (10.16.0.11, http=9090, dns UDP 53); namespace "b" (team=y) holds
+// client (10.16.1.10) and web2 (10.16.1.11, http=8081).
+func testCluster() Cluster {
+	http := func(n int32) []corev1.ContainerPort { return []corev1.ContainerPort{{Name: "http", ContainerPort: n}} }
+	return Cluster{
+		Namespaces: map[string]Namespace{
+			"a": {Name: "a", Labels: map[string]string{"team": "x"}},
+			"b": {Name: "b", Labels: map[string]string{"team": "y"}},
+		},
+		Pods: map[string][]Pod{
+			"a": {
+				{Namespace: "a", Name: "web", Labels: map[string]string{"app": "web"}, IP: ip("10.16.0.10"), Ports: http(8080)},
+				{Namespace: "a", Name: "db", Labels: map[string]string{"app": "db"}, IP: ip("10.16.0.11"),
+					Ports: append(http(9090), corev1.ContainerPort{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP})},
+			},
+			"b": {
+				{Namespace: "b", Name: "client", Labels: map[string]string{"app": "client"}, IP: ip("10.16.1.10")},
+				{Namespace: "b", Name: "web2", Labels: map[string]string{"app": "web"}, IP: ip("10.16.1.11"), Ports: http(8081)},
+			},
+		},
+	}
+}
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func policy(spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+	return &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "p"}, Spec: spec}
+}
+
+func labelSel(kv ...string) *metav1.LabelSelector {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return &metav1.LabelSelector{MatchLabels: m}
+}
+
+func port(proto corev1.Protocol, p intstr.IntOrString) networkingv1.NetworkPolicyPort {
+	return networkingv1.NetworkPolicyPort{Protocol: &proto, Port: &p}
+}
+
+func i32(v int32) *int32 { return &v }
+
+var (
+	pg      = PolicyPortGroupName("a", "p")
+	asIn0   = addressSetName("a", "p", "ingress/0")
+	asEg0   = addressSetName("a", "p", "egress/0")
+	webOnly = metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+)
+
+// want is a compact expectation: ACL direction+match, and address sets by name.
+type want struct {
+	ports    []string
+	acls     []string // "<direction> <match>"
+	sets     map[string][]string
+	problems []string // substrings, one per problem
+}
+
+func TestTranslate(t *testing.T) {
+	tests := []struct {
+		name string
+		spec networkingv1.NetworkPolicySpec
+		want want
+	}{
+		{
+			name: "deny all ingress: selected pods, no ACL",
+			spec: networkingv1.NetworkPolicySpec{},
+			want: want{ports: []string{"db.a", "web.a"}},
+		},
+		{
+			name: "allow all ingress: empty rule",
+			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Ingress: []networkingv1.NetworkPolicyIngressRule{{}}},
+			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg}},
+		},
+		{
+			name: "podSelector peer: pods of the policy's namespace",
+			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}}}}},
+			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
+				sets: map[string][]string{asIn0: {"10.16.0.11"}}},
+		},
+		{
+			name: "namespaceSelector peer: every pod of the selected namespaces",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: labelSel("team", "y")}}}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
+				sets: map[string][]string{asIn0: {"10.16.1.10", "10.16.1.11"}}},
+		},
+		{
+			name: "both selectors in one peer: intersection",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")}}}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
+				sets: map[string][]string{asIn0: {"10.16.0.10", "10.16.1.11"}}},
+		},
+		{
+			name: "selectors as two peers: union",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}, {NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}}}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
+				sets: map[string][]string{asIn0: {"10.16.0.11", "10.16.1.10"}}},
+		},
+		{
+			name: "ipBlock with except, beside a selector",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "172.17.0.0/16", Except: []string{"172.17.1.0/24", "172.17.0.0/24"}}},
+					{PodSelector: labelSel("app", "none")}}}}},
+			want: want{ports: []string{"db.a", "web.a"},
+				acls: []string{"to-lport outport == @" + pg + " && (ip4.src == $" + asIn0 + " || (ip4.src == 172.17.0.0/16 && ip4.src != {172.17.0.0/24, 172.17.1.0/24}))"},
+				sets: map[string][]string{asIn0: {}}},
+		},
+		{
+			name: "ports: TCP, UDP, SCTP, protocol only, endPort",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{
+				port(corev1.ProtocolTCP, intstr.FromInt32(80)), port(corev1.ProtocolUDP, intstr.FromInt32(53)),
+				port(corev1.ProtocolSCTP, intstr.FromInt32(9)), {Protocol: ptrProto(corev1.ProtocolUDP)},
+				{Port: ptrIntstr(intstr.FromInt32(1000)), EndPort: i32(2000)}}}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg +
+				" && (tcp.dst == 80 || udp.dst == 53 || sctp.dst == 9 || udp || (tcp.dst >= 1000 && tcp.dst <= 2000))"}},
+		},
+		{
+			name: "ingress named port resolves on the selected pods, per number",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http")), port(corev1.ProtocolTCP, intstr.FromInt32(22))}}}},
+			want: want{ports: []string{"db.a", "web.a"},
+				acls: []string{
+					"to-lport outport == @" + pg + " && tcp.dst == 22",
+					"to-lport outport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "ingress/0/tcp/http/8080") + " && tcp.dst == 8080",
+					"to-lport outport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "ingress/0/tcp/http/9090") + " && tcp.dst == 9090",
+				},
+				sets: map[string][]string{
+					addressSetName("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"},
+					addressSetName("a", "p", "ingress/0/tcp/http/9090"): {"10.16.0.11"},
+				}},
+		},
+		{
+			name: "named port of another protocol resolves on nothing",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, intstr.FromString("http"))}}}},
+			want: want{ports: []string{"db.a", "web.a"}},
+		},
+		{
+			name: "egress: from-lport, peers as destination",
+			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}}, Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, intstr.FromInt32(53))}}}},
+			want: want{ports: []string{"web.a"}, acls: []string{"from-lport inport == @" + pg + " && ip4.dst == $" + asEg0 + " && udp.dst == 53"},
+				sets: map[string][]string{asEg0: {"10.16.0.11"}}},
+		},
+		{
+			name: "egress named port resolves on the peers",
+			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
+				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
+			want: want{ports: []string{"web.a"},
+				acls: []string{
+					"from-lport inport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "egress/0/tcp/http/8080") + " && tcp.dst == 8080",
+					"from-lport inport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "egress/0/tcp/http/8081") + " && tcp.dst == 8081",
+					"from-lport inport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "egress/0/tcp/http/9090") + " && tcp.dst == 9090",
+				},
+				sets: map[string][]string{
+					asEg0: {"10.16.0.10", "10.16.0.11", "10.16.1.10", "10.16.1.11"},
+					addressSetName("a", "p", "egress/0/tcp/http/8080"): {"10.16.0.10"},
+					addressSetName("a", "p", "egress/0/tcp/http/8081"): {"10.16.1.11"},
+					addressSetName("a", "p", "egress/0/tcp/http/9090"): {"10.16.0.11"},
+				}},
+		},
+		{
+			name: "egress named port to an ipBlock resolves on nothing",
+			spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}}},
+				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
+			want: want{ports: []string{"db.a", "web.a"}},
+		},
+		{
+			name: "policyTypes Egress only: ingress rules ignored",
+			spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Ingress: []networkingv1.NetworkPolicyIngressRule{{}}, Egress: []networkingv1.NetworkPolicyEgressRule{{}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"from-lport inport == @" + pg}},
+		},
+		{
+			name: "IPv6 ipBlock is refused, the rest of the rule kept",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "fd00::/64"}}, {IPBlock: &networkingv1.IPBlock{CIDR: "10.1.0.0/16"}}}}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == 10.1.0.0/16"},
+				problems: []string{"fd00::/64 is IPv6"}},
+		},
+		{
+			name: "a rule whose only peer is refused allows nothing",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{
+				{From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/33"}}}},
+				{From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"11.0.0.0/16"}}}}},
+			}},
+			want: want{ports: []string{"db.a", "web.a"}, problems: []string{`"10.0.0.0/33"`, "11.0.0.0/16 is not inside"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Translate(policy(tt.spec), testCluster(), Logging{})
+			if !reflect.DeepEqual(got.PortGroup.Ports, tt.want.ports) && !(len(got.PortGroup.Ports) == 0 && len(tt.want.ports) == 0) {
+				t.Errorf("ports %v, want %v", got.PortGroup.Ports, tt.want.ports)
+			}
+			var acls []string
+			for _, a := range got.PortGroup.ACLs {
+				acls = append(acls, a.Direction+" "+a.Match)
+				checkPolicyACL(t, a)
+			}
+			if !reflect.DeepEqual(acls, tt.want.acls) {
+				t.Errorf("acls\n got %q\nwant %q", acls, tt.want.acls)
+			}
+			sets := map[string][]string{}
+			for _, s := range got.AddressSets {
+				sets[s.Name] = s.Addresses
+			}
+			if len(sets) != len(tt.want.sets) {
+				t.Errorf("address sets %v, want %v", sets, tt.want.sets)
+			}
+			for name, addrs := range tt.want.sets {
+				if !reflect.DeepEqual(sets[name], addrs) {
+					t.Errorf("address set %s = %v, want %v", name, sets[name], addrs)
+				}
+			}
+			if len(got.Problems) != len(tt.want.problems) {
+				t.Fatalf("problems %q, want %d", got.Problems, len(tt.want.problems))
+			}
+			for i, p := range tt.want.problems {
+				if !strings.Contains(got.Problems[i], p) {
+					t.Errorf("problem %q does not mention %q", got.Problems[i], p)
+				}
+			}
+		})
+	}
+}
+
+func checkPolicyACL(t *testing.T, a ACL) {
+	t.Helper()
+	if a.Action != ActionAllowRelated || a.Priority != PriorityPolicyAllow || a.Name != "a/p" {
+		t.Errorf("acl %+v: want allow-related at %d named a/p", a, PriorityPolicyAllow)
+	}
+	if after := a.Options[OptionApplyAfterLB] == "true"; after != (a.Direction == FromLport) {
+		t.Errorf("acl %+v: apply-after-lb must be set exactly on from-lport ACLs", a)
+	}
+}
+
+func ptrProto(p corev1.Protocol) *corev1.Protocol        { return &p }
+func ptrIntstr(v intstr.IntOrString) *intstr.IntOrString { return &v }
+
+func TestTranslateLogging(t *testing.T) {
+	got := Translate(policy(networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{}}}), testCluster(),
+		Logging{Allow: "notice", Deny: "alert"})
+	if len(got.PortGroup.ACLs) != 1 || got.PortGroup.ACLs[0].Severity != "notice" || !got.PortGroup.ACLs[0].Log() {
+		t.Fatalf("acls %+v: want one logged at notice", got.PortGroup.ACLs)
+	}
+}
+
+func TestPolicyTypes(t *testing.T) {
+	tests := []struct {
+		name          string
+		spec          networkingv1.NetworkPolicySpec
+		wantIn, wantE bool
+	}{
+		{"no types, no egress rules", networkingv1.NetworkPolicySpec{}, true, false},
+		{"no types, egress rules", networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{}}}, true, true},
+		{"egress only", networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}, false, true},
+		{"both", networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, e := PolicyTypes(policy(tt.spec))
+			if in != tt.wantIn || e != tt.wantE {
+				t.Errorf("got ingress=%v egress=%v, want %v %v", in, e, tt.wantIn, tt.wantE)
+			}
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package ovn_test
+
+import (
+	"testing"
+
+	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+var policyOwner = ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: "ns", Name: "p"}
+
+func TestPortGroupConverges(t *testing.T) {
+	c, view := connect(t)
+	ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner})
+	commit(t, c, ops, err)
+	for _, name := range []string{"a.ns", "b.ns"} {
+		ops, err = c.SwitchPortOps(ovn.SwitchPort{Switch: "s1", Name: name, Owner: ovn.Owner{Kind: ovn.KindPod, Namespace: "ns", Name: name}})
+		commit(t, c, ops, err)
+	}
+	allow := ovn.ACL{Name: "ns/p", Direction: nbdb.ACLDirectionToLport, Priority: 1001, Match: "outport == @pg_x && tcp.dst == 80",
+		Action: nbdb.ACLActionAllowRelated}
+	logged := ovn.ACL{Name: "ns/p", Direction: nbdb.ACLDirectionFromLport, Priority: 1001, Match: "inport == @pg_x",
+		Action: nbdb.ACLActionAllowRelated, Severity: "notice", Options: map[string]string{"apply-after-lb": "true"}}
+	steps := []struct {
+		name      string
+		want      ovn.PortGroup
+		wantPorts int
+	}{
+		{"create, a port not yet in NB left out", ovn.PortGroup{Name: "pg_x", Owner: policyOwner, Ports: []string{"a.ns", "c.ns"}, ACLs: []ovn.ACL{allow}}, 1},
+		{"add a port and an ACL", ovn.PortGroup{Name: "pg_x", Owner: policyOwner, Ports: []string{"a.ns", "b.ns"}, ACLs: []ovn.ACL{allow, logged}}, 2},
+		{"remove a port and an ACL", ovn.PortGroup{Name: "pg_x", Owner: policyOwner, Ports: []string{"b.ns"}, ACLs: []ovn.ACL{logged}}, 1},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			ops, err := c.PortGroupOps(st.want)
+			commit(t, c, ops, err)
+			if again, err := c.PortGroupOps(st.want); err != nil || len(again) != 0 {
+				t.Fatalf("second ensure: %d ops, %v; want none", len(again), err)
+			}
+			waitFor(t, "port group rows", func() bool {
+				pgs := harness.List(t, view, func(pg *nbdb.PortGroup) bool { return pg.Name == "pg_x" })
+				acls := harness.List[nbdb.ACL](t, view, nil)
+				return len(pgs) == 1 && len(pgs[0].Ports) == st.wantPorts && len(pgs[0].ACLs) == len(st.want.ACLs) &&
+					len(acls) == len(st.want.ACLs)
+			})
+		})
+	}
+	acl := harness.List[nbdb.ACL](t, view, nil)[0]
+	if !acl.Log || acl.Severity == nil || *acl.Severity != "notice" || acl.Name == nil || *acl.Name != "ns/p" ||
+		acl.Options["apply-after-lb"] != "true" {
+		t.Errorf("acl %+v: want logged at notice, named ns/p, applied after lb", acl)
+	}
+	ops, err = c.DeletePortGroupOps("pg_x")
+	commit(t, c, ops, err)
+	waitFor(t, "port group and its ACLs gone", func() bool {
+		return len(harness.List[nbdb.PortGroup](t, view, nil)) == 0 && len(harness.List[nbdb.ACL](t, view, nil)) == 0
+	})
+}
+
+func TestAddressSetConverges(t *testing.T) {
+	c, view := connect(t)
+	for _, addrs := range [][]string{{"10.0.0.1", "10.0.0.2"}, {"10.0.0.2", "10.0.0.3"}, {}} {
+		want := ovn.AddressSet{Name: "as_x", Owner: policyOwner, Addresses: addrs}
+		ops, err := c.AddressSetOps(want)
+		commit(t, c, ops, err)
+		if again, err := c.AddressSetOps(want); err != nil || len(again) != 0 {
+			t.Fatalf("second ensure: %d ops, %v; want none", len(again), err)
+		}
+		waitFor(t, "addresses", func() bool {
+			sets := harness.List[nbdb.AddressSet](t, view, nil)
+			return len(sets) == 1 && sameSet(sets[0].Addresses, addrs)
+		})
+	}
+	ops, err := c.AddressSetOps(ovn.AddressSet{Name: "as_other", Owner: ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: "ns", Name: "q"}})
+	commit(t, c, ops, err)
+	ops, err = c.DeleteOwnedAddressSetsOps(policyOwner, nil)
+	commit(t, c, ops, err)
+	waitFor(t, "only the other owner's set left", func() bool {
+		sets := harness.List[nbdb.AddressSet](t, view, nil)
+		return len(sets) == 1 && sets[0].Name == "as_other"
+	})
+}
+
+func TestSwitchACLsLeaveOthersAlone(t *testing.T) {
+	c, view := connect(t)
+	ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner})
+	commit(t, c, ops, err)
+	drop := ovn.ACL{Name: "subnet/s1/private", Direction: nbdb.ACLDirectionToLport, Priority: 3000,
+		Match: "ip4.dst == 10.0.0.0/24 && ip4.src != {10.0.0.0/24}", Action: nbdb.ACLActionDrop}
+	ops, err = c.SwitchACLsOps("s1", subnetOwner, []ovn.ACL{drop})
+	commit(t, c, ops, err)
+	if again, err := c.SwitchACLsOps("s1", subnetOwner, []ovn.ACL{drop}); err != nil || len(again) != 0 {
+		t.Fatalf("second ensure: %d ops, %v; want none", len(again), err)
+	}
+	waitFor(t, "acl on switch", func() bool {
+		ls := view.Switch(t, "s1")
+		return ls != nil && len(ls.ACLs) == 1
+	})
+	ops, err = c.SwitchACLsOps("s1", subnetOwner, nil)
+	commit(t, c, ops, err)
+	waitFor(t, "acl removed", func() bool {
+		ls := view.Switch(t, "s1")
+		return ls != nil && len(ls.ACLs) == 0 && len(harness.List[nbdb.ACL](t, view, nil)) == 0
+	})
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := map[string]bool{}
+	for _, x := range a {
+		in[x] = true
+	}
+	for _, x := range b {
+		if !in[x] {
+			return false
+		}
+	}
+	return true
+}

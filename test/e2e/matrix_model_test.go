@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+const (
+	// deniedTimeout is how long a probe waits for an answer: allowed
+	// connections answer in milliseconds, so this is what a denied cell
+	// costs a probe round.
+	deniedTimeout = time.Second
+	// convergeTimeout bounds how long ACLs may take to match a scenario;
+	// it only catches a matrix that never does.
+	convergeTimeout = 20 * time.Second
+	// namespaceLabel and podLabel are the model's labels, ns=<namespace>
+	// and pod=<name>, as the upstream suite and Cyclonus set them.
+	namespaceLabel = "ns"
+	podLabel       = "pod"
+)
+
+var (
+	modelNamespaces = []string{"x", "y", "z"}
+	modelPodNames   = []string{"a", "b", "c"}
+)
+
+// model is the upstream NetworkPolicy model on one node: namespaces x, y,
+// z, each with pods a, b, c serving TCP and UDP 80 and 81.
+type model struct {
+	e *env
+	// pods are x/a, x/b, x/c, y/a ... z/c: the matrix's rows and columns.
+	pods [podCount]*harness.Sandbox
+	// names are "x/a" ... "z/c", in the same order.
+	names [podCount]string
+}
+
+// modelPod is a pod of the model: labelled pod=<name>, its container ports
+// named as Cyclonus names them so that named-port policies resolve.
+func modelPod(namespace, name, node string) *corev1.Pod {
+	var ports []corev1.ContainerPort
+	for _, port := range matrixPorts {
+		ports = append(ports, corev1.ContainerPort{ContainerPort: port.number, Protocol: port.protocol,
+			Name: fmt.Sprintf("serve-%d-%s", port.number, strings.ToLower(string(port.protocol)))})
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{podLabel: name}},
+		Spec: corev1.PodSpec{NodeName: node,
+			Containers: []corev1.Container{{Name: "c", Image: "local.test/tools:1", Ports: ports}}},
+	}
+}
+
+// newModel creates the namespaces and pods, wires the pods with the CNI
+// plugin (concurrently, as a kubelet would) and starts their servers.
+func newModel(t *testing.T, e *env, node string) *model {
+	t.Helper()
+	m := &model{e: e}
+	rt := e.node(node).Runtime(t)
+	for _, ns := range modelNamespaces {
+		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{namespaceLabel: ns}}}
+		if err := e.c.Create(e.ctx, obj); err != nil {
+			t.Fatalf("create namespace %s: %v", ns, err)
+		}
+	}
+	for i := range podCount {
+		ns, name := modelNamespaces[i/len(modelPodNames)], modelPodNames[i%len(modelPodNames)]
+		pod := modelPod(ns, name, node)
+		if err := e.c.Create(e.ctx, pod); err != nil {
+			t.Fatalf("create pod %s/%s: %v", ns, name, err)
+		}
+		m.pods[i], m.names[i] = rt.NewSandbox(t, pod), ns+"/"+name
+	}
+	errs := make([]error, podCount)
+	var wg sync.WaitGroup
+	for i, s := range m.pods {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = rt.Add(e.ctx, s) }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("ADD of %s: %v", m.names[i], err)
+		}
+	}
+	for _, s := range m.pods {
+		e.serve(s, "--tcp", "80,81", "--udp", "80,81", "--quiet")
+	}
+	return m
+}
+
+// index is the matrix index of "ns/name".
+func (m *model) index(name string) int {
+	for i, n := range m.names {
+		if n == name {
+			return i
+		}
+	}
+	m.e.t.Fatalf("no pod %s in the model", name)
+	return -1
+}
+
+// ip is the address of pod "ns/name".
+func (m *model) ip(name string) string { return m.pods[m.index(name)].IP.String() }
+
+// views reads the pods and namespaces as the API server has them now:
+// labels (kubernetes.io/metadata.name included, which the API server sets)
+// and ports.
+func (m *model) views(ctx context.Context) ([podCount]podView, error) {
+	var views [podCount]podView
+	nsLabels := map[string]map[string]string{}
+	for _, name := range modelNamespaces {
+		var ns corev1.Namespace
+		if err := m.e.c.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+			return views, fmt.Errorf("get namespace %s: %w", name, err)
+		}
+		nsLabels[name] = ns.Labels
+	}
+	for i, s := range m.pods {
+		var pod corev1.Pod
+		if err := m.e.c.Get(ctx, client.ObjectKeyFromObject(s.Pod), &pod); err != nil {
+			return views, fmt.Errorf("get pod %s: %w", m.names[i], err)
+		}
+		views[i] = podView{namespace: pod.Namespace, labels: pod.Labels, namespaceLabels: nsLabels[pod.Namespace],
+			ip: s.IP.String(), ports: pod.Spec.Containers[0].Ports}
+	}
+	return views, nil
+}
+
+// policies lists the model namespaces' policies as the API server stores
+// them, defaults (policyTypes, protocol) applied.
+func (m *model) policies(ctx context.Context) ([]*networkingv1.NetworkPolicy, error) {
+	var out []*networkingv1.NetworkPolicy
+	for _, ns := range modelNamespaces {
+		var list networkingv1.NetworkPolicyList
+		if err := m.e.c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("list policies in %s: %w", ns, err)
+		}
+		for i := range list.Items {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// expected is the matrix the Kubernetes semantics give for the cluster's
+// current objects.
+func (m *model) expected(ctx context.Context) (matrix, error) {
+	views, err := m.views(ctx)
+	if err != nil {
+		return matrix{}, err
+	}
+	policies, err := m.policies(ctx)
+	if err != nil {
+		return matrix{}, err
+	}
+	return expectedMatrix(policies, views), nil
+}
+
+// observe probes every pair on every port: one "probe reach" per source
+// pod, all at once, so a round costs about one deniedTimeout.
+func (m *model) observe() (matrix, error) {
+	var targets []string
+	for _, to := range m.pods {
+		for _, port := range matrixPorts {
+			targets = append(targets, fmt.Sprintf("%s/%s:%d", strings.ToLower(string(port.protocol)), to.IP, port.number))
+		}
+	}
+	var obs matrix
+	errs := make([]error, podCount)
+	var wg sync.WaitGroup
+	for from, s := range m.pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			args := append([]string{m.e.probe, "reach", "--timeout", deniedTimeout.String()}, targets...)
+			out, err := s.Exec(args...)
+			if err != nil {
+				errs[from] = fmt.Errorf("%w\n%s", err, out)
+				return
+			}
+			errs[from] = parseReach(out, targets, func(i int, ok bool) {
+				obs.allowed[i%portCount][from][i/portCount] = ok
+			})
+		}()
+	}
+	wg.Wait()
+	for from, err := range errs {
+		if err != nil {
+			return obs, fmt.Errorf("probe from %s: %w", m.names[from], err)
+		}
+	}
+	return obs, nil
+}
+
+// parseReach reads "probe reach" output, one line per target in order.
+func parseReach(out string, targets []string, record func(target int, ok bool)) error {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(targets) {
+		return fmt.Errorf("%d result lines for %d targets:\n%s", len(lines), len(targets), out)
+	}
+	for i, line := range lines {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != targets[i] || (fields[1] != "ok" && fields[1] != "fail") {
+			return fmt.Errorf("result line %d %q is not about %s", i, line, targets[i])
+		}
+		record(i, fields[1] == "ok")
+	}
+	return nil
+}
+
+// checkMatrix probes until the observed matrix equals the expected one
+// twice in a row (ACLs take effect asynchronously, and a half-applied
+// change can look right for a moment), or fails the test after
+// convergeTimeout with both matrices.
+func (m *model) checkMatrix(t *testing.T, stage string) {
+	t.Helper()
+	want, err := m.expected(m.e.ctx)
+	if err != nil {
+		t.Fatalf("%s: expected matrix: %v", stage, err)
+	}
+	deadline := time.Now().Add(convergeTimeout)
+	var got matrix
+	rounds, matches := 0, 0
+	for matches < 2 {
+		if rounds > 0 && time.Now().After(deadline) {
+			diff := compare(m.names, want, got)
+			if diff == "" {
+				diff = "the last round matched but the one before did not: reachability flaps"
+			}
+			t.Fatalf("%s: reachability differs from the Kubernetes semantics after %d probe rounds (%s):\n%s",
+				stage, rounds, convergeTimeout, diff)
+		}
+		if got, err = m.observe(); err != nil {
+			t.Fatalf("%s: %v", stage, err)
+		}
+		rounds++
+		if got == want {
+			matches++
+		} else {
+			matches = 0
+		}
+	}
+	t.Logf("%s: %d allowed of %d, matched after %d probe rounds", stage, want.count(), portCount*podCount*podCount, rounds)
+}
+
+// count is the number of allowed cells.
+func (m matrix) count() int {
+	n := 0
+	for p := range portCount {
+		for from := range podCount {
+			for to := range podCount {
+				if m.allowed[p][from][to] {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// reset deletes every policy and gives pods and namespaces back their
+// model labels, then waits for the everything-allowed matrix.
+func (m *model) reset(t *testing.T) {
+	t.Helper()
+	for _, ns := range modelNamespaces {
+		if err := m.e.c.DeleteAllOf(m.e.ctx, &networkingv1.NetworkPolicy{}, client.InNamespace(ns)); err != nil {
+			t.Fatalf("delete policies in %s: %v", ns, err)
+		}
+		m.setNamespaceLabels(t, ns, map[string]string{namespaceLabel: ns})
+	}
+	for i, s := range m.pods {
+		m.setPodLabels(t, m.names[i], map[string]string{podLabel: s.Pod.Name})
+	}
+	if want, err := m.expected(m.e.ctx); err != nil || want != allAllowed() {
+		t.Fatalf("after reset the semantics still deny something (%v): the reset is incomplete", err)
+	}
+	m.checkMatrix(t, "reset")
+}
+
+// setPodLabels replaces the labels of pod "ns/name".
+func (m *model) setPodLabels(t *testing.T, name string, labels map[string]string) {
+	t.Helper()
+	var pod corev1.Pod
+	if err := m.e.c.Get(m.e.ctx, client.ObjectKeyFromObject(m.pods[m.index(name)].Pod), &pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Labels = labels
+	if err := m.e.c.Update(m.e.ctx, &pod); err != nil {
+		t.Fatalf("relabel pod %s: %v", name, err)
+	}
+}
+
+// setNamespaceLabels replaces a namespace's labels; the API server keeps
+// kubernetes.io/metadata.name whatever we send.
+func (m *model) setNamespaceLabels(t *testing.T, name string, labels map[string]string) {
+	t.Helper()
+	var ns corev1.Namespace
+	if err := m.e.c.Get(m.e.ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+		t.Fatal(err)
+	}
+	ns.Labels = labels
+	if err := m.e.c.Update(m.e.ctx, &ns); err != nil {
+		t.Fatalf("relabel namespace %s: %v", name, err)
+	}
+}

@@ -1,0 +1,244 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	"github.com/ovnet/ovnet/pkg/netpol"
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+func sel(k, v string) *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{k: v}}
+}
+
+// webPolicy lets pods labelled app=client and every pod of namespaces
+// labelled team=b reach the named port "http" of pods labelled app=web.
+func webPolicy(namespace string) *networkingv1.NetworkPolicy {
+	http := intstr.FromString("http")
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "allow-web"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: *sel("app", "web"),
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From:  []networkingv1.NetworkPolicyPeer{{PodSelector: sel("app", "client")}, {NamespaceSelector: sel("team", "b")}},
+				Ports: []networkingv1.NetworkPolicyPort{{Port: &http}},
+			}},
+		},
+	}
+}
+
+// The rows of a policy follow its pods' labels and addresses, the
+// namespaces' labels, and go when the policy goes.
+func TestNetworkPolicyRows(t *testing.T) {
+	e := newEnv(t)
+	e.labeledNamespace("np", map[string]string{"team": "a"}, nil)
+	other := e.labeledNamespace("other", map[string]string{"team": "b"}, nil)
+	web := e.labeledPod("np", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
+	client := e.labeledPod("np", "client", map[string]string{"app": "client"}, nil)
+	o1 := e.labeledPod("other", "o1", nil, nil)
+	e.createPolicy(webPolicy("np"))
+
+	pg := netpol.PolicyPortGroupName("np", "allow-web")
+	denyIn := netpol.DenyPortGroupName("np", netpol.Ingress)
+	ipOf := func(p *corev1.Pod) string { return p.Annotations[annotation.IPAddress] }
+	peersAre := func(ips ...string) func([]nbdb.ACL) error {
+		return func(acls []nbdb.ACL) error {
+			a, ok := aclWith(acls, "outport == @"+pg, "tcp.dst == 8080")
+			if !ok {
+				return fmt.Errorf("no ACL for the named port in %+v", acls)
+			}
+			if a.Action != nbdb.ACLActionAllowRelated || a.Direction != nbdb.ACLDirectionToLport || a.Priority != netpol.PriorityPolicyAllow {
+				return fmt.Errorf("acl %+v", a)
+			}
+			if sets := e.addressSetsOf("np", "allow-web"); !hasSetWith(sets, ips...) {
+				return fmt.Errorf("address sets %v, want one holding %v", sets, ips)
+			}
+			return nil
+		}
+	}
+	e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(client), ipOf(o1)))
+	e.waitPortGroup(denyIn, []string{"web.np"}, func(acls []nbdb.ACL) error {
+		if _, ok := aclWith(acls, "outport == @"+denyIn); !ok || len(acls) != 3 {
+			return fmt.Errorf("deny ACLs %+v", acls)
+		}
+		return nil
+	})
+	if _, _, ok := e.portGroup(netpol.DenyPortGroupName("np", netpol.Egress)); !ok {
+		t.Errorf("no egress deny group (it exists, empty, while the namespace has policies)")
+	}
+
+	t.Run("peer pod relabelled", func(t *testing.T) {
+		e.relabel(client, map[string]string{"app": "other"})
+		e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(o1)))
+	})
+	t.Run("new peer pod addressed", func(t *testing.T) {
+		c2 := e.labeledPod("np", "client2", map[string]string{"app": "client"}, nil)
+		e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(c2), ipOf(o1)))
+	})
+	t.Run("peer namespace relabelled", func(t *testing.T) {
+		e.relabel(other, map[string]string{"team": "c"})
+		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress]))
+	})
+	t.Run("selected pod relabelled", func(t *testing.T) {
+		e.relabel(web, map[string]string{"app": "none"})
+		e.waitPortGroup(pg, nil, nil)
+		e.waitPortGroup(denyIn, nil, nil)
+	})
+	t.Run("policy deleted", func(t *testing.T) {
+		if err := e.c.Delete(e.ctx, webPolicy("np")); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually("policy rows gone", func() error {
+			if _, _, ok := e.portGroup(pg); ok {
+				return fmt.Errorf("port group %s still there", pg)
+			}
+			if _, _, ok := e.portGroup(denyIn); ok {
+				return fmt.Errorf("deny group %s still there", denyIn)
+			}
+			if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 0 {
+				return fmt.Errorf("address sets left: %v", sets)
+			}
+			if acls := harness.List[nbdb.ACL](t, e.view, nil); len(acls) != 0 {
+				return fmt.Errorf("ACLs left: %d", len(acls))
+			}
+			return nil
+		})
+	})
+}
+
+// Rows of a policy deleted while no controller ran are collected.
+func TestNetworkPolicyGarbage(t *testing.T) {
+	e := newEnv(t)
+	e.labeledNamespace("gc", nil, nil)
+	e.labeledPod("gc", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
+	e.labeledPod("gc", "client", map[string]string{"app": "client"}, nil)
+	e.createPolicy(webPolicy("gc"))
+	pg := netpol.PolicyPortGroupName("gc", "allow-web")
+	e.waitPortGroup(pg, []string{"web.gc"}, nil)
+
+	e.ctrl.Stop(t)
+	if err := e.c.Delete(e.ctx, webPolicy("gc")); err != nil {
+		t.Fatal(err)
+	}
+	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
+	e.eventually("rows of the deleted policy collected", func() error {
+		if _, _, ok := e.portGroup(pg); ok {
+			return fmt.Errorf("port group still there")
+		}
+		if sets := e.addressSetsOf("gc", "allow-web"); len(sets) != 0 {
+			return fmt.Errorf("address sets left: %v", sets)
+		}
+		if pgs := harness.List[nbdb.PortGroup](t, e.view, nil); len(pgs) != 0 {
+			return fmt.Errorf("%d port groups left", len(pgs))
+		}
+		return nil
+	})
+}
+
+// Content a policy cannot enforce gets an Event; the rest of it, and other
+// policies, keep working.
+func TestNetworkPolicyUnsupportedContent(t *testing.T) {
+	e := newEnv(t)
+	e.labeledNamespace("bad", nil, nil)
+	e.labeledPod("bad", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
+	e.labeledPod("bad", "client", map[string]string{"app": "client"}, nil)
+	mixed := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "bad", Name: "mixed"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: *sel("app", "web"),
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "fd00:10::/64"}},
+					{IPBlock: &networkingv1.IPBlock{CIDR: "192.168.7.0/24"}}},
+			}},
+		},
+	}
+	e.createPolicy(mixed)
+	e.createPolicy(webPolicy("bad"))
+	e.event("NetworkPolicy", "bad", "mixed", "UnsupportedPolicy", "fd00:10::/64 is IPv6")
+	e.waitPortGroup(netpol.PolicyPortGroupName("bad", "mixed"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
+		if len(acls) != 1 || !strings.HasSuffix(acls[0].Match, "ip4.src == 192.168.7.0/24") {
+			return fmt.Errorf("acls %+v: want only the IPv4 block's", acls)
+		}
+		return nil
+	})
+	e.waitPortGroup(netpol.PolicyPortGroupName("bad", "allow-web"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
+		if _, ok := aclWith(acls, "tcp.dst == 8080"); !ok {
+			return fmt.Errorf("acls %+v", acls)
+		}
+		return nil
+	})
+}
+
+// A private namespace's switch drops traffic from outside the subnet, the
+// allow list and the nodes; making it public again removes the ACLs.
+func TestPrivateSubnetACLs(t *testing.T) {
+	e := newEnv(t)
+	ns := e.labeledNamespace("priv", nil, map[string]string{annotation.CIDR: "10.70.0.0/24",
+		annotation.Private: "true", annotation.Allow: "10.16.0.0/28, 192.168.0.1/32"})
+	want := "ip4.dst == 10.70.0.0/24 && ip4.src != {10.70.0.0/24, 10.16.0.0/28, 100.64.0.0/16, 192.168.0.1/32}"
+	e.eventually("private ACLs on the switch", func() error {
+		ls := e.view.Switch(t, "priv")
+		if ls == nil {
+			return fmt.Errorf("no switch")
+		}
+		acls := harness.List(t, e.view, func(a *nbdb.ACL) bool { return contains(ls.ACLs, a.UUID) })
+		drop, ok := aclWith(acls, want)
+		if !ok || drop.Action != nbdb.ACLActionDrop || drop.Priority != netpol.PriorityPrivateDrop || drop.Direction != nbdb.ACLDirectionToLport {
+			return fmt.Errorf("acls %+v, want a drop matching %q", acls, want)
+		}
+		return nil
+	})
+	e.annotate(ns, annotation.Private, "")
+	e.eventually("private ACLs removed", func() error {
+		if ls := e.view.Switch(t, "priv"); ls == nil || len(ls.ACLs) != 0 {
+			return fmt.Errorf("switch %+v", ls)
+		}
+		return nil
+	})
+}
+
+// The acl-logging annotation makes the policy's and the default deny's
+// ACLs log, each named after what it stands for; a bad value gets an Event
+// and logs nothing.
+func TestACLLogging(t *testing.T) {
+	e := newEnv(t)
+	ns := e.labeledNamespace("logged", nil, map[string]string{annotation.ACLLogging: `{"deny":"alert","allow":"notice"}`})
+	e.labeledPod("logged", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
+	e.createPolicy(webPolicy("logged"))
+	pg := netpol.PolicyPortGroupName("logged", "allow-web")
+	denyIn := netpol.DenyPortGroupName("logged", netpol.Ingress)
+	logs := func(name, severity string) func([]nbdb.ACL) error {
+		return func(acls []nbdb.ACL) error {
+			for _, a := range acls {
+				if a.Name != nil && *a.Name == name && a.Log && a.Severity != nil && *a.Severity == severity {
+					return nil
+				}
+			}
+			return fmt.Errorf("no ACL named %s logging at %s in %+v", name, severity, acls)
+		}
+	}
+	e.waitPortGroup(pg, []string{"web.logged"}, logs("logged/allow-web", "notice"))
+	e.waitPortGroup(denyIn, []string{"web.logged"}, logs("logged/ingressDefaultDeny", "alert"))
+
+	e.annotate(ns, annotation.ACLLogging, `{"deny":"loud"}`)
+	e.event("Namespace", "", "logged", "InvalidACLLogging", "loud")
+	unlogged := func(acls []nbdb.ACL) error {
+		for _, a := range acls {
+			if a.Log {
+				return fmt.Errorf("acl %q still logs", a.Match)
+			}
+		}
+		return nil
+	}
+	e.waitPortGroup(pg, []string{"web.logged"}, unlogged)
+	e.waitPortGroup(denyIn, []string{"web.logged"}, unlogged)
+}
