@@ -149,4 +149,3 @@ func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.Pod{}, builder.WithPredicates(policyAnnotationsChanged)).
 		Complete(r)
 }
-

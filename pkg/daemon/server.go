@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/ovnet/ovnet/pkg/cni"
 )
 
@@ -109,4 +108,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	_ = json.NewEncoder(w).Encode(v) // the plugin reports a truncated body
 }
-
