@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -241,4 +242,34 @@ func TestACLLogging(t *testing.T) {
 	}
 	e.waitPortGroup(pg, []string{"web.logged"}, unlogged)
 	e.waitPortGroup(denyIn, []string{"web.logged"}, unlogged)
+}
+
+// A restart with policies, isolation, logging and a private subnet in
+// place, and nothing changed, writes nothing to the northbound database.
+func TestNetworkPolicyRestartWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.labeledNamespace("still", map[string]string{"team": "b"}, map[string]string{annotation.ACLLogging: `{"deny":"info","allow":"debug"}`,
+		annotation.CIDR: "10.71.0.0/24", annotation.Private: "true", annotation.Allow: "10.16.0.0/16"})
+	e.labeledPod("still", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
+	e.labeledPod("still", "client", map[string]string{"app": "client"}, nil)
+	p := webPolicy("still")
+	p.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{
+		CIDR: "10.0.0.0/8", Except: []string{"10.1.0.0/16"}}}}}}
+	e.createPolicy(p)
+	pg := netpol.PolicyPortGroupName("still", "allow-web")
+	e.waitPortGroup(pg, []string{"web.still"}, func(acls []nbdb.ACL) error {
+		if len(acls) != 2 {
+			return fmt.Errorf("%d ACLs, want ingress and egress", len(acls))
+		}
+		return nil
+	})
+	e.waitPortGroup(netpol.DenyPortGroupName("still", netpol.Egress), []string{"web.still"}, nil)
+	e.ctrl.Stop(t)
+	time.Sleep(settle)
+	e.view.ResetChanges()
+	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
+	time.Sleep(settle)
+	if n := e.view.Changes(); n != 0 {
+		t.Errorf("restart with nothing changed made %d northbound row changes, want 0", n)
+	}
 }
