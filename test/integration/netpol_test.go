@@ -126,6 +126,11 @@ func TestNetworkPolicyGarbage(t *testing.T) {
 	pg := netpol.PolicyPortGroupName("gc", "allow-web")
 	e.waitPortGroup(pg, []string{"web.gc"}, nil)
 
+	// Rows someone else wrote are never collected.
+	e.nbctl("pg-add", "foreign_pg")
+	e.nbctl("acl-add", "foreign_pg", "to-lport", "1234", "outport == @foreign_pg", "drop")
+	e.nbctl("create", "Address_Set", "name=foreign_as", "addresses=10.0.0.1")
+
 	e.ctrl.Stop(t)
 	if err := e.c.Delete(e.ctx, webPolicy("gc")); err != nil {
 		t.Fatal(err)
@@ -138,11 +143,17 @@ func TestNetworkPolicyGarbage(t *testing.T) {
 		if sets := e.addressSetsOf("gc", "allow-web"); len(sets) != 0 {
 			return fmt.Errorf("address sets left: %v", sets)
 		}
-		if pgs := harness.List[nbdb.PortGroup](t, e.view, nil); len(pgs) != 0 {
-			return fmt.Errorf("%d port groups left", len(pgs))
+		if pgs := harness.List[nbdb.PortGroup](t, e.view, nil); len(pgs) != 1 || pgs[0].Name != "foreign_pg" {
+			return fmt.Errorf("port groups %+v, want only foreign_pg", pgs)
 		}
 		return nil
 	})
+	if _, acls, _ := e.portGroup("foreign_pg"); len(acls) != 1 {
+		t.Errorf("foreign port group's ACLs %+v, want its one ACL", acls)
+	}
+	if sets := harness.List(t, e.view, func(as *nbdb.AddressSet) bool { return as.Name == "foreign_as" }); len(sets) != 1 {
+		t.Errorf("foreign address set collected")
+	}
 }
 
 // Content a policy cannot enforce gets an Event; the rest of it, and other
