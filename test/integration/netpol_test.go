@@ -85,6 +85,12 @@ func TestNetworkPolicyRows(t *testing.T) {
 		c2 := e.labeledPod("np", "client2", map[string]string{"app": "client"}, nil)
 		e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(c2), ipOf(o1)))
 	})
+	t.Run("pod added in a peer namespace", func(t *testing.T) {
+		o2 := e.labeledPod("other", "o2", nil, nil)
+		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress], ipOf(o1), ipOf(o2)))
+		e.deletePod("other", "o2")
+		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress], ipOf(o1)))
+	})
 	t.Run("peer namespace relabelled", func(t *testing.T) {
 		e.relabel(other, map[string]string{"team": "c"})
 		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress]))
