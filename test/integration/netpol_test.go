@@ -10,6 +10,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/netpol"
@@ -44,7 +45,7 @@ func TestNetworkPolicyRows(t *testing.T) {
 	e.labeledNamespace("np", map[string]string{"team": "a"}, nil)
 	other := e.labeledNamespace("other", map[string]string{"team": "b"}, nil)
 	web := e.labeledPod("np", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
-	client := e.labeledPod("np", "client", map[string]string{"app": "client"}, nil)
+	clientPod := e.labeledPod("np", "client", map[string]string{"app": "client"}, nil)
 	o1 := e.labeledPod("other", "o1", nil, nil)
 	e.createPolicy(webPolicy("np"))
 
@@ -66,7 +67,7 @@ func TestNetworkPolicyRows(t *testing.T) {
 			return nil
 		}
 	}
-	e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(client), ipOf(o1)))
+	e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(clientPod), ipOf(o1)))
 	e.waitPortGroup(denyIn, []string{"web.np"}, func(acls []nbdb.ACL) error {
 		if _, ok := aclWith(acls, "outport == @"+denyIn); !ok || len(acls) != 3 {
 			return fmt.Errorf("deny ACLs %+v", acls)
@@ -78,7 +79,7 @@ func TestNetworkPolicyRows(t *testing.T) {
 	}
 
 	t.Run("peer pod relabelled", func(t *testing.T) {
-		e.relabel(client, map[string]string{"app": "other"})
+		e.relabel(clientPod, map[string]string{"app": "other"})
 		e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(o1)))
 	})
 	t.Run("new peer pod addressed", func(t *testing.T) {
@@ -94,6 +95,26 @@ func TestNetworkPolicyRows(t *testing.T) {
 	t.Run("peer namespace relabelled", func(t *testing.T) {
 		e.relabel(other, map[string]string{"team": "c"})
 		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress]))
+	})
+	t.Run("policy edited", func(t *testing.T) {
+		p := &networkingv1.NetworkPolicy{}
+		if err := e.c.Get(e.ctx, client.ObjectKey{Namespace: "np", Name: "allow-web"}, p); err != nil {
+			t.Fatal(err)
+		}
+		udp, port := corev1.ProtocolUDP, intstr.FromInt32(5353)
+		p.Spec.Ingress[0].Ports = []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &port}}
+		if err := e.c.Update(e.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		e.waitPortGroup(pg, []string{"web.np"}, func(acls []nbdb.ACL) error {
+			if len(acls) != 1 || !strings.HasSuffix(acls[0].Match, "&& udp.dst == 5353") {
+				return fmt.Errorf("acls %+v, want only the UDP 5353 rule", acls)
+			}
+			return nil
+		})
+		if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 1 {
+			t.Errorf("address sets %v: the named port's set should be gone, the peers' kept", sets)
+		}
 	})
 	t.Run("selected pod relabelled", func(t *testing.T) {
 		e.relabel(web, map[string]string{"app": "none"})
