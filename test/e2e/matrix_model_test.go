@@ -35,12 +35,12 @@ var (
 	modelPodNames   = []string{"a", "b", "c"}
 )
 
-// model is the upstream NetworkPolicy model on one node: namespaces x, y,
-// z, each with pods a, b, c serving TCP and UDP 80 and 81.
+// model is the upstream NetworkPolicy model: namespaces x, y, z, each
+// with pods a, b, c serving TCP and UDP 80 and 81, spread over the nodes.
 type model struct {
 	e *env
-	// node runs every pod.
-	node *harness.Node
+	// nodes run the pods, pod i on nodes[i%len(nodes)].
+	nodes []*harness.Node
 	// pods are x/a, x/b, x/c, y/a ... z/c: the matrix's rows and columns.
 	pods [podCount]*harness.Sandbox
 	// names are "x/a" ... "z/c", in the same order.
@@ -65,11 +65,16 @@ func modelPod(namespace, name, node string) *corev1.Pod {
 }
 
 // newModel creates the namespaces and pods, wires the pods with the CNI
-// plugin (concurrently, as a kubelet would) and starts their servers.
-func newModel(t *testing.T, e *env, node string) *model {
+// plugin (concurrently, as kubelets would) and starts their servers. Pods
+// go to the nodes in turn, so that with two nodes a policy is enforced on
+// pairs on one node and on pairs across the tunnel alike.
+func newModel(t *testing.T, e *env, nodes ...*harness.Node) *model {
 	t.Helper()
-	m := &model{e: e, node: e.node(node), checked: allAllowed()}
-	rt := m.node.Runtime(t)
+	m := &model{e: e, nodes: nodes, checked: allAllowed()}
+	var runtimes []*harness.Runtime
+	for _, n := range nodes {
+		runtimes = append(runtimes, n.Runtime(t))
+	}
 	for _, ns := range modelNamespaces {
 		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{namespaceLabel: ns}}}
 		if err := e.c.Create(e.ctx, obj); err != nil {
@@ -78,17 +83,17 @@ func newModel(t *testing.T, e *env, node string) *model {
 	}
 	for i := range podCount {
 		ns, name := modelNamespaces[i/len(modelPodNames)], modelPodNames[i%len(modelPodNames)]
-		pod := modelPod(ns, name, node)
+		pod := modelPod(ns, name, nodes[i%len(nodes)].Name)
 		if err := e.c.Create(e.ctx, pod); err != nil {
 			t.Fatalf("create pod %s/%s: %v", ns, name, err)
 		}
-		m.pods[i], m.names[i] = rt.NewSandbox(t, pod), ns+"/"+name
+		m.pods[i], m.names[i] = runtimes[i%len(nodes)].NewSandbox(t, pod), ns+"/"+name
 	}
 	errs := make([]error, podCount)
 	var wg sync.WaitGroup
 	for i, s := range m.pods {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = rt.Add(e.ctx, s) }()
+		go func() { defer wg.Done(); errs[i] = runtimes[i%len(nodes)].Add(e.ctx, s) }()
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -249,6 +254,7 @@ func (m *model) checkMatrix(t *testing.T, stage string) {
 			if diff == "" {
 				diff = "the last round matched but the one before did not: reachability flaps"
 			}
+			t.Logf("northbound rows, for diagnosis:\n%s", m.northbound())
 			t.Fatalf("%s: reachability differs from the Kubernetes semantics after %d probe rounds (%s):\n%s",
 				stage, rounds, convergeTimeout, diff)
 		}
@@ -327,7 +333,7 @@ func (m *model) setNamespaceLabels(t *testing.T, name string, labels map[string]
 	}
 }
 
-// flushConntrack empties the node's connection tracker; every probe round
+// flushConntrack empties the nodes' connection trackers; every probe round
 // starts with it, so a round's connections are all new and never meet an
 // entry of an earlier round. Without it, OVS 3.1.0's userspace conntrack
 // aborted one to two minutes into every run (conntrack.c:1063: assertion
@@ -336,8 +342,27 @@ func (m *model) setNamespaceLabels(t *testing.T, name string, labels map[string]
 // creates for every connection it commits (ct(commit,nat(src))). The
 // policy semantics are about new connections, which is what rounds probe.
 func (m *model) flushConntrack() error {
-	if out, err := runTool("ovs-appctl", "-t", m.node.Chassis.VswitchdControl, "dpctl/flush-conntrack"); err != nil {
-		return fmt.Errorf("flush conntrack: %w\n%s", err, out)
+	for _, n := range m.nodes {
+		if out, err := runTool("ovs-appctl", "-t", n.Chassis.VswitchdControl, "dpctl/flush-conntrack"); err != nil {
+			return fmt.Errorf("flush conntrack of %s: %w\n%s", n.Name, err, out)
+		}
 	}
 	return nil
+}
+
+// northbound lists the ACLs and address sets in NB, to tell a mismatch's
+// cause; never used for the expected matrix.
+func (m *model) northbound() string {
+	var b strings.Builder
+	for _, table := range []struct{ name, columns string }{
+		{"ACL", "name,direction,priority,match,action"},
+		{"Address_Set", "name,addresses"},
+	} {
+		out, err := runTool("ovn-nbctl", "--db="+m.e.ovn.NB.Endpoint, "--format=csv", "--columns="+table.columns, "list", table.name)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", table.name, err)
+		}
+		fmt.Fprintf(&b, "%s:\n%s", table.name, out)
+	}
+	return b.String()
 }
