@@ -29,7 +29,7 @@ const (
 	ReasonUnsupportedPolicy = "UnsupportedPolicy"
 	// policyWorkers reconcile policies concurrently; each writes its own
 	// rows, and NB commits are what takes the time.
-	policyWorkers = 4
+	policyWorkers = 8
 )
 
 // NetworkPolicyReconciler keeps each NetworkPolicy's port group (the pods

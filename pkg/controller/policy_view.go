@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,7 +38,21 @@ func crossNamespace(p *networkingv1.NetworkPolicy) bool {
 		}
 	}
 	for _, r := range p.Spec.Egress {
-		if peersCrossNamespace(r.To) || (len(r.To) == 0 && len(r.Ports) > 0) {
+		if peersCrossNamespace(r.To) || anyPodEgress(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyPodEgress: an egress rule without peers naming a port resolves the
+// name on every pod of the cluster.
+func anyPodEgress(r networkingv1.NetworkPolicyEgressRule) bool {
+	if len(r.To) > 0 {
+		return false
+	}
+	for _, p := range r.Ports {
+		if p.Port != nil && p.Port.Type == intstr.String {
 			return true
 		}
 	}
@@ -143,7 +158,7 @@ func peerNamespaces(p *networkingv1.NetworkPolicy, namespaces map[string]netpol.
 		for _, peer := range r.To {
 			selectors = append(selectors, peer.NamespaceSelector)
 		}
-		everything = everything || (len(r.To) == 0 && len(r.Ports) > 0)
+		everything = everything || anyPodEgress(r)
 	}
 	var out []string
 	for name, ns := range namespaces {

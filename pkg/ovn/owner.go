@@ -28,8 +28,9 @@ const (
 	KindService = "Service"
 	// KindNetworkPolicy owns a policy's port group, address sets and ACLs.
 	KindNetworkPolicy = "NetworkPolicy"
-	// KindNamespace owns rows made for a namespace as a whole (its default
-	// deny groups, its private/allow ACLs).
+	// KindNamespace owns rows made for a namespace as a whole: its default
+	// deny groups. (Private/allow ACLs sit on a subnet's switch and are the
+	// Subnet's, as a Subnet may be private without a namespace.)
 	KindNamespace = "Namespace"
 )
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"strings"
+	"testing"
 
 	"github.com/mattfenwick/cyclonus/pkg/matcher"
 	corev1 "k8s.io/api/core/v1"
@@ -140,4 +141,52 @@ func compare(names [podCount]string, expected, observed matrix) string {
 		}
 	}
 	return b.String()
+}
+
+// cellWant is one cell of a matrix and the answer wanted there.
+type cellWant struct {
+	port, from, to int
+	allowed        bool
+}
+
+// The evaluation is wired to Cyclonus as the semantics say: named ports
+// resolve against the destination pod, egress isolation leaves
+// connections into the pod alone, and a pod always reaches itself.
+func TestExpectedMatrix(t *testing.T) {
+	var pods [podCount]podView
+	for i := range podCount {
+		ns, name := modelNamespaces[i/len(modelPodNames)], modelPodNames[i%len(modelPodNames)]
+		pods[i] = podView{namespace: ns, labels: map[string]string{podLabel: name},
+			namespaceLabels: map[string]string{namespaceLabel: ns}, ip: fmt.Sprintf("10.16.0.%d", i+2),
+			ports: modelPod(ns, name, "n1").Spec.Containers[0].Ports}
+	}
+	tcp := corev1.ProtocolTCP
+	const xa, xb, ya = 0, 1, 3
+	tcp80, tcp81, udp80 := 0, 1, 2
+	tests := []struct {
+		name   string
+		policy pol
+		cells  []cellWant
+	}{
+		{name: "ingress isolation", policy: pol{namespace: "x", name: "p", pods: podIs("a"), types: ingressOnly},
+			cells: []cellWant{{tcp80, xb, xa, false}, {udp80, ya, xa, false}, {tcp80, xa, xb, true}, {tcp80, xa, xa, true}}},
+		{name: "egress isolation", policy: pol{namespace: "x", name: "p", pods: podIs("a"), types: egressOnly},
+			cells: []cellWant{{tcp80, xa, xb, false}, {tcp80, ya, xa, true}, {tcp81, xa, xa, true}}},
+		{name: "named port", policy: pol{namespace: "x", name: "p", pods: podIs("a"), types: ingressOnly,
+			ingress: []rule{{ports: ports(namedPort("serve-81-tcp", &tcp))}}},
+			cells: []cellWant{{tcp81, ya, xa, true}, {tcp80, ya, xa, false}, {udp80, ya, xa, false}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := expectedMatrix([]*networkingv1.NetworkPolicy{tt.policy.object()}, pods)
+			for _, c := range tt.cells {
+				if got := m.allowed[c.port][c.from][c.to]; got != c.allowed {
+					t.Errorf("%s from pod %d to pod %d: allowed=%t, want %t", matrixPorts[c.port], c.from, c.to, got, c.allowed)
+				}
+			}
+			if none := expectedMatrix(nil, pods); none != allAllowed() {
+				t.Errorf("without policies something is denied")
+			}
+		})
+	}
 }

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ovnet/ovnet/test/harness"
 )
 
 // matrixScenario is one row of the NetworkPolicy truth table: policies,
@@ -19,12 +22,20 @@ type matrixScenario struct {
 }
 
 // The upstream NetworkPolicy model (namespaces x, y, z; pods a, b, c) on
-// one node: every scenario's reachability, as a user would probe it, is
-// the one the Kubernetes semantics give.
+// two nodes joined by Geneve: every scenario's reachability, as a user
+// would probe it, is the one the Kubernetes semantics give.
 func TestNetworkPolicyMatrix(t *testing.T) {
 	start := time.Now()
 	e := newEnv(t)
-	m := newModel(t, e, "n1")
+	ul := harness.NewUnderlay(t)
+	var nodes []*harness.Node
+	for i, name := range []string{"n1", "n2"} {
+		encap := fmt.Sprintf("172.18.0.%d", i+1)
+		n := harness.StartNode(t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB, EncapIP: encap})
+		ul.Attach(t, n, encap+"/24")
+		nodes = append(nodes, n)
+	}
+	m := newModel(t, e, nodes...)
 	t.Logf("model of %d pods up in %s", podCount, time.Since(start).Round(time.Millisecond))
 	for _, sc := range matrixScenarios(t, m) {
 		began, ran := time.Now(), false

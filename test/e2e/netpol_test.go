@@ -114,8 +114,8 @@ func containsAll(s string, parts ...string) bool {
 // blocks a connection that worked, an allow rule re-opens one port and
 // not the other, the node still reaches the isolated pod, drops and allows
 // are logged by ovn-controller under the policy's name, an egress rule with
-// a named port allows exactly that port, and deleting the policies
-// restores what was there.
+// a named port allows exactly that port and leaves replies alone, and
+// deleting the policies restores what was there.
 func TestNetworkPolicyPackets(t *testing.T) {
 	e := newEnv(t)
 	n := e.node("n1")
@@ -145,6 +145,13 @@ func TestNetworkPolicyPackets(t *testing.T) {
 			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "client"}}}},
 			Ports: []networkingv1.NetworkPolicyPort{{Port: &port80}},
 		}}}})
+	// Forgotten neighbours must be resolved again: ARP to and from the
+	// isolated pod passes.
+	for _, s := range []*harness.Sandbox{client, server} {
+		if out, err := s.Exec("ip", "neigh", "flush", "all"); err != nil {
+			t.Fatalf("flush neighbours of %s: %v\n%s", s.Pod.Name, err, out)
+		}
+	}
 	e.reachable(client, http)
 	e.blocked(client, other)
 	t.Logf("allow logged: %s", e.logLine(n, `name="np/allow-client"`, "verdict=allow", "severity=notice"))
@@ -163,6 +170,14 @@ func TestNetworkPolicyPackets(t *testing.T) {
 			}}}})
 	e.blocked(client, other)
 	e.reachable(client, http)
+	// Egress isolation leaves the pod's answers alone: replies to
+	// connections others open to it, and to the node's probes.
+	e.serve(client, "--tcp", "80")
+	e.reachable(server, client.IP.String()+":80")
+	e.eventually("node reaches the egress-isolated pod", func() error {
+		_, err := nodeExec(n, "ping", "-c", "1", "-W", "1", client.IP.String())
+		return err
+	})
 	e.deletePolicy("np", "client-egress")
 	e.reachable(client, other)
 }

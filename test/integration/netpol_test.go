@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/netpol"
@@ -43,7 +45,7 @@ func TestNetworkPolicyRows(t *testing.T) {
 	e.labeledNamespace("np", map[string]string{"team": "a"}, nil)
 	other := e.labeledNamespace("other", map[string]string{"team": "b"}, nil)
 	web := e.labeledPod("np", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
-	client := e.labeledPod("np", "client", map[string]string{"app": "client"}, nil)
+	clientPod := e.labeledPod("np", "client", map[string]string{"app": "client"}, nil)
 	o1 := e.labeledPod("other", "o1", nil, nil)
 	e.createPolicy(webPolicy("np"))
 
@@ -65,7 +67,7 @@ func TestNetworkPolicyRows(t *testing.T) {
 			return nil
 		}
 	}
-	e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(client), ipOf(o1)))
+	e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(clientPod), ipOf(o1)))
 	e.waitPortGroup(denyIn, []string{"web.np"}, func(acls []nbdb.ACL) error {
 		if _, ok := aclWith(acls, "outport == @"+denyIn); !ok || len(acls) != 3 {
 			return fmt.Errorf("deny ACLs %+v", acls)
@@ -77,16 +79,42 @@ func TestNetworkPolicyRows(t *testing.T) {
 	}
 
 	t.Run("peer pod relabelled", func(t *testing.T) {
-		e.relabel(client, map[string]string{"app": "other"})
+		e.relabel(clientPod, map[string]string{"app": "other"})
 		e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(o1)))
 	})
 	t.Run("new peer pod addressed", func(t *testing.T) {
 		c2 := e.labeledPod("np", "client2", map[string]string{"app": "client"}, nil)
 		e.waitPortGroup(pg, []string{"web.np"}, peersAre(ipOf(c2), ipOf(o1)))
 	})
+	t.Run("pod added in a peer namespace", func(t *testing.T) {
+		o2 := e.labeledPod("other", "o2", nil, nil)
+		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress], ipOf(o1), ipOf(o2)))
+		e.deletePod("other", "o2")
+		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress], ipOf(o1)))
+	})
 	t.Run("peer namespace relabelled", func(t *testing.T) {
 		e.relabel(other, map[string]string{"team": "c"})
 		e.waitPortGroup(pg, []string{"web.np"}, peersAre(e.addressed("np", "client2").Annotations[annotation.IPAddress]))
+	})
+	t.Run("policy edited", func(t *testing.T) {
+		p := &networkingv1.NetworkPolicy{}
+		if err := e.c.Get(e.ctx, client.ObjectKey{Namespace: "np", Name: "allow-web"}, p); err != nil {
+			t.Fatal(err)
+		}
+		udp, port := corev1.ProtocolUDP, intstr.FromInt32(5353)
+		p.Spec.Ingress[0].Ports = []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &port}}
+		if err := e.c.Update(e.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		e.waitPortGroup(pg, []string{"web.np"}, func(acls []nbdb.ACL) error {
+			if len(acls) != 1 || !strings.HasSuffix(acls[0].Match, "&& udp.dst == 5353") {
+				return fmt.Errorf("acls %+v, want only the UDP 5353 rule", acls)
+			}
+			return nil
+		})
+		if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 1 {
+			t.Errorf("address sets %v: the named port's set should be gone, the peers' kept", sets)
+		}
 	})
 	t.Run("selected pod relabelled", func(t *testing.T) {
 		e.relabel(web, map[string]string{"app": "none"})
@@ -125,6 +153,11 @@ func TestNetworkPolicyGarbage(t *testing.T) {
 	pg := netpol.PolicyPortGroupName("gc", "allow-web")
 	e.waitPortGroup(pg, []string{"web.gc"}, nil)
 
+	// Rows someone else wrote are never collected.
+	e.nbctl("pg-add", "foreign_pg")
+	e.nbctl("acl-add", "foreign_pg", "to-lport", "1234", "outport == @foreign_pg", "drop")
+	e.nbctl("create", "Address_Set", "name=foreign_as", "addresses=10.0.0.1")
+
 	e.ctrl.Stop(t)
 	if err := e.c.Delete(e.ctx, webPolicy("gc")); err != nil {
 		t.Fatal(err)
@@ -137,11 +170,17 @@ func TestNetworkPolicyGarbage(t *testing.T) {
 		if sets := e.addressSetsOf("gc", "allow-web"); len(sets) != 0 {
 			return fmt.Errorf("address sets left: %v", sets)
 		}
-		if pgs := harness.List[nbdb.PortGroup](t, e.view, nil); len(pgs) != 0 {
-			return fmt.Errorf("%d port groups left", len(pgs))
+		if pgs := harness.List[nbdb.PortGroup](t, e.view, nil); len(pgs) != 1 || pgs[0].Name != "foreign_pg" {
+			return fmt.Errorf("port groups %+v, want only foreign_pg", pgs)
 		}
 		return nil
 	})
+	if _, acls, _ := e.portGroup("foreign_pg"); len(acls) != 1 {
+		t.Errorf("foreign port group's ACLs %+v, want its one ACL", acls)
+	}
+	if sets := harness.List(t, e.view, func(as *nbdb.AddressSet) bool { return as.Name == "foreign_as" }); len(sets) != 1 {
+		t.Errorf("foreign address set collected")
+	}
 }
 
 // Content a policy cannot enforce gets an Event; the rest of it, and other
@@ -241,4 +280,34 @@ func TestACLLogging(t *testing.T) {
 	}
 	e.waitPortGroup(pg, []string{"web.logged"}, unlogged)
 	e.waitPortGroup(denyIn, []string{"web.logged"}, unlogged)
+}
+
+// A restart with policies, isolation, logging and a private subnet in
+// place, and nothing changed, writes nothing to the northbound database.
+func TestNetworkPolicyRestartWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.labeledNamespace("still", map[string]string{"team": "b"}, map[string]string{annotation.ACLLogging: `{"deny":"info","allow":"debug"}`,
+		annotation.CIDR: "10.71.0.0/24", annotation.Private: "true", annotation.Allow: "10.16.0.0/16"})
+	e.labeledPod("still", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
+	e.labeledPod("still", "client", map[string]string{"app": "client"}, nil)
+	p := webPolicy("still")
+	p.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{
+		CIDR: "10.0.0.0/8", Except: []string{"10.1.0.0/16"}}}}}}
+	e.createPolicy(p)
+	pg := netpol.PolicyPortGroupName("still", "allow-web")
+	e.waitPortGroup(pg, []string{"web.still"}, func(acls []nbdb.ACL) error {
+		if len(acls) != 2 {
+			return fmt.Errorf("%d ACLs, want ingress and egress", len(acls))
+		}
+		return nil
+	})
+	e.waitPortGroup(netpol.DenyPortGroupName("still", netpol.Egress), []string{"web.still"}, nil)
+	e.ctrl.Stop(t)
+	time.Sleep(settle)
+	e.view.ResetChanges()
+	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
+	time.Sleep(settle)
+	if n := e.view.Changes(); n != 0 {
+		t.Errorf("restart with nothing changed made %d northbound row changes, want 0", n)
+	}
 }

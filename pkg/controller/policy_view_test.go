@@ -1,0 +1,78 @@
+package controller
+
+import (
+	"slices"
+	"sort"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	"github.com/ovnet/ovnet/pkg/netpol"
+)
+
+func TestPolicyReach(t *testing.T) {
+	named, numbered := intstr.FromString("http"), intstr.FromInt32(80)
+	teamB := &metav1.LabelSelector{MatchLabels: map[string]string{"team": "b"}}
+	namespaces := map[string]netpol.Namespace{"a": {Name: "a", Labels: map[string]string{"team": "a"}},
+		"b": {Name: "b", Labels: map[string]string{"team": "b"}}}
+	tests := []struct {
+		name      string
+		spec      networkingv1.NetworkPolicySpec
+		wantCross bool
+		wantPeers []string
+	}{
+		{name: "pod selector only", spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+			From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}}},
+		{name: "namespace selector", spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: teamB}}}}}, wantCross: true, wantPeers: []string{"b"}},
+		{name: "egress named port to anyone", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{
+			Ports: []networkingv1.NetworkPolicyPort{{Port: &named}}}}}, wantCross: true, wantPeers: []string{"a", "b"}},
+		{name: "egress numbered port to anyone", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{
+			Ports: []networkingv1.NetworkPolicyPort{{Port: &numbered}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "p"}, Spec: tt.spec}
+			if got := crossNamespace(p); got != tt.wantCross {
+				t.Errorf("crossNamespace = %v, want %v", got, tt.wantCross)
+			}
+			got := peerNamespaces(p, namespaces)
+			sort.Strings(got)
+			if !slices.Equal(got, tt.wantPeers) {
+				t.Errorf("peerNamespaces = %v, want %v", got, tt.wantPeers)
+			}
+		})
+	}
+}
+
+func TestPodPolicyChanges(t *testing.T) {
+	base := func() *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"},
+			Annotations: map[string]string{annotation.Allocated: "true", annotation.IPAddress: "10.16.0.5"}}}
+	}
+	tests := []struct {
+		name   string
+		change func(*corev1.Pod)
+		want   bool
+	}{
+		{"nothing", func(*corev1.Pod) {}, false},
+		{"status only", func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning }, false},
+		{"label", func(p *corev1.Pod) { p.Labels["app"] = "db" }, true},
+		{"address", func(p *corev1.Pod) { p.Annotations[annotation.IPAddress] = "10.16.0.6" }, true},
+		{"finished", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newPod := base()
+			tt.change(newPod)
+			if got := podPolicyChanges.Update(event.UpdateEvent{ObjectOld: base(), ObjectNew: newPod}); got != tt.want {
+				t.Errorf("passes = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
