@@ -67,10 +67,6 @@ func denyGroup(in IsolationInput, dir Direction, pods []Pod) PortGroup {
 			Severity: in.Log.Deny},
 		{Name: name("AllowARP"), Priority: PriorityIsolatedAllow, Match: self + " && (arp || nd)", Action: ActionAllow},
 	}
-	if dir == Ingress && in.NodeCIDR.IsValid() {
-		acls = append(acls, ACL{Name: name("AllowNode"), Priority: PriorityIsolatedAllow,
-			Match: self + " && " + family(in.NodeCIDR) + ".src == " + in.NodeCIDR.Masked().String(), Action: ActionAllowRelated})
-	}
 	for i := range acls {
 		if dir == Ingress {
 			acls[i].Direction = ToLport
@@ -78,6 +74,17 @@ func denyGroup(in IsolationInput, dir Direction, pods []Pod) PortGroup {
 			acls[i].Direction = FromLport
 			acls[i].Options = map[string]string{OptionApplyAfterLB: "true"}
 		}
+	}
+	if in.NodeCIDR.IsValid() {
+		// Into the pod, in both groups: kubelet probes reach an isolated
+		// pod. For the egress group it has a second purpose: OVN tracks
+		// connections on a switch only while some ACL there is
+		// allow-related, and without tracking the replies of an
+		// egress-isolated pod to connections it accepted would meet its
+		// default deny.
+		acls = append(acls, ACL{Name: name("AllowNode"), Priority: PriorityIsolatedAllow, Direction: ToLport,
+			Match:  "outport == @" + pg + " && " + family(in.NodeCIDR) + ".src == " + in.NodeCIDR.Masked().String(),
+			Action: ActionAllowRelated})
 	}
 	return PortGroup{Name: pg, Ports: portNames(pods), ACLs: acls}
 }

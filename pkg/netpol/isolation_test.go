@@ -59,7 +59,7 @@ func TestDenyGroupACLs(t *testing.T) {
 	for _, pg := range []PortGroup{got.Ingress, got.Egress} {
 		for _, a := range pg.ACLs {
 			rows = append(rows, row{a.Direction, a.Match, a.Action, a.Severity, a.Priority})
-			if (a.Direction == FromLport) != (a.Options[OptionApplyAfterLB] == "true") {
+			if a.Direction == ToLport && a.Options[OptionApplyAfterLB] != "" || a.Direction == FromLport && a.Options[OptionApplyAfterLB] != "true" {
 				t.Errorf("acl %+v: apply-after-lb must be set exactly on from-lport ACLs", a)
 			}
 		}
@@ -70,6 +70,9 @@ func TestDenyGroupACLs(t *testing.T) {
 		{ToLport, "outport == @" + in + " && ip4.src == 100.64.0.0/16", ActionAllowRelated, "", PriorityIsolatedAllow},
 		{FromLport, "inport == @" + out, ActionDrop, "alert", PriorityDefaultDeny},
 		{FromLport, "inport == @" + out + " && (arp || nd)", ActionAllow, "", PriorityIsolatedAllow},
+		// Makes the switch track connections, so replies of an
+		// egress-isolated pod pass.
+		{ToLport, "outport == @" + out + " && ip4.src == 100.64.0.0/16", ActionAllowRelated, "", PriorityIsolatedAllow},
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Errorf("acls\n got %+v\nwant %+v", rows, want)

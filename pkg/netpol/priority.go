@@ -9,8 +9,11 @@ package netpol
 //	  3000   | private subnet: drop traffic into it    | the subnet's switch, to-lport
 //	         | from outside subnet, allow CIDRs, join  |
 //	  1100   | isolated pod: allow ARP / ND            | namespace deny groups
-//	  1100   | isolated pod: allow from the join       | ingress deny group, to-lport
-//	         | subnet (kubelet probes via ovn0)        |
+//	  1100   | isolated pod: allow-related from the    | both deny groups, to-lport
+//	         | join subnet (kubelet probes via ovn0);  |
+//	         | in the egress group it also makes OVN   |
+//	         | track connections, so replies of an     |
+//	         | egress-isolated pod are let out         |
 //	  1001   | NetworkPolicy rule: allow-related       | the policy's port group
 //	  1000   | isolated pod: drop (default deny)       | namespace deny groups
 //	   100   | private subnet: allow-related, so the   | the subnet's switch, to-lport
