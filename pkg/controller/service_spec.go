@@ -120,8 +120,11 @@ func lbOptions(svc *corev1.Service) map[string]string {
 // portBackends lists "IP:port" of every ready IPv4 endpoint serving the
 // Service port, sorted, each once. The port number comes from the slice:
 // a named target port may resolve to different numbers on different pods.
+// When no endpoint is ready, terminating endpoints that still serve take
+// the traffic, as kube-proxy does, so a rolling restart of the last pods
+// does not refuse connections while they drain.
 func portBackends(sp corev1.ServicePort, endpointSlices []discoveryv1.EndpointSlice) []string {
-	var backends []string
+	var ready, terminating []string
 	for i := range endpointSlices {
 		slice := &endpointSlices[i]
 		if slice.AddressType != discoveryv1.AddressTypeIPv4 {
@@ -132,18 +135,38 @@ func portBackends(sp corev1.ServicePort, endpointSlices []discoveryv1.EndpointSl
 			continue
 		}
 		for _, ep := range slice.Endpoints {
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, a := range ep.Addresses {
-				if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() {
-					backends = append(backends, netip.AddrPortFrom(ip, port).String())
-				}
+			switch {
+			case isTrue(ep.Conditions.Ready, true):
+				ready = appendBackends(ready, ep.Addresses, port)
+			case isTrue(ep.Conditions.Serving, true) && isTrue(ep.Conditions.Terminating, false):
+				terminating = appendBackends(terminating, ep.Addresses, port)
 			}
 		}
 	}
+	backends := ready
+	if len(backends) == 0 {
+		backends = terminating
+	}
 	slices.Sort(backends)
 	return slices.Compact(backends)
+}
+
+// isTrue reads an endpoint condition; unset means what the API documents
+// for it (ready and serving: true, terminating: false).
+func isTrue(condition *bool, unset bool) bool {
+	if condition == nil {
+		return unset
+	}
+	return *condition
+}
+
+func appendBackends(backends, addresses []string, port uint16) []string {
+	for _, a := range addresses {
+		if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() {
+			backends = append(backends, netip.AddrPortFrom(ip, port).String())
+		}
+	}
+	return backends
 }
 
 // slicePort finds the slice's number for the Service port: the slice port

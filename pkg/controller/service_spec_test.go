@@ -24,15 +24,15 @@ func servicePort(name string, proto corev1.Protocol, port int32, target intstr.I
 }
 
 type sliceEndpoint struct {
-	ip    string
-	ready *bool
+	ip                          string
+	ready, serving, terminating *bool
 }
 
 func testSlice(family discoveryv1.AddressType, ports []discoveryv1.EndpointPort, eps ...sliceEndpoint) discoveryv1.EndpointSlice {
 	s := discoveryv1.EndpointSlice{AddressType: family, Ports: ports}
 	for _, ep := range eps {
 		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{ep.ip},
-			Conditions: discoveryv1.EndpointConditions{Ready: ep.ready}})
+			Conditions: discoveryv1.EndpointConditions{Ready: ep.ready, Serving: ep.serving, Terminating: ep.terminating}})
 	}
 	return s
 }
@@ -56,17 +56,29 @@ func TestServiceLoadBalancers(t *testing.T) {
 			name: "ready filter: nil counts as ready, false is left out",
 			svc:  testService([]string{"10.96.0.10"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080))),
 			slices: []discoveryv1.EndpointSlice{testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP,
-				sliceEndpoint{"10.16.0.5", nil}, sliceEndpoint{"10.16.0.6", ptr.To(true)}, sliceEndpoint{"10.16.0.7", ptr.To(false)})},
+				sliceEndpoint{ip: "10.16.0.5"}, sliceEndpoint{ip: "10.16.0.6", ready: ptr.To(true)},
+				sliceEndpoint{ip: "10.16.0.7", ready: ptr.To(false)},
+				sliceEndpoint{ip: "10.16.0.8", ready: ptr.To(false), serving: ptr.To(true), terminating: ptr.To(true)})},
 			want:    map[string]map[string]string{"tcp": {"10.96.0.10:80": "10.16.0.5:8080,10.16.0.6:8080"}},
+			options: rejectOnly,
+		},
+		{
+			name: "no ready endpoint: terminating ones that still serve take the traffic",
+			svc:  testService([]string{"10.96.0.10"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080))),
+			slices: []discoveryv1.EndpointSlice{testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP,
+				sliceEndpoint{ip: "10.16.0.7", ready: ptr.To(false)},
+				sliceEndpoint{ip: "10.16.0.8", ready: ptr.To(false), serving: ptr.To(true), terminating: ptr.To(true)},
+				sliceEndpoint{ip: "10.16.0.9", ready: ptr.To(false), serving: ptr.To(false), terminating: ptr.To(true)})},
+			want:    map[string]map[string]string{"tcp": {"10.96.0.10:80": "10.16.0.8:8080"}},
 			options: rejectOnly,
 		},
 		{
 			name: "named target port resolves per slice",
 			svc:  testService([]string{"10.96.0.10"}, servicePort("http", "TCP", 80, intstr.FromString("web"))),
 			slices: []discoveryv1.EndpointSlice{
-				testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP, sliceEndpoint{"10.16.0.5", nil}),
+				testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP, sliceEndpoint{ip: "10.16.0.5"}),
 				testSlice(discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{slicePortOf("http", corev1.ProtocolTCP, 9090)},
-					sliceEndpoint{"10.16.0.6", nil}),
+					sliceEndpoint{ip: "10.16.0.6"}),
 			},
 			want:    map[string]map[string]string{"tcp": {"10.96.0.10:80": "10.16.0.5:8080,10.16.0.6:9090"}},
 			options: rejectOnly,
@@ -81,7 +93,7 @@ func TestServiceLoadBalancers(t *testing.T) {
 			slices: []discoveryv1.EndpointSlice{testSlice(discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{
 				slicePortOf("http", corev1.ProtocolTCP, 8080), slicePortOf("admin", corev1.ProtocolTCP, 8081),
 				slicePortOf("dns", corev1.ProtocolUDP, 5353), slicePortOf("sig", corev1.ProtocolSCTP, 99),
-			}, sliceEndpoint{"10.16.0.5", nil})},
+			}, sliceEndpoint{ip: "10.16.0.5"})},
 			want: map[string]map[string]string{
 				"tcp":  {"10.96.0.10:80": "10.16.0.5:8080", "10.96.0.10:81": "10.16.0.5:8081"},
 				"udp":  {"10.96.0.10:53": "10.16.0.5:5353"},
@@ -99,9 +111,9 @@ func TestServiceLoadBalancers(t *testing.T) {
 			name: "duplicate endpoints across slices and IPv6 slices",
 			svc:  testService([]string{"10.96.0.10"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080))),
 			slices: []discoveryv1.EndpointSlice{
-				testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP, sliceEndpoint{"10.16.0.5", nil}),
-				testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP, sliceEndpoint{"10.16.0.5", nil}),
-				testSlice(discoveryv1.AddressTypeIPv6, tcpHTTP, sliceEndpoint{"fd00::5", nil}),
+				testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP, sliceEndpoint{ip: "10.16.0.5"}),
+				testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP, sliceEndpoint{ip: "10.16.0.5"}),
+				testSlice(discoveryv1.AddressTypeIPv6, tcpHTTP, sliceEndpoint{ip: "fd00::5"}),
 			},
 			want:    map[string]map[string]string{"tcp": {"10.96.0.10:80": "10.16.0.5:8080"}},
 			options: rejectOnly,
@@ -131,7 +143,7 @@ func TestServiceLoadBalancers(t *testing.T) {
 			name: "headless: nothing",
 			svc:  testService([]string{"None"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080))),
 			slices: []discoveryv1.EndpointSlice{testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP,
-				sliceEndpoint{"10.16.0.5", nil})},
+				sliceEndpoint{ip: "10.16.0.5"})},
 		},
 		{
 			name:     "IPv6 cluster IP: an event, nothing programmed",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
@@ -142,7 +143,7 @@ func (c *Client) createLoadBalancerOps(group string, lb *nbdb.LoadBalancer) ([]o
 		return nil, fmt.Errorf("create load balancer %s: %w", lb.Name, err)
 	}
 	g, cond := c.groupSelector(group)
-	attach, err := c.nb.WhereAll(g, cond...).Mutate(g, insertRef(&g.LoadBalancer, lb.UUID))
+	attach, err := c.nb.WhereAny(g, cond...).Mutate(g, insertRef(&g.LoadBalancer, lb.UUID))
 	if err != nil {
 		return nil, fmt.Errorf("add load balancer %s to group %s: %w", lb.Name, group, err)
 	}
@@ -157,12 +158,14 @@ func (c *Client) DeleteLoadBalancerOps(group, name string) ([]ovsdb.Operation, e
 		return nil, err
 	}
 	g, cond := c.groupSelector(group)
-	return c.deleteLoadBalancerOps(c.nb.WhereAll(g, cond...), g, have)
+	return c.deleteLoadBalancerOps(c.nb.WhereAny(g, cond...), g, have)
 }
 
 // deleteLoadBalancerOps detaches lb from the groups groups selects, then
-// deletes it, in that order within one transaction.
-func (c *Client) deleteLoadBalancerOps(groups conditionalMutator, g *nbdb.LoadBalancerGroup, lb *nbdb.LoadBalancer) ([]ovsdb.Operation, error) {
+// deletes it, in one transaction. The group's reference is weak in the NB
+// schema ovnet is built for, so the delete alone would do; detaching first
+// keeps the transaction valid where the reference is strong.
+func (c *Client) deleteLoadBalancerOps(groups client.ConditionalAPI, g *nbdb.LoadBalancerGroup, lb *nbdb.LoadBalancer) ([]ovsdb.Operation, error) {
 	ops, err := groups.Mutate(g, deleteRef(&g.LoadBalancer, lb.UUID))
 	if err != nil {
 		return nil, fmt.Errorf("remove load balancer %s from its group: %w", lb.Name, err)
@@ -172,12 +175,6 @@ func (c *Client) deleteLoadBalancerOps(groups conditionalMutator, g *nbdb.LoadBa
 		return nil, fmt.Errorf("delete load balancer %s: %w", lb.Name, err)
 	}
 	return append(ops, del...), nil
-}
-
-// conditionalMutator is the part of libovsdb's conditional API that
-// detaching needs.
-type conditionalMutator interface {
-	Mutate(model.Model, ...model.Mutation) ([]ovsdb.Operation, error)
 }
 
 // loadBalancerGarbage deletes dead owned load balancers, detaching each

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
@@ -242,4 +243,36 @@ func TestServiceClusterIP(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A Service whose backends sit on two nodes, reached from a pod of
+// another subnet: the client's switch balances, the cluster router and
+// the Geneve tunnel carry the connection, and answers come back through
+// the client's switch, which undoes the translation.
+func TestServiceAcrossNodesAndSubnets(t *testing.T) {
+	e := newEnv(t)
+	ul := harness.NewUnderlay(t)
+	n1 := harness.StartNode(t, harness.NodeOptions{Name: "n1", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.1"})
+	ul.Attach(t, n1, "172.18.0.1/24")
+	n2 := harness.StartNode(t, harness.NodeOptions{Name: "n2", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.2"})
+	ul.Attach(t, n2, "172.18.0.2/24")
+	e.namespace("blue", map[string]string{annotation.CIDR: "10.66.0.0/24"})
+	caller := n1.Runtime(t).AddPod(t, e.pod("blue", "client", "n1", nil))
+	b1 := n1.Runtime(t).AddPod(t, e.pod("default", "web-1", "n1", nil))
+	b2 := n2.Runtime(t).AddPod(t, e.pod("default", "web-2", "n2", nil))
+	for _, s := range []*harness.Sandbox{b1, b2} {
+		e.serve(s, "--tcp", fmt.Sprint(backendTCP), "--udp", fmt.Sprint(backendUDP))
+	}
+	web := e.webService("web", corev1.ServiceAffinityNone)
+	e.setEndpoints(web, map[string]bool{b1.IP.String(): true, b2.IP.String(): true})
+	for _, proto := range []struct{ name, vip string }{{"tcp", web.Spec.ClusterIP + ":80"}, {"udp", web.Spec.ClusterIP + ":53"}} {
+		until(t, proto.name+" to the ClusterIP", func() error {
+			_, err := e.answeredBy(caller, proto.name, proto.vip)
+			return err
+		})
+		seen := e.mustAnswer(t, caller, proto.name, proto.vip)
+		if seen[b1.IP.String()] == 0 || seen[b2.IP.String()] == 0 || len(seen) != 2 {
+			t.Errorf("%s from blue/client on n1 answered by %v, want %s (n1) and %s (n2)", proto.name, seen, b1.IP, b2.IP)
+		}
+	}
 }
