@@ -178,7 +178,7 @@ func (m *model) expected(ctx context.Context) (matrix, error) {
 // observe probes every pair on every port: one "probe reach" per source
 // pod, all at once, so a round costs about one deniedTimeout.
 func (m *model) observe() (matrix, error) {
-	if err := m.flushConntrack(); err != nil {
+	if err := m.freshDatapath(); err != nil {
 		return matrix{}, err
 	}
 	var targets []string
@@ -333,18 +333,23 @@ func (m *model) setNamespaceLabels(t *testing.T, name string, labels map[string]
 	}
 }
 
-// flushConntrack empties the nodes' connection trackers; every probe round
-// starts with it, so a round's connections are all new and never meet an
-// entry of an earlier round. Without it, OVS 3.1.0's userspace conntrack
-// aborted one to two minutes into every run (conntrack.c:1063: assertion
-// conn->conn_type == CT_CONN_TYPE_DEFAULT failed in conn_update_state), a
-// crash on a connection entry with its un-NAT twin, which OVN 23.03
-// creates for every connection it commits (ct(commit,nat(src))). The
-// policy semantics are about new connections, which is what rounds probe.
-func (m *model) flushConntrack() error {
+// freshDatapath empties the nodes' connection trackers and datapath flow
+// caches before every probe round, so a round's connections are all new
+// and are judged by the OpenFlow tables ovn-controller holds now. Debian's
+// OVS 3.1.0 on the userspace datapath needs both here: without the flush,
+// its conntrack aborted one to two minutes into every run (conntrack.c:1063:
+// assertion conn->conn_type == CT_CONN_TYPE_DEFAULT failed in
+// conn_update_state); without the purge, a datapath flow of an earlier
+// verdict survived revalidation now and then and kept one pair's allowed
+// ports closed for the whole 20 s, while the OpenFlow tables (and, after a
+// purge, the packets) said open. The policy semantics are about new
+// connections, which is what rounds probe.
+func (m *model) freshDatapath() error {
 	for _, n := range m.nodes {
-		if out, err := runTool("ovs-appctl", "-t", n.Chassis.VswitchdControl, "dpctl/flush-conntrack"); err != nil {
-			return fmt.Errorf("flush conntrack of %s: %w\n%s", n.Name, err, out)
+		for _, cmd := range []string{"dpctl/flush-conntrack", "revalidator/purge"} {
+			if out, err := runTool("ovs-appctl", "-t", n.Chassis.VswitchdControl, cmd); err != nil {
+				return fmt.Errorf("%s on %s: %w\n%s", cmd, n.Name, err, out)
+			}
 		}
 	}
 	return nil
