@@ -36,12 +36,7 @@ type LoadBalancer struct {
 }
 
 func (c *Client) loadBalancerByName(name string) (*nbdb.LoadBalancer, error) {
-	lb := &nbdb.LoadBalancer{Name: name}
-	found, err := c.lookup(lb)
-	if err != nil || !found {
-		return nil, err
-	}
-	return lb, nil
+	return find(c, &nbdb.LoadBalancer{Name: name})
 }
 
 // groupSelector selects a load balancer group by its (indexed) name

@@ -41,6 +41,19 @@ func (c *Client) lookup(m model.Model) (bool, error) {
 	return false, nil
 }
 
+// find returns the cached row matching probe (by UUID or index), or nil
+// when there is none.
+func find[T any, P interface {
+	*T
+	model.Model
+}](c *Client, probe P) (P, error) {
+	found, err := c.lookup(probe)
+	if err != nil || !found {
+		return nil, err
+	}
+	return probe, nil
+}
+
 func tableOf(m model.Model) string {
 	switch m.(type) {
 	case *nbdb.LogicalSwitch:

@@ -52,12 +52,7 @@ func rowOf(lsp *nbdb.LogicalSwitchPort) SwitchPortRow {
 }
 
 func (c *Client) portByName(name string) (*nbdb.LogicalSwitchPort, error) {
-	lsp := &nbdb.LogicalSwitchPort{Name: name}
-	found, err := c.lookup(lsp)
-	if err != nil || !found {
-		return nil, err
-	}
-	return lsp, nil
+	return find(c, &nbdb.LogicalSwitchPort{Name: name})
 }
 
 // SwitchPort reads a port from the cache.

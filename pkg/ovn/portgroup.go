@@ -25,12 +25,7 @@ type PortGroup struct {
 }
 
 func (c *Client) portGroupByName(name string) (*nbdb.PortGroup, error) {
-	pg := &nbdb.PortGroup{Name: name}
-	found, err := c.lookup(pg)
-	if err != nil || !found {
-		return nil, err
-	}
-	return pg, nil
+	return find(c, &nbdb.PortGroup{Name: name})
 }
 
 // portUUIDs resolves port names to the UUIDs of the ports in the cache.

@@ -26,12 +26,7 @@ type RouterPort struct {
 }
 
 func (c *Client) routerByName(name string) (*nbdb.LogicalRouter, error) {
-	lr := &nbdb.LogicalRouter{Name: name}
-	found, err := c.lookup(lr)
-	if err != nil || !found {
-		return nil, err
-	}
-	return lr, nil
+	return find(c, &nbdb.LogicalRouter{Name: name})
 }
 
 // RouterOps returns the ops that make want exist, or none when it does.

@@ -22,12 +22,7 @@ type Switch struct {
 }
 
 func (c *Client) switchByName(name string) (*nbdb.LogicalSwitch, error) {
-	ls := &nbdb.LogicalSwitch{Name: name}
-	found, err := c.lookup(ls)
-	if err != nil || !found {
-		return nil, err
-	}
-	return ls, nil
+	return find(c, &nbdb.LogicalSwitch{Name: name})
 }
 
 // SwitchOps returns the ops that make want exist as described, or none

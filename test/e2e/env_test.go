@@ -93,6 +93,13 @@ func (e *env) namespace(name string, annotations map[string]string) {
 // eventually retries check until it returns nil or waitTimeout passes.
 func (e *env) eventually(what string, check func() error) {
 	e.t.Helper()
+	until(e.t, what, check)
+}
+
+// until retries check until it returns nil or waitTimeout passes, failing
+// t: a subtest passes its own t, so a failure ends the subtest only.
+func until(t *testing.T, what string, check func() error) {
+	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
 		err := check()
@@ -100,10 +107,25 @@ func (e *env) eventually(what string, check func() error) {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
+			t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// geneveNodes starts one node per name, node i with encap address
+// 172.18.0.<i+1> on a shared underlay, so pods on different nodes talk
+// through Geneve.
+func (e *env) geneveNodes(names ...string) []*harness.Node {
+	e.t.Helper()
+	ul := harness.NewUnderlay(e.t)
+	nodes := make([]*harness.Node, len(names))
+	for i, name := range names {
+		encap := fmt.Sprintf("172.18.0.%d", i+1)
+		nodes[i] = harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB, EncapIP: encap})
+		ul.Attach(e.t, nodes[i], encap+"/24")
+	}
+	return nodes
 }
 
 // serve runs the probe server in the sandbox until the test ends.

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/ovnet/ovnet/test/harness"
 )
 
 // matrixScenario is one row of the NetworkPolicy truth table: policies,
@@ -27,15 +24,7 @@ type matrixScenario struct {
 func TestNetworkPolicyMatrix(t *testing.T) {
 	start := time.Now()
 	e := newEnv(t)
-	ul := harness.NewUnderlay(t)
-	var nodes []*harness.Node
-	for i, name := range []string{"n1", "n2"} {
-		encap := fmt.Sprintf("172.18.0.%d", i+1)
-		n := harness.StartNode(t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB, EncapIP: encap})
-		ul.Attach(t, n, encap+"/24")
-		nodes = append(nodes, n)
-	}
-	m := newModel(t, e, nodes...)
+	m := newModel(t, e, e.geneveNodes("n1", "n2")...)
 	t.Logf("model of %d pods up in %s", podCount, time.Since(start).Round(time.Millisecond))
 	for _, sc := range matrixScenarios(t, m) {
 		began, ran := time.Now(), false

@@ -62,11 +62,8 @@ func ovsState(t *testing.T, n *harness.Node) string {
 // ping and talk TCP, and a node reaches a pod on the other.
 func TestTwoNodes(t *testing.T) {
 	e := newEnv(t)
-	ul := harness.NewUnderlay(t)
-	n1 := harness.StartNode(t, harness.NodeOptions{Name: "n1", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.1"})
-	ul.Attach(t, n1, "172.18.0.1/24")
-	n2 := harness.StartNode(t, harness.NodeOptions{Name: "n2", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.2"})
-	ul.Attach(t, n2, "172.18.0.2/24")
+	nodes := e.geneveNodes("n1", "n2")
+	n1, n2 := nodes[0], nodes[1]
 	a := n1.Runtime(t).AddPod(t, e.pod("default", "a", "n1", nil))
 	b := n2.Runtime(t).AddPod(t, e.pod("default", "b", "n2", nil))
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -71,23 +70,6 @@ func (e *env) mustAnswer(t *testing.T, from *harness.Sandbox, proto, target stri
 		t.Fatalf("after answers from %v: %v", seen, err)
 	}
 	return seen
-}
-
-// until retries check until it returns nil or waitTimeout passes,
-// failing t (a subtest's, unlike env.eventually).
-func until(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // webService creates a Service with 80/TCP -> 8080 and 53/UDP -> 5353.
@@ -251,11 +233,8 @@ func TestServiceClusterIP(t *testing.T) {
 // the client's switch, which undoes the translation.
 func TestServiceAcrossNodesAndSubnets(t *testing.T) {
 	e := newEnv(t)
-	ul := harness.NewUnderlay(t)
-	n1 := harness.StartNode(t, harness.NodeOptions{Name: "n1", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.1"})
-	ul.Attach(t, n1, "172.18.0.1/24")
-	n2 := harness.StartNode(t, harness.NodeOptions{Name: "n2", API: e.api, SB: e.ovn.SB, EncapIP: "172.18.0.2"})
-	ul.Attach(t, n2, "172.18.0.2/24")
+	nodes := e.geneveNodes("n1", "n2")
+	n1, n2 := nodes[0], nodes[1]
 	e.namespace("blue", map[string]string{annotation.CIDR: "10.66.0.0/24"})
 	caller := n1.Runtime(t).AddPod(t, e.pod("blue", "client", "n1", nil))
 	b1 := n1.Runtime(t).AddPod(t, e.pod("default", "web-1", "n1", nil))

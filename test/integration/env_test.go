@@ -50,8 +50,14 @@ func newEnv(t *testing.T) *env {
 // controller binary start it themselves.
 func newParts(t *testing.T) *env {
 	t.Helper()
+	return newPartsWith(t, harness.APIServerOptions{})
+}
+
+// newPartsWith is newParts with an API server started with opts.
+func newPartsWith(t *testing.T, opts harness.APIServerOptions) *env {
+	t.Helper()
 	e := &env{t: t, ctx: context.Background()}
-	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
+	e.api = harness.StartAPIServer(t, opts)
 	e.nb = harness.StartNorthbound(t)
 	e.view = harness.WatchNorthbound(t, e.nb.Endpoint)
 	c, err := client.New(e.api.Config, client.Options{Scheme: controller.Scheme()})

@@ -17,7 +17,6 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
-	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovnname"
 	"github.com/ovnet/ovnet/test/harness"
@@ -30,17 +29,8 @@ var serviceGroup = ovnname.ServiceGroup(harness.DefaultNetwork().ClusterRouter)
 // cluster IPs, so a test can create a Service ovnet does not support.
 func newServiceEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t}
-	e.ctx = t.Context()
-	e.api = harness.StartAPIServer(t, harness.APIServerOptions{APIServerFlags: map[string][]string{
+	e := newPartsWith(t, harness.APIServerOptions{APIServerFlags: map[string][]string{
 		"service-cluster-ip-range": {harness.DefaultServiceCIDR + ",fd00:96::/112"}}})
-	e.nb = harness.StartNorthbound(t)
-	e.view = harness.WatchNorthbound(t, e.nb.Endpoint)
-	c, err := client.New(e.api.Config, client.Options{Scheme: controller.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.c = c
 	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
 	return e
 }
