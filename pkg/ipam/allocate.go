@@ -1,6 +1,7 @@
 package ipam
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -64,7 +65,7 @@ func (m *IPAM) Allocate(req Request) (Allocation, error) {
 
 // checkRequest validates the parts shared by Allocate and Reserve.
 func (m *IPAM) checkRequest(owner Owner, subnetName string, hw net.HardwareAddr) (*subnet, macAddr, error) {
-	if owner == "" {
+	if owner.Kind == "" || owner.Name == "" {
 		return nil, macAddr{}, fmt.Errorf("%w: empty owner", ErrInvalidRequest)
 	}
 	s, ok := m.subnets[subnetName]
@@ -164,7 +165,9 @@ func (m *IPAM) commit(owner Owner, a allocation) allocation {
 	if old, had := m.owners[owner]; had {
 		m.drop(owner, old)
 	}
-	a.subnet.free.take(addrToUint128(a.ip))
+	if !a.subnet.free.take(addrToUint128(a.ip)) {
+		a.subnet.reserved = a.subnet.reserved.subOne() // a recorded holder of an excluded address
+	}
 	a.subnet.holders[a.ip] = owner
 	if a.mac != (macAddr{}) {
 		m.macs[a.mac] = owner
@@ -192,7 +195,8 @@ func (m *IPAM) Reserve(a Allocation) error {
 		return nil
 	}
 	if !(had && old.subnet == s && old.ip == ip) {
-		if err := s.checkFree(ip); err != nil {
+		// An address excluded after it was handed out stays its holder's.
+		if err := s.checkFree(ip); err != nil && !(errors.Is(err, ErrReserved) && excludedOnly(s.cfg, ip)) {
 			return err
 		}
 	}

@@ -33,7 +33,7 @@ func TestAllocateUntilFull(t *testing.T) {
 			m := newIPAM(t, tt.cfg)
 			seen := make(map[netip.Addr]Owner)
 			for i := 0; ; i++ {
-				owner := Owner(fmt.Sprintf("pod/ns/p%d", i))
+				owner := testOwner(fmt.Sprintf("pod/ns/p%d", i))
 				a, err := m.Allocate(Request{Owner: owner, Subnet: "s"})
 				if errors.Is(err, ErrSubnetFull) {
 					break
@@ -82,10 +82,10 @@ func TestAllocateFixedIP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newIPAM(t, cfg)
-			if _, err := m.Allocate(Request{Owner: "pod/ns/holder", Subnet: "s", IP: addr("10.0.0.7")}); err != nil {
+			if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/holder"), Subnet: "s", IP: addr("10.0.0.7")}); err != nil {
 				t.Fatal(err)
 			}
-			a, err := m.Allocate(Request{Owner: "pod/ns/p", Subnet: "s", IP: addr(tt.ip)})
+			a, err := m.Allocate(Request{Owner: testOwner("pod/ns/p"), Subnet: "s", IP: addr(tt.ip)})
 			if tt.wantErr == nil {
 				if err != nil || a.IP != addr(tt.ip).Unmap() {
 					t.Fatalf("Allocate(%s) = %v, %v", tt.ip, a, err)
@@ -95,7 +95,7 @@ func TestAllocateFixedIP(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("Allocate(%s) error = %v, want %v mentioning %q", tt.ip, err, tt.wantErr, tt.wantMsg)
 			}
-			if _, held := m.Lookup("pod/ns/p"); held {
+			if _, held := m.Lookup(testOwner("pod/ns/p")); held {
 				t.Error("a failed request left an allocation behind")
 			}
 		})
@@ -104,12 +104,12 @@ func TestAllocateFixedIP(t *testing.T) {
 
 func TestTakenErrorNamesHolder(t *testing.T) {
 	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "", ""))
-	if _, err := m.Allocate(Request{Owner: "node/a", Subnet: "s", IP: addr("10.0.0.9")}); err != nil {
+	if _, err := m.Allocate(Request{Owner: testOwner("node/a"), Subnet: "s", IP: addr("10.0.0.9")}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := m.Allocate(Request{Owner: "node/b", Subnet: "s", IP: addr("10.0.0.9")})
+	_, err := m.Allocate(Request{Owner: testOwner("node/b"), Subnet: "s", IP: addr("10.0.0.9")})
 	var taken *TakenError
-	if !errors.As(err, &taken) || taken.Holder != "node/a" || taken.IP != addr("10.0.0.9") {
+	if !errors.As(err, &taken) || taken.Holder != testOwner("node/a") || taken.IP != addr("10.0.0.9") {
 		t.Fatalf("error = %#v, want *TakenError naming node/a", err)
 	}
 }
@@ -131,10 +131,10 @@ func TestAllocatePool(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newIPAM(t, cfg)
-			if _, err := m.Allocate(Request{Owner: "pod/ns/holder", Subnet: "s", IP: addr("10.0.0.10")}); err != nil {
+			if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/holder"), Subnet: "s", IP: addr("10.0.0.10")}); err != nil {
 				t.Fatal(err)
 			}
-			a, err := m.Allocate(Request{Owner: "pod/ns/p", Subnet: "s", Pool: tt.pool})
+			a, err := m.Allocate(Request{Owner: testOwner("pod/ns/p"), Subnet: "s", Pool: tt.pool})
 			if tt.wantErr != "" {
 				if !errors.Is(err, ErrPoolExhausted) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want ErrPoolExhausted mentioning %q", err, tt.wantErr)
@@ -174,11 +174,11 @@ func TestAllocateIdempotentAndMoves(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newIPAM(t, subnetConfig(t, "a", "10.0.0.0/24", "", ""), subnetConfig(t, "b", "10.1.0.0/24", "", ""))
-			first, err := m.Allocate(Request{Owner: "pod/ns/p", Subnet: "a", IP: addr("10.0.0.5"), MAC: mac})
+			first, err := m.Allocate(Request{Owner: testOwner("pod/ns/p"), Subnet: "a", IP: addr("10.0.0.5"), MAC: mac})
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.second.Owner = "pod/ns/p"
+			tt.second.Owner = testOwner("pod/ns/p")
 			got, err := m.Allocate(tt.second)
 			if err != nil {
 				t.Fatal(err)
@@ -192,7 +192,7 @@ func TestAllocateIdempotentAndMoves(t *testing.T) {
 			if got.IP != addr(tt.wantIP) || got.MAC.String() != tt.wantMAC.String() {
 				t.Fatalf("got %s %s, want %s %s", got.IP, got.MAC, tt.wantIP, tt.wantMAC)
 			}
-			_, err = m.Allocate(Request{Owner: "pod/ns/q", Subnet: "a", IP: addr("10.0.0.5")})
+			_, err = m.Allocate(Request{Owner: testOwner("pod/ns/q"), Subnet: "a", IP: addr("10.0.0.5")})
 			if freed := err == nil; freed != tt.wantFreed {
 				t.Errorf("10.0.0.5 free afterwards = %v (%v), want %v", freed, err, tt.wantFreed)
 			}
@@ -214,14 +214,14 @@ func boolInt(b bool) int {
 // the owner's current address and MAC in place.
 func TestFailedMoveKeepsOldAllocation(t *testing.T) {
 	m := newIPAM(t, subnetConfig(t, "a", "10.0.0.0/24", "10.0.0.1", ""), subnetConfig(t, "full", "10.1.0.0/30", "10.1.0.1", ""))
-	if _, err := m.Allocate(Request{Owner: "pod/ns/filler", Subnet: "full"}); err != nil {
+	if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/filler"), Subnet: "full"}); err != nil {
 		t.Fatal(err)
 	}
-	first, err := m.Allocate(Request{Owner: "pod/ns/p", Subnet: "a"})
+	first, err := m.Allocate(Request{Owner: testOwner("pod/ns/p"), Subnet: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	filler, _ := m.Lookup("pod/ns/filler")
+	filler, _ := m.Lookup(testOwner("pod/ns/filler"))
 	bad := []Request{
 		{Subnet: "full"},
 		{Subnet: "a", IP: addr("10.0.0.1")},
@@ -232,11 +232,11 @@ func TestFailedMoveKeepsOldAllocation(t *testing.T) {
 		{Subnet: "nope"},
 	}
 	for _, req := range bad {
-		req.Owner = "pod/ns/p"
+		req.Owner = testOwner("pod/ns/p")
 		if _, err := m.Allocate(req); err == nil {
 			t.Fatalf("Allocate(%+v) succeeded", req)
 		}
-		got, ok := m.Lookup("pod/ns/p")
+		got, ok := m.Lookup(testOwner("pod/ns/p"))
 		if !ok || got.IP != first.IP || got.MAC.String() != first.MAC.String() {
 			t.Fatalf("after failed %+v: %+v, %v; want %+v", req, got, ok, first)
 		}
@@ -246,7 +246,7 @@ func TestFailedMoveKeepsOldAllocation(t *testing.T) {
 func TestAllocateErrors(t *testing.T) {
 	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "", ""))
 	mac := net.HardwareAddr{0x0a, 0, 0, 0, 0, 1}
-	if _, err := m.Allocate(Request{Owner: "pod/ns/a", Subnet: "s", MAC: mac}); err != nil {
+	if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/a"), Subnet: "s", MAC: mac}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -255,11 +255,11 @@ func TestAllocateErrors(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
-		{name: "unknown subnet", req: Request{Owner: "o", Subnet: "x"}, wantErr: ErrUnknownSubnet, wantMsg: `"x"`},
+		{name: "unknown subnet", req: Request{Owner: testOwner("o"), Subnet: "x"}, wantErr: ErrUnknownSubnet, wantMsg: `"x"`},
 		{name: "empty owner", req: Request{Subnet: "s"}, wantErr: ErrInvalidRequest, wantMsg: "empty owner"},
-		{name: "MAC taken", req: Request{Owner: "o", Subnet: "s", MAC: mac}, wantErr: ErrMACTaken, wantMsg: "held by pod/ns/a"},
-		{name: "multicast MAC", req: Request{Owner: "o", Subnet: "s", MAC: net.HardwareAddr{1, 0, 0, 0, 0, 1}}, wantErr: ErrInvalidRequest, wantMsg: "multicast"},
-		{name: "short MAC", req: Request{Owner: "o", Subnet: "s", MAC: net.HardwareAddr{2, 0}}, wantErr: ErrInvalidRequest, wantMsg: "want 6"},
+		{name: "MAC taken", req: Request{Owner: testOwner("o"), Subnet: "s", MAC: mac}, wantErr: ErrMACTaken, wantMsg: "held by pod/ns/a"},
+		{name: "multicast MAC", req: Request{Owner: testOwner("o"), Subnet: "s", MAC: net.HardwareAddr{1, 0, 0, 0, 0, 1}}, wantErr: ErrInvalidRequest, wantMsg: "multicast"},
+		{name: "short MAC", req: Request{Owner: testOwner("o"), Subnet: "s", MAC: net.HardwareAddr{2, 0}}, wantErr: ErrInvalidRequest, wantMsg: "want 6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,15 +286,15 @@ func TestNextFit(t *testing.T) {
 		owner   Owner
 		want    string
 	}{
-		{name: "first usable", owner: "a", want: "10.0.0.2"},
-		{name: "second", owner: "b", want: "10.0.0.3"},
-		{name: "released address not reused", release: "a", owner: "c", want: "10.0.0.4"},
-		{name: "continues", owner: "d", want: "10.0.0.5"},
-		{name: "last usable", owner: "e", want: "10.0.0.6"},
-		{name: "wraps to the freed one", owner: "f", want: "10.0.0.2"},
+		{name: "first usable", owner: testOwner("a"), want: "10.0.0.2"},
+		{name: "second", owner: testOwner("b"), want: "10.0.0.3"},
+		{name: "released address not reused", release: testOwner("a"), owner: testOwner("c"), want: "10.0.0.4"},
+		{name: "continues", owner: testOwner("d"), want: "10.0.0.5"},
+		{name: "last usable", owner: testOwner("e"), want: "10.0.0.6"},
+		{name: "wraps to the freed one", owner: testOwner("f"), want: "10.0.0.2"},
 	}
 	for _, st := range steps {
-		if st.release != "" {
+		if st.release != (Owner{}) {
 			m.Release(st.release)
 		}
 		if got := next(st.owner); got != st.want {
@@ -305,7 +305,7 @@ func TestNextFit(t *testing.T) {
 
 func TestReleaseOnce(t *testing.T) {
 	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "", ""))
-	a, err := m.Allocate(Request{Owner: "pod/ns/p", Subnet: "s"})
+	a, err := m.Allocate(Request{Owner: testOwner("pod/ns/p"), Subnet: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestReleaseOnce(t *testing.T) {
 	}{{"first release", true}, {"second release", false}, {"third release", false}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := m.Release("pod/ns/p")
+			got, ok := m.Release(testOwner("pod/ns/p"))
 			if ok != tt.want || (ok && (got.IP != a.IP || got.MAC.String() != a.MAC.String())) {
 				t.Fatalf("Release = %+v, %v; want %v", got, ok, tt.want)
 			}
@@ -325,7 +325,7 @@ func TestReleaseOnce(t *testing.T) {
 		})
 	}
 	// The MAC is free again too.
-	if _, err := m.Allocate(Request{Owner: "pod/ns/q", Subnet: "s", MAC: a.MAC}); err != nil {
+	if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/q"), Subnet: "s", MAC: a.MAC}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -351,12 +351,12 @@ func TestIPv6(t *testing.T) {
 			if u.Available != tt.wantAvailable {
 				t.Errorf("available = %d, want %d", u.Available, tt.wantAvailable)
 			}
-			a, err := m.Allocate(Request{Owner: "pod/ns/p", Subnet: "s"})
+			a, err := m.Allocate(Request{Owner: testOwner("pod/ns/p"), Subnet: "s"})
 			if err != nil || a.IP != addr(tt.wantFirst) {
 				t.Fatalf("Allocate = %v, %v; want %s", a.IP, err, tt.wantFirst)
 			}
 			last := prefixLast(tt.cfg.CIDR)
-			if _, err := m.Allocate(Request{Owner: "pod/ns/last", Subnet: "s", IP: last}); err != nil {
+			if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/last"), Subnet: "s", IP: last}); err != nil {
 				t.Errorf("the last address %s of an IPv6 subnet should be usable: %v", last, err)
 			}
 		})
@@ -372,7 +372,7 @@ func TestReserveRebuild(t *testing.T) {
 	cfg := subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", "10.0.0.100")
 	before := newIPAM(t, cfg)
 	for i := range 20 {
-		if _, err := before.Allocate(Request{Owner: Owner(fmt.Sprintf("pod/ns/p%d", i)), Subnet: "s"}); err != nil {
+		if _, err := before.Allocate(Request{Owner: testOwner(fmt.Sprintf("pod/ns/p%d", i)), Subnet: "s"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -395,7 +395,7 @@ func TestReserveRebuild(t *testing.T) {
 		t.Errorf("usage after rebuild %+v, before %+v", ua, ub)
 	}
 	// Dynamic allocation starts over from the bottom, skipping what is held.
-	next, err := after.Allocate(Request{Owner: "pod/ns/new", Subnet: "s"})
+	next, err := after.Allocate(Request{Owner: testOwner("pod/ns/new"), Subnet: "s"})
 	if err != nil || next.IP != addr("10.0.0.22") {
 		t.Errorf("first allocation after rebuild = %v, %v; want 10.0.0.22", next.IP, err)
 	}
@@ -406,10 +406,10 @@ func TestReserveRebuild(t *testing.T) {
 func TestReserveLeavesNextFitAlone(t *testing.T) {
 	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", ""))
 	mac := net.HardwareAddr{0x0a, 0, 0, 0, 0, 9}
-	if err := m.Reserve(Allocation{Owner: "pod/ns/fixed", Subnet: "s", IP: addr("10.0.0.200"), MAC: mac}); err != nil {
+	if err := m.Reserve(Allocation{Owner: testOwner("pod/ns/fixed"), Subnet: "s", IP: addr("10.0.0.200"), MAC: mac}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.Allocate(Request{Owner: "pod/ns/dynamic", Subnet: "s"})
+	got, err := m.Allocate(Request{Owner: testOwner("pod/ns/dynamic"), Subnet: "s"})
 	if err != nil || got.IP != addr("10.0.0.2") {
 		t.Fatalf("dynamic allocation after a high reservation = %v, %v; want 10.0.0.2", got.IP, err)
 	}
@@ -423,21 +423,21 @@ func TestReserveConflicts(t *testing.T) {
 		a       Allocation
 		wantErr error
 	}{
-		{name: "nil MAC", a: Allocation{Owner: "b", Subnet: "s", IP: addr("10.0.0.6")}},
-		{name: "replaces owner's allocation", a: Allocation{Owner: "a", Subnet: "s", IP: addr("10.0.0.7"), MAC: mac}},
-		{name: "same owner new MAC", a: Allocation{Owner: "a", Subnet: "s", IP: addr("10.0.0.5")}},
-		{name: "address taken", a: Allocation{Owner: "b", Subnet: "s", IP: addr("10.0.0.5")}, wantErr: ErrAddressTaken},
-		{name: "MAC taken", a: Allocation{Owner: "b", Subnet: "s", IP: addr("10.0.0.6"), MAC: mac}, wantErr: ErrMACTaken},
-		{name: "gateway", a: Allocation{Owner: "b", Subnet: "s", IP: addr("10.0.0.1")}, wantErr: ErrReserved},
-		{name: "excluded", a: Allocation{Owner: "b", Subnet: "s", IP: addr("10.0.0.100")}, wantErr: ErrReserved},
-		{name: "outside", a: Allocation{Owner: "b", Subnet: "s", IP: addr("10.0.1.100")}, wantErr: ErrOutOfRange},
-		{name: "no IP", a: Allocation{Owner: "b", Subnet: "s"}, wantErr: ErrInvalidRequest},
-		{name: "unknown subnet", a: Allocation{Owner: "b", Subnet: "x", IP: addr("10.0.0.6")}, wantErr: ErrUnknownSubnet},
+		{name: "nil MAC", a: Allocation{Owner: testOwner("b"), Subnet: "s", IP: addr("10.0.0.6")}},
+		{name: "replaces owner's allocation", a: Allocation{Owner: testOwner("a"), Subnet: "s", IP: addr("10.0.0.7"), MAC: mac}},
+		{name: "same owner new MAC", a: Allocation{Owner: testOwner("a"), Subnet: "s", IP: addr("10.0.0.5")}},
+		{name: "address taken", a: Allocation{Owner: testOwner("b"), Subnet: "s", IP: addr("10.0.0.5")}, wantErr: ErrAddressTaken},
+		{name: "MAC taken", a: Allocation{Owner: testOwner("b"), Subnet: "s", IP: addr("10.0.0.6"), MAC: mac}, wantErr: ErrMACTaken},
+		{name: "gateway", a: Allocation{Owner: testOwner("b"), Subnet: "s", IP: addr("10.0.0.1")}, wantErr: ErrReserved},
+		{name: "recorded in an exclude made after it", a: Allocation{Owner: testOwner("b"), Subnet: "s", IP: addr("10.0.0.100")}},
+		{name: "outside", a: Allocation{Owner: testOwner("b"), Subnet: "s", IP: addr("10.0.1.100")}, wantErr: ErrOutOfRange},
+		{name: "no IP", a: Allocation{Owner: testOwner("b"), Subnet: "s"}, wantErr: ErrInvalidRequest},
+		{name: "unknown subnet", a: Allocation{Owner: testOwner("b"), Subnet: "x", IP: addr("10.0.0.6")}, wantErr: ErrUnknownSubnet},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newIPAM(t, cfg)
-			if err := m.Reserve(Allocation{Owner: "a", Subnet: "s", IP: addr("10.0.0.5"), MAC: mac}); err != nil {
+			if err := m.Reserve(Allocation{Owner: testOwner("a"), Subnet: "s", IP: addr("10.0.0.5"), MAC: mac}); err != nil {
 				t.Fatal(err)
 			}
 			err := m.Reserve(tt.a)

@@ -16,7 +16,7 @@ const benchBatch = 1000
 func benchOwners(n int) []Owner {
 	owners := make([]Owner, n)
 	for i := range owners {
-		owners[i] = Owner(fmt.Sprintf("pod/default/pod-%d", i))
+		owners[i] = testOwner(fmt.Sprintf("pod/default/pod-%d", i))
 	}
 	return owners
 }
@@ -107,7 +107,7 @@ func BenchmarkRebuild10k(b *testing.B) {
 		if isReserved(cfg, ip) || (ip.As4()[2] == 0 && ip.As4()[3] <= 10) {
 			ip = netip.AddrFrom4([4]byte{10, 16, 0, byte(11 + i%200)})
 		}
-		records[i] = Allocation{Owner: Owner(fmt.Sprint("pod/default/pod-", i)), Subnet: "ovn-default", IP: ip,
+		records[i] = Allocation{Owner: testOwner(fmt.Sprint("pod/default/pod-", i)), Subnet: "ovn-default", IP: ip,
 			MAC: net.HardwareAddr{0x0a, 0x58, 0, 0, byte(i >> 8), byte(i)}}
 	}
 	records = dedupeByIP(records)

@@ -25,7 +25,7 @@ func TestConcurrentUse(t *testing.T) {
 			for w := range tt.workers {
 				wg.Go(func() {
 					for r := range tt.rounds {
-						owner := Owner(fmt.Sprintf("w%d/p%d", w, r%10))
+						owner := testOwner(fmt.Sprintf("w%d/p%d", w, r%10))
 						if r%3 == 2 {
 							m.Release(owner)
 							continue

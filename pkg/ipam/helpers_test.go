@@ -2,6 +2,7 @@ package ipam
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -43,4 +44,17 @@ func addrs(ss ...string) []netip.Addr {
 		out[i] = addr(s)
 	}
 	return out
+}
+
+// testOwner writes a holder as tests name it: "kind/namespace/name",
+// "kind/name", or a bare name for a pod.
+func testOwner(s string) Owner {
+	parts := strings.SplitN(s, "/", 3)
+	switch len(parts) {
+	case 3:
+		return Owner{Kind: OwnerKind(parts[0]), Namespace: parts[1], Name: parts[2]}
+	case 2:
+		return Owner{Kind: OwnerKind(parts[0]), Name: parts[1]}
+	}
+	return Owner{Kind: OwnerPod, Name: s}
 }

@@ -8,9 +8,36 @@ import (
 	"sync"
 )
 
-// Owner names who holds an address, for example "pod/ns/name" or "node/name".
-// An owner holds at most one allocation.
-type Owner string
+// OwnerKind says what kind of object holds an address.
+type OwnerKind string
+
+// The kinds of holders the controller records.
+const (
+	OwnerPod  OwnerKind = "pod"
+	OwnerNode OwnerKind = "node"
+)
+
+// Owner names who holds an address. An owner holds at most one allocation.
+type Owner struct {
+	Kind OwnerKind
+	// Namespace is empty for cluster-scoped holders such as nodes.
+	Namespace string
+	Name      string
+}
+
+// PodOwner is the owner of a pod's address.
+func PodOwner(namespace, name string) Owner { return Owner{Kind: OwnerPod, Namespace: namespace, Name: name} }
+
+// NodeOwner is the owner of a node's join address.
+func NodeOwner(name string) Owner { return Owner{Kind: OwnerNode, Name: name} }
+
+// String is "kind/namespace/name", or "kind/name" without a namespace.
+func (o Owner) String() string {
+	if o.Namespace == "" {
+		return string(o.Kind) + "/" + o.Name
+	}
+	return string(o.Kind) + "/" + o.Namespace + "/" + o.Name
+}
 
 // Usage is a subnet's address accounting; Used+Available+Excluded is the size
 // of the CIDR, each figure saturating at MaxUint64.
@@ -75,7 +102,7 @@ func (m *IPAM) SetSubnet(cfg SubnetConfig) error {
 		return nil
 	}
 	free := buildFreeSet(cfg)
-	if outside := takeHeld(free, cfg.CIDR.Addr().Is4(), s.holders); len(outside) > 0 {
+	if outside := takeHeld(free, cfg, s.holders); len(outside) > 0 {
 		return fmt.Errorf("%w: subnet %q cannot become %s: %d allocations would be out of range or reserved: %s",
 			ErrAllocationsOutside, cfg.Name, cfg.CIDR, len(outside), describeHolders(outside, s.holders))
 	}
@@ -94,13 +121,16 @@ func (m *IPAM) checkOverlap(cfg SubnetConfig) error {
 }
 
 // takeHeld moves every held address out of free and returns, sorted, those
-// that free does not offer.
-func takeHeld(free *freeSet, is4 bool, holders map[netip.Addr]Owner) []netip.Addr {
+// that cfg does not let their holders keep. A held address that cfg merely
+// excludes is kept: an exclude applies to new allocations, and the address
+// goes out of use when its holder releases it.
+func takeHeld(free *freeSet, cfg SubnetConfig, holders map[netip.Addr]Owner) []netip.Addr {
+	is4 := cfg.CIDR.Addr().Is4()
 	var outside []netip.Addr
 	for ip := range holders {
 		// A family change leaves no held address valid; the family check
 		// stops an IPv4 address passing as a low IPv6 one.
-		if ip.Is4() != is4 || !free.take(addrToUint128(ip)) {
+		if ip.Is4() != is4 || (!free.take(addrToUint128(ip)) && !excludedOnly(cfg, ip)) {
 			outside = append(outside, ip)
 		}
 	}
@@ -186,7 +216,11 @@ func (m *IPAM) Release(owner Owner) (Allocation, bool) {
 func (m *IPAM) drop(owner Owner, a allocation) {
 	delete(m.owners, owner)
 	delete(a.subnet.holders, a.ip)
-	a.subnet.free.put(addrToUint128(a.ip))
+	if excludedOnly(a.subnet.cfg, a.ip) {
+		a.subnet.reserved = a.subnet.reserved.addOne() // excluded since it was handed out
+	} else {
+		a.subnet.free.put(addrToUint128(a.ip))
+	}
 	if a.mac != (macAddr{}) {
 		delete(m.macs, a.mac)
 	}
@@ -214,6 +248,25 @@ func (m *IPAM) Allocations(subnet string) []Allocation {
 	out := make([]Allocation, 0, len(s.holders))
 	for _, owner := range s.holders {
 		out = append(out, m.owners[owner].export(owner))
+	}
+	slices.SortFunc(out, func(a, b Allocation) int { return a.IP.Compare(b.IP) })
+	return out
+}
+
+// HeldExcluded returns, sorted by IP, the allocations whose addresses the
+// subnet's excludes cover: handed out before the exclude was added.
+func (m *IPAM) HeldExcluded(subnet string) []Allocation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.subnets[subnet]
+	if !ok || len(s.cfg.Excludes) == 0 {
+		return nil
+	}
+	var out []Allocation
+	for ip, owner := range s.holders {
+		if excludedOnly(s.cfg, ip) {
+			out = append(out, m.owners[owner].export(owner))
+		}
 	}
 	slices.SortFunc(out, func(a, b Allocation) int { return a.IP.Compare(b.IP) })
 	return out

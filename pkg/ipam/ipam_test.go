@@ -103,8 +103,7 @@ func TestSetSubnetUpdate(t *testing.T) {
 		{name: "move gateway", cfg: subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.254", "")},
 		{name: "shrink past allocation", cfg: subnetConfig(t, "s", "10.0.0.0/26", "10.0.0.1", ""),
 			wantMsg: "10.0.0.70 (pod/ns/b)"},
-		{name: "exclude allocation", cfg: subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", "10.0.0.5"),
-			wantMsg: "10.0.0.5 (pod/ns/a)"},
+		{name: "exclude allocation", cfg: subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", "10.0.0.5")},
 		{name: "gateway onto allocation", cfg: subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.5", ""),
 			wantMsg: "10.0.0.5 (pod/ns/a)"},
 		{name: "change family", cfg: subnetConfig(t, "s", "fd00::/64", "", ""),
@@ -114,7 +113,7 @@ func TestSetSubnetUpdate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			old := subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", "")
 			m := newIPAM(t, old)
-			for owner, ip := range map[Owner]string{"pod/ns/a": "10.0.0.5", "pod/ns/b": "10.0.0.70"} {
+			for owner, ip := range map[Owner]string{testOwner("pod/ns/a"): "10.0.0.5", testOwner("pod/ns/b"): "10.0.0.70"} {
 				if _, err := m.Allocate(Request{Owner: owner, Subnet: "s", IP: addr(ip)}); err != nil {
 					t.Fatal(err)
 				}
@@ -145,7 +144,7 @@ func TestSetSubnetUpdate(t *testing.T) {
 
 func TestRemoveSubnet(t *testing.T) {
 	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "", ""))
-	if _, err := m.Allocate(Request{Owner: "pod/ns/a", Subnet: "s"}); err != nil {
+	if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/a"), Subnet: "s"}); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -156,7 +155,7 @@ func TestRemoveSubnet(t *testing.T) {
 		{name: "in use", run: func() error { return m.RemoveSubnet("s") }, wantErr: ErrSubnetInUse},
 		{name: "unknown is a no-op", run: func() error { return m.RemoveSubnet("nope") }},
 		{name: "after release", run: func() error {
-			m.Release("pod/ns/a")
+			m.Release(testOwner("pod/ns/a"))
 			return m.RemoveSubnet("s")
 		}},
 		{name: "twice", run: func() error { return m.RemoveSubnet("s") }},
@@ -232,16 +231,16 @@ func TestUsageBruteForce(t *testing.T) {
 			m := newIPAM(t, tt.cfg)
 			checkUsage(t, m, "s")
 			for _, ip := range tt.fixed {
-				if _, err := m.Allocate(Request{Owner: Owner("fixed/" + ip), Subnet: "s", IP: addr(ip)}); err != nil {
+				if _, err := m.Allocate(Request{Owner: testOwner("fixed/" + ip), Subnet: "s", IP: addr(ip)}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for i := 0; ; i++ {
-				if _, err := m.Allocate(Request{Owner: Owner(fmt.Sprint("p", i)), Subnet: "s"}); err != nil {
+				if _, err := m.Allocate(Request{Owner: testOwner(fmt.Sprint("p", i)), Subnet: "s"}); err != nil {
 					break
 				}
 				if i%3 == 0 {
-					m.Release(Owner(fmt.Sprint("p", i/2)))
+					m.Release(testOwner(fmt.Sprint("p", i/2)))
 				}
 				checkUsage(t, m, "s")
 			}
@@ -260,5 +259,48 @@ func TestSubnetReturnsCopy(t *testing.T) {
 	}
 	if got := m.Subnets(); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("Subnets() = %v", got)
+	}
+}
+
+// An exclude added over a held address applies to new allocations only:
+// the holder keeps it, and once released nobody gets it again.
+func TestExcludeOverHeldAddress(t *testing.T) {
+	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", ""))
+	holder := testOwner("pod/ns/a")
+	if _, err := m.Allocate(Request{Owner: holder, Subnet: "s", IP: addr("10.0.0.5")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetSubnet(subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", "10.0.0.5..10.0.0.6")); err != nil {
+		t.Fatalf("exclude over a held address refused: %v", err)
+	}
+	held := m.HeldExcluded("s")
+	if len(held) != 1 || held[0].Owner != holder || held[0].IP != addr("10.0.0.5") {
+		t.Fatalf("HeldExcluded = %+v, want pod/ns/a at 10.0.0.5", held)
+	}
+	// 256 = network + broadcast + gateway + 10.0.0.6 excluded, 1 used, 251 free.
+	if u, _ := m.Usage("s"); u != (Usage{Used: 1, Available: 251, Excluded: 4}) {
+		t.Fatalf("usage with the held excluded address: %+v", u)
+	}
+	if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/b"), Subnet: "s", IP: addr("10.0.0.6")}); !errors.Is(err, ErrReserved) {
+		t.Fatalf("new allocation of an excluded address: %v, want ErrReserved", err)
+	}
+	m.Release(holder)
+	if u, _ := m.Usage("s"); u != (Usage{Used: 0, Available: 251, Excluded: 5}) {
+		t.Fatalf("usage after release: %+v", u)
+	}
+	if len(m.HeldExcluded("s")) != 0 {
+		t.Fatal("HeldExcluded still lists the released address")
+	}
+	if _, err := m.Allocate(Request{Owner: testOwner("pod/ns/c"), Subnet: "s", IP: addr("10.0.0.5")}); !errors.Is(err, ErrReserved) {
+		t.Fatalf("released excluded address handed out again: %v", err)
+	}
+	// A restart reads the record back before the exclude is known to be
+	// newer: the holder keeps it then too.
+	again := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "10.0.0.1", "10.0.0.5..10.0.0.6"))
+	if err := again.Reserve(Allocation{Owner: holder, Subnet: "s", IP: addr("10.0.0.5")}); err != nil {
+		t.Fatalf("recorded excluded address not restored: %v", err)
+	}
+	if u, _ := again.Usage("s"); u != (Usage{Used: 1, Available: 251, Excluded: 4}) {
+		t.Fatalf("usage after restore: %+v", u)
 	}
 }

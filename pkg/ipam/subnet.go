@@ -152,6 +152,21 @@ func specialAddress(p netip.Prefix, a netip.Addr) string {
 	return ""
 }
 
+// excludedOnly reports whether a is an ordinary host address of cfg that
+// only an exclude keeps from being handed out: a holder may keep such an
+// address when the exclude comes after its allocation.
+func excludedOnly(cfg SubnetConfig, a netip.Addr) bool {
+	if !cfg.CIDR.Contains(a) || specialAddress(cfg.CIDR, a) != "" || a == cfg.Gateway {
+		return false
+	}
+	for _, r := range cfg.Excludes {
+		if !a.Less(r.First) && !r.Last.Less(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // reservedReason explains why an in-range, unheld, non-free address is
 // refused; it runs only on the error path.
 func (s *subnet) reservedReason(a netip.Addr) string {
