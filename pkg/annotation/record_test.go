@@ -37,3 +37,65 @@ func TestParseAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestParseHolding(t *testing.T) {
+	held := map[string]string{Allocated: True, IPAddress: "10.0.0.5", MACAddress: "0a:00:00:00:00:01", LogicalSwitch: "s"}
+	without := func(key string) map[string]string {
+		m := map[string]string{}
+		for k, v := range held {
+			if k != key {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		wantOK      bool
+		wantErr     bool
+	}{
+		{"holding without cidr and gateway", held, true, false},
+		{"not allocated", without(Allocated), false, false},
+		{"no ip", without(IPAddress), true, true},
+		{"no mac", without(MACAddress), true, true},
+		{"no switch", without(LogicalSwitch), true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, ok, err := ParseHolding(tt.annotations)
+			if ok != tt.wantOK || (err != nil) != tt.wantErr {
+				t.Fatalf("ParseHolding = %+v, %v, %v; want ok %v, error %v", h, ok, err, tt.wantOK, tt.wantErr)
+			}
+			if ok && err == nil && (h.IP.String() != "10.0.0.5" || h.LogicalSwitch != "s" || h.MAC.String() != "0a:00:00:00:00:01") {
+				t.Fatalf("holding %+v", h)
+			}
+		})
+	}
+}
+
+// TestRecordRoundTrip: what the controller writes, the daemon reads back
+// unchanged, and a holding alone is not enough for the daemon.
+func TestRecordRoundTrip(t *testing.T) {
+	want, ok, err := ParseAddress(map[string]string{Allocated: True, IPAddress: "fd00:10:16::5", CIDRWritten: "fd00:10:16::/64",
+		GatewayWritten: "fd00:10:16::1", MACAddress: "0a:00:00:10:00:05", LogicalSwitch: "v6"})
+	if !ok || err != nil {
+		t.Fatalf("ParseAddress: %v %v", ok, err)
+	}
+	written := want.Annotations()
+	got, ok, err := ParseAddress(written)
+	if !ok || err != nil || got.IP != want.IP || got.Subnet != want.Subnet || got.Gateway != want.Gateway ||
+		got.MAC.String() != want.MAC.String() || got.LogicalSwitch != want.LogicalSwitch {
+		t.Fatalf("round trip: %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	if !want.Recorded(written) {
+		t.Fatal("Recorded is false for the record's own annotations")
+	}
+	delete(written, GatewayWritten)
+	if want.Recorded(written) {
+		t.Fatal("Recorded is true without the gateway")
+	}
+	if _, _, err := ParseAddress(written); err == nil {
+		t.Fatal("ParseAddress accepted a record without a gateway")
+	}
+}
