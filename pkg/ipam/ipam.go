@@ -26,7 +26,9 @@ type Owner struct {
 }
 
 // PodOwner is the owner of a pod's address.
-func PodOwner(namespace, name string) Owner { return Owner{Kind: OwnerPod, Namespace: namespace, Name: name} }
+func PodOwner(namespace, name string) Owner {
+	return Owner{Kind: OwnerPod, Namespace: namespace, Name: name}
+}
 
 // NodeOwner is the owner of a node's join address.
 func NodeOwner(name string) Owner { return Owner{Kind: OwnerNode, Name: name} }
