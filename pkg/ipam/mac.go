@@ -56,9 +56,6 @@ func toMACAddr(hw net.HardwareAddr) (macAddr, error) {
 	return m, nil
 }
 
-// RandomMAC returns a locally administered unicast MAC.
-func RandomMAC() net.HardwareAddr { return randomMAC().hardwareAddr() }
-
 func randomMAC() macAddr {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())

@@ -38,10 +38,10 @@ func TestParseMAC(t *testing.T) {
 	}
 }
 
-func TestRandomMAC(t *testing.T) {
+func TestRandomMACIsLocalUnicast(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
-		mac := RandomMAC()
+		mac := randomMAC().hardwareAddr()
 		if len(mac) != 6 || mac[0]&macMulticastBit != 0 || mac[0]&macLocalBit == 0 {
 			t.Fatalf("RandomMAC() = %v, want locally administered unicast", mac)
 		}
