@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,49 +66,26 @@ func (n *Network) unaddress(ctx context.Context, owner ipam.Owner, port string) 
 	return alloc, released, nil
 }
 
-// recordAnnotations are the keys that record an allocation on its object;
-// they are the durable record a restarted controller rebuilds IPAM from.
-func (n *Network) recordAnnotations(alloc ipam.Allocation) map[string]string {
+// recordFor is the record of an allocation as the subnet has it now: the
+// durable record a restarted controller rebuilds IPAM from, and what the
+// node daemon configures. A subnet's gateway or CIDR change rewrites it.
+func (n *Network) recordFor(alloc ipam.Allocation) annotation.Address {
 	cfg, _ := n.IPAM.Subnet(alloc.Subnet)
-	return map[string]string{
-		annotation.IPAddress:      alloc.IP.String(),
-		annotation.MACAddress:     alloc.MAC.String(),
-		annotation.CIDRWritten:    cfg.CIDR.String(),
-		annotation.GatewayWritten: cfg.Gateway.String(),
-		annotation.LogicalSwitch:  alloc.Subnet,
-		annotation.Allocated:      annotation.True,
+	return annotation.Address{
+		Holding: annotation.Holding{IP: alloc.IP, MAC: alloc.MAC, LogicalSwitch: alloc.Subnet},
+		Subnet:  cfg.CIDR,
+		Gateway: cfg.Gateway,
 	}
 }
 
-// recordedAllocation reads an allocation back from an object's annotations;
-// ok is false when the object carries no complete record.
-func recordedAllocation(owner ipam.Owner, annotations map[string]string) (ipam.Allocation, bool) {
-	if annotations[annotation.Allocated] != annotation.True {
+// heldAllocation reads which allocation an object's record says it holds;
+// ok is false when the object carries no usable record.
+func heldAllocation(owner ipam.Owner, annotations map[string]string) (ipam.Allocation, bool) {
+	h, ok, err := annotation.ParseHolding(annotations)
+	if !ok || err != nil {
 		return ipam.Allocation{}, false
 	}
-	ip, err := netip.ParseAddr(strings.TrimSpace(annotations[annotation.IPAddress]))
-	if err != nil {
-		return ipam.Allocation{}, false
-	}
-	mac, err := ipam.ParseMAC(annotations[annotation.MACAddress])
-	if err != nil {
-		return ipam.Allocation{}, false
-	}
-	subnet := annotations[annotation.LogicalSwitch]
-	if subnet == "" {
-		return ipam.Allocation{}, false
-	}
-	return ipam.Allocation{Owner: owner, Subnet: subnet, IP: ip, MAC: mac}, true
-}
-
-// recorded reports whether annotations already hold exactly this record.
-func recorded(annotations, record map[string]string) bool {
-	for k, v := range record {
-		if annotations[k] != v {
-			return false
-		}
-	}
-	return true
+	return ipam.Allocation{Owner: owner, Subnet: h.LogicalSwitch, IP: h.IP, MAC: h.MAC}, true
 }
 
 // patchAnnotations merges keys into obj's annotations with one merge patch.
@@ -123,18 +98,4 @@ func patchAnnotations(ctx context.Context, c client.Client, obj client.Object, k
 		return fmt.Errorf("annotate %s: %w", obj.GetName(), err)
 	}
 	return nil
-}
-
-// Owners in the allocator.
-func podOwner(namespace, name string) ipam.Owner { return ipam.Owner("pod/" + namespace + "/" + name) }
-func nodeOwner(name string) ipam.Owner           { return ipam.Owner("node/" + name) }
-
-// recordFromPort builds the annotation record a port's "MAC IP" implies.
-func recordFromPort(subnet, mac, ip string) map[string]string {
-	return map[string]string{
-		annotation.Allocated:     annotation.True,
-		annotation.LogicalSwitch: subnet,
-		annotation.MACAddress:    mac,
-		annotation.IPAddress:     ip,
-	}
 }

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -134,9 +136,9 @@ func (b *Bootstrap) rebuild(ctx context.Context) error {
 		if p.Spec.HostNetwork || finished(p) {
 			continue
 		}
-		owner := podOwner(p.Namespace, p.Name)
+		owner := ipam.PodOwner(p.Namespace, p.Name)
 		live[owner] = true
-		if a, ok := recordedAllocation(owner, p.Annotations); ok {
+		if a, ok := heldAllocation(owner, p.Annotations); ok {
 			b.reserve(ctx, a)
 		}
 	}
@@ -146,7 +148,7 @@ func (b *Bootstrap) rebuild(ctx context.Context) error {
 	}
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if a, ok := recordedAllocation(nodeOwner(n.Name), n.Annotations); ok {
+		if a, ok := heldAllocation(ipam.NodeOwner(n.Name), n.Annotations); ok {
 			b.reserve(ctx, a)
 		}
 	}
@@ -162,7 +164,7 @@ func (b *Bootstrap) reservePorts(ctx context.Context, live map[ipam.Owner]bool) 
 		if p.Owner.Kind != ovn.KindPod {
 			continue
 		}
-		owner := podOwner(p.Owner.Namespace, p.Owner.Name)
+		owner := ipam.PodOwner(p.Owner.Namespace, p.Owner.Name)
 		if _, done := b.Network.IPAM.Lookup(owner); done {
 			continue
 		}
@@ -188,7 +190,15 @@ func portAllocation(owner ipam.Owner, p ovn.SwitchPortRow) (ipam.Allocation, boo
 	if len(fields) != 2 {
 		return ipam.Allocation{}, false
 	}
-	return recordedAllocation(owner, recordFromPort(p.Switch, fields[0], fields[1]))
+	mac, err := net.ParseMAC(fields[0])
+	if err != nil {
+		return ipam.Allocation{}, false
+	}
+	ip, err := netip.ParseAddr(fields[1])
+	if err != nil {
+		return ipam.Allocation{}, false
+	}
+	return ipam.Allocation{Owner: owner, Subnet: p.Switch, IP: ip, MAC: mac}, true
 }
 
 func (b *Bootstrap) reserve(ctx context.Context, a ipam.Allocation) {

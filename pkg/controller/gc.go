@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -91,16 +90,14 @@ func (g *GarbageCollector) releaseGone(ctx context.Context) error {
 // ownerGone reports whether an allocation's owner is gone for good, and
 // the port the owner had.
 func (g *GarbageCollector) ownerGone(ctx context.Context, owner ipam.Owner) (bool, string, error) {
-	kind, rest, _ := strings.Cut(string(owner), "/")
-	switch kind {
-	case "node":
-		err := g.Client.Get(ctx, client.ObjectKey{Name: rest}, &corev1.Node{})
-		return apierrors.IsNotFound(err), ovnname.NodePort(rest), ignoreNotFound(err)
-	case "pod":
-		namespace, name, _ := strings.Cut(rest, "/")
-		port := ovnname.PodPort(namespace, name)
+	switch owner.Kind {
+	case ipam.OwnerNode:
+		err := g.Client.Get(ctx, client.ObjectKey{Name: owner.Name}, &corev1.Node{})
+		return apierrors.IsNotFound(err), ovnname.NodePort(owner.Name), ignoreNotFound(err)
+	case ipam.OwnerPod:
+		port := ovnname.PodPort(owner.Namespace, owner.Name)
 		pod := &corev1.Pod{}
-		err := g.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pod)
+		err := g.Client.Get(ctx, client.ObjectKey{Namespace: owner.Namespace, Name: owner.Name}, pod)
 		if err == nil {
 			return finished(pod) || pod.Spec.HostNetwork, port, nil
 		}
@@ -156,10 +153,10 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 	alive := func(o ovn.Owner) bool {
 		switch o.Kind {
 		case ovn.KindPod:
-			_, ok := g.Network.IPAM.Lookup(podOwner(o.Namespace, o.Name))
+			_, ok := g.Network.IPAM.Lookup(ipam.PodOwner(o.Namespace, o.Name))
 			return ok
 		case ovn.KindNode:
-			_, ok := g.Network.IPAM.Lookup(nodeOwner(o.Name))
+			_, ok := g.Network.IPAM.Lookup(ipam.NodeOwner(o.Name))
 			return ok
 		case ovn.KindSubnet:
 			_, ok := g.Network.IPAM.Subnet(o.Name)

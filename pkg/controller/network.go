@@ -47,11 +47,14 @@ type Network struct {
 	waiters *waiters
 	// pending are the pods whose request failed, by subnet, for its condition.
 	pending *pending
+	// retries spaces out the attempts and Events of pods that keep failing.
+	retries *retries
 }
 
 // NewNetwork returns a Network whose reconcilers wait for the bootstrap.
 func NewNetwork(cfg Config, nb *ovn.Client) *Network {
-	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters(), pending: newPending()}
+	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters(), pending: newPending(),
+		retries: newRetries()}
 }
 
 // waitReady blocks a reconciler until the bootstrap has rebuilt IPAM, so

@@ -53,7 +53,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, fmt.Errorf("get node: %w", err)
 	}
 	ep := r.endpoint(node.Name)
-	alloc, ok := recordedAllocation(nodeOwner(node.Name), node.Annotations)
+	alloc, ok := heldAllocation(ipam.NodeOwner(node.Name), node.Annotations)
 	var err error
 	if ok {
 		if err = r.Network.IPAM.Reserve(alloc); err == nil {
@@ -74,17 +74,18 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	r.Subnets.NotifyUsage(alloc.Subnet)
-	keys := r.Network.recordAnnotations(alloc)
-	keys[annotation.PortName] = ep.port
-	if recorded(node.Annotations, keys) {
+	record := r.Network.recordFor(alloc)
+	if record.Recorded(node.Annotations) && node.Annotations[annotation.PortName] == ep.port {
 		return ctrl.Result{}, nil
 	}
+	keys := record.Annotations()
+	keys[annotation.PortName] = ep.port
 	return ctrl.Result{}, patchAnnotations(ctx, r.Client, node, keys)
 }
 
 func (r *NodeReconciler) endpoint(node string) endpoint {
 	return endpoint{
-		request: ipam.Request{Owner: nodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name},
+		request: ipam.Request{Owner: ipam.NodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name},
 		port:    ovnname.NodePort(node),
 		owner:   ovn.Owner{Kind: ovn.KindNode, Name: node},
 	}
@@ -131,7 +132,7 @@ func (r *NodeReconciler) gone(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("remove route to node %s: %w", name, err)
 	}
-	alloc, released, err := r.Network.unaddress(ctx, nodeOwner(name), ovnname.NodePort(name))
+	alloc, released, err := r.Network.unaddress(ctx, ipam.NodeOwner(name), ovnname.NodePort(name))
 	if released {
 		r.Subnets.NotifyUsage(alloc.Subnet)
 	}

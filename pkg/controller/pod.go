@@ -87,7 +87,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if finished(pod) {
 		return ctrl.Result{}, r.release(ctx, pod.Namespace, pod.Name)
 	}
-	if alloc, ok := recordedAllocation(podOwner(pod.Namespace, pod.Name), pod.Annotations); ok {
+	if alloc, ok := heldAllocation(ipam.PodOwner(pod.Namespace, pod.Name), pod.Annotations); ok {
 		return r.keep(ctx, pod, alloc)
 	}
 	if !pod.DeletionTimestamp.IsZero() {
@@ -112,7 +112,10 @@ func (r *PodReconciler) keep(ctx context.Context, pod *corev1.Pod, alloc ipam.Al
 			"recorded address %s cannot be kept: %s", alloc.IP, err.Error())
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, r.Network.programPort(ctx, r.endpoint(pod, ipam.Request{}), alloc)
+	if err := r.Network.programPort(ctx, r.endpoint(pod, ipam.Request{}), alloc); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.record(ctx, pod, alloc)
 }
 
 func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
@@ -138,19 +141,18 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 	}
 	r.markPending(pod, req.Subnet, err)
 	var bad *badAnnotation
-	switch {
-	case errors.As(err, &bad), isPermanent(err):
-		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
-		return ctrl.Result{}, nil
-	case isWaiting(err):
-		if !errors.Is(err, ovn.ErrSwitchMissing) {
-			r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
-		}
-		r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod), seen)
-		return ctrl.Result{RequeueAfter: retryWaiting}, nil
-	default:
+	if !errors.As(err, &bad) && !isPermanent(err) && !isWaiting(err) {
 		return ctrl.Result{}, err
 	}
+	delay, report := r.Network.retries.failed(client.ObjectKeyFromObject(pod), err.Error(), time.Now())
+	if report && !errors.Is(err, ovn.ErrSwitchMissing) {
+		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
+	}
+	if !isWaiting(err) {
+		return ctrl.Result{}, nil // only a change of the pod's annotations can help
+	}
+	r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod), seen)
+	return ctrl.Result{RequeueAfter: delay}, nil
 }
 
 // isPermanent: the request contradicts the subnet and only a change of the
@@ -163,13 +165,13 @@ func isPermanent(err error) bool {
 func isWaiting(err error) bool {
 	return errors.Is(err, ipam.ErrAddressTaken) || errors.Is(err, ipam.ErrMACTaken) ||
 		errors.Is(err, ipam.ErrSubnetFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, ipam.ErrUnknownSubnet) ||
-		errors.Is(err, ovn.ErrSwitchMissing)
+		errors.Is(err, ovn.ErrSwitchMissing) || errors.Is(err, errNamespaceRefused)
 }
 
 // markPending lists a pod whose request failed on its subnet's condition,
 // when the subnet is one the allocator knows.
 func (r *PodReconciler) markPending(pod *corev1.Pod, subnet string, err error) {
-	if _, known := r.Network.IPAM.Subnet(subnet); !known || errors.Is(err, ovn.ErrSwitchMissing) {
+	if _, known := r.Network.IPAM.Subnet(subnet); !known || errors.Is(err, ovn.ErrSwitchMissing) || errors.Is(err, errNamespaceRefused) {
 		return
 	}
 	if r.Network.pending.set(subnet, client.ObjectKeyFromObject(pod), err.Error()) {
@@ -186,13 +188,21 @@ func (r *PodReconciler) unmarkPending(key types.NamespacedName) {
 
 func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) error {
 	r.unmarkPending(client.ObjectKeyFromObject(pod))
+	r.Network.retries.forget(client.ObjectKeyFromObject(pod))
 	r.Subnets.NotifyUsage(alloc.Subnet)
-	keys := r.Network.recordAnnotations(alloc)
-	if recorded(pod.Annotations, keys) {
+	record := r.Network.recordFor(alloc)
+	if record.Recorded(pod.Annotations) {
 		return nil
 	}
-	if err := patchAnnotations(ctx, r.Client, pod, keys); err != nil {
+	_, wasAddressed := heldAllocation(alloc.Owner, pod.Annotations)
+	if err := patchAnnotations(ctx, r.Client, pod, record.Annotations()); err != nil {
 		return err
+	}
+	if wasAddressed {
+		// The subnet's gateway or CIDR changed, or the record lacked them:
+		// the node daemon reconfigures the running pod from the new record.
+		log.FromContext(ctx).Info("pod record updated", "ip", alloc.IP, "cidr", record.Subnet, "gateway", record.Gateway)
+		return nil
 	}
 	r.Metrics.observeAddressed(pod.CreationTimestamp.Time)
 	log.FromContext(ctx).V(1).Info("pod addressed", "ip", alloc.IP, "mac", alloc.MAC, "subnet", alloc.Subnet)
@@ -211,7 +221,8 @@ func (r *PodReconciler) gone(ctx context.Context, namespace, name string) error 
 
 func (r *PodReconciler) release(ctx context.Context, namespace, name string) error {
 	r.unmarkPending(types.NamespacedName{Namespace: namespace, Name: name})
-	alloc, released, err := r.Network.unaddress(ctx, podOwner(namespace, name), ovnname.PodPort(namespace, name))
+	r.Network.retries.forget(types.NamespacedName{Namespace: namespace, Name: name})
+	alloc, released, err := r.Network.unaddress(ctx, ipam.PodOwner(namespace, name), ovnname.PodPort(namespace, name))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -48,9 +49,11 @@ func statefulSetOf(pod *corev1.Pod) (name string, ordinal int, ok bool) {
 func (r *PodReconciler) podRequest(ctx context.Context, pod *corev1.Pod) (ipam.Request, error) {
 	subnet, err := r.subnetFor(ctx, pod)
 	if err != nil {
-		return ipam.Request{}, err
+		// The subnet asked for, if known, lets the pod be woken when it
+		// becomes usable.
+		return ipam.Request{Subnet: subnet}, err
 	}
-	req := ipam.Request{Owner: podOwner(pod.Namespace, pod.Name), Subnet: subnet}
+	req := ipam.Request{Owner: ipam.PodOwner(pod.Namespace, pod.Name), Subnet: subnet}
 	a := pod.Annotations
 	if s := strings.TrimSpace(a[annotation.IPAddress]); s != "" {
 		if req.IP, err = netip.ParseAddr(s); err != nil {
@@ -104,11 +107,21 @@ func (r *PodReconciler) subnetFor(ctx context.Context, pod *corev1.Pod) (string,
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: pod.Namespace}, ns); err != nil {
 		return "", fmt.Errorf("get namespace %s: %w", pod.Namespace, err)
 	}
-	if want, ok := subnetFromNamespace(ns); ok {
-		return want.Name, nil
+	name, err := r.Network.namespaceSubnet(ctx, r.Client, ns)
+	var refused *refusal
+	if errors.As(err, &refused) {
+		return "", fmt.Errorf("%w: namespace %s: %s", errNamespaceRefused, ns.Name, refused.Message)
 	}
-	if s := strings.TrimSpace(ns.Annotations[annotation.LogicalSwitch]); s != "" {
-		return s, nil
+	if err != nil {
+		return "", err
+	}
+	if c := acceptedCondition(ns); name != "" && c != nil && c.Status == corev1.ConditionFalse && c.Reason == ReasonRejectedByAPI {
+		if _, known := r.Network.IPAM.Subnet(name); !known {
+			return name, fmt.Errorf("%w: namespace %s: %s", errNamespaceRefused, ns.Name, c.Message)
+		}
+	}
+	if name != "" {
+		return name, nil
 	}
 	var subnets ovnetv1.SubnetList
 	if err := r.Client.List(ctx, &subnets, client.MatchingFields{subnetNamespacesField: pod.Namespace}); err != nil {

@@ -156,42 +156,6 @@ func TestIPAMConfig(t *testing.T) {
 	}
 }
 
-func TestRecordedAllocation(t *testing.T) {
-	complete := map[string]string{annotation.Allocated: "true", annotation.IPAddress: "10.0.0.5",
-		annotation.MACAddress: "0a:00:00:00:00:01", annotation.LogicalSwitch: "s"}
-	without := func(key string) map[string]string {
-		m := map[string]string{}
-		for k, v := range complete {
-			if k != key {
-				m[k] = v
-			}
-		}
-		return m
-	}
-	tests := []struct {
-		name        string
-		annotations map[string]string
-		wantOK      bool
-	}{
-		{"complete", complete, true},
-		{"not allocated", without(annotation.Allocated), false},
-		{"no ip", without(annotation.IPAddress), false},
-		{"no mac", without(annotation.MACAddress), false},
-		{"no switch", without(annotation.LogicalSwitch), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, ok := recordedAllocation("pod/ns/p", tt.annotations)
-			if ok != tt.wantOK {
-				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
-			}
-			if ok && (a.IP.String() != "10.0.0.5" || a.Subnet != "s" || a.Owner != "pod/ns/p") {
-				t.Fatalf("allocation %+v", a)
-			}
-		})
-	}
-}
-
 func TestRouterPortMACIsStableAndUnicast(t *testing.T) {
 	a, b := routerPortMAC("ovn-cluster-x"), routerPortMAC("ovn-cluster-x")
 	if a != b {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,12 +112,45 @@ func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 // switch. A refused spec leaves the last accepted one in force.
 func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) error {
 	cfg, err := r.Network.ipamConfig(subnet.Name, subnet.Spec)
+	old, existed := r.Network.IPAM.Subnet(subnet.Name)
 	if err == nil {
 		err = r.Network.IPAM.SetSubnet(cfg)
 	}
 	if err != nil {
+		// A refused CIDR, gateway or exclude list keeps the one in force,
+		// and does not hold back the rest of the spec (private, allow).
+		if existed {
+			if perr := r.program(ctx, old, subnet); perr != nil {
+				return perr
+			}
+		}
 		return classifySubnetError(err)
 	}
+	if err := r.program(ctx, cfg, subnet); err != nil {
+		return err
+	}
+	r.Network.waiters.wakeAll(subnet.Name)
+	if existed && (old.CIDR != cfg.CIDR || old.Gateway != cfg.Gateway) {
+		// Running pods keep their addresses but take the new prefix and
+		// gateway: their records are rewritten and the daemons follow.
+		r.Network.waiters.requeue(ctx, podHolders(r.Network.IPAM.Allocations(subnet.Name)))
+	}
+	return nil
+}
+
+// podHolders lists the pods among a subnet's allocations.
+func podHolders(allocs []ipam.Allocation) []types.NamespacedName {
+	var pods []types.NamespacedName
+	for _, a := range allocs {
+		if a.Owner.Kind == ipam.OwnerPod {
+			pods = append(pods, types.NamespacedName{Namespace: a.Owner.Namespace, Name: a.Owner.Name})
+		}
+	}
+	return pods
+}
+
+// program writes the subnet's switch, router port and ACLs for cfg.
+func (r *SubnetReconciler) program(ctx context.Context, cfg ipam.SubnetConfig, subnet *ovnetv1.Subnet) error {
 	ops, err := r.Network.subnetOps(cfg, subnet.Spec)
 	if err == nil {
 		err = r.Network.NB.Transact(ctx, ops)
@@ -124,7 +158,6 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) er
 	if err != nil {
 		return fmt.Errorf("program subnet %s: %w", subnet.Name, err)
 	}
-	r.Network.waiters.wakeAll(subnet.Name)
 	return nil
 }
 
@@ -173,6 +206,40 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 		status.Gateway = cfg.Gateway.String()
 	}
 	pendingCondition(status, r.Network.pending, subnet)
+	r.noticeConditions(subnet, status)
+}
+
+// noticeConditions reports, while there is anything to say, what of the
+// spec is not acted on and which holders keep addresses an exclude
+// covers. A new notice is also an Event, on the Subnet and its namespace.
+func (r *SubnetReconciler) noticeConditions(subnet *ovnetv1.Subnet, status *ovnetv1.SubnetStatus) {
+	gen := subnet.Generation
+	if notes := specNotices(subnet.Spec); len(notes) == 0 {
+		meta.RemoveStatusCondition(&status.Conditions, ovnetv1.ConditionIgnoredFields)
+	} else {
+		c := metav1.Condition{Type: ovnetv1.ConditionIgnoredFields, Status: metav1.ConditionTrue,
+			Reason: ovnetv1.ReasonNotActedOn, Message: strings.Join(notes, "; "), ObservedGeneration: gen}
+		if old := meta.FindStatusCondition(subnet.Status.Conditions, c.Type); old == nil || old.Message != c.Message {
+			r.report(subnet, ovnetv1.ConditionIgnoredFields, c.Message)
+		}
+		meta.SetStatusCondition(&status.Conditions, c)
+	}
+	held := r.Network.IPAM.HeldExcluded(subnet.Name)
+	if len(held) == 0 {
+		meta.RemoveStatusCondition(&status.Conditions, ovnetv1.ConditionExcludedInUse)
+		return
+	}
+	names := make([]string, 0, pendingShown+1)
+	for _, a := range held[:min(len(held), pendingShown)] {
+		names = append(names, fmt.Sprintf("%s (%s)", a.IP, a.Owner))
+	}
+	if len(held) > pendingShown {
+		names = append(names, fmt.Sprintf("and %d more", len(held)-pendingShown))
+	}
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionExcludedInUse,
+		Status: metav1.ConditionTrue, Reason: ovnetv1.ReasonHeldBeforeExclude, ObservedGeneration: gen,
+		Message: fmt.Sprintf("%d addresses excluded after they were handed out stay with their holders until released: %s",
+			len(held), strings.Join(names, ", "))})
 }
 
 // pendingCondition reports the pods waiting for an address in the subnet.
@@ -192,7 +259,13 @@ const ReasonInvalidNamespaceSubnet = "InvalidSubnetAnnotation"
 // reportRefusal leaves an Event on the Subnet and, for a Subnet made from a
 // namespace's annotations, on that namespace, where its author looks.
 func (r *SubnetReconciler) reportRefusal(subnet *ovnetv1.Subnet, se *specError) {
-	r.Recorder.Eventf(subnet, nil, corev1.EventTypeWarning, se.Reason, "Validate", "%s", se.Error())
+	r.report(subnet, se.Reason, se.Error())
+}
+
+// report leaves a Warning Event on the Subnet and on its namespace, if a
+// namespace's annotations made it.
+func (r *SubnetReconciler) report(subnet *ovnetv1.Subnet, reason, note string) {
+	r.Recorder.Eventf(subnet, nil, corev1.EventTypeWarning, reason, "Validate", "%s", note)
 	nsName := subnet.Labels[LabelNamespace]
 	if nsName == "" {
 		return
@@ -202,7 +275,7 @@ func (r *SubnetReconciler) reportRefusal(subnet *ovnetv1.Subnet, se *specError) 
 		return
 	}
 	r.Recorder.Eventf(ns, subnet, corev1.EventTypeWarning, ReasonInvalidNamespaceSubnet, "Validate",
-		"subnet %s from annotations: %s", subnet.Name, se.Error())
+		"subnet %s from annotations: %s", subnet.Name, note)
 }
 
 // writeStatus patches the status when it changed; a change of usage alone

@@ -46,12 +46,74 @@ func (n *Network) ipamConfig(name string, spec ovnetv1.SubnetSpec) (ipam.SubnetC
 	if err != nil {
 		return ipam.SubnetConfig{}, invalidSpec("excludeIPs: %w", err)
 	}
+	excludes, _ = splitExcludes(cidr, excludes)
 	for _, a := range spec.Allow {
 		if _, err := netip.ParsePrefix(strings.TrimSpace(a)); err != nil {
 			return ipam.SubnetConfig{}, invalidSpec("allow: %q is not a CIDR", a)
 		}
 	}
 	return ipam.SubnetConfig{Name: name, CIDR: cidr, Gateway: gateway, Excludes: excludes}, nil
+}
+
+// splitExcludes separates the excludes that touch cidr from those wholly
+// outside it (or of the other family), which cannot mean anything there.
+func splitExcludes(cidr netip.Prefix, excludes []ipam.Range) (inside, outside []ipam.Range) {
+	first, last := cidr.Masked().Addr(), lastAddr(cidr)
+	for _, r := range excludes {
+		if r.First.Is4() != first.Is4() || r.Last.Less(first) || last.Less(r.First) {
+			outside = append(outside, r)
+			continue
+		}
+		inside = append(inside, r)
+	}
+	return inside, outside
+}
+
+// lastAddr is the highest address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// specNotices lists what of an accepted spec ovnet does not act on, each
+// saying why: excludes outside the CIDR, and gateway settings other than
+// the defaults, which the egress gateways will implement.
+func specNotices(spec ovnetv1.SubnetSpec) []string {
+	var notes []string
+	if cidr, err := ipam.ParseCIDR(spec.CIDR); err == nil {
+		if excludes, err := ipam.ParseExcludes(strings.Join(spec.ExcludeIPs, ",")); err == nil {
+			if _, outside := splitExcludes(cidr, excludes); len(outside) > 0 {
+				notes = append(notes, fmt.Sprintf("excludeIPs %s lie outside cidr %s and are ignored", joinRanges(outside), cidr))
+			}
+		}
+	}
+	var gw []string
+	if spec.GatewayType != "" && spec.GatewayType != ovnetv1.GatewayDistributed {
+		gw = append(gw, fmt.Sprintf("gatewayType %s", spec.GatewayType))
+	}
+	if spec.GatewayNode != "" {
+		gw = append(gw, fmt.Sprintf("gatewayNode %s", spec.GatewayNode))
+	}
+	if spec.NATOutgoing != nil && !*spec.NATOutgoing {
+		gw = append(gw, "natOutgoing false")
+	}
+	if len(gw) > 0 {
+		notes = append(notes, strings.Join(gw, ", ")+
+			" not implemented yet: pods of this subnet reach pods, nodes and Services only, nothing outside the cluster")
+	}
+	return notes
+}
+
+func joinRanges(rs []ipam.Range) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 func gatewayOf(cidr netip.Prefix, given string) (netip.Addr, error) {

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,11 +64,27 @@ func (w *waiters) wakeAll(subnet string) {
 	}
 }
 
-func (w *waiters) send(key types.NamespacedName) {
+// requeue hands every pod to the pod controller's queue; unlike a wake-up
+// it is never dropped, so it waits while the channel is full.
+func (w *waiters) requeue(ctx context.Context, pods []types.NamespacedName) {
+	for _, key := range pods {
+		select {
+		case w.wake <- event.GenericEvent{Object: podStub(key)}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func podStub(key types.NamespacedName) *corev1.Pod {
 	p := &corev1.Pod{}
 	p.Namespace, p.Name = key.Namespace, key.Name
+	return p
+}
+
+func (w *waiters) send(key types.NamespacedName) {
 	select {
-	case w.wake <- event.GenericEvent{Object: p}:
+	case w.wake <- event.GenericEvent{Object: podStub(key)}:
 	default:
 	}
 }

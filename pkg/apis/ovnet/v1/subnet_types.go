@@ -59,6 +59,13 @@ const (
 	// the subnet (a fixed address outside it or taken, a bad MAC or pool,
 	// the subnet full); its message names them and why.
 	ConditionAddressesPending = "AddressesPending"
+	// ConditionIgnoredFields is present while part of an accepted spec is
+	// not acted on (excludes outside the CIDR, gateway settings not yet
+	// implemented); its message says which and why.
+	ConditionIgnoredFields = "IgnoredFields"
+	// ConditionExcludedInUse is present while pods hold addresses that an
+	// exclude added after their allocation covers; its message names them.
+	ConditionExcludedInUse = "ExcludedAddressesInUse"
 
 	ReasonProgrammed         = "Programmed"
 	ReasonInvalidSpec        = "InvalidSpec"
@@ -68,6 +75,8 @@ const (
 	ReasonInUse              = "InUse"
 	ReasonPodsWaiting        = "PodsWaiting"
 	ReasonNoneWaiting        = "NoneWaiting"
+	ReasonNotActedOn         = "NotActedOn"
+	ReasonHeldBeforeExclude  = "HeldBeforeExclude"
 )
 
 // SubnetStatus reports what the controller made of the spec.
