@@ -11,6 +11,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/netpol"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // specError is a Subnet spec the controller refuses; Reason goes into the
@@ -130,12 +131,6 @@ func gatewayOf(cidr netip.Prefix, given string) (netip.Addr, error) {
 	return gw, nil
 }
 
-// Names of the northbound rows that attach a subnet to the cluster router.
-func routerPortName(router, subnet string) string { return router + "-" + subnet }
-func switchRouterPortName(router, subnet string) string {
-	return subnet + "-" + router
-}
-
 // routerPortMAC derives a stable MAC from the port name, so the desired
 // rows are a pure function of the Subnet and a restart rewrites nothing.
 func routerPortMAC(name string) string {
@@ -150,7 +145,7 @@ func routerPortMAC(name string) string {
 func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]ovnOp, error) {
 	router := n.Config.ClusterRouter
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
-	lrpName := routerPortName(router, cfg.Name)
+	lrpName := ovnname.RouterPort(router, cfg.Name)
 	var ops []ovnOp
 	steps := []func() ([]ovnOp, error){
 		func() ([]ovnOp, error) {
@@ -162,7 +157,7 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]o
 				Networks: []string{netip.PrefixFrom(cfg.Gateway, cfg.CIDR.Bits()).String()}, Owner: owner})
 		},
 		func() ([]ovnOp, error) {
-			return n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: switchRouterPortName(router, cfg.Name),
+			return n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: ovnname.SwitchRouterPort(router, cfg.Name),
 				Type: ovn.PortTypeRouter, Addresses: []string{"router"},
 				Options: map[string]string{"router-port": lrpName}, Owner: owner, SwitchInTransaction: true})
 		},
@@ -182,7 +177,7 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]o
 
 // deleteSubnetOps removes the switch (and its ports) and its router port.
 func (n *Network) deleteSubnetOps(name string) ([]ovnOp, error) {
-	ops, err := n.NB.DeleteRouterPortOps(n.Config.ClusterRouter, routerPortName(n.Config.ClusterRouter, name))
+	ops, err := n.NB.DeleteRouterPortOps(n.Config.ClusterRouter, ovnname.RouterPort(n.Config.ClusterRouter, name))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,14 @@
 // creates them) and the node daemon (which binds to them) read.
 package ovnname
 
+// RouterPort is the cluster router's port into a subnet's switch; it holds
+// the subnet's gateway address.
+func RouterPort(router, subnet string) string { return router + "-" + subnet }
+
+// SwitchRouterPort is the subnet switch's port of type router that peers
+// with RouterPort.
+func SwitchRouterPort(router, subnet string) string { return subnet + "-" + router }
+
 // PodPort is a pod's logical switch port, "<pod>.<namespace>" as in Kube-OVN;
 // the daemon puts it in the OVS interface's external_ids:iface-id.
 func PodPort(namespace, name string) string { return name + "." + namespace }
