@@ -379,25 +379,3 @@ func TestPolicyTypes(t *testing.T) {
 		})
 	}
 }
-
-// FuzzBlockMatch: any ipBlock is either refused or becomes a match that
-// names only the family's field, CIDRs and OVN's operators.
-func FuzzBlockMatch(f *testing.F) {
-	f.Add("10.0.0.0/8", "10.1.0.0/16")
-	f.Add("fd00::/64", "")
-	f.Add("10.0.0.1/8", "11.0.0.0/8")
-	f.Fuzz(func(t *testing.T, cidr, except string) {
-		b := &networkingv1.IPBlock{CIDR: cidr}
-		if except != "" {
-			b.Except = []string{except}
-		}
-		block, err := parseIPBlock(b)
-		if err != nil {
-			return
-		}
-		m := block.match("ip4.src")
-		if strings.Trim(m, "ip4.src=!{}()&, 0123456789/") != "" {
-			t.Fatalf("match %q holds more than fields, CIDRs and operators", m)
-		}
-	})
-}
