@@ -20,8 +20,8 @@ import (
 
 // policyCrossNamespaceField indexes NetworkPolicies that may concern pods
 // of other namespaces (a namespaceSelector peer, or an egress named port
-// with no peers, resolved on every pod), so a pod event reaches them
-// without listing every policy of the cluster.
+// with no peers or an ipBlock peer, resolved on pods of every namespace),
+// so a pod event reaches them without listing every policy of the cluster.
 const policyCrossNamespaceField = "ovnet.io/cross-namespace"
 
 func indexPolicyCrossNamespace(obj client.Object) []string {
@@ -45,13 +45,27 @@ func crossNamespace(p *networkingv1.NetworkPolicy) bool {
 	return false
 }
 
-// anyPodEgress: an egress rule without peers naming a port resolves the
-// name on every pod of the cluster.
+// anyPodEgress: an egress rule naming a port resolves the name on pods of
+// any namespace when it has no peers (every pod) or an ipBlock peer (every
+// pod whose address the block holds).
 func anyPodEgress(r networkingv1.NetworkPolicyEgressRule) bool {
-	if len(r.To) > 0 {
+	if !namesPort(r.Ports) {
 		return false
 	}
-	for _, p := range r.Ports {
+	if len(r.To) == 0 {
+		return true
+	}
+	for _, peer := range r.To {
+		if peer.IPBlock != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// namesPort reports whether some port is named, not numbered.
+func namesPort(ports []networkingv1.NetworkPolicyPort) bool {
+	for _, p := range ports {
 		if p.Port != nil && p.Port.Type == intstr.String {
 			return true
 		}
@@ -127,7 +141,7 @@ func (v policyView) addPods(ctx context.Context, c *netpol.Cluster, namespace st
 
 // clusterFor reads the namespaces and the pods of the namespaces policy p
 // can concern: its own and those its namespaceSelectors select (all of
-// them for an egress named port without peers).
+// them for an egress named port without peers or to an ipBlock).
 func (v policyView) clusterFor(ctx context.Context, p *networkingv1.NetworkPolicy) (netpol.Cluster, error) {
 	namespaces, err := v.namespaces(ctx)
 	if err != nil {

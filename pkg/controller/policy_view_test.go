@@ -18,6 +18,7 @@ import (
 func TestPolicyReach(t *testing.T) {
 	named, numbered := intstr.FromString("http"), intstr.FromInt32(80)
 	teamB := &metav1.LabelSelector{MatchLabels: map[string]string{"team": "b"}}
+	block := &networkingv1.IPBlock{CIDR: "10.16.0.0/16"}
 	namespaces := map[string]netpol.Namespace{"a": {Name: "a", Labels: map[string]string{"team": "a"}},
 		"b": {Name: "b", Labels: map[string]string{"team": "b"}}}
 	tests := []struct {
@@ -34,6 +35,13 @@ func TestPolicyReach(t *testing.T) {
 			Ports: []networkingv1.NetworkPolicyPort{{Port: &named}}}}}, wantCross: true, wantPeers: []string{"a", "b"}},
 		{name: "egress numbered port to anyone", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{
 			Ports: []networkingv1.NetworkPolicyPort{{Port: &numbered}}}}}},
+		{name: "egress named port to an ipBlock", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{
+			To:    []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}, {IPBlock: block}},
+			Ports: []networkingv1.NetworkPolicyPort{{Port: &named}}}}}, wantCross: true, wantPeers: []string{"a", "b"}},
+		{name: "egress numbered port to an ipBlock", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{
+			To: []networkingv1.NetworkPolicyPeer{{IPBlock: block}}, Ports: []networkingv1.NetworkPolicyPort{{Port: &numbered}}}}}},
+		{name: "ingress named port from an ipBlock", spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
+			From: []networkingv1.NetworkPolicyPeer{{IPBlock: block}}, Ports: []networkingv1.NetworkPolicyPort{{Port: &named}}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,6 @@ func TestNamespaceIsolation(t *testing.T) {
 		p.Name = name
 		return p
 	}
-	egressOnly := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
 	tests := []struct {
 		name       string
 		policies   []*networkingv1.NetworkPolicy

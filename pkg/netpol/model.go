@@ -68,9 +68,6 @@ type ACL struct {
 	Options  map[string]string
 }
 
-// Log reports whether the ACL is logged.
-func (a ACL) Log() bool { return a.Severity != "" }
-
 // PortGroup is a desired port group: its member ports (logical switch port
 // names) and the ACLs that apply to them.
 type PortGroup struct {

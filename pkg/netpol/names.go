@@ -76,19 +76,3 @@ func aclName(full string) string {
 	}
 	return full[:maxACLName-aclNameHash-1] + "~" + hashOf(full, aclNameHash)
 }
-
-// validIdentifier reports whether s may be named in an OVN match as @s or $s.
-func validIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}

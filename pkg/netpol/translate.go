@@ -89,37 +89,72 @@ func fieldsOf(dir Direction) fields {
 func (t *translator) rule(dir Direction, index int, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) {
 	f := fieldsOf(dir)
 	key := fmt.Sprintf("%s/%d", strings.ToLower(string(dir)), index)
-	peerMatch, peerPods, ok := t.peers(dir, key, peers)
+	peer, ok := t.peers(dir, key, peers)
 	if !ok {
 		return // every peer was left out: the rule allows nothing
 	}
 	numeric, named := splitPorts(ports)
 	if len(ports) == 0 || len(numeric) > 0 {
-		t.allow(dir, and(f.port+" == @"+t.pg, peerMatch, or(numeric)))
+		t.allow(dir, and(f.port+" == @"+t.pg, peer.match, or(numeric)))
 	}
 	for _, np := range named {
-		t.namedPort(dir, key, np, peerMatch, peerPods)
+		t.namedPort(dir, key, np, peer)
 	}
 }
 
-// peers returns the match of a rule's peers and, for resolving named
-// ports of egress rules, the pods among them (nil with no peers means any
-// pod). ok is false when the rule has peers but none could be kept.
-func (t *translator) peers(dir Direction, key string, peers []networkingv1.NetworkPolicyPeer) (string, []Pod, bool) {
+// peerSet is what a rule's peers stand for.
+type peerSet struct {
+	// match restricts the peer's address; "" when the rule names no peer.
+	match string
+	// any is set when the rule names no peer: every address.
+	any bool
+	// pods are the pods the selector peers select.
+	pods []Pod
+	// blocks are the ipBlock peers kept.
+	blocks []ipBlock
+}
+
+// podsAmong returns the pods of c the peers hold: those the selectors
+// select and those whose address an ipBlock holds. An egress rule's named
+// port resolves on these; an address of no pod resolves no name.
+func (s peerSet) podsAmong(c Cluster) []Pod {
+	if s.any {
+		return allPods(c)
+	}
+	out := append([]Pod(nil), s.pods...)
+	if len(s.blocks) == 0 {
+		return out
+	}
+	for _, pod := range allPods(c) {
+		for _, b := range s.blocks {
+			if b.contains(pod.IP) {
+				out = append(out, pod)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// peers returns what a rule's peers stand for; ok is false when the rule
+// has peers but none could be kept.
+func (t *translator) peers(dir Direction, key string, peers []networkingv1.NetworkPolicyPeer) (peerSet, bool) {
 	if len(peers) == 0 {
-		return "", nil, true
+		return peerSet{any: true}, true
 	}
 	f := fieldsOf(dir)
+	var set peerSet
 	var terms []string
-	var pods []Pod
 	selectorPeers := false
 	for i, peer := range peers {
 		if peer.IPBlock != nil {
-			if term, err := blockMatch(f.peerIP, peer.IPBlock); err != nil {
+			block, err := parseIPBlock(peer.IPBlock)
+			if err != nil {
 				t.problem("%s rule %s peer %d: %v: peer left out", dir, indexOf(key), i, err)
-			} else {
-				terms = append(terms, term)
+				continue
 			}
+			set.blocks = append(set.blocks, block)
+			terms = append(terms, block.match(f.peerIP))
 			continue
 		}
 		matched, err := peerPods(t.policy.Namespace, peer, t.cluster)
@@ -128,51 +163,19 @@ func (t *translator) peers(dir Direction, key string, peers []networkingv1.Netwo
 			continue
 		}
 		selectorPeers = true
-		pods = append(pods, matched...)
+		set.pods = append(set.pods, matched...)
 	}
 	if selectorPeers {
-		terms = append([]string{f.peerIP + " == $" + t.addressSet(key, ipsOf(pods))}, terms...)
+		terms = append([]string{f.peerIP + " == $" + t.addressSet(key, ipsOf(set.pods))}, terms...)
 	}
 	if len(terms) == 0 {
-		return "", nil, false
+		return peerSet{}, false
 	}
-	if pods == nil {
-		pods = []Pod{} // peers given, none of them pods: named egress ports resolve on nothing
-	}
-	return or(terms), pods, true
+	set.match = or(terms)
+	return set, true
 }
 
 func indexOf(key string) string { return key[strings.IndexByte(key, '/')+1:] }
-
-// blockMatch is the match of an ipBlock peer; IPv6 blocks cannot match on
-// this IPv4 cluster and are refused rather than silently never matching.
-func blockMatch(field string, b *networkingv1.IPBlock) (string, error) {
-	cidr, err := netip.ParsePrefix(strings.TrimSpace(b.CIDR))
-	if err != nil {
-		return "", fmt.Errorf("ipBlock cidr %q: %w", b.CIDR, err)
-	}
-	if !cidr.Addr().Is4() {
-		return "", fmt.Errorf("ipBlock %s is IPv6; this cluster is IPv4 only", cidr)
-	}
-	cidr = cidr.Masked()
-	var except []string
-	for _, e := range b.Except {
-		ex, err := netip.ParsePrefix(strings.TrimSpace(e))
-		if err != nil {
-			return "", fmt.Errorf("ipBlock except %q: %w", e, err)
-		}
-		if !ex.Addr().Is4() || !cidr.Contains(ex.Addr()) || ex.Bits() < cidr.Bits() {
-			return "", fmt.Errorf("ipBlock except %s is not inside %s", ex, cidr)
-		}
-		except = append(except, ex.Masked().String())
-	}
-	m := field + " == " + cidr.String()
-	if len(except) == 0 {
-		return m, nil
-	}
-	sort.Strings(except)
-	return "(" + m + " && " + field + " != {" + strings.Join(except, ", ") + "})", nil
-}
 
 // namedPortRef is a named port of a rule, with its protocol.
 type namedPortRef struct {
@@ -210,19 +213,17 @@ func splitPorts(ports []networkingv1.NetworkPolicyPort) ([]string, []namedPortRe
 	return numeric, named
 }
 
-// namedPort adds the ACLs of one named port: an ingress rule's name
-// resolves on the selected pods (the destination), an egress rule's on the
-// peer pods; each number it resolves to gets an address set of the pods
-// that resolve it so, and pods without the name contribute nothing.
-func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peerMatch string, peerPods []Pod) {
+// namedPort adds the ACLs of one named port. The name resolves on the
+// destination: for an ingress rule the selected pods, for an egress rule
+// each pod among the peers. Each number it resolves to gets an address set
+// of the pods that resolve it so; pods without the name contribute nothing.
+func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer peerSet) {
 	f := fieldsOf(dir)
 	l4 := strings.ToLower(string(np.protocol))
-	resolveOn, field := t.selected, f.ownIP
+	resolveOn, field, peerMatch := t.selected, f.ownIP, peer.match
 	if dir == Egress {
-		resolveOn, field, peerMatch = peerPods, f.peerIP, ""
-		if resolveOn == nil {
-			resolveOn = allPods(t.cluster)
-		}
+		// The set of the resolving peer pods is itself the peer match.
+		resolveOn, field, peerMatch = peer.podsAmong(t.cluster), f.peerIP, ""
 	}
 	byNumber := map[int32][]netip.Addr{}
 	for _, pod := range resolveOn {

@@ -175,6 +175,10 @@ func TestExpectedMatrix(t *testing.T) {
 		{name: "named port", policy: pol{namespace: "x", name: "p", pods: podIs("a"), types: ingressOnly,
 			ingress: []rule{{ports: ports(namedPort("serve-81-tcp", &tcp))}}},
 			cells: []cellWant{{tcp81, ya, xa, true}, {tcp80, ya, xa, false}, {udp80, ya, xa, false}}},
+		// y/a is 10.16.0.5, excepted.
+		{name: "egress named port to an ipBlock", policy: pol{namespace: "x", name: "p", pods: podIs("a"), types: egressOnly,
+			egress: []rule{{peers: peers(fromCIDR("10.16.0.0/24", "10.16.0.5/32")), ports: ports(namedPort("serve-80-tcp", &tcp))}}},
+			cells: []cellWant{{tcp80, xa, xb, true}, {tcp81, xa, xb, false}, {udp80, xa, xb, false}, {tcp80, xa, ya, false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

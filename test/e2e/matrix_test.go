@@ -50,12 +50,31 @@ func TestNetworkPolicyMatrix(t *testing.T) {
 	t.Logf("NetworkPolicy matrix suite: %s in all", time.Since(start).Round(time.Millisecond))
 }
 
+// scenarioCIDRs are the ipBlocks the scenarios name, known once the
+// model's pods have their addresses.
+type scenarioCIDRs struct {
+	// all is the smallest prefix holding every model pod.
+	all string
+	// host is the /32 of pod "ns/name".
+	host func(name string) string
+}
+
 // matrixScenarios is the truth table; the ipBlock rows need the pods'
 // addresses, known once the model is up.
 func matrixScenarios(t *testing.T, m *model) []matrixScenario {
-	all := commonPrefix(t, m.ip("x/a"), m.ip("x/b"), m.ip("x/c"), m.ip("y/a"), m.ip("y/b"), m.ip("y/c"),
-		m.ip("z/a"), m.ip("z/b"), m.ip("z/c"))
-	host := func(name string) string { return m.ip(name) + "/32" }
+	cidrs := scenarioCIDRs{
+		all: commonPrefix(t, m.ip("x/a"), m.ip("x/b"), m.ip("x/c"), m.ip("y/a"), m.ip("y/b"), m.ip("y/c"),
+			m.ip("z/a"), m.ip("z/b"), m.ip("z/c")),
+		host: func(name string) string { return m.ip(name) + "/32" },
+	}
+	return append(selectorScenarios(cidrs), portPeerScenarios(cidrs)...)
+}
+
+// selectorScenarios are the table's first rows: isolation, each kind of
+// selector and peer, ports on their own, policy types, and changes made
+// while policies hold.
+func selectorScenarios(cidrs scenarioCIDRs) []matrixScenario {
+	all, host := cidrs.all, cidrs.host
 	xa := podIs("a")
 	denyIngressX := pol{namespace: "x", name: "deny-ingress", pods: everything, types: ingressOnly}
 	return []matrixScenario{

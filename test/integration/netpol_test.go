@@ -143,6 +143,55 @@ func TestNetworkPolicyRows(t *testing.T) {
 	})
 }
 
+// An egress rule naming a port towards an ipBlock resolves the name on
+// every pod the block holds, in namespaces the policy names nowhere, and
+// follows such pods as they come (issue 9, defect 10).
+func TestNetworkPolicyEgressNamedPortToIPBlock(t *testing.T) {
+	e := newEnv(t)
+	e.labeledNamespace("src", nil, nil)
+	e.labeledNamespace("far", nil, nil)
+	e.labeledPod("src", "client", map[string]string{"app": "client"}, nil)
+	web := e.labeledPod("far", "web", nil, map[string]int32{"http": 8080})
+	http := intstr.FromString("http")
+	e.createPolicy(&networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "src", Name: "to-block"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: *sel("app", "client"),
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: harness.DefaultNetwork().DefaultSubnet.CIDR}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Port: &http}},
+			}},
+		},
+	})
+	pg := netpol.PolicyPortGroupName("src", "to-block")
+	ipOf := func(p *corev1.Pod) string { return p.Annotations[annotation.IPAddress] }
+	resolved := func(want map[string]string) func([]nbdb.ACL) error {
+		return func(acls []nbdb.ACL) error {
+			if len(acls) != len(want) {
+				return fmt.Errorf("%d ACLs, want one per number of %v", len(acls), want)
+			}
+			sets := e.addressSetsOf("src", "to-block")
+			for number, ip := range want {
+				if _, ok := aclWith(acls, "inport == @"+pg, "tcp.dst == "+number); !ok {
+					return fmt.Errorf("no ACL to tcp %s in %+v", number, acls)
+				}
+				if !hasSetWith(sets, ip) {
+					return fmt.Errorf("address sets %v, want one holding %s", sets, ip)
+				}
+			}
+			return nil
+		}
+	}
+	e.waitPortGroup(pg, []string{"client.src"}, resolved(map[string]string{"8080": ipOf(web)}))
+
+	t.Run("pod added in a namespace created after the policy", func(t *testing.T) {
+		e.labeledNamespace("farther", nil, nil)
+		web2 := e.labeledPod("farther", "web2", nil, map[string]int32{"http": 9090})
+		e.waitPortGroup(pg, []string{"client.src"}, resolved(map[string]string{"8080": ipOf(web), "9090": ipOf(web2)}))
+	})
+}
+
 // Rows of a policy deleted while no controller ran are collected.
 func TestNetworkPolicyGarbage(t *testing.T) {
 	e := newEnv(t)
