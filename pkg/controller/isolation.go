@@ -18,6 +18,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/netpol"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // ReasonInvalidACLLogging is the Event reason on a namespace whose
@@ -118,7 +119,7 @@ func (r *IsolationReconciler) nodeCIDR() netip.Prefix {
 func (r *IsolationReconciler) remove(ctx context.Context, namespace string) error {
 	var ops []ovnOp
 	for _, dir := range []netpol.Direction{netpol.Ingress, netpol.Egress} {
-		more, err := r.Network.NB.DeletePortGroupOps(netpol.DenyPortGroupName(namespace, dir))
+		more, err := r.Network.NB.DeletePortGroupOps(ovnname.DenyPortGroup(namespace, dir))
 		if err != nil {
 			return err
 		}

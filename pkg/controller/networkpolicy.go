@@ -21,6 +21,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/netpol"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 const (
@@ -127,7 +128,7 @@ func (r *NetworkPolicyReconciler) ops(owner ovn.Owner, want netpol.Policy) ([]ov
 
 // remove deletes a gone policy's port group (with its ACLs) and address sets.
 func (r *NetworkPolicyReconciler) remove(ctx context.Context, owner ovn.Owner) error {
-	ops, err := r.Network.NB.DeletePortGroupOps(netpol.PolicyPortGroupName(owner.Namespace, owner.Name))
+	ops, err := r.Network.NB.DeletePortGroupOps(ovnname.PolicyPortGroup(owner.Namespace, owner.Name))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 
 	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // Isolation is a namespace's default deny: per direction, a port group of
@@ -58,12 +60,12 @@ func NamespaceIsolation(in IsolationInput) Isolation {
 }
 
 func denyGroup(in IsolationInput, dir Direction, pods []Pod) PortGroup {
-	pg := DenyPortGroupName(in.Namespace, dir)
+	pg := ovnname.DenyPortGroup(in.Namespace, dir)
 	f := fieldsOf(dir)
 	self := f.port + " == @" + pg
-	name := func(what string) string { return aclName(in.Namespace + "/" + lowerFirst(string(dir)) + what) }
+	name := func(what string) string { return ovnname.IsolationACL(in.Namespace, dir, what) }
 	acls := []ACL{
-		{Name: DenyACLName(in.Namespace, dir), Priority: PriorityDefaultDeny, Match: self, Action: ActionDrop,
+		{Name: ovnname.DenyACL(in.Namespace, dir), Priority: PriorityDefaultDeny, Match: self, Action: ActionDrop,
 			Severity: in.Log.Deny},
 		{Name: name("AllowARP"), Priority: PriorityIsolatedAllow, Match: self + " && (arp || nd)", Action: ActionAllow},
 	}
@@ -87,13 +89,6 @@ func denyGroup(in IsolationInput, dir Direction, pods []Pod) PortGroup {
 			Action: ActionAllowRelated})
 	}
 	return PortGroup{Name: pg, Ports: portNames(pods), ACLs: acls}
-}
-
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return string(s[0]|0x20) + s[1:]
 }
 
 // family is the match field prefix of an address family.

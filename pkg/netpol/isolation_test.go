@@ -7,6 +7,8 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 func TestNamespaceIsolation(t *testing.T) {
@@ -49,7 +51,7 @@ func TestNamespaceIsolation(t *testing.T) {
 func TestDenyGroupACLs(t *testing.T) {
 	got := NamespaceIsolation(IsolationInput{Namespace: "a", Cluster: testCluster(), Log: Logging{Deny: "alert", Allow: "info"},
 		NodeCIDR: netip.MustParsePrefix("100.64.0.0/16")})
-	in, out := DenyPortGroupName("a", Ingress), DenyPortGroupName("a", Egress)
+	in, out := ovnname.DenyPortGroup("a", Ingress), ovnname.DenyPortGroup("a", Egress)
 	type row struct {
 		dir, match, action, severity string
 		prio                         int

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // PrivateSubnet describes a subnet made private (Kube-OVN's
@@ -30,7 +32,7 @@ func PrivateACLs(s PrivateSubnet) []ACL {
 		}
 	}
 	sort.Strings(sources[1:])
-	name := aclName("subnet/" + s.Name + "/private")
+	name := ovnname.PrivateSubnetACL(s.Name)
 	return []ACL{
 		{Name: name, Direction: ToLport, Priority: PriorityPrivateDrop, Action: ActionDrop,
 			Match: fam + ".dst == " + s.CIDR.Masked().String() + " && " + fam + ".src != {" + strings.Join(sources, ", ") + "}"},

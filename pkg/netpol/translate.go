@@ -26,7 +26,7 @@ type Policy struct {
 // Translate computes what policy p needs in OVN against cluster c; log says
 // which of its ACLs log (the namespace's acl-logging annotation).
 func Translate(p *networkingv1.NetworkPolicy, c Cluster, log Logging) Policy {
-	t := translator{policy: p, cluster: c, log: log, pg: PolicyPortGroupName(p.Namespace, p.Name)}
+	t := translator{policy: p, cluster: c, log: log, pg: ovnname.PolicyPortGroup(p.Namespace, p.Name)}
 	selected, err := SelectedPods(p, c)
 	if err != nil {
 		t.problem("%v: the policy selects no pod", err)
@@ -68,7 +68,7 @@ func (t *translator) problem(format string, args ...any) {
 
 // addressSet records an address set and returns its name.
 func (t *translator) addressSet(key string, ips []netip.Addr) string {
-	name := addressSetName(t.policy.Namespace, t.policy.Name, key)
+	name := ovnname.PolicyAddressSet(t.policy.Namespace, t.policy.Name, key)
 	t.sets = append(t.sets, AddressSet{Name: name, Addresses: addresses(ips)})
 	return name
 }
@@ -244,7 +244,7 @@ func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer 
 
 // allow adds an allow-related ACL of the policy.
 func (t *translator) allow(dir Direction, match string) {
-	acl := ACL{Name: PolicyACLName(t.policy.Namespace, t.policy.Name), Priority: PriorityPolicyAllow,
+	acl := ACL{Name: ovnname.PolicyACL(t.policy.Namespace, t.policy.Name), Priority: PriorityPolicyAllow,
 		Match: match, Action: ActionAllowRelated, Severity: t.log.Allow}
 	if dir == Ingress {
 		acl.Direction = ToLport

@@ -11,6 +11,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // testCluster: namespace "a" (team=x) holds web (10.16.0.10, http=8080) and
@@ -58,9 +60,9 @@ func port(proto corev1.Protocol, p intstr.IntOrString) networkingv1.NetworkPolic
 func i32(v int32) *int32 { return &v }
 
 var (
-	pg      = PolicyPortGroupName("a", "p")
-	asIn0   = addressSetName("a", "p", "ingress/0")
-	asEg0   = addressSetName("a", "p", "egress/0")
+	pg      = ovnname.PolicyPortGroup("a", "p")
+	asIn0   = ovnname.PolicyAddressSet("a", "p", "ingress/0")
+	asEg0   = ovnname.PolicyAddressSet("a", "p", "egress/0")
 	webOnly = metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
 	// egressOnly isolates egress only, as the API's policyTypes say.
 	egressOnly = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
@@ -68,7 +70,9 @@ var (
 
 // asEgHTTP is the address set of the pods whose port "http" (TCP) is n,
 // for the first egress rule.
-func asEgHTTP(n int) string { return addressSetName("a", "p", fmt.Sprintf("egress/0/tcp/http/%d", n)) }
+func asEgHTTP(n int) string {
+	return ovnname.PolicyAddressSet("a", "p", fmt.Sprintf("egress/0/tcp/http/%d", n))
+}
 
 // want is a compact expectation: ACL direction+match, and address sets by name.
 type want struct {
@@ -147,12 +151,12 @@ func TestTranslate(t *testing.T) {
 			want: want{ports: []string{"db.a", "web.a"},
 				acls: []string{
 					"to-lport outport == @" + pg + " && tcp.dst == 22",
-					"to-lport outport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "ingress/0/tcp/http/8080") + " && tcp.dst == 8080",
-					"to-lport outport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "ingress/0/tcp/http/9090") + " && tcp.dst == 9090",
+					"to-lport outport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080") + " && tcp.dst == 8080",
+					"to-lport outport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/9090") + " && tcp.dst == 9090",
 				},
 				sets: map[string][]string{
-					addressSetName("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"},
-					addressSetName("a", "p", "ingress/0/tcp/http/9090"): {"10.16.0.11"},
+					ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"},
+					ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/9090"): {"10.16.0.11"},
 				}},
 		},
 		{
@@ -175,15 +179,15 @@ func TestTranslate(t *testing.T) {
 				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
 			want: want{ports: []string{"web.a"},
 				acls: []string{
-					"from-lport inport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "egress/0/tcp/http/8080") + " && tcp.dst == 8080",
-					"from-lport inport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "egress/0/tcp/http/8081") + " && tcp.dst == 8081",
-					"from-lport inport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "egress/0/tcp/http/9090") + " && tcp.dst == 9090",
+					"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8080") + " && tcp.dst == 8080",
+					"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8081") + " && tcp.dst == 8081",
+					"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/9090") + " && tcp.dst == 9090",
 				},
 				sets: map[string][]string{
 					asEg0: {"10.16.0.10", "10.16.0.11", "10.16.1.10", "10.16.1.11"},
-					addressSetName("a", "p", "egress/0/tcp/http/8080"): {"10.16.0.10"},
-					addressSetName("a", "p", "egress/0/tcp/http/8081"): {"10.16.1.11"},
-					addressSetName("a", "p", "egress/0/tcp/http/9090"): {"10.16.0.11"},
+					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8080"): {"10.16.0.10"},
+					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8081"): {"10.16.1.11"},
+					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/9090"): {"10.16.0.11"},
 				}},
 		},
 		{
@@ -236,8 +240,8 @@ func TestTranslate(t *testing.T) {
 			spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
 				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, intstr.FromString("dns"))}}}},
 			want: want{ports: []string{"db.a", "web.a"},
-				acls: []string{"from-lport inport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "egress/0/udp/dns/53") + " && udp.dst == 53"},
-				sets: map[string][]string{addressSetName("a", "p", "egress/0/udp/dns/53"): {"10.16.0.11"}}},
+				acls: []string{"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/udp/dns/53") + " && udp.dst == 53"},
+				sets: map[string][]string{ovnname.PolicyAddressSet("a", "p", "egress/0/udp/dns/53"): {"10.16.0.11"}}},
 		},
 		{
 			name: "ingress named port from an ipBlock with except: the name on the selected pods, the block on the source",
@@ -245,9 +249,9 @@ func TestTranslate(t *testing.T) {
 				From:  []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.16.1.0/24", Except: []string{"10.16.1.10/32"}}}},
 				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
 			want: want{ports: []string{"web.a"},
-				acls: []string{"to-lport outport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "ingress/0/tcp/http/8080") +
+				acls: []string{"to-lport outport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080") +
 					" && (ip4.src == 10.16.1.0/24 && ip4.src != {10.16.1.10/32}) && tcp.dst == 8080"},
-				sets: map[string][]string{addressSetName("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"}}},
+				sets: map[string][]string{ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"}}},
 		},
 		{
 			name: "ingress named port from an ipBlock beside a pod selector",
@@ -256,9 +260,9 @@ func TestTranslate(t *testing.T) {
 					{IPBlock: &networkingv1.IPBlock{CIDR: "10.16.1.0/24"}}},
 				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
 			want: want{ports: []string{"web.a"},
-				acls: []string{"to-lport outport == @" + pg + " && ip4.dst == $" + addressSetName("a", "p", "ingress/0/tcp/http/8080") +
+				acls: []string{"to-lport outport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080") +
 					" && (ip4.src == $" + asIn0 + " || ip4.src == 10.16.1.0/24) && tcp.dst == 8080"},
-				sets: map[string][]string{asIn0: {"10.16.0.11"}, addressSetName("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"}}},
+				sets: map[string][]string{asIn0: {"10.16.0.11"}, ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"}}},
 		},
 		{
 			name: "egress endPort range and bare protocol to an ipBlock",

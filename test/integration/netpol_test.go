@@ -14,6 +14,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/netpol"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
 )
@@ -49,8 +50,8 @@ func TestNetworkPolicyRows(t *testing.T) {
 	o1 := e.labeledPod("other", "o1", nil, nil)
 	e.createPolicy(webPolicy("np"))
 
-	pg := netpol.PolicyPortGroupName("np", "allow-web")
-	denyIn := netpol.DenyPortGroupName("np", netpol.Ingress)
+	pg := ovnname.PolicyPortGroup("np", "allow-web")
+	denyIn := ovnname.DenyPortGroup("np", netpol.Ingress)
 	ipOf := func(p *corev1.Pod) string { return p.Annotations[annotation.IPAddress] }
 	peersAre := func(ips ...string) func([]nbdb.ACL) error {
 		return func(acls []nbdb.ACL) error {
@@ -74,7 +75,7 @@ func TestNetworkPolicyRows(t *testing.T) {
 		}
 		return nil
 	})
-	if _, _, ok := e.portGroup(netpol.DenyPortGroupName("np", netpol.Egress)); !ok {
+	if _, _, ok := e.portGroup(ovnname.DenyPortGroup("np", netpol.Egress)); !ok {
 		t.Errorf("no egress deny group (it exists, empty, while the namespace has policies)")
 	}
 
@@ -164,7 +165,7 @@ func TestNetworkPolicyEgressNamedPortToIPBlock(t *testing.T) {
 			}},
 		},
 	})
-	pg := netpol.PolicyPortGroupName("src", "to-block")
+	pg := ovnname.PolicyPortGroup("src", "to-block")
 	ipOf := func(p *corev1.Pod) string { return p.Annotations[annotation.IPAddress] }
 	resolved := func(want map[string]string) func([]nbdb.ACL) error {
 		return func(acls []nbdb.ACL) error {
@@ -199,7 +200,7 @@ func TestNetworkPolicyGarbage(t *testing.T) {
 	e.labeledPod("gc", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
 	e.labeledPod("gc", "client", map[string]string{"app": "client"}, nil)
 	e.createPolicy(webPolicy("gc"))
-	pg := netpol.PolicyPortGroupName("gc", "allow-web")
+	pg := ovnname.PolicyPortGroup("gc", "allow-web")
 	e.waitPortGroup(pg, []string{"web.gc"}, nil)
 
 	// Rows someone else wrote are never collected.
@@ -252,13 +253,13 @@ func TestNetworkPolicyUnsupportedContent(t *testing.T) {
 	e.createPolicy(mixed)
 	e.createPolicy(webPolicy("bad"))
 	e.event("NetworkPolicy", "bad", "mixed", "UnsupportedPolicy", "fd00:10::/64 is IPv6")
-	e.waitPortGroup(netpol.PolicyPortGroupName("bad", "mixed"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
+	e.waitPortGroup(ovnname.PolicyPortGroup("bad", "mixed"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
 		if len(acls) != 1 || !strings.HasSuffix(acls[0].Match, "ip4.src == 192.168.7.0/24") {
 			return fmt.Errorf("acls %+v: want only the IPv4 block's", acls)
 		}
 		return nil
 	})
-	e.waitPortGroup(netpol.PolicyPortGroupName("bad", "allow-web"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
+	e.waitPortGroup(ovnname.PolicyPortGroup("bad", "allow-web"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
 		if _, ok := aclWith(acls, "tcp.dst == 8080"); !ok {
 			return fmt.Errorf("acls %+v", acls)
 		}
@@ -302,8 +303,8 @@ func TestACLLogging(t *testing.T) {
 	ns := e.labeledNamespace("logged", nil, map[string]string{annotation.ACLLogging: `{"deny":"alert","allow":"notice"}`})
 	e.labeledPod("logged", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
 	e.createPolicy(webPolicy("logged"))
-	pg := netpol.PolicyPortGroupName("logged", "allow-web")
-	denyIn := netpol.DenyPortGroupName("logged", netpol.Ingress)
+	pg := ovnname.PolicyPortGroup("logged", "allow-web")
+	denyIn := ovnname.DenyPortGroup("logged", netpol.Ingress)
 	logs := func(name, severity string) func([]nbdb.ACL) error {
 		return func(acls []nbdb.ACL) error {
 			for _, a := range acls {
@@ -343,14 +344,14 @@ func TestNetworkPolicyRestartWritesNothing(t *testing.T) {
 	p.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{
 		CIDR: "10.0.0.0/8", Except: []string{"10.1.0.0/16"}}}}}}
 	e.createPolicy(p)
-	pg := netpol.PolicyPortGroupName("still", "allow-web")
+	pg := ovnname.PolicyPortGroup("still", "allow-web")
 	e.waitPortGroup(pg, []string{"web.still"}, func(acls []nbdb.ACL) error {
 		if len(acls) != 2 {
 			return fmt.Errorf("%d ACLs, want ingress and egress", len(acls))
 		}
 		return nil
 	})
-	e.waitPortGroup(netpol.DenyPortGroupName("still", netpol.Egress), []string{"web.still"}, nil)
+	e.waitPortGroup(ovnname.DenyPortGroup("still", netpol.Egress), []string{"web.still"}, nil)
 	e.ctrl.Stop(t)
 	time.Sleep(settle)
 	e.view.ResetChanges()

@@ -1,4 +1,4 @@
-package netpol
+package ovnname
 
 import (
 	"regexp"
@@ -17,14 +17,14 @@ func TestNames(t *testing.T) {
 		got  string
 		want string // "" means: only check validity and length
 	}{
-		{"policy group", PolicyPortGroupName("default", "web-allow"), ""},
-		{"deny ingress group", DenyPortGroupName("default", Ingress), ""},
-		{"deny egress group", DenyPortGroupName("default", Egress), ""},
-		{"address set", addressSetName("default", "web-allow", "ingress/0"), ""},
-		{"acl name", PolicyACLName("default", "web-allow"), "default/web-allow"},
-		{"deny acl name", DenyACLName("default", Ingress), "default/ingressDefaultDeny"},
-		{"deny egress acl name", DenyACLName("default", Egress), "default/egressDefaultDeny"},
-		{"long acl name", PolicyACLName(long, "p"), ""},
+		{"policy group", PolicyPortGroup("default", "web-allow"), ""},
+		{"deny ingress group", DenyPortGroup("default", Ingress), ""},
+		{"deny egress group", DenyPortGroup("default", Egress), ""},
+		{"address set", PolicyAddressSet("default", "web-allow", "ingress/0"), ""},
+		{"acl name", PolicyACL("default", "web-allow"), "default/web-allow"},
+		{"deny acl name", DenyACL("default", Ingress), "default/ingressDefaultDeny"},
+		{"deny egress acl name", DenyACL("default", Egress), "default/egressDefaultDeny"},
+		{"long acl name", PolicyACL(long, "p"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +45,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestNamesDeterministicAndDistinct(t *testing.T) {
-	if PolicyPortGroupName("a", "b") != PolicyPortGroupName("a", "b") {
+	if PolicyPortGroup("a", "b") != PolicyPortGroup("a", "b") {
 		t.Fatal("port group name not deterministic")
 	}
 	seen := map[string]string{}
@@ -57,14 +57,14 @@ func TestNamesDeterministicAndDistinct(t *testing.T) {
 	}
 	// Pairs a naive concatenation would confuse.
 	for _, pair := range [][2]string{{"a", "b-c"}, {"a-b", "c"}, {"ab", "c"}, {"a", "bc"}, {"b", "a"}, {"a", "b"}} {
-		add(PolicyPortGroupName(pair[0], pair[1]), "policy "+pair[0]+"/"+pair[1])
-		add(addressSetName(pair[0], pair[1], "ingress/0"), "set "+pair[0]+"/"+pair[1])
+		add(PolicyPortGroup(pair[0], pair[1]), "policy "+pair[0]+"/"+pair[1])
+		add(PolicyAddressSet(pair[0], pair[1], "ingress/0"), "set "+pair[0]+"/"+pair[1])
 	}
 	for _, ns := range []string{"a", "b", "ab"} {
-		add(DenyPortGroupName(ns, Ingress), "deny in "+ns)
-		add(DenyPortGroupName(ns, Egress), "deny out "+ns)
+		add(DenyPortGroup(ns, Ingress), "deny in "+ns)
+		add(DenyPortGroup(ns, Egress), "deny out "+ns)
 	}
-	long1, long2 := PolicyACLName(strings.Repeat("x", 60), "p1"), PolicyACLName(strings.Repeat("x", 60), "p2")
+	long1, long2 := PolicyACL(strings.Repeat("x", 60), "p1"), PolicyACL(strings.Repeat("x", 60), "p2")
 	if long1 == long2 {
 		t.Errorf("truncated ACL names collide: %q", long1)
 	}
@@ -76,10 +76,10 @@ func TestNamesDeterministicAndDistinct(t *testing.T) {
 func FuzzNames(f *testing.F) {
 	f.Add("default", "allow-web")
 	f.Fuzz(func(t *testing.T, ns, name string) {
-		if n := PolicyPortGroupName(ns, name); !ovnIdentifier.MatchString(n) {
+		if n := PolicyPortGroup(ns, name); !ovnIdentifier.MatchString(n) {
 			t.Fatalf("invalid port group name %q", n)
 		}
-		if n := PolicyACLName(ns, name); len(n) > maxACLName {
+		if n := PolicyACL(ns, name); len(n) > maxACLName {
 			t.Fatalf("ACL name %q too long", n)
 		}
 	})
