@@ -3,7 +3,6 @@ package harness
 import (
 	"os"
 	"path/filepath"
-	"testing"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -47,7 +46,7 @@ type APIServer struct {
 // StartAPIServer starts etcd and kube-apiserver from KubeAssetsDir and
 // installs every CRD under <repo>/config/crd; they are stopped by tb.Cleanup.
 // Missing binaries or CRDs fail the test instead of skipping it.
-func StartAPIServer(tb testing.TB, opts APIServerOptions) *APIServer {
+func StartAPIServer(tb T, opts APIServerOptions) *APIServer {
 	tb.Helper()
 	quietControllerRuntime()
 	assets, err := KubeAssetsDir()
@@ -111,7 +110,7 @@ func StartAPIServer(tb testing.TB, opts APIServerOptions) *APIServer {
 
 // createLog opens a log file that is closed after the processes writing to
 // it have been stopped (cleanups run last-registered first).
-func createLog(tb testing.TB, path string) *os.File {
+func createLog(tb T, path string) *os.File {
 	tb.Helper()
 	f, err := os.Create(path)
 	if err != nil {

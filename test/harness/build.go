@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"testing"
 )
 
 // builds holds the binaries compiled for this test process, each once.
@@ -18,7 +17,7 @@ var builds struct {
 // Build compiles a main package of this repository (such as "./cmd/daemon")
 // once per test process and returns the binary's path. RemoveBuilds, from
 // TestMain, deletes them.
-func Build(tb testing.TB, pkg, name string) string {
+func Build(tb T, pkg, name string) string {
 	tb.Helper()
 	builds.mu.Lock()
 	defer builds.mu.Unlock()
@@ -27,11 +26,11 @@ func Build(tb testing.TB, pkg, name string) string {
 	}
 	root, err := RepoRoot()
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("building %s: %v", pkg, err)
 	}
 	if builds.dir == "" {
 		if builds.dir, err = os.MkdirTemp("", "ovnet-bin-"); err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("building %s: %v", pkg, err)
 		}
 		builds.bins = map[string]string{}
 	}

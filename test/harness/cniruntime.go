@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"testing"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
@@ -23,7 +22,7 @@ type Runtime struct {
 }
 
 // Runtime loads the node's installed conflist.
-func (n *Node) Runtime(tb testing.TB) *Runtime {
+func (n *Node) Runtime(tb T) *Runtime {
 	tb.Helper()
 	list, err := libcni.ConfListFromFile(filepath.Join(n.CNIConfDir, "01-ovnet.conflist"))
 	if err != nil {
@@ -34,7 +33,7 @@ func (n *Node) Runtime(tb testing.TB) *Runtime {
 
 // NewRuntime is a runtime for any conflist and plugin directory, such as
 // the reference plugins the benchmark compares with.
-func NewRuntime(tb testing.TB, binDir string, conflist []byte) *Runtime {
+func NewRuntime(tb T, binDir string, conflist []byte) *Runtime {
 	tb.Helper()
 	list, err := libcni.ConfListFromBytes(conflist)
 	if err != nil {
@@ -44,11 +43,11 @@ func NewRuntime(tb testing.TB, binDir string, conflist []byte) *Runtime {
 }
 
 // WithVersion returns a runtime whose conflist asks for another spec version.
-func (r *Runtime) WithVersion(tb testing.TB, version string) *Runtime {
+func (r *Runtime) WithVersion(tb T, version string) *Runtime {
 	tb.Helper()
 	list, err := libcni.ConfListFromBytes(r.List.Bytes)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("CNI version %s: %v", version, err)
 	}
 	list.CNIVersion = version
 	for _, p := range list.Plugins {
@@ -84,7 +83,7 @@ func (s *Sandbox) NetnsPath() string {
 }
 
 // NewSandbox creates the namespace only; Add runs the plugin for it.
-func (r *Runtime) NewSandbox(tb testing.TB, pod *corev1.Pod) *Sandbox {
+func (r *Runtime) NewSandbox(tb T, pod *corev1.Pod) *Sandbox {
 	tb.Helper()
 	s := &Sandbox{ContainerID: UniqueName("ctr") + "0123456789abcdef", NetNS: UniqueName("pod"), IfName: podInterface,
 		Pod: pod, rt: r}
@@ -102,7 +101,7 @@ func (r *Runtime) NewSandbox(tb testing.TB, pod *corev1.Pod) *Sandbox {
 }
 
 // AddPod makes a sandbox for pod and runs ADD, failing the test on error.
-func (r *Runtime) AddPod(tb testing.TB, pod *corev1.Pod) *Sandbox {
+func (r *Runtime) AddPod(tb T, pod *corev1.Pod) *Sandbox {
 	tb.Helper()
 	s := r.NewSandbox(tb, pod)
 	if err := r.Add(context.Background(), s); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -21,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // controllerReadyTimeout bounds how long a controller may take to rebuild
@@ -66,7 +65,7 @@ type Controller struct {
 
 // StartController runs the controller against api and nb until Stop or the
 // end of the test, and waits until it reports ready.
-func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controller.Config) *Controller {
+func StartController(tb T, api *APIServer, nb *OVSDB, network controller.Config) *Controller {
 	tb.Helper()
 	quietControllerRuntime()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,7 +73,7 @@ func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controlle
 		LogFile: filepath.Join(tb.TempDir(), "controller.log"), Registry: prometheus.NewRegistry()}
 	logFile, err := os.Create(c.LogFile)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("starting controller: %v", err)
 	}
 	opts := controller.Options{
 		Network: network, NorthboundEndpoints: []string{nb.Endpoint},
@@ -98,11 +97,11 @@ func StartController(tb testing.TB, api *APIServer, nb *OVSDB, network controlle
 
 // NBTransactions is the number of northbound transactions the controller
 // has committed or tried, from its ovnet_nb_transaction_duration_seconds.
-func (c *Controller) NBTransactions(tb testing.TB) uint64 {
+func (c *Controller) NBTransactions(tb T) uint64 {
 	tb.Helper()
 	families, err := c.Registry.Gather()
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("reading controller metrics: %v", err)
 	}
 	for _, f := range families {
 		if f.GetName() == "ovnet_nb_transaction_duration_seconds" {
@@ -115,7 +114,7 @@ func (c *Controller) NBTransactions(tb testing.TB) uint64 {
 }
 
 // Stop ends the controller and waits for it; it is safe to call twice.
-func (c *Controller) Stop(tb testing.TB) {
+func (c *Controller) Stop(tb T) {
 	tb.Helper()
 	c.stopOnce.Do(func() {
 		c.cancel()
@@ -126,34 +125,30 @@ func (c *Controller) Stop(tb testing.TB) {
 	})
 }
 
-func (c *Controller) waitReady(tb testing.TB) {
+func (c *Controller) waitReady(tb T) {
 	tb.Helper()
 	waitReadyz(tb, c.probeAddr, c.done)
 }
 
 // waitReadyz polls /readyz until it answers 200, failing if exited closes first.
-func waitReadyz(tb testing.TB, addr string, exited <-chan struct{}) {
+func waitReadyz(tb T, addr string, exited <-chan struct{}) {
 	tb.Helper()
-	deadline := time.Now().Add(controllerReadyTimeout)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/readyz")
+	wait.For(tb, controllerReadyTimeout, "controller ready", func() error {
+		err := probe("http://" + addr + "/readyz")
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+			return nil
 		}
 		select {
 		case <-exited:
-			tb.Fatalf("controller exited before it was ready")
-		case <-time.After(20 * time.Millisecond):
+			return wait.Stop(fmt.Errorf("controller exited (last: %w)", err))
+		default:
+			return err
 		}
-	}
-	tb.Fatalf("controller not ready within %s", controllerReadyTimeout)
+	})
 }
 
 // FreeAddr returns a loopback address with a port nothing listens on.
-func FreeAddr(tb testing.TB) string {
+func FreeAddr(tb T) string {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -173,14 +168,14 @@ type ControllerProcess struct {
 }
 
 // BuildController compiles cmd/controller, once per test process.
-func BuildController(tb testing.TB) string {
+func BuildController(tb T) string {
 	tb.Helper()
 	return Build(tb, "./cmd/controller", "ovnet-controller")
 }
 
 // StartControllerProcess runs the binary with the default flags against
 // api and nb and waits until it reports ready. extraArgs are appended.
-func StartControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
+func StartControllerProcess(tb T, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
 	tb.Helper()
 	p := LaunchControllerProcess(tb, bin, api, nb, extraArgs...)
 	p.WaitReady(tb)
@@ -189,13 +184,13 @@ func StartControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB
 
 // LaunchControllerProcess runs the binary like StartControllerProcess but
 // returns at once: a standby replica never becomes ready.
-func LaunchControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
+func LaunchControllerProcess(tb T, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
 	tb.Helper()
 	p := &ControllerProcess{probeAddr: FreeAddr(tb), done: make(chan struct{}),
 		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
 	logFile, err := os.Create(p.LogFile)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("start controller: %v", err)
 	}
 	defer logFile.Close()
 	args := append([]string{"--kubeconfig=" + api.Kubeconfig, "--nb-address=" + nb.Endpoint,
@@ -222,7 +217,7 @@ func LaunchControllerProcess(tb testing.TB, bin string, api *APIServer, nb *OVSD
 }
 
 // WaitReady waits until the process reports ready on /readyz.
-func (p *ControllerProcess) WaitReady(tb testing.TB) {
+func (p *ControllerProcess) WaitReady(tb T) {
 	tb.Helper()
 	waitReadyz(tb, p.probeAddr, p.done)
 }

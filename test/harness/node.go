@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,7 +131,7 @@ func StartChassis(tb testing.TB, opts ChassisOptions) *Chassis {
 
 // Vsctl runs ovs-vsctl against the chassis's database and returns its
 // output, failing the test on error.
-func (c *Chassis) Vsctl(tb testing.TB, args ...string) string {
+func (c *Chassis) Vsctl(tb T, args ...string) string {
 	tb.Helper()
 	return mustTool(tb, append([]string{"ovs-vsctl", "--db=" + c.OVS.Endpoint, toolTimeout}, args...)...)
 }
@@ -142,7 +143,7 @@ func (c *Chassis) rundirEnv() []string {
 	return []string{"OVS_RUNDIR=" + c.LogDir, "OVN_RUNDIR=" + c.LogDir}
 }
 
-func (c *Chassis) startVswitchd(tb testing.TB) {
+func (c *Chassis) startVswitchd(tb T) {
 	tb.Helper()
 	logFile := filepath.Join(c.LogDir, "ovs-vswitchd.log")
 	d := startDaemon(tb, daemonSpec{
@@ -167,7 +168,7 @@ func (c *Chassis) startVswitchd(tb testing.TB) {
 	c.VswitchdPID = d.pid()
 }
 
-func (c *Chassis) startController(tb testing.TB) *daemon {
+func (c *Chassis) startController(tb T) *daemon {
 	tb.Helper()
 	logFile := filepath.Join(c.LogDir, "ovn-controller.log")
 	d := startDaemon(tb, daemonSpec{
@@ -195,31 +196,24 @@ func (c *Chassis) startController(tb testing.TB) *daemon {
 }
 
 // waitRegistered polls SB until it lists the chassis.
-func (c *Chassis) waitRegistered(tb testing.TB, sb *OVSDB, controller *daemon) {
+func (c *Chassis) waitRegistered(tb T, sb *OVSDB, controller *daemon) {
 	tb.Helper()
-	deadline := time.Now().Add(chassisReadyTimeout)
-	for {
+	controller.waitFor(tb, chassisReadyTimeout, "chassis "+c.Name+" in SB", func() error {
 		out, err := toolOutput("ovn-sbctl", "--db="+sb.Endpoint, toolTimeout,
 			"--bare", "--columns=name", "find", "Chassis", "name="+c.Name)
-		if err == nil && strings.TrimSpace(out) == c.Name {
-			return
+		if err != nil {
+			return err
 		}
-		select {
-		case <-controller.done:
-			tb.Fatalf("ovn-controller exited before chassis %s registered: %v\n%s",
-				c.Name, controller.waitErr, tail(controller.logs))
-		case <-time.After(50 * time.Millisecond):
+		if got := strings.TrimSpace(out); got != c.Name {
+			return fmt.Errorf("SB lists %q", got)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("chassis %s not in SB within %s (last: %q, %v)\n%s",
-				c.Name, chassisReadyTimeout, out, err, tail(controller.logs))
-		}
-	}
+		return nil
+	})
 }
 
 // requireNoDatapath fails when the namespace already has an ovs-vswitchd's
 // taps: a second one there would fight the first over them.
-func (c *Chassis) requireNoDatapath(tb testing.TB) {
+func (c *Chassis) requireNoDatapath(tb T) {
 	tb.Helper()
 	found, err := presentLinks(c.NetNS, IntegrationBridge, datapathTap)
 	if err != nil {
@@ -232,7 +226,7 @@ func (c *Chassis) requireNoDatapath(tb testing.TB) {
 }
 
 // checkNoDatapath reports taps that ovs-vswitchd left behind.
-func (c *Chassis) checkNoDatapath(tb testing.TB) {
+func (c *Chassis) checkNoDatapath(tb T) {
 	tb.Helper()
 	found, err := presentLinks(c.NetNS, IntegrationBridge, datapathTap)
 	if err != nil {

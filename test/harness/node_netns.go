@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"testing"
 )
 
 const (
@@ -50,7 +49,7 @@ func netnsExists(name string) bool {
 // addNetNS creates a network namespace with lo up and deletes it in
 // tb.Cleanup; it fails if the namespace is already there, since then
 // something else owns it.
-func addNetNS(tb testing.TB, name string) {
+func addNetNS(tb T, name string) {
 	tb.Helper()
 	if netnsExists(name) {
 		tb.Fatalf("network namespace %s already exists: left over from an earlier run? (ip netns del %s)", name, name)
@@ -75,7 +74,7 @@ func ipCommand(netns string, args ...string) *exec.Cmd {
 }
 
 // mustIP runs "ip [-n netns] args..." and fails the test if it fails.
-func mustIP(tb testing.TB, netns string, args ...string) {
+func mustIP(tb T, netns string, args ...string) {
 	tb.Helper()
 	cmd := ipCommand(netns, args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -141,11 +140,11 @@ func toolOutput(argv ...string) (string, error) {
 }
 
 // mustTool is toolOutput that fails the test on error.
-func mustTool(tb testing.TB, argv ...string) string {
+func mustTool(tb T, argv ...string) string {
 	tb.Helper()
 	out, err := toolOutput(argv...)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 const (
@@ -46,7 +45,7 @@ type TestPod struct {
 // port of the chassis's br-int bound to spec.Name, as the CNI plugin will.
 // The logical switch port itself is the test's to create. tb.Cleanup
 // removes the port, the veth and the namespace.
-func AddTestPod(tb testing.TB, ch *Chassis, spec PodSpec) *TestPod {
+func AddTestPod(tb T, ch *Chassis, spec PodSpec) *TestPod {
 	tb.Helper()
 	prefix, err := netip.ParsePrefix(spec.IP)
 	if err != nil || spec.Name == "" || spec.MAC == "" {

@@ -2,11 +2,14 @@ package harness
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // portUpTimeout bounds the wait for ovn-northd to mark bound ports up after
@@ -84,19 +87,14 @@ func TestNodePing(t *testing.T) {
 // waitPortsUp polls NB until ovn-northd reports every port up.
 func waitPortsUp(t *testing.T, nbctl []string, ports ...string) {
 	t.Helper()
-	deadline := time.Now().Add(portUpTimeout)
-	for _, port := range ports {
-		for {
-			out := strings.TrimSpace(run(t, append(nbctl, "lsp-get-up", port)...))
-			if out == "up" {
-				break
+	wait.For(t, portUpTimeout, "ports up", func() error {
+		for _, port := range ports {
+			if out := strings.TrimSpace(run(t, append(nbctl, "lsp-get-up", port)...)); out != "up" {
+				return fmt.Errorf("port %s is %q, want up", port, out)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("port %s is %q after %s, want up", port, out, portUpTimeout)
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
-	}
+		return nil
+	})
 }
 
 func namespaceNames(pods []*TestPod) []string {

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"path/filepath"
-	"testing"
 )
 
 // Northd is an ovn-northd translating one northbound database into one
@@ -19,7 +18,7 @@ type Northd struct {
 // StartNorthd starts ovn-northd against nb and sb, stopped by tb.Cleanup
 // before them (cleanups run last-registered first), so it never logs
 // reconnect noise about servers that went away under it.
-func StartNorthd(tb testing.TB, nb, sb *OVSDB) *Northd {
+func StartNorthd(tb T, nb, sb *OVSDB) *Northd {
 	tb.Helper()
 	dir := socketDir(tb)
 	n := &Northd{

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,48 +93,38 @@ func StartNode(tb testing.TB, opts NodeOptions) *Node {
 const PodMTU = 1400
 
 // StartDaemon starts the daemon (again) and waits until it is ready.
-func (n *Node) StartDaemon(tb testing.TB) {
+func (n *Node) StartDaemon(tb T) {
 	tb.Helper()
 	n.daemon = spawn(tb, daemonSpec{name: "ovnet-daemon", argv: n.args, logFile: n.LogFile, stderrFile: n.LogFile})
-	deadline := time.Now().Add(nodeReadyTimeout)
-	for {
-		_, confErr := os.Stat(filepath.Join(n.CNIConfDir, "01-ovnet.conflist"))
-		if confErr == nil && probeOK("http://"+n.ProbeAddr+"/readyz") {
-			return
+	n.daemon.waitFor(tb, nodeReadyTimeout, "ovnet-daemon of "+n.Name+" ready", func() error {
+		if _, err := os.Stat(filepath.Join(n.CNIConfDir, "01-ovnet.conflist")); err != nil {
+			return err
 		}
-		select {
-		case <-n.daemon.done:
-			tb.Fatalf("ovnet-daemon of %s exited: %v\n%s", n.Name, n.daemon.waitErr, tail(n.daemon.logs))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("ovnet-daemon of %s not ready within %s\n%s", n.Name, nodeReadyTimeout, tail(n.daemon.logs))
-		}
-	}
+		return probe("http://" + n.ProbeAddr + "/readyz")
+	})
 }
 
 // waitNodePort waits until the daemon has given ovn0 the node's join
 // address, which needs the controller to have addressed the node: from
 // then on the node's own set-up is complete and stays as it is.
-func (n *Node) waitNodePort(tb testing.TB) {
+func (n *Node) waitNodePort(tb T) {
 	tb.Helper()
-	deadline := time.Now().Add(nodeReadyTimeout)
-	for {
+	what := "join address on ovn0 of " + n.Name + " (is the controller running?)"
+	n.daemon.waitFor(tb, nodeReadyTimeout, what, func() error {
 		out, err := ipCommand(n.Chassis.NetNS, "-4", "-o", "addr", "show", "dev", "ovn0").CombinedOutput()
-		if err == nil && strings.Contains(string(out), " inet ") {
-			return
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("ovn0 of %s has no join address within %s (is the controller running?): %s\n%s",
-				n.Name, nodeReadyTimeout, out, tail(n.daemon.logs))
+		if !strings.Contains(string(out), " inet ") {
+			return fmt.Errorf("no IPv4 address: %q", out)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // StopDaemon stops the daemon with SIGTERM, as a DaemonSet update does;
 // pods keep running. A second call does nothing.
-func (n *Node) StopDaemon(tb testing.TB) {
+func (n *Node) StopDaemon(tb T) {
 	tb.Helper()
 	if n.daemon == nil {
 		return
@@ -145,22 +136,26 @@ func (n *Node) StopDaemon(tb testing.TB) {
 // DaemonPID is the running daemon's process ID.
 func (n *Node) DaemonPID() int { return n.daemon.pid() }
 
-func probeOK(url string) bool {
+// probe returns nil when url answers 200 OK.
+func probe(url string) error {
 	resp, err := http.Get(url)
 	if err != nil {
-		return false
+		return err
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // createNodeObject registers a node the way a kubelet would, minus the
 // kubelet: the controller addresses it, the daemon reads the address.
-func createNodeObject(tb testing.TB, api *APIServer, name string) {
+func createNodeObject(tb T, api *APIServer, name string) {
 	tb.Helper()
 	cs, err := kubernetes.NewForConfig(api.Config)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("create node %s: %v", name, err)
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := cs.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {

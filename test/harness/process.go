@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,8 +10,9 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
+
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -60,7 +62,7 @@ type daemonSpec struct {
 }
 
 // startDaemon runs spec.argv and registers a cleanup that stops it.
-func startDaemon(tb testing.TB, spec daemonSpec) *daemon {
+func startDaemon(tb T, spec daemonSpec) *daemon {
 	tb.Helper()
 	d := spawn(tb, spec)
 	tb.Cleanup(func() { d.stop(tb) })
@@ -68,7 +70,7 @@ func startDaemon(tb testing.TB, spec daemonSpec) *daemon {
 }
 
 // spawn runs spec.argv; stopping it is the caller's business.
-func spawn(tb testing.TB, spec daemonSpec) *daemon {
+func spawn(tb T, spec daemonSpec) *daemon {
 	tb.Helper()
 	argv := spec.argv
 	path := lookPath(tb, argv[0])
@@ -112,7 +114,7 @@ func spawn(tb testing.TB, spec daemonSpec) *daemon {
 
 // lookPath fails the test when a program is missing: these suites exist to
 // run against the real daemons and must not pass by skipping.
-func lookPath(tb testing.TB, name string) string {
+func lookPath(tb T, name string) string {
 	tb.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -127,7 +129,7 @@ func (d *daemon) pid() int { return d.process.Pid }
 // stop runs the daemon's shutdown if it has one, else (or if that did not
 // end it within stopTimeout) sends SIGTERM, escalates to SIGKILL after
 // stopTimeout, and waits until the process is reaped.
-func (d *daemon) stop(tb testing.TB) {
+func (d *daemon) stop(tb T) {
 	tb.Helper()
 	select {
 	case <-d.done:
@@ -157,23 +159,35 @@ func (d *daemon) stop(tb testing.TB) {
 
 // waitForSocket waits until a unix socket accepts connections, failing the
 // test if the daemon exits first or readyTimeout passes.
-func (d *daemon) waitForSocket(tb testing.TB, socket string) {
+func (d *daemon) waitForSocket(tb T, socket string) {
 	tb.Helper()
-	deadline := time.Now().Add(readyTimeout)
-	for {
+	d.waitFor(tb, readyTimeout, d.name+" opens "+socket, func() error {
 		conn, err := net.Dial("unix", socket)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	})
+}
+
+// waitFor polls cond until it holds, failing the test with the daemon's
+// logs if it does not within timeout or the daemon exits first.
+func (d *daemon) waitFor(tb T, timeout time.Duration, what string, cond wait.Condition) {
+	tb.Helper()
+	err := wait.Until(context.Background(), timeout, what, func() error {
+		err := cond()
 		if err == nil {
-			conn.Close()
-			return
+			return nil
 		}
 		select {
 		case <-d.done:
-			tb.Fatalf("%s exited before opening %s: %v\n%s", d.name, socket, d.waitErr, tail(d.logs))
-		case <-time.After(20 * time.Millisecond):
+			return wait.Stop(fmt.Errorf("%s (pid %d) exited: %v (last: %w)", d.name, d.pid(), d.waitErr, err))
+		default:
+			return err
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s did not open %s within %s: %v\n%s", d.name, socket, readyTimeout, err, tail(d.logs))
-		}
+	})
+	if err != nil {
+		tb.Fatalf("%v\n%s", err, tail(d.logs))
 	}
 }
 
@@ -198,7 +212,7 @@ func tail(paths []string) string {
 // socketDir returns a directory for unix sockets: tb.TempDir() unless its
 // path is too long for sun_path (108 bytes, with room for a file name), as
 // happens with a deep $TMPDIR; then a short directory under /tmp itself.
-func socketDir(tb testing.TB) string {
+func socketDir(tb T) string {
 	tb.Helper()
 	dir := tb.TempDir()
 	if len(dir) <= maxSocketDirLen {

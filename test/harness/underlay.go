@@ -2,7 +2,6 @@ package harness
 
 import (
 	"strconv"
-	"testing"
 )
 
 const (
@@ -29,7 +28,7 @@ type Underlay struct {
 
 // NewUnderlay creates the namespace and its bridge; tb.Cleanup deletes
 // them after the nodes attached later are gone.
-func NewUnderlay(tb testing.TB) *Underlay {
+func NewUnderlay(tb T) *Underlay {
 	tb.Helper()
 	u := &Underlay{netns: UniqueName("ul")}
 	addNetNS(tb, u.netns)
@@ -40,7 +39,7 @@ func NewUnderlay(tb testing.TB) *Underlay {
 
 // Attach plugs the node into the underlay with address ip (CIDR form,
 // e.g. 172.18.0.1/24), which must be the node's EncapIP.
-func (u *Underlay) Attach(tb testing.TB, n *Node, ip string) {
+func (u *Underlay) Attach(tb T, n *Node, ip string) {
 	tb.Helper()
 	u.count++
 	peer := UniqueName("ulp")
