@@ -11,6 +11,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // These run against a real ovsdb-server with the OVN northbound schema.
@@ -40,12 +41,12 @@ func commit(t *testing.T, c *ovn.Client, ops []ovsdb.Operation, err error) {
 // own, which receives each commit a moment after the writer does.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
+	wait.For(t, 5*time.Second, what, func() error {
+		if !cond() {
+			return errors.New("not reached")
 		}
-	}
-	t.Fatalf("%s: not reached within 5s", what)
+		return nil
+	})
 }
 
 var subnetOwner = ovn.Owner{Kind: ovn.KindSubnet, Name: "s1"}

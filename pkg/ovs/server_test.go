@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovnet/ovnet/pkg/ovs"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -85,12 +86,10 @@ func runChild(t *testing.T, cmd *exec.Cmd) {
 
 func waitForFile(t *testing.T, path string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s did not appear within 5s", path)
+	wait.For(t, 5*time.Second, path+" appears", func() error {
+		_, err := os.Stat(path)
+		return err
+	})
 }
 
 // vsctl runs ovs-vsctl against the server, as a user would, and returns
