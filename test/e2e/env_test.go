@@ -16,6 +16,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // waitTimeout bounds every wait for the system to converge; it only
@@ -100,17 +101,7 @@ func (e *env) eventually(what string, check func() error) {
 // t: a subtest passes its own t, so a failure ends the subtest only.
 func until(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.For(t, waitTimeout, what, check)
 }
 
 // geneveNodes starts one node per name, node i with encap address

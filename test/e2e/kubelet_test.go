@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // sandboxEnv lists every variable hack/sandbox.sh (or what it runs) reads
@@ -154,20 +155,15 @@ spec:
 // answered; the policy takes effect within moments, not at once.
 func (s *scriptSandbox) blocked(from, target string) {
 	s.t.Helper()
-	const within = 30 * time.Second
-	deadline := time.Now().Add(within)
-	for {
+	wait.For(s.t, 30*time.Second, from+" blocked from "+target+":80 by the policy", func() error {
 		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", target+":80", "--timeout", "1s")
 		// The probe itself must report the failure: a kubectl that could
 		// not exec proves nothing about the policy.
 		if err != nil && strings.Contains(out, "probe:") && !strings.Contains(out, "host=") {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s still reaches %s:80 %s after the policy: %s", from, target, within, out)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return fmt.Errorf("still reaches it (%v): %s", err, out)
+	})
 }
 
 // scriptSandbox is one run of hack/sandbox.sh in a directory of its own.
@@ -379,21 +375,16 @@ func (s *scriptSandbox) checkAddresses(names []string, subnet netip.Prefix) map[
 // ovn-controller to finish installing the ports' flows.
 func (s *scriptSandbox) connect(from, to, ip string) {
 	s.t.Helper()
-	const within = 30 * time.Second
-	deadline := time.Now().Add(within)
-	for {
+	wait.For(s.t, 30*time.Second, from+" reaches "+to+" at "+ip+":80", func() error {
 		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", ip+":80", "--timeout", "2s")
-		if err == nil && strings.Contains(out, "host="+to+" ") {
-			return
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, out)
 		}
-		if err == nil {
-			err = fmt.Errorf("answer is not from %s", to)
+		if !strings.Contains(out, "host="+to+" ") {
+			return fmt.Errorf("answer is not from %s\n%s", to, out)
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s cannot reach %s at %s:80 within %s: %v\n%s", from, to, ip, within, err, out)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // logTails logs the end of every sandbox log, for a failure in CI where

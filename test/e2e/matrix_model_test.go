@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -245,28 +246,25 @@ func (m *model) checkMatrix(t *testing.T, stage string) {
 	if want == m.checked {
 		needed = 2
 	}
-	deadline := time.Now().Add(convergeTimeout)
-	var got matrix
 	rounds, matches := 0, 0
-	for matches < needed {
-		if rounds > 0 && time.Now().After(deadline) {
-			diff := compare(m.names, want, got)
-			if diff == "" {
-				diff = "the last round matched but the one before did not: reachability flaps"
-			}
-			t.Logf("northbound rows, for diagnosis:\n%s", m.northbound())
-			t.Fatalf("%s: reachability differs from the Kubernetes semantics after %d probe rounds (%s):\n%s",
-				stage, rounds, convergeTimeout, diff)
-		}
-		if got, err = m.observe(); err != nil {
-			t.Fatalf("%s: %v", stage, err)
+	err = wait.Until(m.e.ctx, convergeTimeout, "reachability as the Kubernetes semantics allow", func() error {
+		got, err := m.observe()
+		if err != nil {
+			return wait.Stop(err)
 		}
 		rounds++
-		if got == want {
-			matches++
-		} else {
+		if got != want {
 			matches = 0
+			return fmt.Errorf("differs:\n%s", compare(m.names, want, got))
 		}
+		if matches++; matches < needed {
+			return fmt.Errorf("the last round matched but the one before did not: reachability flaps")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Logf("northbound rows, for diagnosis:\n%s", m.northbound())
+		t.Fatalf("%s: after %d probe rounds: %v", stage, rounds, err)
 	}
 	m.checked = want
 	t.Logf("%s: %d allowed of %d, matched after %d probe rounds", stage, want.count(), portCount*podCount*podCount, rounds)

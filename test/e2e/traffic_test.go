@@ -1,21 +1,28 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // iperfSeconds is each measurement's length: long enough for TCP to
 // settle at a shaped rate, short enough to take several in one test.
 const iperfSeconds = "2"
+
+// iperfStartTimeout bounds the retries while the iperf3 server is not yet
+// listening; it starts in milliseconds.
+const iperfStartTimeout = 10 * time.Second
 
 // iperfReport is the part of iperf3's JSON report the tests read.
 type iperfReport struct {
@@ -39,7 +46,8 @@ func throughput(t *testing.T, from, to *harness.Sandbox) float64 {
 	}
 	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
 	var report iperfReport
-	for attempt := 0; ; attempt++ {
+	what := "iperf3 " + from.Pod.Name + " -> " + to.Pod.Name
+	err := wait.Until(context.Background(), iperfStartTimeout, what, func() error {
 		report = iperfReport{}
 		out, err := from.Exec("iperf3", "-c", to.IP.String(), "-p", "5201", "-t", iperfSeconds, "-J")
 		if jsonErr := json.Unmarshal([]byte(out), &report); jsonErr != nil && err == nil {
@@ -47,13 +55,13 @@ func throughput(t *testing.T, from, to *harness.Sandbox) float64 {
 		}
 		// iperf3 3.12 exits 0 with the error in its report when the
 		// server is not listening yet.
-		if err == nil && report.Error == "" {
-			break
+		if err != nil || report.Error != "" {
+			return fmt.Errorf("%v %s\n%s", err, report.Error, out)
 		}
-		if attempt == 50 {
-			t.Fatalf("iperf3 %s -> %s: %v %s\n%s\nserver: %s", from.Pod.Name, to.Pod.Name, err, report.Error, out, serverOut.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\nserver: %s", err, serverOut.String())
 	}
 	return report.End.SumReceived.BitsPerSecond
 }
@@ -82,21 +90,42 @@ func hostInterface(t *testing.T, s *harness.Sandbox) string {
 func tcpdump(t *testing.T, n *harness.Node, fn func()) string {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", n.Chassis.NetNS, "tcpdump", "-i", "mirror0", "-n", "-l", "-U", "icmp")
-	var out strings.Builder
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("tcpdump: %v", err)
 	}
 	// tcpdump says "listening on" once the capture is open.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "listening on") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "tcpdump capturing on mirror0", func() error {
+		if s := out.String(); !strings.Contains(s, "listening on") {
+			return fmt.Errorf("tcpdump printed %q", s)
+		}
+		return nil
+	})
 	fn()
 	time.Sleep(300 * time.Millisecond) // the last copies in flight
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	return out.String()
+}
+
+// lockedBuffer collects a child's output while the test reads it: the
+// copy into it runs on exec's goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // pingLoss pings count times at the interval and returns the loss line.

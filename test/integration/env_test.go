@@ -18,6 +18,7 @@ import (
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // waitTimeout bounds every wait for the controller to converge; it only
@@ -82,15 +83,7 @@ func (e *env) eventually(what string, check func() error) {
 	if timeout == 0 {
 		timeout = waitTimeout
 	}
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	e.t.Fatalf("%s: not reached within %s: %v", what, timeout, err)
+	wait.For(e.t, timeout, what, check)
 }
 
 func (e *env) namespace(name string, annotations map[string]string) *corev1.Namespace {

@@ -16,6 +16,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -84,11 +85,10 @@ func addressedPods(b *testing.B, c client.Client, node string) []*corev1.Pod {
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
+	wait.For(b, time.Minute, fmt.Sprintf("%d pods addressed", cniPods), func() error {
 		list := &corev1.PodList{}
 		if err := c.List(ctx, list, client.InNamespace("default")); err != nil {
-			b.Fatal(err)
+			return err
 		}
 		addressed := 0
 		for _, p := range list.Items {
@@ -96,14 +96,12 @@ func addressedPods(b *testing.B, c client.Client, node string) []*corev1.Pod {
 				addressed++
 			}
 		}
-		if addressed == cniPods {
-			return pods
+		if addressed != cniPods {
+			return fmt.Errorf("%d addressed", addressed)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d pods addressed within a minute", addressed, cniPods)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return pods
 }
 
 // latencies of one round.

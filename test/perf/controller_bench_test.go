@@ -157,18 +157,16 @@ func BenchmarkControllerRestart(b *testing.B) {
 // reconciles since before and has neither work queued nor in progress.
 func waitIdle(b *testing.B, before podQueue, n int) time.Time {
 	b.Helper()
-	deadline := time.Now().Add(convergeTimeout)
-	for time.Now().Before(deadline) {
+	converge.For(b, convergeTimeout, "pod reconciler idle", func() error {
 		q := readPodQueue(b)
 		// The gauges are shared with earlier controllers of this process,
 		// which may have left them non-zero when stopped: compare deltas.
 		if q.reconciles-before.reconciles >= float64(n) && q.active == before.active && q.depth == before.depth {
-			return time.Now()
+			return nil
 		}
-		time.Sleep(pollInterval)
-	}
-	b.Fatalf("pod reconciler not idle within %s: %+v (before %+v)", convergeTimeout, readPodQueue(b), before)
-	return time.Time{}
+		return fmt.Errorf("%+v (before %+v, want %d more reconciles)", q, before, n)
+	})
+	return time.Now()
 }
 
 // changedPods counts pods whose resourceVersion differs or that vanished.

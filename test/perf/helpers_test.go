@@ -24,6 +24,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -41,6 +42,10 @@ const (
 	// to the seconds being measured.
 	pollInterval = 20 * time.Millisecond
 )
+
+// converge polls at a constant pollInterval, so the time a wait returns is
+// within pollInterval of when the state was first reached.
+var converge = wait.Every(pollInterval)
 
 // cluster is a fresh API server and northbound database with the
 // benchmark's own client.
@@ -201,48 +206,47 @@ func podPorts(b *testing.B, view *harness.NBView) int {
 // before the annotations, so NB is only scanned once the pods are done.
 func waitAddressed(b *testing.B, w *addressWatcher, view *harness.NBView, n int) time.Time {
 	b.Helper()
-	deadline := time.Now().Add(convergeTimeout)
-	for time.Now().Before(deadline) {
-		if int(w.count.Load()) >= n && podPorts(b, view) >= n {
-			return time.Now()
+	converge.For(b, convergeTimeout, fmt.Sprintf("%d pods addressed with their ports", n), func() error {
+		if seen := int(w.count.Load()); seen < n {
+			return fmt.Errorf("%d pods seen annotated", seen)
 		}
-		time.Sleep(pollInterval)
-	}
-	b.Fatalf("%d pods addressed and %d ports after %s, want %d", w.count.Load(), podPorts(b, view), convergeTimeout, n)
-	return time.Time{}
+		if ports := podPorts(b, view); ports < n {
+			return fmt.Errorf("%d pod ports in NB", ports)
+		}
+		return nil
+	})
+	return time.Now()
 }
 
 // waitWatched waits until the watcher has seen n pods annotated.
 func waitWatched(b *testing.B, w *addressWatcher, n int) {
 	b.Helper()
-	deadline := time.Now().Add(convergeTimeout)
-	for int(w.count.Load()) < n {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d pods seen annotated after %s, want %d", w.count.Load(), convergeTimeout, n)
+	converge.For(b, convergeTimeout, fmt.Sprintf("%d pods seen annotated", n), func() error {
+		if seen := int(w.count.Load()); seen < n {
+			return fmt.Errorf("%d seen", seen)
 		}
-		time.Sleep(pollInterval)
-	}
+		return nil
+	})
 }
 
 // waitSubnets waits until each namespace's Subnet is Ready and, when
 // used >= 0, reports that many used addresses.
 func waitSubnets(b *testing.B, cl *cluster, namespaces []string, used int64) {
 	b.Helper()
-	deadline := time.Now().Add(convergeTimeout)
-	for _, name := range namespaces {
-		for {
+	converged := 0 // namespaces[:converged] are done and stay so
+	converge.For(b, convergeTimeout, "subnets converged", func() error {
+		for ; converged < len(namespaces); converged++ {
+			name := namespaces[converged]
 			s := &ovnetv1.Subnet{}
-			err := cl.c.Get(context.Background(), client.ObjectKey{Name: name}, s)
-			ready := err == nil && subnetReady(s) && (used < 0 || s.Status.UsedIPs == used)
-			if ready {
-				break
+			if err := cl.c.Get(context.Background(), client.ObjectKey{Name: name}, s); err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("subnet %s not converged (used %d, want %d): %v", name, s.Status.UsedIPs, used, err)
+			if !subnetReady(s) || (used >= 0 && s.Status.UsedIPs != used) {
+				return fmt.Errorf("subnet %s: ready %v, used %d, want %d", name, subnetReady(s), s.Status.UsedIPs, used)
 			}
-			time.Sleep(pollInterval)
 		}
-	}
+		return nil
+	})
 }
 
 func subnetReady(s *ovnetv1.Subnet) bool {

@@ -253,17 +253,15 @@ func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) time.Duration {
 // and namespaces, and returns when it first did.
 func waitPolicyACLs(b *testing.B, view *harness.NBView, n int) time.Time {
 	b.Helper()
-	deadline := time.Now().Add(convergeTimeout)
-	for time.Now().Before(deadline) {
+	converge.For(b, convergeTimeout, fmt.Sprintf("%d policy ACLs", n), func() error {
 		got := len(harness.List(b, view, func(a *nbdb.ACL) bool {
 			o, ok := ovn.OwnerOf(a.ExternalIDs)
 			return ok && (o.Kind == ovn.KindNetworkPolicy || o.Kind == ovn.KindNamespace)
 		}))
-		if got == n {
-			return time.Now()
+		if got != n {
+			return fmt.Errorf("%d in NB", got)
 		}
-		time.Sleep(pollInterval)
-	}
-	b.Fatalf("policy ACLs not %d within %s", n, convergeTimeout)
-	return time.Time{}
+		return nil
+	})
+	return time.Now()
 }

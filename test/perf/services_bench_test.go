@@ -19,6 +19,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovnname"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -165,20 +166,17 @@ func createService(ctx context.Context, c client.Client, i int, name string) err
 // VIP has all its backends, and returns when that was first seen.
 func waitServiceLBs(b *testing.B, view *harness.NBView, n int) time.Time {
 	b.Helper()
-	deadline := time.Now().Add(convergeTimeout)
-	done := 0
-	for time.Now().Before(deadline) {
-		done = len(harness.List(b, view, func(lb *nbdb.LoadBalancer) bool {
+	converge.For(b, convergeTimeout, fmt.Sprintf("%d service load balancers programmed", n), func() error {
+		done := len(harness.List(b, view, func(lb *nbdb.LoadBalancer) bool {
 			owner, ok := ovn.OwnerOf(lb.ExternalIDs)
 			return ok && owner.Kind == ovn.KindService && lbComplete(lb)
 		}))
-		if done >= n {
-			return time.Now()
+		if done < n {
+			return fmt.Errorf("%d programmed", done)
 		}
-		time.Sleep(pollInterval)
-	}
-	b.Fatalf("%d of %d service load balancers programmed after %s", done, n, convergeTimeout)
-	return time.Time{}
+		return nil
+	})
+	return time.Now()
 }
 
 func lbComplete(lb *nbdb.LoadBalancer) bool {
@@ -197,19 +195,19 @@ func lbComplete(lb *nbdb.LoadBalancer) bool {
 // when that was first seen.
 func waitBackend(b *testing.B, view *harness.NBView, name, backend string) time.Time {
 	b.Helper()
-	deadline := time.Now().Add(convergeTimeout)
-	for time.Now().Before(deadline) {
-		if lb := view.LoadBalancer(b, name); lb != nil {
-			for _, backends := range lb.Vips {
-				if slices.Contains(strings.Split(backends, ","), backend) {
-					return time.Now()
-				}
+	wait.Every(changePoll).For(b, convergeTimeout, "load balancer "+name+" lists "+backend, func() error {
+		lb := view.LoadBalancer(b, name)
+		if lb == nil {
+			return fmt.Errorf("no load balancer %s", name)
+		}
+		for _, backends := range lb.Vips {
+			if slices.Contains(strings.Split(backends, ","), backend) {
+				return nil
 			}
 		}
-		time.Sleep(changePoll)
-	}
-	b.Fatalf("load balancer %s never listed %s", name, backend)
-	return time.Time{}
+		return fmt.Errorf("VIPs %v", lb.Vips)
+	})
+	return time.Now()
 }
 
 func median(ds []time.Duration) time.Duration {
