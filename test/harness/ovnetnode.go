@@ -136,9 +136,13 @@ func (n *Node) StopDaemon(tb T) {
 // DaemonPID is the running daemon's process ID.
 func (n *Node) DaemonPID() int { return n.daemon.pid() }
 
+// probeClient bounds each readiness probe, so a server that accepts and
+// never answers cannot hold a wait past its timeout.
+var probeClient = &http.Client{Timeout: 2 * time.Second}
+
 // probe returns nil when url answers 200 OK.
 func probe(url string) error {
-	resp, err := http.Get(url)
+	resp, err := probeClient.Get(url)
 	if err != nil {
 		return err
 	}
