@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,13 +20,12 @@ import (
 type podWatch struct {
 	// cache is the informer-backed reader of this node's pods.
 	cache client.Reader
-	mu    sync.Mutex
-	// waiters holds, per pod, channels closed on the pod's next event.
-	waiters map[types.NamespacedName][]chan struct{}
+	// events wakes the waiters of a pod on each of its informer events.
+	events wakeups[types.NamespacedName]
 }
 
 func newPodWatch(cache client.Reader) *podWatch {
-	return &podWatch{cache: cache, waiters: map[types.NamespacedName][]chan struct{}{}}
+	return &podWatch{cache: cache}
 }
 
 // handler is registered on the pod informer.
@@ -37,7 +35,7 @@ func (w *podWatch) handler() toolscache.ResourceEventHandler {
 			obj = tomb.Obj
 		}
 		if pod, ok := obj.(*corev1.Pod); ok {
-			w.wake(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name})
+			w.events.wake(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name})
 		}
 	}
 	return toolscache.ResourceEventHandlerFuncs{
@@ -45,31 +43,6 @@ func (w *podWatch) handler() toolscache.ResourceEventHandler {
 		UpdateFunc: func(_, obj any) { wake(obj) },
 		DeleteFunc: wake,
 	}
-}
-
-func (w *podWatch) wake(key types.NamespacedName) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, ch := range w.waiters[key] {
-		close(ch)
-	}
-	delete(w.waiters, key)
-}
-
-// next returns a channel closed on the pod's next event.
-func (w *podWatch) next(key types.NamespacedName) <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	ch := make(chan struct{})
-	w.waiters[key] = append(w.waiters[key], ch)
-	return ch
-}
-
-// forget drops a waiter that gave up, so abandoned channels do not pile up.
-func (w *podWatch) forget(key types.NamespacedName) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.waiters, key)
 }
 
 // addressedPod is a pod with the controller's parsed record.
@@ -82,15 +55,16 @@ type addressedPod struct {
 // or an error saying what was last seen when ctx ends first.
 func (w *podWatch) waitAddressed(ctx context.Context, ref cni.PodRef) (addressedPod, error) {
 	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-	defer w.forget(key)
 	for {
-		changed := w.next(key)
+		changed, withdraw := w.events.next(key)
 		got, state, err := w.read(ctx, key, ref.UID)
 		if err != nil || got.Pod != nil {
+			withdraw()
 			return got, err
 		}
 		select {
 		case <-ctx.Done():
+			withdraw()
 			return addressedPod{}, fmt.Errorf("%w: pod %s %s", errAddressTimeout, key, state)
 		case <-changed:
 		}
