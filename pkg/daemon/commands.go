@@ -16,6 +16,17 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
+const (
+	// portReadyTimeout bounds the wait for ovs-vswitchd to give a pod's
+	// port its OpenFlow number, which takes milliseconds: it only catches a
+	// hung ovs-vswitchd, well within the plugin's own bound.
+	portReadyTimeout = 10 * time.Second
+	// rollbackTimeout bounds the removal of a failed ADD's port and veth:
+	// one local transaction and one netlink call, done in milliseconds
+	// unless ovsdb-server hangs, and then DEL or GC removes them later.
+	rollbackTimeout = 10 * time.Second
+)
+
 // add wires the pod into OVS and answers with its CNI result.
 func (d *Daemon) add(ctx context.Context, req *cni.Request) (*current.Result, error) {
 	defer d.locks.lock(req.ContainerID)()
@@ -40,8 +51,7 @@ func (d *Daemon) add(ctx context.Context, req *cni.Request) (*current.Result, er
 	}
 	steps.done("veth")
 	if err := d.plugPort(ctx, req, ap, iface, bw, steps); err != nil {
-		// Nothing half-made stays behind; the runtime will retry ADD.
-		d.unplug(ctx, iface.HostName)
+		d.rollback(ctx, iface.HostName)
 		return nil, err
 	}
 	return d.result(req, iface, hostMAC), nil
@@ -76,7 +86,7 @@ func (d *Daemon) plugPort(ctx context.Context, req *cni.Request, ap addressedPod
 		}
 	}
 	steps.done("qosMirror")
-	if err := d.ovs.WaitInterfaceReady(ctx, iface.HostName); err != nil {
+	if err := d.waitPortReady(ctx, iface.HostName); err != nil {
 		return err
 	}
 	steps.done("ofport")
@@ -96,6 +106,23 @@ func (d *Daemon) waitAddressed(ctx context.Context, pod cni.PodRef) (addressedPo
 		err = fmt.Errorf("%w (waited %s)", err, d.cfg.AddressTimeout)
 	}
 	return ap, err
+}
+
+// rollback removes what a failed ADD made, so nothing half-made stays
+// behind until DEL or GC; the runtime will retry ADD. It runs on a context
+// of its own: the request's has often ended already (the plugin gave up,
+// which is why ADD failed).
+func (d *Daemon) rollback(ctx context.Context, hostName string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	_ = d.unplug(ctx, hostName) // logged by unplug
+}
+
+// waitPortReady bounds the wait for ovs-vswitchd to add the port.
+func (d *Daemon) waitPortReady(ctx context.Context, hostName string) error {
+	ctx, cancel := context.WithTimeout(ctx, portReadyTimeout)
+	defer cancel()
+	return d.ovs.WaitInterfaceReady(ctx, hostName)
 }
 
 // waitInstalled bounds and times the wait for ovn-controller.

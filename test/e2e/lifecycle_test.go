@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
 )
@@ -141,4 +143,121 @@ func TestStatusWithoutAPIServer(t *testing.T) {
 	proxy.setCut(false)
 	e.eventually("STATUS ready again", func() error { return rt.Status(ctx) })
 	rt.AddPod(t, e.pod("default", "after", "n1", nil))
+}
+
+// Two ADDs of one pod wait for its address at once (a runtime retrying a
+// sandbox with a new container ID) and the first gives up before the pod
+// is addressed: the second is still woken and wired as soon as it is.
+func TestConcurrentAddsOfOnePod(t *testing.T) {
+	e := newEnv(t)
+	n := e.node("n1")
+	rt := n.Runtime(t)
+	pod := e.podObject("default", "retried")
+	pod.Spec.NodeName = "n1"
+	first, second := rt.NewSandbox(t, pod), rt.NewSandbox(t, pod)
+	firstCtx, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
+	firstErr, secondErr := make(chan error, 1), make(chan error, 1)
+	go func() { firstErr <- rt.Add(firstCtx, first) }()
+	go func() { secondErr <- rt.Add(context.Background(), second) }()
+	// The pod does not exist yet: both ADDs wait, until the first gives up.
+	time.Sleep(time.Second)
+	giveUp()
+	if err := <-firstErr; err == nil {
+		t.Fatal("the first ADD succeeded although its pod did not exist")
+	}
+	e.eventually("the daemon saw the first ADD give up", func() error {
+		if series := `ovnet_cni_request_duration_seconds_count{command="ADD",result="11"} 1`; !strings.Contains(scrape(t, n.MetricsAddr), series) {
+			return errors.New("no " + series)
+		}
+		return nil
+	})
+	if err := e.c.Create(e.ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	// Well under the daemon's --address-timeout of 20 s: addressing takes
+	// milliseconds once the pod exists.
+	select {
+	case err := <-secondErr:
+		if err != nil {
+			t.Fatalf("the second ADD: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second ADD was not woken when the pod was addressed")
+	}
+	ping(t, second, second.IP.String())
+	if ports := podPorts(t, n); len(ports) != 1 {
+		t.Errorf("pod ports %v, want the second ADD's only", ports)
+	}
+}
+
+// An ADD that fails late leaves no OVS port and no veth behind, even
+// when the runtime has given up on the request already; and ADD's wait
+// for ovs-vswitchd is bounded by the daemon, not only by the runtime.
+func TestFailedAddLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	n := e.node("n1", "--ovn-timeout=60s")
+	rt := n.Runtime(t)
+	tests := []struct {
+		name string
+		// pid is the process stopped while ADD runs.
+		pid int
+		// timeout is the runtime's: it gives up first when ovn-controller
+		// hangs; the daemon answers first when ovs-vswitchd does.
+		timeout time.Duration
+		wantMsg string
+	}{
+		{"ovn-controller hangs and the runtime gives up", n.Chassis.ControllerPID, 3 * time.Second, ""},
+		{"ovs-vswitchd hangs", n.Chassis.VswitchdPID, 25 * time.Second, "not ready"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := rt.NewSandbox(t, e.pod("default", fmt.Sprintf("late%d", i), "n1", nil))
+			stopped := suspend(t, tt.pid)
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			err := rt.Add(ctx, s)
+			if err == nil || !strings.Contains(errString(err), tt.wantMsg) {
+				t.Fatalf("ADD = %v, want an error mentioning %q", err, tt.wantMsg)
+			}
+			if tt.wantMsg != "" && ctx.Err() != nil {
+				t.Fatalf("the daemon did not answer within the runtime's %s: %v", tt.timeout, err)
+			}
+			stopped.resume()
+			until(t, "no port or veth of the failed ADD", func() error {
+				if ports, veths := podPorts(t, n), hostVeths(t, n); len(ports)+len(veths) != 0 {
+					return fmt.Errorf("ports %v, veths %v", ports, veths)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// suspended is a process stopped with SIGSTOP.
+type suspended struct {
+	proc    *os.Process
+	resumed bool
+}
+
+// suspend stops a process of the test's until resume or the test's end.
+func suspend(t *testing.T, pid int) *suspended {
+	t.Helper()
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	s := &suspended{proc: proc}
+	t.Cleanup(s.resume)
+	return s
+}
+
+func (s *suspended) resume() {
+	if !s.resumed {
+		_ = s.proc.Signal(syscall.SIGCONT)
+		s.resumed = true
+	}
 }
