@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/ovnet/ovnet/test/harness"
 )
 
 // DEL leaves no veth and no OVS port, and a second DEL (the runtime
@@ -192,8 +194,9 @@ func TestConcurrentAddsOfOnePod(t *testing.T) {
 }
 
 // An ADD that fails late leaves no OVS port and no veth behind, even
-// when the runtime has given up on the request already; and ADD's wait
-// for ovs-vswitchd is bounded by the daemon, not only by the runtime.
+// when the runtime has given up on the request already and the
+// Open_vSwitch database is briefly out of reach; and ADD's wait for
+// ovs-vswitchd is bounded by the daemon, not only by the runtime.
 func TestFailedAddLeavesNothing(t *testing.T) {
 	e := newEnv(t)
 	n := e.node("n1", "--ovn-timeout=60s")
@@ -205,10 +208,14 @@ func TestFailedAddLeavesNothing(t *testing.T) {
 		// timeout is the runtime's: it gives up first when ovn-controller
 		// hangs; the daemon answers first when ovs-vswitchd does.
 		timeout time.Duration
-		wantMsg string
+		// disconnect takes the database's socket away while ADD waits and
+		// until a second after the runtime gave up.
+		disconnect bool
+		wantMsg    string
 	}{
-		{"ovn-controller hangs and the runtime gives up", n.Chassis.ControllerPID, 3 * time.Second, ""},
-		{"ovs-vswitchd hangs", n.Chassis.VswitchdPID, 25 * time.Second, "not ready"},
+		{"ovn-controller hangs and the runtime gives up", n.Chassis.ControllerPID, 3 * time.Second, false, ""},
+		{"the runtime gives up while the database is out of reach", n.Chassis.ControllerPID, 3 * time.Second, true, ""},
+		{"ovs-vswitchd hangs", n.Chassis.VswitchdPID, 25 * time.Second, false, "not ready"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,12 +223,25 @@ func TestFailedAddLeavesNothing(t *testing.T) {
 			stopped := suspend(t, tt.pid)
 			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 			defer cancel()
+			if tt.disconnect {
+				t.Cleanup(func() {
+					_, _ = runTool("ovs-appctl", "-t", n.Chassis.OVS.Control, "ovsdb-server/add-remote", "punix:"+n.Chassis.OVS.Socket)
+				})
+				go func() {
+					time.Sleep(tt.timeout / 2) // ADD waits for OVN by then
+					disconnectOVSDB(t, n)
+				}()
+			}
 			err := rt.Add(ctx, s)
 			if err == nil || !strings.Contains(errString(err), tt.wantMsg) {
 				t.Fatalf("ADD = %v, want an error mentioning %q", err, tt.wantMsg)
 			}
 			if tt.wantMsg != "" && ctx.Err() != nil {
 				t.Fatalf("the daemon did not answer within the runtime's %s: %v", tt.timeout, err)
+			}
+			if tt.disconnect {
+				time.Sleep(time.Second)
+				reconnectOVSDB(t, n)
 			}
 			stopped.resume()
 			until(t, "no port or veth of the failed ADD", func() error {
@@ -231,6 +251,23 @@ func TestFailedAddLeavesNothing(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// disconnectOVSDB makes the node's Open_vSwitch database drop its clients
+// and refuse new ones; reconnectOVSDB lets them back.
+func disconnectOVSDB(t *testing.T, n *harness.Node) {
+	if out, err := runTool("ovs-appctl", "-t", n.Chassis.OVS.Control, "ovsdb-server/remove-remote",
+		"punix:"+n.Chassis.OVS.Socket); err != nil {
+		t.Errorf("%v: %s", err, out)
+	}
+}
+
+func reconnectOVSDB(t *testing.T, n *harness.Node) {
+	t.Helper()
+	if out, err := runTool("ovs-appctl", "-t", n.Chassis.OVS.Control, "ovsdb-server/add-remote",
+		"punix:"+n.Chassis.OVS.Socket); err != nil {
+		t.Fatalf("%v: %s", err, out)
 	}
 }
 

@@ -1,0 +1,80 @@
+package nodesetup
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	"github.com/ovnet/ovnet/pkg/daemon/nslink"
+)
+
+// routeProtocol marks the routes the daemon owns, so it can delete those
+// whose subnet is gone without touching anyone else's ("ip route show
+// proto 0x5a" lists them).
+const routeProtocol netlink.RouteProtocol = 0x5a
+
+// configureNodePort gives the node port's device its MAC, MTU and join
+// address, and brings it up; it changes nothing that is already right.
+func (n *Node) configureNodePort(name string, addr annotation.Address, mtu int) error {
+	link, err := n.netns.Link.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	if link.Attrs().HardwareAddr.String() != addr.MAC.String() {
+		if err := n.netns.Link.LinkSetHardwareAddr(link, addr.MAC); err != nil {
+			return fmt.Errorf("set MAC of %s: %w", name, err)
+		}
+	}
+	if link.Attrs().MTU != mtu {
+		if err := n.netns.Link.LinkSetMTU(link, mtu); err != nil {
+			return fmt.Errorf("set MTU of %s: %w", name, err)
+		}
+	}
+	if err := n.netns.SetAddress(link, addr.Prefix()); err != nil {
+		return err
+	}
+	if err := n.netns.Link.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bring up %s: %w", name, err)
+	}
+	return nil
+}
+
+// syncRoutes makes the daemon's routes on the node port exactly one per
+// prefix, via the join gateway.
+func (n *Node) syncRoutes(name string, addr annotation.Address, prefixes []netip.Prefix) error {
+	link, err := n.netns.Link.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	filter := &netlink.Route{LinkIndex: link.Attrs().Index, Protocol: routeProtocol}
+	have, err := n.netns.Link.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_OIF|netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		return fmt.Errorf("list routes on %s: %w", name, err)
+	}
+	want := map[netip.Prefix]bool{}
+	for _, p := range prefixes {
+		want[p] = true
+	}
+	var errs []error
+	for _, r := range have {
+		p, ok := nslink.PrefixOf(r.Dst)
+		gw, _ := netip.AddrFromSlice(r.Gw)
+		if ok && want[p] && gw.Unmap() == addr.Gateway {
+			delete(want, p)
+			continue
+		}
+		if err := n.netns.Link.RouteDel(&r); err != nil {
+			errs = append(errs, fmt.Errorf("delete route %s: %w", r.Dst, err))
+		}
+	}
+	for p := range want {
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.IPNet(p), Gw: addr.Gateway.AsSlice(), Protocol: routeProtocol}
+		if err := n.netns.Link.RouteReplace(r); err != nil {
+			errs = append(errs, fmt.Errorf("route %s via %s: %w", p, addr.Gateway, err))
+		}
+	}
+	return errors.Join(errs...)
+}
