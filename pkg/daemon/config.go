@@ -7,14 +7,21 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
+	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
+	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
+
+// ConflistName is the file the daemon installs into the conflist
+// directory.
+const ConflistName = cniserver.ConflistName
 
 // Defaults a user of Kube-OVN would recognise.
 const (
 	DefaultBridge    = "br-int"
-	DefaultNodePort  = "ovn0"
-	DefaultMirror    = "mirror0"
+	DefaultNodePort  = nodesetup.NodePort
+	DefaultMirror    = podconfig.MirrorPort
 	DefaultCNIBinDir = "/opt/cni/bin"
 	DefaultConfDir   = "/etc/cni/net.d"
 	// DefaultAddressTimeout bounds ADD's wait for the controller to

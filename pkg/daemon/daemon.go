@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -25,15 +24,16 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
+	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
+	"github.com/ovnet/ovnet/pkg/daemon/nslink"
+	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
+	"github.com/ovnet/ovnet/pkg/daemon/podrecord"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
-const (
-	// shutdownTimeout lets requests in flight finish when the daemon stops.
-	shutdownTimeout = 10 * time.Second
-	// apiCheckTimeout bounds STATUS's probe of the API server.
-	apiCheckTimeout = 3 * time.Second
-)
+// apiCheckTimeout bounds STATUS's probe of the API server.
+const apiCheckTimeout = 3 * time.Second
 
 // Options are what the daemon's process hands it.
 type Options struct {
@@ -50,30 +50,19 @@ type Options struct {
 	Registerer prometheus.Registerer
 }
 
-// Daemon is one node's agent.
+// Daemon is one node's agent: it wires the node set-up, the pod
+// configurator and the CNI server together with the informers.
 type Daemon struct {
 	cfg Config
 	log logr.Logger
-	// ovs is the Open_vSwitch database client; every OVS read is its cache.
-	ovs *ovs.Client
-	// node does link and route work in the node's namespace.
-	node *nodeNetwork
 	// mgr runs the informers (this node's pods, the node, Subnets) and
 	// the reconcilers.
-	mgr   ctrl.Manager
-	cache client.Reader
-	// pods lets ADD wait for the controller's record.
-	pods *podWatch
-	// locks serialises the commands of one container.
-	locks keyedMutex
-	// mirrorMu serialises mirror0's selection, read-modify-write.
-	mirrorMu sync.Mutex
-	metrics  *metrics
-	// mtu of pod interfaces and ovn0.
-	mtu int
+	mgr ctrl.Manager
+	// pods holds the controller's records of this node's pods for ADD.
+	pods *podrecord.Book
 	// api probes the API server for STATUS.
 	api kubernetes.Interface
-	// registerer receives the OVS client's metrics.
+	// registerer receives the OVS client's and the CNI server's metrics.
 	registerer prometheus.Registerer
 }
 
@@ -108,54 +97,107 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clientset: %w", err)
 	}
-	d := &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, cache: mgr.GetCache(), pods: newPodWatch(mgr.GetCache()),
-		metrics: newMetrics(reg), api: api, registerer: reg}
-	rec := mgr.GetEventRecorder("ovnet-daemon")
-	if err := (&PodReconciler{daemon: d, recorder: rec}).SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	if err := (&NodeReconciler{daemon: d}).SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, pods: podrecord.NewBook(), api: api, registerer: reg}, nil
+}
+
+// parts are what Run builds once the node's namespace and OVSDB are open.
+type parts struct {
+	ovs  *ovs.Client
+	node *nodesetup.Node
+	conf *podconfig.Configurator
+	cni  *cniserver.Server
 }
 
 // Run sets the node up, starts the informers and reconcilers, installs
 // the CNI plugin and serves it until ctx ends.
 func (d *Daemon) Run(ctx context.Context) error {
-	node, err := openNodeNetwork(d.cfg.NetNS)
+	netns, err := nslink.Open(d.cfg.NetNS)
 	if err != nil {
 		return err
 	}
-	defer node.Close()
-	d.node = node
-	d.mtu = d.cfg.MTU
-	if d.mtu == 0 {
-		d.mtu = node.uplinkMTU() - tunnelOverhead
-	}
-	if d.ovs, err = ovs.Connect(ctx, ovs.Config{Endpoint: d.cfg.OVSDB, Registerer: d.registerer, Logger: d.log}); err != nil {
+	defer netns.Close()
+	client, err := ovs.Connect(ctx, ovs.Config{Endpoint: d.cfg.OVSDB, Registerer: d.registerer, Logger: d.log})
+	if err != nil {
 		return err
 	}
-	defer d.ovs.Close()
-	if err := d.setUpNode(ctx); err != nil {
+	defer client.Close()
+	p, err := d.build(client, netns)
+	if err != nil {
+		return err
+	}
+	if err := d.setUpNode(ctx, p); err != nil {
 		return fmt.Errorf("node set-up: %w", err)
 	}
-	if err := d.addReadiness(); err != nil {
+	if err := d.addReconcilers(p); err != nil {
 		return err
 	}
-	return d.serveUntilDone(ctx)
+	return d.serveUntilDone(ctx, p.cni)
+}
+
+// build makes the node set-up, the pod configurator and the CNI server.
+func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, error) {
+	mtu := d.cfg.MTU
+	if mtu == 0 {
+		uplink, ok := netns.UplinkMTU()
+		if !ok {
+			uplink = fallbackMTU + tunnelOverhead
+		}
+		mtu = uplink - tunnelOverhead
+	}
+	p := &parts{ovs: client}
+	p.node = nodesetup.New(nodesetup.Config{NodeName: d.cfg.NodeName, Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType,
+		OVNRemote: d.cfg.OVNRemote, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP, ServiceCIDR: d.cfg.ServiceCIDR,
+		MTU: mtu}, client, netns)
+	p.conf = podconfig.New(podconfig.Config{Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType, MTU: mtu,
+		MirrorAll: d.cfg.EnableMirror}, client, netns)
+	srv, err := cniserver.New(cniserver.Config{AddressTimeout: d.cfg.AddressTimeout, OVNTimeout: d.cfg.OVNTimeout,
+		Pods: d.pods, Configurator: p.conf, Status: func(ctx context.Context) error { return d.status(ctx, client) },
+		Logger: d.log, Registerer: d.registerer})
+	p.cni = srv
+	d.log.Info("node agent", "node", d.cfg.NodeName, "datapath", d.cfg.DatapathType, "mtu", mtu)
+	return p, err
+}
+
+// setUpNode creates br-int, the Open_vSwitch settings OVN needs and
+// mirror0, and brings mirror0 up. All of it converges: a restart with
+// nothing changed writes nothing.
+func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
+	if err := p.node.EnsureBridge(ctx); err != nil {
+		return err
+	}
+	if err := p.conf.SyncMirror(ctx); err != nil {
+		return err
+	}
+	return p.node.BringUp(ctx, podconfig.MirrorPort)
+}
+
+// addReconcilers registers the pod and node reconcilers and the probes.
+func (d *Daemon) addReconcilers(p *parts) error {
+	rec := d.mgr.GetEventRecorder("ovnet-daemon")
+	pods := &PodReconciler{Cache: d.mgr.GetCache(), Configurator: p.conf, Recorder: rec}
+	if err := pods.SetupWithManager(d.mgr); err != nil {
+		return err
+	}
+	if err := (&nodesetup.NodeReconciler{Node: p.node, Cache: d.mgr.GetCache()}).SetupWithManager(d.mgr); err != nil {
+		return err
+	}
+	// /healthz says the process serves at all; /readyz follows STATUS.
+	if err := d.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return d.mgr.AddReadyzCheck("cni", func(r *http.Request) error { return d.status(r.Context(), p.ovs) })
 }
 
 // serveUntilDone runs the manager and the CNI server together.
-func (d *Daemon) serveUntilDone(ctx context.Context) error {
+func (d *Daemon) serveUntilDone(ctx context.Context, srv *cniserver.Server) error {
 	informer, err := d.mgr.GetCache().GetInformer(ctx, &corev1.Pod{})
 	if err != nil {
 		return fmt.Errorf("pod informer: %w", err)
 	}
-	if _, err := informer.AddEventHandler(d.pods.handler()); err != nil {
+	if _, err := informer.AddEventHandler(d.pods.Handler()); err != nil {
 		return fmt.Errorf("pod informer handler: %w", err)
 	}
-	listener, err := listen(d.cfg.Socket)
+	listener, err := cniserver.Listen(d.cfg.Socket)
 	if err != nil {
 		return err
 	}
@@ -169,25 +211,42 @@ func (d *Daemon) serveUntilDone(ctx context.Context) error {
 	}
 	// Installed only now: the kubelet reports the node ready once a
 	// conflist exists, and ADD needs the caches.
-	if err := installCNI(d.cfg); err != nil {
+	install := cniserver.Install{PluginBinary: d.cfg.PluginBinary, BinDir: d.cfg.CNIBinDir, ConfDir: d.cfg.CNIConfDir,
+		Socket: d.cfg.Socket}
+	if err := cniserver.InstallPlugin(install); err != nil {
 		listener.Close()
-		return err
+		return errors.Join(err, d.stop(cancel, mgrDone))
 	}
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, done := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer done()
-		_ = srv.Shutdown(shutdownCtx) // requests still running after the timeout are cut
-	}()
-	d.log.Info("serving CNI", "socket", d.cfg.Socket, "node", d.cfg.NodeName, "datapath", d.cfg.DatapathType, "mtu", d.mtu)
-	err = srv.Serve(listener)
+	d.log.Info("serving CNI", "socket", d.cfg.Socket, "node", d.cfg.NodeName)
+	err = srv.Serve(ctx, listener)
+	return errors.Join(err, d.stop(cancel, mgrDone))
+}
+
+// stop ends the manager and returns its error.
+func (d *Daemon) stop(cancel context.CancelFunc, mgrDone <-chan error) error {
 	cancel()
-	mgrErr := <-mgrDone
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	return <-mgrDone
+}
+
+// status reports whether ADD could be served now.
+func (d *Daemon) status(ctx context.Context, client *ovs.Client) error {
+	if err := client.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: the Open_vSwitch database at %s does not answer: %v", cniserver.ErrNotReady, d.cfg.OVSDB, err)
 	}
-	return errors.Join(err, mgrErr)
+	if _, err := client.ListPorts(d.cfg.Bridge); err != nil {
+		return fmt.Errorf("%w: %v", cniserver.ErrNotReady, err)
+	}
+	if err := d.apiReachable(ctx); err != nil {
+		return fmt.Errorf("%w: the API server does not answer: %v", cniserver.ErrNotReady, err)
+	}
+	return nil
+}
+
+// apiReachable asks the API server for /readyz.
+func (d *Daemon) apiReachable(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, apiCheckTimeout)
+	defer cancel()
+	return d.api.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 }
 
 // scheme knows the kinds the daemon reads: the built-in ones and Subnet.
@@ -196,20 +255,4 @@ func scheme() *runtime.Scheme {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(ovnetv1.AddToScheme(s))
 	return s
-}
-
-// addReadiness makes /readyz follow STATUS; /healthz says the process
-// serves at all.
-func (d *Daemon) addReadiness() error {
-	if err := d.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	return d.mgr.AddReadyzCheck("cni", func(r *http.Request) error { return d.status(r.Context()) })
-}
-
-// apiReachable asks the API server for /readyz.
-func (d *Daemon) apiReachable(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, apiCheckTimeout)
-	defer cancel()
-	return d.api.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 }

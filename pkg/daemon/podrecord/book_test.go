@@ -3,6 +3,8 @@ package podrecord
 import (
 	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +26,9 @@ func pod(name, uid string, annotations map[string]string) *corev1.Pod {
 
 // record is a complete address record as the controller writes it.
 func record(ip string) map[string]string {
-	return map[string]string{annotation.Allocated: annotation.True, annotation.IPAddress: ip,
-		annotation.MACAddress: "0a:00:00:00:00:01", annotation.CIDRWritten: "10.16.0.0/16",
-		annotation.GatewayWritten: "10.16.0.1"}
+	return annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr(ip),
+		MAC: net.HardwareAddr{0x0a, 0, 0, 0, 0, 1}, LogicalSwitch: "ovn-default"},
+		Subnet: netip.MustParsePrefix("10.16.0.0/16"), Gateway: netip.MustParseAddr("10.16.0.1")}.Annotations()
 }
 
 func TestLookup(t *testing.T) {
