@@ -17,9 +17,11 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
 )
 
-// PodReconciler keeps a running pod's bandwidth limits and mirroring in
-// line with its annotations, and re-applies them after a daemon restart;
-// the configurator changes nothing that already matches.
+// PodReconciler keeps a running pod's interface in line with its
+// annotations: the prefix and default route of its address record (which
+// follows the subnet's gateway and CIDR), its bandwidth limits and its
+// mirroring; it re-applies them after a daemon restart, and the
+// configurator changes nothing that already matches.
 type PodReconciler struct {
 	// Cache reads this node's pods.
 	Cache client.Reader
@@ -42,6 +44,13 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil || len(list) == 0 {
 		return ctrl.Result{}, err
 	}
+	// A record that does not parse is the controller's to repair; until
+	// then the interface keeps what it has.
+	if addr, ok, err := annotation.ParseAddress(pod.Annotations); ok && err == nil {
+		if err := r.Configurator.Readdress(list, addr); err != nil {
+			return ctrl.Result{}, fmt.Errorf("pod %s: %w", req.NamespacedName, err)
+		}
+	}
 	bw, err := annotation.ParseBandwidth(pod.Annotations)
 	if err != nil {
 		// The limits in force stay until the annotation is fixed.
@@ -62,8 +71,8 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 var policyAnnotationsChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		before, after := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
-		for _, key := range []string{annotation.IngressRate, annotation.EgressRate, annotation.IngressBandwidth,
-			annotation.EgressBandwidth, annotation.Mirror} {
+		for _, key := range []string{annotation.CIDRWritten, annotation.GatewayWritten, annotation.IngressRate,
+			annotation.EgressRate, annotation.IngressBandwidth, annotation.EgressBandwidth, annotation.Mirror} {
 			if before[key] != after[key] {
 				return true
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/test/harness"
@@ -202,4 +205,51 @@ func hostVeths(t *testing.T, n *harness.Node) []string {
 		}
 	}
 	return names
+}
+
+// A running pod follows its subnet: when the gateway moves or the CIDR
+// widens, the controller rewrites the pod's record and the daemon gives
+// the pod's interface the new prefix and default route, so the pod keeps
+// reaching other subnets through the new gateway.
+func TestRunningPodFollowsItsSubnet(t *testing.T) {
+	e := newEnv(t)
+	n := e.node("n1")
+	rt := n.Runtime(t)
+	e.namespace("moving", map[string]string{annotation.CIDR: "10.70.0.0/24"})
+	p := rt.AddPod(t, e.pod("moving", "p", "n1", nil))
+	other := rt.AddPod(t, e.pod("default", "other", "n1", nil))
+	ping(t, p, other.IP.String())
+	steps := []struct {
+		name       string
+		key, value string
+		// prefix and route are what the pod's eth0 must show.
+		prefix, route string
+	}{
+		{"gateway moves", annotation.Gateway, "10.70.0.254", p.IP.String() + "/24", "default via 10.70.0.254"},
+		{"cidr widens", annotation.CIDR, "10.70.0.0/23", p.IP.String() + "/23", "default via 10.70.0.254"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			e.annotate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "moving"}}, map[string]any{st.key: st.value})
+			until(t, "eth0 of moving/p follows the record", func() error {
+				addrs, err := p.Exec("ip", "-4", "-o", "addr", "show", "dev", "eth0")
+				if err != nil {
+					return err
+				}
+				routes, err := p.Exec("ip", "-4", "route", "show", "default")
+				if err != nil {
+					return err
+				}
+				if !strings.Contains(addrs, " "+st.prefix+" ") || strings.Count(addrs, " inet ") != 1 ||
+					!strings.Contains(routes, st.route) {
+					return fmt.Errorf("addresses %q, default route %q; want %s and %q", addrs, routes, st.prefix, st.route)
+				}
+				return nil
+			})
+			e.eventually("moving/p reaches default/other through the new gateway", func() error {
+				_, err := p.Exec("ping", "-c", "1", "-W", "1", other.IP.String())
+				return err
+			})
+		})
+	}
 }
