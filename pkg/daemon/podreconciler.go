@@ -65,10 +65,10 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	return ctrl.Result{}, nil
 }
 
-// policyAnnotationsChanged passes pod updates that touch what the
+// appliedAnnotationsChanged passes pod updates that touch what the
 // reconciler applies; creations pass too, which after a restart is how
 // every running pod gets re-checked.
-var policyAnnotationsChanged = predicate.Funcs{
+var appliedAnnotationsChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		before, after := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
 		for _, key := range []string{annotation.CIDRWritten, annotation.GatewayWritten, annotation.IngressRate,
@@ -85,6 +85,6 @@ var policyAnnotationsChanged = predicate.Funcs{
 // SetupWithManager watches this node's pods.
 func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("pod-policy").
-		For(&corev1.Pod{}, builder.WithPredicates(policyAnnotationsChanged)).
+		For(&corev1.Pod{}, builder.WithPredicates(appliedAnnotationsChanged)).
 		Complete(r)
 }
