@@ -252,4 +252,8 @@ func TestRunningPodFollowsItsSubnet(t *testing.T) {
 			})
 		})
 	}
+	// A pod in the widened half reaches the running pod, on-link, and back.
+	wide := rt.AddPod(t, e.pod("moving", "wide", "n1", map[string]string{annotation.IPAddress: "10.70.1.10"}))
+	ping(t, p, wide.IP.String())
+	ping(t, wide, p.IP.String())
 }
