@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // ACL is the desired state of one ACL row.
@@ -98,12 +100,8 @@ func (c *Client) diffACLs(have []string, want []ACL, owner Owner) (aclChange, er
 	}
 	var ch aclChange
 	for _, uuid := range have {
-		row := &nbdb.ACL{UUID: uuid}
-		found, err := c.lookup(row)
-		if err != nil {
-			return aclChange{}, err
-		}
-		if !found {
+		row, ok := ovsdbtxn.ByUUID[*nbdb.ACL](c.db, uuid)
+		if !ok {
 			continue // not in the cache: nothing to compare, and nothing ovnet wrote
 		}
 		if _, ours := OwnerOf(row.ExternalIDs); !ours {
@@ -117,7 +115,7 @@ func (c *Client) diffACLs(have []string, want []ACL, owner Owner) (aclChange, er
 	}
 	for _, k := range order {
 		if row := wanted[k]; row != nil {
-			row.UUID = newNamedUUID()
+			row.UUID = ovsdbtxn.NamedUUID()
 			ch.create = append(ch.create, row)
 		}
 	}
@@ -128,13 +126,26 @@ func (c *Client) diffACLs(have []string, want []ACL, owner Owner) (aclChange, er
 func (c *Client) createACLOps(ch aclChange) ([]ovsdb.Operation, error) {
 	var ops []ovsdb.Operation
 	for _, row := range ch.create {
-		op, err := c.nb.Create(row)
+		op, err := c.db.DB().Create(row)
 		if err != nil {
 			return nil, fmt.Errorf("create acl %q: %w", row.Match, err)
 		}
 		ops = append(ops, op...)
 	}
 	return ops, nil
+}
+
+// refsOps returns the mutations of a set of ACL references: the new rows
+// in, the dropped ones out.
+func (ch aclChange) refsOps(field *[]string) []model.Mutation {
+	var muts []model.Mutation
+	if len(ch.create) > 0 {
+		muts = append(muts, ovsdbtxn.InsertRefs(field, ch.newUUIDs()...))
+	}
+	if len(ch.drop) > 0 {
+		muts = append(muts, ovsdbtxn.DeleteRefs(field, ch.drop...))
+	}
+	return muts
 }
 
 // SwitchACLsOps makes the ACLs owner wrote on a switch equal want, leaving
@@ -146,9 +157,7 @@ func (c *Client) SwitchACLsOps(switchName string, owner Owner, want []ACL) ([]ov
 		return nil, fmt.Errorf("logical switch %s: %w", switchName, err)
 	}
 	var have []string
-	if sw == nil {
-		sw = &nbdb.LogicalSwitch{Name: switchName}
-	} else {
+	if sw != nil {
 		have = slices.Clone(sw.ACLs)
 	}
 	ch, err := c.diffACLs(have, want, owner)
@@ -159,14 +168,9 @@ func (c *Client) SwitchACLsOps(switchName string, owner Owner, want []ACL) ([]ov
 	if err != nil {
 		return nil, err
 	}
-	var mutations []modelMutation
-	if len(ch.create) > 0 {
-		mutations = append(mutations, insertRefs(&sw.ACLs, ch.newUUIDs()))
-	}
-	if len(ch.drop) > 0 {
-		mutations = append(mutations, deleteRefs(&sw.ACLs, ch.drop))
-	}
-	mutate, err := c.selectSwitch(sw).Mutate(sw, mutations...)
+	parent := switchParent(switchName, switchACLs, true)
+	mutate, err := c.db.DB().WhereAny(parent.Model, model.Condition{Field: parent.Name, Function: ovsdb.ConditionEqual,
+		Value: switchName}).Mutate(parent.Model, ch.refsOps(parent.Refs)...)
 	if err != nil {
 		return nil, fmt.Errorf("set acls of switch %s: %w", switchName, err)
 	}

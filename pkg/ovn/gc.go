@@ -3,9 +3,11 @@ package ovn
 import (
 	"fmt"
 
+	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // GarbageOps returns the ops that remove every row ovnet owns whose owner
@@ -15,65 +17,11 @@ func (c *Client) GarbageOps(alive func(Owner) bool) ([]ovsdb.Operation, error) {
 		o, ok := OwnerOf(ids)
 		return ok && !alive(o)
 	}
-	var switches []nbdb.LogicalSwitch
-	var routers []nbdb.LogicalRouter
-	if err := c.nb.List(backgroundCtx(), &switches); err != nil {
-		return nil, fmt.Errorf("list switches: %w", err)
-	}
-	if err := c.nb.List(backgroundCtx(), &routers); err != nil {
-		return nil, fmt.Errorf("list routers: %w", err)
-	}
-	ops, err := c.portGarbage(dead)
-	if err != nil {
-		return nil, err
-	}
-	lbs, err := c.loadBalancerGarbage(dead)
-	if err != nil {
-		return nil, err
-	}
-	ops = append(ops, lbs...)
-	for i := range switches {
-		more, err := c.switchGarbage(&switches[i], dead)
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, more...)
-	}
-	for i := range routers {
-		more, err := c.routerGarbage(&routers[i], dead)
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, more...)
-	}
-	more, err := c.policyGarbage(dead)
-	if err != nil {
-		return nil, err
-	}
-	return append(ops, more...), nil
-}
-
-// policyGarbage deletes dead owned port groups (their ACLs go with them)
-// and address sets; both are root rows that nothing else removes.
-func (c *Client) policyGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
-	var groups []nbdb.PortGroup
-	if err := c.nb.WhereCache(func(pg *nbdb.PortGroup) bool { return dead(pg.ExternalIDs) }).List(backgroundCtx(), &groups); err != nil {
-		return nil, fmt.Errorf("list dead port groups: %w", err)
-	}
-	var sets []nbdb.AddressSet
-	if err := c.nb.WhereCache(func(as *nbdb.AddressSet) bool { return dead(as.ExternalIDs) }).List(backgroundCtx(), &sets); err != nil {
-		return nil, fmt.Errorf("list dead address sets: %w", err)
-	}
 	var ops []ovsdb.Operation
-	for i := range groups {
-		more, err := c.nb.Where(&groups[i]).Delete()
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, more...)
-	}
-	for i := range sets {
-		more, err := c.nb.Where(&sets[i]).Delete()
+	for _, collect := range []func(func(map[string]string) bool) ([]ovsdb.Operation, error){
+		c.portGarbage, c.loadBalancerGarbage, c.switchGarbage, c.routerGarbage, c.policyGarbage,
+	} {
+		more, err := collect(dead)
 		if err != nil {
 			return nil, err
 		}
@@ -82,43 +30,88 @@ func (c *Client) policyGarbage(dead func(map[string]string) bool) ([]ovsdb.Opera
 	return ops, nil
 }
 
-func (c *Client) switchGarbage(ls *nbdb.LogicalSwitch, dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
-	if dead(ls.ExternalIDs) {
-		return c.nb.Where(ls).Delete()
+// policyGarbage deletes dead owned port groups (their ACLs go with them)
+// and address sets; both are root rows that nothing else removes.
+func (c *Client) policyGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	groups, err := ovsdbtxn.List(c.db, func(pg *nbdb.PortGroup) bool { return dead(pg.ExternalIDs) })
+	if err != nil {
+		return nil, fmt.Errorf("dead port groups: %w", err)
 	}
-	return nil, nil
+	sets, err := ovsdbtxn.List(c.db, func(as *nbdb.AddressSet) bool { return dead(as.ExternalIDs) })
+	if err != nil {
+		return nil, fmt.Errorf("dead address sets: %w", err)
+	}
+	ops, err := deleteRows(c, groups)
+	if err != nil {
+		return nil, err
+	}
+	more, err := deleteRows(c, sets)
+	return append(ops, more...), err
 }
 
-// portGarbage detaches dead owned ports from the switch they were recorded
-// on; ports of a switch being deleted go with it.
-func (c *Client) portGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
-	var ports []nbdb.LogicalSwitchPort
-	err := c.nb.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return dead(p.ExternalIDs) }).List(backgroundCtx(), &ports)
+func (c *Client) switchGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	switches, err := ovsdbtxn.List(c.db, func(ls *nbdb.LogicalSwitch) bool { return dead(ls.ExternalIDs) })
 	if err != nil {
-		return nil, fmt.Errorf("list dead ports: %w", err)
+		return nil, fmt.Errorf("dead switches: %w", err)
 	}
-	bySwitch := map[string][]string{}
+	return deleteRows(c, switches)
+}
+
+// portGarbage detaches dead owned ports from the switch holding them;
+// ports of a switch being deleted go with it.
+func (c *Client) portGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	ports, err := ovsdbtxn.List(c.db, func(p *nbdb.LogicalSwitchPort) bool { return dead(p.ExternalIDs) })
+	if err != nil {
+		return nil, fmt.Errorf("dead ports: %w", err)
+	}
+	var uuids []string
 	for _, p := range ports {
-		bySwitch[p.ExternalIDs[ExternalIDSwitch]] = append(bySwitch[p.ExternalIDs[ExternalIDSwitch]], p.UUID)
+		if name := p.ExternalIDs[ExternalIDSwitch]; name != "" {
+			sw, err := c.switchByName(name)
+			if err != nil {
+				return nil, err
+			}
+			if sw != nil && dead(sw.ExternalIDs) {
+				continue
+			}
+		}
+		uuids = append(uuids, p.UUID)
+	}
+	ls := &nbdb.LogicalSwitch{}
+	return ovsdbtxn.DetachOps(c.db, ls, &ls.Ports, uuids...)
+}
+
+// routerGarbage deletes dead routers and detaches dead ports and routes
+// from the live ones.
+func (c *Client) routerGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
+	routers, err := ovsdbtxn.List[nbdb.LogicalRouter](c.db, nil)
+	if err != nil {
+		return nil, fmt.Errorf("routers: %w", err)
 	}
 	var ops []ovsdb.Operation
-	for name, uuids := range bySwitch {
-		if name == "" {
-			more, err := c.detachUnrecorded(uuids)
+	for i := range routers {
+		lr := &routers[i]
+		if dead(lr.ExternalIDs) {
+			more, err := c.db.DB().Where(lr).Delete()
 			if err != nil {
 				return nil, err
 			}
 			ops = append(ops, more...)
 			continue
 		}
-		sw, err := c.switchOfPort(name)
-		if err != nil {
-			return nil, err
+		ports := deadRefs[*nbdb.LogicalRouterPort](c, lr.Ports, func(p *nbdb.LogicalRouterPort) map[string]string { return p.ExternalIDs }, dead)
+		routes := deadRefs[*nbdb.LogicalRouterStaticRoute](c, lr.StaticRoutes, func(r *nbdb.LogicalRouterStaticRoute) map[string]string { return r.ExternalIDs }, dead)
+		var muts []model.Mutation
+		if len(ports) > 0 {
+			muts = append(muts, ovsdbtxn.DeleteRefs(&lr.Ports, ports...))
 		}
-		if sw == nil || dead(sw.ExternalIDs) {
+		if len(routes) > 0 {
+			muts = append(muts, ovsdbtxn.DeleteRefs(&lr.StaticRoutes, routes...))
+		}
+		if len(muts) == 0 {
 			continue
 		}
-		more, err := c.nb.Where(sw).Mutate(sw, deleteRefs(&sw.Ports, uuids))
+		more, err := c.db.DB().Where(lr).Mutate(lr, muts...)
 		if err != nil {
 			return nil, err
 		}
@@ -127,54 +120,25 @@ func (c *Client) portGarbage(dead func(map[string]string) bool) ([]ovsdb.Operati
 	return ops, nil
 }
 
-func (c *Client) routerGarbage(lr *nbdb.LogicalRouter, dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
-	if dead(lr.ExternalIDs) {
-		return c.nb.Where(lr).Delete()
-	}
-	var ports, routes []string
-	for _, uuid := range lr.Ports {
-		lrp := &nbdb.LogicalRouterPort{UUID: uuid}
-		if found, err := c.lookup(lrp); err != nil {
-			return nil, err
-		} else if found && dead(lrp.ExternalIDs) {
-			ports = append(ports, uuid)
+// deadRefs returns the referenced rows whose owner is dead.
+func deadRefs[T model.Model](c *Client, uuids []string, ids func(T) map[string]string, dead func(map[string]string) bool) []string {
+	var out []string
+	for _, uuid := range uuids {
+		if row, ok := ovsdbtxn.ByUUID[T](c.db, uuid); ok && dead(ids(row)) {
+			out = append(out, uuid)
 		}
 	}
-	for _, uuid := range lr.StaticRoutes {
-		r := &nbdb.LogicalRouterStaticRoute{UUID: uuid}
-		if found, err := c.lookup(r); err != nil {
-			return nil, err
-		} else if found && dead(r.ExternalIDs) {
-			routes = append(routes, uuid)
-		}
-	}
-	var ops []ovsdb.Operation
-	if len(ports) > 0 {
-		more, err := c.nb.Where(lr).Mutate(lr, deleteRefs(&lr.Ports, ports))
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, more...)
-	}
-	if len(routes) > 0 {
-		more, err := c.nb.Where(lr).Mutate(lr, deleteRefs(&lr.StaticRoutes, routes))
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, more...)
-	}
-	return ops, nil
+	return out
 }
 
 // OwnedSwitchPorts lists the ports ovnet owns, for rebuilding state.
 func (c *Client) OwnedSwitchPorts() ([]SwitchPortRow, error) {
-	var ports []nbdb.LogicalSwitchPort
-	err := c.nb.WhereCache(func(p *nbdb.LogicalSwitchPort) bool {
+	ports, err := ovsdbtxn.List(c.db, func(p *nbdb.LogicalSwitchPort) bool {
 		_, ok := OwnerOf(p.ExternalIDs)
 		return ok
-	}).List(backgroundCtx(), &ports)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list owned switch ports: %w", err)
+		return nil, fmt.Errorf("owned switch ports: %w", err)
 	}
 	rows := make([]SwitchPortRow, len(ports))
 	for i, p := range ports {

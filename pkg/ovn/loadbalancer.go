@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/ovn-org/libovsdb/client"
-	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // Load balancer options ovnet sets (ovn-nb(5), table Load_Balancer).
@@ -36,43 +35,41 @@ type LoadBalancer struct {
 }
 
 func (c *Client) loadBalancerByName(name string) (*nbdb.LoadBalancer, error) {
-	return find(c, &nbdb.LoadBalancer{Name: name})
+	return get(c, &nbdb.LoadBalancer{Name: name})
 }
 
-// groupSelector selects a load balancer group by its (indexed) name
+// groupParent is the load balancer group, selected by its (indexed) name
 // without reading it: the group lists every load balancer, and copying
 // that list out of the cache would make each service change cost O(services).
-func (c *Client) groupSelector(name string) (*nbdb.LoadBalancerGroup, []model.Condition) {
+func groupParent(name string) *ovsdbtxn.Parent {
 	g := &nbdb.LoadBalancerGroup{Name: name}
-	return g, []model.Condition{{Field: &g.Name, Function: ovsdb.ConditionEqual, Value: name}}
+	return &ovsdbtxn.Parent{Model: g, Refs: &g.LoadBalancer, Name: &g.Name, ByName: true}
 }
 
 // LoadBalancerGroupOps returns the ops that make the group exist and hold
 // every load balancer ovnet owns, or none when it does. It reads every
 // load balancer, so it is for start-up, not for each service change.
 func (c *Client) LoadBalancerGroupOps(name string) ([]ovsdb.Operation, error) {
-	have := &nbdb.LoadBalancerGroup{Name: name}
-	found, err := c.lookup(have)
+	have, err := get(c, &nbdb.LoadBalancerGroup{Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("load balancer group %s: %w", name, err)
 	}
-	var owned []nbdb.LoadBalancer
-	err = c.nb.WhereCache(func(lb *nbdb.LoadBalancer) bool {
+	owned, err := ovsdbtxn.List(c.db, func(lb *nbdb.LoadBalancer) bool {
 		_, ok := OwnerOf(lb.ExternalIDs)
 		return ok
-	}).List(backgroundCtx(), &owned)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list owned load balancers: %w", err)
+		return nil, fmt.Errorf("owned load balancers: %w", err)
 	}
 	var missing []string
 	for _, lb := range owned {
-		if !found || !slices.Contains(have.LoadBalancer, lb.UUID) {
+		if have == nil || !slices.Contains(have.LoadBalancer, lb.UUID) {
 			missing = append(missing, lb.UUID)
 		}
 	}
-	if !found {
-		g := &nbdb.LoadBalancerGroup{UUID: newNamedUUID(), Name: name, LoadBalancer: missing}
-		ops, err := c.nb.Create(g)
+	if have == nil {
+		g := &nbdb.LoadBalancerGroup{UUID: ovsdbtxn.NamedUUID(), Name: name, LoadBalancer: missing}
+		ops, err := c.db.DB().Create(g)
 		if err != nil {
 			return nil, fmt.Errorf("create load balancer group %s: %w", name, err)
 		}
@@ -81,8 +78,7 @@ func (c *Client) LoadBalancerGroupOps(name string) ([]ovsdb.Operation, error) {
 	if len(missing) == 0 {
 		return nil, nil
 	}
-	ops, err := c.nb.Where(have).Mutate(have, model.Mutation{Field: &have.LoadBalancer,
-		Mutator: ovsdb.MutateOperationInsert, Value: missing})
+	ops, err := c.db.DB().Where(have).Mutate(have, ovsdbtxn.InsertRefs(&have.LoadBalancer, missing...))
 	if err != nil {
 		return nil, fmt.Errorf("add load balancers to group %s: %w", name, err)
 	}
@@ -93,56 +89,13 @@ func (c *Client) LoadBalancerGroupOps(name string) ([]ovsdb.Operation, error) {
 // member of group, or none when it already is. A change of backends is an
 // update of the vips column of that one row.
 func (c *Client) LoadBalancerOps(group string, want LoadBalancer) ([]ovsdb.Operation, error) {
-	have, err := c.loadBalancerByName(want.Name)
-	if err != nil {
-		return nil, fmt.Errorf("load balancer %s: %w", want.Name, err)
-	}
 	lb := &nbdb.LoadBalancer{Name: want.Name, Protocol: &want.Protocol, Vips: want.Vips, Options: want.Options,
 		ExternalIDs: want.Owner.ExternalIDs()}
-	if have == nil {
-		return c.createLoadBalancerOps(group, lb)
-	}
-	lb.UUID = have.UUID
-	var columns []any
-	if have.Protocol == nil || *have.Protocol != want.Protocol {
-		columns = append(columns, &lb.Protocol)
-	}
-	if !sameMap(have.Vips, lb.Vips) {
-		columns = append(columns, &lb.Vips)
-	}
-	if !sameMap(have.Options, lb.Options) {
-		columns = append(columns, &lb.Options)
-	}
-	if !sameMap(have.ExternalIDs, lb.ExternalIDs) {
-		columns = append(columns, &lb.ExternalIDs)
-	}
-	if len(columns) == 0 {
-		return nil, nil
-	}
-	ops, err := c.nb.Where(lb).Update(lb, columns...)
-	if err != nil {
-		return nil, fmt.Errorf("update load balancer %s: %w", want.Name, err)
-	}
-	return ops, nil
-}
-
-func (c *Client) createLoadBalancerOps(group string, lb *nbdb.LoadBalancer) ([]ovsdb.Operation, error) {
-	lb.UUID = newNamedUUID()
-	probe := &nbdb.LoadBalancer{Name: lb.Name}
-	ops, err := c.waitAbsent(probe, &probe.Name, lb.Name)
-	if err != nil {
-		return nil, err
-	}
-	create, err := c.nb.Create(lb)
-	if err != nil {
-		return nil, fmt.Errorf("create load balancer %s: %w", lb.Name, err)
-	}
-	g, cond := c.groupSelector(group)
-	attach, err := c.nb.WhereAny(g, cond...).Mutate(g, insertRef(&g.LoadBalancer, lb.UUID))
-	if err != nil {
-		return nil, fmt.Errorf("add load balancer %s to group %s: %w", lb.Name, group, err)
-	}
-	return append(append(ops, create...), attach...), nil
+	res, err := ensure(c, "load balancer "+want.Name, ovsdbtxn.Row[*nbdb.LoadBalancer]{
+		Model: lb, Fields: []any{&lb.Protocol, &lb.Vips, &lb.Options, &lb.ExternalIDs}, Unique: &lb.Name,
+		Parent: groupParent(group),
+	})
+	return res.Ops, err
 }
 
 // DeleteLoadBalancerOps removes a load balancer from group and deletes it;
@@ -152,20 +105,20 @@ func (c *Client) DeleteLoadBalancerOps(group, name string) ([]ovsdb.Operation, e
 	if err != nil || have == nil {
 		return nil, err
 	}
-	g, cond := c.groupSelector(group)
-	return c.deleteLoadBalancerOps(c.nb.WhereAny(g, cond...), g, have)
+	return c.deleteLoadBalancerOps(have)
 }
 
-// deleteLoadBalancerOps detaches lb from the groups groups selects, then
+// deleteLoadBalancerOps detaches lb from the groups holding it, then
 // deletes it, in one transaction. The group's reference is weak in the NB
 // schema ovnet is built for, so the delete alone would do; detaching first
 // keeps the transaction valid where the reference is strong.
-func (c *Client) deleteLoadBalancerOps(groups client.ConditionalAPI, g *nbdb.LoadBalancerGroup, lb *nbdb.LoadBalancer) ([]ovsdb.Operation, error) {
-	ops, err := groups.Mutate(g, deleteRef(&g.LoadBalancer, lb.UUID))
+func (c *Client) deleteLoadBalancerOps(lb *nbdb.LoadBalancer) ([]ovsdb.Operation, error) {
+	g := &nbdb.LoadBalancerGroup{}
+	ops, err := ovsdbtxn.DetachOps(c.db, g, &g.LoadBalancer, lb.UUID)
 	if err != nil {
 		return nil, fmt.Errorf("remove load balancer %s from its group: %w", lb.Name, err)
 	}
-	del, err := c.nb.Where(lb).Delete()
+	del, err := c.db.DB().Where(lb).Delete()
 	if err != nil {
 		return nil, fmt.Errorf("delete load balancer %s: %w", lb.Name, err)
 	}
@@ -175,17 +128,13 @@ func (c *Client) deleteLoadBalancerOps(groups client.ConditionalAPI, g *nbdb.Loa
 // loadBalancerGarbage deletes dead owned load balancers, detaching each
 // from whichever group holds it.
 func (c *Client) loadBalancerGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
-	var lbs []nbdb.LoadBalancer
-	err := c.nb.WhereCache(func(lb *nbdb.LoadBalancer) bool { return dead(lb.ExternalIDs) }).List(backgroundCtx(), &lbs)
+	lbs, err := ovsdbtxn.List(c.db, func(lb *nbdb.LoadBalancer) bool { return dead(lb.ExternalIDs) })
 	if err != nil {
-		return nil, fmt.Errorf("list dead load balancers: %w", err)
+		return nil, fmt.Errorf("dead load balancers: %w", err)
 	}
 	var ops []ovsdb.Operation
 	for i := range lbs {
-		g := &nbdb.LoadBalancerGroup{}
-		holders := c.nb.WhereAny(g, model.Condition{Field: &g.LoadBalancer, Function: ovsdb.ConditionIncludes,
-			Value: []string{lbs[i].UUID}})
-		more, err := c.deleteLoadBalancerOps(holders, g, &lbs[i])
+		more, err := c.deleteLoadBalancerOps(&lbs[i])
 		if err != nil {
 			return nil, err
 		}

@@ -1,130 +1,78 @@
 package ovn
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
-	"sync/atomic"
 
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
-// namedUUIDSeq makes named UUIDs unique within any transaction built in
-// this process; OVSDB only requires uniqueness per transaction.
-var namedUUIDSeq atomic.Uint64
-
-func newNamedUUID() string {
-	return "ovnet" + strconv.FormatUint(namedUUIDSeq.Add(1), 10)
+// get returns a copy of the cached row matching probe's name (or UUID),
+// or nil when there is none.
+func get[T model.Model](c *Client, probe T) (T, error) {
+	row, _, err := ovsdbtxn.Get(c.db, probe)
+	return row, err
 }
 
-// lookup reads the row matching m's UUID, schema indexes or client
-// indexes (names of switches and routers) from the cache into m; found is
-// false when there is none.
-func (c *Client) lookup(m model.Model) (bool, error) {
-	table := c.nb.Cache().Table(tableOf(m))
-	if table == nil {
-		return false, nil
-	}
-	rows, err := table.RowsByModels([]model.Model{m})
+// ensure returns the ops that make want's row as wanted; see
+// ovsdbtxn.EnsureOps. what names the row in errors.
+func ensure[T model.Model](c *Client, what string, want ovsdbtxn.Row[T]) (ovsdbtxn.Ensured, error) {
+	res, err := ovsdbtxn.EnsureOps(c.db, want)
 	if err != nil {
-		return false, fmt.Errorf("cache lookup: %w", err)
+		return res, fmt.Errorf("%s: %w", what, err)
 	}
-	for _, row := range rows {
-		model.CloneInto(row, m)
-		return true, nil
-	}
-	return false, nil
+	return res, nil
 }
 
-// find returns the cached row matching probe (by UUID or index), or nil
-// when there is none.
-func find[T any, P interface {
-	*T
-	model.Model
-}](c *Client, probe P) (P, error) {
-	found, err := c.lookup(probe)
+// deleteOps deletes the cached row matching probe; none when it is gone.
+func deleteOps[T model.Model](c *Client, what string, probe T) ([]ovsdb.Operation, error) {
+	have, found, err := ovsdbtxn.Get(c.db, probe)
 	if err != nil || !found {
 		return nil, err
 	}
-	return probe, nil
-}
-
-func tableOf(m model.Model) string {
-	switch m.(type) {
-	case *nbdb.LogicalSwitch:
-		return nbdb.LogicalSwitchTable
-	case *nbdb.LogicalSwitchPort:
-		return nbdb.LogicalSwitchPortTable
-	case *nbdb.LogicalRouter:
-		return nbdb.LogicalRouterTable
-	case *nbdb.LogicalRouterPort:
-		return nbdb.LogicalRouterPortTable
-	case *nbdb.LogicalRouterStaticRoute:
-		return nbdb.LogicalRouterStaticRouteTable
-	case *nbdb.LoadBalancer:
-		return nbdb.LoadBalancerTable
-	case *nbdb.LoadBalancerGroup:
-		return nbdb.LoadBalancerGroupTable
-	case *nbdb.PortGroup:
-		return nbdb.PortGroupTable
-	case *nbdb.AddressSet:
-		return nbdb.AddressSetTable
-	case *nbdb.ACL:
-		return nbdb.ACLTable
-	}
-	return ""
-}
-
-// waitAbsent guards the creation of a row in a table without a unique
-// index: the transaction aborts if a row with that name appeared since the
-// cache was read, so two racing writers cannot make two rows.
-// probe is a model holding only the name, and name a pointer to that field.
-func (c *Client) waitAbsent(probe model.Model, name *string, value string) ([]ovsdb.Operation, error) {
-	timeout := 0
-	cond := model.Condition{Field: name, Function: ovsdb.ConditionEqual, Value: value}
-	ops, err := c.nb.WhereAny(probe, cond).Wait(ovsdb.WaitConditionNotEqual, &timeout, probe, name)
+	ops, err := c.db.DB().Where(have).Delete()
 	if err != nil {
-		return nil, fmt.Errorf("build wait: %w", err)
+		return nil, fmt.Errorf("delete %s: %w", what, err)
 	}
 	return ops, nil
 }
 
-// insertRef returns a mutation adding uuid to a set-of-references column.
-func insertRef(field *[]string, uuid string) model.Mutation {
-	return model.Mutation{Field: field, Mutator: ovsdb.MutateOperationInsert, Value: []string{uuid}}
+// Errors for a port whose parent is missing. Switch ports and router
+// ports follow one rule: the parent must be in the cache, or be declared
+// as created earlier in the same transaction (SwitchInTransaction,
+// RouterInTransaction); deleting a port detaches it from whichever parent
+// holds it, and a parent already gone is nothing to detach from.
+var (
+	// ErrSwitchMissing is returned for a port whose switch does not exist (yet).
+	ErrSwitchMissing = errors.New("logical switch does not exist")
+	// ErrRouterMissing is returned for a port whose router does not exist (yet).
+	ErrRouterMissing = errors.New("logical router does not exist")
+)
+
+// switchParent is the switch a port or ACL hangs from.
+func switchParent(name string, refs func(*nbdb.LogicalSwitch) *[]string, inTransaction bool) *ovsdbtxn.Parent {
+	ls := &nbdb.LogicalSwitch{Name: name}
+	return &ovsdbtxn.Parent{Model: ls, Refs: refs(ls), Name: &ls.Name, ByName: inTransaction}
 }
 
-// deleteRef returns a mutation removing uuid from a set-of-references column.
-func deleteRef(field *[]string, uuid string) model.Mutation {
-	return deleteRefs(field, []string{uuid})
+// routerParent is the router a port or route hangs from.
+func routerParent(name string, refs func(*nbdb.LogicalRouter) *[]string, inTransaction bool) *ovsdbtxn.Parent {
+	lr := &nbdb.LogicalRouter{Name: name}
+	return &ovsdbtxn.Parent{Model: lr, Refs: refs(lr), Name: &lr.Name, ByName: inTransaction}
 }
 
-func deleteRefs(field *[]string, uuids []string) model.Mutation {
-	return model.Mutation{Field: field, Mutator: ovsdb.MutateOperationDelete, Value: uuids}
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) == 0 && len(b) == 0 {
-		return true
+// parentError names the missing parent with the package's own error.
+func parentError(err error, missing error, parent string) error {
+	if errors.Is(err, ovsdbtxn.ErrParentMissing) {
+		return fmt.Errorf("%w: %s", missing, parent)
 	}
-	return slices.Equal(a, b)
+	return err
 }
 
-func sameMap(a, b map[string]string) bool {
-	if len(a) == 0 && len(b) == 0 {
-		return true
-	}
-	return maps.Equal(a, b)
-}
-
-func backgroundCtx() context.Context { return context.Background() }
-
-// insertRefs returns a mutation adding values to a set column.
-func insertRefs(field *[]string, values []string) model.Mutation {
-	return model.Mutation{Field: field, Mutator: ovsdb.MutateOperationInsert, Value: values}
-}
+func switchPorts(ls *nbdb.LogicalSwitch) *[]string { return &ls.Ports }
+func switchACLs(ls *nbdb.LogicalSwitch) *[]string  { return &ls.ACLs }
+func routerPorts(lr *nbdb.LogicalRouter) *[]string { return &lr.Ports }

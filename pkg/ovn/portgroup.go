@@ -2,15 +2,12 @@ package ovn
 
 import (
 	"fmt"
-	"slices"
 
-	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
-
-type modelMutation = model.Mutation
 
 // PortGroup is the desired state of a port group and its ACLs.
 type PortGroup struct {
@@ -25,7 +22,7 @@ type PortGroup struct {
 }
 
 func (c *Client) portGroupByName(name string) (*nbdb.PortGroup, error) {
-	return find(c, &nbdb.PortGroup{Name: name})
+	return get(c, &nbdb.PortGroup{Name: name})
 }
 
 // portUUIDs resolves port names to the UUIDs of the ports in the cache.
@@ -66,91 +63,29 @@ func (c *Client) PortGroupOps(want PortGroup) ([]ovsdb.Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := withOwner(want.Owner, want.ExternalIDs)
+	pg := &nbdb.PortGroup{Name: want.Name, Ports: ports, ExternalIDs: withOwner(want.Owner, want.ExternalIDs)}
 	if have == nil {
-		pg := &nbdb.PortGroup{UUID: newNamedUUID(), Name: want.Name, Ports: ports, ACLs: ch.newUUIDs(), ExternalIDs: ids}
-		create, err := c.nb.Create(pg)
-		if err != nil {
-			return nil, fmt.Errorf("create port group %s: %w", want.Name, err)
-		}
-		return append(ops, create...), nil
+		pg.ACLs = ch.newUUIDs()
 	}
-	more, err := c.updatePortGroupOps(have, ports, ch, ids)
-	return append(ops, more...), err
-}
-
-func (c *Client) updatePortGroupOps(have *nbdb.PortGroup, ports []string, ch aclChange, ids map[string]string) ([]ovsdb.Operation, error) {
-	var mutations []model.Mutation
-	added, removed := diffSets(have.Ports, ports)
-	if len(added) > 0 {
-		mutations = append(mutations, insertRefs(&have.Ports, added))
+	res, err := ensure(c, "port group "+want.Name, ovsdbtxn.Row[*nbdb.PortGroup]{
+		Model: pg, Fields: []any{&pg.ExternalIDs}, MutatedSets: []*[]string{&pg.Ports},
+	})
+	if err != nil {
+		return nil, err
 	}
-	if len(removed) > 0 {
-		mutations = append(mutations, deleteRefs(&have.Ports, removed))
+	ops = append(ops, res.Ops...)
+	if res.Created || ch.empty() {
+		return ops, nil
 	}
-	if len(ch.create) > 0 {
-		mutations = append(mutations, insertRefs(&have.ACLs, ch.newUUIDs()))
+	acls, err := c.db.DB().Where(pg).Mutate(pg, ch.refsOps(&pg.ACLs)...)
+	if err != nil {
+		return nil, fmt.Errorf("set acls of port group %s: %w", want.Name, err)
 	}
-	if len(ch.drop) > 0 {
-		mutations = append(mutations, deleteRefs(&have.ACLs, ch.drop))
-	}
-	var ops []ovsdb.Operation
-	if len(mutations) > 0 {
-		more, err := c.nb.Where(have).Mutate(have, mutations...)
-		if err != nil {
-			return nil, fmt.Errorf("update port group %s: %w", have.Name, err)
-		}
-		ops = append(ops, more...)
-	}
-	if !sameMap(have.ExternalIDs, ids) {
-		have.ExternalIDs = ids
-		more, err := c.nb.Where(have).Update(have, &have.ExternalIDs)
-		if err != nil {
-			return nil, fmt.Errorf("update port group %s: %w", have.Name, err)
-		}
-		ops = append(ops, more...)
-	}
-	return ops, nil
+	return append(ops, acls...), nil
 }
 
 // DeletePortGroupOps removes a port group; its ACLs, referenced by nothing
 // else, go with it. None when it is already gone.
 func (c *Client) DeletePortGroupOps(name string) ([]ovsdb.Operation, error) {
-	have, err := c.portGroupByName(name)
-	if err != nil || have == nil {
-		return nil, err
-	}
-	ops, err := c.nb.Where(have).Delete()
-	if err != nil {
-		return nil, fmt.Errorf("delete port group %s: %w", name, err)
-	}
-	return ops, nil
-}
-
-// PortGroupExists reports whether a port group of that name is in the cache.
-func (c *Client) PortGroupExists(name string) (bool, error) {
-	pg, err := c.portGroupByName(name)
-	return pg != nil, err
-}
-
-// diffSets returns what want has that have lacks, and the reverse.
-func diffSets(have, want []string) (added, removed []string) {
-	in := make(map[string]bool, len(have))
-	for _, h := range have {
-		in[h] = true
-	}
-	for _, w := range want {
-		if !in[w] {
-			added = append(added, w)
-		}
-		delete(in, w)
-	}
-	for _, h := range have {
-		if in[h] {
-			removed = append(removed, h)
-		}
-	}
-	slices.Sort(added)
-	slices.Sort(removed)
-	return slices.Compact(added), removed
+	return deleteOps(c, "port group "+name, &nbdb.PortGroup{Name: name})
 }

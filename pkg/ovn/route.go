@@ -7,6 +7,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // StaticRoute is the desired state of the one static route an owner has on
@@ -20,13 +21,12 @@ type StaticRoute struct {
 
 // routesOf lists the router's static routes that belong to owner.
 func (c *Client) routesOf(lr *nbdb.LogicalRouter, owner Owner) ([]nbdb.LogicalRouterStaticRoute, error) {
-	var routes []nbdb.LogicalRouterStaticRoute
-	err := c.nb.WhereCache(func(r *nbdb.LogicalRouterStaticRoute) bool {
+	routes, err := ovsdbtxn.List(c.db, func(r *nbdb.LogicalRouterStaticRoute) bool {
 		o, ok := OwnerOf(r.ExternalIDs)
 		return ok && o == owner && slices.Contains(lr.StaticRoutes, r.UUID)
-	}).List(backgroundCtx(), &routes)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list static routes of %s/%s: %w", owner.Kind, owner.Name, err)
+		return nil, fmt.Errorf("static routes of %s/%s: %w", owner.Kind, owner.Name, err)
 	}
 	return routes, nil
 }
@@ -43,33 +43,35 @@ func (c *Client) StaticRouteOps(want StaticRoute) ([]ovsdb.Operation, error) {
 		return nil, err
 	}
 	ids := want.Owner.ExternalIDs()
-	var ops []ovsdb.Operation
+	var stale []string
 	kept := false
-	for i := range routes {
-		r := &routes[i]
-		if !kept && r.IPPrefix == want.Prefix && r.Nexthop == want.Nexthop && sameMap(r.ExternalIDs, ids) {
+	for _, r := range routes {
+		if !kept && r.IPPrefix == want.Prefix && r.Nexthop == want.Nexthop && ovsdbtxn.Equivalent(r.ExternalIDs, ids) {
 			kept = true
 			continue
 		}
-		detach, err := c.nb.Where(lr).Mutate(lr, deleteRef(&lr.StaticRoutes, r.UUID))
-		if err != nil {
-			return nil, fmt.Errorf("detach static route %s: %w", r.IPPrefix, err)
+		stale = append(stale, r.UUID)
+	}
+	var ops []ovsdb.Operation
+	if len(stale) > 0 {
+		if ops, err = c.db.DB().Where(lr).Mutate(lr, ovsdbtxn.DeleteRefs(&lr.StaticRoutes, stale...)); err != nil {
+			return nil, fmt.Errorf("detach static routes of %s: %w", want.Owner.Name, err)
 		}
-		ops = append(ops, detach...)
 	}
 	if kept {
 		return ops, nil
 	}
-	route := &nbdb.LogicalRouterStaticRoute{UUID: newNamedUUID(), IPPrefix: want.Prefix, Nexthop: want.Nexthop, ExternalIDs: ids}
-	create, err := c.nb.Create(route)
+	route := &nbdb.LogicalRouterStaticRoute{UUID: ovsdbtxn.NamedUUID(), IPPrefix: want.Prefix, Nexthop: want.Nexthop,
+		ExternalIDs: ids}
+	create, err := c.db.DB().Create(route)
 	if err != nil {
 		return nil, fmt.Errorf("create static route %s: %w", want.Prefix, err)
 	}
-	attach, err := c.nb.Where(lr).Mutate(lr, insertRef(&lr.StaticRoutes, route.UUID))
+	attach, err := c.db.DB().Where(lr).Mutate(lr, ovsdbtxn.InsertRefs(&lr.StaticRoutes, route.UUID))
 	if err != nil {
 		return nil, fmt.Errorf("attach static route %s: %w", want.Prefix, err)
 	}
-	return append(append(ops, create...), attach...), nil
+	return slices.Concat(ops, create, attach), nil
 }
 
 // DeleteStaticRoutesOps removes every route owner has on the router.
@@ -86,7 +88,7 @@ func (c *Client) DeleteStaticRoutesOps(router string, owner Owner) ([]ovsdb.Oper
 	for i, r := range routes {
 		uuids[i] = r.UUID
 	}
-	ops, err := c.nb.Where(lr).Mutate(lr, deleteRefs(&lr.StaticRoutes, uuids))
+	ops, err := c.db.DB().Where(lr).Mutate(lr, ovsdbtxn.DeleteRefs(&lr.StaticRoutes, uuids...))
 	if err != nil {
 		return nil, fmt.Errorf("detach static routes of %s: %w", owner.Name, err)
 	}

@@ -3,11 +3,10 @@ package ovn
 import (
 	"fmt"
 
-	"github.com/ovn-org/libovsdb/client"
-	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // Router is the desired state of a logical router.
@@ -23,117 +22,65 @@ type RouterPort struct {
 	MAC      string
 	Networks []string // "10.16.0.1/16"
 	Owner    Owner
+	// RouterInTransaction says the router is created earlier in the same
+	// transaction, so its absence from the cache is expected.
+	RouterInTransaction bool
 }
 
 func (c *Client) routerByName(name string) (*nbdb.LogicalRouter, error) {
-	return find(c, &nbdb.LogicalRouter{Name: name})
+	return get(c, &nbdb.LogicalRouter{Name: name})
 }
 
 // RouterOps returns the ops that make want exist, or none when it does.
 func (c *Client) RouterOps(want Router) ([]ovsdb.Operation, error) {
-	have, err := c.routerByName(want.Name)
-	if err != nil {
-		return nil, fmt.Errorf("logical router %s: %w", want.Name, err)
-	}
-	ids := want.Owner.ExternalIDs()
-	if have == nil {
-		lr := &nbdb.LogicalRouter{UUID: newNamedUUID(), Name: want.Name, ExternalIDs: ids}
-		probe := &nbdb.LogicalRouter{Name: want.Name}
-		ops, err := c.waitAbsent(probe, &probe.Name, want.Name)
-		if err != nil {
-			return nil, err
-		}
-		create, err := c.nb.Create(lr)
-		if err != nil {
-			return nil, fmt.Errorf("create logical router %s: %w", want.Name, err)
-		}
-		return append(ops, create...), nil
-	}
-	if sameMap(have.ExternalIDs, ids) {
-		return nil, nil
-	}
-	have.ExternalIDs = ids
-	ops, err := c.nb.Where(have).Update(have, &have.ExternalIDs)
-	if err != nil {
-		return nil, fmt.Errorf("update logical router %s: %w", want.Name, err)
-	}
-	return ops, nil
+	lr := &nbdb.LogicalRouter{Name: want.Name, ExternalIDs: want.Owner.ExternalIDs()}
+	res, err := ensure(c, "logical router "+want.Name, ovsdbtxn.Row[*nbdb.LogicalRouter]{
+		Model: lr, Fields: []any{&lr.ExternalIDs}, Unique: &lr.Name,
+	})
+	return res.Ops, err
 }
 
 // RouterPortOps returns the ops that make want exist on its router, or none
-// when it already does. The router must exist.
+// when it already does. The router must exist or be created in the same
+// transaction, as a switch port's switch.
 func (c *Client) RouterPortOps(want RouterPort) ([]ovsdb.Operation, error) {
-	lr, err := c.routerByName(want.Router)
+	lrp := &nbdb.LogicalRouterPort{Name: want.Name, MAC: want.MAC, Networks: want.Networks,
+		ExternalIDs: want.Owner.ExternalIDs()}
+	res, err := ensure(c, "logical router port "+want.Name, ovsdbtxn.Row[*nbdb.LogicalRouterPort]{
+		Model: lrp, Fields: []any{&lrp.MAC, &lrp.Networks, &lrp.ExternalIDs},
+		Parent: routerParent(want.Router, routerPorts, want.RouterInTransaction),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("logical router %s: %w", want.Router, err)
+		return nil, parentError(err, ErrRouterMissing, want.Router)
 	}
-	if lr == nil {
-		// Created by a transaction whose update has not reached the cache yet.
-		lr = &nbdb.LogicalRouter{Name: want.Router}
-	}
-	have := &nbdb.LogicalRouterPort{Name: want.Name}
-	found, err := c.lookup(have)
-	if err != nil {
-		return nil, fmt.Errorf("logical router port %s: %w", want.Name, err)
-	}
-	lrp := &nbdb.LogicalRouterPort{Name: want.Name, MAC: want.MAC, Networks: want.Networks, ExternalIDs: want.Owner.ExternalIDs()}
-	if !found {
-		lrp.UUID = newNamedUUID()
-		ops, err := c.nb.Create(lrp)
-		if err != nil {
-			return nil, fmt.Errorf("create logical router port %s: %w", want.Name, err)
-		}
-		attach, err := c.selectRouter(lr).Mutate(lr, insertRef(&lr.Ports, lrp.UUID))
-		if err != nil {
-			return nil, fmt.Errorf("attach router port %s: %w", want.Name, err)
-		}
-		return append(ops, attach...), nil
-	}
-	if have.MAC == lrp.MAC && sameStrings(have.Networks, lrp.Networks) && sameMap(have.ExternalIDs, lrp.ExternalIDs) {
-		return nil, nil
-	}
-	lrp.UUID = have.UUID
-	ops, err := c.nb.Where(lrp).Update(lrp, &lrp.MAC, &lrp.Networks, &lrp.ExternalIDs)
-	if err != nil {
-		return nil, fmt.Errorf("update logical router port %s: %w", want.Name, err)
-	}
-	return ops, nil
+	return res.Ops, nil
 }
 
-// DeleteRouterPortOps detaches a port from its router; none if it is gone.
+// DeleteRouterPortOps detaches a port from its router; OVSDB then removes
+// the unreferenced row. None if the port is already gone. As for switch
+// ports, the port leaves whichever router holds it, and a router already
+// gone is nothing to detach from.
 func (c *Client) DeleteRouterPortOps(router, name string) ([]ovsdb.Operation, error) {
-	have := &nbdb.LogicalRouterPort{Name: name}
-	found, err := c.lookup(have)
-	if err != nil || !found {
+	have, err := get(c, &nbdb.LogicalRouterPort{Name: name})
+	if err != nil || have == nil {
 		return nil, err
 	}
-	lr, err := c.existingRouter(router)
+	lr := &nbdb.LogicalRouter{}
+	ops, err := ovsdbtxn.DetachOps(c.db, lr, &lr.Ports, have.UUID)
 	if err != nil {
-		return nil, err
-	}
-	ops, err := c.nb.Where(lr).Mutate(lr, deleteRef(&lr.Ports, have.UUID))
-	if err != nil {
-		return nil, fmt.Errorf("detach router port %s: %w", name, err)
+		return nil, fmt.Errorf("detach router port %s from %s: %w", name, router, err)
 	}
 	return ops, nil
 }
 
+// existingRouter returns the cached router, or ErrRouterMissing.
 func (c *Client) existingRouter(name string) (*nbdb.LogicalRouter, error) {
 	lr, err := c.routerByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("logical router %s: %w", name, err)
 	}
 	if lr == nil {
-		return nil, fmt.Errorf("logical router %s does not exist", name)
+		return nil, fmt.Errorf("%w: %s", ErrRouterMissing, name)
 	}
 	return lr, nil
-}
-
-// selectRouter selects a cached router by UUID, or one not yet in the cache
-// by name.
-func (c *Client) selectRouter(lr *nbdb.LogicalRouter) client.ConditionalAPI {
-	if lr.UUID != "" {
-		return c.nb.Where(lr)
-	}
-	return c.nb.WhereAny(lr, model.Condition{Field: &lr.Name, Function: ovsdb.ConditionEqual, Value: lr.Name})
 }

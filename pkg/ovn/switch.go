@@ -7,6 +7,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // Switch is the desired state of a logical switch.
@@ -22,45 +23,22 @@ type Switch struct {
 }
 
 func (c *Client) switchByName(name string) (*nbdb.LogicalSwitch, error) {
-	return find(c, &nbdb.LogicalSwitch{Name: name})
+	return get(c, &nbdb.LogicalSwitch{Name: name})
 }
 
 // SwitchOps returns the ops that make want exist as described, or none
 // when it already does.
 func (c *Client) SwitchOps(want Switch) ([]ovsdb.Operation, error) {
-	have, err := c.switchByName(want.Name)
-	if err != nil {
-		return nil, fmt.Errorf("logical switch %s: %w", want.Name, err)
-	}
-	ids := want.Owner.ExternalIDs()
 	groups, err := c.groupUUIDs(want.LoadBalancerGroup)
 	if err != nil {
 		return nil, fmt.Errorf("logical switch %s: %w", want.Name, err)
 	}
-	if have == nil {
-		ls := &nbdb.LogicalSwitch{UUID: newNamedUUID(), Name: want.Name, ExternalIDs: ids, OtherConfig: want.OtherConfig,
-			LoadBalancerGroup: groups}
-		probe := &nbdb.LogicalSwitch{Name: want.Name}
-		ops, err := c.waitAbsent(probe, &probe.Name, want.Name)
-		if err != nil {
-			return nil, err
-		}
-		create, err := c.nb.Create(ls)
-		if err != nil {
-			return nil, fmt.Errorf("create logical switch %s: %w", want.Name, err)
-		}
-		return append(ops, create...), nil
-	}
-	if sameMap(have.ExternalIDs, ids) && sameMap(have.OtherConfig, want.OtherConfig) &&
-		sameStrings(have.LoadBalancerGroup, groups) {
-		return nil, nil
-	}
-	have.ExternalIDs, have.OtherConfig, have.LoadBalancerGroup = ids, want.OtherConfig, groups
-	ops, err := c.nb.Where(have).Update(have, &have.ExternalIDs, &have.OtherConfig, &have.LoadBalancerGroup)
-	if err != nil {
-		return nil, fmt.Errorf("update logical switch %s: %w", want.Name, err)
-	}
-	return ops, nil
+	ls := &nbdb.LogicalSwitch{Name: want.Name, ExternalIDs: want.Owner.ExternalIDs(), OtherConfig: want.OtherConfig,
+		LoadBalancerGroup: groups}
+	res, err := ensure(c, "logical switch "+want.Name, ovsdbtxn.Row[*nbdb.LogicalSwitch]{
+		Model: ls, Fields: []any{&ls.ExternalIDs, &ls.OtherConfig, &ls.LoadBalancerGroup}, Unique: &ls.Name,
+	})
+	return res.Ops, err
 }
 
 // groupUUIDs resolves a load balancer group's name to the switch column's
@@ -69,12 +47,11 @@ func (c *Client) groupUUIDs(name string) ([]string, error) {
 	if name == "" {
 		return nil, nil
 	}
-	g := &nbdb.LoadBalancerGroup{Name: name}
-	found, err := c.lookup(g)
+	g, err := get(c, &nbdb.LoadBalancerGroup{Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("load balancer group %s: %w", name, err)
 	}
-	if !found {
+	if g == nil {
 		return nil, fmt.Errorf("%w: %s", ErrGroupMissing, name)
 	}
 	return []string{g.UUID}, nil
@@ -86,13 +63,5 @@ var ErrGroupMissing = errors.New("load balancer group does not exist")
 
 // DeleteSwitchOps removes a switch and, with it, every port on it.
 func (c *Client) DeleteSwitchOps(name string) ([]ovsdb.Operation, error) {
-	have, err := c.switchByName(name)
-	if err != nil || have == nil {
-		return nil, err
-	}
-	ops, err := c.nb.Where(have).Delete()
-	if err != nil {
-		return nil, fmt.Errorf("delete logical switch %s: %w", name, err)
-	}
-	return ops, nil
+	return deleteOps(c, "logical switch "+name, &nbdb.LogicalSwitch{Name: name})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/vswitch"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // Datapath types: the kernel module in production, the userspace datapath
@@ -41,60 +42,38 @@ func (c *Client) EnsureBridge(ctx context.Context, want Bridge) error {
 	return nil
 }
 
+// bridgeOps returns the ops that make want's bridge exist, hung from the
+// Open_vSwitch row (a bridge nothing references would vanish at commit),
+// or bring an existing one to want.
 func (c *Client) bridgeOps(want Bridge) ([]ovsdb.Operation, error) {
-	have, err := c.bridge(want.Name)
-	if err != nil {
-		return nil, err
-	}
-	if have == nil {
-		return c.createBridgeOps(want)
-	}
-	var ops []ovsdb.Operation
-	if have.DatapathType != want.DatapathType || deref(have.FailMode) != want.FailMode {
-		have.DatapathType, have.FailMode = want.DatapathType, failMode(want.FailMode)
-		update, err := c.db.Where(have).Update(have, &have.DatapathType, &have.FailMode)
-		if err != nil {
-			return nil, fmt.Errorf("update: %w", err)
-		}
-		ops = append(ops, update...)
-	}
-	muts := append(mergeMap(&have.ExternalIDs, have.ExternalIDs, want.ExternalIDs),
-		mergeMap(&have.OtherConfig, have.OtherConfig, want.OtherConfig)...)
-	if len(muts) > 0 {
-		mutate, err := c.db.Where(have).Mutate(have, muts...)
-		if err != nil {
-			return nil, fmt.Errorf("merge maps: %w", err)
-		}
-		ops = append(ops, mutate...)
-	}
-	return ops, nil
-}
-
-// createBridgeOps inserts the bridge with its local port, as
-// ovs-vsctl add-br does, and hangs it from the Open_vSwitch row: a bridge
-// nothing references would vanish at commit.
-func (c *Client) createBridgeOps(want Bridge) ([]ovsdb.Operation, error) {
 	root, err := c.root()
 	if err != nil {
 		return nil, err
 	}
-	local, portUUID, err := c.createPortOps(Port{Name: want.Name, Type: PortTypeInternal})
+	have, err := c.bridge(want.Name)
 	if err != nil {
 		return nil, err
 	}
-	br := &vswitch.Bridge{
-		UUID: newNamedUUID(), Name: want.Name, DatapathType: want.DatapathType, FailMode: failMode(want.FailMode),
-		ExternalIDs: want.ExternalIDs, OtherConfig: want.OtherConfig, Ports: []string{portUUID},
+	br := &vswitch.Bridge{Name: want.Name, DatapathType: want.DatapathType, FailMode: failMode(want.FailMode),
+		ExternalIDs: want.ExternalIDs, OtherConfig: want.OtherConfig}
+	var local []ovsdb.Operation
+	if have == nil {
+		// A new bridge comes with its local port, as ovs-vsctl add-br makes it.
+		var portUUID string
+		if local, portUUID, err = c.createPortOps(Port{Name: want.Name, Type: PortTypeInternal}); err != nil {
+			return nil, err
+		}
+		br.Ports = []string{portUUID}
 	}
-	create, err := c.db.Create(br)
+	res, err := ovsdbtxn.EnsureOps(c.db, ovsdbtxn.Row[*vswitch.Bridge]{
+		Model: br, Fields: []any{&br.DatapathType, &br.FailMode},
+		MergedMaps: []*map[string]string{&br.ExternalIDs, &br.OtherConfig},
+		Parent:     &ovsdbtxn.Parent{Model: root, Refs: &root.Bridges},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create: %w", err)
+		return nil, err
 	}
-	attach, err := c.db.Where(root).Mutate(root, insertRef(&root.Bridges, br.UUID))
-	if err != nil {
-		return nil, fmt.Errorf("attach to Open_vSwitch: %w", err)
-	}
-	return append(append(local, create...), attach...), nil
+	return append(local, res.Ops...), nil
 }
 
 func failMode(m vswitch.BridgeFailMode) *vswitch.BridgeFailMode {
@@ -113,11 +92,11 @@ func (c *Client) SetOpenvSwitchExternalIDs(ctx context.Context, ids map[string]s
 		if err != nil {
 			return nil, err
 		}
-		muts := mergeMap(&root.ExternalIDs, root.ExternalIDs, ids)
+		muts := ovsdbtxn.MergeMap(&root.ExternalIDs, root.ExternalIDs, ids)
 		if len(muts) == 0 {
 			return nil, nil
 		}
-		return c.db.Where(root).Mutate(root, muts...)
+		return c.db.DB().Where(root).Mutate(root, muts...)
 	})
 	if err != nil {
 		return fmt.Errorf("set Open_vSwitch external_ids: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/vswitch"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // Mirror is the desired state of a port mirror: copies of the selected
@@ -50,16 +51,14 @@ func (c *Client) mirrorOps(bridge string, want Mirror) ([]ovsdb.Operation, error
 	if have == nil {
 		return c.createMirrorOps(ops, br, m)
 	}
-	if deref(have.OutputPort) == outUUID && have.SelectAll == want.SelectAll &&
-		sameSet(have.SelectSrcPort, selected) && sameSet(have.SelectDstPort, selected) {
-		return ops, nil
-	}
 	m.UUID = have.UUID
-	update, err := c.db.Where(m).Update(m, &m.OutputPort, &m.SelectAll, &m.SelectSrcPort, &m.SelectDstPort)
+	res, err := ovsdbtxn.EnsureOps(c.db, ovsdbtxn.Row[*vswitch.Mirror]{
+		Model: m, Fields: []any{&m.OutputPort, &m.SelectAll, &m.SelectSrcPort, &m.SelectDstPort},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("update: %w", err)
+		return nil, err
 	}
-	return append(ops, update...), nil
+	return append(ops, res.Ops...), nil
 }
 
 // createMirrorOps inserts the mirror and hangs it from the bridge (an
@@ -68,16 +67,16 @@ func (c *Client) mirrorOps(bridge string, want Mirror) ([]ovsdb.Operation, error
 // one read from the cache: two racing callers cannot make two mirrors.
 func (c *Client) createMirrorOps(ops []ovsdb.Operation, br *vswitch.Bridge, m *vswitch.Mirror) ([]ovsdb.Operation, error) {
 	timeout := 0
-	unchanged, err := c.db.Where(br).Wait(ovsdb.WaitConditionEqual, &timeout, br, &br.Mirrors)
+	unchanged, err := c.db.DB().Where(br).Wait(ovsdb.WaitConditionEqual, &timeout, br, &br.Mirrors)
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	m.UUID = newNamedUUID()
-	create, err := c.db.Create(m)
+	m.UUID = ovsdbtxn.NamedUUID()
+	create, err := c.db.DB().Create(m)
 	if err != nil {
 		return nil, fmt.Errorf("create: %w", err)
 	}
-	attach, err := c.db.Where(br).Mutate(br, insertRef(&br.Mirrors, m.UUID))
+	attach, err := c.db.DB().Where(br).Mutate(br, ovsdbtxn.InsertRefs(&br.Mirrors, m.UUID))
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
@@ -87,7 +86,7 @@ func (c *Client) createMirrorOps(ops []ovsdb.Operation, br *vswitch.Bridge, m *v
 // mirrorOf returns the bridge's mirror of that name, or nil.
 func (c *Client) mirrorOf(br *vswitch.Bridge, name string) *vswitch.Mirror {
 	for _, uuid := range br.Mirrors {
-		if m := cachedRow[*vswitch.Mirror](c, vswitch.MirrorTable, uuid); m != nil && m.Name == name {
+		if m := cachedRow[*vswitch.Mirror](c, uuid); m != nil && m.Name == name {
 			return m
 		}
 	}

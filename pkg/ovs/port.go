@@ -8,6 +8,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/vswitch"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 // Interface types ovnet uses.
@@ -66,7 +67,7 @@ func (c *Client) portOps(want Port) ([]ovsdb.Operation, string, error) {
 			return nil, "", err
 		}
 		// Attached in the same transaction: an unreferenced port vanishes.
-		attach, err := c.db.Where(br).Mutate(br, insertRef(&br.Ports, portUUID))
+		attach, err := c.db.DB().Where(br).Mutate(br, ovsdbtxn.InsertRefs(&br.Ports, portUUID))
 		if err != nil {
 			return nil, "", fmt.Errorf("attach: %w", err)
 		}
@@ -87,11 +88,11 @@ func (c *Client) portOps(want Port) ([]ovsdb.Operation, string, error) {
 // any bridge.
 func (c *Client) createPortOps(want Port) ([]ovsdb.Operation, string, error) {
 	iface := &vswitch.Interface{
-		UUID: newNamedUUID(), Name: want.Name, Type: want.Type, ExternalIDs: want.ExternalIDs,
+		UUID: ovsdbtxn.NamedUUID(), Name: want.Name, Type: want.Type, ExternalIDs: want.ExternalIDs,
 		MTURequest: want.MTURequest,
 	}
-	port := &vswitch.Port{UUID: newNamedUUID(), Name: want.Name, Interfaces: []string{iface.UUID}}
-	ops, err := c.db.Create(iface, port)
+	port := &vswitch.Port{UUID: ovsdbtxn.NamedUUID(), Name: want.Name, Interfaces: []string{iface.UUID}}
+	ops, err := c.db.DB().Create(iface, port)
 	if err != nil {
 		return nil, "", fmt.Errorf("create port %s: %w", want.Name, err)
 	}
@@ -104,55 +105,37 @@ func (c *Client) moveOps(p *vswitch.Port, br *vswitch.Bridge) ([]ovsdb.Operation
 	if slices.Contains(br.Ports, p.UUID) {
 		return nil, nil
 	}
-	var ops []ovsdb.Operation
-	for _, other := range cachedRows[*vswitch.Bridge](c, vswitch.BridgeTable) {
-		if !slices.Contains(other.Ports, p.UUID) {
-			continue
-		}
-		detach, err := c.db.Where(other).Mutate(other, deleteRef(&other.Ports, p.UUID))
-		if err != nil {
-			return nil, fmt.Errorf("detach from %s: %w", other.Name, err)
-		}
-		ops = append(ops, detach...)
+	other := &vswitch.Bridge{}
+	detach, err := ovsdbtxn.DetachOps(c.db, other, &other.Ports, p.UUID)
+	if err != nil {
+		return nil, err
 	}
-	attach, err := c.db.Where(br).Mutate(br, insertRef(&br.Ports, p.UUID))
+	attach, err := c.db.DB().Where(br).Mutate(br, ovsdbtxn.InsertRefs(&br.Ports, p.UUID))
 	if err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", br.Name, err)
 	}
-	return append(ops, attach...), nil
+	return append(detach, attach...), nil
 }
 
 // interfaceOps brings the port's interface of the same name to want.
 func (c *Client) interfaceOps(p *vswitch.Port, want Port) ([]ovsdb.Operation, error) {
-	iface := c.interfaceOf(p)
-	if iface == nil {
+	have := c.interfaceOf(p)
+	if have == nil {
 		return nil, fmt.Errorf("port %s: %w", p.Name, ErrInterfaceNotFound)
 	}
-	var ops []ovsdb.Operation
-	var fields []any
-	if iface.Type != want.Type {
-		iface.Type = want.Type
-		fields = append(fields, &iface.Type)
-	}
-	if want.MTURequest != nil && deref(iface.MTURequest) != *want.MTURequest {
-		iface.MTURequest = want.MTURequest
+	iface := &vswitch.Interface{UUID: have.UUID, Name: have.Name, Type: want.Type, MTURequest: want.MTURequest,
+		ExternalIDs: want.ExternalIDs}
+	fields := []any{&iface.Type}
+	if want.MTURequest != nil {
 		fields = append(fields, &iface.MTURequest)
 	}
-	if len(fields) > 0 {
-		update, err := c.db.Where(iface).Update(iface, fields...)
-		if err != nil {
-			return nil, fmt.Errorf("update interface %s: %w", iface.Name, err)
-		}
-		ops = append(ops, update...)
+	res, err := ovsdbtxn.EnsureOps(c.db, ovsdbtxn.Row[*vswitch.Interface]{
+		Model: iface, Fields: fields, MergedMaps: []*map[string]string{&iface.ExternalIDs},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", have.Name, err)
 	}
-	if muts := mergeMap(&iface.ExternalIDs, iface.ExternalIDs, want.ExternalIDs); len(muts) > 0 {
-		mutate, err := c.db.Where(iface).Mutate(iface, muts...)
-		if err != nil {
-			return nil, fmt.Errorf("merge interface %s external_ids: %w", iface.Name, err)
-		}
-		ops = append(ops, mutate...)
-	}
-	return ops, nil
+	return res.Ops, nil
 }
 
 // interfaceOf returns the port's interface named like the port (the only
@@ -160,7 +143,7 @@ func (c *Client) interfaceOps(p *vswitch.Port, want Port) ([]ovsdb.Operation, er
 func (c *Client) interfaceOf(p *vswitch.Port) *vswitch.Interface {
 	var first *vswitch.Interface
 	for _, uuid := range p.Interfaces {
-		iface := cachedRow[*vswitch.Interface](c, vswitch.InterfaceTable, uuid)
+		iface := cachedRow[*vswitch.Interface](c, uuid)
 		if iface == nil {
 			continue
 		}
@@ -187,14 +170,14 @@ func (c *Client) DeletePort(ctx context.Context, bridge, name string) error {
 		if err != nil || p == nil || !slices.Contains(br.Ports, p.UUID) {
 			return nil, err
 		}
-		detach, err := c.db.Where(br).Mutate(br, deleteRef(&br.Ports, p.UUID))
+		detach, err := c.db.DB().Where(br).Mutate(br, ovsdbtxn.DeleteRefs(&br.Ports, p.UUID))
 		if err != nil {
 			return nil, fmt.Errorf("detach: %w", err)
 		}
 		// Deleted outright, not left to garbage collection: OVSDB checks
 		// that a destroyed QoS is unreferenced before it collects the
 		// detached port that references it.
-		del, err := c.db.Where(p).Delete()
+		del, err := c.db.DB().Where(p).Delete()
 		if err != nil {
 			return nil, fmt.Errorf("delete: %w", err)
 		}

@@ -3,11 +3,14 @@ package ovs
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/vswitch"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
 
 const (
@@ -54,12 +57,11 @@ func (c *Client) SetInterfaceIngressPolicing(ctx context.Context, name string, b
 			return nil, fmt.Errorf("%w: %s", ErrInterfaceNotFound, name)
 		}
 		rate := int(bps / bitsPerKbit)
-		burst := rate / policingBurstDivisor
-		if iface.IngressPolicingRate == rate && iface.IngressPolicingBurst == burst {
-			return nil, nil
-		}
-		iface.IngressPolicingRate, iface.IngressPolicingBurst = rate, burst
-		return c.db.Where(iface).Update(iface, &iface.IngressPolicingRate, &iface.IngressPolicingBurst)
+		want := &vswitch.Interface{UUID: iface.UUID, IngressPolicingRate: rate, IngressPolicingBurst: rate / policingBurstDivisor}
+		res, err := ovsdbtxn.EnsureOps(c.db, ovsdbtxn.Row[*vswitch.Interface]{
+			Model: want, Fields: []any{&want.IngressPolicingRate, &want.IngressPolicingBurst},
+		})
+		return res.Ops, err
 	})
 	if err != nil {
 		return fmt.Errorf("police interface %s at %d bit/s: %w", name, bps, err)
@@ -89,15 +91,15 @@ func (c *Client) egressRateOps(name string, bps uint64) ([]ovsdb.Operation, erro
 		// Replaced rather than edited: rates change rarely, and a fresh
 		// pair of rows is one shape to reason about.
 		ids := map[string]string{externalIDPort: name}
-		queue := &vswitch.Queue{UUID: newNamedUUID(), OtherConfig: map[string]string{keyMaxRate: rate}, ExternalIDs: ids}
-		qos := &vswitch.QoS{UUID: newNamedUUID(), Type: qosTypeHTB, OtherConfig: map[string]string{keyMaxRate: rate},
+		queue := &vswitch.Queue{UUID: ovsdbtxn.NamedUUID(), OtherConfig: map[string]string{keyMaxRate: rate}, ExternalIDs: ids}
+		qos := &vswitch.QoS{UUID: ovsdbtxn.NamedUUID(), Type: qosTypeHTB, OtherConfig: map[string]string{keyMaxRate: rate},
 			Queues: map[int]string{0: queue.UUID}, ExternalIDs: ids}
-		if ops, err = c.db.Create(queue, qos); err != nil {
+		if ops, err = c.db.DB().Create(queue, qos); err != nil {
 			return nil, fmt.Errorf("create QoS: %w", err)
 		}
 		p.QOS = &qos.UUID
 	}
-	update, err := c.db.Where(p).Update(p, &p.QOS)
+	update, err := c.db.DB().Where(p).Update(p, &p.QOS)
 	if err != nil {
 		return nil, fmt.Errorf("set port qos: %w", err)
 	}
@@ -110,11 +112,11 @@ func (c *Client) hasRate(p *vswitch.Port, rate string) bool {
 	if p.QOS == nil {
 		return false
 	}
-	qos := cachedRow[*vswitch.QoS](c, vswitch.QoSTable, *p.QOS)
+	qos := cachedRow[*vswitch.QoS](c, *p.QOS)
 	if qos == nil || qos.Type != qosTypeHTB || qos.OtherConfig[keyMaxRate] != rate || len(qos.Queues) != 1 {
 		return false
 	}
-	queue := cachedRow[*vswitch.Queue](c, vswitch.QueueTable, qos.Queues[0])
+	queue := cachedRow[*vswitch.Queue](c, qos.Queues[0])
 	return queue != nil && queue.OtherConfig[keyMaxRate] == rate
 }
 
@@ -125,16 +127,17 @@ func (c *Client) dropQoSOps(p *vswitch.Port) ([]ovsdb.Operation, error) {
 	if p.QOS == nil {
 		return nil, nil
 	}
-	qos := cachedRow[*vswitch.QoS](c, vswitch.QoSTable, *p.QOS)
+	qos := cachedRow[*vswitch.QoS](c, *p.QOS)
 	if qos == nil {
 		return nil, nil
 	}
-	for _, other := range cachedRows[*vswitch.Port](c, vswitch.PortTable) {
-		if other.UUID != p.UUID && other.QOS != nil && *other.QOS == qos.UUID {
-			return nil, nil
-		}
+	sharing, err := ovsdbtxn.List(c.db, func(other *vswitch.Port) bool {
+		return other.UUID != p.UUID && other.QOS != nil && *other.QOS == qos.UUID
+	})
+	if err != nil || len(sharing) > 0 {
+		return nil, err
 	}
-	ops, err := c.db.Where(qos).Delete()
+	ops, err := c.db.DB().Where(qos).Delete()
 	if err != nil {
 		return nil, fmt.Errorf("delete QoS: %w", err)
 	}
@@ -142,7 +145,7 @@ func (c *Client) dropQoSOps(p *vswitch.Port) ([]ovsdb.Operation, error) {
 		if c.queueShared(queueUUID, qos.UUID) {
 			continue
 		}
-		del, err := c.db.Where(&vswitch.Queue{UUID: queueUUID}).Delete()
+		del, err := c.db.DB().Where(&vswitch.Queue{UUID: queueUUID}).Delete()
 		if err != nil {
 			return nil, fmt.Errorf("delete queue: %w", err)
 		}
@@ -153,15 +156,8 @@ func (c *Client) dropQoSOps(p *vswitch.Port) ([]ovsdb.Operation, error) {
 
 // queueShared reports whether a QoS row other than except uses the queue.
 func (c *Client) queueShared(queueUUID, except string) bool {
-	for _, qos := range cachedRows[*vswitch.QoS](c, vswitch.QoSTable) {
-		if qos.UUID == except {
-			continue
-		}
-		for _, q := range qos.Queues {
-			if q == queueUUID {
-				return true
-			}
-		}
-	}
-	return false
+	users, err := ovsdbtxn.List(c.db, func(qos *vswitch.QoS) bool {
+		return qos.UUID != except && slices.Contains(slices.Collect(maps.Values(qos.Queues)), queueUUID)
+	})
+	return err != nil || len(users) > 0
 }

@@ -39,7 +39,7 @@ func (c *Client) ListPorts(bridge string) ([]PortInfo, error) {
 	}
 	ports := make([]PortInfo, 0, len(br.Ports))
 	for _, uuid := range br.Ports {
-		p := cachedRow[*vswitch.Port](c, vswitch.PortTable, uuid)
+		p := cachedRow[*vswitch.Port](c, uuid)
 		if p == nil {
 			continue
 		}
@@ -75,7 +75,7 @@ func (c *Client) InterfaceState(name string) (InterfaceState, error) {
 // waited for too: ctx bounds the wait.
 func (c *Client) WaitInterfaceReady(ctx context.Context, name string) error {
 	var last InterfaceState
-	err := c.waitCache(ctx, func() (bool, error) {
+	err := c.db.Wait(ctx, func() (bool, error) {
 		st, err := c.InterfaceState(name)
 		if err != nil {
 			return false, nil
@@ -99,7 +99,7 @@ const keyOVNInstalled = "ovn-installed"
 // WaitOVNInstalled waits until ovn-controller reports the interface's
 // logical port installed, watching the cache; ctx bounds the wait.
 func (c *Client) WaitOVNInstalled(ctx context.Context, name string) error {
-	err := c.waitCache(ctx, func() (bool, error) {
+	err := c.db.Wait(ctx, func() (bool, error) {
 		iface, err := c.iface(name)
 		if err != nil || iface == nil {
 			return false, nil
