@@ -11,6 +11,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
@@ -18,7 +19,7 @@ import (
 
 func connect(t *testing.T) (*ovn.Client, *harness.NBView) {
 	t.Helper()
-	nb := harness.StartNorthbound(t)
+	nb := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema, Name: "ovnnb_db"})
 	c, err := ovn.Connect(context.Background(), ovn.Config{Endpoints: []string{nb.Endpoint}})
 	if err != nil {
 		t.Fatal(err)

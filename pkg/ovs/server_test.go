@@ -12,13 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovnet/ovnet/pkg/ovs"
+	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
-const (
-	vswitchSchema = "/usr/share/openvswitch/vswitch.ovsschema"
-	installHint   = "install Open vSwitch: apt-get install openvswitch-switch"
-)
+const installHint = "install Open vSwitch: apt-get install openvswitch-switch"
 
 // server is an ovsdb-server serving a fresh Open_vSwitch database, as a
 // child of the test.
@@ -26,18 +24,6 @@ type server struct {
 	dir      string
 	socket   string
 	endpoint string
-}
-
-// tempDir returns a short directory: a unix socket path must stay under
-// about 100 bytes, and t.TempDir() embeds the (long) test name.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ovs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 func lookPath(t *testing.T, name string) string {
@@ -49,39 +35,15 @@ func lookPath(t *testing.T, name string) string {
 	return path
 }
 
-// startServer creates the database with ovsdb-tool, serves it, and runs
-// ovs-vsctl init so the Open_vSwitch row exists, as the packaged service does.
+// startServer serves a new Open_vSwitch database and runs ovs-vsctl init
+// so the Open_vSwitch row exists, as the packaged service does.
 func startServer(t *testing.T) *server {
 	t.Helper()
 	lookPath(t, "ovs-vsctl")
-	if _, err := os.Stat(vswitchSchema); err != nil {
-		t.Fatalf("schema %s: %v: %s", vswitchSchema, err, installHint)
-	}
-	dir := tempDir(t)
-	db := filepath.Join(dir, "conf.db")
-	if out, err := exec.Command(lookPath(t, "ovsdb-tool"), "create", db, vswitchSchema).CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool create: %v: %s", err, out)
-	}
-	s := &server{dir: dir, socket: filepath.Join(dir, "db.sock")}
-	s.endpoint = "unix:" + s.socket
-	runChild(t, exec.Command(lookPath(t, "ovsdb-server"), db, "--remote=punix:"+s.socket,
-		"--unixctl="+filepath.Join(dir, "db.ctl"), "--log-file="+filepath.Join(dir, "db.log"), "-vconsole:off"))
-	waitForFile(t, s.socket)
+	db := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.OpenvSwitchSchema})
+	s := &server{dir: filepath.Dir(db.Socket), socket: db.Socket, endpoint: db.Endpoint}
 	s.vsctl(t, "init")
 	return s
-}
-
-// runChild starts cmd in the foreground of the test and kills it, by
-// its PID, at cleanup.
-func runChild(t *testing.T, cmd *exec.Cmd) {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
 }
 
 func waitForFile(t *testing.T, path string) {

@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
 )
 
 const (
-	// vswitchSchema is the installed Open vSwitch's own schema, the one
-	// its ovs-vswitchd expects.
-	vswitchSchema = "/usr/share/openvswitch/vswitch.ovsschema"
 	// IntegrationBridge is the bridge ovn-controller programs and pods
 	// are plugged into; OVN's default name for it.
 	IntegrationBridge = "br-int"
@@ -101,7 +100,7 @@ func StartChassis(tb testing.TB, opts ChassisOptions) *Chassis {
 		addNetNS(tb, opts.NetNS)
 	}
 	c := &Chassis{Name: opts.Name, NetNS: opts.NetNS}
-	c.OVS = startOVSDB(tb, "conf", vswitchSchema)
+	c.OVS = startOVSDB(tb, "conf", ovsdbserver.OpenvSwitchSchema)
 	c.LogDir = filepath.Dir(c.OVS.Socket)
 	c.VswitchdControl = filepath.Join(c.LogDir, "ovs-vswitchd.ctl")
 

@@ -1,0 +1,237 @@
+package ovsdbserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Schemas installed by Debian's openvswitch-common and ovn-common: a
+// server must serve the schema the installed daemons expect.
+const (
+	NorthboundSchema  = "/usr/share/ovn/ovn-nb.ovsschema"
+	SouthboundSchema  = "/usr/share/ovn/ovn-sb.ovsschema"
+	OpenvSwitchSchema = "/usr/share/openvswitch/vswitch.ovsschema"
+)
+
+const (
+	// installHint is appended when a program or schema is missing: the
+	// suites that start a server exist to run against it, so they fail.
+	installHint = "install the Debian packages openvswitch-switch and ovn-central"
+	// readyTimeout bounds how long the server may take to open its
+	// socket; it needs well under a second, so this only catches hangs.
+	readyTimeout = 10 * time.Second
+	// stopTimeout is how long the server gets to exit on SIGTERM before SIGKILL.
+	stopTimeout = 5 * time.Second
+	// maxDirLen leaves room in sun_path's 108 bytes for "/ovnnb_db.sock".
+	maxDirLen = 88
+)
+
+// Env is what Start needs from its caller. *testing.T and *testing.B
+// satisfy it; a program that is not a test passes its own.
+type Env interface {
+	Helper()
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	// Cleanup registers a function to run when the caller is done, last
+	// registered first.
+	Cleanup(func())
+}
+
+// Options say what to serve.
+type Options struct {
+	// Schema is the path of the .ovsschema file, such as NorthboundSchema.
+	Schema string
+	// Name names the database, socket, control socket and log files
+	// (<Name>.db, <Name>.sock, ...), as OVN's own scripts do; "db" if empty.
+	Name string
+	// Dir holds those files; empty means a new short directory, removed
+	// at cleanup.
+	Dir string
+}
+
+// Server is an ovsdb-server serving one fresh database over a unix socket.
+type Server struct {
+	// Endpoint is the libovsdb / ovs-vsctl --db address, "unix:<Socket>".
+	Endpoint string
+	// Socket is the path of the unix socket clients connect to.
+	Socket string
+	// Control is the unixctl socket, for ovs-appctl -t <Control>.
+	Control string
+	// LogFile is where ovsdb-server logs.
+	LogFile string
+	// PID is the server's process id; the process is gone after cleanup.
+	PID int
+}
+
+// Start creates a database from opts.Schema with ovsdb-tool, serves it with
+// ovsdb-server, and returns once the socket accepts connections. The
+// server is stopped (by its PID) at cleanup; a server that exited before
+// is reported as an error, with the end of its log.
+func Start(env Env, opts Options) *Server {
+	env.Helper()
+	if opts.Name == "" {
+		opts.Name = "db"
+	}
+	if _, err := os.Stat(opts.Schema); err != nil {
+		env.Fatalf("schema %s: %v: %s", opts.Schema, err, installHint)
+	}
+	tool, server := lookPath(env, "ovsdb-tool"), lookPath(env, "ovsdb-server")
+	if opts.Dir == "" {
+		opts.Dir = shortDir(env)
+	}
+	db := filepath.Join(opts.Dir, opts.Name+".db")
+	if out, err := exec.Command(tool, "create", db, opts.Schema).CombinedOutput(); err != nil {
+		env.Fatalf("ovsdb-tool create %s %s: %v: %s", db, opts.Schema, err, out)
+	}
+	s := &Server{
+		Socket:  filepath.Join(opts.Dir, opts.Name+".sock"),
+		Control: filepath.Join(opts.Dir, opts.Name+".ctl"),
+		LogFile: filepath.Join(opts.Dir, opts.Name+".log"),
+	}
+	s.Endpoint = "unix:" + s.Socket
+	p := start(env, server, filepath.Join(opts.Dir, opts.Name+".stderr"), db,
+		"--remote=punix:"+s.Socket, "--unixctl="+s.Control, "--log-file="+s.LogFile, "-vconsole:off", "--no-chdir")
+	s.PID = p.cmd.Process.Pid
+	env.Cleanup(func() { p.stop(env, s.LogFile) })
+	p.waitForSocket(env, s.Socket, s.LogFile)
+	return s
+}
+
+func lookPath(env Env, name string) string {
+	env.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		env.Fatalf("%s not found on PATH: %s", name, installHint)
+	}
+	return path
+}
+
+// shortDir makes a directory whose path leaves room for a socket name in
+// sun_path, under $TMPDIR or, when that is too deep, /tmp itself.
+func shortDir(env Env) string {
+	env.Helper()
+	dir, err := os.MkdirTemp("", "ovsdb-")
+	if err == nil && len(dir) > maxDirLen {
+		os.Remove(dir)
+		dir, err = os.MkdirTemp("/tmp", "ovsdb-")
+	}
+	if err != nil {
+		env.Fatalf("creating a directory for ovsdb-server: %v", err)
+	}
+	// Registered before the server's stop, so it runs after it.
+	env.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			env.Errorf("removing %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// process is the running server.
+type process struct {
+	cmd *exec.Cmd
+	// done is closed once the process has been reaped; waitErr is then set.
+	done    chan struct{}
+	waitErr error
+}
+
+// start runs path with args, its output going to stderrFile. Pdeathsig
+// kills the server if the caller dies without cleaning up (a test timeout
+// panic skips cleanups); it fires when the forking thread exits, so that
+// thread is held until the server is reaped.
+func start(env Env, path, stderrFile string, args ...string) *process {
+	env.Helper()
+	out, err := os.OpenFile(stderrFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		env.Fatalf("starting %s: %v", path, err)
+	}
+	defer out.Close() // the child holds its own descriptor
+	p := &process{cmd: exec.Command(path, args...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = out, out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := p.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.waitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		env.Fatalf("starting %s: %v", path, err)
+	}
+	return p
+}
+
+// waitForSocket returns once the socket accepts a connection.
+func (p *process) waitForSocket(env Env, socket, logFile string) {
+	env.Helper()
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		err := dial(socket)
+		if err == nil {
+			return
+		}
+		select {
+		case <-p.done:
+			env.Fatalf("ovsdb-server exited before opening %s: %v\n%s", socket, p.waitErr, tail(logFile))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			env.Fatalf("ovsdb-server did not open %s within %s: %v\n%s", socket, readyTimeout, err, tail(logFile))
+		}
+	}
+}
+
+// stop sends SIGTERM, then SIGKILL after stopTimeout, and waits until the
+// process is reaped.
+func (p *process) stop(env Env, logFile string) {
+	env.Helper()
+	select {
+	case <-p.done:
+		env.Errorf("ovsdb-server (pid %d) exited before cleanup: %v\n%s", p.cmd.Process.Pid, p.waitErr, tail(logFile))
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// tail returns the last lines of the log, for a failure message.
+func tail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("%s: %v", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return fmt.Sprintf("--- %s:\n%s", path, strings.Join(lines, "\n"))
+}
+
+// dial reports whether a unix socket accepts connections.
+func dial(socket string) error {
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
