@@ -58,9 +58,12 @@ test: tools
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory bench
 
-# Unit tests only: no root, no OVS, no API server.
+# Unit tests only: the packages under pkg/ whose tests start nothing (no
+# root, no OVS, no API server), run with a PATH holding the go command
+# alone so that a test needing an installed program fails; see hack/unit.sh.
+# pkg/ovn and pkg/ovs test against a real ovsdb-server: `make test` runs them.
 unit:
-	$(GO) test -count=1 ./pkg/...
+	GO=$(GO) hack/unit.sh
 
 # IPAM benchmarks run for the usual second each; the cluster benchmarks
 # time one full run each (-benchtime 1x) and print their own figures.
