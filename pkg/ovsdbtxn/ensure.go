@@ -3,6 +3,7 @@ package ovsdbtxn
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/mapper"
@@ -69,8 +70,8 @@ type Ensured struct {
 
 // EnsureOps returns the operations that make want's row exist as wanted:
 // none when the cached row already is; one update of the changed columns
-// (and mutations of the merged maps) when it differs; an insert with a
-// named UUID, attached to its parent, when it is missing.
+// (and mutations of the merged maps and mutated sets) when it differs; an
+// insert with a named UUID, attached to its parent, when it is missing.
 func EnsureOps[T model.Model](c *Client, want Row[T]) (Ensured, error) {
 	info, err := c.db.Cache().DatabaseModel().NewModelInfo(want.Model)
 	if err != nil {
@@ -201,20 +202,18 @@ func updateOps[T model.Model](c *Client, info *mapper.Info, want Row[T], have T)
 	}
 	var muts []model.Mutation
 	for _, field := range want.MergedMaps {
-		column, err := info.ColumnByPtr(field)
+		old, err := existing(info, haveInfo, field)
 		if err != nil {
 			return Ensured{}, err
 		}
-		old, _ := haveInfo.FieldByColumn(column)
 		oldMap, _ := old.(map[string]string)
 		muts = append(muts, MergeMap(field, oldMap, *field)...)
 	}
 	for _, field := range want.MutatedSets {
-		column, err := info.ColumnByPtr(field)
+		old, err := existing(info, haveInfo, field)
 		if err != nil {
 			return Ensured{}, err
 		}
-		old, _ := haveInfo.FieldByColumn(column)
 		oldSet, _ := old.([]string)
 		muts = append(muts, SetDiff(field, oldSet, *field)...)
 	}
@@ -236,24 +235,26 @@ func updateOps[T model.Model](c *Client, info *mapper.Info, want Row[T], have T)
 	return res, nil
 }
 
+// existing returns the existing row's value of the column field points
+// at in the wanted model.
+func existing(want, have *mapper.Info, field any) (any, error) {
+	column, err := want.ColumnByPtr(field)
+	if err != nil {
+		return nil, err
+	}
+	return have.FieldByColumn(column)
+}
+
 // changedFields returns the fields (pointers into the wanted model) whose
 // value differs from the existing row's.
 func changedFields(want, have *mapper.Info, fields []any) ([]any, error) {
 	var changed []any
 	for _, field := range fields {
-		column, err := want.ColumnByPtr(field)
+		h, err := existing(want, have, field)
 		if err != nil {
 			return nil, err
 		}
-		w, err := want.FieldByColumn(column)
-		if err != nil {
-			return nil, err
-		}
-		h, err := have.FieldByColumn(column)
-		if err != nil {
-			return nil, err
-		}
-		if !Equivalent(w, h) {
+		if !Equivalent(reflect.ValueOf(field).Elem().Interface(), h) {
 			changed = append(changed, field)
 		}
 	}
