@@ -98,8 +98,9 @@ func (c *Client) LoadBalancerOps(group string, want LoadBalancer) ([]ovsdb.Opera
 	return res.Ops, err
 }
 
-// DeleteLoadBalancerOps removes a load balancer from group and deletes it;
-// none when it is already gone.
+// DeleteLoadBalancerOps removes a load balancer from its group and deletes
+// it; none when it is already gone. It leaves whichever group holds it,
+// group or another, as ports leave whichever switch or router holds them.
 func (c *Client) DeleteLoadBalancerOps(group, name string) ([]ovsdb.Operation, error) {
 	have, err := c.loadBalancerByName(name)
 	if err != nil || have == nil {
