@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
@@ -82,7 +81,7 @@ type Chassis struct {
 // removes the chassis from SB), then ovs-vswitchd ("exit --cleanup", which
 // removes its taps), then the database, then the namespace if it made it;
 // opts.SB must therefore have been started before, so it is stopped after.
-func StartChassis(tb testing.TB, opts ChassisOptions) *Chassis {
+func StartChassis(tb T, opts ChassisOptions) *Chassis {
 	tb.Helper()
 	if opts.Name == "" || opts.SB == nil {
 		tb.Fatalf("StartChassis: Name and SB are required, got %+v", opts)

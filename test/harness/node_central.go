@@ -1,7 +1,5 @@
 package harness
 
-import "testing"
-
 // OVNCentral is the cluster-wide half of OVN: the northbound and southbound
 // databases and the ovn-northd translating one into the other.
 type OVNCentral struct {
@@ -11,7 +9,7 @@ type OVNCentral struct {
 
 // StartOVNCentral starts NB, SB and ovn-northd, stopped by tb.Cleanup.
 // Start it before any chassis, so that the chassis leave SB before SB stops.
-func StartOVNCentral(tb testing.TB) *OVNCentral {
+func StartOVNCentral(tb T) *OVNCentral {
 	tb.Helper()
 	nb := StartNorthbound(tb)
 	sb := StartSouthbound(tb)

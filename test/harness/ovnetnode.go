@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,7 +58,7 @@ type Node struct {
 // StartNode registers the node in the API server, starts its chassis and
 // its daemon, and waits until the daemon is ready and has installed the
 // CNI plugin. tb.Cleanup stops the daemon, then the chassis.
-func StartNode(tb testing.TB, opts NodeOptions) *Node {
+func StartNode(tb T, opts NodeOptions) *Node {
 	tb.Helper()
 	createNodeObject(tb, opts.API, opts.Name)
 	if opts.NetNS == "" {

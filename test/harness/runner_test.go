@@ -11,26 +11,34 @@ import (
 	"github.com/go-logr/logr/testr"
 )
 
-// A program that is not a test starts a real ovn-northd through the
-// harness with a Runner, and Close stops it and removes its directory.
+// A program that is not a test starts OVN central (two ovsdb-servers and
+// ovn-northd) through the harness with a Runner, and Close stops every
+// process and removes their directories.
 func TestRunnerStartsAndStops(t *testing.T) {
-	nb, sb := StartNorthbound(t), StartSouthbound(t)
 	r := NewRunner(testr.New(t))
-	var northd *Northd
-	if err := r.Run(func() { northd = StartNorthd(r, nb, sb) }); err != nil {
-		t.Fatalf("StartNorthd through a Runner: %v", err)
+	var central *OVNCentral
+	if err := r.Run(func() { central = StartOVNCentral(r) }); err != nil {
+		t.Fatalf("StartOVNCentral through a Runner: %v", err)
 	}
-	if err := syscall.Kill(northd.PID, 0); err != nil {
-		t.Fatalf("ovn-northd (pid %d) not running after start: %v", northd.PID, err)
+	processes := map[string]int{"northbound ovsdb-server": central.NB.PID,
+		"southbound ovsdb-server": central.SB.PID, "ovn-northd": central.Northd.PID}
+	for name, pid := range processes {
+		if err := syscall.Kill(pid, 0); err != nil {
+			t.Fatalf("%s (pid %d) not running after start: %v", name, pid, err)
+		}
 	}
 	if err := r.Close(); err != nil {
 		t.Errorf("Close() = %v, want nil", err)
 	}
-	if err := syscall.Kill(northd.PID, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("ovn-northd (pid %d) still exists after Close (kill -0: %v)", northd.PID, err)
+	for name, pid := range processes {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s (pid %d) still exists after Close (kill -0: %v)", name, pid, err)
+		}
 	}
-	if _, err := os.Stat(northd.LogFile); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s still exists after Close (%v)", northd.LogFile, err)
+	for _, file := range []string{central.NB.LogFile, central.SB.LogFile, central.Northd.LogFile} {
+		if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still exists after Close (%v)", file, err)
+		}
 	}
 }
 
