@@ -20,6 +20,13 @@ const (
 	// keyMaxRate is the other_config key of QoS and Queue rows holding the
 	// rate limit in bit/s.
 	keyMaxRate = "max-rate"
+	// keyBurst is the Queue's other_config key of its bucket, in bits.
+	keyBurst = "burst"
+	// burstDivisor sizes a queue's bucket at a tenth of a second of
+	// traffic. Without it OVS gives linux-htb a bucket of one MTU, which
+	// the kernel's timers cannot refill fast enough: measured here, a
+	// 20 Mbit/s limit delivered 14.5 to 19 Mbit/s.
+	burstDivisor = 10
 	// externalIDPort marks the QoS and Queue rows ovnet made, with the port
 	// they were made for, so a human or a sweep can tell them apart.
 	externalIDPort = "ovnet.io/port"
@@ -77,8 +84,8 @@ func (c *Client) egressRateOps(name string, bps uint64) ([]ovsdb.Operation, erro
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrPortNotFound, name)
 	}
-	rate := strconv.FormatUint(bps, 10)
-	if (bps == 0 && p.QOS == nil) || (bps > 0 && c.hasRate(p, rate)) {
+	rate, burst := strconv.FormatUint(bps, 10), strconv.FormatUint(bps/burstDivisor, 10)
+	if (bps == 0 && p.QOS == nil) || (bps > 0 && c.hasRate(p, rate, burst)) {
 		return nil, nil
 	}
 	drop, err := c.dropQoSOps(p)
@@ -91,7 +98,8 @@ func (c *Client) egressRateOps(name string, bps uint64) ([]ovsdb.Operation, erro
 		// Replaced rather than edited: rates change rarely, and a fresh
 		// pair of rows is one shape to reason about.
 		ids := map[string]string{externalIDPort: name}
-		queue := &vswitch.Queue{UUID: ovsdbtxn.NamedUUID(), OtherConfig: map[string]string{keyMaxRate: rate}, ExternalIDs: ids}
+		queue := &vswitch.Queue{UUID: ovsdbtxn.NamedUUID(), OtherConfig: map[string]string{keyMaxRate: rate, keyBurst: burst},
+			ExternalIDs: ids}
 		qos := &vswitch.QoS{UUID: ovsdbtxn.NamedUUID(), Type: qosTypeHTB, OtherConfig: map[string]string{keyMaxRate: rate},
 			Queues: map[int]string{0: queue.UUID}, ExternalIDs: ids}
 		if ops, err = c.db.DB().Create(queue, qos); err != nil {
@@ -107,8 +115,8 @@ func (c *Client) egressRateOps(name string, bps uint64) ([]ovsdb.Operation, erro
 }
 
 // hasRate reports whether the port's QoS is the linux-htb shaper with one
-// queue, both at rate.
-func (c *Client) hasRate(p *vswitch.Port, rate string) bool {
+// queue, both at rate, the queue with burst.
+func (c *Client) hasRate(p *vswitch.Port, rate, burst string) bool {
 	if p.QOS == nil {
 		return false
 	}
@@ -117,7 +125,7 @@ func (c *Client) hasRate(p *vswitch.Port, rate string) bool {
 		return false
 	}
 	queue := cachedRow[*vswitch.Queue](c, qos.Queues[0])
-	return queue != nil && queue.OtherConfig[keyMaxRate] == rate
+	return queue != nil && queue.OtherConfig[keyMaxRate] == rate && queue.OtherConfig[keyBurst] == burst
 }
 
 // dropQoSOps destroys the port's QoS row and its queues, each unless

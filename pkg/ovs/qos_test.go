@@ -1,6 +1,8 @@
 package ovs_test
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -57,6 +59,10 @@ func TestSetPortEgressRate(t *testing.T) {
 			}
 			if got := f.vsctl(t, "get", "queue", queues, "other_config:max-rate"); got != `"`+tt.rate+`"` {
 				t.Fatalf("queue max-rate = %s, want %s", got, tt.rate)
+			}
+			rate, _ := strconv.ParseUint(tt.rate, 10, 64)
+			if got, want := f.vsctl(t, "get", "queue", queues, "other_config:burst"), fmt.Sprintf(`"%d"`, rate/10); got != want {
+				t.Fatalf("queue burst = %s, want %s (a tenth of a second)", got, want)
 			}
 		})
 	}

@@ -30,6 +30,12 @@ func TestBandwidth(t *testing.T) {
 		if !strings.Contains(got, "max-rate=20000000") && !strings.Contains(got, `max-rate="20000000"`) {
 			return fmt.Errorf("QoS rows: %s", got)
 		}
+		// ovs-vswitchd applies the row to the kernel's shaper on its own
+		// time; the rate is measured once the shaper says 20 Mbit.
+		classes, err := nodeExec(n, "tc", "class", "show", "dev", host)
+		if err != nil || strings.Count(classes, "class htb") == 0 || strings.Count(classes, "class htb") != strings.Count(classes, "ceil 20Mbit") {
+			return fmt.Errorf("htb classes on %s: %s %v", host, classes, err)
+		}
 		return nil
 	})
 	within(t, "into the pod after the change to 20", throughput(t, peer, limited), 20e6)
