@@ -26,14 +26,15 @@ func TestBandwidth(t *testing.T) {
 	e.annotate(limited.Pod, map[string]any{annotation.IngressRate: "20", annotation.EgressRate: "15"})
 	host := hostInterface(t, limited)
 	e.eventually("ingress limit changed to 20 Mbit/s", func() error {
-		got := n.Chassis.Vsctl(t, "--bare", "--columns=other_config", "list", "qos")
+		got := n.Chassis.Vsctl(t, "--bare", "--columns=other_config", "list", "queue")
 		if !strings.Contains(got, "max-rate=20000000") && !strings.Contains(got, `max-rate="20000000"`) {
-			return fmt.Errorf("QoS rows: %s", got)
+			return fmt.Errorf("queue rows: %s", got)
 		}
 		// ovs-vswitchd applies the row to the kernel's shaper on its own
-		// time; the rate is measured once the shaper says 20 Mbit.
+		// time; the rate is measured once the queue's class says 20 Mbit.
 		classes, err := nodeExec(n, "tc", "class", "show", "dev", host)
-		if err != nil || strings.Count(classes, "class htb") == 0 || strings.Count(classes, "class htb") != strings.Count(classes, "ceil 20Mbit") {
+		queues := strings.Count(classes, "parent 1:fffe")
+		if err != nil || queues == 0 || queues != strings.Count(classes, "ceil 20Mbit") {
 			return fmt.Errorf("htb classes on %s: %s %v", host, classes, err)
 		}
 		return nil
