@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovn"
 )
 
@@ -33,6 +34,7 @@ func main() {
 	flag.StringVar(&cfg.JoinSubnet.Name, "join-subnet", "join", "name of the subnet that connects nodes")
 	flag.StringVar(&cfg.JoinSubnet.CIDR, "join-cidr", "100.64.0.0/16", "CIDR of the join subnet")
 	flag.StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/12", "Service CIDR; no subnet may overlap it")
+	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway nodes' heartbeat Leases (the daemons' --gateway-lease-namespace)")
 	flag.DurationVar(&cfg.GCInterval, "gc-interval", 5*time.Minute, "period of the garbage collector's sweep (0 disables the periodic sweep)")
 	flag.IntVar(&cfg.PodWorkers, "pod-workers", 16, "pods reconciled concurrently")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", true, "elect a leader among replicas")

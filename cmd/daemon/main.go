@@ -13,6 +13,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/cni"
 	"github.com/ovnet/ovnet/pkg/daemon"
+	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
@@ -36,6 +37,8 @@ func main() {
 	flag.StringVar(&cfg.EncapIP, "encap-ip", os.Getenv("POD_IP"), "tunnel endpoint address of this node (with --ovn-remote; env POD_IP)")
 	flag.TextVar(&cfg.ServiceCIDR, "service-cidr", netip.MustParsePrefix("10.96.0.0/12"),
 		"Service CIDR (kube-apiserver --service-cluster-ip-range), routed through ovn0 so the node reaches ClusterIPs; empty routes none")
+	flag.StringVar(&cfg.OVNRundir, "ovn-rundir", "/var/run/ovn", "ovn-controller's run directory (pidfile, control socket), checked on gateway nodes; empty skips the check")
+	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway heartbeat Leases (the controller's --gateway-lease-namespace)")
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
 	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")

@@ -24,6 +24,10 @@ type endpoint struct {
 	owner ovn.Owner
 	// externalIDs are extra keys recorded on the port.
 	externalIDs map[string]string
+	// gateway marks a node's port: it carries traffic rerouted to and
+	// from outside the cluster, whose addresses are not the node's, so
+	// it gets no port security.
+	gateway bool
 }
 
 // address allocates (or finds the existing allocation of) the endpoint and
@@ -39,10 +43,12 @@ func (n *Network) address(ctx context.Context, ep endpoint) (ipam.Allocation, er
 
 func (n *Network) programPort(ctx context.Context, ep endpoint, alloc ipam.Allocation) error {
 	addr := alloc.MAC.String() + " " + alloc.IP.String()
-	ops, err := n.NB.SwitchPortOps(ovn.SwitchPort{
-		Switch: alloc.Subnet, Name: ep.port, Addresses: []string{addr}, PortSecurity: []string{addr},
-		Owner: ep.owner, ExternalIDs: ep.externalIDs,
-	})
+	port := ovn.SwitchPort{Switch: alloc.Subnet, Name: ep.port, Addresses: []string{addr}, PortSecurity: []string{addr},
+		Owner: ep.owner, ExternalIDs: ep.externalIDs}
+	if ep.gateway {
+		port.PortSecurity = nil
+	}
+	ops, err := n.NB.SwitchPortOps(port)
 	if err == nil {
 		err = n.NB.Transact(ctx, ops)
 	}

@@ -43,6 +43,7 @@ func (b *Bootstrap) Start(ctx context.Context) error {
 		run  func(context.Context) error
 	}{
 		{"cluster router", b.ensureRouter},
+		{"cluster routing", b.ensureClusterRouting},
 		{"service load balancer group", b.ensureServiceGroup},
 		{"default subnets", b.ensureDefaultSubnets},
 		{"load subnets", b.loadSubnets},
@@ -61,6 +62,16 @@ func (b *Bootstrap) Start(ctx context.Context) error {
 
 func (b *Bootstrap) ensureRouter(ctx context.Context) error {
 	ops, err := b.Network.NB.RouterOps(ovn.Router{Name: b.Network.Config.ClusterRouter, Owner: b.Network.clusterOwner()})
+	if err != nil {
+		return err
+	}
+	return b.Network.NB.Transact(ctx, ops)
+}
+
+// ensureClusterRouting writes the router's default route and its
+// service CIDR policy.
+func (b *Bootstrap) ensureClusterRouting(ctx context.Context) error {
+	ops, err := b.Network.clusterRoutingOps()
 	if err != nil {
 		return err
 	}

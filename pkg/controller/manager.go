@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovn"
 )
 
@@ -71,6 +73,9 @@ func utilMust(err error) {
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Registerer == nil {
 		opts.Registerer = crmetrics.Registry
+	}
+	if opts.Network.GatewayLeaseNamespace == "" {
+		opts.Network.GatewayLeaseNamespace = gatewayhealth.DefaultNamespace
 	}
 	if opts.Logger.GetSink() == nil {
 		opts.Logger = ctrl.Log
@@ -129,7 +134,10 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		// Nothing reads managedFields; dropping them shrinks every cached pod
 		// and every deep copy made of it.
-		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields(),
+			// Only the gateway heartbeats, not every kubelet's node Lease.
+			ByObject: map[client.Object]cache.ByObject{&coordinationv1.Lease{}: {
+				Namespaces: map[string]cache.Config{opts.Network.GatewayLeaseNamespace: {}}}}},
 		HealthProbeBindAddress: opts.ProbeAddr,
 		// Name validation guards against two controllers of one name in a
 		// process; tests run a controller again in the same process after

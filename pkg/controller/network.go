@@ -29,6 +29,8 @@ type Config struct {
 	JoinSubnet SubnetDefaults
 	// ServiceCIDR is reserved for Services; no subnet may overlap it.
 	ServiceCIDR netip.Prefix
+	// GatewayLeaseNamespace holds the gateway nodes' heartbeat Leases.
+	GatewayLeaseNamespace string
 	// GCInterval is the period of the garbage collector's sweep.
 	GCInterval time.Duration
 	// PodWorkers is the number of pods reconciled concurrently.

@@ -88,19 +88,27 @@ func (r *NodeReconciler) endpoint(node string) endpoint {
 		request: ipam.Request{Owner: ipam.NodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name},
 		port:    ovnname.NodePort(node),
 		owner:   ovn.Owner{Kind: ovn.KindNode, Name: node},
+		gateway: true,
 	}
 }
 
-// route sends traffic for the node's own address to its join address.
+// route sends traffic for the node's own address to its join address,
+// and the egress of its pods (of distributed subnets) out through it.
 func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, alloc ipam.Allocation) error {
 	owner := ovn.Owner{Kind: ovn.KindNode, Name: node.Name}
+	router := r.Network.Config.ClusterRouter
+	ip, hasInternal := internalIP(node, alloc.IP)
 	var ops []ovnOp
 	var err error
-	if ip, ok := internalIP(node, alloc.IP); ok {
-		ops, err = r.Network.NB.StaticRouteOps(ovn.StaticRoute{Router: r.Network.Config.ClusterRouter,
-			Prefix: ip.String(), Nexthop: alloc.IP.String(), Owner: owner})
+	if hasInternal {
+		ops, err = r.Network.NB.StaticRouteOps(ovn.StaticRoute{Router: router, Prefix: ip.String(), Nexthop: alloc.IP.String(), Owner: owner})
 	} else {
-		ops, err = r.Network.NB.DeleteStaticRoutesOps(r.Network.Config.ClusterRouter, owner)
+		ops, err = r.Network.NB.DeleteStaticRoutesOps(router, owner)
+	}
+	if err == nil {
+		var more []ovnOp
+		more, err = r.Network.NB.RouterPoliciesOps(router, owner, nodePolicies(node.Name, alloc.IP, ip, hasInternal))
+		ops = append(ops, more...)
 	}
 	if err == nil {
 		err = r.Network.NB.Transact(ctx, ops)
@@ -125,7 +133,13 @@ func internalIP(node *corev1.Node, join netip.Addr) (netip.Addr, bool) {
 }
 
 func (r *NodeReconciler) gone(ctx context.Context, name string) error {
-	ops, err := r.Network.NB.DeleteStaticRoutesOps(r.Network.Config.ClusterRouter, ovn.Owner{Kind: ovn.KindNode, Name: name})
+	owner := ovn.Owner{Kind: ovn.KindNode, Name: name}
+	ops, err := r.Network.NB.DeleteStaticRoutesOps(r.Network.Config.ClusterRouter, owner)
+	if err == nil {
+		var more []ovnOp
+		more, err = r.Network.NB.RouterPoliciesOps(r.Network.Config.ClusterRouter, owner, nil)
+		ops = append(ops, more...)
+	}
 	if err == nil {
 		err = r.Network.NB.Transact(ctx, ops)
 	}

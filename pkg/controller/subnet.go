@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -74,11 +75,14 @@ func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ovnetv1.Subnet{}).
 		WatchesRawSource(source.Channel(r.usageChanged, &handler.EnqueueRequestForObject{})).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfNode)).
+		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfLease)).
 		Named("subnet").
 		Complete(r)
 }
 
 // +kubebuilder:rbac:groups=ovnet.io,resources=subnets;subnets/status;subnets/finalizers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
 
 // Reconcile converges one Subnet.
 func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -103,14 +107,27 @@ func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		}
 	}
 	status := subnet.Status.DeepCopy()
-	applyErr := r.apply(ctx, subnet)
+	egress, applyErr := r.apply(ctx, subnet)
 	r.setConditions(subnet, status, applyErr)
-	return r.writeStatus(ctx, subnet, status)
+	r.setEgress(subnet, status, egress)
+	result, err := r.writeStatus(ctx, subnet, status)
+	if egress != nil && egress.recheck > 0 && (result.RequeueAfter == 0 || egress.recheck < result.RequeueAfter) {
+		// A gateway's heartbeat that stops must be noticed without any
+		// write to watch.
+		result.RequeueAfter = egress.recheck
+	}
+	return result, err
 }
 
 // apply validates the spec, loads it into the allocator and programs the
-// switch. A refused spec leaves the last accepted one in force.
-func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) error {
+// switch and the egress. A refused spec leaves the last accepted one in
+// force; so does a refused gateway setting (the egress returned is nil).
+func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*egressState, error) {
+	egress, egressErr := r.egress(ctx, subnet)
+	var se *specError
+	if egressErr != nil && !errors.As(egressErr, &se) {
+		return nil, egressErr
+	}
 	cfg, err := r.Network.ipamConfig(subnet.Name, subnet.Spec)
 	old, existed := r.Network.IPAM.Subnet(subnet.Name)
 	if err == nil {
@@ -120,14 +137,14 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) er
 		// A refused CIDR, gateway or exclude list keeps the one in force,
 		// and does not hold back the rest of the spec (private, allow).
 		if existed {
-			if perr := r.program(ctx, old, subnet); perr != nil {
-				return perr
+			if perr := r.program(ctx, old, subnet, egress); perr != nil {
+				return nil, perr
 			}
 		}
-		return classifySubnetError(err)
+		return egress, errors.Join(classifySubnetError(err), egressErr)
 	}
-	if err := r.program(ctx, cfg, subnet); err != nil {
-		return err
+	if err := r.program(ctx, cfg, subnet, egress); err != nil {
+		return nil, err
 	}
 	r.Network.waiters.wakeAll(subnet.Name)
 	if existed && (old.CIDR != cfg.CIDR || old.Gateway != cfg.Gateway) {
@@ -135,7 +152,23 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) er
 		// gateway: their records are rewritten and the daemons follow.
 		r.Network.waiters.requeue(ctx, podHolders(r.Network.IPAM.Allocations(subnet.Name)))
 	}
-	return nil
+	return egress, egressErr
+}
+
+// egress decides where the subnet's egress leaves; a refused gateway
+// setting is a spec error and no decision.
+func (r *SubnetReconciler) egress(ctx context.Context, subnet *ovnetv1.Subnet) (*egressState, error) {
+	spec, err := parseEgress(subnet.Spec)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	nodes, err := r.gatewayNodes(ctx, spec.nodes, now)
+	if err != nil {
+		return nil, err
+	}
+	st := decideEgress(spec, nodes, subnet.Status.ActiveGateway, now)
+	return &st, nil
 }
 
 // podHolders lists the pods among a subnet's allocations.
@@ -149,9 +182,15 @@ func podHolders(allocs []ipam.Allocation) []types.NamespacedName {
 	return pods
 }
 
-// program writes the subnet's switch, router port and ACLs for cfg.
-func (r *SubnetReconciler) program(ctx context.Context, cfg ipam.SubnetConfig, subnet *ovnetv1.Subnet) error {
+// program writes the subnet's switch, router port, ACLs and policies for
+// cfg; a nil egress keeps the egress policy in force.
+func (r *SubnetReconciler) program(ctx context.Context, cfg ipam.SubnetConfig, subnet *ovnetv1.Subnet, egress *egressState) error {
 	ops, err := r.Network.subnetOps(cfg, subnet.Spec)
+	if err == nil {
+		var more []ovnOp
+		more, err = r.Network.subnetPoliciesOps(cfg, egress)
+		ops = append(ops, more...)
+	}
 	if err == nil {
 		err = r.Network.NB.Transact(ctx, ops)
 	}
@@ -191,10 +230,14 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 		if !meta.IsStatusConditionPresentAndEqual(subnet.Status.Conditions, ovnetv1.ConditionValidated, metav1.ConditionFalse) {
 			r.reportRefusal(subnet, se)
 		}
+		// The last accepted spec stays in force and programmed; a subnet
+		// never accepted is not ready.
+		ready := metav1.Condition{Type: ovnetv1.ConditionReady, Status: metav1.ConditionTrue, Reason: ovnetv1.ReasonProgrammed,
+			Message: "switch and router port programmed", ObservedGeneration: gen}
 		if _, ok := r.Network.IPAM.Subnet(subnet.Name); !ok {
-			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
-				Status: metav1.ConditionFalse, Reason: se.Reason, Message: se.Error(), ObservedGeneration: gen})
+			ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, se.Reason, se.Error()
 		}
+		meta.SetStatusCondition(&status.Conditions, ready)
 	default:
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
 			Status: metav1.ConditionFalse, Reason: ovnetv1.ReasonNorthboundError, Message: applyErr.Error(), ObservedGeneration: gen})
@@ -345,12 +388,12 @@ func (r *SubnetReconciler) forget(ctx context.Context, name string) error {
 }
 
 func statusEqual(a, b *ovnetv1.SubnetStatus) bool {
-	return a.Gateway == b.Gateway && a.UsedIPs == b.UsedIPs && a.AvailableIPs == b.AvailableIPs && !conditionsDiffer(a, b) &&
+	return a.Gateway == b.Gateway && a.ActiveGateway == b.ActiveGateway && a.UsedIPs == b.UsedIPs && a.AvailableIPs == b.AvailableIPs && !conditionsDiffer(a, b) &&
 		a.ObservedGeneration == b.ObservedGeneration
 }
 
 func onlyUsageChanged(a, b *ovnetv1.SubnetStatus) bool {
-	return a.Gateway == b.Gateway && !conditionsDiffer(a, b) && a.ObservedGeneration == b.ObservedGeneration
+	return a.Gateway == b.Gateway && a.ActiveGateway == b.ActiveGateway && !conditionsDiffer(a, b) && a.ObservedGeneration == b.ObservedGeneration
 }
 
 func conditionsDiffer(a, b *ovnetv1.SubnetStatus) bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
@@ -81,8 +82,8 @@ func lastAddr(p netip.Prefix) netip.Addr {
 }
 
 // specNotices lists what of an accepted spec ovnet does not act on, each
-// saying why: excludes outside the CIDR, and gateway settings other than
-// the defaults, which the egress gateways will implement.
+// saying why: excludes outside the CIDR, and gateway nodes of a
+// distributed subnet.
 func specNotices(spec ovnetv1.SubnetSpec) []string {
 	var notes []string
 	if cidr, err := ipam.ParseCIDR(spec.CIDR); err == nil {
@@ -92,19 +93,8 @@ func specNotices(spec ovnetv1.SubnetSpec) []string {
 			}
 		}
 	}
-	var gw []string
-	if spec.GatewayType != "" && spec.GatewayType != ovnetv1.GatewayDistributed {
-		gw = append(gw, fmt.Sprintf("gatewayType %s", spec.GatewayType))
-	}
-	if spec.GatewayNode != "" {
-		gw = append(gw, fmt.Sprintf("gatewayNode %s", spec.GatewayNode))
-	}
-	if spec.NATOutgoing != nil && !*spec.NATOutgoing {
-		gw = append(gw, "natOutgoing false")
-	}
-	if len(gw) > 0 {
-		notes = append(notes, strings.Join(gw, ", ")+
-			" not implemented yet: pods of this subnet reach pods, nodes and Services only, nothing outside the cluster")
+	if spec.GatewayNode != "" && (spec.GatewayType == "" || spec.GatewayType == ovnetv1.GatewayDistributed) {
+		notes = append(notes, fmt.Sprintf("gatewayNode %s is used by centralized gateways only: egress of this distributed subnet leaves through each pod's own node", spec.GatewayNode))
 	}
 	return notes
 }
@@ -175,14 +165,19 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]o
 	return ops, nil
 }
 
-// deleteSubnetOps removes the switch (and its ports) and its router port.
+// deleteSubnetOps removes the switch (and its ports), its router port and
+// its policies.
 func (n *Network) deleteSubnetOps(name string) ([]ovnOp, error) {
 	ops, err := n.NB.DeleteRouterPortOps(n.Config.ClusterRouter, ovnname.RouterPort(n.Config.ClusterRouter, name))
 	if err != nil {
 		return nil, err
 	}
+	policies, err := n.NB.RouterPoliciesOps(n.Config.ClusterRouter, ovn.Owner{Kind: ovn.KindSubnet, Name: name}, nil)
+	if err != nil {
+		return nil, err
+	}
 	more, err := n.NB.DeleteSwitchOps(name)
-	return append(ops, more...), err
+	return slices.Concat(ops, policies, more), err
 }
 
 // saturate converts an unsigned count to the int64 the status carries.

@@ -10,6 +10,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
 	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
+	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
@@ -71,6 +72,11 @@ type Config struct {
 	// ServiceCIDR is routed through ovn0, so the node reaches ClusterIPs;
 	// the zero value routes none.
 	ServiceCIDR netip.Prefix
+	// OVNRundir is ovn-controller's run directory, where a gateway node
+	// checks that it answers; empty skips the check.
+	OVNRundir string
+	// GatewayLeaseNamespace holds the gateway heartbeat Leases.
+	GatewayLeaseNamespace string
 	// AddressTimeout and OVNTimeout bound ADD's two waits.
 	AddressTimeout time.Duration
 	OVNTimeout     time.Duration
@@ -98,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CNIConfDir == "" {
 		c.CNIConfDir = DefaultConfDir
+	}
+	if c.GatewayLeaseNamespace == "" {
+		c.GatewayLeaseNamespace = gatewayhealth.DefaultNamespace
 	}
 	return c
 }

@@ -25,6 +25,7 @@ import (
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
+	"github.com/ovnet/ovnet/pkg/daemon/heartbeat"
 	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
 	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
@@ -102,10 +103,11 @@ func New(opts Options) (*Daemon, error) {
 
 // parts are what Run builds once the node's namespace and OVSDB are open.
 type parts struct {
-	ovs  *ovs.Client
-	node *nodesetup.Node
-	conf *podconfig.Configurator
-	cni  *cniserver.Server
+	netns *nslink.Namespace
+	ovs   *ovs.Client
+	node  *nodesetup.Node
+	conf  *podconfig.Configurator
+	cni   *cniserver.Server
 }
 
 // Run sets the node up, starts the informers and reconcilers, installs
@@ -144,7 +146,7 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 		}
 		mtu = uplink - tunnelOverhead
 	}
-	p := &parts{ovs: client}
+	p := &parts{netns: netns, ovs: client}
 	p.node = nodesetup.New(nodesetup.Config{NodeName: d.cfg.NodeName, Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType,
 		OVNRemote: d.cfg.OVNRemote, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP, ServiceCIDR: d.cfg.ServiceCIDR,
 		MTU: mtu}, client, netns)
@@ -179,6 +181,12 @@ func (d *Daemon) addReconcilers(p *parts) error {
 		return err
 	}
 	if err := (&nodesetup.NodeReconciler{Node: p.node, Cache: d.mgr.GetCache()}).SetupWithManager(d.mgr); err != nil {
+		return err
+	}
+	beat := &heartbeat.Heartbeat{Node: d.cfg.NodeName, Namespace: d.cfg.GatewayLeaseNamespace, Cache: d.mgr.GetCache(),
+		Client: d.mgr.GetClient(), API: d.mgr.GetAPIReader(), Logger: d.log.WithName("heartbeat"),
+		Checker: &heartbeat.Checker{NetNS: p.netns, OVNRundir: d.cfg.OVNRundir}}
+	if err := d.mgr.Add(beat); err != nil {
 		return err
 	}
 	// /healthz says the process serves at all; /readyz follows STATUS.

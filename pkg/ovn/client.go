@@ -89,6 +89,7 @@ func monitoredTables() []ovsdbtxn.Table {
 		{Model: &nbdb.LogicalRouter{}},
 		{Model: &nbdb.LogicalRouterPort{}},
 		{Model: &nbdb.LogicalRouterStaticRoute{}},
+		{Model: &nbdb.LogicalRouterPolicy{}},
 		{Model: &nbdb.LoadBalancer{}},
 		{Model: &nbdb.LoadBalancerGroup{}},
 		{Model: &nbdb.PortGroup{}},

@@ -81,8 +81,8 @@ func (c *Client) portGarbage(dead func(map[string]string) bool) ([]ovsdb.Operati
 	return ovsdbtxn.DetachOps(c.db, ls, &ls.Ports, uuids...)
 }
 
-// routerGarbage deletes dead routers and detaches dead ports and routes
-// from the live ones.
+// routerGarbage deletes dead routers and detaches dead ports, routes and
+// policies from the live ones.
 func (c *Client) routerGarbage(dead func(map[string]string) bool) ([]ovsdb.Operation, error) {
 	routers, err := ovsdbtxn.List[nbdb.LogicalRouter](c.db, nil)
 	if err != nil {
@@ -101,7 +101,11 @@ func (c *Client) routerGarbage(dead func(map[string]string) bool) ([]ovsdb.Opera
 		}
 		ports := deadRefs[*nbdb.LogicalRouterPort](c, lr.Ports, func(p *nbdb.LogicalRouterPort) map[string]string { return p.ExternalIDs }, dead)
 		routes := deadRefs[*nbdb.LogicalRouterStaticRoute](c, lr.StaticRoutes, func(r *nbdb.LogicalRouterStaticRoute) map[string]string { return r.ExternalIDs }, dead)
+		policies := deadRefs[*nbdb.LogicalRouterPolicy](c, lr.Policies, func(r *nbdb.LogicalRouterPolicy) map[string]string { return r.ExternalIDs }, dead)
 		var muts []model.Mutation
+		if len(policies) > 0 {
+			muts = append(muts, ovsdbtxn.DeleteRefs(&lr.Policies, policies...))
+		}
 		if len(ports) > 0 {
 			muts = append(muts, ovsdbtxn.DeleteRefs(&lr.Ports, ports...))
 		}

@@ -176,9 +176,13 @@ func (v *NBView) LoadBalancerGroup(tb testing.TB, name string) *nbdb.LoadBalance
 	return &rows[0]
 }
 
-// PortsOf returns the names of the ports on a switch.
+// PortsOf returns the names of the ports on a switch; none for a switch
+// the view does not show (yet).
 func (v *NBView) PortsOf(tb testing.TB, ls *nbdb.LogicalSwitch) []string {
 	tb.Helper()
+	if ls == nil {
+		return nil
+	}
 	names := make([]string, 0, len(ls.Ports))
 	for _, uuid := range ls.Ports {
 		p := &nbdb.LogicalSwitchPort{UUID: uuid}

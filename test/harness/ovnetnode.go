@@ -75,7 +75,7 @@ func StartNode(tb T, opts NodeOptions) *Node {
 		"--datapath-type=netdev", "--mtu=" + strconv.Itoa(PodMTU), "--socket=" + n.Socket,
 		"--cni-plugin=" + Build(tb, "./cmd/cni", "ovnet"), "--cni-bin-dir=" + n.CNIBinDir, "--cni-conf-dir=" + n.CNIConfDir,
 		"--metrics-address=" + n.MetricsAddr, "--health-probe-address=" + n.ProbeAddr,
-		"--address-timeout=20s", "--ovn-timeout=20s"}, opts.DaemonArgs...)
+		"--address-timeout=20s", "--ovn-timeout=20s", "--ovn-rundir=" + ch.LogDir}, opts.DaemonArgs...)
 	n.StartDaemon(tb)
 	n.waitNodePort(tb)
 	tb.Cleanup(func() {

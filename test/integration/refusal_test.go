@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -32,6 +33,9 @@ func TestNamespaceSubnetRefusals(t *testing.T) {
 	e.condition("owner", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
 	// Kube-OVN's documentation writes the choice with a comment after it.
 	pastedComment := "centralized // or distributed by default"
+	// The API server refuses a Subnet of this CIDR: an admission policy
+	// stands for whatever a cluster's admins enforce.
+	const fencedCIDR = "10.75.0.0/24"
 	tests := []struct {
 		name        string
 		annotations map[string]string
@@ -43,9 +47,9 @@ func TestNamespaceSubnetRefusals(t *testing.T) {
 			controller.ReasonReservedSubnet, "reserved for nodes"},
 		{"intruder", map[string]string{annotation.CIDR: "10.74.0.0/24", annotation.LogicalSwitch: "owner"},
 			controller.ReasonSubnetConflict, "does not belong to namespace intruder"},
-		{"pasted", map[string]string{annotation.CIDR: "10.75.0.0/24", annotation.GatewayType: pastedComment},
-			controller.ReasonRejectedByAPI, "gatewayType"},
+		{"fenced", map[string]string{annotation.CIDR: fencedCIDR}, controller.ReasonRejectedByAPI, "reserved by the cluster's admission policy"},
 	}
+	e.fenceCIDR(fencedCIDR)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.namespace(tt.name, tt.annotations)
@@ -58,28 +62,69 @@ func TestNamespaceSubnetRefusals(t *testing.T) {
 	}
 	t.Run("one Event, no hot retry", func(t *testing.T) {
 		time.Sleep(3 * time.Second)
-		if n := e.countEvents("Namespace", "", "pasted", controller.ReasonInvalidNamespaceSubnet); n != 1 {
+		if n := e.countEvents("Namespace", "", "fenced", controller.ReasonInvalidNamespaceSubnet); n != 1 {
 			t.Fatalf("the refusal was reported %d times, want once", n)
 		}
 	})
 	t.Run("fixed annotation", func(t *testing.T) {
-		e.annotate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pasted"}}, annotation.GatewayType, "distributed")
-		e.condition("pasted", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
-		e.nsCondition("pasted", corev1.ConditionTrue, "Accepted", "")
-		if got := e.addressed("pasted", "victim").Annotations[annotation.LogicalSwitch]; got != "pasted" {
+		e.annotate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fenced"}}, annotation.CIDR, "10.76.0.0/24")
+		e.condition("fenced", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+		e.nsCondition("fenced", corev1.ConditionTrue, "Accepted", "")
+		if got := e.addressed("fenced", "victim").Annotations[annotation.LogicalSwitch]; got != "fenced" {
+			t.Fatalf("pod placed in %s, want fenced", got)
+		}
+	})
+	t.Run("a pasted gateway type is refused by the controller, the subnet works", func(t *testing.T) {
+		e.namespace("pasted", map[string]string{annotation.CIDR: "10.77.0.0/24", annotation.GatewayType: pastedComment})
+		e.event("Namespace", "", "pasted", controller.ReasonInvalidNamespaceSubnet, "gatewayType")
+		e.nsCondition("pasted", corev1.ConditionFalse, ovnetv1.ReasonInvalidGateway, "gatewayType")
+		e.condition("pasted", ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonInvalidGateway)
+		e.condition("pasted", ovnetv1.ConditionGatewayReady, metav1.ConditionTrue, ovnetv1.ReasonDistributed)
+		if got := e.addressed(e.pod("pasted", "p", nil).Namespace, "p").Annotations[annotation.LogicalSwitch]; got != "pasted" {
 			t.Fatalf("pod placed in %s, want pasted", got)
 		}
 	})
 	t.Run("refused update keeps the subnet in force", func(t *testing.T) {
-		e.annotate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, annotation.GatewayType, pastedComment)
-		e.event("Namespace", "", "owner", controller.ReasonInvalidNamespaceSubnet, "gatewayType")
-		e.nsCondition("owner", corev1.ConditionFalse, controller.ReasonRejectedByAPI, "gatewayType")
-		if s := e.subnet("owner"); s.Spec.GatewayType != ovnetv1.GatewayDistributed {
+		e.annotate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, annotation.CIDR, fencedCIDR)
+		e.event("Namespace", "", "owner", controller.ReasonInvalidNamespaceSubnet, "admission policy")
+		e.nsCondition("owner", corev1.ConditionFalse, controller.ReasonRejectedByAPI, "admission policy")
+		if s := e.subnet("owner"); s.Spec.CIDR != "10.72.0.0/24" {
 			t.Fatalf("subnet owner spec changed to %+v", s.Spec)
 		}
 		if got := e.addressed(e.pod("owner", "after", nil).Namespace, "after").Annotations[annotation.LogicalSwitch]; got != "owner" {
 			t.Fatalf("pod placed in %s, want owner", got)
 		}
+	})
+}
+
+// fenceCIDR makes the API server refuse Subnets of cidr, through a
+// ValidatingAdmissionPolicy, and waits until it does.
+func (e *env) fenceCIDR(cidr string) {
+	e.t.Helper()
+	policy := &admissionv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "fence"},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionv1.RuleWithOperations{
+					Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+					Rule:       admissionv1.Rule{APIGroups: []string{"ovnet.io"}, APIVersions: []string{"v1"}, Resources: []string{"subnets"}},
+				}}}},
+			Validations: []admissionv1.Validation{{Expression: fmt.Sprintf("object.spec.cidr != '%s'", cidr),
+				Message: "cidr " + cidr + " is reserved by the cluster's admission policy"}},
+		}}
+	binding := &admissionv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "fence"},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "fence",
+			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny}}}
+	for _, obj := range []client.Object{policy, binding} {
+		if err := e.c.Create(e.ctx, obj); err != nil {
+			e.t.Fatalf("create %T: %v", obj, err)
+		}
+	}
+	e.eventually("admission policy in force", func() error {
+		probe := &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "fence-probe"}, Spec: ovnetv1.SubnetSpec{CIDR: cidr}}
+		if err := e.c.Create(e.ctx, probe, client.DryRunAll); err == nil {
+			return fmt.Errorf("a Subnet of %s is still accepted", cidr)
+		}
+		return nil
 	})
 }
 

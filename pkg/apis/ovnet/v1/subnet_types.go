@@ -2,8 +2,9 @@ package v1
 
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-// GatewayType says where traffic leaving the cluster from a subnet is NATed.
-// +kubebuilder:validation:Enum=distributed;centralized
+// GatewayType says where traffic leaving the cluster from a subnet leaves.
+// The controller, not the schema, checks the value, so that a namespace
+// annotation with a bad value gives the Subnet a condition that says why.
 type GatewayType string
 
 const (
@@ -40,7 +41,9 @@ type SubnetSpec struct {
 	// +optional
 	// +kubebuilder:default=distributed
 	GatewayType GatewayType `json:"gatewayType,omitempty"`
-	// GatewayNode names the node(s) used by a centralized gateway, comma separated.
+	// GatewayNode names the node(s) of a centralized gateway, comma
+	// separated, in order of preference: egress leaves through the first
+	// ready one.
 	// +optional
 	GatewayNode string `json:"gatewayNode,omitempty"`
 	// NATOutgoing masquerades pod addresses on egress; false exposes pod IPs.
@@ -63,6 +66,10 @@ const (
 	// not acted on (excludes outside the CIDR, gateway settings not yet
 	// implemented); its message says which and why.
 	ConditionIgnoredFields = "IgnoredFields"
+	// ConditionGatewayReady says where egress leaves: true with the
+	// active gateway node (or distributed), false while no listed gateway
+	// node is ready.
+	ConditionGatewayReady = "GatewayReady"
 	// ConditionExcludedInUse is present while pods hold addresses that an
 	// exclude added after their allocation covers; its message names them.
 	ConditionExcludedInUse = "ExcludedAddressesInUse"
@@ -77,6 +84,13 @@ const (
 	ReasonNoneWaiting        = "NoneWaiting"
 	ReasonNotActedOn         = "NotActedOn"
 	ReasonHeldBeforeExclude  = "HeldBeforeExclude"
+	ReasonInvalidGateway     = "InvalidGateway"
+	ReasonUnknownGatewayNode = "UnknownGatewayNode"
+	ReasonDistributed        = "Distributed"
+	ReasonGatewayActive      = "GatewayActive"
+	ReasonNoGatewayReady     = "NoGatewayReady"
+	// ReasonGatewayChanged is the Event reason when egress moves.
+	ReasonGatewayChanged = "GatewayChanged"
 )
 
 // SubnetStatus reports what the controller made of the spec.
@@ -84,6 +98,11 @@ type SubnetStatus struct {
 	// Gateway is the gateway in force, the spec's or the default.
 	// +optional
 	Gateway string `json:"gateway,omitempty"`
+	// ActiveGateway is the gateway node a centralized subnet's egress
+	// leaves through now; empty for a distributed subnet. Always sent, so
+	// that a merge patch clears it.
+	// +optional
+	ActiveGateway string `json:"activeGateway"`
 	// UsedIPs is the number of addresses allocated to pods and nodes.
 	// +optional
 	UsedIPs int64 `json:"usedIPs"`
@@ -106,6 +125,7 @@ type SubnetStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.cidr`
 // +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.status.gateway`
+// +kubebuilder:printcolumn:name="Egress",type=string,JSONPath=`.status.activeGateway`
 // +kubebuilder:printcolumn:name="Used",type=integer,JSONPath=`.status.usedIPs`
 // +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableIPs`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

@@ -1,0 +1,123 @@
+package controller
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/ovnet/ovnet/pkg/ipam"
+	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
+)
+
+// Policies on the cluster router decide where a packet bound outside the
+// cluster leaves. The router runs on the chassis the packet came from, so
+// a node's reroute, guarded by is_chassis_resident of its own join port,
+// matches only its own pods: a pod's arrival or departure changes no
+// northbound row of the gateway state.
+const (
+	// priorityClusterDestination lets traffic to subnets, the join and
+	// service CIDRs and node addresses route normally.
+	priorityClusterDestination = 31000
+	// priorityCentralized sends a centralized subnet's egress to its
+	// active gateway node.
+	priorityCentralized = 29500
+	// priorityDistributed sends every other pod's egress to its own node.
+	priorityDistributed = 29000
+)
+
+// ipMatchField is "ip4" or "ip6" for an address's family.
+func ipMatchField(a netip.Addr) string {
+	if a.Is4() {
+		return "ip4"
+	}
+	return "ip6"
+}
+
+// destinationPolicy lets traffic to p take the router's routes.
+func destinationPolicy(p netip.Prefix) ovn.RouterPolicy {
+	return ovn.RouterPolicy{Priority: priorityClusterDestination, Action: ovn.PolicyAllow,
+		Match: fmt.Sprintf("%s.dst == %s", ipMatchField(p.Addr()), p.Masked())}
+}
+
+// distributedPolicy sends IPv4 traffic that came from the node's own pods,
+// and is bound outside the cluster, to the node's join address.
+func distributedPolicy(node string, join netip.Addr) ovn.RouterPolicy {
+	return ovn.RouterPolicy{Priority: priorityDistributed, Action: ovn.PolicyReroute, Nexthops: []string{join.String()},
+		Match: fmt.Sprintf("%s && is_chassis_resident(%q)", ipMatchField(join), ovnname.NodePort(node))}
+}
+
+// centralizedPolicy sends the subnet's egress to its gateway node's join
+// address.
+func centralizedPolicy(cidr netip.Prefix, gateway netip.Addr) ovn.RouterPolicy {
+	return ovn.RouterPolicy{Priority: priorityCentralized, Action: ovn.PolicyReroute, Nexthops: []string{gateway.String()},
+		Match: fmt.Sprintf("%s.src == %s", ipMatchField(cidr.Addr()), cidr.Masked())}
+}
+
+// nodePolicies are a node's policies: its own address is a cluster
+// destination, and its pods leave through it.
+func nodePolicies(node string, join netip.Addr, internal netip.Addr, hasInternal bool) []ovn.RouterPolicy {
+	var out []ovn.RouterPolicy
+	if hasInternal {
+		out = append(out, destinationPolicy(netip.PrefixFrom(internal, internal.BitLen())))
+	}
+	if join.Is4() {
+		out = append(out, distributedPolicy(node, join))
+	}
+	return out
+}
+
+// clusterRoutingOps are the cluster router's own routing rows: the
+// default route that lets packets bound outside reach the policy stage
+// (its next hop, the router's own join address, is never used: a reroute
+// always decides), and the service CIDR as a cluster destination.
+func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
+	join, err := ipam.ParseCIDR(n.Config.JoinSubnet.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("join subnet: %w", err)
+	}
+	gw, err := gatewayOf(join, n.Config.JoinSubnet.Gateway)
+	if err != nil {
+		return nil, fmt.Errorf("join subnet: %w", err)
+	}
+	owner := n.clusterOwner()
+	defaultPrefix := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	if !gw.Is4() {
+		defaultPrefix = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	}
+	ops, err := n.NB.StaticRouteOps(ovn.StaticRoute{Router: n.Config.ClusterRouter, Prefix: defaultPrefix.String(),
+		Nexthop: gw.String(), Owner: owner})
+	if err != nil {
+		return nil, err
+	}
+	var policies []ovn.RouterPolicy
+	if svc := n.Config.ServiceCIDR; svc.IsValid() {
+		policies = append(policies, destinationPolicy(svc))
+	}
+	more, err := n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
+	return slices.Concat(ops, more), err
+}
+
+// subnetPoliciesOps makes the subnet's policies: its CIDR is a cluster
+// destination, and a centralized subnet's egress goes to its active
+// gateway. A nil egress (a refused gateway setting) keeps the reroute in
+// force.
+func (n *Network) subnetPoliciesOps(cfg ipam.SubnetConfig, egress *egressState) ([]ovnOp, error) {
+	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
+	policies := []ovn.RouterPolicy{destinationPolicy(cfg.CIDR)}
+	switch {
+	case egress == nil:
+		have, err := n.NB.RouterPolicies(n.Config.ClusterRouter, owner)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range have {
+			if p.Priority == priorityCentralized {
+				policies = append(policies, p)
+			}
+		}
+	case egress.spec.centralized && egress.active != nil && egress.active.join.Is4() == cfg.CIDR.Addr().Is4():
+		policies = append(policies, centralizedPolicy(cfg.CIDR, egress.active.join))
+	}
+	return n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
+}

@@ -1,0 +1,121 @@
+package heartbeat
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/ovnet/ovnet/pkg/daemon/nslink"
+	"github.com/ovnet/ovnet/pkg/gatewayhealth"
+)
+
+// unixctlTimeout bounds the question to ovn-controller: its main loop
+// answers within milliseconds unless it is stuck.
+const unixctlTimeout = time.Second
+
+// Checker looks at the node's data path.
+type Checker struct {
+	// NetNS holds the node's uplink.
+	NetNS *nslink.Namespace
+	// OVNRundir is ovn-controller's run directory, holding its pidfile
+	// and control socket; empty skips that check.
+	OVNRundir string
+}
+
+// Check reports whether the node forwards egress traffic: the interface
+// holding its address is up, and ovn-controller answers. An invalid
+// address (a node without InternalIP) skips the uplink check.
+func (c *Checker) Check(nodeIP netip.Addr) gatewayhealth.Report {
+	var faults []string
+	if nodeIP.IsValid() {
+		if err := c.uplinkUp(nodeIP); err != nil {
+			faults = append(faults, err.Error())
+		}
+	}
+	if c.OVNRundir != "" {
+		if err := ovnControllerAnswers(c.OVNRundir); err != nil {
+			faults = append(faults, err.Error())
+		}
+	}
+	if len(faults) > 0 {
+		return gatewayhealth.Report{Reason: strings.Join(faults, "; ")}
+	}
+	return gatewayhealth.Report{Ready: true}
+}
+
+// uplinkUp finds the interface holding ip and checks that it is up and,
+// where the driver reports it, has a carrier.
+func (c *Checker) uplinkUp(ip netip.Addr) error {
+	family := netlink.FAMILY_V4
+	if ip.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := c.NetNS.Link.AddrList(nil, family)
+	if err != nil {
+		return fmt.Errorf("list addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if got, ok := netip.AddrFromSlice(a.IP); !ok || got.Unmap() != ip {
+			continue
+		}
+		link, err := c.NetNS.Link.LinkByIndex(a.LinkIndex)
+		if err != nil {
+			return fmt.Errorf("uplink of %s: %w", ip, err)
+		}
+		attrs := link.Attrs()
+		if attrs.Flags&net.FlagUp == 0 {
+			return fmt.Errorf("uplink %s is down", attrs.Name)
+		}
+		switch attrs.OperState {
+		case netlink.OperDown, netlink.OperLowerLayerDown, netlink.OperNotPresent:
+			return fmt.Errorf("uplink %s has no carrier (%s)", attrs.Name, attrs.OperState)
+		}
+		return nil
+	}
+	return fmt.Errorf("no interface holds the node address %s", ip)
+}
+
+// ovnControllerAnswers asks ovn-controller for its version over its
+// control socket, found through its pidfile: a process that is gone or
+// stuck does not answer.
+func ovnControllerAnswers(rundir string) error {
+	raw, err := os.ReadFile(filepath.Join(rundir, "ovn-controller.pid"))
+	if err != nil {
+		return fmt.Errorf("ovn-controller is not running: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return fmt.Errorf("ovn-controller pidfile: %w", err)
+	}
+	sock := filepath.Join(rundir, "ovn-controller."+strconv.Itoa(pid)+".ctl")
+	conn, err := net.DialTimeout("unix", sock, unixctlTimeout)
+	if err != nil {
+		return fmt.Errorf("ovn-controller does not answer: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(unixctlTimeout)); err != nil {
+		return fmt.Errorf("ovn-controller socket: %w", err)
+	}
+	req := map[string]any{"id": 0, "method": "version", "params": []string{}}
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return fmt.Errorf("ask ovn-controller: %w", err)
+	}
+	var reply struct {
+		Error any `json:"error"`
+	}
+	if err := json.NewDecoder(conn).Decode(&reply); err != nil {
+		return fmt.Errorf("ovn-controller does not answer: %w", err)
+	}
+	if reply.Error != nil {
+		return fmt.Errorf("ovn-controller answers with an error: %v", reply.Error)
+	}
+	return nil
+}
