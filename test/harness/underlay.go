@@ -52,6 +52,8 @@ type Underlay struct {
 	External *ExternalHost
 	// Far is the network behind the external host.
 	Far *FarNetwork
+	// ports are the underlay ends of the chassis's uplinks, by chassis name.
+	ports map[string]string
 }
 
 // NewUnderlay creates the underlay namespace and its bridge, the external
@@ -59,7 +61,7 @@ type Underlay struct {
 // attached later are gone.
 func NewUnderlay(tb T) *Underlay {
 	tb.Helper()
-	u := &Underlay{NetNS: UniqueName("ul")}
+	u := &Underlay{NetNS: UniqueName("ul"), ports: map[string]string{}}
 	addNetNS(tb, u.NetNS)
 	mustIP(tb, u.NetNS, "link", "add", underlayBridge, "type", "bridge")
 	mustIP(tb, u.NetNS, "link", "set", underlayBridge, "up")
@@ -88,7 +90,11 @@ func (u *Underlay) AttachChassis(tb T, ch *Chassis, addr netip.Prefix) {
 	if !UnderlayPrefix.Contains(addr.Addr()) || addr.Bits() != UnderlayPrefix.Bits() {
 		tb.Fatalf("attach %s: address %s is not of the underlay %s", ch.Name, addr, UnderlayPrefix)
 	}
+	if _, ok := u.ports[ch.Name]; ok {
+		tb.Fatalf("attach %s: already attached", ch.Name)
+	}
 	peer := UniqueName("ulp")
+	u.ports[ch.Name] = peer
 	mustIP(tb, ch.NetNS, "link", "add", uplinkName, "type", "veth", "peer", "name", peer, "netns", u.NetNS)
 	tb.Cleanup(func() { deleteLink(tb, ch.NetNS, uplinkName) })
 	mustIP(tb, u.NetNS, "link", "set", peer, "mtu", strconv.Itoa(UnderlayMTU), "master", underlayBridge, "up")
@@ -107,6 +113,30 @@ func (u *Underlay) AttachChassis(tb T, ch *Chassis, addr netip.Prefix) {
 	mustIP(tb, ch.NetNS, "link", "set", physBridge, "up")
 	// The route goes with br-phy's address, so it needs no cleanup.
 	mustIP(tb, ch.NetNS, "route", "replace", "default", "via", ExternalHostIP.String(), "dev", physBridge)
+}
+
+// Unplug takes the chassis's port on the underlay bridge down, as a pulled
+// cable would: the node loses carrier on its uplink and with it the far
+// network, the external host and its Geneve tunnels. Plug undoes it.
+func (u *Underlay) Unplug(tb T, ch *Chassis) {
+	tb.Helper()
+	mustIP(tb, u.NetNS, "link", "set", u.port(tb, ch), "down")
+}
+
+// Plug takes the chassis's port on the underlay bridge up again.
+func (u *Underlay) Plug(tb T, ch *Chassis) {
+	tb.Helper()
+	mustIP(tb, u.NetNS, "link", "set", u.port(tb, ch), "up")
+}
+
+// port is the underlay end of the chassis's uplink.
+func (u *Underlay) port(tb T, ch *Chassis) string {
+	tb.Helper()
+	peer, ok := u.ports[ch.Name]
+	if !ok {
+		tb.Fatalf("chassis %s is not attached to the underlay", ch.Name)
+	}
+	return peer
 }
 
 // setNodeAddresses sets the Node's status.addresses to InternalIP ip and

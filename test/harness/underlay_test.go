@@ -78,6 +78,19 @@ func TestUnderlayOutside(t *testing.T) {
 			return nil
 		})
 
+		ul.Unplug(t, ch)
+		if out, err := execIn(ch.NetNS, probe, "connect", "tcp", netip.AddrPortFrom(FarIP, farPort).String()); err == nil {
+			t.Errorf("unplugged chassis still reaches the far server: %s", out)
+		}
+		ul.Plug(t, ch)
+		wait.For(t, 10*time.Second, "plugged chassis reaches the far server again", func() error {
+			out, err := execIn(ch.NetNS, probe, "connect", "tcp", netip.AddrPortFrom(FarIP, farPort).String())
+			if err != nil {
+				return fmt.Errorf("%w: %s", err, out)
+			}
+			return nil
+		})
+
 		pods := netip.MustParsePrefix("10.16.0.0/16")
 		ul.External.Route(t, pods, UnderlayAddr(1).Addr())
 		out, err := ul.External.Exec("ip", "route", "get", "10.16.0.5")
