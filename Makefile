@@ -74,13 +74,15 @@ bench: tools
 # The local sandbox: the control plane (etcd, kube-apiserver, OVN central,
 # the controller, kube-controller-manager, kube-scheduler) and one node
 # (containerd, kubelet, OVS + ovn-controller in a network namespace, the
-# ovnet daemon) on this machine, with the examples applied; see
+# ovnet daemon) on this machine, the world outside it in network namespaces
+# (an external host and a far network with a probe server), with the examples applied; see
 # hack/sandbox.sh. The daemon and the CNI plugin are optional: when either
 # does not build, the sandbox starts without them (and says so).
 # `make sandbox-down` stops it all.
 SANDBOX_DIR ?= /tmp/ovnet-sandbox
 sandbox: tools
 	$(GO) build -o $(SANDBOX_DIR)/bin/ovnet-controller ./cmd/controller
+	CGO_ENABLED=0 $(GO) build -o $(SANDBOX_DIR)/bin/probe ./test/image/probe
 	@rm -f $(SANDBOX_DIR)/bin/ovnet-daemon $(SANDBOX_DIR)/bin/ovnet
 	@$(GO) build -o $(SANDBOX_DIR)/bin/ovnet-daemon ./cmd/daemon && \
 	  $(GO) build -o $(SANDBOX_DIR)/bin/ovnet ./cmd/cni || \

@@ -10,9 +10,16 @@
 #                  datapath (ovsdb-server, ovs-vswitchd) and ovn-controller;
 #                  ovnet-daemon (host namespace, network work in NODE_NETNS)
 #                  when DIR/bin/ovnet-daemon and DIR/bin/ovnet exist
+#   outside        (hack/sandbox-outside.sh) the node's uplink eth1 on OVS
+#                  bridge br-phy with 172.18.0.1/24 (its encap address and
+#                  default route) on an underlay bridge, an external host
+#                  172.18.0.254 routing to a far network (198.51.100.0/24,
+#                  203.0.113.0/24) where a probe server answers on port 8080
+#                  with the client address it saw; all in network namespaces
 #
 # Everything listens on 127.0.0.1 or on unix sockets under DIR; the host
-# namespace gets no bridge, route or tap. The images registry.k8s.io/pause:3.10
+# namespace gets no bridge, route or tap (the outside world lives in
+# namespaces of its own, in documentation ranges). The images registry.k8s.io/pause:3.10
 # and local.test/tools:1 (/pause, /probe, busybox) are built by
 # hack/images.sh into DIR/images and imported into containerd; no registry
 # is used. yamls/examples/ is applied at the end (unless EXAMPLES=0).
@@ -45,6 +52,9 @@
 #                       (<id>: 8 hex digits derived from DIR, so two sandboxes never share it;
 #                       the same id names containerd's state /run/ovnet-sbx-<id> and the
 #                       kubelet's cgroup root /ovnet-sbx-<id>)
+#   UL_NETNS=NODE_NETNS-ul EXT_NETNS=NODE_NETNS-ext FAR_NETNS=NODE_NETNS-far
+#                       network namespaces of the underlay, the external host and the far network
+#   FAR_PORT=8080       the far probe server's TCP and UDP port
 #   CONTROLLER_ARGS=    extra flags for ovnet-controller
 #   DAEMON_ARGS=        extra flags for ovnet-daemon
 #   EXAMPLES=1          0: apply no examples (the node still has to go Ready)
@@ -64,6 +74,8 @@ NODE_NAME=localhost
 # Debian's loopback plugin: containerd 1.6 runs it for every pod's lo
 # besides the configured network, from the same bin_dir.
 LOOPBACK_PLUGIN=/usr/lib/cni/loopback
+# shellcheck source=hack/sandbox-outside.sh
+. "$REPO/hack/sandbox-outside.sh"
 
 die() { echo "sandbox: $*" >&2; exit 1; }
 say() { echo "sandbox: $*"; }
@@ -96,6 +108,7 @@ setdirs() {
   VSWITCH_DB=unix:$OVSD/db.sock
   CTRD_SOCK=$CTRD_STATE/containerd.sock
   KUBECTL=$KUBE_BIN/kubectl
+  outside_vars
 }
 
 record_env() {
@@ -118,6 +131,10 @@ NODE=$NODE
 NODE_NETNS=$NODE_NETNS
 CTRD_STATE=$CTRD_STATE
 CGROUP_ROOT=$CGROUP_ROOT
+UL_NETNS=$UL_NETNS
+EXT_NETNS=$EXT_NETNS
+FAR_NETNS=$FAR_NETNS
+FAR_PORT=$FAR_PORT
 EOF
 }
 
@@ -125,7 +142,7 @@ EOF
 # show, so a PID reused by another program is never signalled. Listed in
 # the order "down" stops them.
 CONTROL_DAEMONS="ovnet-controller ovn-northd ovnsb_db ovnnb_db kube-apiserver etcd"
-NODE_DAEMONS="kube-scheduler kube-controller-manager kubelet ovnet-daemon containerd ovn-controller ovs-vswitchd vswitch_db"
+NODE_DAEMONS="kube-scheduler kube-controller-manager kubelet ovnet-daemon containerd ovn-controller ovs-vswitchd vswitch_db far-probe"
 daemons() {
   if [ "$NODE" = 1 ]; then echo "$NODE_DAEMONS $CONTROL_DAEMONS"; else echo "$CONTROL_DAEMONS"; fi
 }
@@ -139,6 +156,7 @@ pidfile() {
 comm_of() {
   case $1 in
     ovnsb_db|ovnnb_db|vswitch_db) echo ovsdb-server ;;
+    far-probe) echo probe ;;
     *) echo "$1" ;;
   esac
 }
@@ -383,7 +401,7 @@ start_daemon() {
     --node-name="$NODE_NAME" --ovs-db="$VSWITCH_DB" --netns="/run/netns/$NODE_NETNS" \
     --datapath-type=netdev --socket="$RUN/daemon.sock" \
     --cni-bin-dir="$CNID/bin" --cni-conf-dir="$CNID/net.d" --cni-plugin="$plugin" \
-    --ovn-remote="$SB_DB" --encap-ip=127.0.0.1 --enable-mirror \
+    --ovn-remote="$SB_DB" --encap-ip="${NODE_IP%/*}" --enable-mirror \
     --metrics-address="127.0.0.1:$DAEMON_METRICS_PORT" --health-probe-address="127.0.0.1:$DAEMON_PROBE_PORT" \
     --mtu=1400 ${DAEMON_ARGS:-}
   if ! waitfor 30 test -S "$RUN/daemon.sock"; then
@@ -405,7 +423,7 @@ start_ovn_controller() {
     ovs-vsctl --db="$VSWITCH_DB" --timeout=10 set Open_vSwitch . \
       external_ids:system-id="$NODE_NAME" external_ids:hostname="$NODE_NAME" \
       external_ids:ovn-remote="$SB_DB" external_ids:ovn-encap-type=geneve \
-      external_ids:ovn-encap-ip=127.0.0.1 external_ids:ovn-bridge-datapath-type=netdev
+      external_ids:ovn-encap-ip="${NODE_IP%/*}" external_ids:ovn-bridge-datapath-type=netdev
   fi
   if ! alive ovn-controller; then
     ip netns exec "$NODE_NETNS" ovn-controller "$VSWITCH_DB" \
@@ -547,7 +565,7 @@ EOF
 }
 
 start_node() {
-  for tool in containerd ctr ip ovs-vswitchd ovs-vsctl ovn-controller ovn-sbctl umoci skopeo go; do
+  for tool in containerd ctr ip ethtool sysctl ovs-vswitchd ovs-vsctl ovn-controller ovn-sbctl umoci skopeo go; do
     command -v "$tool" >/dev/null || die "$tool not found (make deps installs it; NODE=0 runs the control plane only)"
   done
   for tool in kube-controller-manager kube-scheduler kubelet; do
@@ -557,6 +575,7 @@ start_node() {
   start_kube_controllers
   start_netns
   start_ovs
+  start_outside
   start_daemon
   start_ovn_controller
   start_containerd
@@ -652,6 +671,7 @@ EOF
       kubectl exec POD -- ping -c 3 IP
     pod traffic (daemon --enable-mirror): ip netns exec $NODE_NETNS tcpdump -ni mirror0 icmp
 EOF
+    show_outside
   else
     cat <<EOF
   Only the control plane runs here (NODE=0: no kube-controller-manager,
@@ -836,6 +856,7 @@ cmd_down_node() {
   stop_appctl ovn-controller ovn-controller
   stop_appctl ovs-vswitchd ovs-vswitchd --cleanup
   stop vswitch_db
+  stop_outside
   if [ -e "/run/netns/$NODE_NETNS" ] && [ "$(cat "$RUN/netns.created" 2>/dev/null)" = "$NODE_NETNS" ]; then
     ip netns delete "$NODE_NETNS" && say "deleted network namespace $NODE_NETNS"
   fi

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -109,14 +110,66 @@ func until(t *testing.T, what string, check func() error) {
 // through Geneve.
 func (e *env) geneveNodes(names ...string) []*harness.Node {
 	e.t.Helper()
+	return e.underlayNodes(names...).nodes
+}
+
+// farPort is the port of the far network's probe server, TCP and UDP.
+const farPort = 8080
+
+// outside is a cluster's nodes on an underlay, with the world outside the
+// cluster: the external host on the underlay and the far network behind
+// it, whose probe server answers on farPort at harness.FarIP and
+// harness.FarAltIP with the client address it saw.
+type outside struct {
+	nodes []*harness.Node
+	ul    *harness.Underlay
+	ext   *harness.ExternalHost
+	far   *harness.FarNetwork
+}
+
+// outsideNodes starts one node per name as underlayNodes does, and the far
+// probe server.
+func (e *env) outsideNodes(names ...string) *outside {
+	e.t.Helper()
+	o := e.underlayNodes(names...)
+	o.far.Serve(e.t, farPort)
+	return o
+}
+
+// underlayNodes starts one node per name, node i at harness.UnderlayAddr(i+1)
+// (its encap address and InternalIP) on a fresh underlay with an external
+// host and the far network.
+func (e *env) underlayNodes(names ...string) *outside {
+	e.t.Helper()
 	ul := harness.NewUnderlay(e.t)
-	nodes := make([]*harness.Node, len(names))
+	o := &outside{nodes: make([]*harness.Node, len(names)), ul: ul, ext: ul.External, far: ul.Far}
 	for i, name := range names {
-		encap := fmt.Sprintf("172.18.0.%d", i+1)
-		nodes[i] = harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB, EncapIP: encap})
-		ul.Attach(e.t, nodes[i], encap+"/24")
+		addr := harness.UnderlayAddr(i + 1)
+		o.nodes[i] = harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB, EncapIP: addr.Addr().String()})
+		ul.Attach(e.t, o.nodes[i], addr)
 	}
-	return nodes
+	return o
+}
+
+// nodeAddr is the underlay address of node i of outsideNodes (from 0).
+func nodeAddr(i int) netip.Addr { return harness.UnderlayAddr(i + 1).Addr() }
+
+// farTarget is the far probe server at ip, as "probe connect" takes it.
+func farTarget(ip netip.Addr) string { return netip.AddrPortFrom(ip, farPort).String() }
+
+// clientSeen is the client address in a probe server's answer
+// ("... client=IP:PORT").
+func clientSeen(answer string) (netip.Addr, error) {
+	for _, field := range strings.Fields(answer) {
+		if v, ok := strings.CutPrefix(field, "client="); ok {
+			ap, err := netip.ParseAddrPort(v)
+			if err != nil {
+				return netip.Addr{}, fmt.Errorf("answer %q: %w", answer, err)
+			}
+			return ap.Addr(), nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("answer %q names no client", answer)
 }
 
 // serve runs the probe server in the sandbox until the test ends.

@@ -26,6 +26,7 @@ import (
 // shell settings for their own sandbox never leak into this one.
 var sandboxEnv = append([]string{
 	"KUBE_BIN", "NODE", "NODE_NETNS", "CTRD_STATE", "CGROUP_ROOT", "CONTROLLER_ARGS", "DAEMON_ARGS",
+	"UL_NETNS", "EXT_NETNS", "FAR_NETNS", "FAR_PORT",
 	"EXAMPLES", "WAIT_TIMEOUT", "KUBECONFIG", "OVN_RUNDIR", "OVS_RUNDIR",
 }, sandboxPortVars...)
 
@@ -50,6 +51,7 @@ func TestKubelet(t *testing.T) {
 	start := time.Now()
 	s := startScriptSandbox(t)
 	t.Logf("sandbox up in %s", time.Since(start).Round(100*time.Millisecond))
+	s.checkOutside()
 
 	pods := []string{"kubelet-a", "kubelet-b"}
 	var manifest strings.Builder
@@ -166,11 +168,47 @@ func (s *scriptSandbox) blocked(from, target string) {
 	})
 }
 
+// sandboxNodeIP is the sandbox node's uplink address (hack/sandbox-outside.sh).
+const sandboxNodeIP = "172.18.0.1"
+
+// checkOutside asserts that the sandbox's node reaches the far probe
+// server through its uplink and the external host, which sees the node's
+// uplink address.
+func (s *scriptSandbox) checkOutside() {
+	s.t.Helper()
+	vars := s.recorded()
+	target := netip.AddrPortFrom(harness.FarIP, 8080).String()
+	if port := vars["FAR_PORT"]; port != "8080" {
+		s.t.Fatalf("FAR_PORT %q, want the default 8080", port)
+	}
+	out, err := exec.Command("ip", "netns", "exec", vars["NODE_NETNS"], filepath.Join(s.dir, "bin", "probe"),
+		"connect", "tcp", target, "--timeout", "2s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "client="+sandboxNodeIP+":") {
+		s.t.Errorf("node to the far server %s: %v: %s, want client=%s", target, err, out, sandboxNodeIP)
+	}
+}
+
+// recorded is what "up" recorded in DIR/sandbox.env; nothing before "up"
+// got that far.
+func (s *scriptSandbox) recorded() map[string]string {
+	data, _ := os.ReadFile(filepath.Join(s.dir, "sandbox.env"))
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
 // scriptSandbox is one run of hack/sandbox.sh in a directory of its own.
 type scriptSandbox struct {
 	t       *testing.T
 	dir     string
 	kubeBin string
+	// namespaces are the network namespaces "up" recorded: the node's
+	// and the outside world's, which "down" must delete.
+	namespaces []string
 }
 
 // startScriptSandbox brings a sandbox up without the examples, on ports free
@@ -221,7 +259,8 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for pkg, name := range map[string]string{"./cmd/controller": "ovnet-controller", "./cmd/daemon": "ovnet-daemon", "./cmd/cni": "ovnet"} {
+	for pkg, name := range map[string]string{"./cmd/controller": "ovnet-controller", "./cmd/daemon": "ovnet-daemon", "./cmd/cni": "ovnet",
+		"./test/image/probe": "probe"} {
 		if err := os.Symlink(harness.Build(t, pkg, name), filepath.Join(bin, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -251,10 +290,23 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 		} else if t.Failed() {
 			t.Logf("sandbox.sh down:\n%s", out)
 		}
+		for _, ns := range s.namespaces {
+			if _, err := os.Stat(filepath.Join("/run/netns", ns)); err == nil {
+				t.Errorf("network namespace %s still exists after sandbox.sh down", ns)
+			}
+		}
 	})
 	up := time.Now()
 	out, err := run("up", 4*time.Minute)
 	t.Logf("hack/sandbox.sh up %s: %s", dir, time.Since(up).Round(100*time.Millisecond))
+	vars := s.recorded()
+	for _, name := range []string{"NODE_NETNS", "UL_NETNS", "EXT_NETNS", "FAR_NETNS"} {
+		if ns := vars[name]; ns != "" {
+			s.namespaces = append(s.namespaces, ns)
+		} else if err == nil {
+			t.Errorf("sandbox.env records no %s: %v", name, vars)
+		}
+	}
 	if err != nil {
 		t.Fatalf("sandbox.sh up %s: %v\n%s", dir, err, out)
 	}

@@ -51,8 +51,10 @@ type Node struct {
 	ProbeAddr   string
 	// LogFile collects every run of the daemon.
 	LogFile string
-	args    []string
-	daemon  *daemon
+	// api is the API server holding the Node object.
+	api    *APIServer
+	args   []string
+	daemon *daemon
 }
 
 // StartNode registers the node in the API server, starts its chassis and
@@ -65,7 +67,7 @@ func StartNode(tb T, opts NodeOptions) *Node {
 		opts.NetNS = UniqueName("node")
 	}
 	ch := StartChassis(tb, ChassisOptions{Name: opts.Name, SB: opts.SB, NetNS: opts.NetNS, EncapIP: opts.EncapIP})
-	n := &Node{Name: opts.Name, Chassis: ch}
+	n := &Node{Name: opts.Name, Chassis: ch, api: opts.API}
 	dir := socketDir(tb)
 	n.Socket, n.CNIBinDir, n.CNIConfDir = filepath.Join(dir, "daemon.sock"), filepath.Join(dir, "bin"), filepath.Join(dir, "net.d")
 	n.MetricsAddr, n.ProbeAddr, n.LogFile = FreeAddr(tb), FreeAddr(tb), filepath.Join(ch.LogDir, "ovnet-daemon.log")
