@@ -107,9 +107,9 @@ func serviceNodePorts(svc *corev1.Service, local map[portKey][]netip.AddrPort) [
 		return nil
 	}
 	isLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
-	clusterIP, err := netip.ParseAddr(svc.Spec.ClusterIP)
-	if !isLocal && (err != nil || !clusterIP.Is4()) {
-		return nil // IPv4 only for now; "None" or an IPv6 ClusterIP has nothing to DNAT to.
+	clusterIP, ok := ipv4ClusterIP(svc)
+	if !isLocal && !ok {
+		return nil // IPv4 only for now; a headless or IPv6-only Service has nothing to DNAT to.
 	}
 	var out []NodePort
 	for _, port := range svc.Spec.Ports {
@@ -126,6 +126,16 @@ func serviceNodePorts(svc *corev1.Service, local map[portKey][]netip.AddrPort) [
 		out = append(out, np)
 	}
 	return out
+}
+
+// ipv4ClusterIP is the Service's IPv4 ClusterIP, primary or secondary.
+func ipv4ClusterIP(svc *corev1.Service) (netip.Addr, bool) {
+	for _, ip := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
+		if a, err := netip.ParseAddr(ip); err == nil && a.Is4() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // portName is namespace/name:port, the port's name or else its number.
@@ -171,21 +181,31 @@ func localEndpoints(eps []discoveryv1.EndpointSlice, node string) map[portKey][]
 	return out
 }
 
-// localReadyAddrs are the IPv4 addresses of the ready endpoints on node;
-// a nil Ready means ready, as the EndpointSlice API says.
+// localReadyAddrs are the IPv4 addresses of the ready endpoints on node
+// (a nil Ready means ready, as the EndpointSlice API says); when none is
+// ready, those still serving while terminating, as kube-proxy does.
 func localReadyAddrs(endpoints []discoveryv1.Endpoint, node string) []netip.Addr {
-	var out []netip.Addr
+	var ready, terminating []netip.Addr
 	for _, ep := range endpoints {
-		if deref(ep.NodeName, "") != node || !deref(ep.Conditions.Ready, true) {
+		if deref(ep.NodeName, "") != node {
 			continue
 		}
+		c := ep.Conditions
 		for _, s := range ep.Addresses {
-			if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
-				out = append(out, a)
+			a, err := netip.ParseAddr(s)
+			switch {
+			case err != nil || !a.Is4():
+			case deref(c.Ready, true):
+				ready = append(ready, a)
+			case deref(c.Serving, false) && deref(c.Terminating, false):
+				terminating = append(terminating, a)
 			}
 		}
 	}
-	return out
+	if len(ready) > 0 {
+		return ready
+	}
+	return terminating
 }
 
 func deref[T any](p *T, def T) T {

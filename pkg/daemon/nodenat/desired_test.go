@@ -131,6 +131,19 @@ func TestNodePorts(t *testing.T) {
 			},
 			[]NodePort{{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true, Endpoints: []netip.AddrPort{
 				netip.MustParseAddrPort("10.16.0.5:8080"), netip.MustParseAddrPort("10.16.0.9:8080")}}}},
+		{"Local falls back to serving terminating endpoints when none is ready", []corev1.Service{service("web", corev1.ServiceTypeNodePort, local, "10.96.0.10", http)},
+			[]discoveryv1.EndpointSlice{endpointSlice("web", discoveryv1.AddressTypeIPv4, httpSlice,
+				endpoint("10.16.0.5", "n1", ptr.To(false)),
+				discoveryv1.Endpoint{Addresses: []string{"10.16.0.6"}, NodeName: ptr.To("n1"), Conditions: discoveryv1.EndpointConditions{
+					Ready: ptr.To(false), Serving: ptr.To(true), Terminating: ptr.To(true)}})},
+			[]NodePort{{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true, Endpoints: []netip.AddrPort{
+				netip.MustParseAddrPort("10.16.0.6:8080")}}}},
+		{"dual stack with an IPv6 primary DNATs to the IPv4 ClusterIP", []corev1.Service{func() corev1.Service {
+			s := service("ds", corev1.ServiceTypeNodePort, "", "fd00::10", http)
+			s.Spec.ClusterIPs = []string{"fd00::10", "10.96.0.11"}
+			return s
+		}()}, nil,
+			[]NodePort{{Service: "ns/ds:http", Protocol: corev1.ProtocolTCP, Port: 30080, ClusterIP: netip.MustParseAddrPort("10.96.0.11:80")}}},
 		{"Local without a local endpoint has none (dropped)", []corev1.Service{service("web", corev1.ServiceTypeNodePort, local, "10.96.0.10", http)},
 			[]discoveryv1.EndpointSlice{endpointSlice("web", discoveryv1.AddressTypeIPv4, httpSlice, endpoint("10.16.0.7", "n2", nil))},
 			[]NodePort{{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true}}},

@@ -12,6 +12,16 @@ import (
 	"github.com/vishvananda/netns"
 )
 
+// Exported for the reconciler test, which is in package nodenat_test
+// because it imports test/harness, itself an importer of this package.
+var (
+	NewTestNS = newNS
+	DumpTable = dump
+)
+
+// FD is the namespace's file descriptor.
+func (n *testNS) FD() int { return int(n.fd) }
+
 // nsCounter makes namespace names unique within the test binary; the PID
 // makes them unique across binaries.
 var nsCounter atomic.Uint64

@@ -1,4 +1,4 @@
-package nodenat
+package nodenat_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/daemon/nodenat"
 	"github.com/ovnet/ovnet/test/harness"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
@@ -30,7 +31,7 @@ import (
 // server and a table in a fresh namespace: the table follows Subnets,
 // NodePort Services and EndpointSlices as they change.
 func TestReconcilerFollowsObjects(t *testing.T) {
-	ns := newNS(t, "r")
+	ns := nodenat.NewTestNS(t, "r")
 	api := harness.StartAPIServer(t, harness.APIServerOptions{})
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -66,11 +67,11 @@ func TestReconcilerFollowsObjects(t *testing.T) {
 		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.16.0.5"}, NodeName: ptr.To("n1")},
 			{Addresses: []string{"10.16.0.7"}, NodeName: ptr.To("n2")}}})
 
-	startReconciler(t, api, scheme, ns)
+	startReconciler(t, api, scheme, ns.FD())
 	expect := func(what string, present, absent []string) {
 		t.Helper()
 		wait.For(t, 20*time.Second, what, func() error {
-			lines := strings.Join(dump(t, ns, TableName), "\n")
+			lines := strings.Join(nodenat.DumpTable(t, ns, nodenat.TableName), "\n")
 			for _, p := range present {
 				if !strings.Contains(lines, p) {
 					return fmt.Errorf("no %q in\n%s", p, lines)
@@ -103,12 +104,12 @@ func TestReconcilerFollowsObjects(t *testing.T) {
 }
 
 // startReconciler runs the reconciler in a manager until the test ends.
-func startReconciler(t *testing.T, api *harness.APIServer, scheme *runtime.Scheme, ns *testNS) {
+func startReconciler(t *testing.T, api *harness.APIServer, scheme *runtime.Scheme, nsFD int) {
 	mgr, err := ctrl.NewManager(api.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{NodeName: "n1", Table: NewTable(int(ns.fd), "ovn0"), Cache: mgr.GetCache()}
+	r := &nodenat.Reconciler{NodeName: "n1", Table: nodenat.NewTable(nsFD, "ovn0"), Cache: mgr.GetCache()}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

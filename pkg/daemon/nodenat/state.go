@@ -1,7 +1,9 @@
 package nodenat
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -41,4 +43,26 @@ type NodePort struct {
 	// Endpoints are the Local policy's ready endpoints on this node; with
 	// none the traffic is dropped.
 	Endpoints []netip.AddrPort
+}
+
+// Changes says what a Converge changed; the zero value means nothing.
+type Changes struct {
+	// Created is true when the table was created, or rebuilt because its
+	// chains or sets were not the expected ones.
+	Created bool
+	// Sets are the sets whose elements changed.
+	Sets []string
+	// Chains are the chains whose rules changed.
+	Chains []string
+}
+
+// Empty reports that nothing changed.
+func (c Changes) Empty() bool { return !c.Created && len(c.Sets) == 0 && len(c.Chains) == 0 }
+
+// String is for the log.
+func (c Changes) String() string {
+	if c.Created {
+		return "table created"
+	}
+	return fmt.Sprintf("sets [%s] chains [%s]", strings.Join(c.Sets, " "), strings.Join(c.Chains, " "))
 }

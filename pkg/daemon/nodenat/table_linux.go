@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/userdata"
@@ -22,28 +21,6 @@ type Table struct {
 	// nodePort is the name of ovn0, the node's port on the join switch.
 	nodePort string
 	table    *nftables.Table
-}
-
-// Changes says what a Converge changed; the zero value means nothing.
-type Changes struct {
-	// Created is true when the table was created, or rebuilt because its
-	// chains or sets were not the expected ones.
-	Created bool
-	// Sets are the sets whose elements changed.
-	Sets []string
-	// Chains are the chains whose rules changed.
-	Chains []string
-}
-
-// Empty reports that nothing changed.
-func (c Changes) Empty() bool { return !c.Created && len(c.Sets) == 0 && len(c.Chains) == 0 }
-
-// String is for the log.
-func (c Changes) String() string {
-	if c.Created {
-		return "table created"
-	}
-	return fmt.Sprintf("sets [%s] chains [%s]", strings.Join(c.Sets, " "), strings.Join(c.Chains, " "))
 }
 
 // NewTable returns the table of the namespace netnsFD (which the caller
