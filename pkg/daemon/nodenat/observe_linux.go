@@ -16,6 +16,10 @@ type observed struct {
 	// sets are the named sets (the rules' anonymous ones are left out).
 	sets     map[string]*nftables.Set
 	elements map[string][]nftables.SetElement
+	// unreadable says why the table's content could not be read (e.g. a
+	// rule someone else added with an expression the library cannot
+	// decode); such a table is replaced whole.
+	unreadable error
 }
 
 // observe reads the table, or returns nil when there is none.
@@ -30,9 +34,11 @@ func (t *Table) observe(conn *nftables.Conn, want layout) (*observed, error) {
 	have := &observed{chains: map[string]*nftables.Chain{}, rules: map[string][]*nftables.Rule{},
 		sets: map[string]*nftables.Set{}, elements: map[string][]nftables.SetElement{}}
 	if err := t.observeChains(conn, have); err != nil {
-		return nil, err
+		have.unreadable = err
+		return have, nil
 	}
-	return have, t.observeSets(conn, have)
+	have.unreadable = t.observeSets(conn, have)
+	return have, nil
 }
 
 // observeChains reads our chains and their rules. The kernel lists
@@ -78,6 +84,9 @@ func (t *Table) observeSets(conn *nftables.Conn, have *observed) error {
 // with the same hooks, priorities, types and key types; only then can it
 // be updated in place.
 func (o *observed) sameShape(want layout) bool {
+	if o.unreadable != nil {
+		return false
+	}
 	if len(o.chains) != len(want.chains) || len(o.sets) != len(want.sets) {
 		return false
 	}

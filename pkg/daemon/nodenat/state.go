@@ -48,8 +48,9 @@ type NodePort struct {
 // Changes says what a Converge changed; the zero value means nothing.
 type Changes struct {
 	// Created is true when the table was created, or rebuilt because its
-	// chains or sets were not the expected ones.
+	// chains or sets were not the expected ones; Reason says which.
 	Created bool
+	Reason  string
 	// Sets are the sets whose elements changed.
 	Sets []string
 	// Chains are the chains whose rules changed.
@@ -62,7 +63,7 @@ func (c Changes) Empty() bool { return !c.Created && len(c.Sets) == 0 && len(c.C
 // String is for the log.
 func (c Changes) String() string {
 	if c.Created {
-		return "table created"
+		return "table created (" + c.Reason + ")"
 	}
 	return fmt.Sprintf("sets [%s] chains [%s]", strings.Join(c.Sets, " "), strings.Join(c.Chains, " "))
 }

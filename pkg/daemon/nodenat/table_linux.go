@@ -54,11 +54,15 @@ func (t *Table) Converge(s State) (Changes, error) {
 	}
 	var changes Changes
 	if have == nil || !have.sameShape(want) {
+		changes.Created, changes.Reason = true, "absent"
 		if have != nil {
 			conn.DelTable(t.table)
+			changes.Reason = "not the expected chains and sets"
+			if have.unreadable != nil {
+				changes.Reason = "unreadable: " + have.unreadable.Error()
+			}
 		}
 		err = t.create(conn, want)
-		changes.Created = true
 	} else {
 		changes, err = t.update(conn, want, have)
 	}

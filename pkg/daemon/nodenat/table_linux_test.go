@@ -199,6 +199,30 @@ func TestConvergeRebuildsForeignShape(t *testing.T) {
 	}
 }
 
+// A rule the library cannot decode (ct original proto-dst, whose direction
+// attribute it reads back wrongly) makes the table unreadable: converge
+// replaces it whole instead of failing for ever.
+func TestConvergeReplacesUnreadableTable(t *testing.T) {
+	tbl, ns := newTestTable(t)
+	mustConverge(t, tbl, sampleState())
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ns.fd)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.AddRule(&nftables.Rule{Table: tbl.table, Chain: &nftables.Chain{Name: chainPostrouting, Table: tbl.table},
+		Exprs: []expr.Any{&expr.Ct{Register: reg1, Key: expr.CtKeyPROTODST}, &expr.Counter{}}})
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := mustConverge(t, tbl, sampleState())
+	if !c.Created || !strings.Contains(c.Reason, "unreadable") {
+		t.Fatalf("converge over an unreadable table: %+v, want it replaced", c)
+	}
+	if c := mustConverge(t, tbl, sampleState()); !c.Empty() {
+		t.Fatalf("converge after the replacement changed %v", c)
+	}
+}
+
 // addForeignTables makes what a host firewall or Docker would have: a nat
 // table with a postrouting masquerade and an accept in the same hook as
 // ours, and a filter table with a forward chain.
