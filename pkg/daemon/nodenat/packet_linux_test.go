@@ -219,6 +219,8 @@ func TestPackets(t *testing.T) {
 			nodeAddr + ":30080", clusterIP + ":80", joinNode, false},
 		{"node port, Cluster, from a pod: hairpin through the node", func() *testNS { return w.natPod },
 			nodeAddr + ":30080", clusterIP + ":80", joinNode, false},
+		{"node port, Local, from a pod: masqueraded so the endpoint answers through the node", func() *testNS { return w.plainPod },
+			nodeAddr + ":30081", "", joinNode, false},
 		{"node port, Local, no local endpoint: dropped", func() *testNS { return w.external },
 			nodeAddr + ":30082", "", "", true},
 	}
