@@ -23,7 +23,7 @@ type observed struct {
 }
 
 // observe reads the table, or returns nil when there is none.
-func (t *Table) observe(conn *nftables.Conn, want layout) (*observed, error) {
+func (t *Table) observe(conn *nftables.Conn) (*observed, error) {
 	_, err := conn.ListTableOfFamily(TableName, nftables.TableFamilyIPv4)
 	if errors.Is(err, unix.ENOENT) {
 		return nil, nil

@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Table converges the ovnet table of one network namespace. It only
-// ever names its own table, so other tables, even with rules in the same
-// hooks, are neither read nor changed.
+// Table converges the ovnet table of one network namespace. It reads and
+// writes only its own table's rules and sets (chains are listed per
+// family, and other tables' are skipped), so other tables, even with
+// rules in the same hooks, are left exactly as they are.
 type Table struct {
 	// netnsFD is the node's network namespace; every call opens its
 	// netlink socket there.
@@ -48,7 +49,7 @@ func (t *Table) Converge(s State) (Changes, error) {
 		return Changes{}, err
 	}
 	want := buildLayout(s, t.nodePort)
-	have, err := t.observe(conn, want)
+	have, err := t.observe(conn)
 	if err != nil {
 		return Changes{}, err
 	}
