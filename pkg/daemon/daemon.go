@@ -26,6 +26,7 @@ import (
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/daemon/heartbeat"
+	"github.com/ovnet/ovnet/pkg/daemon/nodenat"
 	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
 	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
@@ -103,11 +104,16 @@ func New(opts Options) (*Daemon, error) {
 
 // parts are what Run builds once the node's namespace and OVSDB are open.
 type parts struct {
+	// netns is the node's network namespace.
 	netns *nslink.Namespace
 	ovs   *ovs.Client
 	node  *nodesetup.Node
 	conf  *podconfig.Configurator
 	cni   *cniserver.Server
+	// nat is the node's nftables table: egress masquerade, the inbound
+	// guard and NodePorts. It outlives the daemon, so pods keep their
+	// egress across a restart.
+	nat *nodenat.Table
 }
 
 // Run sets the node up, starts the informers and reconcilers, installs
@@ -146,7 +152,7 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 		}
 		mtu = uplink - tunnelOverhead
 	}
-	p := &parts{netns: netns, ovs: client}
+	p := &parts{netns: netns, ovs: client, nat: nodenat.NewTable(int(netns.NS), nodesetup.NodePort)}
 	p.node = nodesetup.New(nodesetup.Config{NodeName: d.cfg.NodeName, Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType,
 		OVNRemote: d.cfg.OVNRemote, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP, ServiceCIDR: d.cfg.ServiceCIDR,
 		MTU: mtu}, client, netns)
@@ -161,8 +167,9 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 }
 
 // setUpNode creates br-int, the Open_vSwitch settings OVN needs and
-// mirror0, and brings mirror0 up. All of it converges: a restart with
-// nothing changed writes nothing.
+// mirror0, brings mirror0 up and turns IPv4 forwarding on, for pods'
+// egress. All of it converges: a restart with nothing changed writes
+// nothing.
 func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
 	if err := p.node.EnsureBridge(ctx); err != nil {
 		return err
@@ -170,10 +177,18 @@ func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
 	if err := p.conf.SyncMirror(ctx); err != nil {
 		return err
 	}
-	return p.node.BringUp(ctx, podconfig.MirrorPort)
+	if err := p.node.BringUp(ctx, podconfig.MirrorPort); err != nil {
+		return err
+	}
+	changed, err := nodenat.EnableForwarding(p.netns)
+	if changed {
+		d.log.Info("enabled IPv4 forwarding in the node's namespace", "sysctl", "net.ipv4.ip_forward")
+	}
+	return err
 }
 
-// addReconcilers registers the pod and node reconcilers and the probes.
+// addReconcilers registers the pod, node and nftables reconcilers and the
+// probes.
 func (d *Daemon) addReconcilers(p *parts) error {
 	rec := d.mgr.GetEventRecorder("ovnet-daemon")
 	pods := &PodReconciler{Cache: d.mgr.GetCache(), Configurator: p.conf, Recorder: rec}
@@ -187,6 +202,10 @@ func (d *Daemon) addReconcilers(p *parts) error {
 		Client: d.mgr.GetClient(), API: d.mgr.GetAPIReader(), Logger: d.log.WithName("heartbeat"),
 		Checker: &heartbeat.Checker{NetNS: p.netns, OVNRundir: d.cfg.OVNRundir}}
 	if err := d.mgr.Add(beat); err != nil {
+		return err
+	}
+	nat := &nodenat.Reconciler{NodeName: d.cfg.NodeName, Table: p.nat, Cache: d.mgr.GetCache()}
+	if err := nat.SetupWithManager(d.mgr); err != nil {
 		return err
 	}
 	// /healthz says the process serves at all; /readyz follows STATUS.

@@ -1,0 +1,216 @@
+package nodenat
+
+import (
+	"cmp"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+)
+
+// Inputs are the objects the state is computed from.
+type Inputs struct {
+	// NodeName is this node: Local NodePorts go to its endpoints only.
+	NodeName string
+	// Join is the join subnet, never masqueraded (it holds the nodes' own
+	// ovn0 addresses); the zero value when the node is not addressed yet.
+	Join     netip.Prefix
+	Subnets  []ovnetv1.Subnet
+	Services []corev1.Service
+	Slices   []discoveryv1.EndpointSlice
+}
+
+// Desired computes the table's state from the objects.
+func Desired(in Inputs) State {
+	return State{NATSubnets: natRanges(in.Subnets, in.Join), NodePorts: nodePorts(in)}
+}
+
+// natRanges are the merged IPv4 ranges of the subnets with natOutgoing on
+// (unset means on, as in Kube-OVN). A subnet the controller refused
+// (Validated=False) is left out: it carries no pods we should answer for.
+func natRanges(subnets []ovnetv1.Subnet, join netip.Prefix) []Range {
+	var prefixes []netip.Prefix
+	for _, s := range subnets {
+		if s.Spec.NATOutgoing != nil && !*s.Spec.NATOutgoing {
+			continue
+		}
+		if meta.IsStatusConditionFalse(s.Status.Conditions, ovnetv1.ConditionValidated) {
+			continue
+		}
+		for _, cidr := range strings.Split(s.Spec.CIDR, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+			if err != nil || !p.Addr().Is4() || (join.IsValid() && p.Overlaps(join)) {
+				continue
+			}
+			prefixes = append(prefixes, p.Masked())
+		}
+	}
+	return mergeRanges(prefixes)
+}
+
+// mergeRanges turns prefixes into sorted, disjoint, non-adjacent ranges,
+// the only form an interval set accepts without overlap errors.
+func mergeRanges(prefixes []netip.Prefix) []Range {
+	ranges := make([]Range, 0, len(prefixes))
+	for _, p := range prefixes {
+		ranges = append(ranges, Range{From: p.Addr(), To: lastAddr(p)})
+	}
+	slices.SortFunc(ranges, func(a, b Range) int { return a.From.Compare(b.From) })
+	var out []Range
+	for _, r := range ranges {
+		if n := len(out); n > 0 && (r.From.Compare(out[n-1].To) <= 0 || r.From == out[n-1].To.Next()) {
+			if r.To.Compare(out[n-1].To) > 0 {
+				out[n-1].To = r.To
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// lastAddr is the last IPv4 address of a masked prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	v := binary.BigEndian.Uint32(a[:]) | (^uint32(0) >> p.Bits())
+	if p.Bits() == 0 {
+		v = ^uint32(0)
+	}
+	binary.BigEndian.PutUint32(a[:], v)
+	return netip.AddrFrom4(a)
+}
+
+// nodePorts lists every node port of the NodePort and LoadBalancer
+// Services, sorted by protocol and port.
+func nodePorts(in Inputs) []NodePort {
+	local := localEndpoints(in.Slices, in.NodeName)
+	var out []NodePort
+	for i := range in.Services {
+		out = append(out, serviceNodePorts(&in.Services[i], local)...)
+	}
+	slices.SortFunc(out, func(a, b NodePort) int {
+		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+	})
+	return out
+}
+
+// serviceNodePorts are one Service's node ports.
+func serviceNodePorts(svc *corev1.Service, local map[portKey][]netip.AddrPort) []NodePort {
+	if svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return nil
+	}
+	isLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	clusterIP, ok := ipv4ClusterIP(svc)
+	if !isLocal && !ok {
+		return nil // IPv4 only for now; a headless or IPv6-only Service has nothing to DNAT to.
+	}
+	var out []NodePort
+	for _, port := range svc.Spec.Ports {
+		if port.NodePort <= 0 || port.NodePort > 65535 {
+			continue
+		}
+		protocol := cmp.Or(port.Protocol, corev1.ProtocolTCP)
+		np := NodePort{Service: portName(svc, port), Protocol: protocol, Port: uint16(port.NodePort), Local: isLocal}
+		if isLocal {
+			np.Endpoints = local[portKey{svc.Namespace, svc.Name, port.Name, protocol}]
+		} else {
+			np.ClusterIP = netip.AddrPortFrom(clusterIP, uint16(port.Port))
+		}
+		out = append(out, np)
+	}
+	return out
+}
+
+// ipv4ClusterIP is the Service's IPv4 ClusterIP, primary or secondary.
+func ipv4ClusterIP(svc *corev1.Service) (netip.Addr, bool) {
+	for _, ip := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
+		if a, err := netip.ParseAddr(ip); err == nil && a.Is4() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// portName is namespace/name:port, the port's name or else its number.
+func portName(svc *corev1.Service, port corev1.ServicePort) string {
+	name := port.Name
+	if name == "" {
+		name = strconv.Itoa(int(port.Port))
+	}
+	return svc.Namespace + "/" + svc.Name + ":" + name
+}
+
+// portKey names one port of one Service, as EndpointSlices name it.
+type portKey struct {
+	namespace, service, port string
+	protocol                 corev1.Protocol
+}
+
+// localEndpoints indexes the ready IPv4 endpoints on node by Service
+// port, each list sorted and without duplicates.
+func localEndpoints(eps []discoveryv1.EndpointSlice, node string) map[portKey][]netip.AddrPort {
+	out := map[portKey][]netip.AddrPort{}
+	for i := range eps {
+		slice := &eps[i]
+		service := slice.Labels[discoveryv1.LabelServiceName]
+		if service == "" || slice.AddressType != discoveryv1.AddressTypeIPv4 {
+			continue
+		}
+		addrs := localReadyAddrs(slice.Endpoints, node)
+		for _, p := range slice.Ports {
+			if p.Port == nil || len(addrs) == 0 {
+				continue
+			}
+			key := portKey{slice.Namespace, service, deref(p.Name, ""), deref(p.Protocol, corev1.ProtocolTCP)}
+			for _, a := range addrs {
+				out[key] = append(out[key], netip.AddrPortFrom(a, uint16(*p.Port)))
+			}
+		}
+	}
+	for k, v := range out {
+		slices.SortFunc(v, func(a, b netip.AddrPort) int { return a.Compare(b) })
+		out[k] = slices.Compact(v)
+	}
+	return out
+}
+
+// localReadyAddrs are the IPv4 addresses of the ready endpoints on node
+// (a nil Ready means ready, as the EndpointSlice API says); when none is
+// ready, those still serving while terminating, as kube-proxy does.
+func localReadyAddrs(endpoints []discoveryv1.Endpoint, node string) []netip.Addr {
+	var ready, terminating []netip.Addr
+	for _, ep := range endpoints {
+		if deref(ep.NodeName, "") != node {
+			continue
+		}
+		c := ep.Conditions
+		for _, s := range ep.Addresses {
+			a, err := netip.ParseAddr(s)
+			switch {
+			case err != nil || !a.Is4():
+			case deref(c.Ready, true):
+				ready = append(ready, a)
+			case deref(c.Serving, false) && deref(c.Terminating, false):
+				terminating = append(terminating, a)
+			}
+		}
+	}
+	if len(ready) > 0 {
+		return ready
+	}
+	return terminating
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}

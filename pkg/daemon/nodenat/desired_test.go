@@ -1,0 +1,181 @@
+package nodenat
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+)
+
+func subnet(name, cidr string, nat *bool, conditions ...metav1.Condition) ovnetv1.Subnet {
+	return ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: ovnetv1.SubnetSpec{CIDR: cidr, NATOutgoing: nat}, Status: ovnetv1.SubnetStatus{Conditions: conditions}}
+}
+
+func ranges(pairs ...string) []Range {
+	var out []Range
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, Range{From: netip.MustParseAddr(pairs[i]), To: netip.MustParseAddr(pairs[i+1])})
+	}
+	return out
+}
+
+func TestNATRanges(t *testing.T) {
+	join := netip.MustParsePrefix("100.64.0.0/16")
+	refused := metav1.Condition{Type: ovnetv1.ConditionValidated, Status: metav1.ConditionFalse}
+	tests := []struct {
+		name    string
+		subnets []ovnetv1.Subnet
+		join    netip.Prefix
+		want    []Range
+	}{
+		{"natOutgoing unset means on", []ovnetv1.Subnet{subnet("d", "10.16.0.0/16", nil)}, join,
+			ranges("10.16.0.0", "10.16.255.255")},
+		{"natOutgoing false is left out", []ovnetv1.Subnet{subnet("d", "10.16.0.0/16", ptr.To(false)),
+			subnet("e", "10.66.0.0/24", ptr.To(true))}, join, ranges("10.66.0.0", "10.66.0.255")},
+		{"join, IPv6, unparsable and refused subnets are left out", []ovnetv1.Subnet{
+			subnet("join", "100.64.0.0/16", nil), subnet("v6", "fd00::/64", nil), subnet("bad", "10.300.0.0/16", nil),
+			subnet("refused", "10.99.0.0/16", nil, refused)}, join, nil},
+		{"join unknown yet: nothing to leave out", []ovnetv1.Subnet{subnet("join", "100.64.0.0/16", nil)}, netip.Prefix{},
+			ranges("100.64.0.0", "100.64.255.255")},
+		{"dual stack keeps the IPv4 part, host bits dropped", []ovnetv1.Subnet{subnet("ds", "10.16.0.1/16, fd00::/64", nil)}, join,
+			ranges("10.16.0.0", "10.16.255.255")},
+		{"adjacent and nested subnets merge", []ovnetv1.Subnet{subnet("a", "10.0.1.0/24", nil), subnet("b", "10.0.0.0/24", nil),
+			subnet("c", "10.0.0.128/25", nil), subnet("d", "10.0.3.0/24", nil)}, join,
+			ranges("10.0.0.0", "10.0.1.255", "10.0.3.0", "10.0.3.255")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := natRanges(tt.subnets, tt.join); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("natRanges = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRangeElements(t *testing.T) {
+	tests := []struct {
+		name   string
+		ranges []Range
+		want   []string
+	}{
+		{"a range ends one past its last address", ranges("10.16.0.0", "10.16.255.255"), []string{"0a100000", "0a110000/end"}},
+		{"a range up to the last address has no end", ranges("255.0.0.0", "255.255.255.255"), []string{"ff000000"}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, e := range rangeElements(tt.ranges) {
+				got = append(got, elementKey(e))
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("rangeElements = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func service(name string, typ corev1.ServiceType, policy corev1.ServiceExternalTrafficPolicy, clusterIP string, ports ...corev1.ServicePort) corev1.Service {
+	return corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+		Spec: corev1.ServiceSpec{Type: typ, ExternalTrafficPolicy: policy, ClusterIP: clusterIP, Ports: ports}}
+}
+
+func endpointSlice(svc string, addrType discoveryv1.AddressType, ports []discoveryv1.EndpointPort, eps ...discoveryv1.Endpoint) discoveryv1.EndpointSlice {
+	return discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: svc + "-x",
+		Labels: map[string]string{discoveryv1.LabelServiceName: svc}}, AddressType: addrType, Ports: ports, Endpoints: eps}
+}
+
+func endpoint(addr, node string, ready *bool) discoveryv1.Endpoint {
+	return discoveryv1.Endpoint{Addresses: []string{addr}, NodeName: ptr.To(node), Conditions: discoveryv1.EndpointConditions{Ready: ready}}
+}
+
+func TestNodePorts(t *testing.T) {
+	http := corev1.ServicePort{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080}
+	dns := corev1.ServicePort{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, NodePort: 30053}
+	httpSlice := []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}}
+	const local = corev1.ServiceExternalTrafficPolicyLocal
+	tests := []struct {
+		name     string
+		services []corev1.Service
+		slices   []discoveryv1.EndpointSlice
+		want     []NodePort
+	}{
+		{"Cluster goes to the ClusterIP", []corev1.Service{service("web", corev1.ServiceTypeNodePort, "", "10.96.0.10", http, dns)}, nil,
+			[]NodePort{
+				{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, ClusterIP: netip.MustParseAddrPort("10.96.0.10:80")},
+				{Service: "ns/web:dns", Protocol: corev1.ProtocolUDP, Port: 30053, ClusterIP: netip.MustParseAddrPort("10.96.0.10:53")},
+			}},
+		{"ClusterIP, headless, IPv6 and portless services have no node port", []corev1.Service{
+			service("a", corev1.ServiceTypeClusterIP, "", "10.96.0.1", http),
+			service("b", corev1.ServiceTypeNodePort, "", "None", http),
+			service("c", corev1.ServiceTypeNodePort, "", "fd00::1", http),
+			service("d", corev1.ServiceTypeLoadBalancer, "", "10.96.0.4", corev1.ServicePort{Name: "x", Port: 80}),
+		}, nil, nil},
+		{"LoadBalancer has its node ports; protocol defaults to TCP, the name to the port", []corev1.Service{
+			service("lb", corev1.ServiceTypeLoadBalancer, "", "10.96.0.5", corev1.ServicePort{Port: 443, NodePort: 30443})}, nil,
+			[]NodePort{{Service: "ns/lb:443", Protocol: corev1.ProtocolTCP, Port: 30443, ClusterIP: netip.MustParseAddrPort("10.96.0.5:443")}}},
+		{"Local keeps this node's ready endpoints only", []corev1.Service{service("web", corev1.ServiceTypeNodePort, local, "10.96.0.10", http)},
+			[]discoveryv1.EndpointSlice{
+				endpointSlice("web", discoveryv1.AddressTypeIPv4, httpSlice,
+					endpoint("10.16.0.9", "n1", nil), endpoint("10.16.0.5", "n1", ptr.To(true)),
+					endpoint("10.16.0.6", "n1", ptr.To(false)), endpoint("10.16.0.7", "n2", ptr.To(true))),
+				endpointSlice("web", discoveryv1.AddressTypeIPv6, httpSlice, endpoint("fd00::5", "n1", nil)),
+				endpointSlice("other", discoveryv1.AddressTypeIPv4, httpSlice, endpoint("10.16.0.8", "n1", nil)),
+			},
+			[]NodePort{{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true, Endpoints: []netip.AddrPort{
+				netip.MustParseAddrPort("10.16.0.5:8080"), netip.MustParseAddrPort("10.16.0.9:8080")}}}},
+		{"Local falls back to serving terminating endpoints when none is ready", []corev1.Service{service("web", corev1.ServiceTypeNodePort, local, "10.96.0.10", http)},
+			[]discoveryv1.EndpointSlice{endpointSlice("web", discoveryv1.AddressTypeIPv4, httpSlice,
+				endpoint("10.16.0.5", "n1", ptr.To(false)),
+				discoveryv1.Endpoint{Addresses: []string{"10.16.0.6"}, NodeName: ptr.To("n1"), Conditions: discoveryv1.EndpointConditions{
+					Ready: ptr.To(false), Serving: ptr.To(true), Terminating: ptr.To(true)}})},
+			[]NodePort{{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true, Endpoints: []netip.AddrPort{
+				netip.MustParseAddrPort("10.16.0.6:8080")}}}},
+		{"dual stack with an IPv6 primary DNATs to the IPv4 ClusterIP", []corev1.Service{func() corev1.Service {
+			s := service("ds", corev1.ServiceTypeNodePort, "", "fd00::10", http)
+			s.Spec.ClusterIPs = []string{"fd00::10", "10.96.0.11"}
+			return s
+		}()}, nil,
+			[]NodePort{{Service: "ns/ds:http", Protocol: corev1.ProtocolTCP, Port: 30080, ClusterIP: netip.MustParseAddrPort("10.96.0.11:80")}}},
+		{"Local without a local endpoint has none (dropped)", []corev1.Service{service("web", corev1.ServiceTypeNodePort, local, "10.96.0.10", http)},
+			[]discoveryv1.EndpointSlice{endpointSlice("web", discoveryv1.AddressTypeIPv4, httpSlice, endpoint("10.16.0.7", "n2", nil))},
+			[]NodePort{{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true}}},
+		{"Local matches the slice port by name and protocol", []corev1.Service{service("web", corev1.ServiceTypeNodePort, local, "10.96.0.10", http, dns)},
+			[]discoveryv1.EndpointSlice{endpointSlice("web", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{
+				{Name: ptr.To("http"), Port: ptr.To[int32](8080)},
+				{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To[int32](5353)}},
+				endpoint("10.16.0.5", "n1", nil))},
+			[]NodePort{
+				{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true, Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.16.0.5:8080")}},
+				{Service: "ns/web:dns", Protocol: corev1.ProtocolUDP, Port: 30053, Local: true, Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.16.0.5:5353")}},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Desired(Inputs{NodeName: "n1", Services: tt.services, Slices: tt.slices}).NodePorts
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("node ports:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCommentIsBoundedAndDistinct(t *testing.T) {
+	many := NodePort{Service: "ns/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true}
+	for i := range 40 {
+		many.Endpoints = append(many.Endpoints, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 16, 0, byte(i)}), 8080))
+	}
+	fewer := many
+	fewer.Endpoints = many.Endpoints[:39]
+	a, b := nodePortRule(many).comment, nodePortRule(fewer).comment
+	if len(a) > maxComment || len(b) > maxComment || a == b {
+		t.Fatalf("comments %q (%d) and %q (%d): want both within %d bytes and different", a, len(a), b, len(b), maxComment)
+	}
+}

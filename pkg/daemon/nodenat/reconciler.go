@@ -1,0 +1,97 @@
+package nodenat
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+)
+
+// Converger is what the reconciler converges: the node's Table.
+type Converger interface {
+	Converge(State) (Changes, error)
+}
+
+// Reconciler keeps the node's nftables table in step with the Subnets,
+// the Services, their EndpointSlices and this Node. It is level-based:
+// every event means "the table" and each run recomputes all of it, which
+// the table then converges in place.
+type Reconciler struct {
+	// NodeName is this node.
+	NodeName string
+	// Table is the node's table.
+	Table Converger
+	// Cache reads the objects.
+	Cache client.Reader
+}
+
+// tableRequest is the one request every watched object maps to.
+var tableRequest = ctrl.Request{NamespacedName: types.NamespacedName{Name: TableName}}
+
+// Reconcile computes the desired state and converges the table; a change
+// is logged once, a converge that changes nothing is silent.
+func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	in, ready, err := r.inputs(ctx)
+	if err != nil || !ready {
+		return ctrl.Result{}, err
+	}
+	state := Desired(in)
+	changes, err := r.Table.Converge(state)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !changes.Empty() {
+		ctrl.LoggerFrom(ctx).Info("nftables table converged", "table", TableName, "changes", changes.String(),
+			"natRanges", len(state.NATSubnets), "nodePorts", len(state.NodePorts))
+	}
+	return ctrl.Result{}, nil
+}
+
+// inputs reads the objects; ready is false while the node has no join
+// address (ovn0 carries no traffic yet, and the join subnet to leave out
+// is not known); the node's update brings us back.
+func (r *Reconciler) inputs(ctx context.Context) (in Inputs, ready bool, err error) {
+	node := &corev1.Node{}
+	if err := r.Cache.Get(ctx, types.NamespacedName{Name: r.NodeName}, node); err != nil {
+		if apierrors.IsNotFound(err) {
+			return Inputs{}, false, nil
+		}
+		return Inputs{}, false, err
+	}
+	addr, ok, err := annotation.ParseAddress(node.Annotations)
+	if err != nil || !ok {
+		return Inputs{}, false, err
+	}
+	subnets := &ovnetv1.SubnetList{}
+	services := &corev1.ServiceList{}
+	slices := &discoveryv1.EndpointSliceList{}
+	for _, list := range []client.ObjectList{subnets, services, slices} {
+		if err := r.Cache.List(ctx, list); err != nil {
+			return Inputs{}, false, err
+		}
+	}
+	return Inputs{NodeName: r.NodeName, Join: addr.Subnet.Masked(), Subnets: subnets.Items,
+		Services: services.Items, Slices: slices.Items}, true, nil
+}
+
+// SetupWithManager watches this node, every Subnet, Service and
+// EndpointSlice, all mapped to the one table request.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	table := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request {
+		return []ctrl.Request{tableRequest}
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("nodenat").
+		Watches(&corev1.Node{}, table).
+		Watches(&ovnetv1.Subnet{}, table).
+		Watches(&corev1.Service{}, table).
+		Watches(&discoveryv1.EndpointSlice{}, table).
+		Complete(r)
+}
