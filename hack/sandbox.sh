@@ -401,7 +401,7 @@ start_daemon() {
     --node-name="$NODE_NAME" --ovs-db="$VSWITCH_DB" --netns="/run/netns/$NODE_NETNS" \
     --datapath-type=netdev --socket="$RUN/daemon.sock" \
     --cni-bin-dir="$CNID/bin" --cni-conf-dir="$CNID/net.d" --cni-plugin="$plugin" \
-    --ovn-remote="$SB_DB" --encap-ip="${NODE_IP%/*}" --enable-mirror \
+    --ovn-remote="$SB_DB" --encap-ip="${NODE_IP%/*}" --enable-mirror --ovn-rundir="$OVND" \
     --metrics-address="127.0.0.1:$DAEMON_METRICS_PORT" --health-probe-address="127.0.0.1:$DAEMON_PROBE_PORT" \
     --mtu=1400 ${DAEMON_ARGS:-}
   if ! waitfor 30 test -S "$RUN/daemon.sock"; then
