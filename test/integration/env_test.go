@@ -76,6 +76,20 @@ func (e *env) restartController() {
 	e.ctrl = harness.StartController(e.t, e.api, e.nb, harness.DefaultNetwork())
 }
 
+// restartWritesNothing restarts the controller once the last writes have
+// landed and fails the test if the new one changes any northbound row.
+func (e *env) restartWritesNothing() {
+	e.t.Helper()
+	e.ctrl.Stop(e.t)
+	time.Sleep(settle) // let the last status and annotation writes land before counting
+	e.view.ResetChanges()
+	e.ctrl = harness.StartController(e.t, e.api, e.nb, harness.DefaultNetwork())
+	time.Sleep(settle)
+	if n := e.view.Changes(); n != 0 {
+		e.t.Errorf("restart with nothing changed made %d northbound row changes, want 0", n)
+	}
+}
+
 // eventually retries check until it returns nil or the env's timeout passes.
 func (e *env) eventually(what string, check func() error) {
 	e.t.Helper()

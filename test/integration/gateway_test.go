@@ -227,17 +227,8 @@ func TestGatewayRows(t *testing.T) {
 		e.activeGateway("egress", "gw-2")
 		e.eventually("reroute to gw-2", func() error { return e.hasPolicies([]policy{second}, first) })
 	}
-	{ // a restart with gateways in force writes nothing
-		e.ctrl.Stop(t)
-		time.Sleep(settle)
-		e.view.ResetChanges()
-		e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
-		time.Sleep(settle)
-		if n := e.view.Changes(); n != 0 {
-			t.Errorf("restart made %d northbound row changes, want 0", n)
-		}
-	}
-	{ // back to distributed
+	e.restartWritesNothing() // with gateways in force
+	{                        // back to distributed
 		ns := &corev1.Namespace{}
 		if err := e.c.Get(e.ctx, client.ObjectKey{Name: "egress"}, ns); err != nil {
 			t.Fatal(err)

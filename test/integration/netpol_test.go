@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -352,12 +351,5 @@ func TestNetworkPolicyRestartWritesNothing(t *testing.T) {
 		return nil
 	})
 	e.waitPortGroup(ovnname.DenyPortGroup("still", netpol.Egress), []string{"web.still"}, nil)
-	e.ctrl.Stop(t)
-	time.Sleep(settle)
-	e.view.ResetChanges()
-	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
-	time.Sleep(settle)
-	if n := e.view.Changes(); n != 0 {
-		t.Errorf("restart with nothing changed made %d northbound row changes, want 0", n)
-	}
+	e.restartWritesNothing()
 }
