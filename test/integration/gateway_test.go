@@ -228,7 +228,8 @@ func TestGatewayRows(t *testing.T) {
 		e.eventually("reroute to gw-2", func() error { return e.hasPolicies([]policy{second}, first) })
 	}
 	e.restartWritesNothing() // with gateways in force
-	{                        // back to distributed
+	// Back to distributed.
+	{
 		ns := &corev1.Namespace{}
 		if err := e.c.Get(e.ctx, client.ObjectKey{Name: "egress"}, ns); err != nil {
 			t.Fatal(err)
