@@ -187,6 +187,13 @@ func TestGatewayRows(t *testing.T) {
 		return e.hasPolicies(cluster)
 	})
 	e.condition("ovn-default", ovnetv1.ConditionGatewayReady, metav1.ConditionTrue, ovnetv1.ReasonDistributed)
+	// A pod costs no gateway row: the policies and routes stay as they are.
+	before, routes := e.policies(), e.routesTo("0.0.0.0/0")
+	e.pod("default", "p", nil)
+	e.addressed("default", "p")
+	if after := e.policies(); len(after) != len(before) || len(e.routesTo("0.0.0.0/0")) != len(routes) {
+		t.Errorf("a pod changed the gateway rows: %d policies before, %d after", len(before), len(after))
+	}
 
 	e.namespace("egress", map[string]string{annotation.CIDR: "10.70.0.0/24",
 		annotation.GatewayType: "centralized", annotation.GatewayNode: "gw-1, gw-2"})

@@ -82,6 +82,17 @@ func TestNodeJoinAddressPortAndRoute(t *testing.T) {
 	})
 }
 
+// policyCount counts ovn-cluster's policies with the match.
+func (e *env) policyCount(match string) int {
+	n := 0
+	for _, p := range e.policies() {
+		if p.match == match {
+			n++
+		}
+	}
+	return n
+}
+
 // routesTo lists the static routes on ovn-cluster for prefix.
 func (e *env) routesTo(prefix string) []nbdb.LogicalRouterStaticRoute {
 	lr := e.view.Router(e.t, "ovn-cluster")
@@ -107,10 +118,18 @@ func TestGarbageCollectionTouchesOnlyOwnedRows(t *testing.T) {
 	e.nbctl(append([]string{"lsp-add", "ovn-default", "ghost.nowhere", "--", "set", "logical_switch_port", "ghost.nowhere"},
 		owned("Pod", "nowhere", "ghost")...)...)
 	e.nbctl(append([]string{"ls-add", "old-subnet", "--", "set", "logical_switch", "old-subnet"}, owned("Subnet", "", "old-subnet")...)...)
+	// Router policies: one somebody else wrote, one of a node that is gone.
+	e.nbctl("lr-policy-add", "ovn-cluster", "100", "ip4.src == 192.0.2.1", "allow")
+	e.nbctl("lr-policy-add", "ovn-cluster", "200", "ip4.src == 192.0.2.2", "allow")
+	uuid := e.nbctl("--bare", "--columns=_uuid", "find", "logical_router_policy", "priority=200")
+	e.nbctl(append([]string{"set", "logical_router_policy", uuid}, owned("Node", "", "gone-node")...)...)
 
 	e.eventually("periodic sweep removes the orphans", func() error {
 		if e.view.SwitchPort(t, "ghost.nowhere") != nil || e.view.Switch(t, "old-subnet") != nil {
 			return fmt.Errorf("orphaned rows remain")
+		}
+		if e.policyCount("ip4.src == 192.0.2.2") != 0 {
+			return fmt.Errorf("the gone node's policy remains")
 		}
 		return nil
 	})
@@ -125,7 +144,7 @@ func TestGarbageCollectionTouchesOnlyOwnedRows(t *testing.T) {
 		return nil
 	})
 	if e.view.Switch(t, "foreign") == nil || e.view.SwitchPort(t, "foreign-port") == nil ||
-		e.view.SwitchPort(t, "stranger") == nil || len(e.routesTo("192.0.2.0/24")) != 1 {
+		e.view.SwitchPort(t, "stranger") == nil || len(e.routesTo("192.0.2.0/24")) != 1 || e.policyCount("ip4.src == 192.0.2.1") != 1 {
 		t.Fatal("garbage collection removed rows ovnet does not own")
 	}
 	if !contains(e.view.PortsOf(t, e.view.Switch(t, "ovn-default")), "stranger") {
