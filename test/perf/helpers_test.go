@@ -90,15 +90,20 @@ type podKey struct{ namespace, name string }
 // clear of the default 10.16.0.0/16 and the service CIDR 10.96.0.0/12.
 func namespaceCIDR(i int) string { return fmt.Sprintf("10.%d.0.0/20", 80+i) }
 
-// makeNamespaces creates benchNamespaces namespaces annotated with a CIDR
-// and returns their names.
-func makeNamespaces(b *testing.B, cl *cluster, prefix string) []string {
+// namespaceAnnotations are the i-th namespace's annotations.
+type namespaceAnnotations func(i int) map[string]string
+
+// cidrOnly annotates a namespace with its CIDR alone.
+func cidrOnly(i int) map[string]string { return map[string]string{annotation.CIDR: namespaceCIDR(i)} }
+
+// makeNamespaces creates benchNamespaces namespaces with the annotations
+// annotate gives them (each at least a CIDR) and returns their names.
+func makeNamespaces(b *testing.B, cl *cluster, prefix string, annotate namespaceAnnotations) []string {
 	b.Helper()
 	var names []string
 	for i := range benchNamespaces {
 		name := fmt.Sprintf("%s-%d", prefix, i)
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
-			Annotations: map[string]string{annotation.CIDR: namespaceCIDR(i)}}}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotate(i)}}
 		if err := cl.c.Create(context.Background(), ns); err != nil {
 			b.Fatalf("create namespace %s: %v", name, err)
 		}
