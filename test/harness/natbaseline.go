@@ -1,18 +1,11 @@
 package harness
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"net/netip"
-	"os/exec"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/ovnet/ovnet/pkg/daemon/nodenat"
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
-	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // Addresses of the NAT path: the pod in ovnet's default subnet, the node's
@@ -24,10 +17,6 @@ var (
 	natPathNode     = netip.MustParseAddr("192.0.2.2")
 	natPathExternal = netip.MustParseAddr("192.0.2.100")
 )
-
-// iperfStart bounds the client's retries while the iperf3 server is not
-// listening yet; it starts in milliseconds.
-const iperfStart = 10 * time.Second
 
 // NATPath is the kernel half of a pod's egress with no OVS at all: a pod
 // namespace whose veth ends in the node's namespace as ovn0, the node with
@@ -83,19 +72,20 @@ func (p *NATPath) convergeTable(tb T) {
 	}
 }
 
-// iperfResult is the part of iperf3's JSON report read here.
-type iperfResult struct {
-	Error string `json:"error"`
-	Start struct {
-		Connected []struct {
-			RemoteHost string `json:"remote_host"`
-		} `json:"connected"`
-	} `json:"start"`
-	End struct {
-		SumReceived struct {
-			BitsPerSecond float64 `json:"bits_per_second"`
-		} `json:"sum_received"`
-	} `json:"end"`
+// AsOnUserspaceDatapath makes the pod send as a pod on OVS's userspace
+// datapath must: at PodMTU, computing its own checksums, and so without
+// TCP segmentation offload (the daemon turns tx checksum offload off in
+// every pod, and the kernel drops TSO with it). Measured before and after,
+// the path separates what the offloads are worth from what OVS costs.
+func (p *NATPath) AsOnUserspaceDatapath(tb T) {
+	tb.Helper()
+	lookPath(tb, "ethtool")
+	mtu := strconv.Itoa(PodMTU)
+	mustIP(tb, p.NodeNS, "link", "set", "ovn0", "mtu", mtu)
+	mustIP(tb, p.PodNS, "link", "set", "eth0", "mtu", mtu)
+	if out, err := execIn(p.PodNS, "ethtool", "-K", "eth0", "tx", "off"); err != nil {
+		tb.Fatalf("NAT path: %v: %s", err, out)
+	}
 }
 
 // EgressMbps runs iperf3 (TCP) from the pod to the external host for the
@@ -104,40 +94,8 @@ type iperfResult struct {
 // went through the masquerade.
 func (p *NATPath) EgressMbps(tb T, seconds int) float64 {
 	tb.Helper()
-	server := exec.Command("ip", "netns", "exec", p.ExternalNS, "iperf3", "-s", "-1", "-J", "-B", p.External.String())
-	var serverOut strings.Builder
-	server.Stdout, server.Stderr = &serverOut, &serverOut
-	if err := server.Start(); err != nil {
-		tb.Fatalf("iperf3 server: %v", err)
-	}
-	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
-	var report iperfResult
-	err := wait.Until(context.Background(), iperfStart, "iperf3 pod -> external host", func() error {
-		report = iperfResult{}
-		out, err := exec.Command("ip", "netns", "exec", p.PodNS, "iperf3", "-c", p.External.String(),
-			"-t", strconv.Itoa(seconds), "-J").CombinedOutput()
-		if jsonErr := json.Unmarshal(out, &report); jsonErr != nil && err == nil {
-			err = jsonErr
-		}
-		// iperf3 exits 0 with the error in its report when the server is
-		// not listening yet.
-		if err != nil || report.Error != "" {
-			return fmt.Errorf("%v %s\n%s", err, report.Error, out)
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatalf("%v", err)
-	}
-	_ = server.Wait()
-	var seen iperfResult
-	if err := json.Unmarshal([]byte(serverOut.String()), &seen); err != nil || len(seen.Start.Connected) == 0 {
-		tb.Fatalf("iperf3 server report: %v\n%s", err, serverOut.String())
-	}
-	if got := seen.Start.Connected[0].RemoteHost; got != p.Node.String() {
-		tb.Fatalf("external host saw %s, want the node's %s: the egress was not masqueraded", got, p.Node)
-	}
-	return report.End.SumReceived.BitsPerSecond / 1e6
+	return IperfRun{ClientNS: p.PodNS, ServerNS: p.ExternalNS, Server: p.External, WantSource: p.Node,
+		Seconds: seconds}.Mbps(tb)
 }
 
 // NATBaseline builds a NATPath and measures its egress once.
