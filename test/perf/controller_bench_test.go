@@ -103,7 +103,7 @@ func measureController(b *testing.B, n int, egress egressSetup) time.Duration {
 	waitSubnets(b, cl, namespaces, -1)
 	egress.wait(b, cl, namespaces)
 	watcher := watchAddressed(b, cl.cfg)
-	before := readPodQueue(b)
+	before, subnetsBefore := readPodQueue(b), readQueue(b, "subnet")
 	cpu := processCPU()
 	start := time.Now()
 	if err := forEach(podKeys(namespaces, n), func(_ int, k podKey) error {
@@ -113,9 +113,10 @@ func measureController(b *testing.B, n int, egress egressSetup) time.Duration {
 	}
 	created := time.Since(start)
 	done := waitAddressed(b, watcher, cl.view, n)
-	after := readPodQueue(b)
-	b.Logf("N=%d  controller run: pods created in %.2fs, %.0f pod reconciles, client+controller CPU %.2fs",
-		n, created.Seconds(), after.reconciles-before.reconciles, (processCPU() - cpu).Seconds())
+	after, subnetsAfter := readPodQueue(b), readQueue(b, "subnet")
+	b.Logf("N=%d  controller run: pods created in %.2fs, %.0f pod reconciles, %.0f subnet reconciles, client+controller CPU %.2fs",
+		n, created.Seconds(), after.reconciles-before.reconciles, subnetsAfter.reconciles-subnetsBefore.reconciles,
+		(processCPU() - cpu).Seconds())
 	return done.Sub(start)
 }
 
@@ -163,7 +164,7 @@ func BenchmarkControllerRestart(b *testing.B) {
 
 // waitIdle waits until the pod reconciler has finished at least n
 // reconciles since before and has neither work queued nor in progress.
-func waitIdle(b *testing.B, before podQueue, n int) time.Time {
+func waitIdle(b *testing.B, before reconcileQueue, n int) time.Time {
 	b.Helper()
 	converge.For(b, convergeTimeout, "pod reconciler idle", func() error {
 		q := readPodQueue(b)

@@ -263,20 +263,26 @@ func subnetReady(s *ovnetv1.Subnet) bool {
 	return false
 }
 
-// podQueue is the pod reconciler's state from controller-runtime's
+// reconcileQueue is a reconciler's state from controller-runtime's
 // process-wide metrics; several controllers in one process share the
 // series, so callers compare reconciles against an earlier reading.
-type podQueue struct {
+type reconcileQueue struct {
 	reconciles, active, depth float64
 }
 
-func readPodQueue(b *testing.B) podQueue {
+func readPodQueue(b *testing.B) reconcileQueue {
+	b.Helper()
+	return readQueue(b, "pod")
+}
+
+// readQueue is readPodQueue for the named controller.
+func readQueue(b *testing.B, controller string) reconcileQueue {
 	b.Helper()
 	families, err := crmetrics.Registry.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var q podQueue
+	var q reconcileQueue
 	for _, f := range families {
 		var into *float64
 		switch f.GetName() {
@@ -291,7 +297,7 @@ func readPodQueue(b *testing.B) podQueue {
 		}
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "pod" {
+				if l.GetName() == "controller" && l.GetValue() == controller {
 					*into += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 				}
 			}
