@@ -200,7 +200,7 @@ func (d *Daemon) addReconcilers(p *parts) error {
 	}
 	beat := &heartbeat.Heartbeat{Node: d.cfg.NodeName, Namespace: d.cfg.GatewayLeaseNamespace, Cache: d.mgr.GetCache(),
 		Client: d.mgr.GetClient(), API: d.mgr.GetAPIReader(), Logger: d.log.WithName("heartbeat"),
-		Checker: &heartbeat.Checker{NetNS: p.netns, OVNRundir: d.cfg.OVNRundir}}
+		Checker: &heartbeat.Checker{NetNS: p.netns, OVNRundir: d.cfg.OVNRundir, Bridges: p.ovs}}
 	if err := d.mgr.Add(beat); err != nil {
 		return err
 	}

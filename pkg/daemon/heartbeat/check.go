@@ -15,6 +15,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
+	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
 // unixctlTimeout bounds the question to ovn-controller: its main loop
@@ -28,6 +29,15 @@ type Checker struct {
 	// OVNRundir is ovn-controller's run directory, holding its pidfile
 	// and control socket; empty skips that check.
 	OVNRundir string
+	// Bridges reads the node's Open_vSwitch database, for an uplink that
+	// is an OVS bridge's own device; nil skips that check.
+	Bridges Bridges
+}
+
+// Bridges tells whether a device is an OVS bridge's internal port and
+// what its physical members report (*ovs.Client).
+type Bridges interface {
+	UplinkOf(name string) (ovs.BridgeUplink, bool, error)
 }
 
 // Check reports whether the node forwards egress traffic: the interface
@@ -52,7 +62,9 @@ func (c *Checker) Check(nodeIP netip.Addr) gatewayhealth.Report {
 }
 
 // uplinkUp finds the interface holding ip and checks that it is up and,
-// where the driver reports it, has a carrier.
+// where the driver reports it, has a carrier; when it is an OVS bridge's
+// internal port (br-ex, br-phy), the carrier that matters is that of the
+// bridge's physical members.
 func (c *Checker) uplinkUp(ip netip.Addr) error {
 	family := netlink.FAMILY_V4
 	if ip.Is6() {
@@ -78,9 +90,47 @@ func (c *Checker) uplinkUp(ip netip.Addr) error {
 		case netlink.OperDown, netlink.OperLowerLayerDown, netlink.OperNotPresent:
 			return fmt.Errorf("uplink %s has no carrier (%s)", attrs.Name, attrs.OperState)
 		}
-		return nil
+		return c.bridgeMembersUp(attrs.Name)
 	}
 	return fmt.Errorf("no interface holds the node address %s", ip)
+}
+
+// bridgeMembersUp checks, when the device is an OVS bridge's internal
+// port, that one of the bridge's physical interfaces has its link up: the
+// internal port itself stays up when the cable is pulled.
+func (c *Checker) bridgeMembersUp(device string) error {
+	if c.Bridges == nil {
+		return nil
+	}
+	up, ok, err := c.Bridges.UplinkOf(device)
+	if err != nil {
+		return fmt.Errorf("uplink %s in OVS: %w", device, err)
+	}
+	if !ok {
+		return nil
+	}
+	return membersFault(device, up)
+}
+
+// membersFault says what is wrong with an OVS bridge's physical members,
+// nil when one has its link up.
+func membersFault(device string, up ovs.BridgeUplink) error {
+	if up.AnyUp() {
+		return nil
+	}
+	if len(up.Members) == 0 {
+		return fmt.Errorf("uplink %s is OVS bridge %s's internal port and the bridge has no physical port", device, up.Bridge)
+	}
+	states := make([]string, 0, len(up.Members))
+	for _, m := range up.Members {
+		state := m.LinkState
+		if state == "" {
+			state = "unknown"
+		}
+		states = append(states, m.Name+" "+state)
+	}
+	return fmt.Errorf("uplink %s: no physical port of OVS bridge %s has its link up (%s)", device, up.Bridge,
+		strings.Join(states, ", "))
 }
 
 // ovnControllerAnswers asks ovn-controller for its version over its
