@@ -159,18 +159,7 @@ func farTarget(ip netip.Addr) string { return netip.AddrPortFrom(ip, farPort).St
 
 // clientSeen is the client address in a probe server's answer
 // ("... client=IP:PORT").
-func clientSeen(answer string) (netip.Addr, error) {
-	for _, field := range strings.Fields(answer) {
-		if v, ok := strings.CutPrefix(field, "client="); ok {
-			ap, err := netip.ParseAddrPort(v)
-			if err != nil {
-				return netip.Addr{}, fmt.Errorf("answer %q: %w", answer, err)
-			}
-			return ap.Addr(), nil
-		}
-	}
-	return netip.Addr{}, fmt.Errorf("answer %q names no client", answer)
-}
+func clientSeen(answer string) (netip.Addr, error) { return harness.ClientSeen(answer) }
 
 // serve runs the probe server in the sandbox until the test ends.
 func (e *env) serve(s *harness.Sandbox, args ...string) {

@@ -71,9 +71,12 @@ type Chassis struct {
 	// LogDir holds every log of the chassis; it is also OVS_RUNDIR, where
 	// ovs-vswitchd puts br-int.mgmt for ovn-controller.
 	LogDir string
-	// VswitchdPID and ControllerPID are gone once the test's cleanups ran.
+	// VswitchdPID and ControllerPID are gone once the test's cleanups ran;
+	// ControllerPID changes when RestartController starts a new one.
 	VswitchdPID   int
 	ControllerPID int
+	// controller is the running ovn-controller, nil after KillController.
+	controller *daemon
 }
 
 // StartChassis starts a chassis registered in opts.SB and waits until the
@@ -122,8 +125,15 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 		"external_ids:ovn-encap-type=geneve",
 		"external_ids:ovn-encap-ip="+opts.EncapIP,
 		"external_ids:ovn-bridge-datapath-type=netdev")
-	controller := c.startController(tb)
-	c.waitRegistered(tb, opts.SB, controller)
+	// One cleanup for every ovn-controller the test runs, registered after
+	// ovs-vswitchd's, so it stops first.
+	tb.Cleanup(func() {
+		if c.controller != nil {
+			c.controller.stop(tb)
+		}
+	})
+	c.startController(tb)
+	c.waitRegistered(tb, opts.SB, c.controller)
 	return c
 }
 
@@ -166,10 +176,12 @@ func (c *Chassis) startVswitchd(tb T) {
 	c.VswitchdPID = d.pid()
 }
 
-func (c *Chassis) startController(tb T) *daemon {
+// startController runs ovn-controller; stopping it is StartChassis's
+// cleanup.
+func (c *Chassis) startController(tb T) {
 	tb.Helper()
 	logFile := filepath.Join(c.LogDir, "ovn-controller.log")
-	d := startDaemon(tb, daemonSpec{
+	d := spawn(tb, daemonSpec{
 		name: "ovn-controller",
 		argv: inNetNS(c.NetNS, "ovn-controller", c.OVS.Endpoint,
 			"--pidfile="+filepath.Join(c.LogDir, "ovn-controller.pid"),
@@ -187,10 +199,32 @@ func (c *Chassis) startController(tb T) *daemon {
 	})
 	// ovn-controller 23.03 has no --unixctl: its socket is named after
 	// its PID in OVN_RUNDIR, and ip netns exec keeps the PID.
+	c.controller = d
 	c.ControllerPID = d.pid()
 	c.ControllerControl = filepath.Join(c.LogDir, "ovn-controller."+strconv.Itoa(c.ControllerPID)+".ctl")
 	d.waitForSocket(tb, c.ControllerControl)
-	return d
+}
+
+// KillController kills ovn-controller with SIGKILL, as a crash would: it
+// leaves its flows in br-int and its chassis in the southbound, and its
+// pidfile and control socket behind. RestartController starts another.
+func (c *Chassis) KillController(tb T) {
+	tb.Helper()
+	if c.controller == nil {
+		tb.Fatalf("ovn-controller of %s is not running", c.Name)
+	}
+	c.controller.kill()
+	c.controller = nil
+}
+
+// RestartController starts ovn-controller again after KillController, as
+// a supervisor would, and waits until it answers on its control socket.
+func (c *Chassis) RestartController(tb T) {
+	tb.Helper()
+	if c.controller != nil {
+		tb.Fatalf("ovn-controller of %s is running (pid %d)", c.Name, c.ControllerPID)
+	}
+	c.startController(tb)
 }
 
 // waitRegistered polls SB until it lists the chassis.

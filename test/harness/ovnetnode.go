@@ -134,6 +134,17 @@ func (n *Node) StopDaemon(tb T) {
 	n.daemon = nil
 }
 
+// KillDaemon kills the daemon with SIGKILL, as a crash or an OOM kill
+// would: nothing of its own shutdown runs. StartDaemon starts it again.
+func (n *Node) KillDaemon(tb T) {
+	tb.Helper()
+	if n.daemon == nil {
+		tb.Fatalf("ovnet-daemon of %s is not running", n.Name)
+	}
+	n.daemon.kill()
+	n.daemon = nil
+}
+
 // DaemonPID is the running daemon's process ID.
 func (n *Node) DaemonPID() int { return n.daemon.pid() }
 

@@ -157,6 +157,12 @@ func (d *daemon) stop(tb T) {
 	}
 }
 
+// kill sends SIGKILL and waits until the process is reaped.
+func (d *daemon) kill() {
+	_ = d.process.Kill()
+	<-d.done
+}
+
 // waitForSocket waits until a unix socket accepts connections, failing the
 // test if the daemon exits first or readyTimeout passes.
 func (d *daemon) waitForSocket(tb T, socket string) {
