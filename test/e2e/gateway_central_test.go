@@ -44,7 +44,7 @@ func TestCentralizedEgress(t *testing.T) {
 	for i, n := range o.nodes {
 		pods[i] = n.Runtime(t).AddPod(t, e.pod(centralNS, "c-"+n.Name, n.Name, nil))
 	}
-	e.activeGateway(t, centralNS, "n2")
+	e.activeGateway(t, centralNS, "n2", "")
 
 	t.Run("NAT on: every pod leaves through n2", func(t *testing.T) {
 		for i, p := range pods {
@@ -85,13 +85,18 @@ func TestCentralizedEgress(t *testing.T) {
 		faults := []struct {
 			name          string
 			stop, restore func(t *testing.T)
+			// why is what GatewayReady then says of n2: the fault was
+			// seen for what it is.
+			why string
 		}{
-			{"cable pulled", func(t *testing.T) { o.ul.Unplug(t, n2.Chassis) }, func(t *testing.T) { o.ul.Plug(t, n2.Chassis) }},
-			{"daemon killed", func(t *testing.T) { n2.KillDaemon(t) }, func(t *testing.T) { n2.StartDaemon(t) }},
+			{"cable pulled", func(t *testing.T) { o.ul.Unplug(t, n2.Chassis) }, func(t *testing.T) { o.ul.Plug(t, n2.Chassis) },
+				"n2: uplink br-phy: no physical port of OVS bridge br-phy has its link up (eth1 down)"},
+			{"daemon killed", func(t *testing.T) { n2.KillDaemon(t) }, func(t *testing.T) { n2.StartDaemon(t) },
+				"n2: its daemon stopped reporting"},
 			{"ovn-controller killed", func(t *testing.T) { n2.Chassis.KillController(t) },
-				func(t *testing.T) { n2.Chassis.RestartController(t) }},
+				func(t *testing.T) { n2.Chassis.RestartController(t) }, "n2: ovn-controller does not answer"},
 			{"node NotReady", func(t *testing.T) { e.nodeReady(t, "n2", corev1.ConditionFalse) },
-				func(t *testing.T) { e.nodeReady(t, "n2", corev1.ConditionTrue) }},
+				func(t *testing.T) { e.nodeReady(t, "n2", corev1.ConditionTrue) }, "n2: the node is NotReady"},
 		}
 		for _, f := range faults {
 			t.Run(f.name, func(t *testing.T) {
@@ -101,12 +106,12 @@ func TestCentralizedEgress(t *testing.T) {
 				f.stop(t)
 				a := stream.WaitThrough(t, waitTimeout, stopped, nodeAddr(2))
 				t.Logf("%s: first connection through n3 %s after the fault", f.name, a.End.Sub(stopped).Round(time.Millisecond))
-				e.activeGateway(t, centralNS, "n3")
+				e.activeGateway(t, centralNS, "n3", f.why)
 				e.gatewayEvent(t, centralNS, `"n2" -> "n3"`)
 				restored := time.Now()
 				f.restore(t)
 				stream.WaitThrough(t, waitTimeout, restored, nodeAddr(1))
-				e.activeGateway(t, centralNS, "n2")
+				e.activeGateway(t, centralNS, "n2", "")
 			})
 		}
 	})
@@ -168,8 +173,8 @@ func (e *env) annotateNamespace(t *testing.T, name string, set map[string]string
 }
 
 // activeGateway waits until the Subnet's status names gw as its active
-// gateway with GatewayReady true.
-func (e *env) activeGateway(t *testing.T, subnet, gw string) {
+// gateway with GatewayReady true, its message containing why.
+func (e *env) activeGateway(t *testing.T, subnet, gw, why string) {
 	t.Helper()
 	until(t, fmt.Sprintf("subnet %s egress through %s", subnet, gw), func() error {
 		s := &ovnetv1.Subnet{}
@@ -178,7 +183,8 @@ func (e *env) activeGateway(t *testing.T, subnet, gw string) {
 		}
 		ready := false
 		for _, c := range s.Status.Conditions {
-			ready = ready || c.Type == ovnetv1.ConditionGatewayReady && c.Status == metav1.ConditionTrue
+			ready = ready || c.Type == ovnetv1.ConditionGatewayReady && c.Status == metav1.ConditionTrue &&
+				strings.Contains(c.Message, why)
 		}
 		if s.Status.ActiveGateway != gw || !ready {
 			return fmt.Errorf("activeGateway %q, conditions %+v", s.Status.ActiveGateway, s.Status.Conditions)
