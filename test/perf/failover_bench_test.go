@@ -152,14 +152,38 @@ func startFailoverCluster(b *testing.B) *failoverCluster {
 	}
 	probe := harness.Build(b, "./test/image/probe", "probe")
 	fc.stream = harness.StartStream(b, probe, sandbox, netip.AddrPortFrom(harness.FarIP, failoverFarPort))
-	fc.stream.WaitThrough(b, failoverTimeout, time.Now(), harness.UnderlayAddr(2).Addr())
 	return fc
+}
+
+// settle waits until both gateways report ready, the reroute names n2 and
+// a connection started after that went through n2: only then does a
+// fault on n2 start a failover from n2 to n3. (Until the heartbeats
+// start, egress may move between them.)
+func (fc *failoverCluster) settle(b *testing.B) {
+	b.Helper()
+	wait.For(b, failoverTimeout, "n2 and n3 ready, reroute to n2", func() error {
+		for _, node := range []string{"n2", "n3"} {
+			lease, err := fc.tryLease(node)
+			if err != nil {
+				return err
+			}
+			if report, _ := gatewayhealth.Read(lease, time.Now()); !report.Ready {
+				return fmt.Errorf("%s not ready: %s", node, report.Reason)
+			}
+		}
+		if got := fc.rerouteTo(b); got != fc.joins["n2"] {
+			return fmt.Errorf("reroute to %q, want n2's %s", got, fc.joins["n2"])
+		}
+		return nil
+	})
+	fc.stream.WaitThrough(b, failoverTimeout, time.Now(), harness.UnderlayAddr(2).Addr())
 }
 
 // measure runs one failover from n2 to n3 and back, and returns its
 // phases.
 func (fc *failoverCluster) measure(b *testing.B, f failoverFault) failoverPhases {
 	b.Helper()
+	fc.settle(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopped := time.Now()
@@ -183,12 +207,6 @@ func (fc *failoverCluster) measure(b *testing.B, f failoverFault) failoverPhases
 	restored := time.Now()
 	f.restore(b, fc)
 	fc.stream.WaitThrough(b, failoverTimeout, restored, harness.UnderlayAddr(2).Addr())
-	wait.For(b, failoverTimeout, "reroute back to n2", func() error {
-		if got := fc.rerouteTo(b); got != fc.joins["n2"] {
-			return fmt.Errorf("reroute to %q", got)
-		}
-		return nil
-	})
 	return p
 }
 
