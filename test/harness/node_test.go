@@ -126,6 +126,17 @@ func TestNodeChassisLeaves(t *testing.T) {
 		if found, err := presentLinks(netns, IntegrationBridge, datapathTap); err != nil || len(found) != 2 {
 			t.Errorf("namespace %s has %v of br-int and ovs-netdev (%v), want both", netns, found, err)
 		}
+		// Killed and restarted: the cleanup below stops the new one.
+		killed := ch.ControllerPID
+		ch.KillController(t)
+		if err := syscall.Kill(killed, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("killed ovn-controller %d still exists (kill -0: %v)", killed, err)
+		}
+		ch.RestartController(t)
+		if ch.ControllerPID == killed {
+			t.Errorf("restarted ovn-controller has the killed one's pid %d", killed)
+		}
+		run(t, "ovn-appctl", "-t", ch.ControllerControl, "--timeout=10", "version")
 	})
 	if ch == nil {
 		return
