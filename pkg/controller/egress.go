@@ -230,9 +230,16 @@ func (r *SubnetReconciler) subnetsListing(ctx context.Context, node string) []ct
 	}
 	var out []ctrl.Request
 	for _, s := range list.Items {
-		if s.Spec.ListsGatewayNode(node) {
+		if s.Spec.ListsGatewayNode(node) || r.acceptedListing(s.Name, node) {
 			out = append(out, ctrl.Request{NamespacedName: client.ObjectKey{Name: s.Name}})
 		}
 	}
 	return out
+}
+
+// acceptedListing reports whether the subnet's last accepted settings,
+// which decide while newer ones are refused, list node.
+func (r *SubnetReconciler) acceptedListing(subnet, node string) bool {
+	last, ok := r.acceptedEgress.Load(subnet)
+	return ok && slices.Contains(last.(egressSpec).nodes, node)
 }

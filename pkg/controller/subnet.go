@@ -51,6 +51,8 @@ type SubnetReconciler struct {
 	usageChanged chan event.GenericEvent
 	// lastUsageWrite is when each subnet's usage was last written.
 	lastUsageWrite sync.Map
+	// acceptedEgress is each subnet's last accepted egressSpec.
+	acceptedEgress sync.Map
 }
 
 // NewSubnetReconciler wires a reconciler; usage changes are signalled to it
@@ -155,16 +157,33 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 	return egress, egressErr
 }
 
-// egress decides where the subnet's egress leaves; a refused gateway
-// setting is a spec error and no decision.
+// egress decides where the subnet's egress leaves. A refused gateway
+// setting is a spec error; the settings last accepted (since this
+// controller started) keep deciding meanwhile, failover included, and
+// without any the egress in force is kept as it is (nil).
 func (r *SubnetReconciler) egress(ctx context.Context, subnet *ovnetv1.Subnet) (*egressState, error) {
-	spec, err := parseEgress(subnet.Spec)
-	if err != nil {
-		return nil, err
-	}
 	now := time.Now()
-	nodes, err := r.gatewayNodes(ctx, spec.nodes, now)
-	if err != nil {
+	spec, err := parseEgress(subnet.Spec)
+	var nodes []gatewayNode
+	if err == nil {
+		nodes, err = r.gatewayNodes(ctx, spec.nodes, now)
+	}
+	var se *specError
+	switch {
+	case err == nil:
+		r.acceptedEgress.Store(subnet.Name, spec)
+	case !errors.As(err, &se):
+		return nil, err
+	default:
+		last, ok := r.acceptedEgress.Load(subnet.Name)
+		if !ok {
+			return nil, err
+		}
+		spec = last.(egressSpec)
+		if nodes, err2 := r.gatewayNodes(ctx, spec.nodes, now); err2 == nil {
+			st := decideEgress(spec, nodes, subnet.Status.ActiveGateway, now)
+			return &st, err
+		}
 		return nil, err
 	}
 	st := decideEgress(spec, nodes, subnet.Status.ActiveGateway, now)
@@ -384,6 +403,7 @@ func (r *SubnetReconciler) forget(ctx context.Context, name string) error {
 		return fmt.Errorf("remove subnet %s from IPAM: %w", name, err)
 	}
 	r.lastUsageWrite.Delete(name)
+	r.acceptedEgress.Delete(name)
 	return nil
 }
 

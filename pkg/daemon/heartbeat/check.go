@@ -61,38 +61,66 @@ func (c *Checker) Check(nodeIP netip.Addr) gatewayhealth.Report {
 	return gatewayhealth.Report{Ready: true}
 }
 
-// uplinkUp finds the interface holding ip and checks that it is up and,
-// where the driver reports it, has a carrier; when it is an OVS bridge's
-// internal port (br-ex, br-phy), the carrier that matters is that of the
-// bridge's physical members.
+// uplinkUp finds the uplink and checks that it is up and, where the
+// driver reports it, has a carrier; when it is an OVS bridge's internal
+// port (br-ex, br-phy), the carrier that matters is that of the bridge's
+// physical members.
 func (c *Checker) uplinkUp(ip netip.Addr) error {
+	link, err := c.uplink(ip)
+	if err != nil {
+		return err
+	}
+	attrs := link.Attrs()
+	if attrs.Flags&net.FlagUp == 0 {
+		return fmt.Errorf("uplink %s is down", attrs.Name)
+	}
+	switch attrs.OperState {
+	case netlink.OperDown, netlink.OperLowerLayerDown, netlink.OperNotPresent:
+		return fmt.Errorf("uplink %s has no carrier (%s)", attrs.Name, attrs.OperState)
+	}
+	return c.bridgeMembersUp(attrs.Name)
+}
+
+// uplink is the interface holding the node's address or, where the node's
+// namespace does not hold it (the kubelet reports an address of another
+// namespace, as in the sandbox), the interface of its default route, the
+// way egress leaves.
+func (c *Checker) uplink(ip netip.Addr) (netlink.Link, error) {
 	family := netlink.FAMILY_V4
 	if ip.Is6() {
 		family = netlink.FAMILY_V6
 	}
 	addrs, err := c.NetNS.Link.AddrList(nil, family)
 	if err != nil {
-		return fmt.Errorf("list addresses: %w", err)
+		return nil, fmt.Errorf("list addresses: %w", err)
 	}
+	index := 0
 	for _, a := range addrs {
-		if got, ok := netip.AddrFromSlice(a.IP); !ok || got.Unmap() != ip {
-			continue
+		if got, ok := netip.AddrFromSlice(a.IP); ok && got.Unmap() == ip {
+			index = a.LinkIndex
+			break
 		}
-		link, err := c.NetNS.Link.LinkByIndex(a.LinkIndex)
-		if err != nil {
-			return fmt.Errorf("uplink of %s: %w", ip, err)
-		}
-		attrs := link.Attrs()
-		if attrs.Flags&net.FlagUp == 0 {
-			return fmt.Errorf("uplink %s is down", attrs.Name)
-		}
-		switch attrs.OperState {
-		case netlink.OperDown, netlink.OperLowerLayerDown, netlink.OperNotPresent:
-			return fmt.Errorf("uplink %s has no carrier (%s)", attrs.Name, attrs.OperState)
-		}
-		return c.bridgeMembersUp(attrs.Name)
 	}
-	return fmt.Errorf("no interface holds the node address %s", ip)
+	if index == 0 {
+		routes, err := c.NetNS.Link.RouteList(nil, family)
+		if err != nil {
+			return nil, fmt.Errorf("list routes: %w", err)
+		}
+		for _, r := range routes {
+			if isDefault(r) {
+				index = r.LinkIndex
+				break
+			}
+		}
+	}
+	if index == 0 {
+		return nil, fmt.Errorf("no interface holds the node address %s and there is no default route", ip)
+	}
+	link, err := c.NetNS.Link.LinkByIndex(index)
+	if err != nil {
+		return nil, fmt.Errorf("uplink of %s: %w", ip, err)
+	}
+	return link, nil
 }
 
 // bridgeMembersUp checks, when the device is an OVS bridge's internal
@@ -168,4 +196,14 @@ func ovnControllerAnswers(rundir string) error {
 		return fmt.Errorf("ovn-controller answers with an error: %v", reply.Error)
 	}
 	return nil
+}
+
+// isDefault reports whether r is a default route, however the kernel
+// reports its destination (none, or a zero-length prefix).
+func isDefault(r netlink.Route) bool {
+	if r.Dst == nil {
+		return true
+	}
+	ones, _ := r.Dst.Mask.Size()
+	return ones == 0
 }
