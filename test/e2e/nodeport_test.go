@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// nodePortEndpoint is one endpoint of a test Service as the EndpointSlice
+// controller would list it.
+type nodePortEndpoint struct {
+	pod   *harness.Sandbox
+	ready bool
+}
+
+// nodePortSpec is a selector-less NodePort Service with 80/TCP -> 8080
+// and 53/UDP -> 5353 on the given node ports.
+type nodePortSpec struct {
+	name      string
+	policy    corev1.ServiceExternalTrafficPolicy
+	tcp, udp  int32
+	endpoints []nodePortEndpoint
+}
+
+// nodePortService creates the Service and its one EndpointSlice, each
+// endpoint with its pod's node, which the Local policy goes by.
+func (e *env) nodePortService(spec nodePortSpec) *corev1.Service {
+	e.t.Helper()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: spec.name},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, ExternalTrafficPolicy: spec.policy, Ports: []corev1.ServicePort{
+			{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: intstr.FromInt32(backendTCP), NodePort: spec.tcp},
+			{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(backendUDP), NodePort: spec.udp},
+		}}}
+	if err := e.c.Create(e.ctx, svc); err != nil {
+		e.t.Fatalf("create service %s: %v", spec.name, err)
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name + "-1",
+			Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports: []discoveryv1.EndpointPort{
+			{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To[int32](backendTCP)},
+			{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To[int32](backendUDP)},
+		},
+	}
+	for _, ep := range spec.endpoints {
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{ep.pod.IP.String()},
+			NodeName: ptr.To(ep.pod.Pod.Spec.NodeName), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ep.ready)}})
+	}
+	if err := e.c.Create(e.ctx, slice); err != nil {
+		e.t.Fatalf("create endpoint slice of %s: %v", spec.name, err)
+	}
+	return svc
+}
+
+// externalAnswer is one connection from the external host: the backend
+// that answered (its address) and the client address it saw.
+type externalAnswer struct {
+	backend, client netip.Addr
+}
+
+// connectFromOutside makes one probe connection from the external host.
+func (e *env) connectFromOutside(o *outside, proto, target string) (externalAnswer, error) {
+	out, err := o.ext.Exec(e.probe, "connect", proto, target, "--timeout", "2s")
+	if err != nil {
+		return externalAnswer{}, fmt.Errorf("%s %s from the external host: %w: %s", proto, target, err, out)
+	}
+	m := localRe.FindStringSubmatch(out)
+	if m == nil {
+		return externalAnswer{}, fmt.Errorf("answer without local address: %q", out)
+	}
+	client, err := clientSeen(out)
+	if err != nil {
+		return externalAnswer{}, err
+	}
+	return externalAnswer{backend: netip.MustParseAddr(m[1]), client: client}, nil
+}
+
+// outsideAnswerers makes serviceTries connections from the external host
+// and counts the backends that answered and the client addresses they
+// saw; a connection without answer is an error.
+func (e *env) outsideAnswerers(o *outside, proto, target string) (backends, clients map[netip.Addr]int, err error) {
+	backends, clients = map[netip.Addr]int{}, map[netip.Addr]int{}
+	for range serviceTries {
+		a, err := e.connectFromOutside(o, proto, target)
+		if err != nil {
+			return backends, clients, err
+		}
+		backends[a.backend]++
+		clients[a.client]++
+	}
+	return backends, clients, nil
+}
+
+// onlyAnswered checks that exactly want answered, each at least once.
+func onlyAnswered(seen map[netip.Addr]int, want ...netip.Addr) error {
+	got := slices.SortedFunc(maps.Keys(seen), netip.Addr.Compare)
+	slices.SortFunc(want, netip.Addr.Compare)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("answered by %v, want exactly %v", seen, want)
+	}
+	return nil
+}
+
+// nodePort is a node's address and port as "probe connect" takes it.
+func nodePort(i int, port int32) string {
+	return netip.AddrPortFrom(nodeAddr(i), uint16(port)).String()
+}
+
+// TestNodePortFromOutside: a NodePort Service is reachable from the
+// external host at every node's address, with no kube-proxy. Under
+// externalTrafficPolicy Cluster every ready endpoint, on either node,
+// answers at either node and a not-ready one never does; under Local only
+// the node's own ready endpoints answer, they see the external host's
+// address, and a node with none drops.
+func TestNodePortFromOutside(t *testing.T) {
+	e := newEnv(t)
+	o := e.outsideNodes("n1", "n2")
+	web := map[string]*harness.Sandbox{}
+	for _, w := range []struct{ name, node string }{{"web-n1", "n1"}, {"web-n2", "n2"}, {"idle-n2", "n2"}} {
+		n := o.nodes[slices.IndexFunc(o.nodes, func(n *harness.Node) bool { return n.Name == w.node })]
+		web[w.name] = n.Runtime(t).AddPod(t, e.pod("default", w.name, w.node, nil))
+		e.serve(web[w.name], "--tcp", fmt.Sprint(backendTCP), "--udp", fmt.Sprint(backendUDP))
+	}
+	web1, web2, idle := web["web-n1"].IP, web["web-n2"].IP, web["idle-n2"].IP
+	endpoints := []nodePortEndpoint{{web["web-n1"], true}, {web["web-n2"], true}, {web["idle-n2"], false}}
+	e.nodePortService(nodePortSpec{name: "np-cluster", policy: corev1.ServiceExternalTrafficPolicyCluster,
+		tcp: 30080, udp: 30053, endpoints: endpoints})
+	e.nodePortService(nodePortSpec{name: "np-local", policy: corev1.ServiceExternalTrafficPolicyLocal,
+		tcp: 30081, udp: 30054, endpoints: endpoints})
+	// Endpoints on n2 only: n1 has nothing local to send to.
+	e.nodePortService(nodePortSpec{name: "np-local-n2", policy: corev1.ServiceExternalTrafficPolicyLocal,
+		tcp: 30082, udp: 30055, endpoints: endpoints[1:]})
+
+	for _, proto := range []struct {
+		name              string
+		cluster, local    int32
+		localOnlyOnSecond int32
+	}{{"tcp", 30080, 30081, 30082}, {"udp", 30053, 30054, 30055}} {
+		t.Run("cluster/"+proto.name, func(t *testing.T) {
+			for i, n := range o.nodes {
+				target := nodePort(i, proto.cluster)
+				until(t, fmt.Sprintf("%s at %s (%s) answers", proto.name, target, n.Name), func() error {
+					_, err := e.connectFromOutside(o, proto.name, target)
+					return err
+				})
+				backends, clients, err := e.outsideAnswerers(o, proto.name, target)
+				if err != nil {
+					t.Fatalf("after answers from %v: %v", backends, err)
+				}
+				if err := onlyAnswered(backends, web1, web2); err != nil {
+					t.Errorf("%s at %s (%s), not-ready %s: %v", proto.name, target, n.Name, idle, err)
+				}
+				// Cluster masquerades into ovn0, so replies come back
+				// through this node: no endpoint sees the outside client.
+				if clients[harness.ExternalHostIP] != 0 {
+					t.Errorf("%s at %s (%s): clients seen %v, want the node's join address, not %s",
+						proto.name, target, n.Name, clients, harness.ExternalHostIP)
+				}
+			}
+		})
+		t.Run("local/"+proto.name, func(t *testing.T) {
+			for i, want := range []netip.Addr{web1, web2} {
+				target := nodePort(i, proto.local)
+				until(t, fmt.Sprintf("%s at %s answers", proto.name, target), func() error {
+					_, err := e.connectFromOutside(o, proto.name, target)
+					return err
+				})
+				backends, clients, err := e.outsideAnswerers(o, proto.name, target)
+				if err != nil {
+					t.Fatalf("after answers from %v: %v", backends, err)
+				}
+				if err := onlyAnswered(backends, want); err != nil {
+					t.Errorf("%s at %s (%s): %v", proto.name, target, o.nodes[i].Name, err)
+				}
+				if err := onlyAnswered(clients, harness.ExternalHostIP); err != nil {
+					t.Errorf("%s at %s (%s), clients seen: %v", proto.name, target, o.nodes[i].Name, err)
+				}
+			}
+		})
+		t.Run("local without a local endpoint/"+proto.name, func(t *testing.T) {
+			at2 := nodePort(1, proto.localOnlyOnSecond)
+			until(t, fmt.Sprintf("%s at %s answers", proto.name, at2), func() error {
+				a, err := e.connectFromOutside(o, proto.name, at2)
+				if err == nil && a.backend != web2 {
+					return fmt.Errorf("answered by %s, want %s", a.backend, web2)
+				}
+				return err
+			})
+			at1 := nodePort(0, proto.localOnlyOnSecond)
+			for range 3 {
+				if a, err := e.connectFromOutside(o, proto.name, at1); err == nil {
+					t.Fatalf("%s at %s, n1 without a local endpoint: answered by %s (client %s), want no answer",
+						proto.name, at1, a.backend, a.client)
+				}
+			}
+		})
+	}
+}
