@@ -16,6 +16,11 @@ type State struct {
 	NATSubnets []Range
 	// NodePorts are the node ports of this node's Services, sorted.
 	NodePorts []NodePort
+	// PeerNodes are the other nodes' IPv4 InternalIPs, sorted. OVN routes
+	// a pod's packets for them straight to their own node, so the reply
+	// of a Local node port's endpoint to one would bypass this node's
+	// DNAT: their node-port connections are masqueraded into ovn0.
+	PeerNodes []netip.Addr
 }
 
 // Range is an inclusive range of IPv4 addresses, one element of an
