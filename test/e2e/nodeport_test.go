@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/test/harness"
 )
@@ -32,8 +33,7 @@ type nodePortSpec struct {
 	endpoints []nodePortEndpoint
 }
 
-// nodePortService creates the Service and its one EndpointSlice, each
-// endpoint with its pod's node, which the Local policy goes by.
+// nodePortService creates the Service and its one EndpointSlice.
 func (e *env) nodePortService(spec nodePortSpec) *corev1.Service {
 	e.t.Helper()
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: spec.name},
@@ -44,6 +44,14 @@ func (e *env) nodePortService(spec nodePortSpec) *corev1.Service {
 	if err := e.c.Create(e.ctx, svc); err != nil {
 		e.t.Fatalf("create service %s: %v", spec.name, err)
 	}
+	e.setEndpointsOnNodes(svc, spec.endpoints)
+	return svc
+}
+
+// setEndpointsOnNodes writes the Service's one EndpointSlice, each
+// endpoint with its pod's node, which the Local policy goes by.
+func (e *env) setEndpointsOnNodes(svc *corev1.Service, endpoints []nodePortEndpoint) {
+	e.t.Helper()
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name + "-1",
 			Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
@@ -53,14 +61,21 @@ func (e *env) nodePortService(spec nodePortSpec) *corev1.Service {
 			{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To[int32](backendUDP)},
 		},
 	}
-	for _, ep := range spec.endpoints {
+	for _, ep := range endpoints {
 		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{ep.pod.IP.String()},
 			NodeName: ptr.To(ep.pod.Pod.Spec.NodeName), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ep.ready)}})
 	}
-	if err := e.c.Create(e.ctx, slice); err != nil {
-		e.t.Fatalf("create endpoint slice of %s: %v", spec.name, err)
+	have := &discoveryv1.EndpointSlice{}
+	err := e.c.Get(e.ctx, client.ObjectKeyFromObject(slice), have)
+	if err == nil {
+		slice.ResourceVersion = have.ResourceVersion
+		err = e.c.Update(e.ctx, slice)
+	} else {
+		err = e.c.Create(e.ctx, slice)
 	}
-	return svc
+	if err != nil {
+		e.t.Fatalf("write endpoint slice of %s: %v", svc.Name, err)
+	}
 }
 
 // externalAnswer is one connection from the external host: the backend
@@ -136,7 +151,7 @@ func TestNodePortFromOutside(t *testing.T) {
 	endpoints := []nodePortEndpoint{{web["web-n1"], true}, {web["web-n2"], true}, {web["idle-n2"], false}}
 	e.nodePortService(nodePortSpec{name: "np-cluster", policy: corev1.ServiceExternalTrafficPolicyCluster,
 		tcp: 30080, udp: 30053, endpoints: endpoints})
-	e.nodePortService(nodePortSpec{name: "np-local", policy: corev1.ServiceExternalTrafficPolicyLocal,
+	local := e.nodePortService(nodePortSpec{name: "np-local", policy: corev1.ServiceExternalTrafficPolicyLocal,
 		tcp: 30081, udp: 30054, endpoints: endpoints})
 	// Endpoints on n2 only: n1 has nothing local to send to.
 	e.nodePortService(nodePortSpec{name: "np-local-n2", policy: corev1.ServiceExternalTrafficPolicyLocal,
@@ -206,4 +221,56 @@ func TestNodePortFromOutside(t *testing.T) {
 			}
 		})
 	}
+	t.Run("from pods and nodes", func(t *testing.T) {
+		caller := o.nodes[0].Runtime(t).AddPod(t, e.pod("default", "caller", "n1", nil))
+		for i, n := range o.nodes {
+			target := nodePort(i, 30080)
+			until(t, "pod on n1 to "+target+" ("+n.Name+"), policy Cluster", func() error {
+				seen, err := e.answerers(caller, "tcp", target)
+				if err != nil {
+					return err
+				}
+				return onlyAnswered(addrKeys(seen), web1, web2)
+			})
+			target = nodePort(i, 30081)
+			until(t, "pod on n1 to "+target+" ("+n.Name+"), policy Local", func() error {
+				who, err := e.answeredBy(caller, "tcp", target)
+				if want := []netip.Addr{web1, web2}[i]; err == nil && who != want.String() {
+					return fmt.Errorf("answered by %s, want %s", who, want)
+				}
+				return err
+			})
+		}
+		// The other node, over the underlay: OVN routes the endpoint's
+		// reply to a node address straight to that node, so n1
+		// masquerades it (the client seen is n1's join address).
+		out, err := nodeExec(o.nodes[1], e.probe, "connect", "tcp", nodePort(0, 30081), "--timeout", "2s")
+		if m := localRe.FindStringSubmatch(out); err != nil || m == nil || m[1] != web1.String() {
+			t.Errorf("n2 to n1's Local node port: %v: %s, want answered by %s", err, out, web1)
+		}
+	})
+	t.Run("Local follows its endpoints", func(t *testing.T) {
+		e.setEndpointsOnNodes(local, []nodePortEndpoint{{web["web-n2"], true}, {web["idle-n2"], true}})
+		until(t, "both endpoints on n2 answer at n2, none at n1", func() error {
+			if a, err := e.connectFromOutside(o, "tcp", nodePort(0, 30081)); err == nil {
+				return fmt.Errorf("n1 still answers, by %s", a.backend)
+			}
+			backends, _, err := e.outsideAnswerers(o, "tcp", nodePort(1, 30081))
+			if err != nil {
+				return err
+			}
+			return onlyAnswered(backends, web2, idle)
+		})
+	})
+}
+
+// addrKeys parses the keys of a count by address.
+func addrKeys(seen map[string]int) map[netip.Addr]int {
+	out := map[netip.Addr]int{}
+	for k, v := range seen {
+		if a, err := netip.ParseAddr(k); err == nil {
+			out[a] += v
+		}
+	}
+	return out
 }
