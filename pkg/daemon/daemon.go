@@ -87,7 +87,7 @@ func New(opts Options) (*Daemon, error) {
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Pod{}:  {Field: fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName)},
+				&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName)},
 				// Every Node: the NAT table masquerades node-port traffic
 				// from the other nodes' InternalIPs. Without their image
 				// lists, the bulk of a Node.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
@@ -273,4 +274,52 @@ func addrKeys(seen map[string]int) map[netip.Addr]int {
 		}
 	}
 	return out
+}
+
+// TestNodePortCentralizedEndpoint: a Local node port whose endpoint's
+// subnet is centralized on another node still answers at the endpoint's
+// node (its reply would leave through the gateway node, so that node
+// masquerades it), and keeps the client address again once the subnet is
+// back to distributed.
+func TestNodePortCentralizedEndpoint(t *testing.T) {
+	e := newEnv(t)
+	o := e.outsideNodes("n1", "n2")
+	e.namespace("central", map[string]string{annotation.CIDR: "10.84.0.0/24",
+		annotation.GatewayType: "centralized", annotation.GatewayNode: "n2"})
+	pod := o.nodes[0].Runtime(t).AddPod(t, e.pod("central", "web", "n1", nil))
+	e.serve(pod, "--tcp", fmt.Sprint(backendTCP), "--udp", fmt.Sprint(backendUDP))
+	e.farSeesPod(t, pod, nodeAddr(1))
+	e.nodePortService(nodePortSpec{name: "np-local", policy: corev1.ServiceExternalTrafficPolicyLocal,
+		tcp: 30081, udp: 30054, endpoints: []nodePortEndpoint{{pod, true}}})
+	answers := func(t *testing.T, proto, target string, client netip.Addr) {
+		t.Helper()
+		until(t, fmt.Sprintf("%s at %s answered by %s", proto, target, pod.IP), func() error {
+			a, err := e.connectFromOutside(o, proto, target)
+			switch {
+			case err != nil:
+				return err
+			case a.backend != pod.IP:
+				return fmt.Errorf("answered by %s", a.backend)
+			case client.IsValid() && a.client != client:
+				return fmt.Errorf("client seen %s, want %s", a.client, client)
+			}
+			return nil
+		})
+	}
+	t.Run("centralized on n2", func(t *testing.T) {
+		for _, p := range []struct {
+			proto string
+			port  int32
+		}{{"tcp", 30081}, {"udp", 30054}} {
+			answers(t, p.proto, nodePort(0, p.port), netip.Addr{})
+			if a, err := e.connectFromOutside(o, p.proto, nodePort(1, p.port)); err == nil {
+				t.Errorf("%s at n2, no local endpoint: answered by %s", p.proto, a.backend)
+			}
+		}
+	})
+	t.Run("back to distributed", func(t *testing.T) {
+		e.annotateNamespace(t, "central", map[string]*string{annotation.GatewayType: nil, annotation.GatewayNode: nil})
+		e.farSeesPod(t, pod, nodeAddr(0))
+		answers(t, "tcp", nodePort(0, 30081), harness.ExternalHostIP)
+	})
 }

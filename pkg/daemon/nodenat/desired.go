@@ -32,7 +32,24 @@ type Inputs struct {
 // Desired computes the table's state from the objects.
 func Desired(in Inputs) State {
 	return State{NATSubnets: natRanges(in.Subnets, in.Join), NodePorts: nodePorts(in),
-		PeerNodes: peerNodes(in.Nodes, in.NodeName)}
+		PeerNodes: peerNodes(in.Nodes, in.NodeName), RemoteEgress: remoteEgress(in.Subnets, in.NodeName)}
+}
+
+// remoteEgress are the merged IPv4 ranges of the subnets whose egress is
+// in force on another node: the Subnet's status names that node.
+func remoteEgress(subnets []ovnetv1.Subnet, self string) []Range {
+	var prefixes []netip.Prefix
+	for _, s := range subnets {
+		if gw := s.Status.ActiveGateway; gw == "" || gw == self {
+			continue
+		}
+		for _, cidr := range strings.Split(s.Spec.CIDR, ",") {
+			if p, err := netip.ParsePrefix(strings.TrimSpace(cidr)); err == nil && p.Addr().Is4() {
+				prefixes = append(prefixes, p.Masked())
+			}
+		}
+	}
+	return mergeRanges(prefixes)
 }
 
 // peerNodes are the IPv4 InternalIPs of the nodes other than this one,

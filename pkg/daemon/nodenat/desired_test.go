@@ -184,7 +184,9 @@ func TestPeerNodes(t *testing.T) {
 	node := func(name string, addrs ...corev1.NodeAddress) corev1.Node {
 		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{Addresses: addrs}}
 	}
-	internal := func(ip string) corev1.NodeAddress { return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip} }
+	internal := func(ip string) corev1.NodeAddress {
+		return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip}
+	}
 	tests := []struct {
 		name  string
 		nodes []corev1.Node
@@ -203,6 +205,32 @@ func TestPeerNodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := peerNodes(tt.nodes, "n1"); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("peerNodes = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRemoteEgress(t *testing.T) {
+	central := func(name, cidr, active string) ovnetv1.Subnet {
+		s := subnet(name, cidr, nil)
+		s.Spec.GatewayType, s.Status.ActiveGateway = ovnetv1.GatewayCentralized, active
+		return s
+	}
+	tests := []struct {
+		name    string
+		subnets []ovnetv1.Subnet
+		want    []Range
+	}{
+		{"centralized on another node, NAT or not", []ovnetv1.Subnet{central("a", "10.84.0.0/24", "n2"),
+			subnet("d", "10.16.0.0/16", nil), central("b", "10.85.0.0/24, fd00::/64", "n3")},
+			ranges("10.84.0.0", "10.84.0.255", "10.85.0.0", "10.85.0.255")},
+		{"centralized here, or with no gateway in force, is not remote", []ovnetv1.Subnet{
+			central("a", "10.84.0.0/24", "n1"), central("b", "10.85.0.0/24", "")}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := remoteEgress(tt.subnets, "n1"); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("remoteEgress = %v, want %v", got, tt.want)
 			}
 		})
 	}

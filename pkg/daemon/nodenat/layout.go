@@ -25,6 +25,9 @@ const (
 	// setPeerNodes holds the other nodes' InternalIPs: node-port traffic
 	// from them is masqueraded into ovn0.
 	setPeerNodes = "peer-nodes"
+	// setRemoteEgress holds the ranges of the subnets centralized on
+	// another node: node-port traffic to them is masqueraded into ovn0.
+	setRemoteEgress = "remote-egress"
 
 	chainPrerouting  = "prerouting"
 	chainOutput      = "output"
@@ -81,6 +84,7 @@ func buildLayout(s State, nodePort string) layout {
 			{name: setNATSubnets, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.NATSubnets)},
 			{name: setClusterTargets, keyType: targetType, elements: clusterTargetElements(s.NodePorts)},
 			{name: setPeerNodes, keyType: nftables.TypeIPAddr, elements: addrElements(s.PeerNodes)},
+			{name: setRemoteEgress, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.RemoteEgress)},
 		},
 		chains: []chainSpec{
 			{name: chainPrerouting, hook: nftables.ChainHookPrerouting, priority: nftables.ChainPriorityNATDest,
@@ -126,6 +130,13 @@ func postroutingRules(nodePort string) []ruleSpec {
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
 			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
 			ipAddrInSet(ipSaddrOffset, setPeerNodes),
+			[]expr.Any{&expr.Masq{}})),
+		// The same for an endpoint whose subnet leaves through another
+		// node: its reply to an outside client would go there.
+		static("node port to a subnet centralized elsewhere, into "+nodePort+": masquerade", concat(
+			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
+			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
+			ipAddrInSet(ipDaddrOffset, setRemoteEgress),
 			[]expr.Any{&expr.Masq{}})),
 	}
 }

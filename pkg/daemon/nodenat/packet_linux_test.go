@@ -291,6 +291,31 @@ func TestNodePortFromPeerNode(t *testing.T) {
 	}
 }
 
+// TestNodePortToRemoteEgress checks that a Local node port's traffic to
+// an endpoint whose subnet leaves through another node is masqueraded
+// into ovn0, and to the others keeps the client address.
+func TestNodePortToRemoteEgress(t *testing.T) {
+	w := newWorld(t)
+	s := w.state()
+	s.RemoteEgress = []Range{rangeOf("10.17.0.0/16")}
+	mustConverge(t, w.table, s)
+	want := map[string]string{plainPod + ":" + endpointPort: joinNode, natPod + ":" + endpointPort: externalAddr}
+	seen := map[string]int{}
+	for i := 0; i < 40 && len(seen) < 2; i++ {
+		got, err := w.connect(w.external, nodeAddr+":30081", 2*time.Second)
+		if err != nil {
+			t.Fatalf("connect %d: %v", i, err)
+		}
+		if got.client != want[got.local] {
+			t.Fatalf("endpoint %s saw client %s, want %s", got.local, got.client, want[got.local])
+		}
+		seen[got.local]++
+	}
+	if len(seen) != 2 {
+		t.Errorf("endpoints chosen: %v, want both", seen)
+	}
+}
+
 // TestGuardFollowsSubnets checks that turning NAT off for a subnet opens
 // it from outside and that egress then keeps the pod address, with only
 // the set's elements changed.

@@ -21,6 +21,11 @@ type State struct {
 	// of a Local node port's endpoint to one would bypass this node's
 	// DNAT: their node-port connections are masqueraded into ovn0.
 	PeerNodes []netip.Addr
+	// RemoteEgress are the IPv4 ranges of the subnets whose egress leaves
+	// through another node (centralized there): a Local node port's
+	// endpoint there answers the client through that node, past this
+	// node's DNAT, so its connections are masqueraded into ovn0.
+	RemoteEgress []Range
 }
 
 // Range is an inclusive range of IPv4 addresses, one element of an
