@@ -19,9 +19,9 @@ import (
 // node's own namespace, a host-network service.
 const hostServicePort = 9100
 
-// serveOnNode runs the probe server on TCP and UDP port in the node's
+// serveHostNetwork runs the probe server on TCP and UDP port in the node's
 // namespace until the test ends.
-func (e *env) serveOnNode(n *harness.Node, port int) {
+func (e *env) serveHostNetwork(n *harness.Node, port int) {
 	e.t.Helper()
 	p := fmt.Sprint(port)
 	cmd := exec.Command("ip", "netns", "exec", n.Chassis.NetNS, e.probe, "serve", "--tcp", p, "--udp", p)
@@ -31,9 +31,9 @@ func (e *env) serveOnNode(n *harness.Node, port int) {
 	e.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 }
 
-// annotateNamespace sets the namespace's annotations; a nil value removes
-// one.
-func (e *env) annotateNamespace(t *testing.T, name string, set map[string]*string) {
+// patchNamespaceAnnotations sets the namespace's annotations; a nil
+// value removes one.
+func (e *env) patchNamespaceAnnotations(t *testing.T, name string, set map[string]*string) {
 	t.Helper()
 	patch := mustJSON(t, map[string]any{"metadata": map[string]any{"annotations": set}})
 	ns := &corev1.Namespace{}
@@ -108,7 +108,7 @@ func TestPodsReachNodes(t *testing.T) {
 	e := newEnv(t)
 	o := e.outsideNodes("n1", "n2")
 	for _, n := range o.nodes {
-		e.serveOnNode(n, hostServicePort)
+		e.serveHostNetwork(n, hostServicePort)
 	}
 	e.namespace("central", map[string]string{annotation.CIDR: "10.84.0.0/24"})
 	var defaults, central []*harness.Sandbox
@@ -135,7 +135,7 @@ func TestPodsReachNodes(t *testing.T) {
 	}
 	t.Run("distributed", func(t *testing.T) { reachNodes(t, append(defaults, central...)) })
 	t.Run("centralized on n2", func(t *testing.T) {
-		e.annotateNamespace(t, "central", map[string]*string{
+		e.patchNamespaceAnnotations(t, "central", map[string]*string{
 			annotation.GatewayType: ptr.To("centralized"), annotation.GatewayNode: ptr.To("n2")})
 		for _, pod := range central {
 			e.farSeesPod(t, pod, nodeAddr(1))
@@ -198,7 +198,7 @@ func TestEgressSwitchesLive(t *testing.T) {
 	for _, step := range steps {
 		if !t.Run(step.name, func(t *testing.T) {
 			if step.set != nil {
-				e.annotateNamespace(t, "live", step.set)
+				e.patchNamespaceAnnotations(t, "live", step.set)
 			}
 			step.check(t)
 		}) {

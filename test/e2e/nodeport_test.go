@@ -332,7 +332,7 @@ func TestNodePortCentralizedEndpoint(t *testing.T) {
 		}
 	})
 	t.Run("back to distributed", func(t *testing.T) {
-		e.annotateNamespace(t, "central", map[string]*string{annotation.GatewayType: nil, annotation.GatewayNode: nil})
+		e.patchNamespaceAnnotations(t, "central", map[string]*string{annotation.GatewayType: nil, annotation.GatewayNode: nil})
 		e.farSeesPod(t, pod, nodeAddr(0))
 		answers(t, "tcp", nodePort(0, 30081), harness.ExternalHostIP)
 	})
