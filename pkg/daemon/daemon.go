@@ -87,8 +87,11 @@ func New(opts Options) (*Daemon, error) {
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Pod{}:  {Field: fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName)},
-				&corev1.Node{}: {Field: fields.OneTermEqualSelector("metadata.name", cfg.NodeName)},
+				&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName)},
+				// Every Node: the NAT table masquerades node-port traffic
+				// from the other nodes' InternalIPs. Without their image
+				// lists, the bulk of a Node.
+				&corev1.Node{}: {Transform: slimNode},
 			},
 		},
 	})
@@ -282,4 +285,14 @@ func scheme() *runtime.Scheme {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(ovnetv1.AddToScheme(s))
 	return s
+}
+
+// slimNode is the cache's transform for Nodes: no managed fields, no
+// image list, which nothing in the daemon reads.
+func slimNode(obj any) (any, error) {
+	obj, err := cache.TransformStripManagedFields()(obj)
+	if node, ok := obj.(*corev1.Node); ok && err == nil {
+		node.Status.Images = nil
+	}
+	return obj, err
 }

@@ -25,11 +25,50 @@ type Inputs struct {
 	Subnets  []ovnetv1.Subnet
 	Services []corev1.Service
 	Slices   []discoveryv1.EndpointSlice
+	// Nodes are all the cluster's Nodes, for their InternalIPs.
+	Nodes []corev1.Node
 }
 
 // Desired computes the table's state from the objects.
 func Desired(in Inputs) State {
-	return State{NATSubnets: natRanges(in.Subnets, in.Join), NodePorts: nodePorts(in)}
+	return State{NATSubnets: natRanges(in.Subnets, in.Join), NodePorts: nodePorts(in),
+		PeerNodes: peerNodes(in.Nodes, in.NodeName), RemoteEgress: remoteEgress(in.Subnets, in.NodeName)}
+}
+
+// remoteEgress are the merged IPv4 ranges of the subnets whose egress is
+// in force on another node: the Subnet's status names that node.
+func remoteEgress(subnets []ovnetv1.Subnet, self string) []Range {
+	var prefixes []netip.Prefix
+	for _, s := range subnets {
+		if gw := s.Status.ActiveGateway; gw == "" || gw == self {
+			continue
+		}
+		for _, cidr := range strings.Split(s.Spec.CIDR, ",") {
+			if p, err := netip.ParsePrefix(strings.TrimSpace(cidr)); err == nil && p.Addr().Is4() {
+				prefixes = append(prefixes, p.Masked())
+			}
+		}
+	}
+	return mergeRanges(prefixes)
+}
+
+// peerNodes are the IPv4 InternalIPs of the nodes other than this one,
+// sorted, without duplicates: the addresses the controller routes to
+// their node's join address.
+func peerNodes(nodes []corev1.Node, self string) []netip.Addr {
+	var out []netip.Addr
+	for i := range nodes {
+		if nodes[i].Name == self {
+			continue
+		}
+		for _, a := range nodes[i].Status.Addresses {
+			if ip, err := netip.ParseAddr(a.Address); a.Type == corev1.NodeInternalIP && err == nil && ip.Is4() {
+				out = append(out, ip)
+			}
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }
 
 // natRanges are the merged IPv4 ranges of the subnets with natOutgoing on

@@ -179,3 +179,59 @@ func TestCommentIsBoundedAndDistinct(t *testing.T) {
 		t.Fatalf("comments %q (%d) and %q (%d): want both within %d bytes and different", a, len(a), b, len(b), maxComment)
 	}
 }
+
+func TestPeerNodes(t *testing.T) {
+	node := func(name string, addrs ...corev1.NodeAddress) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{Addresses: addrs}}
+	}
+	internal := func(ip string) corev1.NodeAddress {
+		return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip}
+	}
+	tests := []struct {
+		name  string
+		nodes []corev1.Node
+		want  []netip.Addr
+	}{
+		{"the other nodes' InternalIPs, sorted, without this node's", []corev1.Node{
+			node("n3", internal("172.18.0.3")), node("n1", internal("172.18.0.1")), node("n2", internal("172.18.0.2"))},
+			[]netip.Addr{netip.MustParseAddr("172.18.0.2"), netip.MustParseAddr("172.18.0.3")}},
+		{"external addresses, IPv6, unparsable and duplicates are left out", []corev1.Node{
+			node("n2", internal("172.18.0.2"), internal("fd00::2"), corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "203.0.113.2"}),
+			node("n3", internal("nonsense"), internal("172.18.0.2"))},
+			[]netip.Addr{netip.MustParseAddr("172.18.0.2")}},
+		{"alone", []corev1.Node{node("n1", internal("172.18.0.1"))}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := peerNodes(tt.nodes, "n1"); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("peerNodes = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRemoteEgress(t *testing.T) {
+	central := func(name, cidr, active string) ovnetv1.Subnet {
+		s := subnet(name, cidr, nil)
+		s.Spec.GatewayType, s.Status.ActiveGateway = ovnetv1.GatewayCentralized, active
+		return s
+	}
+	tests := []struct {
+		name    string
+		subnets []ovnetv1.Subnet
+		want    []Range
+	}{
+		{"centralized on another node, NAT or not", []ovnetv1.Subnet{central("a", "10.84.0.0/24", "n2"),
+			subnet("d", "10.16.0.0/16", nil), central("b", "10.85.0.0/24, fd00::/64", "n3")},
+			ranges("10.84.0.0", "10.84.0.255", "10.85.0.0", "10.85.0.255")},
+		{"centralized here, or with no gateway in force, is not remote", []ovnetv1.Subnet{
+			central("a", "10.84.0.0/24", "n1"), central("b", "10.85.0.0/24", "")}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := remoteEgress(tt.subnets, "n1"); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("remoteEgress = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package nodenat
 import (
 	"fmt"
 	"hash/fnv"
+	"net/netip"
 	"strings"
 
 	"github.com/google/nftables"
@@ -21,6 +22,12 @@ const (
 	// Cluster-policy node ports: their DNATed traffic is masqueraded into
 	// ovn0.
 	setClusterTargets = "nodeport-cluster"
+	// setPeerNodes holds the other nodes' InternalIPs: node-port traffic
+	// from them is masqueraded into ovn0.
+	setPeerNodes = "peer-nodes"
+	// setRemoteEgress holds the ranges of the subnets centralized on
+	// another node: node-port traffic to them is masqueraded into ovn0.
+	setRemoteEgress = "remote-egress"
 
 	chainPrerouting  = "prerouting"
 	chainOutput      = "output"
@@ -76,6 +83,8 @@ func buildLayout(s State, nodePort string) layout {
 		sets: []setSpec{
 			{name: setNATSubnets, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.NATSubnets)},
 			{name: setClusterTargets, keyType: targetType, elements: clusterTargetElements(s.NodePorts)},
+			{name: setPeerNodes, keyType: nftables.TypeIPAddr, elements: addrElements(s.PeerNodes)},
+			{name: setRemoteEgress, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.RemoteEgress)},
 		},
 		chains: []chainSpec{
 			{name: chainPrerouting, hook: nftables.ChainHookPrerouting, priority: nftables.ChainPriorityNATDest,
@@ -112,6 +121,22 @@ func postroutingRules(nodePort string) []ruleSpec {
 			ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, nodePort),
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
 			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
+			[]expr.Any{&expr.Masq{}})),
+		// OVN sends the endpoint's reply to another node's address straight
+		// to that node, past this node's conntrack, so a Local node port
+		// reached from another node gives up the client address (a node's,
+		// not a client's) for a reply that comes back here.
+		static("node port from another node into "+nodePort+": masquerade", concat(
+			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
+			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
+			ipAddrInSet(ipSaddrOffset, setPeerNodes),
+			[]expr.Any{&expr.Masq{}})),
+		// The same for an endpoint whose subnet leaves through another
+		// node: its reply to an outside client would go there.
+		static("node port to a subnet centralized elsewhere, into "+nodePort+": masquerade", concat(
+			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
+			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
+			ipAddrInSet(ipDaddrOffset, setRemoteEgress),
 			[]expr.Any{&expr.Masq{}})),
 	}
 }
@@ -193,6 +218,15 @@ func rangeElements(ranges []Range) []nftables.SetElement {
 		if end := r.To.Next(); end.IsValid() {
 			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
 		}
+	}
+	return out
+}
+
+// addrElements are a plain address set's elements.
+func addrElements(addrs []netip.Addr) []nftables.SetElement {
+	out := make([]nftables.SetElement, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, nftables.SetElement{Key: a.AsSlice()})
 	}
 	return out
 }

@@ -270,6 +270,52 @@ func TestNodePortLocalSpreads(t *testing.T) {
 	}
 }
 
+// TestNodePortFromPeerNode checks that node-port traffic from another
+// node's address is masqueraded into ovn0, under Local too: OVN would
+// send the endpoint's reply straight to that node, past this one's DNAT.
+// (The external host stands for the other node.)
+func TestNodePortFromPeerNode(t *testing.T) {
+	w := newWorld(t)
+	s := w.state()
+	s.PeerNodes = []netip.Addr{netip.MustParseAddr(externalAddr)}
+	mustConverge(t, w.table, s)
+	for _, port := range []string{"30080", "30081"} {
+		got, err := w.connect(w.external, nodeAddr+":"+port, 2*time.Second)
+		if err != nil || got.client != joinNode {
+			t.Errorf("peer node to node port %s: %+v, %v; want answered, client %s", port, got, err, joinNode)
+		}
+	}
+	got, err := w.connect(w.external, plainPod+":"+serverPort, 2*time.Second)
+	if err != nil || got.client != externalAddr {
+		t.Errorf("peer node to a pod without NAT: %+v, %v; want its own address %s kept", got, err, externalAddr)
+	}
+}
+
+// TestNodePortToRemoteEgress checks that a Local node port's traffic to
+// an endpoint whose subnet leaves through another node is masqueraded
+// into ovn0, and to the others keeps the client address.
+func TestNodePortToRemoteEgress(t *testing.T) {
+	w := newWorld(t)
+	s := w.state()
+	s.RemoteEgress = []Range{rangeOf("10.17.0.0/16")}
+	mustConverge(t, w.table, s)
+	want := map[string]string{plainPod + ":" + endpointPort: joinNode, natPod + ":" + endpointPort: externalAddr}
+	seen := map[string]int{}
+	for i := 0; i < 40 && len(seen) < 2; i++ {
+		got, err := w.connect(w.external, nodeAddr+":30081", 2*time.Second)
+		if err != nil {
+			t.Fatalf("connect %d: %v", i, err)
+		}
+		if got.client != want[got.local] {
+			t.Fatalf("endpoint %s saw client %s, want %s", got.local, got.client, want[got.local])
+		}
+		seen[got.local]++
+	}
+	if len(seen) != 2 {
+		t.Errorf("endpoints chosen: %v, want both", seen)
+	}
+}
+
 // TestGuardFollowsSubnets checks that turning NAT off for a subnet opens
 // it from outside and that egress then keeps the pod address, with only
 // the set's elements changed.

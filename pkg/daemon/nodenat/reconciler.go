@@ -5,11 +5,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
@@ -73,25 +77,53 @@ func (r *Reconciler) inputs(ctx context.Context) (in Inputs, ready bool, err err
 	subnets := &ovnetv1.SubnetList{}
 	services := &corev1.ServiceList{}
 	slices := &discoveryv1.EndpointSliceList{}
-	for _, list := range []client.ObjectList{subnets, services, slices} {
+	nodes := &corev1.NodeList{}
+	for _, list := range []client.ObjectList{subnets, services, slices, nodes} {
 		if err := r.Cache.List(ctx, list); err != nil {
 			return Inputs{}, false, err
 		}
 	}
 	return Inputs{NodeName: r.NodeName, Join: addr.Subnet.Masked(), Subnets: subnets.Items,
-		Services: services.Items, Slices: slices.Items}, true, nil
+		Services: services.Items, Slices: slices.Items, Nodes: nodes.Items}, true, nil
 }
 
-// SetupWithManager watches this node, every Subnet, Service and
-// EndpointSlice, all mapped to the one table request.
+// SetupWithManager watches every Subnet, Service and EndpointSlice, this
+// node, and the other nodes' InternalIPs, all mapped to the one table
+// request.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	table := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request {
 		return []ctrl.Request{tableRequest}
 	})
 	return ctrl.NewControllerManagedBy(mgr).Named("nodenat").
-		Watches(&corev1.Node{}, table).
+		Watches(&corev1.Node{}, table, builder.WithPredicates(r.nodeMatters())).
 		Watches(&ovnetv1.Subnet{}, table).
 		Watches(&corev1.Service{}, table).
 		Watches(&discoveryv1.EndpointSlice{}, table).
 		Complete(r)
+}
+
+// nodeMatters lets through every change of this node, and of another
+// node only its arrival, departure or a new InternalIP: the other nodes'
+// status updates (conditions, images) are frequent and change nothing
+// here.
+func (r *Reconciler) nodeMatters() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		oldNode, okOld := e.ObjectOld.(*corev1.Node)
+		newNode, okNew := e.ObjectNew.(*corev1.Node)
+		if !okOld || !okNew || newNode.Name == r.NodeName {
+			return true
+		}
+		return !equality.Semantic.DeepEqual(internalIPs(oldNode), internalIPs(newNode))
+	}}
+}
+
+// internalIPs are the node's InternalIP addresses, in order.
+func internalIPs(node *corev1.Node) []string {
+	var out []string
+	for _, a := range node.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			out = append(out, a.Address)
+		}
+	}
+	return out
 }

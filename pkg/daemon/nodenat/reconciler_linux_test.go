@@ -93,6 +93,19 @@ func TestReconcilerFollowsObjects(t *testing.T) {
 		"node port tcp/30081 default/local:http -> local 10.16.0.5:8080", "element nat-subnets 0a100000"},
 		[]string{"10.16.0.7", "element nat-subnets 64400000"})
 
+	// Another node's InternalIP, set later as a kubelet does, and changed.
+	peer := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2"}}
+	create(peer)
+	for _, ip := range []string{"172.18.0.2", "172.18.0.3"} {
+		peer.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
+		if err := c.Status().Update(ctx, peer); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("element peer-nodes %x", netip.MustParseAddr(ip).AsSlice())
+		expect("the other node's InternalIP "+ip, []string{want}, nil)
+	}
+	expect("the old address gone", nil, []string{"element peer-nodes ac120002"})
+
 	nat.Spec.NATOutgoing = ptr.To(false)
 	if err := c.Update(ctx, nat); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,16 @@ type State struct {
 	NATSubnets []Range
 	// NodePorts are the node ports of this node's Services, sorted.
 	NodePorts []NodePort
+	// PeerNodes are the other nodes' IPv4 InternalIPs, sorted. OVN routes
+	// a pod's packets for them straight to their own node, so the reply
+	// of a Local node port's endpoint to one would bypass this node's
+	// DNAT: their node-port connections are masqueraded into ovn0.
+	PeerNodes []netip.Addr
+	// RemoteEgress are the IPv4 ranges of the subnets whose egress leaves
+	// through another node (centralized there): a Local node port's
+	// endpoint there answers the client through that node, past this
+	// node's DNAT, so its connections are masqueraded into ovn0.
+	RemoteEgress []Range
 }
 
 // Range is an inclusive range of IPv4 addresses, one element of an
