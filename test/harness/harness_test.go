@@ -124,7 +124,7 @@ func checkAPIServer(t *testing.T, api *APIServer) {
 		t.Fatalf("kubectl get subnets: %v: %s", err, out)
 	}
 	header := strings.Fields(strings.SplitN(string(out), "\n", 2)[0])
-	if want := []string{"NAME", "CIDR", "GATEWAY", "USED", "AVAILABLE", "READY"}; strings.Join(header, " ") != strings.Join(want, " ") {
+	if want := []string{"NAME", "CIDR", "GATEWAY", "EGRESS", "USED", "AVAILABLE", "READY"}; strings.Join(header, " ") != strings.Join(want, " ") {
 		t.Errorf("kubectl get subnets columns = %v, want %v", header, want)
 	}
 }
