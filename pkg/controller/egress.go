@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
@@ -242,4 +244,16 @@ func (r *SubnetReconciler) subnetsListing(ctx context.Context, node string) []ct
 func (r *SubnetReconciler) acceptedListing(subnet, node string) bool {
 	last, ok := r.acceptedEgress.Load(subnet)
 	return ok && slices.Contains(last.(egressSpec).nodes, node)
+}
+
+// reportChanged passes a heartbeat Lease's creation, deletion and changes
+// of what it reports (a revival after expiry included), not its plain
+// renewals: a renewal changes no decision, and the expiry of a Lease in use
+// is rechecked on its own (egressState.recheck).
+var reportChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, okOld := e.ObjectOld.(*coordinationv1.Lease)
+		n, okNew := e.ObjectNew.(*coordinationv1.Lease)
+		return !okOld || !okNew || gatewayhealth.ReportChanged(o, n)
+	},
 }

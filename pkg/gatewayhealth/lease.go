@@ -68,6 +68,21 @@ func Read(lease *coordinationv1.Lease, now time.Time) (Report, time.Time) {
 	return Report{Ready: true}, expires
 }
 
+// ReportChanged reports whether a Lease's update says something new: a
+// different report, or a renewal after the Lease had expired (its daemon
+// is back). A renewal within the Lease's time says nothing new.
+func ReportChanged(old, updated *coordinationv1.Lease) bool {
+	o, n := old.Annotations, updated.Annotations
+	if o[AnnotationReady] != n[AnnotationReady] || o[AnnotationReason] != n[AnnotationReason] {
+		return true
+	}
+	if old.Spec.RenewTime == nil || updated.Spec.RenewTime == nil || old.Spec.LeaseDurationSeconds == nil {
+		return true
+	}
+	lapse := time.Duration(*old.Spec.LeaseDurationSeconds) * time.Second
+	return updated.Spec.RenewTime.Sub(old.Spec.RenewTime.Time) >= lapse
+}
+
 // Writer writes gateway Leases.
 type Writer struct {
 	Client client.Client

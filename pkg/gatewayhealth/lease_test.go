@@ -48,3 +48,31 @@ func TestLeaseNames(t *testing.T) {
 		}
 	}
 }
+
+func TestReportChanged(t *testing.T) {
+	now := time.Now()
+	at := func(r Report, when time.Time) *coordinationv1.Lease {
+		l := &coordinationv1.Lease{}
+		fill(l, "n1", r, when)
+		return l
+	}
+	ready, fault := Report{Ready: true}, Report{Reason: "uplink eth1 is down"}
+	tests := []struct {
+		name     string
+		old, new *coordinationv1.Lease
+		want     bool
+	}{
+		{"plain renewal", at(ready, now), at(ready, now.Add(RenewInterval)), false},
+		{"fault reported", at(ready, now), at(fault, now.Add(RenewInterval)), true},
+		{"fault cleared", at(fault, now), at(ready, now.Add(RenewInterval)), true},
+		{"back after expiry", at(ready, now), at(ready, now.Add(LeaseDuration+time.Second)), true},
+		{"never renewed before", &coordinationv1.Lease{}, at(ready, now), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ReportChanged(tt.old, tt.new); got != tt.want {
+				t.Fatalf("ReportChanged = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -234,6 +234,13 @@ func TestGatewayRows(t *testing.T) {
 		e.activeGateway("egress", "gw-2")
 		e.eventually("reroute to gw-2", func() error { return e.hasPolicies([]policy{second}, first) })
 	}
+	{ // both silent, then the first's daemon comes back: its renewal alone brings the egress back
+		beats.set("gw-2", nil)
+		e.condition("egress", ovnetv1.ConditionGatewayReady, metav1.ConditionFalse, ovnetv1.ReasonNoGatewayReady)
+		beats.set("gw-1", &gatewayhealth.Report{Ready: true})
+		e.activeGateway("egress", "gw-1")
+		e.eventually("reroute to gw-1", func() error { return e.hasPolicies([]policy{first}, second) })
+	}
 	e.restartWritesNothing() // with gateways in force
 	// Back to distributed.
 	{
