@@ -186,10 +186,21 @@ func (d *diagnosis) subnets(ctx context.Context) error {
 // AddressesPending, each with its message.
 func subnetProblems(s *ovnetv1.Subnet) []string {
 	var bad []string
+	refused := ""
 	for _, t := range watchedConditions {
-		if c := findCondition(s.Status.Conditions, t); c != nil && c.Status != metav1.ConditionTrue {
-			bad = append(bad, fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message))
+		c := findCondition(s.Status.Conditions, t)
+		if c == nil || c.Status == metav1.ConditionTrue {
+			continue
 		}
+		if c.Message == refused {
+			// Ready repeats why the spec was refused; say it once.
+			bad = append(bad, fmt.Sprintf("%s=%s %s", c.Type, c.Status, c.Reason))
+			continue
+		}
+		if c.Type == ovnetv1.ConditionValidated {
+			refused = c.Message
+		}
+		bad = append(bad, fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message))
 	}
 	if findCondition(s.Status.Conditions, ovnetv1.ConditionReady) == nil {
 		bad = append(bad, "not reconciled yet (no Ready condition)")
