@@ -237,17 +237,19 @@ func (t *tracer) writeACLs(ctx context.Context, w io.Writer, res traceResult) er
 	if err != nil {
 		return err
 	}
+	met := 0
 	for _, f := range res.Flows {
-		if !wanted[f.UUID] {
-			continue
-		}
 		acl, ok := acls[hints[f.UUID]]
-		if !ok {
-			// A flow northd adds around the ACLs (conntrack bookkeeping).
-			fmt.Fprintf(w, "acl    %-24s priority %s  (no ACL row: northd's own)  %s\n", f.Stage, f.Priority, f.actionText())
+		if !wanted[f.UUID] || !ok {
+			// Flows without an ACL row are northd's own bookkeeping
+			// around the ACLs (conntrack, defaults); --detailed shows them.
 			continue
 		}
-		fmt.Fprintf(w, "acl    %-24s priority %s  %s %s  name %q  %s\n", f.Stage, f.Priority, acl.Direction, acl.Action, acl.Name, ownerText(acl))
+		met++
+		fmt.Fprintf(w, "acl    %-18s priority %s  %s %s  name %q  %s\n", f.Stage, f.Priority, acl.Direction, acl.Action, acl.Name, ownerText(acl))
+	}
+	if met == 0 {
+		fmt.Fprintln(w, "acl    none met (no NetworkPolicy or private subnet applies)")
 	}
 	return nil
 }
@@ -274,10 +276,15 @@ func writeRouting(w io.Writer, res traceResult) {
 	}
 }
 
-// verdict is the ports the packet left by, or where it was dropped.
+// verdict is the port the packet finally left by (with the router hops
+// on the way), or where it was dropped.
 func verdict(res traceResult) string {
-	if len(res.Outputs) > 0 {
-		return "output to " + strings.Join(res.Outputs, ", ")
+	if n := len(res.Outputs); n > 0 {
+		v := "output to " + res.Outputs[n-1]
+		if n > 1 {
+			v += "  (via " + strings.Join(res.Outputs[:n-1], " -> ") + ")"
+		}
+		return v
 	}
 	for i := len(res.Flows) - 1; i >= 0; i-- {
 		if res.Flows[i].dropped() {
