@@ -22,6 +22,10 @@ Commands:
                                 TARGET: a pod (ns/name), a Service (svc/ns/name) or an IP;
                                 names the ACLs met and the NetworkPolicy that wrote each,
                                 the load balancer, the route or policy, and the verdict
+  tcpdump [--node-netns=NS] [--node-ovsdb=DB] [--mirror] POD [tcpdump args]
+                                capture POD's traffic on its node, on the host end of its
+                                veth (or mirror0); nodes reached as network namespaces on
+                                this machine (the sandbox), {node} standing for the node
   diagnose                      NB/SB connection, nodes (chassis, daemon, gateway Lease),
                                 subnets with false conditions, pods waiting for addresses
 
@@ -59,6 +63,9 @@ func Run(ctx context.Context, o *Options, args []string) error {
 		return o.runCtl(ctx, "ovn-nbctl", rest)
 	case "sbctl":
 		return o.runCtl(ctx, "ovn-sbctl", rest)
+	case "tcpdump":
+		// Everything after the pod goes to tcpdump.
+		return o.runTcpdump(ctx, rest)
 	}
 	// The other commands take the shared flags after the command too.
 	if err := fs.Parse(rest); err != nil {

@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -16,12 +21,13 @@ import (
 	"github.com/ovnet/ovnet/test/harness"
 )
 
-// TestKubectlOvnetTrace traces with `kubectl ovnet trace` what real
+// TestKubectlOvnetDataPath traces with `kubectl ovnet trace` what real
 // packets do between two pods on two nodes under a NetworkPolicy: the
 // allowed port names the policy's ACL and leaves by the server's port,
 // another port names the namespace's default deny and is dropped, and the
-// Service's ClusterIP names its load balancer.
-func TestKubectlOvnetTrace(t *testing.T) {
+// Service's ClusterIP names its load balancer. `kubectl ovnet tcpdump`
+// then captures the server's pings on its node.
+func TestKubectlOvnetDataPath(t *testing.T) {
 	e := newEnv(t)
 	nodes := e.geneveNodes("n1", "n2")
 	rt1, rt2 := nodes[0].Runtime(t), nodes[1].Runtime(t)
@@ -87,6 +93,76 @@ func TestKubectlOvnetTrace(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("tcpdump", func(t *testing.T) {
+		n2 := nodes[1].Chassis
+		// The policy lets only TCP 80 in: capture its handshake.
+		out := startCapture(t, k, "--kubeconfig="+e.api.Kubeconfig, "tcpdump", "--node-netns="+n2.NetNS,
+			"--node-ovsdb="+n2.OVS.Endpoint, "tr/server", "-nn", "-l", "-c", "2", "tcp port 80")
+		until(t, "tcpdump listening", func() error {
+			if !strings.Contains(out.String(), "listening on") {
+				return fmt.Errorf("output so far: %q", out.String())
+			}
+			return nil
+		})
+		if o, err := e.connect(client, "tcp", http); err != nil {
+			t.Fatalf("connect %s: %v: %s", http, err, o)
+		}
+		out.wait(t)
+		t.Logf("kubectl ovnet tcpdump:\n%s", out.String())
+		syn := regexp.MustCompile(`IP ` + regexp.QuoteMeta(client.IP.String()) + `\.\d+ > ` + regexp.QuoteMeta(server.IP.String()) + `\.80: Flags \[S\]`)
+		if !syn.MatchString(out.String()) {
+			t.Errorf("capture shows no SYN from the client to %s", http)
+		}
+	})
+}
+
+// capture is a running command whose output is collected.
+type capture struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan error
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+func (c *capture) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// wait waits for the command to exit by itself.
+func (c *capture) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-c.done:
+		if err != nil {
+			t.Fatalf("exited: %v\n%s", err, c.String())
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("did not exit:\n%s", c.String())
+	}
+}
+
+// startCapture starts bin in a process group of its own, so that the
+// test's end stops it and the tcpdump under it, whatever happened.
+func startCapture(t *testing.T, bin string, args ...string) *capture {
+	t.Helper()
+	c := &capture{done: make(chan error, 1)}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = c, c
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	return c
 }
 
 // traceService creates a Service 80/TCP -> 80 with one ready endpoint.
