@@ -157,3 +157,22 @@ func TestParseMap(t *testing.T) {
 		t.Errorf("parseMap: %v", got)
 	}
 }
+
+func TestResidentNote(t *testing.T) {
+	tests := []struct {
+		name, text, node string
+		noted            bool
+	}{
+		{"the pod's node", `priority 29000  reroute 100.64.0.2  match ip4 && is_chassis_resident("node-n1")`, "n1", false},
+		{"another node", `priority 29000  reroute 100.64.0.3  match ip4 && is_chassis_resident("node-n2")`, "n1", true},
+		{"not bound to a chassis", `priority 31000  allow  match ip4.dst == 10.16.0.0/16`, "n1", false},
+		{"pod not scheduled", `match is_chassis_resident("node-n2")`, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := residentNote(tt.text, tt.node); (got != "") != tt.noted {
+				t.Errorf("residentNote = %q, want noted %v", got, tt.noted)
+			}
+		})
+	}
+}

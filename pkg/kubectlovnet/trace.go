@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
 // ctNew is how many ct_next actions the trace answers "new" (ovn-trace's
@@ -142,51 +142,6 @@ func (t *tracer) findLoadBalancer(ctx context.Context) (*loadBalancerVIP, error)
 	return nil, nil
 }
 
-// aclRow is the part of an NB ACL the summary names.
-type aclRow struct {
-	UUID, Name, Direction, Action string
-	Owner                         ovn.Owner
-	Ours                          bool
-}
-
-// acls returns the NB ACLs by the first 8 hex digits of their UUID, as
-// northd writes them into a logical flow's stage-hint.
-func (t *tracer) acls(ctx context.Context) (map[string]aclRow, error) {
-	rows, err := listRows(ctx, "ovn-nbctl", t.nb, "ACL", "_uuid", "name", "direction", "action", "external_ids")
-	if err != nil {
-		return nil, err
-	}
-	byHint := map[string]aclRow{}
-	for _, r := range rows {
-		if len(r) != 5 || len(r[0]) < 8 {
-			continue
-		}
-		a := aclRow{UUID: r[0], Name: r[1], Direction: r[2], Action: r[3]}
-		a.Owner, a.Ours = ovn.OwnerOf(parseMap(r[4]))
-		byHint[r[0][:8]] = a
-	}
-	return byHint, nil
-}
-
-// stageHints maps logical flow UUID prefixes (as ovn-trace prints them)
-// to their stage-hint, for the flows wanted.
-func (t *tracer) stageHints(ctx context.Context, wanted map[string]bool) (map[string]string, error) {
-	hints := map[string]string{}
-	if len(wanted) == 0 {
-		return hints, nil
-	}
-	rows, err := listRows(ctx, "ovn-sbctl", t.sb, "Logical_Flow", "_uuid", "external_ids")
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		if len(r) == 2 && len(r[0]) >= 8 && wanted[r[0][:8]] {
-			hints[r[0][:8]] = parseMap(r[1])["stage-hint"]
-		}
-	}
-	return hints, nil
-}
-
 func (t *tracer) summarise(ctx context.Context, w io.Writer, res traceResult) error {
 	r := t.req
 	fmt.Fprintf(w, "from   %s/%s  port %s  %s  %s\n", r.From.Namespace, r.From.Name, r.From.Port, r.From.Address.MAC, r.From.Address.IP)
@@ -194,10 +149,12 @@ func (t *tracer) summarise(ctx context.Context, w io.Writer, res traceResult) er
 	if t.lb != nil {
 		fmt.Fprintf(w, "load balancer  %s  %s -> %s (traced to %s)\n", t.lb.Name, t.lb.VIP, strings.Join(t.lb.Backends, ","), firstOr(t.lb.Backends, "no backend"))
 	}
-	if err := t.writeACLs(ctx, w, res); err != nil {
+	rows, err := t.explainingRows(ctx, res)
+	if err != nil {
 		return err
 	}
-	writeRouting(w, res)
+	writeACLs(w, res, rows)
+	writeRouting(w, res, rows, t.req.From.Node)
 	fmt.Fprintf(w, "verdict  %s\n", verdict(res))
 	return nil
 }
@@ -220,41 +177,26 @@ func (t *tracer) packetText() string {
 	return t.req.Protocol + " " + strconv.Itoa(sourcePort) + " -> " + strconv.Itoa(t.req.Port)
 }
 
-// writeACLs names each ACL flow the packet met, with the ACL and the
-// Kubernetes object that wrote it.
-func (t *tracer) writeACLs(ctx context.Context, w io.Writer, res traceResult) error {
-	wanted := map[string]bool{}
-	for _, f := range res.Flows {
-		if isACLStage(f.Stage) {
-			wanted[f.UUID] = true
-		}
-	}
-	hints, err := t.stageHints(ctx, wanted)
-	if err != nil {
-		return err
-	}
-	acls, err := t.acls(ctx)
-	if err != nil {
-		return err
-	}
+// writeACLs names each ACL the packet met, with the Kubernetes object
+// that wrote it.
+func writeACLs(w io.Writer, res traceResult, rows map[string]nbRow) {
 	met := 0
 	for _, f := range res.Flows {
-		acl, ok := acls[hints[f.UUID]]
-		if !wanted[f.UUID] || !ok {
+		row, ok := rows[f.UUID]
+		if !isACLStage(f.Stage) || !ok || row.Table != tableACL {
 			// Flows without an ACL row are northd's own bookkeeping
 			// around the ACLs (conntrack, defaults); --detailed shows them.
 			continue
 		}
 		met++
-		fmt.Fprintf(w, "acl    %-18s priority %s  %s %s  name %q  %s\n", f.Stage, f.Priority, acl.Direction, acl.Action, acl.Name, ownerText(acl))
+		fmt.Fprintf(w, "acl    %-18s priority %s  %s  %s\n", f.Stage, f.Priority, row.Text, ownerText(row))
 	}
 	if met == 0 {
 		fmt.Fprintln(w, "acl    none met (no NetworkPolicy or private subnet applies)")
 	}
-	return nil
 }
 
-func ownerText(a aclRow) string {
+func ownerText(a nbRow) string {
 	if !a.Ours {
 		return "(not ovnet's)"
 	}
@@ -264,16 +206,45 @@ func ownerText(a aclRow) string {
 	return fmt.Sprintf("(%s %s)", a.Owner.Kind, a.Owner.Name)
 }
 
-// writeRouting names the router's route and policy flows the packet met.
-func writeRouting(w io.Writer, res traceResult) {
+// writeRouting names the router's routes and policies the packet met:
+// the NB row where one wrote the flow, else the flow (a connected route).
+func writeRouting(w io.Writer, res traceResult, rows map[string]nbRow, node string) {
 	for _, f := range res.Flows {
+		row, ok := rows[f.UUID]
 		switch {
-		case strings.HasPrefix(f.Stage, "lr_in_ip_routing") && !strings.Contains(f.Stage, "pre") && !strings.Contains(f.Stage, "ecmp"):
-			fmt.Fprintf(w, "route  %s  priority %s  %s\n", f.Match, f.Priority, f.actionText())
-		case f.Stage == "lr_in_policy" && f.Priority != "0":
-			fmt.Fprintf(w, "policy priority %s  %s  %s\n", f.Priority, f.Match, f.actionText())
+		case ok && row.Table == tableRoute:
+			fmt.Fprintf(w, "route  %s  %s\n", row.Text, ownerText(row))
+		case ok && row.Table == tablePolicy:
+			fmt.Fprintf(w, "policy %s  %s%s\n", row.Text, ownerText(row), residentNote(row.Text, node))
+		case isRoutingStage(f.Stage):
+			fmt.Fprintf(w, "route  %s  (connected)  %s\n", f.Match, routeTarget(f))
 		}
 	}
+}
+
+// residentNote warns when a policy bound to another node's chassis was
+// taken: ovn-trace holds every chassis local, so where several nodes'
+// policies match it takes one of them, not necessarily the pod's node's.
+func residentNote(text, node string) string {
+	if node == "" || !strings.Contains(text, "is_chassis_resident(") ||
+		strings.Contains(text, fmt.Sprintf("is_chassis_resident(%q)", ovnname.NodePort(node))) {
+		return ""
+	}
+	return fmt.Sprintf("  [ovn-trace holds every chassis local: on %s the packet takes %s's own policy]", node, node)
+}
+
+func isRoutingStage(stage string) bool { return stage == "lr_in_ip_routing" }
+
+// routeTarget is where a connected route's flow sends the packet.
+func routeTarget(f tracedFlow) string {
+	for _, a := range f.Actions {
+		for _, part := range strings.Split(a, ";") {
+			if part = strings.TrimSpace(part); strings.HasPrefix(part, "outport = ") {
+				return "out " + strings.Trim(strings.TrimPrefix(part, "outport = "), `"`)
+			}
+		}
+	}
+	return ""
 }
 
 // verdict is the port the packet finally left by (with the router hops

@@ -32,6 +32,7 @@ const sourcePort = 40000
 type tracePeer struct {
 	Namespace, Name string
 	Port            string // logical switch port
+	Node            string // the node the pod is scheduled to
 	Address         annotation.Address
 }
 
@@ -95,7 +96,7 @@ func resolvePod(ctx context.Context, c client.Client, ref string) (tracePeer, er
 	if !ok {
 		return tracePeer{}, fmt.Errorf("pod %s/%s has no address yet (no %s annotation)", ns, name, annotation.Allocated)
 	}
-	return tracePeer{Namespace: ns, Name: name, Port: ovnname.PodPort(ns, name), Address: addr}, nil
+	return tracePeer{Namespace: ns, Name: name, Port: ovnname.PodPort(ns, name), Node: pod.Spec.NodeName, Address: addr}, nil
 }
 
 // resolveTrace turns the typed arguments into the packet to trace.

@@ -75,8 +75,14 @@ func TestKubectlOvnetDataPath(t *testing.T) {
 		{"service", []string{"tr/client", "svc/tr/web"}, []string{
 			`(?m)^load balancer\s+Service_tr/web_tcp\s+` + regexp.QuoteMeta(svc.Spec.ClusterIP+":80 -> "+http),
 			`(?m)^acl .* name "tr/allow-client"`,
-			`(?m)^route\s+`,
+			`(?m)^route\s+ip4.dst == 10.16.0.0/16  \(connected\)  out ovn-cluster-ovn-default$`,
 			`(?m)^verdict\s+output to server\.tr  \(via ovn-default-ovn-cluster -> ovn-cluster-ovn-default\)$`,
+		}},
+		// Nothing is sent: the address outside is only traced.
+		{"outside", []string{"tr/client", "198.51.100.10", "tcp", "8080"}, []string{
+			`(?m)^acl\s+none met`,
+			`(?m)^policy priority \d+  reroute 100\.64\.0\.\d+  match .*is_chassis_resident\("node-n1"\)  \(`,
+			`(?m)^verdict\s+output to `,
 		}},
 		{"no policy", []string{"tr/server", "tr/client"}, []string{
 			`(?m)^acl\s+none met`,
