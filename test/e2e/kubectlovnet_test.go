@@ -81,7 +81,10 @@ func TestKubectlOvnetDataPath(t *testing.T) {
 		// Nothing is sent: the address outside is only traced.
 		{"outside", []string{"tr/client", "198.51.100.10", "tcp", "8080"}, []string{
 			`(?m)^acl\s+none met`,
-			`(?m)^policy priority \d+  reroute 100\.64\.0\.\d+  match .*is_chassis_resident\("node-n1"\)  \(`,
+			// ovn-trace holds both nodes' chassis local and takes either
+			// node's reroute; the summary must say so when it is n2's.
+			`(?m)^policy priority \d+  reroute 100\.64\.0\.\d+  match .*is_chassis_resident\("node-` +
+				`(n1"\)  \(Node n1\)|n2"\)  \(Node n2\)  \[ovn-trace holds every chassis local: on n1 .*\])$`,
 			`(?m)^verdict\s+output to `,
 		}},
 		{"no policy", []string{"tr/server", "tr/client"}, []string{
