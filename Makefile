@@ -13,8 +13,13 @@ API_PATHS := ./pkg/apis/...
 CRD_DIR := config/crd
 MODEL_PKGS := ./pkg/ovsdb/nbdb ./pkg/ovsdb/vswitch
 
+# RBAC from the +kubebuilder:rbac markers beside the code that needs it,
+# one role.yaml per binary, written into the chart, whose templates read
+# the rules from there (charts/ovnet/templates/rbac.yaml).
+RBAC_DIR := charts/ovnet/rbac
+
 # Directories whose content `generate` owns; verify-generate compares them.
-GENERATED_DIRS := pkg/apis pkg/ovsdb $(CRD_DIR)
+GENERATED_DIRS := pkg/apis pkg/ovsdb $(CRD_DIR) $(RBAC_DIR)
 
 # Kubernetes and etcd are built from the Go module proxy into a cache outside
 # the repository, keyed by version, so a warm machine skips the ~7 minutes.
@@ -96,6 +101,8 @@ sandbox-down:
 generate:
 	$(GO) generate $(MODEL_PKGS)
 	$(CONTROLLER_GEN) object crd:crdVersions=v1 paths=$(API_PATHS) output:crd:dir=$(CRD_DIR)
+	$(CONTROLLER_GEN) rbac:roleName=ovnet-controller paths=./pkg/controller/... output:rbac:dir=$(RBAC_DIR)/controller
+	$(CONTROLLER_GEN) rbac:roleName=ovnet-daemon paths=./pkg/daemon/... output:rbac:dir=$(RBAC_DIR)/daemon
 
 # Compares against a copy taken before regenerating rather than against git,
 # so it works before the first commit and with untracked generated files.

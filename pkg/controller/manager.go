@@ -114,6 +114,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	return mgr.Start(ctx)
 }
 
+// The leader election Lease: client-go's LeaseLock reads, creates and
+// updates it. kube-system stands for the controller's own namespace: the
+// chart puts this Role in the release namespace.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kube-system
+
 func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	lease := opts.LeaseDuration
 	if lease <= 0 {

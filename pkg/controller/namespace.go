@@ -70,6 +70,10 @@ var validatedChanges = predicate.Funcs{
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces/status,verbs=patch
+// A namespace's Subnet names the namespace as its controller owner with
+// blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement
+// admission plugin allows only to who may update the owner's finalizers.
+// +kubebuilder:rbac:groups="",resources=namespaces/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -85,8 +85,15 @@ func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// +kubebuilder:rbac:groups=ovnet.io,resources=subnets;subnets/status;subnets/finalizers,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
+// Subnets are created by bootstrap and per namespace, changed by merge
+// patches (finalizer, status) and deleted by the namespace reconciler and
+// the garbage collector; nothing updates them whole.
+// +kubebuilder:rbac:groups=ovnet.io,resources=subnets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=ovnet.io,resources=subnets/status,verbs=patch
+// The gateway heartbeats, read through a cache limited to their namespace
+// (kube-node-lease here stands for --gateway-lease-namespace: the chart
+// puts this Role in network.gatewayLeaseNamespace).
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch,namespace=kube-node-lease
 
 // Reconcile converges one Subnet.
 func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

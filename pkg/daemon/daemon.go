@@ -192,6 +192,15 @@ func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
 
 // addReconcilers registers the pod, node and nftables reconcilers and the
 // probes.
+// The daemon's cache: the pods of its node (field selector spec.nodeName),
+// every Node (its own, and the others' addresses for NodePort rules) and
+// Subnet. Its event recorder writes events.k8s.io Events. It writes
+// nothing else but its gateway heartbeat (pkg/daemon/heartbeat): pod and
+// node annotations are the controller's.
+// +kubebuilder:rbac:groups="",resources=pods;nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ovnet.io,resources=subnets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
 func (d *Daemon) addReconcilers(p *parts) error {
 	rec := d.mgr.GetEventRecorder("ovnet-daemon")
 	pods := &PodReconciler{Cache: d.mgr.GetCache(), Configurator: p.conf, Recorder: rec}

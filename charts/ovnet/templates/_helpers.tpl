@@ -44,3 +44,29 @@ tcp:$(OVN_SB_SERVICE_HOST):$(OVN_SB_SERVICE_PORT)
 {{- fail "ovn.central.enabled=false needs ovn.sbAddress" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The rules of one object of a role.yaml that controller-gen writes from
+     the code's +kubebuilder:rbac markers (`make generate`):
+     include "ovnet.generatedRules" (list . "rbac/daemon/role.yaml" "Role" "kube-node-lease").
+     The markers' namespaces are placeholders the templates map to values;
+     a missing object fails the render, so a marker and its template cannot
+     drift apart silently. */}}
+{{- define "ovnet.generatedRules" -}}
+{{- $root := index . 0 -}}
+{{- $file := index . 1 -}}
+{{- $kind := index . 2 -}}
+{{- $namespace := index . 3 -}}
+{{- $rules := list -}}
+{{- $found := false -}}
+{{- range $doc := splitList "---\n" ($root.Files.Get $file) -}}
+{{- $obj := fromYaml $doc -}}
+{{- if and (eq (get $obj "kind" | default "") $kind) (eq (dig "metadata" "namespace" "" $obj) $namespace) -}}
+{{- $rules = get $obj "rules" -}}
+{{- $found = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $found -}}
+{{- fail (printf "%s has no %s in namespace %q: run make generate" $file $kind $namespace) -}}
+{{- end -}}
+{{- toYaml $rules -}}
+{{- end -}}

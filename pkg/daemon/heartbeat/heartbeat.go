@@ -39,6 +39,12 @@ type Heartbeat struct {
 // NeedLeaderElection is false: every node reports for itself.
 func (h *Heartbeat) NeedLeaderElection() bool { return false }
 
+// The node's Lease: gatewayhealth.Renew updates it, reads it back through
+// the API reader on a conflict and creates it when missing. kube-node-lease
+// stands for --gateway-lease-namespace: the chart puts this Role in
+// network.gatewayLeaseNamespace.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kube-node-lease
+
 // Start checks and renews every RenewInterval until ctx ends.
 func (h *Heartbeat) Start(ctx context.Context) error {
 	tick := time.NewTicker(gatewayhealth.RenewInterval)

@@ -87,6 +87,10 @@ func (r *Reconciler) inputs(ctx context.Context) (in Inputs, ready bool, err err
 		Services: services.Items, Slices: slices.Items, Nodes: nodes.Items}, true, nil
 }
 
+// +kubebuilder:rbac:groups="",resources=services;nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ovnet.io,resources=subnets,verbs=get;list;watch
+
 // SetupWithManager watches every Subnet, Service and EndpointSlice, this
 // node, and the other nodes' InternalIPs, all mapped to the one table
 // request.
