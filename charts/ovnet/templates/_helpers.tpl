@@ -14,8 +14,19 @@ app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
+{{/* The image reference: [registry/]repository:tag[@digest]. */}}
 {{- define "ovnet.image" -}}
+{{- with .Values.image.registry }}{{ trimSuffix "/" . }}/{{ end -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- with .Values.image.digest }}@{{ . }}{{ end -}}
+{{- end -}}
+
+{{/* imagePullSecrets of a pod spec, nothing when there are none. */}}
+{{- define "ovnet.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{/* Namespace of the leader election lease. */}}
@@ -24,12 +35,16 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
 {{/* The NB address the controller uses. The Service's environment variables
-     are set by the kubelet because the Service exists before the pod. */}}
+     are set by the kubelet because the Service exists before the pod. The
+     host is bracketed because a ClusterIP may be IPv6; OVS and libovsdb
+     both take an IPv4 address in brackets too. */}}
 {{- define "ovnet.nbAddress" -}}
 {{- if .Values.ovn.nbAddress -}}
 {{ .Values.ovn.nbAddress }}
+{{- else if .Values.ovn.central.enabled -}}
+tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)
 {{- else -}}
-tcp:$(OVN_NB_SERVICE_HOST):$(OVN_NB_SERVICE_PORT)
+{{- fail "ovn.central.enabled=false needs ovn.nbAddress" -}}
 {{- end -}}
 {{- end -}}
 
@@ -39,7 +54,7 @@ tcp:$(OVN_NB_SERVICE_HOST):$(OVN_NB_SERVICE_PORT)
 {{- if .Values.ovn.sbAddress -}}
 {{ .Values.ovn.sbAddress }}
 {{- else if .Values.ovn.central.enabled -}}
-tcp:$(OVN_SB_SERVICE_HOST):$(OVN_SB_SERVICE_PORT)
+tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)
 {{- else -}}
 {{- fail "ovn.central.enabled=false needs ovn.sbAddress" -}}
 {{- end -}}
