@@ -15,8 +15,12 @@ import (
 )
 
 // helmVersion is the Makefile's HELM_VERSION: the tests render with the
-// helm that `make manifests` uses.
-const helmVersion = "v3.22.0"
+// helm that `make manifests` uses. kubeVersion is its K8S_VERSION: a helm
+// built by `go run` assumes 1.20 without it, which the chart refuses.
+const (
+	helmVersion = "v3.22.0"
+	kubeVersion = "1.36.3"
+)
 
 // repoRoot is the repository's top directory, found from this file.
 func repoRoot(t *testing.T) string {
@@ -35,7 +39,8 @@ func helmTemplate(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	root := repoRoot(t)
 	cmdArgs := append([]string{"run", "helm.sh/helm/v3/cmd/helm@" + helmVersion,
-		"template", "ovnet", filepath.Join(root, "charts", "ovnet"), "--namespace", "kube-system"}, args...)
+		"template", "ovnet", filepath.Join(root, "charts", "ovnet"), "--namespace", "kube-system",
+		"--kube-version", kubeVersion}, args...)
 	cmd := exec.Command("go", cmdArgs...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())

@@ -1,0 +1,145 @@
+package chart
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBadValuesFail renders the chart with values that must not install:
+// each fails in values.schema.json or a template's fail, which helm runs
+// before it creates anything (install and upgrade validate as template does).
+func TestBadValuesFail(t *testing.T) {
+	tests := []struct {
+		name string
+		set  []string
+		// want is part of helm's error.
+		want string
+	}{
+		{"unknown datapath", []string{"node.datapathType=dpdk"}, "/node/datapathType': value must be one of 'system', 'netdev'"},
+		{"unknown encapsulation", []string{"node.encapType=gre"}, "/node/encapType': value must be one of 'geneve', 'vxlan'"},
+		{"MTU not a number", []string{"node.mtu=big"}, "/node/mtu': got string, want integer"},
+		{"MTU below IPv4's minimum", []string{"node.mtu=100"}, "/node/mtu'"},
+		{"replicas not a number", []string{"controller.replicas=two"}, "/controller/replicas': got string, want integer"},
+		{"mirror not a boolean", []string{"node.enableMirror=sometimes"}, "/node/enableMirror': got string, want boolean"},
+		{"port out of range", []string{"node.metricsPort=70000"}, "/node/metricsPort'"},
+		{"misspelt key", []string{"node.datapathtype=netdev"}, "additional properties 'datapathtype' not allowed"},
+		{"unknown top-level key", []string{"nodes.mtu=1400"}, "additional properties 'nodes' not allowed"},
+		{"CIDR without a prefix", []string{"network.defaultSubnet.cidr=10.16.0.0"}, "/network/defaultSubnet/cidr'"},
+		{"NB address without a scheme", []string{"ovn.nbAddress=10.0.0.1:6641"}, "/ovn/nbAddress'"},
+		{"digest not sha256", []string{"image.digest=latest"}, "/image/digest'"},
+		{"unknown pull policy", []string{"image.pullPolicy=Sometimes"}, "/image/pullPolicy'"},
+		{"duration without a unit", []string{"controller.gcInterval=300"}, "/controller/gcInterval'"},
+		{"two OVN central replicas", []string{"ovn.central.replicas=3"}, "/ovn/central/replicas'"},
+		{"external OVN without NB", []string{"ovn.central.enabled=false", "ovn.sbAddress=tcp:10.0.0.1:6642"}, "ovn.central.enabled=false needs ovn.nbAddress"},
+		{"external OVN without SB", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:10.0.0.1:6641"}, "ovn.central.enabled=false needs ovn.sbAddress"},
+		{"replicas without leader election", []string{"controller.replicas=2", "controller.leaderElection.enabled=false"}, "needs controller.leaderElection.enabled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := helmTemplate(t, setArgs(tt.set)...)
+			if err == nil {
+				t.Fatalf("rendered with %v; want an error containing %q", tt.set, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v; want it to contain %q", err, tt.want)
+			}
+			if out != "" {
+				t.Fatalf("rendered objects despite the error:\n%s", out)
+			}
+		})
+	}
+}
+
+func setArgs(set []string) []string {
+	var args []string
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	return args
+}
+
+// TestGoodValuesRender renders values users set and checks what they
+// change in the render.
+func TestGoodValuesRender(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	tests := []struct {
+		name string
+		set  []string
+		// want are strings the render contains; absent ones it must not.
+		want, absent []string
+	}{
+		{"defaults", nil,
+			[]string{"image: ovnet/ovnet:0.1.0\n", "kind: PodDisruptionBudget", "key: node-role.kubernetes.io/control-plane\n                operator: Exists",
+				"key: node-role.kubernetes.io/master\n                operator: Exists",
+				"--nb-address=tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)",
+				"--ovn-remote=tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)",
+				`--remote=ptcp:6641:"[$POD_IP]"`},
+			[]string{"imagePullSecrets"}},
+		{"registry, digest and pull secrets",
+			[]string{"image.registry=registry.example.com:5000", "image.tag=v9", "image.digest=" + digest, "imagePullSecrets[0].name=regcred"},
+			[]string{"image: registry.example.com:5000/ovnet/ovnet:v9@" + digest + "\n", "imagePullSecrets:\n      - name: regcred"},
+			[]string{"image: ovnet/ovnet:"}},
+		{"netdev datapath", []string{"node.datapathType=netdev", "node.mtu=1400", "node.encapType=vxlan"},
+			[]string{"--datapath-type=netdev", "--disable-system", "--encap-type=vxlan"}, []string{"host-modules"}},
+		{"external OVN central on IPv6",
+			[]string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:[fd00::10]:6641", "ovn.sbAddress=ssl:[fd00::10]:6642"},
+			[]string{"--nb-address=tcp:[fd00::10]:6641", "--ovn-remote=ssl:[fd00::10]:6642"}, []string{"kind: Service\n", "name: ovn-central"}},
+		{"no PodDisruptionBudget", []string{"controller.podDisruptionBudget.enabled=false"}, nil, []string{"kind: PodDisruptionBudget"}},
+		{"OVN central anywhere", []string{"ovn.central.affinity=null"}, []string{"name: ovn-central"}, []string{"node-role.kubernetes.io/master\n                operator"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := helmTemplate(t, setArgs(tt.set)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("render lacks %q", w)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("render has %q", a)
+				}
+			}
+		})
+	}
+}
+
+// TestManifestsUpToDate fails when yamls/ovnet.yaml or the chart's CRD
+// copy is not what `make manifests` writes from the current tree.
+func TestManifestsUpToDate(t *testing.T) {
+	root := repoRoot(t)
+	rendered, err := helmTemplate(t, "--include-crds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := readFile(t, filepath.Join(root, "yamls", "ovnet.yaml"))
+	if body := dropHeader(committed); body != rendered {
+		t.Errorf("yamls/ovnet.yaml is stale: run make manifests")
+	}
+	crd := readFile(t, filepath.Join(root, "config", "crd", "ovnet.io_subnets.yaml"))
+	if body := dropHeader(readFile(t, filepath.Join(root, "charts", "ovnet", "crds", "ovnet.io_subnets.yaml"))); body != crd {
+		t.Errorf("charts/ovnet/crds/ovnet.io_subnets.yaml is stale: run make manifests")
+	}
+}
+
+// dropHeader removes the comment lines make manifests puts first.
+func dropHeader(s string) string {
+	for strings.HasPrefix(s, "#") {
+		_, s, _ = strings.Cut(s, "\n")
+	}
+	return s
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
