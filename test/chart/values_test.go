@@ -3,8 +3,11 @@ package chart
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // TestBadValuesFail renders the chart with values that must not install:
@@ -75,7 +78,7 @@ func TestGoodValuesRender(t *testing.T) {
 				"key: node-role.kubernetes.io/master\n                operator: Exists",
 				"--nb-address=tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)",
 				"--ovn-remote=tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)",
-				`--remote=ptcp:6641:"[$POD_IP]"`},
+				`--remote=ptcp:6641:"[$POD_IP]"`, "seccompProfile:\n            type: RuntimeDefault"},
 			[]string{"imagePullSecrets"}},
 		{"registry, digest and pull secrets",
 			[]string{"image.registry=registry.example.com:5000", "image.tag=v9", "image.digest=" + digest, "imagePullSecrets[0].name=regcred"},
@@ -138,6 +141,86 @@ func dropHeader(s string) string {
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSecurityContexts checks each container's privileges: only the two
+// that must (values.yaml and node.yaml say why) are privileged, and every
+// other one drops all capabilities and runs the runtime's seccomp profile.
+func TestSecurityContexts(t *testing.T) {
+	rendered, err := helmTemplate(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privileged := map[string]bool{"ovnet-node/openvswitch": true, "ovnet-node/ovnet-daemon": true}
+	seen := 0
+	for _, o := range objects(t, rendered) {
+		if o.Kind != "Deployment" && o.Kind != "DaemonSet" {
+			continue
+		}
+		var spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Name            string `json:"name"`
+						SecurityContext struct {
+							Privileged               *bool `json:"privileged"`
+							AllowPrivilegeEscalation *bool `json:"allowPrivilegeEscalation"`
+							Capabilities             struct {
+								Add  []string `json:"add"`
+								Drop []string `json:"drop"`
+							} `json:"capabilities"`
+							SeccompProfile struct {
+								Type string `json:"type"`
+							} `json:"seccompProfile"`
+						} `json:"securityContext"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		}
+		if err := yaml.Unmarshal([]byte(specOf(t, o.Raw)), &spec); err != nil {
+			t.Fatalf("%s: %v", o.Metadata.Name, err)
+		}
+		for _, c := range spec.Template.Spec.Containers {
+			seen++
+			name := o.Metadata.Name + "/" + c.Name
+			sc := c.SecurityContext
+			isPrivileged := sc.Privileged != nil && *sc.Privileged
+			if isPrivileged != privileged[name] {
+				t.Errorf("%s: privileged %v, want %v", name, isPrivileged, privileged[name])
+			}
+			if isPrivileged {
+				continue
+			}
+			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+				t.Errorf("%s: allowPrivilegeEscalation not false", name)
+			}
+			if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+				t.Errorf("%s: capabilities %+v, want drop ALL and add none", name, sc.Capabilities)
+			}
+			if sc.SeccompProfile.Type != "RuntimeDefault" {
+				t.Errorf("%s: seccompProfile %q, want RuntimeDefault", name, sc.SeccompProfile.Type)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no containers rendered")
+	}
+}
+
+// specOf returns the spec of a rendered object as YAML.
+func specOf(t *testing.T, raw string) string {
+	t.Helper()
+	var o struct {
+		Spec map[string]any `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(raw), &o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := yaml.Marshal(o.Spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,3 +85,19 @@ tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)
 {{- end -}}
 {{- toYaml $rules -}}
 {{- end -}}
+
+{{/* The containers of OVN's daemons (ovsdb-server, ovn-northd,
+     ovn-controller): root, to own the databases and sockets the other
+     containers and the host's tools share, but no capability at all and
+     the runtime's seccomp profile. They only read and write their files and
+     talk OVSDB and OpenFlow; run as root with every capability dropped and
+     no_new_privs (setpriv), they serve, compute flows and register a
+     chassis as usual. */}}
+{{- define "ovnet.ovnSecurityContext" -}}
+runAsUser: 0
+allowPrivilegeEscalation: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
