@@ -37,11 +37,20 @@ func repoRoot(t *testing.T) string {
 // failed render, an error holding its stderr.
 func helmTemplate(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	return helm(t, append([]string{"template", "ovnet", chartDir(t), "--namespace", "kube-system",
+		"--kube-version", kubeVersion}, args...)...)
+}
+
+func chartDir(t *testing.T) string {
+	return filepath.Join(repoRoot(t), "charts", "ovnet")
+}
+
+// helm runs the pinned helm with args, its caches in the test's temporary
+// directories. It returns stdout and, when helm fails, an error with stderr.
+func helm(t *testing.T, args ...string) (string, error) {
+	t.Helper()
 	root := repoRoot(t)
-	cmdArgs := append([]string{"run", "helm.sh/helm/v3/cmd/helm@" + helmVersion,
-		"template", "ovnet", filepath.Join(root, "charts", "ovnet"), "--namespace", "kube-system",
-		"--kube-version", kubeVersion}, args...)
-	cmd := exec.Command("go", cmdArgs...)
+	cmd := exec.Command("go", append([]string{"run", "helm.sh/helm/v3/cmd/helm@" + helmVersion}, args...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
 	var stdout, stderr bytes.Buffer
@@ -51,7 +60,7 @@ func helmTemplate(t *testing.T, args ...string) (string, error) {
 		if !errors.As(err, &exit) {
 			t.Fatalf("run helm: %v", err)
 		}
-		return stdout.String(), fmt.Errorf("helm template %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+		return stdout.String(), fmt.Errorf("helm %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String(), nil
 }

@@ -89,6 +89,8 @@ func TestGoodValuesRender(t *testing.T) {
 		{"external OVN central on IPv6",
 			[]string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:[fd00::10]:6641", "ovn.sbAddress=ssl:[fd00::10]:6642"},
 			[]string{"--nb-address=tcp:[fd00::10]:6641", "--ovn-remote=ssl:[fd00::10]:6642"}, []string{"kind: Service\n", "name: ovn-central"}},
+		{"OnDelete upgrades", []string{"node.updateStrategy.type=OnDelete"},
+			[]string{"updateStrategy:\n    type: OnDelete\n  template:"}, nil},
 		{"no PodDisruptionBudget", []string{"controller.podDisruptionBudget.enabled=false"}, nil, []string{"kind: PodDisruptionBudget"}},
 		{"OVN central anywhere", []string{"ovn.central.affinity=null"}, []string{"name: ovn-central"}, []string{"node-role.kubernetes.io/master\n                operator"}},
 	}
@@ -225,4 +227,24 @@ func specOf(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestLint runs `helm lint --strict` (which also renders NOTES.txt) with
+// the defaults and with OVN central outside the cluster on IPv6.
+func TestLint(t *testing.T) {
+	tests := []struct {
+		name string
+		set  []string
+	}{
+		{"defaults", nil},
+		{"external OVN central", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:[fd00::10]:6641", "ovn.sbAddress=tcp:[fd00::10]:6642"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"lint", "--strict", "--kube-version", kubeVersion, chartDir(t)}, setArgs(tt.set)...)
+			if out, err := helm(t, args...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
+	}
 }
