@@ -42,7 +42,7 @@ TEST_TIMEOUT ?= 30m
 HELM_VERSION ?= v3.22.0
 HELM ?= $(GO) run helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-.PHONY: all build deps tools test unit bench sandbox sandbox-down generate verify-generate manifests
+.PHONY: all build deps tools test unit bench image sandbox sandbox-down generate verify-generate manifests
 
 all: build
 
@@ -78,6 +78,16 @@ unit:
 bench: tools
 	$(GO) test -count=1 -run '^$$' -bench . ./pkg/ipam
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./test/perf
+
+# The ovnet image (dist/images/Dockerfile's content) without a container
+# engine: an OCI archive for `ctr -n k8s.io images import`, named
+# $(IMAGE):$(TAG); see hack/build-image.sh. The Debian layer is cached under
+# $(OVNET_CACHE)/image-base: 2-4 minutes once, then seconds.
+IMAGE ?= docker.io/ovnet/ovnet
+TAG ?= dev
+IMAGE_ARCHIVE ?= _output/ovnet-image-$(TAG).tar
+image: deps
+	hack/build-image.sh $(IMAGE_ARCHIVE) $(IMAGE):$(TAG)
 
 # The local sandbox: the control plane (etcd, kube-apiserver, OVN central,
 # the controller, kube-controller-manager, kube-scheduler) and one node
