@@ -99,7 +99,7 @@ cached_base() {
     start=$(now)
     echo "build-image: building the Debian layer ($DEBIAN_RELEASE: ${PACKAGES[*]})" >&2
     rm -rf "$dir.tmp"
-    build_base "$dir.tmp"
+    build_base "$dir.tmp" >&2
     mv "$dir.tmp" "$dir"
     # Layers of other package lists are dead weight (~100 MB each).
     find "$CACHE" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -exec rm -rf {} +
