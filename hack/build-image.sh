@@ -30,7 +30,7 @@ CACHE=${OVNET_CACHE:-$HOME/.cache/ovnet}/image-base
 DEBIAN_RELEASE=${DEBIAN_RELEASE:-bookworm}
 # mmdebstrap copies an apt sources file given as a mirror as it is, so the
 # image gets exactly the packages (and versions) this machine installs.
-SOURCES=${SOURCES:-/etc/apt/sources.list.d/debian.sources}
+SOURCES=${SOURCES:-$(ls /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null | head -1)}
 ARCH=$(go env GOARCH)
 
 # Keep in step with the Dockerfile's apt-get install line: the Go test in
@@ -52,7 +52,10 @@ since() { awk -v from="$1" -v to="$(now)" 'BEGIN { printf "%.1f", to - from }'; 
 for tool in go mmdebstrap umoci skopeo jq; do
   command -v "$tool" >/dev/null || die "$tool not found (make deps installs it)"
 done
-[ -f "$SOURCES" ] || die "apt sources $SOURCES not found (set SOURCES)"
+[ -f "$SOURCES" ] || die "no apt sources found (set SOURCES to a $DEBIAN_RELEASE sources file)"
+# The file's suites decide what is installed: on another release the image
+# would silently not be the Dockerfile's.
+grep -qw "$DEBIAN_RELEASE" "$SOURCES" || die "$SOURCES has no $DEBIAN_RELEASE suite (set SOURCES)"
 
 mmdebstrap_args() {
   local opt
@@ -121,7 +124,7 @@ binaries_tar() {
   done
   chmod 0755 "$root"/usr/local/bin/* "$root"/usr/bin/*
   tar --sort=name --owner=0 --group=0 --numeric-owner \
-    --mtime="@$(git -C "$REPO" log -1 --format=%ct)" -C "$root" -cf "$tar" usr run
+    --mtime="@$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || echo 0)" -C "$root" -cf "$tar" usr run
 }
 
 main() {
@@ -142,7 +145,7 @@ main() {
     --config.label org.opencontainers.image.source=https://github.com/ovnet/ovnet \
     --config.label org.opencontainers.image.title=ovnet \
     --config.label "org.opencontainers.image.description=ovnet controller, node daemon and CNI plugin with Open vSwitch and OVN" \
-    --config.label "org.opencontainers.image.revision=$(git -C "$REPO" rev-parse HEAD)" \
+    --config.label "org.opencontainers.image.revision=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)" \
     --history.created_by "ovnet image config"
 
   # skopeo copies only the blobs REF needs, under the name REF; containerd
