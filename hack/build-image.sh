@@ -24,7 +24,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-ARCHIVE=${1:?usage: $0 ARCHIVE REF}
+ARCHIVE=$(realpath -m "${1:?usage: $0 ARCHIVE REF}")
 REF=${2:?usage: $0 ARCHIVE REF}
 CACHE=${OVNET_CACHE:-$HOME/.cache/ovnet}/image-base
 DEBIAN_RELEASE=${DEBIAN_RELEASE:-bookworm}
@@ -135,7 +135,7 @@ main() {
   echo "build-image: Debian layer ready in $(since "$base_start") s" >&2
 
   work=$(mktemp -d "${TMPDIR:-/tmp}/ovnet-image.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
+  trap "rm -rf '$work'" EXIT
   cp -a "$base" "$work/oci"
   image=$work/oci:base
   binaries_tar "$work/root" "$work/ovnet.tar"
