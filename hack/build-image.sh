@@ -22,6 +22,7 @@
 # Prints the archive's path on stdout, the timings on stderr. Needs root
 # (mmdebstrap --mode=root), go, mmdebstrap, umoci, skopeo, jq (make deps).
 set -euo pipefail
+shopt -s inherit_errexit # errors inside $(...) stop the build too
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 ARCHIVE=$(realpath -m "${1:?usage: $0 ARCHIVE REF}")
@@ -30,7 +31,11 @@ CACHE=${OVNET_CACHE:-$HOME/.cache/ovnet}/image-base
 DEBIAN_RELEASE=${DEBIAN_RELEASE:-bookworm}
 # mmdebstrap copies an apt sources file given as a mirror as it is, so the
 # image gets exactly the packages (and versions) this machine installs.
-SOURCES=${SOURCES:-$(ls /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null | head -1)}
+if [ -z "${SOURCES:-}" ]; then
+  for SOURCES in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+    [ -f "$SOURCES" ] && break
+  done
+fi
 ARCH=$(go env GOARCH)
 
 # Keep in step with the Dockerfile's apt-get install line: the Go test in
@@ -59,7 +64,7 @@ grep -qw "$DEBIAN_RELEASE" "$SOURCES" || die "$SOURCES has no $DEBIAN_RELEASE su
 
 mmdebstrap_args() {
   local opt
-  echo --variant=apt --mode=root --format=tar --skip=output/dev
+  printf '%s\n' --variant=apt --mode=root --format=tar --skip=output/dev
   echo "--aptopt=APT::Install-Recommends \"false\""
   for opt in "${DPKG_OPTS[@]}"; do echo "--dpkgopt=$opt"; done
   echo "--include=$(IFS=,; echo "${PACKAGES[*]}")"
