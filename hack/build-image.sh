@@ -71,7 +71,7 @@ mmdebstrap_args() {
   # The Dockerfile's state directory; the host's resolver and name are the
   # runtime's to mount, not the image's.
   echo '--customize-hook=mkdir -p "$1/var/lib/ovn"'
-  echo '--customize-hook=: > "$1/etc/resolv.conf"; : > "$1/etc/hostname"'
+  echo '--customize-hook=: > "$1/etc/resolv.conf"; : > "$1/etc/hostname"; chmod 0644 "$1/etc/resolv.conf" "$1/etc/hostname"'
 }
 
 # BASE_FORMAT changes when build_base changes what it caches.

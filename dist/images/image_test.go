@@ -184,7 +184,8 @@ func dpkgStates(status []byte) map[string]string {
 
 // checkContainerdImport starts a containerd of its own (its own root, state
 // and socket under a temporary directory, no CRI) and imports the archive
-// with plain `ctr images import`, unpacking it, as a node would.
+// with plain `ctr images import`, unpacking it into overlayfs snapshots as a
+// node would.
 func checkContainerdImport(t *testing.T, archive, ref string) {
 	socket := startContainerd(t)
 	ctr := func(args ...string) string {
@@ -197,7 +198,7 @@ func checkContainerdImport(t *testing.T, archive, ref string) {
 		return string(out)
 	}
 	start := time.Now()
-	ctr("images", "import", "--snapshotter", "native", archive)
+	ctr("images", "import", "--snapshotter", "overlayfs", archive)
 	t.Logf("ctr images import (unpacked): %.1f s", time.Since(start).Seconds())
 	if names := strings.Fields(ctr("images", "ls", "--quiet")); !contains(names, ref) {
 		t.Errorf("containerd holds %v after the import, want %s", names, ref)
