@@ -82,7 +82,7 @@ bench: tools
 # The ovnet image (dist/images/Dockerfile's content) without a container
 # engine: an OCI archive for `ctr -n k8s.io images import`, named
 # $(IMAGE):$(TAG); see hack/build-image.sh. The Debian layer is cached under
-# $(OVNET_CACHE)/image-base: 2-4 minutes once, then seconds.
+# $(OVNET_CACHE)/image-base: about a minute once (mmdebstrap), then ~7 s.
 IMAGE ?= docker.io/ovnet/ovnet
 TAG ?= dev
 IMAGE_ARCHIVE ?= _output/ovnet-image-$(TAG).tar
