@@ -85,7 +85,13 @@ func TestImageMatchesDockerfile(t *testing.T) {
 			}
 		}
 	})
-	t.Run("containerd imports it", func(t *testing.T) { checkContainerdImport(t, archive, testRef) })
+	t.Run("containerd imports it and its programs run", func(t *testing.T) {
+		// The subtest's name gives its temporary directories' names, which
+		// containerd puts in overlay mount options: no commas in it.
+		socket := startContainerd(t)
+		checkContainerdImport(t, socket, archive, testRef)
+		checkProgramsRun(t, socket, testRef, img)
+	})
 }
 
 // buildImage runs hack/build-image.sh into a temporary directory and logs
@@ -182,15 +188,15 @@ func dpkgStates(status []byte) map[string]string {
 	return states
 }
 
-// checkContainerdImport starts a containerd of its own (its own root, state
-// and socket under a temporary directory, no CRI) and imports the archive
-// with plain `ctr images import`, unpacking it into overlayfs snapshots as a
-// node would.
-func checkContainerdImport(t *testing.T, archive, ref string) {
-	socket := startContainerd(t)
+// ctrNamespace is the containerd namespace the test imports into.
+const ctrNamespace = "ovnet-image-check"
+
+// checkContainerdImport imports the archive with plain `ctr images import`
+// (no --base-name), unpacking it into overlayfs snapshots as a node would.
+func checkContainerdImport(t *testing.T, socket, archive, ref string) {
 	ctr := func(args ...string) string {
 		t.Helper()
-		argv := append([]string{"--address", socket, "--namespace", "ovnet-image-check"}, args...)
+		argv := append([]string{"--address", socket, "--namespace", ctrNamespace}, args...)
 		out, err := exec.Command("ctr", argv...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -201,7 +207,34 @@ func checkContainerdImport(t *testing.T, archive, ref string) {
 	ctr("images", "import", "--snapshotter", "overlayfs", archive)
 	t.Logf("ctr images import (unpacked): %.1f s", time.Since(start).Seconds())
 	if names := strings.Fields(ctr("images", "ls", "--quiet")); !contains(names, ref) {
-		t.Errorf("containerd holds %v after the import, want %s", names, ref)
+		t.Fatalf("containerd holds %v after the import, want %s", names, ref)
+	}
+}
+
+// runScript mounts the image's root file system (ctr images mount) and runs
+// each program in it with --version through chroot, so the image's own
+// libraries serve them. It runs under `unshare --mount`: the mount lives and
+// dies with that namespace, and nothing stays mounted on the host.
+const runScript = `set -eu
+socket=$1 ref=$2 root=$3; shift 3
+ctr --address "$socket" --namespace ` + ctrNamespace + ` images mount "$ref" "$root" >/dev/null
+for program; do echo "$program: $(chroot "$root" "$program" --version | head -1)"; done`
+
+// checkProgramsRun: OVS and OVN, dynamically linked, run from the image.
+func checkProgramsRun(t *testing.T, socket, ref string, img *Image) {
+	argv := []string{"--mount", "--propagation", "private", "sh", "-c", runScript, "sh",
+		socket, ref, t.TempDir()}
+	for _, program := range []string{"ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovn-controller", "ovn-northd", "ovn-nbctl"} {
+		resolved, err := img.LookPath(program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		argv = append(argv, resolved)
+	}
+	out, err := exec.Command("unshare", argv...).CombinedOutput()
+	t.Logf("programs in the image:\n%s", out)
+	if err != nil {
+		t.Fatalf("running the image's programs: %v", err)
 	}
 }
 
