@@ -1,15 +1,12 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,51 +84,6 @@ func (e *env) gatewayNode(name, internalIP string) string {
 	return join
 }
 
-// heartbeats renews gateway Leases as daemons would, with reports the
-// test changes; a node set to nil stops being renewed.
-type heartbeats struct {
-	mu      sync.Mutex
-	reports map[string]*gatewayhealth.Report
-}
-
-func (e *env) startHeartbeats() *heartbeats {
-	h := &heartbeats{reports: map[string]*gatewayhealth.Report{}}
-	ctx, cancel := context.WithCancel(e.ctx)
-	var done sync.WaitGroup
-	done.Add(1)
-	e.t.Cleanup(func() { cancel(); done.Wait() })
-	w := gatewayhealth.Writer{Client: e.c, API: e.c, Namespace: gatewayhealth.DefaultNamespace}
-	go func() {
-		defer done.Done()
-		leases := map[string]*coordinationv1.Lease{}
-		for ctx.Err() == nil {
-			h.mu.Lock()
-			for node, r := range h.reports {
-				if r == nil {
-					continue
-				}
-				lease, err := gatewayhealth.Renew(ctx, w, leases[node], node, *r, time.Now())
-				if err != nil && ctx.Err() == nil {
-					e.t.Logf("heartbeat of %s: %v", node, err)
-				}
-				leases[node] = lease
-			}
-			h.mu.Unlock()
-			select {
-			case <-ctx.Done():
-			case <-time.After(gatewayhealth.RenewInterval):
-			}
-		}
-	}()
-	return h
-}
-
-func (h *heartbeats) set(node string, r *gatewayhealth.Report) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.reports[node] = r
-}
-
 // activeGateway waits until the subnet's status names gw.
 func (e *env) activeGateway(subnet, gw string) {
 	e.t.Helper()
@@ -206,20 +158,20 @@ func TestGatewayRows(t *testing.T) {
 		}
 		e.eventually("reroute to gw-1", func() error { return e.hasPolicies([]policy{first}, second) })
 	}
-	beats := e.startHeartbeats()
+	beats := harness.StartHeartbeats(t, e.c)
 	{ // second ready
-		beats.set("gw-2", &gatewayhealth.Report{Ready: true})
+		beats.Set("gw-2", &gatewayhealth.Report{Ready: true})
 		e.activeGateway("egress", "gw-2")
 		e.eventually("reroute to gw-2", func() error { return e.hasPolicies([]policy{second}, first) })
 		e.anyEvent("egress", ovnetv1.ReasonGatewayChanged, `"gw-2"`)
 	}
 	{ // first ready again takes egress back
-		beats.set("gw-1", &gatewayhealth.Report{Ready: true})
+		beats.Set("gw-1", &gatewayhealth.Report{Ready: true})
 		e.activeGateway("egress", "gw-1")
 		e.eventually("reroute to gw-1", func() error { return e.hasPolicies([]policy{first}, second) })
 	}
 	{ // first reports a fault
-		beats.set("gw-1", &gatewayhealth.Report{Reason: "uplink eth1 is down"})
+		beats.Set("gw-1", &gatewayhealth.Report{Reason: "uplink eth1 is down"})
 		e.activeGateway("egress", "gw-1")
 		e.activeGateway("egress", "gw-2")
 		msg := e.condition("egress", ovnetv1.ConditionGatewayReady, metav1.ConditionTrue, ovnetv1.ReasonGatewayActive)
@@ -228,16 +180,16 @@ func TestGatewayRows(t *testing.T) {
 		}
 	}
 	{ // first's daemon stops reporting
-		beats.set("gw-1", &gatewayhealth.Report{Ready: true})
+		beats.Set("gw-1", &gatewayhealth.Report{Ready: true})
 		e.activeGateway("egress", "gw-1")
-		beats.set("gw-1", nil) // no write from now on: only the Lease's expiry tells
+		beats.Set("gw-1", nil) // no write from now on: only the Lease's expiry tells
 		e.activeGateway("egress", "gw-2")
 		e.eventually("reroute to gw-2", func() error { return e.hasPolicies([]policy{second}, first) })
 	}
 	{ // both silent, then the first's daemon comes back: its renewal alone brings the egress back
-		beats.set("gw-2", nil)
+		beats.Set("gw-2", nil)
 		e.condition("egress", ovnetv1.ConditionGatewayReady, metav1.ConditionFalse, ovnetv1.ReasonNoGatewayReady)
-		beats.set("gw-1", &gatewayhealth.Report{Ready: true})
+		beats.Set("gw-1", &gatewayhealth.Report{Ready: true})
 		e.activeGateway("egress", "gw-1")
 		e.eventually("reroute to gw-1", func() error { return e.hasPolicies([]policy{first}, second) })
 	}
@@ -330,7 +282,7 @@ func TestGatewayRefusals(t *testing.T) {
 		}
 		// The settings last accepted keep deciding: gw-1 coming up is
 		// taken into use although the spec in force is refused.
-		e.startHeartbeats().set("gw-1", &gatewayhealth.Report{Ready: true})
+		harness.StartHeartbeats(t, e.c).Set("gw-1", &gatewayhealth.Report{Ready: true})
 		e.activeGateway("kept", "gw-1")
 	}
 }

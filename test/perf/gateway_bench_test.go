@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -147,31 +144,5 @@ func registerGateway(b *testing.B, cl *cluster, name string) {
 		}
 		return nil
 	})
-	startHeartbeat(b, cl.c, name)
-}
-
-// startHeartbeat renews the node's gateway Lease as ready every
-// gatewayhealth.RenewInterval until the benchmark ends.
-func startHeartbeat(b *testing.B, c client.Client, node string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var done sync.WaitGroup
-	b.Cleanup(func() { cancel(); done.Wait() })
-	w := gatewayhealth.Writer{Client: c, API: c, Namespace: gatewayhealth.DefaultNamespace}
-	done.Go(func() {
-		var lease *coordinationv1.Lease
-		tick := time.NewTicker(gatewayhealth.RenewInterval)
-		defer tick.Stop()
-		for {
-			renewed, err := gatewayhealth.Renew(ctx, w, lease, node, gatewayhealth.Report{Ready: true}, time.Now())
-			if err != nil && ctx.Err() == nil {
-				b.Logf("heartbeat of %s: %v", node, err)
-			}
-			lease = renewed
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	})
+	harness.StartHeartbeats(b, cl.c).Set(name, &gatewayhealth.Report{Ready: true})
 }
