@@ -143,8 +143,8 @@ func TestGatewayRows(t *testing.T) {
 	before, routes := e.policies(), e.routesTo("0.0.0.0/0")
 	e.pod("default", "p", nil)
 	e.addressed("default", "p")
-	if after := e.policies(); len(after) != len(before) || len(e.routesTo("0.0.0.0/0")) != len(routes) {
-		t.Errorf("a pod changed the gateway rows: %d policies before, %d after", len(before), len(after))
+	if after := e.policies(); len(after) != len(before) || e.hasPolicies(before) != nil || len(e.routesTo("0.0.0.0/0")) != len(routes) {
+		t.Errorf("a pod changed the gateway rows: policies before %+v, after %+v", before, after)
 	}
 
 	e.namespace("egress", map[string]string{annotation.CIDR: "10.70.0.0/24",
