@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -100,7 +102,24 @@ func StartKubeCluster(tb T, opts KubeClusterOptions) *KubeCluster {
 		n.startKubelet(tb, c)
 	}
 	c.labelControlPlane(tb)
+	c.waitServiceAccounts(tb)
 	return c
+}
+
+// waitServiceAccounts waits for kube-controller-manager to create the
+// "default" ServiceAccounts, without which pods are refused (kind waits
+// for the same before it calls a cluster ready).
+func (c *KubeCluster) waitServiceAccounts(tb T) {
+	tb.Helper()
+	for _, ns := range []string{metav1.NamespaceDefault, metav1.NamespaceSystem} {
+		err := wait.Until(context.Background(), apiReadyTimeout, "ServiceAccount "+ns+"/default", func() error {
+			_, err := c.Clientset(tb).CoreV1().ServiceAccounts(ns).Get(context.Background(), "default", metav1.GetOptions{})
+			return err
+		})
+		if err != nil {
+			tb.Fatalf("%v (see %s)", err, c.Nodes[0].logPath("kube-controller-manager"))
+		}
+	}
 }
 
 // eachNode runs step for every node at once (image imports dominate a
@@ -163,7 +182,13 @@ func (c *KubeCluster) Clientset(tb T) *kubernetes.Clientset {
 
 // Kubectl runs kubectl against the cluster and returns its combined output.
 func (c *KubeCluster) Kubectl(args ...string) (string, error) {
+	return c.KubectlIn("", args...)
+}
+
+// KubectlIn is Kubectl with stdin, e.g. a manifest for "create -f -".
+func (c *KubeCluster) KubectlIn(stdin string, args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(c.assets, "kubectl"), append([]string{"--kubeconfig", c.API.Kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))

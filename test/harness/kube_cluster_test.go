@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,6 +61,20 @@ func TestKubeCluster(t *testing.T) {
 			t.Errorf("node-1 Ready with a CNI configuration written for node-2 only")
 		}
 		t.Logf("node-2 Ready %s after start", time.Since(start).Round(100*time.Millisecond))
+
+		// A host-network pod runs in node-2's network namespace, and the
+		// API server reaches its kubelet for exec.
+		if out, err := c.KubectlIn(hostPod, "create", "-f", "-"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if out, err := c.Kubectl("wait", "--for=condition=Ready", "--timeout=60s", "pod/host"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		out, err = c.Kubectl("exec", "host", "--", "ip", "-4", "-o", "addr", "show", "eth1")
+		if err != nil || !strings.Contains(out, " "+c.Nodes[1].Addr.String()+" ") {
+			t.Errorf("host-network pod on node-2: eth1 %q (%v), want %s", out, err, c.Nodes[1].Addr)
+		}
+		t.Logf("host-network pod Running %s after start", time.Since(start).Round(100*time.Millisecond))
 	})
 	if err != nil {
 		_ = r.Close()
@@ -70,6 +85,23 @@ func TestKubeCluster(t *testing.T) {
 	}
 	left.check(t)
 }
+
+// hostPod runs on node-2's host network from the imported tools image.
+const hostPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: host
+  namespace: default
+spec:
+  nodeName: node-2
+  hostNetwork: true
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: sleep
+    image: local.test/tools:1
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+`
 
 // leftovers is what a cluster made that Close must remove.
 type leftovers struct {
