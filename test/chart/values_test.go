@@ -37,6 +37,8 @@ func TestBadValuesFail(t *testing.T) {
 		{"two OVN central replicas", []string{"ovn.central.replicas=3"}, "/ovn/central/replicas'"},
 		{"external OVN without NB", []string{"ovn.central.enabled=false", "ovn.sbAddress=tcp:10.0.0.1:6642"}, "ovn.central.enabled=false needs ovn.nbAddress"},
 		{"external OVN without SB", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:10.0.0.1:6641"}, "ovn.central.enabled=false needs ovn.sbAddress"},
+		{"API server port without a host", []string{"apiServer.port=6443"}, "apiServer.port needs apiServer.host"},
+		{"API server host with a scheme", []string{"apiServer.host=https://10.0.0.1"}, "/apiServer/host'"},
 		{"replicas without leader election", []string{"controller.replicas=2", "controller.leaderElection.enabled=false"}, "needs controller.leaderElection.enabled"},
 	}
 	for _, tt := range tests {
@@ -91,6 +93,11 @@ func TestGoodValuesRender(t *testing.T) {
 			[]string{"--nb-address=tcp:[fd00::10]:6641", "--ovn-remote=ssl:[fd00::10]:6642"}, []string{"kind: Service\n", "name: ovn-central"}},
 		{"OnDelete upgrades", []string{"node.updateStrategy.type=OnDelete"},
 			[]string{"updateStrategy:\n    type: OnDelete\n  template:"}, nil},
+		{"API server address", []string{"apiServer.host=172.18.0.1"},
+			[]string{"- name: KUBERNETES_SERVICE_HOST\n          value: \"172.18.0.1\"\n        - name: KUBERNETES_SERVICE_PORT\n          value: \"6443\"",
+				"- name: KUBERNETES_SERVICE_HOST\n            value: \"172.18.0.1\"\n          - name: KUBERNETES_SERVICE_PORT\n            value: \"6443\""}, nil},
+		{"API server address and port", []string{"apiServer.host=api.example.com", "apiServer.port=443"},
+			[]string{"value: \"api.example.com\"", "value: \"443\""}, []string{"value: \"6443\""}},
 		{"no PodDisruptionBudget", []string{"controller.podDisruptionBudget.enabled=false"}, nil, []string{"kind: PodDisruptionBudget"}},
 		{"OVN central anywhere", []string{"ovn.central.affinity=null"}, []string{"name: ovn-central"}, []string{"node-role.kubernetes.io/master\n                operator"}},
 	}
