@@ -72,7 +72,7 @@ func installedCluster(t *testing.T, nodes int, tag string) *helmCluster {
 	image := harness.OvnetImage(t, tag)
 	harness.Helm(t) // built before the clock starts
 	start := time.Now()
-	kc := harness.StartKubeCluster(t, harness.KubeClusterOptions{Nodes: nodes, Images: []string{image}})
+	kc := harness.StartKubeCluster(t, harness.KubeClusterOptions{Nodes: nodes, TunnelLinks: true, Images: []string{image}})
 	t.Logf("%d bare nodes up in %s", nodes, since(start))
 	c := &helmCluster{KubeCluster: kc, installed: time.Now()}
 	c.helm(t, "install", "ovnet", chartDir(t), "--set", "image.tag="+tag)
@@ -82,7 +82,8 @@ func installedCluster(t *testing.T, nodes int, tag string) *helmCluster {
 }
 
 // helm runs helm against the cluster with the values bare kind-like nodes
-// need: the userspace datapath, the API server and OVN central reached at
+// need: the userspace datapath with tunnels on the nodes' tunnel links
+// (the kubelet's stay off Open vSwitch), the API server and OVN central reached at
 // node-1's address (no kube-proxy), the imported image.
 func (c *helmCluster) helm(t *testing.T, verb, release, chart string, extra ...string) {
 	t.Helper()
@@ -91,6 +92,7 @@ func (c *helmCluster) helm(t *testing.T, verb, release, chart string, extra ...s
 		"--kubeconfig", c.API.Kubeconfig,
 		"--set", "image.pullPolicy=Never",
 		"--set", "node.datapathType=netdev",
+		"--set", "node.tunnelInterface=" + harness.TunnelLink,
 		"--set", "apiServer.host=" + host,
 		"--set", "apiServer.port=" + strconv.Itoa(c.APIServerPort()),
 		"--set", "ovn.nbAddress=tcp:" + host + ":6641",

@@ -37,6 +37,11 @@ type KubeClusterOptions struct {
 	Nodes int
 	// Underlay connects the nodes; a new one when nil.
 	Underlay *Underlay
+	// TunnelLinks gives every node a second link into the underlay,
+	// TunnelLink with TunnelAddr(i), for a network plugin's tunnels: on the
+	// userspace datapath they must leave by an OVS bridge, which the
+	// kubelet's link must not depend on.
+	TunnelLinks bool
 	// Images are image archives imported into every node's containerd
 	// besides the test images (pause and local.test/tools:1, TestImages).
 	Images []string

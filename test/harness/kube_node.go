@@ -15,9 +15,21 @@ const (
 	// it for every pod's lo, from the node's /opt/cni/bin, besides the
 	// network the conflist names.
 	loopbackPlugin = "/usr/lib/cni/loopback"
-	// kubeletPort is the kubelet's API port; each node has its own netns.
-	kubeletPort = 10250
+	// TunnelLink is a KubeNode's second link into the underlay, for
+	// tunnels only (KubeClusterOptions.TunnelLinks).
+	TunnelLink = "eth2"
 )
+
+// TunnelPrefix is the subnet of the nodes' tunnel links, on the underlay's
+// bridge beside UnderlayPrefix.
+var TunnelPrefix = netip.MustParsePrefix("172.19.0.0/24")
+
+// TunnelAddr is the i-th node's (from 1) tunnel link address, 172.19.0.i/24.
+func TunnelAddr(i int) netip.Prefix {
+	a := TunnelPrefix.Addr().As4()
+	a[3] = byte(i)
+	return netip.PrefixFrom(netip.AddrFrom4(a), TunnelPrefix.Bits())
+}
 
 // KubeNode is one node of a KubeCluster, as kind makes them: a network
 // namespace on the underlay and a mount namespace of its own, with its own
@@ -31,6 +43,9 @@ type KubeNode struct {
 	NetNS string
 	// Addr is the node's underlay address, its InternalIP.
 	Addr netip.Prefix
+	// TunnelAddr is the address of the node's tunnel link TunnelLink,
+	// when the cluster has them (KubeClusterOptions.TunnelLinks).
+	TunnelAddr netip.Prefix
 	// Dir holds the node's directories: cni/net.d and cni/bin (the node's
 	// /etc/cni/net.d and /opt/cni/bin), var-lib, var-log, logs.
 	Dir string
@@ -87,6 +102,11 @@ func startKubeNode(tb T, c *KubeCluster, index int) *KubeNode {
 	}
 	addNetNS(tb, n.NetNS)
 	c.Underlay.AttachNetNS(tb, n.NetNS, n.Addr)
+	if c.opts.TunnelLinks {
+		n.TunnelAddr = TunnelAddr(index)
+		// Deleted before the uplink: the node's cleanups run in reverse.
+		c.Underlay.AttachLink(tb, n.NetNS, TunnelLink, n.TunnelAddr)
+	}
 	makeCgroup(tb, n.cgroup)
 	makeCgroup(tb, n.cgroup+"/system")
 	// unshare makes / private in the new mount namespace, so nothing

@@ -125,17 +125,25 @@ func (u *Underlay) AttachNetNS(tb T, netns string, addr netip.Prefix) {
 	if !UnderlayPrefix.Contains(addr.Addr()) || addr.Bits() != UnderlayPrefix.Bits() {
 		tb.Fatalf("attach %s: address %s is not of the underlay %s", netns, addr, UnderlayPrefix)
 	}
-	if _, ok := u.ports[netns]; ok {
-		tb.Fatalf("attach %s: already attached", netns)
+	u.AttachLink(tb, netns, uplinkName, addr)
+	mustIP(tb, netns, "route", "replace", "default", "via", ExternalHostIP.String(), "dev", uplinkName)
+}
+
+// AttachLink plugs one more link of a network namespace, ifname, into the
+// underlay's bridge with addr on it, such as a KubeNode's tunnel link.
+func (u *Underlay) AttachLink(tb T, netns, ifname string, addr netip.Prefix) {
+	tb.Helper()
+	key := netns + "/" + ifname
+	if _, ok := u.ports[key]; ok {
+		tb.Fatalf("attach %s: already attached", key)
 	}
 	peer := UniqueName("ulp")
-	u.ports[netns] = peer
-	mustIP(tb, netns, "link", "add", uplinkName, "type", "veth", "peer", "name", peer, "netns", u.NetNS)
-	tb.Cleanup(func() { deleteLink(tb, netns, uplinkName) })
+	u.ports[key] = peer
+	mustIP(tb, netns, "link", "add", ifname, "type", "veth", "peer", "name", peer, "netns", u.NetNS)
+	tb.Cleanup(func() { deleteLink(tb, netns, ifname) })
 	mustIP(tb, u.NetNS, "link", "set", peer, "mtu", strconv.Itoa(UnderlayMTU), "master", underlayBridge, "up")
-	mustIP(tb, netns, "link", "set", uplinkName, "mtu", strconv.Itoa(UnderlayMTU), "up")
-	mustIP(tb, netns, "addr", "add", addr.String(), "dev", uplinkName)
-	mustIP(tb, netns, "route", "replace", "default", "via", ExternalHostIP.String(), "dev", uplinkName)
+	mustIP(tb, netns, "link", "set", ifname, "mtu", strconv.Itoa(UnderlayMTU), "up")
+	mustIP(tb, netns, "addr", "add", addr.String(), "dev", ifname)
 }
 
 // Unplug takes the chassis's port on the underlay bridge down, as a pulled
