@@ -164,7 +164,7 @@ func TestSecurityContexts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	privileged := map[string]bool{"ovnet-node/openvswitch": true, "ovnet-node/ovnet-daemon": true}
+	privileged := map[string]bool{"ovnet-ovs/openvswitch": true, "ovnet-node/ovnet-daemon": true}
 	seen := 0
 	for _, o := range objects(t, rendered) {
 		if o.Kind != "Deployment" && o.Kind != "DaemonSet" {

@@ -65,14 +65,18 @@ type helmCluster struct {
 	installed time.Time
 }
 
-// installedCluster starts bare nodes with the image tag imported and
-// installs the chart; it returns once every node is Ready.
-func installedCluster(t *testing.T, nodes int, tag string) *helmCluster {
+// installedCluster starts bare nodes with the image tag (and the images
+// tagged more, for upgrades) imported and installs the chart with tag; it
+// returns once every node is Ready.
+func installedCluster(t *testing.T, nodes int, tag string, more ...string) *helmCluster {
 	t.Helper()
-	image := harness.OvnetImage(t, tag)
+	var images []string
+	for _, tg := range append([]string{tag}, more...) {
+		images = append(images, harness.OvnetImage(t, tg))
+	}
 	harness.Helm(t) // built before the clock starts
 	start := time.Now()
-	kc := harness.StartKubeCluster(t, harness.KubeClusterOptions{Nodes: nodes, TunnelLinks: true, Images: []string{image}})
+	kc := harness.StartKubeCluster(t, harness.KubeClusterOptions{Nodes: nodes, TunnelLinks: true, Images: images})
 	t.Logf("%d bare nodes up in %s", nodes, since(start))
 	c := &helmCluster{KubeCluster: kc, installed: time.Now()}
 	c.helm(t, "install", "ovnet", chartDir(t), "--set", "image.tag="+tag)
