@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ovnet/ovnet/test/harness/wait"
@@ -96,9 +97,9 @@ func (c *helmCluster) restartOVS(t *testing.T, on, from testPod) {
 	if out, err := c.Kubectl("-n", releaseNamespace, "delete", old, "--wait=true"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if out, err := c.Kubectl("-n", releaseNamespace, "rollout", "status", "daemonset/ovnet-ovs", "--timeout="+rolloutTimeout.String()); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	wait.For(t, rolloutTimeout, "a new Open vSwitch pod Ready on "+on.node, func() error {
+		return c.replacedReady(t, on.node, strings.TrimPrefix(old, "pod/"))
+	})
 	wait.For(t, time.Minute, from.name+" reaches "+on.name+" again", func() error {
 		out, err := c.Kubectl("exec", from.name, "--", "ping", "-c", "1", "-W", "1", on.ip.String())
 		if err != nil {
@@ -111,6 +112,28 @@ func (c *helmCluster) restartOVS(t *testing.T, on, from testPod) {
 	res := p.stop(t)
 	t.Logf("FIGURE Open vSwitch pod on %s deleted: back in %s; %s -> %s lost %d of %d pings, longest outage %s",
 		on.node, back.Round(100*time.Millisecond), from.node, on.node, res.lost, res.sent, res.outage)
+}
+
+// replacedReady returns nil once an Open vSwitch pod other than old runs
+// Ready on node.
+func (c *helmCluster) replacedReady(t *testing.T, node, old string) error {
+	list, err := c.Clientset(t).CoreV1().Pods(releaseNamespace).List(context.Background(),
+		metav1.ListOptions{LabelSelector: ovsSelector, FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return err
+	}
+	for _, p := range list.Items {
+		if p.Name == old {
+			continue
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return fmt.Errorf("pod %s not Ready yet", p.Name)
+	}
+	return fmt.Errorf("no new pod yet")
 }
 
 // pingStream is ping running in a pod in the background.
