@@ -150,3 +150,8 @@ func MergeMap(field *map[string]string, have, want map[string]string) []model.Mu
 	}
 	return append(muts, model.Mutation{Field: field, Mutator: ovsdb.MutateOperationInsert, Value: set})
 }
+
+// DeleteKeys returns a mutation removing keys from a map column.
+func DeleteKeys(field *map[string]string, keys ...string) model.Mutation {
+	return model.Mutation{Field: field, Mutator: ovsdb.MutateOperationDelete, Value: keys}
+}
