@@ -51,7 +51,7 @@ func (c *Checker) Check(nodeIP netip.Addr) gatewayhealth.Report {
 		}
 	}
 	if c.OVNRundir != "" {
-		if err := ovnControllerAnswers(c.OVNRundir); err != nil {
+		if err := OVNControllerAnswers(c.OVNRundir); err != nil {
 			faults = append(faults, err.Error())
 		}
 	}
@@ -161,10 +161,10 @@ func membersFault(device string, up ovs.BridgeUplink) error {
 		strings.Join(states, ", "))
 }
 
-// ovnControllerAnswers asks ovn-controller for its version over its
+// OVNControllerAnswers asks ovn-controller for its version over its
 // control socket, found through its pidfile: a process that is gone or
 // stuck does not answer.
-func ovnControllerAnswers(rundir string) error {
+func OVNControllerAnswers(rundir string) error {
 	raw, err := os.ReadFile(filepath.Join(rundir, "ovn-controller.pid"))
 	if err != nil {
 		return fmt.Errorf("ovn-controller is not running: %w", err)

@@ -12,6 +12,20 @@ import (
 // NodePort is the node's internal port on the join switch.
 const NodePort = "ovn0"
 
+// OwnerKey marks the Open_vSwitch row's external_ids the daemon wrote (the
+// keys of OVNExternalIDKeys), so uninstall removes them, and only them:
+// without the mark they were set by someone else (an operator, the
+// packaging) and stay.
+const OwnerKey = "ovnet.io/owner"
+
+// OwnerDaemon is OwnerKey's value.
+const OwnerDaemon = "ovnet-daemon"
+
+// OVNExternalIDKeys are the Open_vSwitch external_ids the daemon writes
+// when it manages OVN's settings.
+var OVNExternalIDKeys = []string{"system-id", "hostname", "ovn-remote", "ovn-encap-type", "ovn-encap-ip",
+	"ovn-bridge", "ovn-bridge-datapath-type"}
+
 // portReadyTimeout bounds the wait for ovs-vswitchd to create an
 // internal port's device, which takes milliseconds.
 const portReadyTimeout = 10 * time.Second
@@ -61,7 +75,13 @@ func (n *Node) EnsureBridge(ctx context.Context) error {
 	if n.cfg.OVNRemote == "" {
 		return nil
 	}
-	ids := map[string]string{
+	return n.ovs.SetOpenvSwitchExternalIDs(ctx, n.ovnExternalIDs())
+}
+
+// ovnExternalIDs are the Open_vSwitch external_ids OVN reads, marked as
+// the daemon's: the keys of OVNExternalIDKeys and OwnerKey.
+func (n *Node) ovnExternalIDs() map[string]string {
+	return map[string]string{
 		"system-id":                n.cfg.NodeName,
 		"hostname":                 n.cfg.NodeName,
 		"ovn-remote":               n.cfg.OVNRemote,
@@ -69,8 +89,8 @@ func (n *Node) EnsureBridge(ctx context.Context) error {
 		"ovn-encap-ip":             n.cfg.EncapIP,
 		"ovn-bridge":               n.cfg.Bridge,
 		"ovn-bridge-datapath-type": n.cfg.DatapathType,
+		OwnerKey:                   OwnerDaemon,
 	}
-	return n.ovs.SetOpenvSwitchExternalIDs(ctx, ids)
 }
 
 // BringUp waits for ovs-vswitchd to create an internal port's device and

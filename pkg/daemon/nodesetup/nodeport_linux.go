@@ -11,10 +11,10 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
 )
 
-// routeProtocol marks the routes the daemon owns, so it can delete those
-// whose subnet is gone without touching anyone else's ("ip route show
-// proto 0x5a" lists them).
-const routeProtocol netlink.RouteProtocol = 0x5a
+// RouteProtocol marks the routes the daemon owns, so it can delete those
+// whose subnet is gone, and uninstall all of them, without touching anyone
+// else's ("ip route show proto 0x5a" lists them).
+const RouteProtocol netlink.RouteProtocol = 0x5a
 
 // configureNodePort gives the node port's device its MAC, MTU and join
 // address, and brings it up; it changes nothing that is already right.
@@ -49,7 +49,7 @@ func (n *Node) syncRoutes(name string, addr annotation.Address, prefixes []netip
 	if err != nil {
 		return fmt.Errorf("find %s: %w", name, err)
 	}
-	filter := &netlink.Route{LinkIndex: link.Attrs().Index, Protocol: routeProtocol}
+	filter := &netlink.Route{LinkIndex: link.Attrs().Index, Protocol: RouteProtocol}
 	have, err := n.netns.Link.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_OIF|netlink.RT_FILTER_PROTOCOL)
 	if err != nil {
 		return fmt.Errorf("list routes on %s: %w", name, err)
@@ -71,7 +71,7 @@ func (n *Node) syncRoutes(name string, addr annotation.Address, prefixes []netip
 		}
 	}
 	for p := range want {
-		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.IPNet(p), Gw: addr.Gateway.AsSlice(), Protocol: routeProtocol}
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.IPNet(p), Gw: addr.Gateway.AsSlice(), Protocol: RouteProtocol}
 		if err := n.netns.Link.RouteReplace(r); err != nil {
 			errs = append(errs, fmt.Errorf("route %s via %s: %w", p, addr.Gateway, err))
 		}
