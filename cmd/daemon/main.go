@@ -20,6 +20,15 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == cleanupCommand {
+		os.Exit(cleanup(os.Args[2:]))
+	}
+	os.Exit(serve())
+}
+
+// serve runs the daemon until SIGTERM and returns the exit code; the
+// lock, if any, is released only after the daemon's last step.
+func serve() int {
 	var opts daemon.Options
 	cfg := &opts.Config
 	hostname, _ := os.Hostname()
@@ -41,8 +50,11 @@ func main() {
 	encapWait := flag.Duration("encap-interface-timeout", 2*time.Minute, "how long to wait for --encap-interface's address")
 	flag.TextVar(&cfg.ServiceCIDR, "service-cidr", netip.MustParsePrefix("10.96.0.0/12"),
 		"Service CIDR (kube-apiserver --service-cluster-ip-range), routed through ovn0 so the node reaches ClusterIPs; empty routes none")
-	flag.StringVar(&cfg.OVNRundir, "ovn-rundir", "/var/run/ovn", "ovn-controller's run directory (pidfile, control socket), checked on gateway nodes; empty skips the check")
+	flag.StringVar(&cfg.OVNRundir, "ovn-rundir", "/var/run/ovn", "ovn-controller's run directory (pidfile, control socket): checked on gateway nodes, and waited on to stop before an uninstall deletes br-int; empty skips both")
 	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway heartbeat Leases (the controller's --gateway-lease-namespace)")
+	flag.StringVar(&cfg.PodName, "pod-name", os.Getenv("POD_NAME"), "the daemon's own Pod (env POD_NAME): on exit the node is cleaned when that Pod's DaemonSet is gone; empty never cleans")
+	flag.StringVar(&cfg.PodNamespace, "pod-namespace", os.Getenv("POD_NAMESPACE"), "namespace of --pod-name (env POD_NAMESPACE)")
+	lockDir := flag.String("hold-lock", "", "directory the daemon holds a shared flock on until it exits, clean-up included, so that `flock DIR true` waits for it (the chart's Open vSwitch preStop); empty holds none")
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
 	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")
@@ -54,6 +66,14 @@ func main() {
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	ctrl.SetLogger(log)
 	opts.Logger = log
+	if *lockDir != "" {
+		release, err := holdLock(*lockDir)
+		if err != nil {
+			log.Error(err, "cannot start")
+			return 2
+		}
+		defer release()
+	}
 	opts.REST = ctrl.GetConfigOrDie()
 	if *encapInterface != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), *encapWait)
@@ -69,12 +89,13 @@ func main() {
 	d, err := daemon.New(opts)
 	if err != nil {
 		log.Error(err, "cannot start")
-		os.Exit(2)
+		return 2
 	}
 	if err := d.Run(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "daemon stopped")
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func envOr(key, fallback string) string {

@@ -77,6 +77,11 @@ type Config struct {
 	OVNRundir string
 	// GatewayLeaseNamespace holds the gateway heartbeat Leases.
 	GatewayLeaseNamespace string
+	// PodName and PodNamespace are the daemon's own Pod: on exit the
+	// daemon cleans the node when that Pod's DaemonSet is gone (see
+	// pkg/daemon/uninstall). Empty PodName never cleans.
+	PodName      string
+	PodNamespace string
 	// AddressTimeout and OVNTimeout bound ADD's two waits.
 	AddressTimeout time.Duration
 	OVNTimeout     time.Duration
@@ -131,6 +136,9 @@ func (c Config) validate() error {
 	}
 	if c.MTU < 0 || (c.MTU > 0 && c.MTU < 576) {
 		errs = append(errs, fmt.Errorf("MTU %d is below IPv4's minimum of 576", c.MTU))
+	}
+	if c.PodName != "" && c.PodNamespace == "" {
+		errs = append(errs, errors.New("pod namespace is required with a pod name"))
 	}
 	if c.OVNRemote != "" && c.EncapIP == "" {
 		errs = append(errs, errors.New("encap IP is required when the daemon manages ovn-remote"))

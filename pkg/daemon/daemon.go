@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -31,11 +32,16 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
 	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
 	"github.com/ovnet/ovnet/pkg/daemon/podrecord"
+	"github.com/ovnet/ovnet/pkg/daemon/uninstall"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
 // apiCheckTimeout bounds STATUS's probe of the API server.
 const apiCheckTimeout = 3 * time.Second
+
+// departureTimeout bounds the decision and the clean-up on exit; the
+// chart's terminationGracePeriodSeconds (60) leaves room for it.
+const departureTimeout = 45 * time.Second
 
 // Options are what the daemon's process hands it.
 type Options struct {
@@ -142,7 +148,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.addReconcilers(p); err != nil {
 		return err
 	}
-	return d.serveUntilDone(ctx, p.cni)
+	err = d.serveUntilDone(ctx, p.cni)
+	return errors.Join(err, d.departIfUninstalled(p))
+}
+
+// departIfUninstalled cleans the node when the daemon stops because its
+// DaemonSet is gone (helm uninstall), and leaves it as it is on a
+// restart or an update. It runs after the CNI server stopped, on a
+// context of its own: the daemon's has ended.
+func (d *Daemon) departIfUninstalled(p *parts) error {
+	ctx, cancel := context.WithTimeout(context.Background(), departureTimeout)
+	defer cancel()
+	dep := uninstall.Departure{API: d.mgr.GetAPIReader(),
+		Pod: types.NamespacedName{Namespace: d.cfg.PodNamespace, Name: d.cfg.PodName}}
+	v, err := dep.Decide(ctx)
+	if err != nil {
+		return fmt.Errorf("node left as it is: %w", err)
+	}
+	d.log.Info("stopping", "cleanNode", v.Leaving, "reason", v.Reason)
+	if !v.Leaving {
+		return nil
+	}
+	clean := uninstall.New(uninstall.Config{Bridge: d.cfg.Bridge, CNIBinDir: d.cfg.CNIBinDir, CNIConfDir: d.cfg.CNIConfDir,
+		Socket: d.cfg.Socket, OVNRundir: d.cfg.OVNRundir}, p.ovs, p.netns, d.log.WithName("uninstall"))
+	_, err = clean.Clean(ctx)
+	return err
 }
 
 // build makes the node set-up, the pod configurator and the CNI server.
