@@ -10,10 +10,12 @@ import (
 
 // A daemon restart in the middle of a ping between two pods loses no
 // packet, and the restarted daemon recreates nothing: the pods' OVS
-// interfaces and veths are the same rows and devices as before.
+// interfaces and veths are the same rows and devices as before. The
+// daemon runs as the chart runs it, its Pod owned by a DaemonSet that
+// stays: a restart, not an uninstall, so its exit cleans nothing.
 func TestDaemonRestartKeepsTraffic(t *testing.T) {
 	e := newEnv(t)
-	n := e.node("n1", "--enable-mirror")
+	n := e.node("n1", append(e.daemonSetPod("n1").args, "--enable-mirror")...)
 	rt := n.Runtime(t)
 	a := rt.AddPod(t, e.pod("default", "a", "n1", map[string]string{"ovn.kubernetes.io/ingress_rate": "50"}))
 	b := rt.AddPod(t, e.pod("default", "b", "n1", nil))

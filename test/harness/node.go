@@ -245,6 +245,17 @@ func (c *Chassis) KillController(tb T) {
 	c.controller = nil
 }
 
+// StopController stops ovn-controller as its container's stop would,
+// with its shutdown ("exit"); RestartController starts another.
+func (c *Chassis) StopController(tb T) {
+	tb.Helper()
+	if c.controller == nil {
+		tb.Fatalf("ovn-controller of %s is not running", c.Name)
+	}
+	c.controller.stop(tb)
+	c.controller = nil
+}
+
 // RestartController starts ovn-controller again after KillController, as
 // a supervisor would, and waits until it answers on its control socket.
 func (c *Chassis) RestartController(tb T) {

@@ -120,7 +120,12 @@ func (n *Node) removeExternalIDs(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if ids[nodesetup.OwnerKey] != nodesetup.OwnerDaemon {
-		return "not written by ovnet: kept", nil
+		for _, k := range nodesetup.OVNExternalIDKeys {
+			if _, ok := ids[k]; ok {
+				return "set by someone else, not ovnet: kept", nil
+			}
+		}
+		return "none", nil
 	}
 	keys := append([]string{nodesetup.OwnerKey}, nodesetup.OVNExternalIDKeys...)
 	return "", n.ovs.RemoveOpenvSwitchExternalIDs(ctx, keys)
