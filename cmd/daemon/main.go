@@ -54,6 +54,7 @@ func serve() int {
 	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway heartbeat Leases (the controller's --gateway-lease-namespace)")
 	flag.StringVar(&cfg.PodName, "pod-name", os.Getenv("POD_NAME"), "the daemon's own Pod (env POD_NAME): on exit the node is cleaned when that Pod's DaemonSet is gone; empty never cleans")
 	flag.StringVar(&cfg.PodNamespace, "pod-namespace", os.Getenv("POD_NAMESPACE"), "namespace of --pod-name (env POD_NAMESPACE)")
+	flag.StringVar(&cfg.UninstalledMarker, "uninstalled-marker", "", "file written once the node is cleaned on uninstall, for the Open vSwitch container to remove its database as it stops; empty writes none")
 	lockDir := flag.String("hold-lock", "", "directory the daemon holds a shared flock on until it exits, clean-up included, so that `flock DIR true` waits for it (the chart's Open vSwitch preStop); empty holds none")
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -172,7 +173,19 @@ func (d *Daemon) departIfUninstalled(p *parts) error {
 	clean := uninstall.New(uninstall.Config{Bridge: d.cfg.Bridge, CNIBinDir: d.cfg.CNIBinDir, CNIConfDir: d.cfg.CNIConfDir,
 		Socket: d.cfg.Socket, OVNRundir: d.cfg.OVNRundir}, p.ovs, p.netns, d.log.WithName("uninstall"))
 	_, err = clean.Clean(ctx)
-	return err
+	return errors.Join(err, d.markUninstalled())
+}
+
+// markUninstalled leaves the marker the Open vSwitch container looks for
+// when it stops: its database goes too.
+func (d *Daemon) markUninstalled() error {
+	if d.cfg.UninstalledMarker == "" {
+		return nil
+	}
+	if err := os.WriteFile(d.cfg.UninstalledMarker, []byte(d.cfg.NodeName+"\n"), 0o644); err != nil {
+		return fmt.Errorf("uninstalled marker: %w", err)
+	}
+	return nil
 }
 
 // build makes the node set-up, the pod configurator and the CNI server.

@@ -21,13 +21,15 @@ import (
 //
 // It reads the daemon's own Pod and that Pod's DaemonSet, directly from
 // the API server: a cache could lag behind a deletion.
-// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get
 type Departure struct {
 	API client.Reader
 	// Pod is the daemon's own Pod (downward API); empty disables the
 	// decision: the node is never cleaned on exit.
 	Pod types.NamespacedName
 }
+
+// The daemon's own Pod (already granted) and its DaemonSet, read once on exit.
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get
 
 // Verdict is a Departure's decision and why.
 type Verdict struct {
