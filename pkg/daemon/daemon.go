@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -73,6 +74,8 @@ type Daemon struct {
 	api kubernetes.Interface
 	// registerer receives the OVS client's and the CNI server's metrics.
 	registerer prometheus.Registerer
+	// departure decides on exit whether the node leaves ovnet.
+	departure *uninstall.Departure
 }
 
 // New checks the configuration and builds the daemon's manager; Run
@@ -86,6 +89,18 @@ func New(opts Options) (*Daemon, error) {
 	if reg == nil {
 		reg = crmetrics.Registry
 	}
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName)},
+		// Every Node: the NAT table masquerades node-port traffic
+		// from the other nodes' InternalIPs. Without their image
+		// lists, the bulk of a Node.
+		&corev1.Node{}: {Transform: slimNode},
+	}
+	if cfg.PodName != "" {
+		// The DaemonSets of the daemon's namespace, for the departure
+		// decision: only there may it watch them.
+		byObject[&appsv1.DaemonSet{}] = cache.ByObject{Namespaces: map[string]cache.Config{cfg.PodNamespace: {}}}
+	}
 	mgr, err := ctrl.NewManager(opts.REST, ctrl.Options{
 		Scheme:                 scheme(),
 		Logger:                 opts.Logger,
@@ -93,13 +108,7 @@ func New(opts Options) (*Daemon, error) {
 		HealthProbeBindAddress: opts.ProbeAddr,
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName)},
-				// Every Node: the NAT table masquerades node-port traffic
-				// from the other nodes' InternalIPs. Without their image
-				// lists, the bulk of a Node.
-				&corev1.Node{}: {Transform: slimNode},
-			},
+			ByObject:         byObject,
 		},
 	})
 	if err != nil {
@@ -109,7 +118,9 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clientset: %w", err)
 	}
-	return &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, pods: podrecord.NewBook(), api: api, registerer: reg}, nil
+	departure := uninstall.NewDeparture(mgr.GetAPIReader(), types.NamespacedName{Namespace: cfg.PodNamespace, Name: cfg.PodName})
+	return &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, pods: podrecord.NewBook(), api: api, registerer: reg,
+		departure: departure}, nil
 }
 
 // parts are what Run builds once the node's namespace and OVSDB are open.
@@ -160,9 +171,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) departIfUninstalled(p *parts) error {
 	ctx, cancel := context.WithTimeout(context.Background(), departureTimeout)
 	defer cancel()
-	dep := uninstall.Departure{API: d.mgr.GetAPIReader(),
-		Pod: types.NamespacedName{Namespace: d.cfg.PodNamespace, Name: d.cfg.PodName}}
-	v, err := dep.Decide(ctx)
+	v, err := d.departure.Decide(ctx)
 	if err != nil {
 		return fmt.Errorf("node left as it is: %w", err)
 	}
@@ -279,6 +288,9 @@ func (d *Daemon) serveUntilDone(ctx context.Context, srv *cniserver.Server) erro
 	if _, err := informer.AddEventHandler(d.pods.Handler()); err != nil {
 		return fmt.Errorf("pod informer handler: %w", err)
 	}
+	if err := d.watchDaemonSet(ctx); err != nil {
+		return err
+	}
 	listener, err := cniserver.Listen(d.cfg.Socket)
 	if err != nil {
 		return err
@@ -299,9 +311,31 @@ func (d *Daemon) serveUntilDone(ctx context.Context, srv *cniserver.Server) erro
 		listener.Close()
 		return errors.Join(err, d.stop(cancel, mgrDone))
 	}
+	if d.departure.Enabled() {
+		// Read now, while the daemon's RBAC surely exists.
+		if _, err := d.departure.Owner(ctx); err != nil {
+			d.log.Error(err, "own DaemonSet unknown; asked again on exit")
+		}
+	}
 	d.log.Info("serving CNI", "socket", d.cfg.Socket, "node", d.cfg.NodeName)
 	err = srv.Serve(ctx, listener)
 	return errors.Join(err, d.stop(cancel, mgrDone))
+}
+
+// watchDaemonSet feeds the departure decision the DaemonSet deletions it
+// may later be unable to ask about.
+func (d *Daemon) watchDaemonSet(ctx context.Context) error {
+	if !d.departure.Enabled() {
+		return nil
+	}
+	informer, err := d.mgr.GetCache().GetInformer(ctx, &appsv1.DaemonSet{})
+	if err != nil {
+		return fmt.Errorf("DaemonSet informer: %w", err)
+	}
+	if _, err := informer.AddEventHandler(d.departure.Handler()); err != nil {
+		return fmt.Errorf("DaemonSet informer handler: %w", err)
+	}
+	return nil
 }
 
 // stop ends the manager and returns its error.

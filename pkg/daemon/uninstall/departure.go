@@ -3,33 +3,60 @@ package uninstall
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
+
+// watchGrace bounds how long Decide waits for the DaemonSet watch to
+// report a deletion when the API server no longer answers its question:
+// helm deletes the DaemonSet first, so its watch event precedes the pod's
+// stop by far more than this.
+const watchGrace = 5 * time.Second
+
+// The daemon's DaemonSet, read on exit and watched, in the release
+// namespace (the chart puts a Role for kube-system there).
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch,namespace=kube-system
 
 // Departure decides, when the daemon is told to stop, whether the node
 // leaves ovnet (the daemon's DaemonSet is gone, being deleted, or
 // replaced by another of the same name: helm uninstall) or the daemon
 // merely restarts (an update, a rollout, a deleted pod, a node drain),
 // when everything must stay so pods keep their network. In doubt (no pod
-// name, an API error) it keeps the node as it is.
+// name, the API server unreachable and no deletion seen) it keeps the
+// node as it is.
 //
-// It reads the daemon's own Pod and that Pod's DaemonSet, directly from
-// the API server: a cache could lag behind a deletion.
+// It asks the API server directly on exit, since a cache could lag behind
+// a deletion; when that fails (helm uninstall deletes the daemon's RBAC
+// and service account right after the DaemonSet) it relies on what its
+// watch of the DaemonSet saw.
 type Departure struct {
-	API client.Reader
-	// Pod is the daemon's own Pod (downward API); empty disables the
-	// decision: the node is never cleaned on exit.
-	Pod types.NamespacedName
+	api client.Reader
+	pod types.NamespacedName
+
+	mu sync.Mutex
+	// owner is the Pod's controlling DaemonSet, once read.
+	owner *metav1.OwnerReference
+	// seen holds the DaemonSets (by UID) the watch saw deleted or being
+	// deleted.
+	seen map[types.UID]string
 }
 
-// The daemon's own Pod (already granted) and its DaemonSet, read once on exit.
-// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get
+// NewDeparture returns the decision of the daemon whose own Pod is pod
+// (the downward API's name and namespace); an empty name never leaves.
+func NewDeparture(api client.Reader, pod types.NamespacedName) *Departure {
+	return &Departure{api: api, pod: pod, seen: map[types.UID]string{}}
+}
+
+// Enabled says whether the daemon knows its Pod.
+func (d *Departure) Enabled() bool { return d.pod.Name != "" }
 
 // Verdict is a Departure's decision and why.
 type Verdict struct {
@@ -37,27 +64,94 @@ type Verdict struct {
 	Reason  string
 }
 
-// Decide asks the API server about the daemon's Pod and its DaemonSet.
-func (d Departure) Decide(ctx context.Context) (Verdict, error) {
-	if d.Pod.Name == "" {
+// Decide asks the API server about the daemon's DaemonSet.
+func (d *Departure) Decide(ctx context.Context) (Verdict, error) {
+	if !d.Enabled() {
 		return Verdict{Reason: "no pod name given (--pod-name): a restart cannot be told from an uninstall"}, nil
 	}
-	pod := &corev1.Pod{}
-	if err := d.API.Get(ctx, d.Pod, pod); err != nil {
-		return Verdict{}, fmt.Errorf("get own pod %s: %w", d.Pod, err)
+	ref, err := d.Owner(ctx)
+	if err != nil {
+		return Verdict{}, err
 	}
-	ref := daemonSetOwner(pod)
 	if ref == nil {
-		return Verdict{Reason: "pod " + d.Pod.String() + " has no DaemonSet owner"}, nil
+		return Verdict{Reason: "pod " + d.pod.String() + " has no DaemonSet owner"}, nil
 	}
 	ds := &appsv1.DaemonSet{}
-	err := d.API.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}, ds)
-	if apierrors.IsNotFound(err) {
-		ds = nil
-	} else if err != nil {
-		return Verdict{}, fmt.Errorf("get DaemonSet %s/%s: %w", pod.Namespace, ref.Name, err)
+	err = d.api.Get(ctx, types.NamespacedName{Namespace: d.pod.Namespace, Name: ref.Name}, ds)
+	switch {
+	case err == nil:
+		return verdict(*ref, ds), nil
+	case apierrors.IsNotFound(err):
+		return verdict(*ref, nil), nil
 	}
-	return verdict(*ref, ds), nil
+	if what := d.awaitSeen(ctx, ref.UID); what != "" {
+		return Verdict{Leaving: true, Reason: "the watch saw DaemonSet " + ref.Name + " " + what +
+			"; the API server now answers: " + err.Error()}, nil
+	}
+	return Verdict{}, fmt.Errorf("get DaemonSet %s/%s: %w", d.pod.Namespace, ref.Name, err)
+}
+
+// Owner reads the daemon's Pod for its controlling DaemonSet, once: the
+// reference never changes. Nil when the Pod has none.
+func (d *Departure) Owner(ctx context.Context) (*metav1.OwnerReference, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.owner != nil {
+		return d.owner, nil
+	}
+	pod := &corev1.Pod{}
+	if err := d.api.Get(ctx, d.pod, pod); err != nil {
+		return nil, fmt.Errorf("get own pod %s: %w", d.pod, err)
+	}
+	d.owner = daemonSetOwner(pod)
+	return d.owner, nil
+}
+
+// awaitSeen waits, bounded, until the watch reports the DaemonSet uid
+// deleted, and returns what it saw, or "".
+func (d *Departure) awaitSeen(ctx context.Context, uid types.UID) string {
+	deadline := time.After(watchGrace)
+	for {
+		d.mu.Lock()
+		what := d.seen[uid]
+		d.mu.Unlock()
+		if what != "" {
+			return what
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-deadline:
+			return ""
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Handler records, from the DaemonSet informer, the DaemonSets deleted or
+// being deleted.
+func (d *Departure) Handler() toolscache.ResourceEventHandlerFuncs {
+	record := func(obj any, deleted bool) {
+		if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		ds, ok := obj.(*appsv1.DaemonSet)
+		if !ok || (!deleted && ds.DeletionTimestamp == nil) {
+			return
+		}
+		what := "being deleted"
+		if deleted {
+			what = "deleted"
+		}
+		d.mu.Lock()
+		d.seen[ds.UID] = what
+		d.mu.Unlock()
+	}
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { record(obj, false) },
+		UpdateFunc: func(_, obj any) { record(obj, false) },
+		DeleteFunc: func(obj any) { record(obj, true) },
+	}
 }
 
 // verdict is the decision once the owner reference and its DaemonSet

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 )
 
 func TestVerdict(t *testing.T) {
@@ -57,5 +58,31 @@ func TestDaemonSetOwner(t *testing.T) {
 				t.Errorf("daemonSetOwner = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The watch's record: a DaemonSet deleted, or marked for deletion, is
+// remembered by UID; an ordinary update is not.
+func TestHandlerRecordsDeletions(t *testing.T) {
+	now := metav1.Now()
+	live := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "a", UID: "live"}}
+	deleting := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "b", UID: "deleting", DeletionTimestamp: &now}}
+	gone := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "c", UID: "gone"}}
+	tomb := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "d", UID: "tomb"}}
+	d := NewDeparture(nil, types.NamespacedName{Namespace: "kube-system", Name: "p"})
+	h := d.Handler()
+	h.OnAdd(live, false)
+	h.OnUpdate(live, live)
+	h.OnUpdate(live, deleting)
+	h.OnDelete(gone)
+	h.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "kube-system/d", Obj: tomb})
+	want := map[types.UID]string{"deleting": "being deleted", "gone": "deleted", "tomb": "deleted"}
+	if len(d.seen) != len(want) {
+		t.Errorf("seen = %v, want %v", d.seen, want)
+	}
+	for uid, what := range want {
+		if d.seen[uid] != what {
+			t.Errorf("seen[%s] = %q, want %q", uid, d.seen[uid], what)
+		}
 	}
 }
