@@ -19,6 +19,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/nodenat"
 	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
+	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
@@ -30,6 +31,11 @@ const (
 	ovnControllerExitTimeout = 20 * time.Second
 	// ovnControllerPoll is how often that wait asks.
 	ovnControllerPoll = 200 * time.Millisecond
+	// linksGoneTimeout bounds the wait for ovs-vswitchd to remove the
+	// devices of br-int's internal ports once the bridge is deleted; it
+	// takes milliseconds, but on uninstall vswitchd is told to stop at
+	// the same time, and one it did not remove is deleted here.
+	linksGoneTimeout = 10 * time.Second
 )
 
 // Config says what the node holds of ovnet's: the daemon's own settings.
@@ -150,8 +156,13 @@ func (n *Node) waitOVNControllerGone(ctx context.Context) (string, error) {
 	return "", nil
 }
 
+// deleteBridge deletes the bridge's rows, then makes sure the devices of
+// its internal ports (the bridge's own, ovn0, mirror0) are gone.
 func (n *Node) deleteBridge(ctx context.Context) (string, error) {
-	return "", n.ovs.DeleteBridge(ctx, n.cfg.Bridge)
+	if err := n.ovs.DeleteBridge(ctx, n.cfg.Bridge); err != nil {
+		return "", err
+	}
+	return n.removeInternalLinks(ctx, []string{n.cfg.Bridge, nodesetup.NodePort, podconfig.MirrorPort})
 }
 
 func (n *Node) deleteTable(context.Context) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -37,6 +38,42 @@ func (n *Node) removePodInterfaces(context.Context) (string, error) {
 		return "none", errors.Join(errs...)
 	}
 	return fmt.Sprintf("%d deleted", len(names)-len(errs)), errors.Join(errs...)
+}
+
+// removeInternalLinks waits, bounded, for ovs-vswitchd to remove the
+// named devices, then deletes those still there (a vswitchd that stopped
+// before it got to them).
+func (n *Node) removeInternalLinks(ctx context.Context, names []string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, linksGoneTimeout)
+	defer cancel()
+	for len(n.presentLinks(names)) > 0 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(ovnControllerPoll):
+		}
+	}
+	left := n.presentLinks(names)
+	var errs []error
+	for _, link := range left {
+		if err := n.netns.Link.LinkDel(link); err != nil && !nslink.IsNotExist(err) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", link.Attrs().Name, err))
+		}
+	}
+	if len(left) == 0 {
+		return "", errors.Join(errs...)
+	}
+	return fmt.Sprintf("%d device(s) ovs-vswitchd left deleted", len(left)-len(errs)), errors.Join(errs...)
+}
+
+// presentLinks returns the named links that exist.
+func (n *Node) presentLinks(names []string) []netlink.Link {
+	var links []netlink.Link
+	for _, name := range names {
+		if link, err := n.netns.Link.LinkByName(name); err == nil {
+			links = append(links, link)
+		}
+	}
+	return links
 }
 
 // removeRoutes deletes every route carrying the daemon's protocol, on any
