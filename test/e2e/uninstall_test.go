@@ -178,7 +178,7 @@ func nodeLeftovers(t *testing.T, n *harness.Node) []string {
 		}
 	}
 	left = append(left, ovsLeftovers(t, n)...)
-	if natTableExists(t, n) {
+	if natTableIn(t, n.Chassis.NetNS) {
 		left = append(left, "nftables table ip "+nodenat.TableName)
 	}
 	return left
@@ -207,10 +207,11 @@ func ovsLeftovers(t *testing.T, n *harness.Node) []string {
 	return left
 }
 
-// natTableExists reports whether the node's namespace has ovnet's table.
-func natTableExists(t *testing.T, n *harness.Node) bool {
+// natTableIn reports whether the network namespace (ip netns name) has
+// ovnet's table.
+func natTableIn(t *testing.T, netnsName string) bool {
 	t.Helper()
-	ns, err := netns.GetFromName(n.Chassis.NetNS)
+	ns, err := netns.GetFromName(netnsName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
+)
+
+// uninstallTimeout bounds helm uninstall to every node clean: the pods'
+// grace period (60 s) is its upper end; it takes seconds.
+const uninstallTimeout = 2 * time.Minute
+
+// TestHelmUninstall installs ovnet with Helm on two kind-like nodes, runs
+// a pod on each, then `helm uninstall`: once ovnet's pods are gone, no
+// node holds anything of ovnet's (files, links, routes, the nftables
+// table, the Open vSwitch database), while the test pods still exist.
+// It prints the time from uninstall to clean nodes.
+func TestHelmUninstall(t *testing.T) {
+	c := installedCluster(t, 2, "e2e")
+	pods := c.podPerNode(t, "stay")
+	c.ping(t, pods[0], pods[1])
+	for _, n := range c.Nodes {
+		if left := kubeNodeLeftovers(t, n); len(left) == 0 {
+			t.Fatalf("node %s shows nothing of ovnet while installed: the check sees nothing", n.Name)
+		}
+	}
+
+	start := time.Now()
+	out, err := exec.Command(harness.Helm(t), "uninstall", "ovnet", "--namespace", releaseNamespace,
+		"--kubeconfig", c.API.Kubeconfig).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm uninstall: %v\n%s", err, out)
+	}
+	wait.For(t, uninstallTimeout, "ovnet's pods gone", func() error {
+		out, err := c.Kubectl("get", "pods", "--namespace", releaseNamespace, "--no-headers",
+			"--selector", "app.kubernetes.io/name=ovnet", "--output", "name")
+		if err != nil || strings.TrimSpace(out) != "" {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	for _, n := range c.Nodes {
+		wait.For(t, uninstallTimeout, "nothing of ovnet on "+n.Name, func() error {
+			if left := kubeNodeLeftovers(t, n); len(left) > 0 {
+				return fmt.Errorf("left: %s", strings.Join(left, "; "))
+			}
+			return nil
+		})
+	}
+	t.Logf("FIGURE helm uninstall, 2 nodes: every node clean %s after uninstall", since(start))
+	if out, err := c.Kubectl("get", "pods", "--namespace", "default", "--no-headers", "--output", "name"); err != nil ||
+		strings.Count(out, "pod/stay-") != 2 {
+		t.Errorf("the test pods after uninstall: %v\n%s", err, out)
+	}
+}
+
+// nodeCheck lists, inside a node, what of ovnet's is there, one line each:
+// the files the daemon and Open vSwitch leave, the links of br-int, the
+// pods' veths (host ends end in _h), and routes of ovnet's protocol.
+const nodeCheck = `
+for f in /etc/cni/net.d/01-ovnet.conflist /opt/cni/bin/ovnet /run/ovnet/daemon.sock \
+  /run/openvswitch/db.sock /run/openvswitch/ovnet-uninstalled /var/lib/ovnet/openvswitch/conf.db; do
+  [ -e "$f" ] && echo "file $f"
+done
+for l in br-int ovn0 mirror0; do ip link show dev "$l" >/dev/null 2>&1 && echo "link $l"; done
+ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /_h$/ { print "pod veth " $2 }'
+ip route show table all proto 0x5a | sed 's/^/route /'
+true
+`
+
+// kubeNodeLeftovers runs nodeCheck in the node and adds ovnet's nftables
+// table when the node's namespace has it.
+func kubeNodeLeftovers(t *testing.T, n *harness.KubeNode) []string {
+	t.Helper()
+	out, err := n.Exec("sh", "-c", nodeCheck)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	var left []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != "" {
+			left = append(left, l)
+		}
+	}
+	if natTableIn(t, n.NetNS) {
+		left = append(left, "nftables table ip ovnet")
+	}
+	return left
+}
