@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,13 +25,22 @@ const uninstallTimeout = 2 * time.Minute
 func TestHelmUninstall(t *testing.T) {
 	c := installedCluster(t, 2, "e2e")
 	pods := c.podPerNode(t, "stay")
-	c.ping(t, pods[0], pods[1])
+	wait.For(t, uninstallTimeout, "stay-node-1 reaches stay-node-2", func() error {
+		_, err := c.Kubectl("exec", pods[0].name, "--", "ping", "-c", "1", "-W", "1", pods[1].ip.String())
+		return err
+	})
 	for _, n := range c.Nodes {
 		if left := kubeNodeLeftovers(t, n); len(left) == 0 {
 			t.Fatalf("node %s shows nothing of ovnet while installed: the check sees nothing", n.Name)
 		}
 	}
 
+	logs := c.followDaemonLogs(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the daemons' exit:\n%s", logs.lines("stopping", "uninstall"))
+		}
+	})
 	start := time.Now()
 	out, err := exec.Command(harness.Helm(t), "uninstall", "ovnet", "--namespace", releaseNamespace,
 		"--kubeconfig", c.API.Kubeconfig).CombinedOutput()
@@ -53,10 +64,56 @@ func TestHelmUninstall(t *testing.T) {
 		})
 	}
 	t.Logf("FIGURE helm uninstall, 2 nodes: every node clean %s after uninstall", since(start))
+	t.Logf("the daemons' decisions:\n%s", logs.lines("stopping"))
 	if out, err := c.Kubectl("get", "pods", "--namespace", "default", "--no-headers", "--output", "name"); err != nil ||
 		strings.Count(out, "pod/stay-") != 2 {
 		t.Errorf("the test pods after uninstall: %v\n%s", err, out)
 	}
+}
+
+// daemonLogs collects the daemons' logs from kubectl logs --follow.
+type daemonLogs struct {
+	cmd  *exec.Cmd
+	file string
+}
+
+// followDaemonLogs follows every ovnet-daemon container's log until the
+// test ends.
+func (c *helmCluster) followDaemonLogs(t *testing.T) *daemonLogs {
+	t.Helper()
+	l := &daemonLogs{file: filepath.Join(t.TempDir(), "daemons.log")}
+	f, err := os.Create(l.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // the child has its own descriptor
+	l.cmd = exec.Command(os.Getenv("KUBEBUILDER_ASSETS")+"/kubectl", "--kubeconfig", c.API.Kubeconfig, "logs", "--follow", "--prefix",
+		"--namespace", releaseNamespace, "--selector", "app.kubernetes.io/component=node", "--container", "ovnet-daemon",
+		"--tail", "0")
+	l.cmd.Stdout, l.cmd.Stderr = f, f
+	if err := l.cmd.Start(); err != nil {
+		t.Fatalf("kubectl logs: %v", err)
+	}
+	t.Cleanup(func() { _ = l.cmd.Process.Kill(); _ = l.cmd.Wait() })
+	return l
+}
+
+// lines are the log lines holding any of words.
+func (l *daemonLogs) lines(words ...string) string {
+	raw, err := os.ReadFile(l.file)
+	if err != nil {
+		return err.Error()
+	}
+	var lines []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				lines = append(lines, line)
+				break
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // nodeCheck lists, inside a node, what of ovnet's is there, one line each:
