@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -79,19 +78,4 @@ func stepLine(s uninstall.Step) string {
 		return fmt.Sprintf("ok   %s (%s)", s.Name, s.Note)
 	}
 	return "ok   " + s.Name
-}
-
-// holdLock takes a shared flock on dir and returns its release. Shared:
-// an old and a new daemon may overlap; `flock DIR` (exclusive) waits
-// for both.
-func holdLock(dir string) (release func(), err error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
-	return func() { f.Close() }, nil
 }

@@ -26,8 +26,7 @@ func main() {
 	os.Exit(serve())
 }
 
-// serve runs the daemon until SIGTERM and returns the exit code; the
-// lock, if any, is released only after the daemon's last step.
+// serve runs the daemon until SIGTERM and returns the exit code.
 func serve() int {
 	var opts daemon.Options
 	cfg := &opts.Config
@@ -54,8 +53,7 @@ func serve() int {
 	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway heartbeat Leases (the controller's --gateway-lease-namespace)")
 	flag.StringVar(&cfg.PodName, "pod-name", os.Getenv("POD_NAME"), "the daemon's own Pod (env POD_NAME): on exit the node is cleaned when that Pod's DaemonSet is gone; empty never cleans")
 	flag.StringVar(&cfg.PodNamespace, "pod-namespace", os.Getenv("POD_NAMESPACE"), "namespace of --pod-name (env POD_NAMESPACE)")
-	flag.StringVar(&cfg.UninstalledMarker, "uninstalled-marker", "", "file written once the node is cleaned on uninstall, for the Open vSwitch container to remove its database as it stops; empty writes none")
-	lockDir := flag.String("hold-lock", "", "directory the daemon holds a shared flock on until it exits, clean-up included, so that `flock DIR true` waits for it (the chart's Open vSwitch preStop); empty holds none")
+	flag.StringVar(&cfg.OVSHandshakeDir, "ovs-handshake-dir", "", "directory shared with the Open vSwitch container: the daemon holds a shared flock on it while it runs, marks it while it stops, and marks it uninstalled once it cleaned the node, so that container waits for the clean-up and removes its database (the chart's /run/openvswitch); empty: none")
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
 	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")
@@ -67,14 +65,6 @@ func serve() int {
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	ctrl.SetLogger(log)
 	opts.Logger = log
-	if *lockDir != "" {
-		release, err := holdLock(*lockDir)
-		if err != nil {
-			log.Error(err, "cannot start")
-			return 2
-		}
-		defer release()
-	}
 	opts.REST = ctrl.GetConfigOrDie()
 	if *encapInterface != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), *encapWait)

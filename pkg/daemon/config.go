@@ -82,10 +82,10 @@ type Config struct {
 	// pkg/daemon/uninstall). Empty PodName never cleans.
 	PodName      string
 	PodNamespace string
-	// UninstalledMarker is a file the daemon writes once it has cleaned
-	// the node on uninstall, telling the Open vSwitch container to remove
-	// its database when it stops; empty writes none.
-	UninstalledMarker string
+	// OVSHandshakeDir is a directory the Open vSwitch container mounts
+	// too (see uninstall.Handshake): on uninstall it waits there for the
+	// daemon's clean-up, then removes its database. Empty: no handshake.
+	OVSHandshakeDir string
 	// AddressTimeout and OVNTimeout bound ADD's two waits.
 	AddressTimeout time.Duration
 	OVNTimeout     time.Duration
@@ -141,8 +141,8 @@ func (c Config) validate() error {
 	if c.MTU < 0 || (c.MTU > 0 && c.MTU < 576) {
 		errs = append(errs, fmt.Errorf("MTU %d is below IPv4's minimum of 576", c.MTU))
 	}
-	if c.UninstalledMarker != "" && !filepath.IsAbs(c.UninstalledMarker) {
-		errs = append(errs, fmt.Errorf("uninstalled marker %q must be an absolute path", c.UninstalledMarker))
+	if c.OVSHandshakeDir != "" && !filepath.IsAbs(c.OVSHandshakeDir) {
+		errs = append(errs, fmt.Errorf("OVS handshake directory %q must be an absolute path", c.OVSHandshakeDir))
 	}
 	if c.PodName != "" && c.PodNamespace == "" {
 		errs = append(errs, errors.New("pod namespace is required with a pod name"))

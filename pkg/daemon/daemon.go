@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -154,6 +153,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Held until the clean-up on exit, if any, is over.
+	handshake, err := uninstall.OpenHandshake(d.cfg.OVSHandshakeDir)
+	if err != nil {
+		return err
+	}
+	defer handshake.Close()
 	if err := d.setUpNode(ctx, p); err != nil {
 		return fmt.Errorf("node set-up: %w", err)
 	}
@@ -161,40 +166,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	err = d.serveUntilDone(ctx, p.cni)
-	return errors.Join(err, d.departIfUninstalled(p))
+	return errors.Join(err, d.departIfUninstalled(p, handshake))
 }
 
 // departIfUninstalled cleans the node when the daemon stops because its
 // DaemonSet is gone (helm uninstall), and leaves it as it is on a
 // restart or an update. It runs after the CNI server stopped, on a
 // context of its own: the daemon's has ended.
-func (d *Daemon) departIfUninstalled(p *parts) error {
+func (d *Daemon) departIfUninstalled(p *parts, handshake *uninstall.Handshake) error {
 	ctx, cancel := context.WithTimeout(context.Background(), departureTimeout)
 	defer cancel()
+	if err := handshake.Stopping(); err != nil {
+		d.log.Error(err, "cannot tell the Open vSwitch container the daemon stops")
+	}
 	v, err := d.departure.Decide(ctx)
 	if err != nil {
-		return fmt.Errorf("node left as it is: %w", err)
+		return errors.Join(fmt.Errorf("node left as it is: %w", err), handshake.Done(false))
 	}
 	d.log.Info("stopping", "cleanNode", v.Leaving, "reason", v.Reason)
 	if !v.Leaving {
-		return nil
+		return handshake.Done(false)
 	}
 	clean := uninstall.New(uninstall.Config{Bridge: d.cfg.Bridge, CNIBinDir: d.cfg.CNIBinDir, CNIConfDir: d.cfg.CNIConfDir,
 		Socket: d.cfg.Socket, OVNRundir: d.cfg.OVNRundir}, p.ovs, p.netns, d.log.WithName("uninstall"))
 	_, err = clean.Clean(ctx)
-	return errors.Join(err, d.markUninstalled())
-}
-
-// markUninstalled leaves the marker the Open vSwitch container looks for
-// when it stops: its database goes too.
-func (d *Daemon) markUninstalled() error {
-	if d.cfg.UninstalledMarker == "" {
-		return nil
-	}
-	if err := os.WriteFile(d.cfg.UninstalledMarker, []byte(d.cfg.NodeName+"\n"), 0o644); err != nil {
-		return fmt.Errorf("uninstalled marker: %w", err)
-	}
-	return nil
+	return errors.Join(err, handshake.Done(true))
 }
 
 // build makes the node set-up, the pod configurator and the CNI server.
