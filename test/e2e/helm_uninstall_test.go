@@ -121,17 +121,19 @@ func (l *daemonLogs) lines(words ...string) string {
 // pods' veths (host ends end in _h), and routes of ovnet's protocol.
 const nodeCheck = `
 for f in /etc/cni/net.d/01-ovnet.conflist /opt/cni/bin/ovnet /run/ovnet/daemon.sock \
-  /run/openvswitch/db.sock /run/openvswitch/ovnet-uninstalled /var/lib/ovnet/openvswitch/conf.db; do
+  /run/openvswitch/db.sock /run/openvswitch/ovnet-uninstalled /run/openvswitch/ovnet-daemon-stopping \
+  /var/lib/ovnet/openvswitch/conf.db; do
   [ -e "$f" ] && echo "file $f"
 done
-for l in br-int ovn0 mirror0; do ip link show dev "$l" >/dev/null 2>&1 && echo "link $l"; done
+for l in br-int ovn0 mirror0 br-phy; do ip link show dev "$l" >/dev/null 2>&1 && echo "link $l"; done
 ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /_h$/ { print "pod veth " $2 }'
 ip route show table all proto 0x5a | sed 's/^/route /'
 true
 `
 
 // kubeNodeLeftovers runs nodeCheck in the node and adds ovnet's nftables
-// table when the node's namespace has it.
+// table when the node's namespace has it, and the tunnel link's address
+// when it is not back on the link (br-phy held it).
 func kubeNodeLeftovers(t *testing.T, n *harness.KubeNode) []string {
 	t.Helper()
 	out, err := n.Exec("sh", "-c", nodeCheck)
@@ -146,6 +148,10 @@ func kubeNodeLeftovers(t *testing.T, n *harness.KubeNode) []string {
 	}
 	if natTableIn(t, n.NetNS) {
 		left = append(left, "nftables table ip ovnet")
+	}
+	if out, err := n.Exec("ip", "-4", "-o", "addr", "show", "dev", harness.TunnelLink); err != nil ||
+		!strings.Contains(out, " "+n.TunnelAddr.String()+" ") {
+		left = append(left, fmt.Sprintf("%s without its address %s: %v %s", harness.TunnelLink, n.TunnelAddr, err, out))
 	}
 	return left
 }
