@@ -165,7 +165,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.addReconcilers(p); err != nil {
 		return err
 	}
+	// The Open vSwitch container learns the daemon stops at SIGTERM, not
+	// after the manager's shutdown, so its preStop does not give up first.
+	ctx, stop := context.WithCancel(ctx)
+	stopping := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		stopping <- handshake.Stopping()
+	}()
 	err = d.serveUntilDone(ctx, p.cni)
+	stop()
+	if err := <-stopping; err != nil {
+		d.log.Error(err, "cannot tell the Open vSwitch container the daemon stops")
+	}
 	return errors.Join(err, d.departIfUninstalled(p, handshake))
 }
 
@@ -176,9 +188,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) departIfUninstalled(p *parts, handshake *uninstall.Handshake) error {
 	ctx, cancel := context.WithTimeout(context.Background(), departureTimeout)
 	defer cancel()
-	if err := handshake.Stopping(); err != nil {
-		d.log.Error(err, "cannot tell the Open vSwitch container the daemon stops")
-	}
 	v, err := d.departure.Decide(ctx)
 	if err != nil {
 		return errors.Join(fmt.Errorf("node left as it is: %w", err), handshake.Done(false))
