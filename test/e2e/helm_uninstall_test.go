@@ -20,8 +20,9 @@ const uninstallTimeout = 2 * time.Minute
 // TestHelmUninstall installs ovnet with Helm on two kind-like nodes, runs
 // a pod on each, then `helm uninstall`: once ovnet's pods are gone, no
 // node holds anything of ovnet's (files, links, routes, the nftables
-// table, the Open vSwitch database), while the test pods still exist.
-// It prints the time from uninstall to clean nodes.
+// table, the Open vSwitch database, br-phy), while the test pods still
+// exist. It prints the time from uninstall to clean nodes. Installed
+// again, the nodes turn Ready and new pods talk across them.
 func TestHelmUninstall(t *testing.T) {
 	c := installedCluster(t, 2, "e2e")
 	pods := c.podPerNode(t, "stay")
@@ -69,6 +70,16 @@ func TestHelmUninstall(t *testing.T) {
 		strings.Count(out, "pod/stay-") != 2 {
 		t.Errorf("the test pods after uninstall: %v\n%s", err, out)
 	}
+
+	// The nodes take a fresh install as bare nodes do.
+	c.installed = time.Now()
+	c.helm(t, "install", "ovnet", chartDir(t), "--set", "image.tag=e2e")
+	wait.For(t, installTimeout, "every node Ready after reinstall", func() error { return c.allReady(t) })
+	again := c.podPerNode(t, "again")
+	wait.For(t, uninstallTimeout, "again-node-1 reaches again-node-2", func() error {
+		_, err := c.Kubectl("exec", again[0].name, "--", "ping", "-c", "1", "-W", "1", again[1].ip.String())
+		return err
+	})
 }
 
 // daemonLogs collects the daemons' logs from kubectl logs --follow.
