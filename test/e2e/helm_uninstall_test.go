@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ovnet/ovnet/test/harness"
 	"github.com/ovnet/ovnet/test/harness/wait"
@@ -71,15 +75,34 @@ func TestHelmUninstall(t *testing.T) {
 		t.Errorf("the test pods after uninstall: %v\n%s", err, out)
 	}
 
-	// The nodes take a fresh install as bare nodes do.
+	// Without ovnet's conflist the kubelets report their nodes NotReady,
+	// as bare nodes; a fresh install makes them Ready again.
+	wait.For(t, uninstallTimeout, "every node NotReady without a CNI", func() error { return c.noneReady(t) })
 	c.installed = time.Now()
 	c.helm(t, "install", "ovnet", chartDir(t), "--set", "image.tag=e2e")
 	wait.For(t, installTimeout, "every node Ready after reinstall", func() error { return c.allReady(t) })
+	t.Logf("FIGURE helm install again after uninstall, 2 nodes: every node Ready %s after install", since(c.installed))
 	again := c.podPerNode(t, "again")
 	wait.For(t, uninstallTimeout, "again-node-1 reaches again-node-2", func() error {
 		_, err := c.Kubectl("exec", again[0].name, "--", "ping", "-c", "1", "-W", "1", again[1].ip.String())
 		return err
 	})
+}
+
+// noneReady returns nil once no node is Ready.
+func (c *helmCluster) noneReady(t *testing.T) error {
+	nodes, err := c.Clientset(t).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes.Items {
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				return fmt.Errorf("node %s still Ready", n.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // daemonLogs collects the daemons' logs from kubectl logs --follow.
