@@ -47,6 +47,8 @@ type Runner struct {
 	tempRoot string
 	// tempDirs counts the directories made under tempRoot.
 	tempDirs int
+	// keepRoot: tempRoot is the caller's (NewRunnerIn), and Close leaves it.
+	keepRoot bool
 }
 
 // fatal is the panic value of Fatalf, recovered by Run and Close.
@@ -55,6 +57,14 @@ type fatal struct{ err error }
 // NewRunner returns a Runner that logs through log.
 func NewRunner(log logr.Logger) *Runner {
 	return &Runner{log: log}
+}
+
+// NewRunnerIn returns a Runner whose temporary directories are made under
+// root, which Close leaves in place: a program that keeps its state where
+// its user looks for it (the sandbox) removes root itself, when asked to.
+// root's path should be short, for unix sockets.
+func NewRunnerIn(log logr.Logger, root string) *Runner {
+	return &Runner{log: log, tempRoot: root, keepRoot: true}
 }
 
 // Helper does nothing: there are no test frames to skip.
@@ -154,7 +164,7 @@ func (r *Runner) Close() error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.tempRoot != "" {
+	if r.tempRoot != "" && !r.keepRoot {
 		if err := os.RemoveAll(r.tempRoot); err != nil {
 			r.failures = append(r.failures, fmt.Errorf("removing temporary directories: %w", err))
 		}
