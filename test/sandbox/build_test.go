@@ -1,0 +1,54 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestTreeSum(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := func() string {
+		t.Helper()
+		s, err := treeSum(root, []string{"cmd", "go.mod"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	write("cmd/a.go", "a")
+	write("go.mod", "m")
+	write("docs/x.md", "x")
+	base := sum()
+	tests := []struct {
+		name        string
+		change      func()
+		wantChanged bool
+	}{
+		{"nothing", func() {}, false},
+		{"a file outside the paths", func() { write("docs/x.md", "y") }, false},
+		{"a test", func() { write("cmd/a_test.go", "t") }, false},
+		{"a source's content", func() { write("cmd/a.go", "b") }, true},
+		{"a new source", func() { write("cmd/b.go", "") }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.change()
+			got := sum()
+			if (got != base) != tt.wantChanged {
+				t.Errorf("sum changed = %v, want %v", got != base, tt.wantChanged)
+			}
+			base = got
+		})
+	}
+}
