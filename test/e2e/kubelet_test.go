@@ -140,39 +140,6 @@ spec:
 	return strings.TrimSpace(vip)
 }
 
-// service creates a ClusterIP Service selecting pod name on port and
-// returns its ClusterIP once the kube-controller-manager has published a
-// ready endpoint for it.
-func (s *kubeletSandbox) service(name string, port int) string {
-	s.t.Helper()
-	manifest := fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata:
-  name: %[1]s
-  namespace: default
-spec:
-  selector:
-    app: %[1]s
-  ports:
-  - port: %[2]d
-    protocol: TCP
-`, name, port)
-	if out, err := s.kubectlIn(manifest, "create", "-f", "-"); err != nil {
-		s.t.Fatalf("create service %s: %v\n%s", name, err, out)
-	}
-	out, err := s.kubectl("wait", "endpointslice", "-l", "kubernetes.io/service-name="+name,
-		"--for=jsonpath={.endpoints[0].conditions.ready}=true", "--timeout=60s")
-	if err != nil {
-		slices, _ := s.kubectl("get", "endpointslices", "-o", "yaml")
-		s.t.Fatalf("service %s has no ready endpoint: %v\n%s\n%s", name, err, out, slices)
-	}
-	vip, err := s.kubectl("get", "service", name, "-o", "jsonpath={.spec.clusterIP}")
-	if err != nil {
-		s.t.Fatalf("service %s: %v\n%s", name, err, vip)
-	}
-	return strings.TrimSpace(vip)
-}
-
 // blocked asserts that pod from's connections to target:80 stop being
 // answered; the policy takes effect within moments, not at once.
 func (s *kubeletSandbox) blocked(from, target string) {

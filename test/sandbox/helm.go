@@ -24,8 +24,8 @@ apiServer:
   host: %[3]s
   port: %[4]d
 ovn:
-  nbAddress: tcp:%[3]s:%[5]d
-  sbAddress: tcp:%[3]s:%[6]d
+  nbAddress: tcp:%[8]s:%[5]d
+  sbAddress: tcp:%[8]s:%[6]d
   central:
     nodeSelector:
       kubernetes.io/hostname: %[7]s
@@ -56,7 +56,7 @@ func (s *Sandbox) writeValues(tb harness.T, tag string) string {
 	tb.Helper()
 	cp := s.Cluster.Nodes[0]
 	repo := strings.TrimPrefix(DefaultImage, "docker.io/")
-	values := fmt.Sprintf(valuesTemplate, repo, tag, cp.Addr.Addr(), s.Cluster.APIServerPort(), nbPort, sbPort, cp.Name)
+	values := fmt.Sprintf(valuesTemplate, repo, tag, s.Cluster.APIServerHost(), s.Cluster.APIServerPort(), nbPort, sbPort, cp.Name, cp.Addr.Addr())
 	path := filepath.Join(s.cfg.Dir, "values.yaml")
 	if err := os.WriteFile(path, []byte(values), 0o644); err != nil {
 		tb.Fatalf("sandbox: %v", err)

@@ -102,7 +102,10 @@ func (s *Sandbox) Upgrade(tb harness.T, rec *recorder) {
 	}
 	if tag != st.ImageTag {
 		s.buildTools(tb)
-		s.Cluster.ImportImage(tb, s.buildImage(tb, tag))
+		archive := s.buildImage(tb, tag)
+		for _, n := range s.Cluster.Nodes {
+			n.ImportImages(tb, archive)
+		}
 	}
 	start := time.Now()
 	s.helm(tb, "upgrade", tag)
@@ -117,7 +120,7 @@ func (s *Sandbox) Upgrade(tb harness.T, rec *recorder) {
 func (s *Sandbox) recordCluster(tb harness.T) {
 	tb.Helper()
 	c := s.Cluster
-	s.Kubeconfig = c.Kubeconfig
+	s.Kubeconfig = c.API.Kubeconfig
 	cp := c.Nodes[0]
 	s.NB = "tcp:" + c.Forward(tb, cp, nbPort)
 	s.SB = "tcp:" + c.Forward(tb, cp, sbPort)
@@ -126,7 +129,7 @@ func (s *Sandbox) recordCluster(tb harness.T) {
 		st.Cgroups = append(st.Cgroups, c.Cgroup())
 		for _, n := range c.Nodes {
 			st.Nodes = append(st.Nodes, NodeState{Name: n.Name, NetNS: n.NetNS, Address: n.Addr.Addr().String(),
-				Containerd: n.ContainerdSocket(), MountNSPID: n.PID()})
+				MountNSPID: n.PID()})
 			st.NetNS = append(st.NetNS, n.NetNS)
 		}
 	})

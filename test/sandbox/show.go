@@ -55,8 +55,9 @@ func writeEnv(cfg Config, st State) error {
 	}
 	if len(st.Nodes) > 0 {
 		fmt.Fprintf(&b, "export NODE_NETNS=%s\n", st.Nodes[0].NetNS)
-		fmt.Fprintf(&b, "# ctr reads CONTAINERD_ADDRESS: node-1's containerd (ctr -n k8s.io images ls)\n")
-		fmt.Fprintf(&b, "export CONTAINERD_ADDRESS=%s\n", st.Nodes[0].Containerd)
+		fmt.Fprintf(&b, "# every node's containerd listens in the node's own /run; ctr reads CONTAINERD_ADDRESS:\n")
+		fmt.Fprintf(&b, "#   nsenter -t $NODE_PID_1 -m -n ctr -n k8s.io images ls\n")
+		fmt.Fprintf(&b, "export CONTAINERD_ADDRESS=/run/containerd/containerd.sock\n")
 	}
 	fmt.Fprintf(&b, "# the world outside: the underlay, the external host, the far network (probe server on port %d)\n", FarPort)
 	fmt.Fprintf(&b, "export UL_NETNS=%s EXT_NETNS=%s FAR_NETNS=%s FAR_PORT=%d\n", st.Underlay, st.External, st.Far, FarPort)

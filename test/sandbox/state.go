@@ -64,8 +64,6 @@ type NodeState struct {
 	Name    string `json:"name"`
 	NetNS   string `json:"netns"`
 	Address string `json:"address"`
-	// Containerd is the node's containerd socket, as the host reaches it.
-	Containerd string `json:"containerd,omitempty"`
 	// MountNSPID is a process whose mount namespace is the node's (nsenter -t).
 	MountNSPID int `json:"mountNSPID,omitempty"`
 }
