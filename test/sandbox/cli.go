@@ -42,9 +42,10 @@ func Up(cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "sandbox: supervisor pid %d, log %s\n", p.Pid, cfg.supervisorLog())
+	pid := p.Pid // Release forgets it
+	fmt.Fprintf(out, "sandbox: supervisor pid %d, log %s\n", pid, cfg.supervisorLog())
 	_ = p.Release()
-	st, err = waitPhase(cfg, p.Pid, follow, PhaseStarting)
+	st, err = waitPhase(cfg, pid, follow, PhaseStarting)
 	if err != nil {
 		return err
 	}
