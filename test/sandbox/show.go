@@ -44,8 +44,9 @@ func writeEnv(cfg Config, st State) error {
 	fmt.Fprintf(&b, "export KUBECONFIG=%s\n", st.Kubeconfig)
 	fmt.Fprintf(&b, "# kubectl, and kubectl-ovnet (kubectl ovnet ...)\n")
 	fmt.Fprintf(&b, "export PATH=%s:%s:$PATH\n", filepath.Join(cfg.Dir, "bin"), cfg.KubeBin)
-	fmt.Fprintf(&b, "# ovn-nbctl, ovn-sbctl and kubectl ovnet nbctl/sbctl read these; forwarded from OVN central on node-1\n")
-	fmt.Fprintf(&b, "export OVN_NB_DB=%s OVN_SB_DB=%s\n", st.NB, st.SB)
+	fmt.Fprintf(&b, "# OVN central on node-1, forwarded to the host: ovn-nbctl and ovn-sbctl read OVN_NB_DB and\n")
+	fmt.Fprintf(&b, "# OVN_SB_DB, kubectl ovnet OVNET_NB and OVNET_SB (the node addresses are not routed from the host)\n")
+	fmt.Fprintf(&b, "export OVN_NB_DB=%[1]s OVN_SB_DB=%[2]s OVNET_NB=%[1]s OVNET_SB=%[2]s\n", st.NB, st.SB)
 	for i, n := range st.Nodes {
 		fmt.Fprintf(&b, "# %s: address %s; ip netns exec $NODE_NETNS_%d ...\n", n.Name, n.Address, i+1)
 		fmt.Fprintf(&b, "export NODE_NETNS_%d=%s\n", i+1, n.NetNS)
