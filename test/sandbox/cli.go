@@ -63,11 +63,9 @@ func upgrade(cfg Config, st State, out io.Writer) error {
 	if err := st.Supervisor.Signal(syscall.SIGHUP); err != nil {
 		return err
 	}
-	// The supervisor sets upgrading, then up again.
-	if _, err := waitPhase(cfg, st.Supervisor.PID, follow, PhaseUp); err != nil {
-		return err
-	}
-	st, err := waitPhase(cfg, st.Supervisor.PID, follow, PhaseUpgrading)
+	st, err := waitState(cfg, st.Supervisor.PID, follow, "upgrading", func(now State) bool {
+		return now.Upgrades > st.Upgrades
+	})
 	if err != nil {
 		return err
 	}
@@ -77,21 +75,27 @@ func upgrade(cfg Config, st State, out io.Writer) error {
 	return Status(cfg, out)
 }
 
-// waitPhase follows the log until the state's phase is no longer from
-// (phases of another supervisor, or none yet, count as from).
+// waitPhase follows the log until the state's phase is no longer from.
 func waitPhase(cfg Config, pid int, follow *logFollower, from Phase) (State, error) {
+	return waitState(cfg, pid, follow, string(from), func(st State) bool { return st.Phase != from })
+}
+
+// waitState follows the log until the state written by supervisor pid
+// satisfies done; what names the wait in errors.
+func waitState(cfg Config, pid int, follow *logFollower, what string, done func(State) bool) (State, error) {
 	deadline := time.Now().Add(upTimeout)
 	for {
 		follow.copyNew()
 		st, err := LoadState(cfg.statePath())
-		if err == nil && st.Supervisor.PID == pid && st.Phase != from {
+		if err == nil && st.Supervisor.PID == pid && done(st) {
+			follow.copyNew()
 			return st, nil
 		}
 		if err == nil && st.Supervisor.PID == pid && !st.Supervisor.Alive() {
 			return st, fmt.Errorf("the supervisor (pid %d) exited; see %s", pid, cfg.supervisorLog())
 		}
 		if time.Now().After(deadline) {
-			return st, fmt.Errorf("the sandbox is still %s after %s; see %s", from, upTimeout, cfg.supervisorLog())
+			return st, fmt.Errorf("the sandbox is still %s after %s; see %s", what, upTimeout, cfg.supervisorLog())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

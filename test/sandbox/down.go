@@ -70,6 +70,7 @@ func Down(cfg Config, out io.Writer, keepLogs bool) error {
 func stopSupervisor(cfg Config, st State, out io.Writer) error {
 	fmt.Fprintf(out, "sandbox: stopping (supervisor pid %d)\n", st.Supervisor.PID)
 	follow := newLogFollower(cfg.supervisorLog(), out)
+	follow.skipExisting()
 	if err := st.Supervisor.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}

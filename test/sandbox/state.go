@@ -55,6 +55,9 @@ type State struct {
 	// either changed.
 	ImageTag string `json:"imageTag,omitempty"`
 	ChartSum string `json:"chartSum,omitempty"`
+	// Upgrades counts the upgrades the supervisor finished (or failed), so
+	// `up` again knows when its own is done.
+	Upgrades int `json:"upgrades,omitempty"`
 	// Figures are timings measured on the way up.
 	Figures []Figure `json:"figures,omitempty"`
 }

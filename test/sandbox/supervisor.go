@@ -114,7 +114,7 @@ func Supervise(cfg Config, log logr.Logger) error {
 		if err != nil {
 			log.Error(err, "upgrade failed; the release is as helm left it")
 		}
-		_ = rec.update(func(s *State) { s.Phase, s.Error = PhaseUp, errString(err) })
+		_ = rec.update(func(s *State) { s.Phase, s.Error, s.Upgrades = PhaseUp, errString(err), s.Upgrades+1 })
 	}
 	log.Info("stopping the sandbox")
 	_ = rec.update(func(s *State) { s.Phase = PhaseStopping })
