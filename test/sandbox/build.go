@@ -52,13 +52,17 @@ func (s *Sandbox) chartSum(tb harness.T) string {
 // archive; its Debian layer comes from the cache.
 func (s *Sandbox) buildImage(tb harness.T, tag string) string {
 	tb.Helper()
-	archive := filepath.Join(s.cfg.Dir, "images", "ovnet-"+tag+".tar")
+	archive := s.imageArchive(tag)
 	if _, err := os.Stat(archive); err == nil {
 		return archive
 	}
 	s.log.Info("building the ovnet image (hack/build-image.sh)", "ref", DefaultImage+":"+tag)
 	s.run(tb, "hack/build-image.sh", archive, DefaultImage+":"+tag)
 	return archive
+}
+
+func (s *Sandbox) imageArchive(tag string) string {
+	return filepath.Join(s.cfg.Dir, "images", "ovnet-"+tag+".tar")
 }
 
 // run runs a command in the repository, its output into the log.

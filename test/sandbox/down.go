@@ -126,12 +126,16 @@ func removeCgroup(path string, out io.Writer) []error {
 	if len(dirs) == 0 {
 		return nil
 	}
+	killed := map[int]bool{} // every hierarchy lists the same processes
 	for _, d := range dirs {
 		for _, pid := range cgroupPIDs(d) {
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				fmt.Fprintf(out, "sandbox: killed pid %d left in cgroup %s\n", pid, d)
+			if !killed[pid] && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed[pid] = true
 			}
 		}
+	}
+	if len(killed) > 0 {
+		fmt.Fprintf(out, "sandbox: killed %d processes left in cgroup %s\n", len(killed), path)
 	}
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	var errs []error

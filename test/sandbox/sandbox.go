@@ -106,6 +106,8 @@ func (s *Sandbox) Upgrade(tb harness.T, rec *recorder) {
 		for _, n := range s.Cluster.Nodes {
 			n.ImportImages(tb, archive)
 		}
+		// The nodes hold the old image; its archive is of no more use.
+		_ = os.Remove(s.imageArchive(st.ImageTag))
 	}
 	start := time.Now()
 	s.helm(tb, "upgrade", tag)
