@@ -3,10 +3,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -35,6 +37,8 @@ func main() {
 	flag.StringVar(&cfg.OVNRemote, "ovn-remote", "", "OVN southbound database; when set, the daemon writes the Open_vSwitch external_ids OVN needs")
 	flag.StringVar(&cfg.EncapType, "encap-type", "geneve", "tunnel type (with --ovn-remote)")
 	flag.StringVar(&cfg.EncapIP, "encap-ip", os.Getenv("POD_IP"), "tunnel endpoint address of this node (with --ovn-remote; env POD_IP)")
+	encapInterface := flag.String("encap-interface", "", "take the tunnel endpoint address from this interface, waiting until it has one (overrides --encap-ip; the userspace datapath's tunnel bridge)")
+	encapWait := flag.Duration("encap-interface-timeout", 2*time.Minute, "how long to wait for --encap-interface's address")
 	flag.TextVar(&cfg.ServiceCIDR, "service-cidr", netip.MustParsePrefix("10.96.0.0/12"),
 		"Service CIDR (kube-apiserver --service-cluster-ip-range), routed through ovn0 so the node reaches ClusterIPs; empty routes none")
 	flag.StringVar(&cfg.OVNRundir, "ovn-rundir", "/var/run/ovn", "ovn-controller's run directory (pidfile, control socket), checked on gateway nodes; empty skips the check")
@@ -51,6 +55,17 @@ func main() {
 	ctrl.SetLogger(log)
 	opts.Logger = log
 	opts.REST = ctrl.GetConfigOrDie()
+	if *encapInterface != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), *encapWait)
+		addr, err := daemon.EncapAddress(ctx, *encapInterface)
+		cancel()
+		if err != nil {
+			log.Error(err, "cannot start")
+			os.Exit(2)
+		}
+		cfg.EncapIP = addr.String()
+		log.Info("tunnel endpoint", "interface", *encapInterface, "address", cfg.EncapIP)
+	}
 	d, err := daemon.New(opts)
 	if err != nil {
 		log.Error(err, "cannot start")

@@ -37,6 +37,11 @@ func TestBadValuesFail(t *testing.T) {
 		{"two OVN central replicas", []string{"ovn.central.replicas=3"}, "/ovn/central/replicas'"},
 		{"external OVN without NB", []string{"ovn.central.enabled=false", "ovn.sbAddress=tcp:10.0.0.1:6642"}, "ovn.central.enabled=false needs ovn.nbAddress"},
 		{"external OVN without SB", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:10.0.0.1:6641"}, "ovn.central.enabled=false needs ovn.sbAddress"},
+		{"tunnel interface on the system datapath", []string{"node.tunnelInterface=eth2"}, "node.tunnelInterface needs node.datapathType=netdev"},
+		{"tunnel interface name too long", []string{"node.datapathType=netdev", "node.tunnelInterface=a-very-long-interface"}, "/node/tunnelInterface'"},
+		{"unknown Open vSwitch update strategy", []string{"node.openvswitch.updateStrategy.type=Never"}, "/node/openvswitch/updateStrategy/type'"},
+		{"API server port without a host", []string{"apiServer.port=6443"}, "apiServer.port needs apiServer.host"},
+		{"API server host with a scheme", []string{"apiServer.host=https://10.0.0.1"}, "/apiServer/host'"},
 		{"replicas without leader election", []string{"controller.replicas=2", "controller.leaderElection.enabled=false"}, "needs controller.leaderElection.enabled"},
 	}
 	for _, tt := range tests {
@@ -91,6 +96,15 @@ func TestGoodValuesRender(t *testing.T) {
 			[]string{"--nb-address=tcp:[fd00::10]:6641", "--ovn-remote=ssl:[fd00::10]:6642"}, []string{"kind: Service\n", "name: ovn-central"}},
 		{"OnDelete upgrades", []string{"node.updateStrategy.type=OnDelete"},
 			[]string{"updateStrategy:\n    type: OnDelete\n  template:"}, nil},
+		{"API server address", []string{"apiServer.host=172.18.0.1"},
+			[]string{"- name: KUBERNETES_SERVICE_HOST\n          value: \"172.18.0.1\"\n        - name: KUBERNETES_SERVICE_PORT\n          value: \"6443\"",
+				"- name: KUBERNETES_SERVICE_HOST\n            value: \"172.18.0.1\"\n          - name: KUBERNETES_SERVICE_PORT\n            value: \"6443\""}, nil},
+		{"API server address and port", []string{"apiServer.host=api.example.com", "apiServer.port=443"},
+			[]string{"value: \"api.example.com\"", "value: \"443\""}, []string{"value: \"6443\""}},
+		{"netdev tunnels on an interface", []string{"node.datapathType=netdev", "node.tunnelInterface=eth2"},
+			[]string{"--encap-interface=br-phy", `iface="eth2"`, "add-port br-phy"}, []string{"--encap-ip="}},
+		{"Open vSwitch rolling with upgrades", []string{"node.openvswitch.updateStrategy.type=RollingUpdate"},
+			[]string{"name: ovnet-ovs", "updateStrategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 1\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: ovnet"}, []string{"type: OnDelete"}},
 		{"no PodDisruptionBudget", []string{"controller.podDisruptionBudget.enabled=false"}, nil, []string{"kind: PodDisruptionBudget"}},
 		{"OVN central anywhere", []string{"ovn.central.affinity=null"}, []string{"name: ovn-central"}, []string{"node-role.kubernetes.io/master\n                operator"}},
 	}
@@ -157,7 +171,7 @@ func TestSecurityContexts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	privileged := map[string]bool{"ovnet-node/openvswitch": true, "ovnet-node/ovnet-daemon": true}
+	privileged := map[string]bool{"ovnet-ovs/openvswitch": true, "ovnet-node/ovnet-daemon": true}
 	seen := 0
 	for _, o := range objects(t, rendered) {
 		if o.Kind != "Deployment" && o.Kind != "DaemonSet" {

@@ -77,6 +77,7 @@ type Chassis struct {
 	ControllerPID int
 	// controller is the running ovn-controller, nil after KillController.
 	controller *daemon
+	vswitchd   *daemon
 }
 
 // StartChassis starts a chassis registered in opts.SB and waits until the
@@ -173,7 +174,34 @@ func (c *Chassis) startVswitchd(tb T) {
 		},
 	})
 	d.waitForSocket(tb, c.VswitchdControl)
+	c.vswitchd = d
 	c.VswitchdPID = d.pid()
+}
+
+// RequireVswitchd fails the test at once, with the log's tail and the
+// known cause if there is one, when ovs-vswitchd has died: every packet
+// check after that would fail with a less telling message.
+func (c *Chassis) RequireVswitchd(tb T) {
+	tb.Helper()
+	if msg, gone := c.vswitchd.exited(); gone {
+		tb.Fatalf("chassis %s: %s", c.Name, msg)
+	}
+}
+
+// FlushConntrack empties the userspace datapath's connection tracker.
+// Suites that replay traffic for minutes call it between phases: it
+// drops entries that expired but were not yet swept, which Open vSwitch
+// 3.1.0 aborts on when a late packet meets one (see knownAborts).
+func (c *Chassis) FlushConntrack(tb T) {
+	tb.Helper()
+	mustTool(tb, "ovs-appctl", "-t", c.VswitchdControl, toolTimeout, "dpctl/flush-conntrack")
+}
+
+// PurgeDatapathFlows drops ovs-vswitchd's cached datapath flows, so the
+// next packets are judged by the OpenFlow tables as they are now.
+func (c *Chassis) PurgeDatapathFlows(tb T) {
+	tb.Helper()
+	mustTool(tb, "ovs-appctl", "-t", c.VswitchdControl, toolTimeout, "revalidator/purge")
 }
 
 // startController runs ovn-controller; stopping it is StartChassis's

@@ -133,7 +133,8 @@ func (d *daemon) stop(tb T) {
 	tb.Helper()
 	select {
 	case <-d.done:
-		tb.Errorf("%s (pid %d) exited before cleanup: %v; \n%s", d.name, d.pid(), d.waitErr, tail(d.logs))
+		logs := tail(d.logs)
+		tb.Errorf("%s (pid %d) exited before cleanup: %v;%s\n%s", d.name, d.pid(), d.waitErr, explainExit(logs), logs)
 		return
 	default:
 	}
@@ -193,7 +194,20 @@ func (d *daemon) waitFor(tb T, timeout time.Duration, what string, cond wait.Con
 		}
 	})
 	if err != nil {
-		tb.Fatalf("%v\n%s", err, tail(d.logs))
+		logs := tail(d.logs)
+		tb.Fatalf("%v%s\n%s", err, explainExit(logs), logs)
+	}
+}
+
+// exited reports whether the process has ended, with its logs' tail and
+// the explanation of a known abort when it has.
+func (d *daemon) exited() (string, bool) {
+	select {
+	case <-d.done:
+		logs := tail(d.logs)
+		return fmt.Sprintf("%s (pid %d) exited: %v%s\n%s", d.name, d.pid(), d.waitErr, explainExit(logs), logs), true
+	default:
+		return "", false
 	}
 }
 

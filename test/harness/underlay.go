@@ -115,6 +115,37 @@ func (u *Underlay) AttachChassis(tb T, ch *Chassis, addr netip.Prefix) {
 	mustIP(tb, ch.NetNS, "route", "replace", "default", "via", ExternalHostIP.String(), "dev", physBridge)
 }
 
+// AttachNetNS plugs a network namespace into the underlay with addr on
+// its uplink eth1 itself, no OVS bridge: a KubeNode's kubelet and API
+// server traffic must not depend on an Open vSwitch that the cluster's
+// network plugin runs, and restarts, in a pod. The default route goes via
+// the external host.
+func (u *Underlay) AttachNetNS(tb T, netns string, addr netip.Prefix) {
+	tb.Helper()
+	if !UnderlayPrefix.Contains(addr.Addr()) || addr.Bits() != UnderlayPrefix.Bits() {
+		tb.Fatalf("attach %s: address %s is not of the underlay %s", netns, addr, UnderlayPrefix)
+	}
+	u.AttachLink(tb, netns, uplinkName, addr)
+	mustIP(tb, netns, "route", "replace", "default", "via", ExternalHostIP.String(), "dev", uplinkName)
+}
+
+// AttachLink plugs one more link of a network namespace, ifname, into the
+// underlay's bridge with addr on it, such as a KubeNode's tunnel link.
+func (u *Underlay) AttachLink(tb T, netns, ifname string, addr netip.Prefix) {
+	tb.Helper()
+	key := netns + "/" + ifname
+	if _, ok := u.ports[key]; ok {
+		tb.Fatalf("attach %s: already attached", key)
+	}
+	peer := UniqueName("ulp")
+	u.ports[key] = peer
+	mustIP(tb, netns, "link", "add", ifname, "type", "veth", "peer", "name", peer, "netns", u.NetNS)
+	tb.Cleanup(func() { deleteLink(tb, netns, ifname) })
+	mustIP(tb, u.NetNS, "link", "set", peer, "mtu", strconv.Itoa(UnderlayMTU), "master", underlayBridge, "up")
+	mustIP(tb, netns, "link", "set", ifname, "mtu", strconv.Itoa(UnderlayMTU), "up")
+	mustIP(tb, netns, "addr", "add", addr.String(), "dev", ifname)
+}
+
 // Unplug takes the chassis's port on the underlay bridge down, as a pulled
 // cable would: the node loses carrier on its uplink and with it the far
 // network, the external host and its Geneve tunnels. Plug undoes it.

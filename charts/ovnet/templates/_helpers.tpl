@@ -101,3 +101,16 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* The environment that points client-go's in-cluster configuration at
+     apiServer.host instead of the kubernetes Service; nothing when unset. */}}
+{{- define "ovnet.apiServerEnv" -}}
+{{- if .Values.apiServer.host -}}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ .Values.apiServer.host | quote }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ .Values.apiServer.port | default 6443 | quote }}
+{{- else if .Values.apiServer.port }}
+{{- fail "apiServer.port needs apiServer.host" }}
+{{- end }}
+{{- end -}}
