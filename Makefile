@@ -56,7 +56,7 @@ deps:
 # Debian packages plus etcd, kube-apiserver and kubectl for the suites, and
 # kube-controller-manager, kube-scheduler and kubelet for the sandbox's node;
 # CoreDNS (cluster DNS, yamls/coredns.yaml) and its image
-# local.test/coredns:<version>, from hack/coredns (~2 minutes once).
+# local.test/coredns:<version>, from hack/coredns (~3 minutes once).
 # Binaries already at the wanted version are kept.
 tools: deps
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) SRC_CACHE=$(OVNET_CACHE)/src \

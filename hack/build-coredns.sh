@@ -11,7 +11,7 @@
 #
 # Both live in $OVNET_CACHE/coredns-<version>-<hash>/, the hash being over
 # hack/coredns's go.mod, go.sum and main.go and the Go version: a directory
-# that exists is used as it is (a build takes ~2 minutes on 2 cores, a warm
+# that exists is used as it is (a build takes ~3 minutes on 2 cores, a warm
 # call none). The version is the one hack/coredns/go.mod requires.
 # The image needs umoci and skopeo (make deps installs them).
 set -euo pipefail

@@ -65,7 +65,7 @@ func buildCoreDNS(tb T, mode string) []string {
 }
 
 // CoreDNSBinary returns the path of the static coredns binary, built on
-// first use (about two minutes) into $OVNET_CACHE.
+// first use (about three minutes) into $OVNET_CACHE.
 func CoreDNSBinary(tb T) string {
 	tb.Helper()
 	lines := buildCoreDNS(tb, "binary")
