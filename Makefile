@@ -54,12 +54,15 @@ deps:
 	hack/install-deps.sh
 
 # Debian packages plus etcd, kube-apiserver and kubectl for the suites, and
-# kube-controller-manager, kube-scheduler and kubelet for the sandbox's node.
+# kube-controller-manager, kube-scheduler and kubelet for the sandbox's node;
+# CoreDNS (cluster DNS, yamls/coredns.yaml) and its image
+# local.test/coredns:<version>, from hack/coredns (~3 minutes once).
 # Binaries already at the wanted version are kept.
 tools: deps
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) SRC_CACHE=$(OVNET_CACHE)/src \
 		hack/build-k8s.sh $(KUBE_BIN) etcd kube-apiserver kubectl \
 		kube-controller-manager kube-scheduler kubelet
+	hack/build-coredns.sh image >/dev/null
 
 test: tools
 	$(GO) vet ./...
