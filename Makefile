@@ -104,7 +104,7 @@ image: deps
 # removes everything, the directory too (KEEP_LOGS=1 keeps the logs).
 SANDBOX_DIR ?= /tmp/ovnet-sandbox
 SANDBOX_BIN := _output/sandbox
-SANDBOX_RUN = SANDBOX_DIR=$(SANDBOX_DIR) HELM="$(HELM)" $(SANDBOX_BIN)
+SANDBOX_RUN = SANDBOX_DIR=$(SANDBOX_DIR) $(SANDBOX_BIN)
 sandbox-bin:
 	$(GO) build -o $(SANDBOX_BIN) ./test/sandbox/cmd/sandbox
 

@@ -29,8 +29,9 @@ const kubeletNodes = 2
 // from this tree. Two pods on different nodes run on their ovnet
 // addresses and reach each other, as a user would check it with kubectl;
 // a Service whose EndpointSlices the real kube-controller-manager writes
-// is reached through its ClusterIP; a NetworkPolicy closes and, deleted,
-// reopens the way to its pod; a pod reaches the far network outside.
+// is reached through its ClusterIP and by name through cluster DNS
+// (CoreDNS); a NetworkPolicy closes and, deleted, reopens the way to its
+// pod; a pod reaches the far network outside.
 func TestKubelet(t *testing.T) {
 	start := time.Now()
 	s := startSandbox(t)
@@ -77,6 +78,10 @@ spec:
 	vip := s.service("kubelet-b", 80)
 	s.connect("kubelet-a", "kubelet-b", vip)
 	t.Logf("service %s reached %s after start", vip, time.Since(start).Round(100*time.Millisecond))
+	// By name, through the cluster DNS the sandbox runs (CoreDNS, kube-dns
+	// 10.96.0.10, itself reached through ovnet's load balancer).
+	s.connect("kubelet-a", "kubelet-b", "kubelet-b.default")
+	t.Logf("service resolved by name %s after start", time.Since(start).Round(100*time.Millisecond))
 
 	if out, err := s.kubectlIn(denyIngressPolicy, "create", "-f", "-"); err != nil {
 		t.Fatalf("create policy: %v\n%s", err, out)
@@ -214,11 +219,7 @@ func startSandbox(t *testing.T) *kubeletSandbox {
 			t.Errorf("remove %s: %v", dir, err)
 		}
 	})
-	helm := strings.Fields(os.Getenv("HELM"))
-	if len(helm) == 0 {
-		helm = []string{"go", "run", "helm.sh/helm/v3/cmd/helm@v3.22.0"}
-	}
-	cfg := sandbox.Config{Dir: dir, Nodes: kubeletNodes, Repo: root, Helm: helm, KubeBin: kubeBin}
+	cfg := sandbox.Config{Dir: dir, Nodes: kubeletNodes, Repo: root, KubeBin: kubeBin}
 	s.sb = sandbox.Start(t, cfg, testr.New(t))
 	return s
 }

@@ -1,23 +1,13 @@
 package sandbox
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/ovnet/ovnet/test/harness"
 )
-
-// imageSources are what the ovnet image is built from, relative to the
-// repository: a change in any of them gives the image a new tag.
-var imageSources = []string{"cmd", "pkg", "dist/images", "go.mod", "go.sum", "hack/build-image.sh"}
 
 // chartDir is the chart the sandbox installs.
 const chartDir = "charts/ovnet"
@@ -32,40 +22,23 @@ func (s *Sandbox) buildTools(tb harness.T) {
 // tree keeps its tag and `up` again upgrades nothing.
 func (s *Sandbox) imageTag(tb harness.T) string {
 	tb.Helper()
-	sum, err := treeSum(s.cfg.Repo, imageSources)
-	if err != nil {
-		tb.Fatalf("sandbox: image tag: %v", err)
-	}
-	return "sbx-" + sum[:12]
+	return "sbx-" + harness.OvnetImageSum(tb)[:12]
 }
 
 func (s *Sandbox) chartSum(tb harness.T) string {
 	tb.Helper()
-	sum, err := treeSum(s.cfg.Repo, []string{chartDir})
-	if err != nil {
-		tb.Fatalf("sandbox: chart: %v", err)
-	}
-	return sum
+	return harness.TreeSum(tb, chartDir)
 }
 
-// buildImage builds the ovnet image as `make image` does and returns the
-// archive; its Debian layer comes from the cache.
+// buildImage builds the ovnet image as `make image` does (or finds it in
+// the cache) and returns the archive.
 func (s *Sandbox) buildImage(tb harness.T, tag string) string {
 	tb.Helper()
-	archive := s.imageArchive(tag)
-	if _, err := os.Stat(archive); err == nil {
-		return archive
-	}
-	s.log.Info("building the ovnet image (hack/build-image.sh)", "ref", DefaultImage+":"+tag)
-	s.run(tb, "hack/build-image.sh", archive, DefaultImage+":"+tag)
-	return archive
+	s.log.Info("building the ovnet image (hack/build-image.sh; cached by content)", "ref", harness.ImageRepository+":"+tag)
+	return harness.OvnetImage(tb, tag)
 }
 
-func (s *Sandbox) imageArchive(tag string) string {
-	return filepath.Join(s.cfg.Dir, "images", "ovnet-"+tag+".tar")
-}
-
-// run runs a command in the repository, its output into the log.
+// run runs a command in the repository.
 func (s *Sandbox) run(tb harness.T, argv ...string) {
 	tb.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -76,43 +49,5 @@ func (s *Sandbox) run(tb harness.T, argv ...string) {
 	}
 }
 
-// treeSum is a SHA-256 over the paths and contents of every file but tests under
-// paths (files or directories) below root, in a fixed order.
-func treeSum(root string, paths []string) (string, error) {
-	var files []string
-	for _, p := range paths {
-		err := filepath.WalkDir(filepath.Join(root, p), func(f string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			// Tests are not in the image.
-			if d.Type().IsRegular() && !strings.HasSuffix(f, "_test.go") {
-				files = append(files, f)
-			}
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
-	}
-	sort.Strings(files)
-	h := sha256.New()
-	for _, f := range files {
-		rel, _ := filepath.Rel(root, f)
-		fmt.Fprintf(h, "%s\x00", rel)
-		if err := hashFile(h, f); err != nil {
-			return "", err
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func hashFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(w, f)
-	return err
-}
+// removeImage deletes an image archive the nodes no longer need.
+func removeImage(archive string) { _ = os.Remove(archive) }

@@ -5,15 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 )
 
 const (
 	// DefaultDir is where `make sandbox` keeps its state.
 	DefaultDir = "/tmp/ovnet-sandbox"
-	// DefaultImage is the ovnet image repository the sandbox builds and
-	// installs (the chart's image.registry + image.repository).
-	DefaultImage = "docker.io/ovnet/ovnet"
 	// FarPort is the far network's probe server port (TCP and UDP).
 	FarPort = 8080
 	// ReleaseName and ReleaseNamespace are the Helm release.
@@ -33,13 +29,11 @@ type Config struct {
 	Examples bool
 	// Repo is the repository root (charts/, yamls/, hack/).
 	Repo string
-	// Helm is the helm command line (argv prefix).
-	Helm []string
 	// KubeBin holds kubectl and the Kubernetes binaries.
 	KubeBin string
 }
 
-// FromEnv reads SANDBOX_DIR, NODES, EXAMPLES, HELM and KUBEBUILDER_ASSETS;
+// FromEnv reads SANDBOX_DIR, NODES, EXAMPLES and KUBEBUILDER_ASSETS;
 // an unusable value is an error, never silently replaced.
 func FromEnv(repo string) (Config, error) {
 	cfg := Config{Dir: DefaultDir, Nodes: 1, Examples: true, Repo: repo,
@@ -64,10 +58,6 @@ func FromEnv(repo string) (Config, error) {
 		cfg.Examples = false
 	default:
 		return cfg, fmt.Errorf("EXAMPLES=%s: want 0 or 1", e)
-	}
-	cfg.Helm = strings.Fields(os.Getenv("HELM"))
-	if len(cfg.Helm) == 0 {
-		cfg.Helm = []string{"go", "run", "helm.sh/helm/v3/cmd/helm@v3.22.0"}
 	}
 	if cfg.KubeBin == "" {
 		return cfg, fmt.Errorf("KUBEBUILDER_ASSETS is not set (the Makefile sets it to the directory `make tools` fills)")

@@ -11,7 +11,9 @@ import (
 )
 
 // valuesTemplate is the sandbox's values file: the image built here (never
-// pulled), the userspace datapath (no kernel module is touched), OVN
+// pulled), the userspace datapath (no kernel module is touched) with
+// tunnels on the nodes' second link (so the kubelet's own traffic never
+// crosses OVS), OVN
 // central pinned to the control-plane node and reached at its underlay
 // address (the nodes run no kube-proxy, so no ClusterIP works before
 // ovnet does), the API server likewise, and mirror0 on for tcpdump.
@@ -31,6 +33,7 @@ ovn:
       kubernetes.io/hostname: %[7]s
 node:
   datapathType: netdev
+  tunnelInterface: %[9]s
   enableMirror: true
 `
 
@@ -40,8 +43,8 @@ node:
 func (s *Sandbox) helm(tb harness.T, verb, tag string) {
 	tb.Helper()
 	values := s.writeValues(tb, tag)
-	argv := append(append([]string{}, s.cfg.Helm...), verb, ReleaseName, filepath.Join(s.cfg.Repo, chartDir),
-		"--namespace", ReleaseNamespace, "--kubeconfig", s.Kubeconfig, "-f", values)
+	argv := []string{harness.Helm(tb), verb, ReleaseName, filepath.Join(s.cfg.Repo, chartDir),
+		"--namespace", ReleaseNamespace, "--kubeconfig", s.Kubeconfig, "-f", values}
 	s.log.Info("helm "+verb, "chart", chartDir, "values", values)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = s.cfg.Repo
@@ -55,8 +58,8 @@ func (s *Sandbox) helm(tb harness.T, verb, tag string) {
 func (s *Sandbox) writeValues(tb harness.T, tag string) string {
 	tb.Helper()
 	cp := s.Cluster.Nodes[0]
-	repo := strings.TrimPrefix(DefaultImage, "docker.io/")
-	values := fmt.Sprintf(valuesTemplate, repo, tag, s.Cluster.APIServerHost(), s.Cluster.APIServerPort(), nbPort, sbPort, cp.Name, cp.Addr.Addr())
+	repo := strings.TrimPrefix(harness.ImageRepository, "docker.io/")
+	values := fmt.Sprintf(valuesTemplate, repo, tag, s.Cluster.APIServerHost(), s.Cluster.APIServerPort(), nbPort, sbPort, cp.Name, cp.Addr.Addr(), harness.TunnelLink)
 	path := filepath.Join(s.cfg.Dir, "values.yaml")
 	if err := os.WriteFile(path, []byte(values), 0o644); err != nil {
 		tb.Fatalf("sandbox: %v", err)

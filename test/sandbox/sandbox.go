@@ -65,9 +65,10 @@ func up(tb harness.T, cfg Config, rec *recorder, log logr.Logger) *Sandbox {
 	})
 	s.Underlay.Far.Serve(tb, FarPort)
 
+	dnsArchive, _ := harness.CoreDNSImage(tb)
 	log.Info("starting bare nodes", "nodes", cfg.Nodes)
 	s.Cluster = harness.StartKubeCluster(tb, harness.KubeClusterOptions{
-		Nodes: cfg.Nodes, Underlay: s.Underlay, Images: []string{archive}})
+		Nodes: cfg.Nodes, Underlay: s.Underlay, Images: []string{archive, dnsArchive}})
 	s.recordCluster(tb)
 
 	installed := time.Now()
@@ -75,13 +76,15 @@ func up(tb harness.T, cfg Config, rec *recorder, log logr.Logger) *Sandbox {
 	s.kubectl(tb, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout="+readyTimeout.String())
 	s.figure(tb, fmt.Sprintf("helm install to %d node(s) Ready", cfg.Nodes), time.Since(installed))
 	s.rollout(tb)
+	log.Info("applying cluster DNS", "manifest", harness.CoreDNSManifest)
+	s.kubectl(tb, "apply", "-f", filepath.Join(cfg.Repo, harness.CoreDNSManifest))
 	if cfg.Examples {
 		log.Info("applying yamls/examples/")
 		s.kubectl(tb, "apply", "-f", filepath.Join(cfg.Repo, "yamls", "examples"))
 	}
 	s.waitPods(tb)
 	s.figure(tb, "helm install to every pod Ready", time.Since(installed))
-	s.record(tb, func(st *State) { st.ImageTag, st.ChartSum = tag, s.chartSum(tb) })
+	s.record(tb, func(st *State) { st.ImageTag, st.ImageArchive, st.ChartSum = tag, archive, s.chartSum(tb) })
 	if rec.path != "" {
 		if err := writeEnv(cfg, rec.state()); err != nil {
 			tb.Fatalf("sandbox: %v", err)
@@ -100,21 +103,22 @@ func (s *Sandbox) Upgrade(tb harness.T, rec *recorder) {
 		s.log.Info("nothing changed since the release was installed: image and chart are as they were", "tag", tag)
 		return
 	}
+	archive := st.ImageArchive
 	if tag != st.ImageTag {
 		s.buildTools(tb)
-		archive := s.buildImage(tb, tag)
+		archive = s.buildImage(tb, tag)
 		for _, n := range s.Cluster.Nodes {
 			n.ImportImages(tb, archive)
 		}
 		// The nodes hold the old image; its archive is of no more use.
-		_ = os.Remove(s.imageArchive(st.ImageTag))
+		removeImage(st.ImageArchive)
 	}
 	start := time.Now()
 	s.helm(tb, "upgrade", tag)
 	s.rollout(tb)
 	s.waitPods(tb)
 	s.figure(tb, "helm upgrade to every pod Ready", time.Since(start))
-	s.record(tb, func(st *State) { st.ImageTag, st.ChartSum = tag, chart })
+	s.record(tb, func(st *State) { st.ImageTag, st.ImageArchive, st.ChartSum = tag, archive, chart })
 }
 
 // recordCluster records the nodes, their namespaces and cgroups, and the

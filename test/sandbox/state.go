@@ -54,7 +54,10 @@ type State struct {
 	// chart's content when it was installed: `up` while up upgrades when
 	// either changed.
 	ImageTag string `json:"imageTag,omitempty"`
-	ChartSum string `json:"chartSum,omitempty"`
+	// ImageArchive is the image's archive in the cache, removed when an
+	// upgrade replaces it.
+	ImageArchive string `json:"imageArchive,omitempty"`
+	ChartSum     string `json:"chartSum,omitempty"`
 	// Upgrades counts the upgrades the supervisor finished (or failed), so
 	// `up` again knows when its own is done.
 	Upgrades int `json:"upgrades,omitempty"`

@@ -1,4 +1,4 @@
-package sandbox
+package harness
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestTreeSum(t *testing.T) {
+func TestHashTree(t *testing.T) {
 	root := t.TempDir()
 	write := func(name, content string) {
 		t.Helper()
@@ -20,7 +20,7 @@ func TestTreeSum(t *testing.T) {
 	}
 	sum := func() string {
 		t.Helper()
-		s, err := treeSum(root, []string{"cmd", "go.mod"})
+		s, err := hashTree(root, []string{"cmd", "go.mod"})
 		if err != nil {
 			t.Fatal(err)
 		}
