@@ -68,7 +68,7 @@ func up(tb harness.T, cfg Config, rec *recorder, log logr.Logger) *Sandbox {
 	dnsArchive, _ := harness.CoreDNSImage(tb)
 	log.Info("starting bare nodes", "nodes", cfg.Nodes)
 	s.Cluster = harness.StartKubeCluster(tb, harness.KubeClusterOptions{
-		Nodes: cfg.Nodes, Underlay: s.Underlay, Images: []string{archive, dnsArchive}})
+		Nodes: cfg.Nodes, Underlay: s.Underlay, TunnelLinks: true, Images: []string{archive, dnsArchive}})
 	s.recordCluster(tb)
 
 	installed := time.Now()
