@@ -28,6 +28,8 @@ const (
 	installTimeout = 3 * time.Minute
 	// podsTimeout bounds the test pods' start once the nodes are Ready.
 	podsTimeout = 2 * time.Minute
+	// firstContact bounds a pod's first answered ping to another.
+	firstContact = 20 * time.Second
 )
 
 // defaultPodCIDR is the chart's network.defaultSubnet.cidr.
@@ -189,9 +191,22 @@ func (c *helmCluster) podAddress(t *testing.T, name string) netip.Addr {
 	return ip
 }
 
-// ping asserts from reaches to's address.
+// ping asserts from reaches to's address: a first answer within
+// firstContact (the userspace datapath drops the packet that makes it
+// resolve the tunnel peer's MAC address), then three of three answered.
 func (c *helmCluster) ping(t *testing.T, from, to testPod) {
 	t.Helper()
+	err := wait.Until(context.Background(), firstContact, from.name+" reaches "+to.name, func() error {
+		out, err := c.Kubectl("exec", from.name, "--", "ping", "-c", "1", "-W", "1", to.ip.String())
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("%s (%s) ping %s (%s on %s): %v", from.name, from.node, to.ip, to.name, to.node, err)
+		return
+	}
 	out, err := c.Kubectl("exec", from.name, "--", "ping", "-c", "3", "-W", "2", to.ip.String())
 	if err != nil || !strings.Contains(out, " 0% packet loss") {
 		t.Errorf("%s (%s) ping %s (%s on %s): %v\n%s", from.name, from.node, to.ip, to.name, to.node, err, out)

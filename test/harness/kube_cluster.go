@@ -102,10 +102,8 @@ func StartKubeCluster(tb T, opts KubeClusterOptions) *KubeCluster {
 	c.eachNode(tb, func(tb T, n *KubeNode) {
 		n.startContainerd(tb)
 		n.ImportImages(tb, images...)
-	})
-	for _, n := range c.Nodes {
 		n.startKubelet(tb, c)
-	}
+	})
 	c.labelControlPlane(tb)
 	c.waitServiceAccounts(tb)
 	return c
@@ -176,11 +174,7 @@ func (c *KubeCluster) kubeBinary(tb T, name string) string {
 func (c *KubeCluster) Clientset(tb T) *kubernetes.Clientset {
 	tb.Helper()
 	if c.clientset == nil {
-		cs, err := kubernetes.NewForConfig(c.API.Config)
-		if err != nil {
-			tb.Fatalf("client: %v", err)
-		}
-		c.clientset = cs
+		tb.Fatalf("client: the API server has not started")
 	}
 	return c.clientset
 }
@@ -224,6 +218,9 @@ func (c *KubeCluster) writeAdminKubeconfig(tb T, server string) {
 		tb.Fatalf("%v", err)
 	}
 	cfg.QPS, cfg.Burst = defaultQPS, defaultBurst
+	if c.clientset, err = kubernetes.NewForConfig(cfg); err != nil {
+		tb.Fatalf("client: %v", err)
+	}
 	c.API = &APIServer{Config: cfg, Kubeconfig: path, LogDir: filepath.Join(c.Nodes[0].Dir, "logs")}
 }
 

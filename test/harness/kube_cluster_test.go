@@ -27,6 +27,10 @@ const loopbackConflist = `{"cniVersion": "1.0.0", "name": "lo-only", "plugins": 
 // cluster leaves no process, namespace, cgroup or directory behind.
 func TestKubeCluster(t *testing.T) {
 	r := NewRunner(testr.New(t))
+	// Inside Run, failures go through r (r.Fatalf, wait.For(r, ...)): a
+	// t.Fatalf would leave Run by runtime.Goexit, past the Close below;
+	// this cleanup then still removes the cluster.
+	t.Cleanup(func() { _ = r.Close() })
 	var left leftovers
 	err := r.Run(func() {
 		start := time.Now()
@@ -35,44 +39,44 @@ func TestKubeCluster(t *testing.T) {
 		left = recordLeftovers(c)
 
 		for _, n := range c.Nodes {
-			node, err := c.Clientset(t).CoreV1().Nodes().Get(context.Background(), n.Name, metav1.GetOptions{})
+			node, err := c.Clientset(r).CoreV1().Nodes().Get(context.Background(), n.Name, metav1.GetOptions{})
 			if err != nil {
-				t.Fatalf("node %s: %v", n.Name, err)
+				r.Fatalf("node %s: %v", n.Name, err)
 			}
 			if status, msg := nodeReady(node); status == corev1.ConditionTrue {
-				t.Errorf("node %s Ready without a CNI configuration (%s)", n.Name, msg)
+				r.Errorf("node %s Ready without a CNI configuration (%s)", n.Name, msg)
 			}
 			if got := internalIP(node); got != n.Addr.Addr().String() {
-				t.Errorf("node %s InternalIP %q, want %s", n.Name, got, n.Addr.Addr())
+				r.Errorf("node %s InternalIP %q, want %s", n.Name, got, n.Addr.Addr())
 			}
 		}
 		out, err := c.Kubectl("get", "nodes", "--no-headers")
 		if err != nil {
-			t.Fatalf("%v", err)
+			r.Fatalf("%v", err)
 		}
 		t.Logf("kubectl get nodes:\n%s", out)
 
 		// The conflist in node-2's own directory readies node-2 only.
 		if err := os.WriteFile(filepath.Join(c.Nodes[1].CNIConfDir(), "10-lo.conflist"), []byte(loopbackConflist), 0o644); err != nil {
-			t.Fatalf("%v", err)
+			r.Fatalf("%v", err)
 		}
-		wait.For(t, 60*time.Second, "node-2 Ready", func() error { return c.nodeIs(c.Nodes[1].Name, corev1.ConditionTrue) })
+		wait.For(r, 60*time.Second, "node-2 Ready", func() error { return c.nodeIs(c.Nodes[1].Name, corev1.ConditionTrue) })
 		if err := c.nodeIs(c.Nodes[0].Name, corev1.ConditionTrue); err == nil {
-			t.Errorf("node-1 Ready with a CNI configuration written for node-2 only")
+			r.Errorf("node-1 Ready with a CNI configuration written for node-2 only")
 		}
 		t.Logf("node-2 Ready %s after start", time.Since(start).Round(100*time.Millisecond))
 
 		// A host-network pod runs in node-2's network namespace, and the
 		// API server reaches its kubelet for exec.
 		if out, err := c.KubectlIn(hostPod, "create", "-f", "-"); err != nil {
-			t.Fatalf("%v\n%s", err, out)
+			r.Fatalf("%v\n%s", err, out)
 		}
 		if out, err := c.Kubectl("wait", "--for=condition=Ready", "--timeout=60s", "pod/host"); err != nil {
-			t.Fatalf("%v\n%s", err, out)
+			r.Fatalf("%v\n%s", err, out)
 		}
 		out, err = c.Kubectl("exec", "host", "--", "ip", "-4", "-o", "addr", "show", "eth1")
 		if err != nil || !strings.Contains(out, " "+c.Nodes[1].Addr.String()+" ") {
-			t.Errorf("host-network pod on node-2: eth1 %q (%v), want %s", out, err, c.Nodes[1].Addr)
+			r.Errorf("host-network pod on node-2: eth1 %q (%v), want %s", out, err, c.Nodes[1].Addr)
 		}
 		t.Logf("host-network pod Running %s after start", time.Since(start).Round(100*time.Millisecond))
 	})

@@ -66,6 +66,13 @@ type KubeNode struct {
 // from, sees none of it.
 const mountScript = `set -eu
 D=$1
+# Never on the host: nsenter into a holder that has not unshared yet would
+# land here in the host's namespaces.
+if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink /proc/1/ns/mnt)" ] ||
+   [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+  echo "refusing to set up node mounts in the host's namespaces" >&2
+  exit 1
+fi
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir /run/cgroup-host
 mount --rbind /sys/fs/cgroup /run/cgroup-host
@@ -117,6 +124,7 @@ func startKubeNode(tb T, c *KubeCluster, index int) *KubeNode {
 		stderrFile: n.logPath("holder"),
 	})
 	n.daemons = append(n.daemons, n.holder)
+	n.waitHolder(tb)
 	if out, err := n.Command("sh", "-c", mountScript, "sh", n.Dir).CombinedOutput(); err != nil {
 		tb.Fatalf("node %s: mounts: %v: %s", n.Name, err, out)
 	}
@@ -124,6 +132,36 @@ func startKubeNode(tb T, c *KubeCluster, index int) *KubeNode {
 		tb.Fatalf("node %s: %v (Debian package containernetworking-plugins)", n.Name, err)
 	}
 	return n
+}
+
+// waitHolder waits until the holder is in namespaces of its own: right
+// after the fork it is still in the harness's, and nsenter would enter
+// the host's namespaces through it.
+func (n *KubeNode) waitHolder(tb T) {
+	tb.Helper()
+	hostMnt, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		tb.Fatalf("node %s: %v", n.Name, err)
+	}
+	hostNet, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		tb.Fatalf("node %s: %v", n.Name, err)
+	}
+	proc := filepath.Join("/proc", strconv.Itoa(n.holder.pid()), "ns")
+	n.holder.waitFor(tb, readyTimeout, n.Name+" namespaces made", func() error {
+		mnt, err := os.Readlink(filepath.Join(proc, "mnt"))
+		if err != nil {
+			return err
+		}
+		net, err := os.Readlink(filepath.Join(proc, "net"))
+		if err != nil {
+			return err
+		}
+		if mnt == hostMnt || net == hostNet {
+			return fmt.Errorf("holder still in the harness's namespaces (mnt %s, net %s)", mnt, net)
+		}
+		return nil
+	})
 }
 
 // Command is argv run in the node's network and mount namespaces.

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -29,6 +30,9 @@ type kubePKI struct {
 	dir    string
 	caCert *x509.Certificate
 	caKey  crypto.Signer
+
+	// mu guards serial: nodes are issued certificates at once.
+	mu     sync.Mutex
 	serial int64
 }
 
@@ -90,9 +94,8 @@ func (p *kubePKI) issue(req certRequest) error {
 	if err != nil {
 		return fmt.Errorf("key for %s: %w", req.name, err)
 	}
-	p.serial++
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial),
+		SerialNumber: p.nextSerial(),
 		Subject:      pkix.Name{CommonName: req.commonName, Organization: req.organization},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(certValidity),
@@ -109,6 +112,14 @@ func (p *kubePKI) issue(req certRequest) error {
 		return fmt.Errorf("certificate for %s: %w", req.name, err)
 	}
 	return p.writeKeyPair(req.name, der, key)
+}
+
+// nextSerial is the serial number of the next certificate.
+func (p *kubePKI) nextSerial() *big.Int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.serial++
+	return big.NewInt(p.serial)
 }
 
 // writeKeyPair writes <name>.crt and <name>.key.
