@@ -136,9 +136,13 @@ func (s *Sandbox) recordCluster(tb harness.T) {
 		for _, n := range c.Nodes {
 			st.Nodes = append(st.Nodes, NodeState{Name: n.Name, NetNS: n.NetNS, Address: n.Addr.Addr().String(),
 				MountNSPID: n.PID()})
-			st.NetNS = append(st.NetNS, n.NetNS)
+			st.NetNS = append(st.NetNS, n.NetNS, s.nodeNetNSAlias(n.Name))
 		}
+		st.TcpdumpFlags = s.tcpdumpFlags()
 	})
+	for _, n := range c.Nodes {
+		s.exposeNode(tb, n)
+	}
 }
 
 func (s *Sandbox) record(tb harness.T, change func(*State)) {

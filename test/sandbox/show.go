@@ -60,6 +60,8 @@ func writeEnv(cfg Config, st State) error {
 		fmt.Fprintf(&b, "#   nsenter -t $NODE_PID_1 -m -n ctr -n k8s.io images ls\n")
 		fmt.Fprintf(&b, "export CONTAINERD_ADDRESS=/run/containerd/containerd.sock\n")
 	}
+	fmt.Fprintf(&b, "# kubectl ovnet tcpdump $OVNET_TCPDUMP POD [tcpdump args]: the nodes' namespaces and OVS databases\n")
+	fmt.Fprintf(&b, "export OVNET_TCPDUMP=%q\n", st.TcpdumpFlags)
 	fmt.Fprintf(&b, "# the world outside: the underlay, the external host, the far network (probe server on port %d)\n", FarPort)
 	fmt.Fprintf(&b, "export UL_NETNS=%s EXT_NETNS=%s FAR_NETNS=%s FAR_PORT=%d\n", st.Underlay, st.External, st.Far, FarPort)
 	return os.WriteFile(cfg.envPath(), []byte(b.String()), 0o644)

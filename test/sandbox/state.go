@@ -46,6 +46,8 @@ type State struct {
 	// NB and SB are the OVN databases as the host reaches them (tcp:127.0.0.1:port).
 	NB string `json:"nb,omitempty"`
 	SB string `json:"sb,omitempty"`
+	// TcpdumpFlags are `kubectl ovnet tcpdump`'s flags for these nodes.
+	TcpdumpFlags string `json:"tcpdumpFlags,omitempty"`
 	// External and Far are the outside world's namespaces.
 	External string `json:"external,omitempty"`
 	Far      string `json:"far,omitempty"`
