@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +25,8 @@ const loopbackConflist = `{"cniVersion": "1.0.0", "name": "lo-only", "plugins": 
 // TestKubeCluster starts two kind-like nodes: kubectl sees them NotReady,
 // with their underlay addresses, until a CNI configuration appears in a
 // node's own /etc/cni/net.d; then that node turns Ready. Closing the
-// cluster leaves no process, namespace, cgroup or directory behind.
+// cluster leaves no process, namespace, cgroup or directory behind, and the
+// host's mounts never change.
 func TestKubeCluster(t *testing.T) {
 	r := NewRunner(testr.New(t))
 	// Inside Run, failures go through r (r.Fatalf, wait.For(r, ...)): a
@@ -32,10 +34,15 @@ func TestKubeCluster(t *testing.T) {
 	// this cleanup then still removes the cluster.
 	t.Cleanup(func() { _ = r.Close() })
 	var left leftovers
+	hostMounts := mountPoints(t)
 	err := r.Run(func() {
 		start := time.Now()
 		c := StartKubeCluster(r, KubeClusterOptions{Nodes: 2})
 		t.Logf("2 nodes registered in %s", time.Since(start).Round(100*time.Millisecond))
+		// The nodes' /run, /etc, /var/lib... are theirs alone.
+		if now := mountPoints(t); !slices.Equal(now, hostMounts) {
+			r.Errorf("the host's mounts changed with the cluster up:\nbefore %v\nnow    %v", hostMounts, now)
+		}
 		left = recordLeftovers(c)
 
 		for _, n := range c.Nodes {
@@ -88,6 +95,9 @@ func TestKubeCluster(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	left.check(t)
+	if now := mountPoints(t); !slices.Equal(now, hostMounts) {
+		t.Errorf("the host's mounts changed after Close:\nbefore %v\nnow    %v", hostMounts, now)
+	}
 }
 
 // hostPod runs on node-2's host network from the imported tools image.
@@ -150,6 +160,25 @@ func (l leftovers) check(t *testing.T) {
 	if _, err := os.Stat(l.dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cluster directory %s still there after Close (%v)", l.dir, err)
 	}
+}
+
+// mountPoints lists the mount points of the test's mount namespace, the
+// host's, but for named network namespaces (other tests add and remove
+// them at any time).
+func mountPoints(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	var points []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && !strings.HasPrefix(fields[4], netnsDir+"/") {
+			points = append(points, fields[4])
+		}
+	}
+	return points
 }
 
 func internalIP(node *corev1.Node) string {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-logr/logr"
 )
@@ -184,4 +185,38 @@ func (r *Runner) popCleanup() func() {
 	f := r.cleanups[len(r.cleanups)-1]
 	r.cleanups = r.cleanups[:len(r.cleanups)-1]
 	return f
+}
+
+// stepT is the T of one of several steps run at once: Fatalf ends the
+// step (run returns its error) instead of the caller's goroutine, which
+// testing forbids from another goroutine. Cleanups go to the caller's T.
+type stepT struct {
+	T
+	running atomic.Bool
+}
+
+// Fatalf ends the step; after it (in a cleanup) it only reports.
+func (s *stepT) Fatalf(format string, args ...any) {
+	if !s.running.Load() {
+		s.T.Errorf(format, args...)
+		return
+	}
+	panic(fatal{err: fmt.Errorf(format, args...)})
+}
+
+// run calls step and returns the failure of a Fatalf inside it.
+func (s *stepT) run(step func()) (err error) {
+	s.running.Store(true)
+	defer s.running.Store(false)
+	defer func() {
+		if v := recover(); v != nil {
+			f, ok := v.(fatal)
+			if !ok {
+				panic(v)
+			}
+			err = f.err
+		}
+	}()
+	step()
+	return nil
 }
