@@ -126,7 +126,7 @@ func Status(cfg Config, out io.Writer) error {
 		return nil
 	}
 	showMapping(cfg, st, out)
-	fmt.Fprintf(out, "\n== Using the sandbox\n  . %s    # KUBECONFIG, PATH (kubectl, kubectl-ovnet), OVN_NB_DB/OVN_SB_DB, NODE_NETNS_<i>, CONTAINERD_ADDRESS\n", cfg.envPath())
+	fmt.Fprintf(out, "\n== Using the sandbox\n  . %s    # KUBECONFIG, PATH (kubectl, kubectl-ovnet), OVN_NB_DB/OVN_SB_DB, NODE_NETNS_<i>, OVNET_TCPDUMP, ...\n", cfg.envPath())
 	fmt.Fprintf(out, "  make sandbox-status | make sandbox-logs | make sandbox (again: rebuild + helm upgrade) | make sandbox-down\n")
 	return nil
 }
