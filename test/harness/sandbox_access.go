@@ -3,6 +3,7 @@ package harness
 import (
 	"net"
 	"strconv"
+	"strings"
 )
 
 // What a program that outlives its own start (the sandbox) needs of a
@@ -46,4 +47,44 @@ func TreeSum(tb T, paths ...string) string {
 func OvnetImageSum(tb T) string {
 	tb.Helper()
 	return TreeSum(tb, imageInputs...)
+}
+
+// MadeBy reports whether UniqueName could have returned name in process
+// pid: a prefix of one to four letters, pid in base 36 on pidDigits, then
+// the counter. A program cleaning up after a process that died before it
+// recorded its names (the sandbox's supervisor) finds them so.
+func MadeBy(pid int, name string) bool {
+	id := strconv.FormatInt(int64(pid), 36)
+	if len(id) > pidDigits {
+		return false
+	}
+	id = strings.Repeat("0", pidDigits-len(id)) + id
+	for n := 1; n <= maxNamePrefix && n < len(name); n++ {
+		if !isLetters(name[:n]) {
+			break
+		}
+		rest := name[n:]
+		if strings.HasPrefix(rest, id) && len(rest) > len(id) && isBase36(rest[len(id):]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLetters(s string) bool {
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func isBase36(s string) bool {
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'z') {
+			return false
+		}
+	}
+	return true
 }

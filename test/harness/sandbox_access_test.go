@@ -3,8 +3,32 @@ package harness
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
+
+func TestMadeBy(t *testing.T) {
+	mine := os.Getpid()
+	tests := []struct {
+		name string
+		pid  int
+		want bool
+	}{
+		{UniqueName("kn"), mine, true},
+		{UniqueName("ovkc"), mine, true},
+		{UniqueName("ext"), mine + 1, false},
+		{"kn" + strings.Repeat("0", pidDigits), mine, false},
+		{"eth0", mine, false},
+		{"", mine, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MadeBy(tt.pid, tt.name); got != tt.want {
+				t.Errorf("MadeBy(%d, %q) = %v, want %v", tt.pid, tt.name, got, tt.want)
+			}
+		})
+	}
+}
 
 func TestHashTree(t *testing.T) {
 	root := t.TempDir()

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ovnet/ovnet/test/harness"
 )
 
 const (
@@ -45,6 +47,7 @@ func Down(cfg Config, out io.Writer, keepLogs bool) error {
 		}
 	default:
 		fmt.Fprintf(out, "sandbox: the supervisor (pid %d) is gone; removing what the state file lists\n", st.Supervisor.PID)
+		st = withUnrecorded(st)
 	}
 	var errs []error
 	if err == nil {
@@ -85,6 +88,38 @@ func stopSupervisor(cfg Config, st State, out io.Writer) error {
 	}
 	follow.copyNew()
 	return nil
+}
+
+// withUnrecorded adds to st the network namespaces and top-level cgroups
+// the dead supervisor named (harness.UniqueName carries its PID) but had
+// not recorded yet: it may have died while starting the nodes.
+func withUnrecorded(st State) State {
+	known := map[string]bool{}
+	for _, n := range append(append([]string{}, st.NetNS...), st.Cgroups...) {
+		known[strings.TrimPrefix(n, "/")] = true
+	}
+	if entries, err := os.ReadDir("/run/netns"); err == nil {
+		for _, e := range entries {
+			if !known[e.Name()] && harness.MadeBy(st.Supervisor.PID, e.Name()) {
+				st.NetNS = append(st.NetNS, e.Name())
+			}
+		}
+	}
+	seen := map[string]bool{}
+	hierarchies, _ := filepath.Glob(filepath.Join(cgroupRoot, "*"))
+	for _, h := range append(hierarchies, cgroupRoot) {
+		entries, err := os.ReadDir(h)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() && !known[e.Name()] && !seen[e.Name()] && harness.MadeBy(st.Supervisor.PID, e.Name()) {
+				seen[e.Name()] = true
+				st.Cgroups = append(st.Cgroups, "/"+e.Name())
+			}
+		}
+	}
+	return st
 }
 
 // removeLeftovers kills what still runs in the nodes' cgroups and removes
