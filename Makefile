@@ -106,7 +106,7 @@ SANDBOX_DIR ?= /tmp/ovnet-sandbox
 SANDBOX_BIN := _output/sandbox
 SANDBOX_RUN = SANDBOX_DIR=$(SANDBOX_DIR) $(SANDBOX_BIN)
 sandbox-bin:
-	$(GO) build -o $(SANDBOX_BIN) ./test/sandbox/cmd/sandbox
+	@$(GO) build -o $(SANDBOX_BIN) ./test/sandbox/cmd/sandbox
 
 sandbox: tools sandbox-bin
 	$(SANDBOX_RUN) up
