@@ -42,10 +42,13 @@ func Up(cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pid := p.Pid // Release forgets it
-	fmt.Fprintf(out, "sandbox: supervisor pid %d, log %s\n", pid, cfg.supervisorLog())
+	sup, err := processOf(p.Pid)
 	_ = p.Release()
-	st, err = waitPhase(cfg, pid, follow, PhaseStarting)
+	if err != nil {
+		return fmt.Errorf("the supervisor (pid %d) exited at once; see %s", p.Pid, cfg.supervisorLog())
+	}
+	fmt.Fprintf(out, "sandbox: supervisor pid %d, log %s\n", sup.PID, cfg.supervisorLog())
+	st, err = waitPhase(cfg, sup, follow, PhaseStarting)
 	if err != nil {
 		return err
 	}
@@ -63,7 +66,7 @@ func upgrade(cfg Config, st State, out io.Writer) error {
 	if err := st.Supervisor.Signal(syscall.SIGHUP); err != nil {
 		return err
 	}
-	st, err := waitState(cfg, st.Supervisor.PID, follow, "upgrading", func(now State) bool {
+	st, err := waitState(cfg, st.Supervisor, follow, "upgrading", func(now State) bool {
 		return now.Upgrades > st.Upgrades
 	})
 	if err != nil {
@@ -76,23 +79,24 @@ func upgrade(cfg Config, st State, out io.Writer) error {
 }
 
 // waitPhase follows the log until the state's phase is no longer from.
-func waitPhase(cfg Config, pid int, follow *logFollower, from Phase) (State, error) {
-	return waitState(cfg, pid, follow, string(from), func(st State) bool { return st.Phase != from })
+func waitPhase(cfg Config, sup Process, follow *logFollower, from Phase) (State, error) {
+	return waitState(cfg, sup, follow, string(from), func(st State) bool { return st.Phase != from })
 }
 
-// waitState follows the log until the state written by supervisor pid
+// waitState follows the log until the state written by supervisor sup
 // satisfies done; what names the wait in errors.
-func waitState(cfg Config, pid int, follow *logFollower, what string, done func(State) bool) (State, error) {
+func waitState(cfg Config, sup Process, follow *logFollower, what string, done func(State) bool) (State, error) {
 	deadline := time.Now().Add(upTimeout)
 	for {
 		follow.copyNew()
 		st, err := LoadState(cfg.statePath())
-		if err == nil && st.Supervisor.PID == pid && done(st) {
+		if err == nil && st.Supervisor.PID == sup.PID && done(st) {
 			follow.copyNew()
 			return st, nil
 		}
-		if err == nil && st.Supervisor.PID == pid && !st.Supervisor.Alive() {
-			return st, fmt.Errorf("the supervisor (pid %d) exited; see %s", pid, cfg.supervisorLog())
+		if !sup.Alive() {
+			follow.copyNew()
+			return st, fmt.Errorf("the supervisor (pid %d) exited; see %s", sup.PID, cfg.supervisorLog())
 		}
 		if time.Now().After(deadline) {
 			return st, fmt.Errorf("the sandbox is still %s after %s; see %s", what, upTimeout, cfg.supervisorLog())
