@@ -42,10 +42,11 @@ func Up(cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sup, err := processOf(p.Pid)
+	pid := p.Pid // Release forgets it
+	sup, err := processOf(pid)
 	_ = p.Release()
 	if err != nil {
-		return fmt.Errorf("the supervisor (pid %d) exited at once; see %s", p.Pid, cfg.supervisorLog())
+		return fmt.Errorf("the supervisor (pid %d) exited at once; see %s", pid, cfg.supervisorLog())
 	}
 	fmt.Fprintf(out, "sandbox: supervisor pid %d, log %s\n", sup.PID, cfg.supervisorLog())
 	st, err = waitPhase(cfg, sup, follow, PhaseStarting)
