@@ -130,9 +130,15 @@ func (r *Runner) newTempDir() (string, error) {
 		}
 		r.tempRoot = root
 	}
-	r.tempDirs++
-	dir := filepath.Join(r.tempRoot, fmt.Sprintf("%03d", r.tempDirs))
-	return dir, os.Mkdir(dir, 0o755)
+	// A root of NewRunnerIn may hold an earlier run's directories (its
+	// logs, kept): numbering goes on after them.
+	for {
+		r.tempDirs++
+		dir := filepath.Join(r.tempRoot, fmt.Sprintf("%03d", r.tempDirs))
+		if err := os.Mkdir(dir, 0o755); !errors.Is(err, os.ErrExist) {
+			return dir, err
+		}
+	}
 }
 
 // Run calls step and returns the failure of a Fatalf inside it, nil if

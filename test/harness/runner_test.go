@@ -154,8 +154,15 @@ func TestRunnerTempDir(t *testing.T) {
 
 func TestRunnerInKeepsRoot(t *testing.T) {
 	root := t.TempDir()
+	// An earlier run's directory, kept: the next is made beside it.
+	if err := os.Mkdir(filepath.Join(root, "001"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	r := NewRunnerIn(testr.New(t), root)
 	dir := r.TempDir()
+	if dir != filepath.Join(root, "002") {
+		t.Errorf("TempDir() = %s, want %s beside the earlier run's 001", dir, filepath.Join(root, "002"))
+	}
 	if filepath.Dir(dir) != root {
 		t.Errorf("TempDir() = %s, want it under %s", dir, root)
 	}
