@@ -42,7 +42,7 @@ TEST_TIMEOUT ?= 30m
 HELM_VERSION ?= v3.22.0
 HELM ?= $(GO) run helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-.PHONY: all build deps tools test unit bench image sandbox sandbox-down generate verify-generate manifests
+.PHONY: all build deps tools test unit bench image sandbox sandbox-bin sandbox-down sandbox-status sandbox-logs generate verify-generate manifests
 
 all: build
 
@@ -54,12 +54,15 @@ deps:
 	hack/install-deps.sh
 
 # Debian packages plus etcd, kube-apiserver and kubectl for the suites, and
-# kube-controller-manager, kube-scheduler and kubelet for the sandbox's node.
+# kube-controller-manager, kube-scheduler and kubelet for the sandbox's node;
+# CoreDNS (cluster DNS, yamls/coredns.yaml) and its image
+# local.test/coredns:<version>, from hack/coredns (~3 minutes once).
 # Binaries already at the wanted version are kept.
 tools: deps
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) SRC_CACHE=$(OVNET_CACHE)/src \
 		hack/build-k8s.sh $(KUBE_BIN) etcd kube-apiserver kubectl \
 		kube-controller-manager kube-scheduler kubelet
+	hack/build-coredns.sh image >/dev/null
 
 test: tools
 	$(GO) vet ./...
@@ -89,27 +92,34 @@ IMAGE_ARCHIVE ?= _output/ovnet-image-$(TAG).tar
 image: deps
 	hack/build-image.sh $(IMAGE_ARCHIVE) $(IMAGE):$(TAG)
 
-# The local sandbox: the control plane (etcd, kube-apiserver, OVN central,
-# the controller, kube-controller-manager, kube-scheduler) and one node
-# (containerd, kubelet, OVS + ovn-controller in a network namespace, the
-# ovnet daemon) on this machine, the world outside it in network namespaces
-# (an external host and a far network with a probe server), with the examples applied; see
-# hack/sandbox.sh. The daemon and the CNI plugin are optional: when either
-# does not build, the sandbox starts without them (and says so).
-# `make sandbox-down` stops it all.
+# The local sandbox (test/sandbox, a Go program on test/harness): kind-like
+# nodes (each a network and mount namespace with its own containerd and
+# kubelet; node-1 also runs the control plane) on the modelled underlay with
+# an external host and a far network, the ovnet image built here (as `make
+# image`) and installed by `helm install` of charts/ovnet, CoreDNS and the
+# examples. A detached supervisor keeps it running; its state, logs and
+# sandbox.env are in $(SANDBOX_DIR). NODES=3 gives three nodes, EXAMPLES=0
+# no examples. `make sandbox` again while up rebuilds the image and `helm
+# upgrade`s when the sources or the chart changed. `make sandbox-down`
+# removes everything, the directory too (KEEP_LOGS=1 keeps the logs).
 SANDBOX_DIR ?= /tmp/ovnet-sandbox
-sandbox: tools
-	$(GO) build -o $(SANDBOX_DIR)/bin/ovnet-controller ./cmd/controller
-	CGO_ENABLED=0 $(GO) build -o $(SANDBOX_DIR)/bin/probe ./test/image/probe
-	@rm -f $(SANDBOX_DIR)/bin/ovnet-daemon $(SANDBOX_DIR)/bin/ovnet
-	@$(GO) build -o $(SANDBOX_DIR)/bin/ovnet-daemon ./cmd/daemon && \
-	  $(GO) build -o $(SANDBOX_DIR)/bin/ovnet ./cmd/cni || \
-	  { rm -f $(SANDBOX_DIR)/bin/ovnet-daemon $(SANDBOX_DIR)/bin/ovnet; \
-	    echo "sandbox: cmd/daemon or cmd/cni does not build; starting without the ovnet daemon" >&2; }
-	KUBE_BIN=$(KUBE_BIN) hack/sandbox.sh up $(SANDBOX_DIR)
+SANDBOX_BIN := _output/sandbox
+SANDBOX_RUN = SANDBOX_DIR=$(SANDBOX_DIR) $(SANDBOX_BIN)
+sandbox-bin:
+	@$(GO) build -o $(SANDBOX_BIN) ./test/sandbox/cmd/sandbox
 
-sandbox-down:
-	hack/sandbox.sh down $(SANDBOX_DIR)
+sandbox: tools sandbox-bin
+	$(SANDBOX_RUN) up
+
+sandbox-down: sandbox-bin
+	$(SANDBOX_RUN) down
+
+sandbox-status: sandbox-bin
+	@$(SANDBOX_RUN) status
+
+# LOG=kubelet shows the end of every log whose path names it.
+sandbox-logs: sandbox-bin
+	@$(SANDBOX_RUN) logs $(LOG)
 
 generate:
 	$(GO) generate $(MODEL_PKGS)

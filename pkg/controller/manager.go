@@ -176,7 +176,7 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	subnets := NewSubnetReconciler(c, network, rec)
 	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets}
 	pods := &PodReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets,
-		Metrics: NewMetrics(reg, network.IPAM)}
+		Metrics: NewMetrics(reg, network.IPAM, mgr.GetCache())}
 	for _, setup := range []func(ctrl.Manager) error{
 		subnets.SetupWithManager,
 		(&NamespaceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,

@@ -43,6 +43,10 @@ func TestBadValuesFail(t *testing.T) {
 		{"API server port without a host", []string{"apiServer.port=6443"}, "apiServer.port needs apiServer.host"},
 		{"API server host with a scheme", []string{"apiServer.host=https://10.0.0.1"}, "/apiServer/host'"},
 		{"replicas without leader election", []string{"controller.replicas=2", "controller.leaderElection.enabled=false"}, "needs controller.leaderElection.enabled"},
+		{"scrape interval without a unit", []string{"metrics.serviceMonitor.interval=30"}, "/metrics/serviceMonitor/interval'"},
+		{"Go duration Prometheus refuses", []string{"metrics.serviceMonitor.scrapeTimeout=1.5s"}, "/metrics/serviceMonitor/scrapeTimeout'"},
+		{"misspelt metrics key", []string{"metrics.serviceMonitor.enable=true"}, "additional properties 'enable' not allowed"},
+		{"dashboard namespace not a name", []string{"metrics.dashboard.namespace=Monitoring"}, "/metrics/dashboard/namespace'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,7 +248,8 @@ func specOf(t *testing.T, raw string) string {
 }
 
 // TestLint runs `helm lint --strict` (which also renders NOTES.txt) with
-// the defaults and with OVN central outside the cluster on IPv6.
+// the defaults, with OVN central outside the cluster on IPv6, and with the
+// metrics objects on.
 func TestLint(t *testing.T) {
 	tests := []struct {
 		name string
@@ -252,6 +257,7 @@ func TestLint(t *testing.T) {
 	}{
 		{"defaults", nil},
 		{"external OVN central", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:[fd00::10]:6641", "ovn.sbAddress=tcp:[fd00::10]:6642"}},
+		{"ServiceMonitors and dashboard", []string{"metrics.serviceMonitor.enabled=true", "metrics.dashboard.enabled=true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,61 +1,45 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ovnet/ovnet/test/harness"
 	"github.com/ovnet/ovnet/test/harness/wait"
+	"github.com/ovnet/ovnet/test/sandbox"
 )
 
-// sandboxEnv lists every variable hack/sandbox.sh (or what it runs) reads
-// from the environment; the test sets each one itself, so a developer's
-// shell settings for their own sandbox never leak into this one.
-var sandboxEnv = append([]string{
-	"KUBE_BIN", "NODE", "NODE_NETNS", "CTRD_STATE", "CGROUP_ROOT", "CONTROLLER_ARGS", "DAEMON_ARGS",
-	"UL_NETNS", "EXT_NETNS", "FAR_NETNS", "FAR_PORT",
-	"EXAMPLES", "WAIT_TIMEOUT", "KUBECONFIG", "OVN_RUNDIR", "OVS_RUNDIR",
-}, sandboxPortVars...)
+// kubeletNodes is the test's node count: two, so the pods run on
+// different nodes and their traffic crosses the underlay.
+const kubeletNodes = 2
 
-// sandboxPortVars are the sandbox's TCP ports, each chosen free at run time.
-var sandboxPortVars = []string{
-	"ETCD_PORT", "ETCD_PEER_PORT", "API_PORT", "NB_PORT", "SB_PORT",
-	"METRICS_PORT", "PROBE_PORT", "KCM_PORT", "SCHEDULER_PORT", "KUBELET_PORT",
-	"KUBELET_HEALTHZ_PORT", "DAEMON_METRICS_PORT", "DAEMON_PROBE_PORT",
-}
-
-// sandboxBinaries are the Kubernetes programs the sandbox's control plane
-// and node run, all built by `make tools`.
-var sandboxBinaries = []string{"etcd", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler", "kubelet"}
-
-// TestKubelet runs the whole sandbox (hack/sandbox.sh): a real kubelet and
-// containerd run two pods through the ovnet CNI plugin and daemon, and the
-// pods reach each other on their ovnet addresses, as a user would check
-// it with kubectl. A Service whose EndpointSlices the real
-// kube-controller-manager writes is reached through its ClusterIP, and a
-// NetworkPolicy closes and, deleted, reopens the way to its pod.
+// TestKubelet brings up the sandbox in-process (test/sandbox, the code of
+// `make sandbox`): kind-like nodes with a real kubelet and containerd,
+// ovnet installed by `helm install` of charts/ovnet with the image built
+// from this tree. Two pods on different nodes run on their ovnet
+// addresses and reach each other, as a user would check it with kubectl;
+// a Service whose EndpointSlices the real kube-controller-manager writes
+// is reached through its ClusterIP and by name through cluster DNS
+// (CoreDNS); a NetworkPolicy closes and, deleted, reopens the way to its
+// pod; a pod reaches the far network outside.
 func TestKubelet(t *testing.T) {
 	start := time.Now()
-	s := startScriptSandbox(t)
+	s := startSandbox(t)
 	t.Logf("sandbox up in %s", time.Since(start).Round(100*time.Millisecond))
-	s.checkOutside()
 
 	pods := []string{"kubelet-a", "kubelet-b"}
 	var manifest strings.Builder
-	for _, name := range pods {
+	for i, name := range pods {
 		fmt.Fprintf(&manifest, `---
 apiVersion: v1
 kind: Pod
@@ -65,13 +49,14 @@ metadata:
   labels:
     app: %[1]s
 spec:
+  nodeName: node-%d
   terminationGracePeriodSeconds: 1
   containers:
   - name: probe
     image: local.test/tools:1
     imagePullPolicy: Never
     command: ["/probe", "serve", "--tcp", "80"]
-`, name)
+`, name, i%kubeletNodes+1)
 	}
 	if out, err := s.kubectlIn(manifest.String(), "create", "-f", "-"); err != nil {
 		t.Fatalf("create pods: %v\n%s", err, out)
@@ -93,6 +78,10 @@ spec:
 	vip := s.service("kubelet-b", 80)
 	s.connect("kubelet-a", "kubelet-b", vip)
 	t.Logf("service %s reached %s after start", vip, time.Since(start).Round(100*time.Millisecond))
+	// By name, through the cluster DNS the sandbox runs (CoreDNS, kube-dns
+	// 10.96.0.10, itself reached through ovnet's load balancer).
+	s.connect("kubelet-a", "kubelet-b", "kubelet-b.default")
+	t.Logf("service resolved by name %s after start", time.Since(start).Round(100*time.Millisecond))
 
 	if out, err := s.kubectlIn(denyIngressPolicy, "create", "-f", "-"); err != nil {
 		t.Fatalf("create policy: %v\n%s", err, out)
@@ -105,6 +94,9 @@ spec:
 	s.connect("kubelet-a", "kubelet-b", ips["kubelet-b"])
 	s.connect("kubelet-a", "kubelet-b", vip)
 	t.Logf("policy enforced and lifted %s after start", time.Since(start).Round(100*time.Millisecond))
+
+	s.checkOutside("kubelet-a", harness.UnderlayAddr(1).Addr())
+	t.Logf("far network reached %s after start", time.Since(start).Round(100*time.Millisecond))
 }
 
 // denyIngressPolicy isolates kubelet-b for ingress and allows nothing in.
@@ -123,7 +115,7 @@ spec:
 // service creates a ClusterIP Service selecting pod name on port and
 // returns its ClusterIP once the kube-controller-manager has published a
 // ready endpoint for it.
-func (s *scriptSandbox) service(name string, port int) string {
+func (s *kubeletSandbox) service(name string, port int) string {
 	s.t.Helper()
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Service
@@ -155,7 +147,7 @@ spec:
 
 // blocked asserts that pod from's connections to target:80 stop being
 // answered; the policy takes effect within moments, not at once.
-func (s *scriptSandbox) blocked(from, target string) {
+func (s *kubeletSandbox) blocked(from, target string) {
 	s.t.Helper()
 	wait.For(s.t, 30*time.Second, from+" blocked from "+target+":80 by the policy", func() error {
 		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", target+":80", "--timeout", "1s")
@@ -168,54 +160,37 @@ func (s *scriptSandbox) blocked(from, target string) {
 	})
 }
 
-// sandboxNodeIP is the sandbox node's uplink address (hack/sandbox-outside.sh).
-const sandboxNodeIP = "172.18.0.1"
-
-// checkOutside asserts that the sandbox's node reaches the far probe
-// server through its uplink and the external host, which sees the node's
-// uplink address.
-func (s *scriptSandbox) checkOutside() {
+// checkOutside asserts that pod from reaches the far network's probe
+// server through its node's egress NAT, the underlay and the external
+// host: the server sees the node's underlay address, nodeIP.
+func (s *kubeletSandbox) checkOutside(from string, nodeIP netip.Addr) {
 	s.t.Helper()
-	vars := s.recorded()
-	target := netip.AddrPortFrom(harness.FarIP, 8080).String()
-	if port := vars["FAR_PORT"]; port != "8080" {
-		s.t.Fatalf("FAR_PORT %q, want the default 8080", port)
-	}
-	out, err := exec.Command("ip", "netns", "exec", vars["NODE_NETNS"], filepath.Join(s.dir, "bin", "probe"),
-		"connect", "tcp", target, "--timeout", "2s").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "client="+sandboxNodeIP+":") {
-		s.t.Errorf("node to the far server %s: %v: %s, want client=%s", target, err, out, sandboxNodeIP)
-	}
-}
-
-// recorded is what "up" recorded in DIR/sandbox.env; nothing before "up"
-// got that far.
-func (s *scriptSandbox) recorded() map[string]string {
-	data, _ := os.ReadFile(filepath.Join(s.dir, "sandbox.env"))
-	vars := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			vars[k] = v
+	target := netip.AddrPortFrom(harness.FarIP, sandbox.FarPort).String()
+	wait.For(s.t, 30*time.Second, from+" reaches the far server "+target, func() error {
+		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", target, "--timeout", "2s")
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, out)
 		}
-	}
-	return vars
+		if !strings.Contains(out, "client="+nodeIP.String()+":") {
+			return fmt.Errorf("the far server saw another client than %s: %s", nodeIP, out)
+		}
+		return nil
+	})
 }
 
-// scriptSandbox is one run of hack/sandbox.sh in a directory of its own.
-type scriptSandbox struct {
-	t       *testing.T
-	dir     string
-	kubeBin string
-	// namespaces are the network namespaces "up" recorded: the node's
-	// and the outside world's, which "down" must delete.
-	namespaces []string
+// kubeletSandbox is the sandbox of one test, in a directory of its own.
+type kubeletSandbox struct {
+	t  *testing.T
+	sb *sandbox.Sandbox
+	// dir holds the sandbox's state, logs and nodes.
+	dir string
 }
 
-// startScriptSandbox brings a sandbox up without the examples, on ports free
-// now, with its binaries built from this tree, and brings it down when
+// startSandbox brings a sandbox of kubeletNodes nodes up without the
+// examples, with its image built from this tree, and brings it down when
 // the test ends. It fails, never skips, when something it needs is
 // missing: a test that skips proves nothing.
-func startScriptSandbox(t *testing.T) *scriptSandbox {
+func startSandbox(t *testing.T) *kubeletSandbox {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("TestKubelet needs root (network namespaces, containerd, kubelet, Open vSwitch)")
@@ -224,27 +199,18 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeBin := os.Getenv("KUBE_BIN")
-	if kubeBin == "" {
-		if kubeBin, err = harness.KubeAssetsDir(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, name := range sandboxBinaries {
-		if fi, err := os.Stat(filepath.Join(kubeBin, name)); err != nil || fi.Mode().Perm()&0o111 == 0 {
-			t.Fatalf("%s/%s missing: `make tools` builds it (or set KUBE_BIN)", kubeBin, name)
-		}
+	kubeBin, err := harness.KubeAssetsDir()
+	if err != nil {
+		t.Fatal(err)
 	}
 	// A short directory directly under /tmp: unix socket paths below it
 	// must stay under 108 bytes, so not t.TempDir(), whose name carries
-	// the test's. Its path also names the sandbox's network namespace,
-	// containerd state and cgroup, so it never meets a developer's
-	// sandbox (/tmp/ovnet-sandbox by default).
+	// the test's.
 	dir, err := os.MkdirTemp("/tmp", "ovk-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scriptSandbox{t: t, dir: dir, kubeBin: kubeBin}
+	s := &kubeletSandbox{t: t, dir: dir}
 	t.Cleanup(func() {
 		if t.Failed() {
 			s.logTails()
@@ -253,106 +219,9 @@ func startScriptSandbox(t *testing.T) *scriptSandbox {
 			t.Errorf("remove %s: %v", dir, err)
 		}
 	})
-
-	built := time.Now()
-	bin := filepath.Join(dir, "bin")
-	if err := os.Mkdir(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for pkg, name := range map[string]string{"./cmd/controller": "ovnet-controller", "./cmd/daemon": "ovnet-daemon", "./cmd/cni": "ovnet",
-		"./test/image/probe": "probe"} {
-		if err := os.Symlink(harness.Build(t, pkg, name), filepath.Join(bin, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("binaries built in %s", time.Since(built).Round(100*time.Millisecond))
-
-	env := []string{"KUBE_BIN=" + kubeBin, "EXAMPLES=0", "WAIT_TIMEOUT=60"}
-	for i, port := range distinctFreePorts(t, len(sandboxPortVars)) {
-		env = append(env, fmt.Sprintf("%s=%d", sandboxPortVars[i], port))
-	}
-	script := filepath.Join(root, "hack", "sandbox.sh")
-	run := func(verb string, timeout time.Duration) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, script, verb, dir)
-		cmd.Env = append(withoutEnvVars(os.Environ(), sandboxEnv), env...)
-		cmd.WaitDelay = 5 * time.Second
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	t.Cleanup(func() {
-		down := time.Now()
-		out, err := run("down", 3*time.Minute)
-		t.Logf("hack/sandbox.sh down: %s", time.Since(down).Round(100*time.Millisecond))
-		if err != nil {
-			t.Errorf("sandbox.sh down %s: %v\n%s", dir, err, out)
-		} else if t.Failed() {
-			t.Logf("sandbox.sh down:\n%s", out)
-		}
-		for _, ns := range s.namespaces {
-			if _, err := os.Stat(filepath.Join("/run/netns", ns)); err == nil {
-				t.Errorf("network namespace %s still exists after sandbox.sh down", ns)
-			}
-		}
-	})
-	up := time.Now()
-	out, err := run("up", 4*time.Minute)
-	t.Logf("hack/sandbox.sh up %s: %s", dir, time.Since(up).Round(100*time.Millisecond))
-	vars := s.recorded()
-	for _, name := range []string{"NODE_NETNS", "UL_NETNS", "EXT_NETNS", "FAR_NETNS"} {
-		if ns := vars[name]; ns != "" {
-			s.namespaces = append(s.namespaces, ns)
-		} else if err == nil {
-			t.Errorf("sandbox.env records no %s: %v", name, vars)
-		}
-	}
-	if err != nil {
-		t.Fatalf("sandbox.sh up %s: %v\n%s", dir, err, out)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("sandbox.sh up:\n%s", out)
-		}
-	})
+	cfg := sandbox.Config{Dir: dir, Nodes: kubeletNodes, Repo: root, KubeBin: kubeBin}
+	s.sb = sandbox.Start(t, cfg, testr.New(t))
 	return s
-}
-
-// distinctFreePorts returns n distinct TCP ports of 127.0.0.1 that are free now.
-func distinctFreePorts(t *testing.T, n int) []int {
-	t.Helper()
-	seen := map[int]bool{}
-	var ports []int
-	for len(ports) < n {
-		_, p, err := net.SplitHostPort(harness.FreeAddr(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var port int
-		if _, err := fmt.Sscan(p, &port); err != nil {
-			t.Fatal(err)
-		}
-		if !seen[port] {
-			seen[port] = true
-			ports = append(ports, port)
-		}
-	}
-	return ports
-}
-
-// withoutEnvVars drops the named variables from an environment.
-func withoutEnvVars(environ, names []string) []string {
-	drop := map[string]bool{}
-	for _, n := range names {
-		drop[n] = true
-	}
-	var out []string
-	for _, kv := range environ {
-		if k, _, _ := strings.Cut(kv, "="); !drop[k] {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 func withPrefix(prefix string, names []string) []string {
@@ -363,29 +232,19 @@ func withPrefix(prefix string, names []string) []string {
 	return out
 }
 
-// kubectl runs the sandbox's kubectl against its API server.
-func (s *scriptSandbox) kubectl(args ...string) (string, error) {
-	return s.kubectlIn("", args...)
+// kubectl runs kubectl against the sandbox's API server.
+func (s *kubeletSandbox) kubectl(args ...string) (string, error) {
+	return s.sb.Kubectl(args...)
 }
 
-func (s *scriptSandbox) kubectlIn(stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	argv := append([]string{"--kubeconfig=" + filepath.Join(s.dir, "kubeconfig")}, args...)
-	cmd := exec.CommandContext(ctx, filepath.Join(s.kubeBin, "kubectl"), argv...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
-	}
-	return out.String(), nil
+func (s *kubeletSandbox) kubectlIn(stdin string, args ...string) (string, error) {
+	return s.sb.KubectlIn(stdin, args...)
 }
 
 // checkAddresses asserts that each pod runs with status.podIP equal to
 // the address ovnet gave it (its ip_address annotation), inside subnet;
 // it returns the pods' addresses by name.
-func (s *scriptSandbox) checkAddresses(names []string, subnet netip.Prefix) map[string]string {
+func (s *kubeletSandbox) checkAddresses(names []string, subnet netip.Prefix) map[string]string {
 	s.t.Helper()
 	out, err := s.kubectl(append([]string{"get", "-o", "json", "pods"}, names...)...)
 	if err != nil {
@@ -425,7 +284,7 @@ func (s *scriptSandbox) checkAddresses(names []string, subnet netip.Prefix) map[
 // connect asserts that pod from reaches pod to's probe server on ip:80,
 // retrying for a while: the first packets may wait for ARP and for
 // ovn-controller to finish installing the ports' flows.
-func (s *scriptSandbox) connect(from, to, ip string) {
+func (s *kubeletSandbox) connect(from, to, ip string) {
 	s.t.Helper()
 	wait.For(s.t, 30*time.Second, from+" reaches "+to+" at "+ip+":80", func() error {
 		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", ip+":80", "--timeout", "2s")
@@ -441,8 +300,14 @@ func (s *scriptSandbox) connect(from, to, ip string) {
 
 // logTails logs the end of every sandbox log, for a failure in CI where
 // the directory is gone afterwards.
-func (s *scriptSandbox) logTails() {
-	logs, _ := filepath.Glob(filepath.Join(s.dir, "log", "*.log"))
+func (s *kubeletSandbox) logTails() {
+	var logs []string
+	_ = filepath.WalkDir(s.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".log") {
+			logs = append(logs, p)
+		}
+		return nil
+	})
 	sort.Strings(logs)
 	for _, f := range logs {
 		data, err := os.ReadFile(f)

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -111,6 +112,31 @@ func (c *Controller) NBTransactions(tb T) uint64 {
 		}
 	}
 	return 0
+}
+
+// Gauge is the value of the gauge name whose labels are exactly labels,
+// from the controller's registry; false when no such series exists.
+func (c *Controller) Gauge(tb T, name string, labels map[string]string) (float64, bool) {
+	tb.Helper()
+	families, err := c.Registry.Gather()
+	if err != nil {
+		tb.Fatalf("reading controller metrics: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if maps.Equal(got, labels) {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // Stop ends the controller and waits for it; it is safe to call twice.

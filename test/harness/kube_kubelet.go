@@ -39,7 +39,9 @@ const containerdConfig = `version = 2
 // kubeletConfig is the node's KubeletConfiguration; %s are the cgroup
 // root and the CA file. Swap, cgroup v1 and small disks are allowed
 // because test machines have them; local storage isolation is off since
-// the node's /var/lib is a directory of the host's disk.
+// the node's /var/lib is a directory of the host's disk. Cluster DNS is
+// the kube-dns Service of yamls/coredns.yaml, as kind sets it: pods get
+// it in resolv.conf whether or not CoreDNS runs yet.
 const kubeletConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 port: 10250
@@ -62,6 +64,8 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.avail
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 registerNode: true
+clusterDNS: [` + ClusterDNSIP + `]
+clusterDomain: ` + ClusterDomain + `
 `
 
 // startContainerd starts the node's containerd and waits for its socket.

@@ -48,6 +48,8 @@ type Runner struct {
 	tempRoot string
 	// tempDirs counts the directories made under tempRoot.
 	tempDirs int
+	// keepRoot: tempRoot is the caller's (NewRunnerIn), and Close leaves it.
+	keepRoot bool
 }
 
 // fatal is the panic value of Fatalf, recovered by Run and Close.
@@ -56,6 +58,14 @@ type fatal struct{ err error }
 // NewRunner returns a Runner that logs through log.
 func NewRunner(log logr.Logger) *Runner {
 	return &Runner{log: log}
+}
+
+// NewRunnerIn returns a Runner whose temporary directories are made under
+// root, which Close leaves in place: a program that keeps its state where
+// its user looks for it (the sandbox) removes root itself, when asked to.
+// root's path should be short, for unix sockets.
+func NewRunnerIn(log logr.Logger, root string) *Runner {
+	return &Runner{log: log, tempRoot: root, keepRoot: true}
 }
 
 // Helper does nothing: there are no test frames to skip.
@@ -120,9 +130,15 @@ func (r *Runner) newTempDir() (string, error) {
 		}
 		r.tempRoot = root
 	}
-	r.tempDirs++
-	dir := filepath.Join(r.tempRoot, fmt.Sprintf("%03d", r.tempDirs))
-	return dir, os.Mkdir(dir, 0o755)
+	// A root of NewRunnerIn may hold an earlier run's directories (its
+	// logs, kept): numbering goes on after them.
+	for {
+		r.tempDirs++
+		dir := filepath.Join(r.tempRoot, fmt.Sprintf("%03d", r.tempDirs))
+		if err := os.Mkdir(dir, 0o755); !errors.Is(err, os.ErrExist) {
+			return dir, err
+		}
+	}
 }
 
 // Run calls step and returns the failure of a Fatalf inside it, nil if
@@ -155,7 +171,7 @@ func (r *Runner) Close() error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.tempRoot != "" {
+	if r.tempRoot != "" && !r.keepRoot {
 		if err := os.RemoveAll(r.tempRoot); err != nil {
 			r.failures = append(r.failures, fmt.Errorf("removing temporary directories: %w", err))
 		}

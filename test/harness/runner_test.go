@@ -3,6 +3,7 @@ package harness
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -148,6 +149,28 @@ func TestRunnerTempDir(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still exists after Close (%v)", dir, err)
 		}
+	}
+}
+
+func TestRunnerInKeepsRoot(t *testing.T) {
+	root := t.TempDir()
+	// An earlier run's directory, kept: the next is made beside it.
+	if err := os.Mkdir(filepath.Join(root, "001"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunnerIn(testr.New(t), root)
+	dir := r.TempDir()
+	if dir != filepath.Join(root, "002") {
+		t.Errorf("TempDir() = %s, want %s beside the earlier run's 001", dir, filepath.Join(root, "002"))
+	}
+	if filepath.Dir(dir) != root {
+		t.Errorf("TempDir() = %s, want it under %s", dir, root)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("%s removed by Close, want it kept for its owner: %v", dir, err)
 	}
 }
 

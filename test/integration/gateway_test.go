@@ -96,6 +96,19 @@ func (e *env) activeGateway(subnet, gw string) {
 	})
 }
 
+// gatewayGauge waits until ovnet_subnet_gateway_ready says of the subnet
+// what its status says: ready (1 or 0) with gw active.
+func (e *env) gatewayGauge(subnet, gw string, ready float64) {
+	e.t.Helper()
+	labels := map[string]string{"subnet": subnet, "active_gateway": gw}
+	e.eventually(fmt.Sprintf("ovnet_subnet_gateway_ready%v %v", labels, ready), func() error {
+		if got, ok := e.ctrl.Gauge(e.t, "ovnet_subnet_gateway_ready", labels); !ok || got != ready {
+			return fmt.Errorf("got %v (series present: %v)", got, ok)
+		}
+		return nil
+	})
+}
+
 // anyEvent waits for an Event of any type about the Subnet with the reason
 // and a note containing substr.
 func (e *env) anyEvent(subnet, reason, substr string) {
@@ -139,6 +152,7 @@ func TestGatewayRows(t *testing.T) {
 		return e.hasPolicies(cluster)
 	})
 	e.condition("ovn-default", ovnetv1.ConditionGatewayReady, metav1.ConditionTrue, ovnetv1.ReasonDistributed)
+	e.gatewayGauge("ovn-default", "", 1)
 	// A pod costs no gateway row: the policies and routes stay as they are.
 	before, routes := e.policies(), e.routesTo("0.0.0.0/0")
 	e.pod("default", "p", nil)
@@ -157,6 +171,7 @@ func TestGatewayRows(t *testing.T) {
 			t.Errorf("condition names neither node: %q", msg)
 		}
 		e.eventually("reroute to gw-1", func() error { return e.hasPolicies([]policy{first}, second) })
+		e.gatewayGauge("egress", "", 0)
 	}
 	beats := harness.StartHeartbeats(t, e.c)
 	{ // second ready
@@ -164,6 +179,7 @@ func TestGatewayRows(t *testing.T) {
 		e.activeGateway("egress", "gw-2")
 		e.eventually("reroute to gw-2", func() error { return e.hasPolicies([]policy{second}, first) })
 		e.anyEvent("egress", ovnetv1.ReasonGatewayChanged, `"gw-2"`)
+		e.gatewayGauge("egress", "gw-2", 1)
 	}
 	{ // first ready again takes egress back
 		beats.Set("gw-1", &gatewayhealth.Report{Ready: true})

@@ -31,6 +31,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ovnet_nb_transaction_duration_seconds_count`,
 		`ovnet_nb_transaction_errors_total 0`,
 		`ovnet_pod_address_latency_seconds_count 3`,
+		`ovnet_subnet_gateway_ready{active_gateway="",subnet="m"} 1`,
 	}
 	e.eventually("metrics", func() error {
 		resp, err := http.Get("http://" + addr + "/metrics")
