@@ -18,6 +18,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == uninstallCommand {
+		os.Exit(runUninstall(os.Args[2:]))
+	}
 	var (
 		opts        controller.Options
 		nbAddress   string

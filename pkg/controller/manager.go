@@ -30,6 +30,9 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovn"
 )
 
+// LeaderElectionID names the replicas' leader Lease.
+const LeaderElectionID = "ovnet-controller"
+
 // Options configure a controller process.
 type Options struct {
 	// Network holds the cluster-wide settings.
@@ -130,7 +133,7 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Scheme:                        Scheme(),
 		Logger:                        opts.Logger,
 		LeaderElection:                opts.LeaderElection,
-		LeaderElectionID:              "ovnet-controller",
+		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &lease,

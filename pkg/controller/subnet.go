@@ -31,7 +31,7 @@ import (
 const (
 	// subnetFinalizer holds a Subnet's deletion until no pod or node holds
 	// an address in it, so no running pod loses its switch.
-	subnetFinalizer = "ovnet.io/subnet"
+	subnetFinalizer = ovnetv1.SubnetFinalizer
 	// inUseRetry is how often a held deletion is re-examined.
 	inUseRetry = 5 * time.Second
 	// usageWriteInterval bounds status writes caused by allocations: a

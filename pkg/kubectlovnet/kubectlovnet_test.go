@@ -2,6 +2,8 @@ package kubectlovnet
 
 import (
 	"bytes"
+	"cmp"
+	"fmt"
 	"net"
 	"net/netip"
 	"regexp"
@@ -103,13 +105,48 @@ func TestParseTrace(t *testing.T) {
 	if !isACLStage("ls_out_acl") || !isACLStage("ls_in_pre_acl") || isACLStage("ls_in_acl_hint") || isACLStage("ls_in_l2_lkup") {
 		t.Error("isACLStage wrong")
 	}
-	if v := verdict(res); !strings.HasPrefix(v, "dropped in ls_out_acl (priority 2000") {
-		t.Errorf("verdict %q", v)
+}
+
+func TestVerdict(t *testing.T) {
+	pass := tracedFlow{Stage: "ls_in_l2_lkup", Actions: []string{"next;"}}
+	out := func(port string) tracedFlow {
+		return tracedFlow{Stage: "ls_out_port_sec_l2", Actions: []string{"output;", `/* output to "` + port + `", type "" */`}}
 	}
-	res.Outputs = []string{"ovn-default-ovn-cluster", "ovn-cluster-ovn-default", "server.tr"}
-	if v := verdict(res); v != "output to server.tr  (via ovn-default-ovn-cluster -> ovn-cluster-ovn-default)" {
-		t.Errorf("verdict %q", v)
+	drop := tracedFlow{Stage: "ls_out_acl", Priority: "2000", Match: "outport == @deny", Actions: []string{"/* drop */"}}
+	tests := []struct {
+		name  string
+		trace string
+		want  string
+	}{
+		{"dropped on the same switch", sampleTrace, "dropped in ls_out_acl (priority 2000: reg0[9] == 1 && (outport == @ovnet_deny_in_78))"},
+		{"output across the router", render(pass, out("ovn-default-ovn-cluster"), pass, out("ovn-cluster-ovn-default"), pass, out("server.tr")),
+			"output to server.tr  (via ovn-default-ovn-cluster -> ovn-cluster-ovn-default)"},
+		// The bug this guards: a packet that crossed the router and met
+		// the destination switch's deny was reported as output to the router.
+		{"dropped behind the router", render(pass, out("ovn-a-ovn-cluster"), pass, out("ovn-cluster-ovn-default"), pass, drop),
+			"dropped in ls_out_acl (priority 2000: outport == @deny)  (via ovn-a-ovn-cluster -> ovn-cluster-ovn-default)"},
+		{"a drop before the last output does not count", render(drop, pass, out("server.tr")), "output to server.tr"},
+		{"nothing output", render(pass), "dropped (no flow output it)"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := verdict(parseTrace(tt.trace)); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// render writes flows the way ovn-trace --detailed prints them.
+func render(flows ...tracedFlow) string {
+	var b strings.Builder
+	for i, f := range flows {
+		fmt.Fprintf(&b, "%2d. %s (northd.c:1): %s, priority %s, uuid %08x\n", i, f.Stage, cmp.Or(f.Match, "1"), cmp.Or(f.Priority, "50"), i)
+		for _, a := range f.Actions {
+			b.WriteString("    " + a + "\n")
+		}
+	}
+	return b.String()
 }
 
 func TestWriteSubnets(t *testing.T) {

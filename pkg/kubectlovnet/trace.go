@@ -247,22 +247,31 @@ func routeTarget(f tracedFlow) string {
 	return ""
 }
 
-// verdict is the port the packet finally left by (with the router hops
-// on the way), or where it was dropped.
+// verdict is the port the packet finally left by, or where it was
+// dropped, with the ports it crossed on the way.
 func verdict(res traceResult) string {
-	if n := len(res.Outputs); n > 0 {
-		v := "output to " + res.Outputs[n-1]
-		if n > 1 {
-			v += "  (via " + strings.Join(res.Outputs[:n-1], " -> ") + ")"
-		}
-		return v
+	n := len(res.Outputs)
+	from := 0
+	if n > 0 {
+		from = res.lastOutputFlow + 1
 	}
-	for i := len(res.Flows) - 1; i >= 0; i-- {
-		if res.Flows[i].dropped() {
-			return fmt.Sprintf("dropped in %s (priority %s: %s)", res.Flows[i].Stage, res.Flows[i].Priority, res.Flows[i].Match)
+	for i := len(res.Flows) - 1; i >= from; i-- {
+		if f := res.Flows[i]; f.dropped() {
+			return fmt.Sprintf("dropped in %s (priority %s: %s)%s", f.Stage, f.Priority, f.Match, via(res.Outputs))
 		}
 	}
-	return "dropped (no flow output it)"
+	if n == 0 {
+		return "dropped (no flow output it)"
+	}
+	return "output to " + res.Outputs[n-1] + via(res.Outputs[:n-1])
+}
+
+// via names the ports a packet crossed before its verdict.
+func via(ports []string) string {
+	if len(ports) == 0 {
+		return ""
+	}
+	return "  (via " + strings.Join(ports, " -> ") + ")"
 }
 
 // parseMap reads ovsdb's bare map "k=v k2=v2".

@@ -27,6 +27,10 @@ type traceResult struct {
 	Flows []tracedFlow
 	// Outputs are the logical ports the packet left by, in order.
 	Outputs []string
+	// lastOutputFlow indexes the flow whose actions held the last output:
+	// a drop after it (the destination switch's egress ACL, behind a
+	// router) ends the packet there.
+	lastOutputFlow int
 }
 
 // parseTrace reads ovn-trace --detailed output.
@@ -41,6 +45,7 @@ func parseTrace(out string) traceResult {
 		}
 		if m := outputLine.FindStringSubmatch(line); m != nil {
 			r.Outputs = append(r.Outputs, m[1])
+			r.lastOutputFlow = len(r.Flows) - 1
 		}
 		if cur != nil && strings.HasPrefix(line, "    ") && strings.TrimSpace(line) != "" {
 			cur.Actions = append(cur.Actions, strings.TrimSpace(line))

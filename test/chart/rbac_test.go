@@ -34,6 +34,7 @@ var binaries = []struct {
 }{
 	{"ovnet-controller", []string{"pkg/controller"}, []string{"./pkg/controller/..."}},
 	{"ovnet-daemon", []string{"pkg/daemon"}, []string{"./pkg/daemon/...", "./pkg/gatewayhealth"}},
+	{"ovnet-uninstall", []string{"pkg/uninstall"}, []string{"./pkg/uninstall"}},
 }
 
 // grant is one verb on one resource, cluster-wide (namespace "") or in

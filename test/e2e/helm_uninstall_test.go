@@ -40,6 +40,10 @@ func TestHelmUninstall(t *testing.T) {
 		}
 	}
 
+	if left := c.apiLeftovers(t); len(left) < 2 {
+		t.Fatalf("while installed the API shows %v, want the leader Lease and a Subnet finalizer: the check sees nothing", left)
+	}
+
 	logs := c.followDaemonLogs(t)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -69,6 +73,10 @@ func TestHelmUninstall(t *testing.T) {
 		})
 	}
 	t.Logf("FIGURE helm uninstall, 2 nodes: every node clean %s after uninstall", since(start))
+	// helm uninstall returns once its post-delete Job succeeded.
+	if left := c.apiLeftovers(t); len(left) > 0 {
+		t.Errorf("after helm uninstall the API holds %s", strings.Join(left, "; "))
+	}
 	t.Logf("the daemons' decisions:\n%s", logs.lines("stopping"))
 	if out, err := c.Kubectl("get", "pods", "--namespace", "default", "--no-headers", "--output", "name"); err != nil ||
 		strings.Count(out, "pod/stay-") != 2 {
@@ -87,6 +95,41 @@ func TestHelmUninstall(t *testing.T) {
 		_, err := c.Kubectl("exec", again[0].name, "--", "ping", "-c", "1", "-W", "1", again[1].ip.String())
 		return err
 	})
+}
+
+// apiLeftovers lists what of ovnet's the API server holds beyond the CRD
+// and the Subnets: the controller's leader Lease, gateway heartbeat
+// Leases, Subnets carrying ovnet's finalizer, and the uninstall hook's own
+// objects.
+func (c *helmCluster) apiLeftovers(t *testing.T) []string {
+	t.Helper()
+	queries := []struct {
+		what string
+		args []string
+		// holds picks the lines that are ovnet's.
+		holds string
+	}{
+		{"Lease", []string{"get", "leases", "--namespace", releaseNamespace, "--output", "name"}, "/ovnet-controller"},
+		{"Lease", []string{"get", "leases", "--namespace", "kube-node-lease", "--output", "name"}, "/ovnet-gateway-"},
+		{"Subnet finalizer", []string{"get", "subnets", "--output",
+			`jsonpath={range .items[*]}{.metadata.name} {.metadata.finalizers}{"\n"}{end}`}, "ovnet.io/subnet"},
+		{"hook", []string{"get", "jobs,serviceaccounts,roles,rolebindings", "--namespace", releaseNamespace, "--output", "name"},
+			"/ovnet-uninstall"},
+		{"hook", []string{"get", "clusterroles,clusterrolebindings", "--output", "name"}, "/ovnet-uninstall"},
+	}
+	var left []string
+	for _, q := range queries {
+		out, err := c.Kubectl(q.args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(q.args, " "), err, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, q.holds) {
+				left = append(left, q.what+" "+strings.TrimSpace(line))
+			}
+		}
+	}
+	return left
 }
 
 // noneReady returns nil once no node is Ready.

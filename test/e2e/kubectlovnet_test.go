@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
@@ -34,6 +35,10 @@ func TestKubectlOvnetDataPath(t *testing.T) {
 	e.labeledNamespace("tr", nil, nil)
 	server := e.labeledPod(rt2, "tr", "server", "n2", map[string]string{"app": "web"}, nil, map[string]int32{"http": 80})
 	client := e.labeledPod(rt1, "tr", "client", "n1", map[string]string{"app": "client"}, nil, nil)
+	// A pod of another subnet: its packets cross ovn-cluster before the
+	// server's switch drops them.
+	e.namespace("tr-other", map[string]string{annotation.CIDR: "10.71.0.0/24"})
+	stranger := e.labeledPod(rt1, "tr-other", "stranger", "n1", map[string]string{"app": "client"}, nil, nil)
 	e.serve(server, "--tcp", "80,81")
 	port80 := intstr.FromInt32(80)
 	e.createPolicy(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "tr", Name: "allow-client"},
@@ -46,6 +51,7 @@ func TestKubectlOvnetDataPath(t *testing.T) {
 	// The packets first, so the traces are checked against what happens.
 	e.reachable(client, http)
 	e.blocked(client, other)
+	e.blocked(stranger, http)
 	e.reachable(client, svc.Spec.ClusterIP+":80")
 
 	k := harness.Build(t, "./cmd/kubectl-ovnet", "kubectl-ovnet")
@@ -71,6 +77,10 @@ func TestKubectlOvnetDataPath(t *testing.T) {
 		{"other port", []string{"tr/client", "tr/server", "tcp", "81"}, []string{
 			`(?m)^acl .* to-lport drop\s+name "tr/ingressDefaultDeny"\s+\(Namespace tr\)$`,
 			`(?m)^verdict\s+dropped in ls_out_acl`,
+		}},
+		{"other subnet", []string{"tr-other/stranger", "tr/server", "tcp", "80"}, []string{
+			`(?m)^acl .* to-lport drop\s+name "tr/ingressDefaultDeny"\s+\(Namespace tr\)$`,
+			`(?m)^verdict\s+dropped in ls_out_acl.*  \(via tr-other-ovn-cluster -> ovn-cluster-ovn-default\)$`,
 		}},
 		{"service", []string{"tr/client", "svc/tr/web"}, []string{
 			`(?m)^load balancer\s+Service_tr/web_tcp\s+` + regexp.QuoteMeta(svc.Spec.ClusterIP+":80 -> "+http),

@@ -20,8 +20,14 @@ import (
 	"github.com/ovnet/ovnet/test/harness"
 )
 
-// controllerAccount is the service account the chart runs the controller as.
-const controllerAccount = "system:serviceaccount:kube-system:ovnet-controller"
+// impersonating is api's configuration acting as the service account
+// kube-system/name.
+func impersonating(api *harness.APIServer, name string) *rest.Config {
+	cfg := rest.CopyConfig(api.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:kube-system:" + name,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}}
+	return cfg
+}
 
 // TestControllerUnderChartRBAC runs the controller with nothing but the
 // rules the chart grants it (charts/ovnet/rbac/controller/role.yaml, which
@@ -33,11 +39,9 @@ const controllerAccount = "system:serviceaccount:kube-system:ovnet-controller"
 func TestControllerUnderChartRBAC(t *testing.T) {
 	e := newPartsWith(t, harness.APIServerOptions{APIServerFlags: map[string][]string{
 		"enable-admission-plugins": {"OwnerReferencesPermissionEnforcement"}}})
-	grantControllerRoles(t, e)
+	grantGeneratedRoles(t, e, "controller")
 	asController := *e.api
-	asController.Config = rest.CopyConfig(e.api.Config)
-	asController.Config.Impersonate = rest.ImpersonationConfig{UserName: controllerAccount,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}}
+	asController.Config = impersonating(e.api, "ovnet-controller")
 	e.ctrl = harness.StartController(t, &asController, e.nb, harness.DefaultNetwork())
 
 	e.namespace("team-a", map[string]string{annotation.CIDR: "10.60.0.0/24"})
@@ -67,16 +71,17 @@ func TestControllerUnderChartRBAC(t *testing.T) {
 	}
 }
 
-// grantControllerRoles creates the generated roles, the markers'
-// placeholder namespaces being the ones the test's controller uses, and
-// binds them to the controller's service account.
-func grantControllerRoles(t *testing.T, e *env) {
+// grantGeneratedRoles creates the roles generated for component
+// (charts/ovnet/rbac/<component>/role.yaml), the markers' placeholder
+// namespaces being the ones the test uses, and binds them to the service
+// account kube-system/ovnet-<component>.
+func grantGeneratedRoles(t *testing.T, e *env, component string) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "charts", "ovnet", "rbac", "controller", "role.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "charts", "ovnet", "rbac", component, "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "ovnet-controller", Namespace: "kube-system"}}
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "ovnet-" + component, Namespace: "kube-system"}}
 	for i, doc := range strings.Split(string(data), "---\n") {
 		var role rbacv1.Role // a ClusterRole's fields are a Role's plus an aggregation rule, unused here
 		var head struct {
@@ -91,7 +96,7 @@ func grantControllerRoles(t *testing.T, e *env) {
 		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
 			t.Fatal(err)
 		}
-		name := fmt.Sprintf("ovnet-controller-%d", i)
+		name := fmt.Sprintf("ovnet-%s-%d", component, i)
 		meta := metav1.ObjectMeta{Name: name}
 		var objs []client.Object
 		switch head.Kind {

@@ -14,6 +14,10 @@ const (
 	GatewayCentralized GatewayType = "centralized"
 )
 
+// SubnetFinalizer is the controller's finalizer on Subnets; the uninstall
+// hook removes it once the controller is gone.
+const SubnetFinalizer = "ovnet.io/subnet"
+
 // SubnetSpec is the desired configuration of one logical switch. Values are
 // checked by the controller as well as by the schema, because a namespace's
 // annotations reach a Subnet without passing a human; what the controller
