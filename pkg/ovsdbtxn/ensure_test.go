@@ -203,7 +203,9 @@ func TestTransactRefusesWritesToRowsGone(t *testing.T) {
 		build func() (ovsdbtxn.Ensured, error)
 		drop  model.Model
 	}{
-		{"update", func() (ovsdbtxn.Ensured, error) { return ovsdbtxn.EnsureOps(c, switchRow("s1", map[string]string{"k": "v"})) },
+		{"update", func() (ovsdbtxn.Ensured, error) {
+			return ovsdbtxn.EnsureOps(c, switchRow("s1", map[string]string{"k": "v"}))
+		},
 			&nbdb.LogicalSwitch{Name: "s1"}},
 		{"mutation", func() (ovsdbtxn.Ensured, error) {
 			as := &nbdb.AddressSet{Name: "as1", Addresses: []string{"10.0.0.1", "10.0.0.2"}}
