@@ -2,12 +2,14 @@ package cniserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
 
@@ -135,4 +137,39 @@ func inNetnsDir(path string) bool {
 		}
 	}
 	return false
+}
+
+// At most maxDecoding bodies are read at once: one more waits for a slot,
+// and gives up with an invalid-request error when its client leaves.
+func TestDecodingIsBounded(t *testing.T) {
+	h := newHarness(t)
+	for range maxDecoding {
+		h.srv.decoding <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, _ := http.NewRequestWithContext(ctx, http.MethodPost, cni.CommandStatus.Path(), strings.NewReader("{}"))
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.srv.readRequest(&recorder{header: http.Header{}}, r)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("read with every slot taken: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, errInvalidRequest) {
+		t.Fatalf("read after the client left = %v, want an invalid-request error", err)
+	}
+	<-h.srv.decoding // a slot frees: the next read goes through
+	if req, err := h.srv.readRequest(&recorder{header: http.Header{}},
+		httptestRequest(cni.CommandStatus.Path(), "{}")); err != nil || req == nil {
+		t.Fatalf("read with a free slot: %v", err)
+	}
+}
+
+func httptestRequest(path, body string) *http.Request {
+	r, _ := http.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	return r
 }
