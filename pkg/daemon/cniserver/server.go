@@ -90,7 +90,8 @@ func (s *Server) serve(cmd cni.Command, w http.ResponseWriter, r *http.Request) 
 	} else {
 		req = &cni.Request{} // for the log line
 	}
-	log := s.log.WithValues("command", cmd, "container", req.ContainerID, "pod", req.Pod.Namespace+"/"+req.Pod.Name,
+	// Clipped: a refused request's fields may be up to a megabyte long.
+	log := s.log.WithValues("command", cmd, "container", clip(req.ContainerID), "pod", clip(req.Pod.Namespace+"/"+req.Pod.Name),
 		"duration", time.Since(start))
 	if err != nil {
 		cniErr := cniError(err)

@@ -129,3 +129,11 @@ func quote(s string) string {
 	}
 	return fmt.Sprintf("%q... (%d bytes)", s[:maxQuoted], len(s))
 }
+
+// clip is s cut after maxQuoted bytes, for log lines.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return s[:maxQuoted] + "..."
+}
