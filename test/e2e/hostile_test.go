@@ -27,12 +27,11 @@ import (
 )
 
 // hostileRequest is one bad ADD: the CNI parameters as a runtime would
-// pass them, and what the refusal must say.
+// pass them, and what the refusal (always CNI error 4) must mention.
 type hostileRequest struct {
 	name                    string
 	containerID, netns, ifc string
 	podNamespace, podName   string
-	code                    uint
 	mentions                string
 	// daemonOnly: the plugin's own library (skel) refuses this one
 	// already, with its own words; the daemon is asked directly too.
