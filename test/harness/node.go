@@ -114,6 +114,13 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 	c.Vsctl(tb, "--no-wait", "init")
 	c.Vsctl(tb, "--no-wait", "set", "Open_vSwitch", ".",
 		"other_config:userspace-tso-enable="+strconv.FormatBool(opts.TSO))
+	// One cleanup for every ovs-vswitchd the test runs (KillVswitchd and
+	// RestartVswitchd replace it).
+	tb.Cleanup(func() {
+		if c.vswitchd != nil {
+			c.vswitchd.stop(tb)
+		}
+	})
 	c.startVswitchd(tb)
 	// Without --no-wait, ovs-vsctl returns once ovs-vswitchd made br-int.
 	c.Vsctl(tb, "--may-exist", "add-br", IntegrationBridge,
@@ -155,7 +162,7 @@ func (c *Chassis) rundirEnv() []string {
 func (c *Chassis) startVswitchd(tb T) {
 	tb.Helper()
 	logFile := filepath.Join(c.LogDir, "ovs-vswitchd.log")
-	d := startDaemon(tb, daemonSpec{
+	d := spawn(tb, daemonSpec{
 		name: "ovs-vswitchd",
 		argv: inNetNS(c.NetNS, "ovs-vswitchd", c.OVS.Endpoint,
 			"--disable-system",
@@ -178,11 +185,36 @@ func (c *Chassis) startVswitchd(tb T) {
 	c.VswitchdPID = d.pid()
 }
 
+// KillVswitchd kills ovs-vswitchd with SIGKILL, as a crash would: the
+// node's datapath is gone with it (userspace), its taps and database stay.
+// RestartVswitchd starts another.
+func (c *Chassis) KillVswitchd(tb T) {
+	tb.Helper()
+	if c.vswitchd == nil {
+		tb.Fatalf("ovs-vswitchd of %s is not running", c.Name)
+	}
+	c.vswitchd.kill()
+	c.vswitchd = nil
+}
+
+// RestartVswitchd starts ovs-vswitchd again after KillVswitchd, as a
+// supervisor would, and waits until it answers on its control socket.
+func (c *Chassis) RestartVswitchd(tb T) {
+	tb.Helper()
+	if c.vswitchd != nil {
+		tb.Fatalf("ovs-vswitchd of %s is running (pid %d)", c.Name, c.VswitchdPID)
+	}
+	c.startVswitchd(tb)
+}
+
 // RequireVswitchd fails the test at once, with the log's tail and the
 // known cause if there is one, when ovs-vswitchd has died: every packet
 // check after that would fail with a less telling message.
 func (c *Chassis) RequireVswitchd(tb T) {
 	tb.Helper()
+	if c.vswitchd == nil {
+		tb.Fatalf("chassis %s: ovs-vswitchd is not running", c.Name)
+	}
 	if msg, gone := c.vswitchd.exited(); gone {
 		tb.Fatalf("chassis %s: %s", c.Name, msg)
 	}
