@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovnet/ovnet/test/harness"
 )
 
 // TestOVSRestartsWithTraffic restarts each Open vSwitch part of a node
@@ -53,4 +57,73 @@ func TestOVSRestartsWithTraffic(t *testing.T) {
 	}
 	c := nodes[1].Runtime(t).AddPod(t, e.pod("default", "c", "n2", nil))
 	ping(t, a, c.IP.String())
+}
+
+// TestDaemonKilledMidAdd kills the daemon with SIGKILL while an ADD waits
+// for ovn-controller (the pod's veth and OVS port already made), starts a
+// new one, and lets the runtime do what a kubelet does next: DEL the failed
+// sandbox, or, having lost track of it, GC with the sandboxes it keeps.
+// Either way nothing of the half-plugged pod is left, the pod's next
+// sandbox is plugged once, and the pod beside it keeps its traffic.
+func TestDaemonKilledMidAdd(t *testing.T) {
+	e := newEnv(t)
+	n := e.node("n1")
+	rt := n.Runtime(t)
+	bystander := rt.AddPod(t, e.pod("default", "bystander", "n1", nil))
+	tests := []struct {
+		name string
+		// cleanUp is the runtime's next call about the failed sandbox.
+		cleanUp func(ctx context.Context, s *harness.Sandbox) error
+	}{
+		{"DEL", func(ctx context.Context, s *harness.Sandbox) error { return rt.Del(ctx, s) }},
+		{"GC", func(ctx context.Context, s *harness.Sandbox) error {
+			s.Forget()
+			return rt.GC(ctx, bystander)
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := e.pod("default", fmt.Sprintf("mid%d", i), "n1", nil)
+			s := rt.NewSandbox(t, pod)
+			stopped := suspend(t, n.Chassis.ControllerPID)
+			added := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				defer cancel()
+				added <- rt.Add(ctx, s)
+			}()
+			until(t, "ADD half way: the pod's OVS port made", func() error {
+				if ports := podPorts(t, n); len(ports) < 2 {
+					return fmt.Errorf("ports %v", ports)
+				}
+				return nil
+			})
+			n.KillDaemon(t)
+			if err := <-added; err == nil {
+				t.Fatal("ADD succeeded although its daemon was killed")
+			}
+			stopped.resume()
+			n.StartDaemon(t)
+
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			if err := tt.cleanUp(ctx, s); err != nil {
+				t.Fatalf("%s after the killed ADD: %v", tt.name, err)
+			}
+			until(t, "only the bystander's port and veth", func() error {
+				if ports, veths := podPorts(t, n), hostVeths(t, n); len(ports) != 1 || len(veths) != 1 {
+					return fmt.Errorf("ports %v, veths %v", ports, veths)
+				}
+				return nil
+			})
+			again := rt.NewSandbox(t, pod)
+			if err := rt.Add(ctx, again); err != nil {
+				t.Fatalf("ADD of the pod's next sandbox: %v", err)
+			}
+			if ports := podPorts(t, n); len(ports) != 2 {
+				t.Errorf("after the pod's next sandbox: ports %v, want the bystander's and its one", ports)
+			}
+			ping(t, again, bystander.IP.String())
+		})
+	}
 }
