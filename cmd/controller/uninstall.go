@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/uninstall"
@@ -48,7 +48,7 @@ func runUninstall(args []string) int {
 	_ = fs.Parse(args) // ExitOnError
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	if nodes.Image != "" {
-		nodes.Files, nodes.Empty, nodes.PullSecrets = splitList(files), splitList(empty), splitList(secrets)
+		nodes.Files, nodes.Empty, nodes.PullSecrets = annotation.SplitList(files), annotation.SplitList(empty), annotation.SplitList(secrets)
 		cl.NodeDirs = &nodes
 	}
 
@@ -78,15 +78,4 @@ func runUninstall(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// splitList reads a comma-separated flag; empty entries are dropped.
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
