@@ -115,6 +115,27 @@ func (c *Controller) NBTransactions(tb T) uint64 {
 	return 0
 }
 
+// NBTransactionCounts are the northbound transactions the controller has
+// tried and, of those, the ones that failed.
+func (c *Controller) NBTransactionCounts(tb T) (total, failed uint64) {
+	tb.Helper()
+	families, err := c.Registry.Gather()
+	if err != nil {
+		tb.Fatalf("reading controller metrics: %v", err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "ovnet_nb_transaction_duration_seconds":
+				total = m.GetHistogram().GetSampleCount()
+			case "ovnet_nb_transaction_errors_total":
+				failed = uint64(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return total, failed
+}
+
 // Gauge is the value of the gauge name whose labels are exactly labels,
 // from the controller's registry; false when no such series exists.
 func (c *Controller) Gauge(tb T, name string, labels map[string]string) (float64, bool) {
