@@ -180,27 +180,27 @@ func (c *Cluster) Kill(m *Member) {
 }
 
 // RejoinEmpty replaces the stopped member m by a server with an empty
-// database at the same address, as an operator does after losing a
-// member's disk: a live member kicks m's old server id out of the
-// cluster, then a new database joins it and the new server catches up
-// from the leader.
+// database at the same address, as the chart's ovn-central pod does after
+// its node lost the database: a new database joins the cluster, the new
+// server catches up from the leader, and once it is a member it removes
+// its former self (the old server id at its address), which the cluster
+// would otherwise count as a member that never answers.
 func (c *Cluster) RejoinEmpty(m *Member) {
 	c.env.Helper()
 	if m.proc != nil {
 		c.env.Fatalf("%s must be stopped before it rejoins", m)
 	}
 	sid := dbSID(c.env, m.DB)
-	leader := c.Leader()
-	if out, err := c.appctl(leader, "cluster/kick", c.Database, sid); err != nil {
-		c.env.Fatalf("kicking %s out of %s: %v: %s", sid, c.Database, err, out)
-	}
-	c.waitGone(leader, sid)
 	if err := os.Remove(m.DB); err != nil {
 		c.env.Fatalf("removing %s: %v", m.DB, err)
 	}
 	c.createDB(m, false)
 	c.Start(m)
 	c.waitMember(m)
+	if out, err := c.appctl(m, "cluster/kick", c.Database, sid); err != nil {
+		c.env.Fatalf("kicking %s out of %s: %v: %s", sid, c.Database, err, out)
+	}
+	c.waitGone(c.Leader(), sid)
 }
 
 // Leader waits until a running member says it leads and returns it.
