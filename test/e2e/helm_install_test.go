@@ -72,6 +72,13 @@ type helmCluster struct {
 // returns once every node is Ready.
 func installedCluster(t *testing.T, nodes int, tag string, more ...string) *helmCluster {
 	t.Helper()
+	return installedClusterWith(t, nodes, tag, nil, more...)
+}
+
+// installedClusterWith is installedCluster with more helm values, which
+// values makes from the started nodes (their addresses are known only then).
+func installedClusterWith(t *testing.T, nodes int, tag string, values func(*harness.KubeCluster) []string, more ...string) *helmCluster {
+	t.Helper()
 	var images []string
 	for _, tg := range append([]string{tag}, more...) {
 		images = append(images, harness.OvnetImage(t, tg))
@@ -81,7 +88,13 @@ func installedCluster(t *testing.T, nodes int, tag string, more ...string) *helm
 	kc := harness.StartKubeCluster(t, harness.KubeClusterOptions{Nodes: nodes, TunnelLinks: true, Images: images})
 	t.Logf("%d bare nodes up in %s", nodes, since(start))
 	c := &helmCluster{KubeCluster: kc, installed: time.Now()}
-	c.helm(t, "install", "ovnet", chartDir(t), "--set", "image.tag="+tag)
+	args := []string{"--set", "image.tag=" + tag}
+	if values != nil {
+		for _, v := range values(kc) {
+			args = append(args, "--set", v)
+		}
+	}
+	c.helm(t, "install", "ovnet", chartDir(t), args...)
 	wait.For(t, installTimeout, "every node Ready", func() error { return c.allReady(t) })
 	t.Logf("FIGURE helm install, %d nodes: every node Ready %s after install", nodes, since(c.installed))
 	return c
