@@ -238,14 +238,15 @@ func (n *KubeNode) ProcessesRunning(words ...string) ([]int, error) {
 			continue // exited meanwhile
 		}
 		args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-		if containsAll(args, words) {
+		if hasEvery(args, words) {
 			found = append(found, pid)
 		}
 	}
 	return found, nil
 }
 
-func containsAll(args, words []string) bool {
+// hasEvery reports whether args holds every one of words.
+func hasEvery(args, words []string) bool {
 	for _, w := range words {
 		if !slices.Contains(args, w) {
 			return false
