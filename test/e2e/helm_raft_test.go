@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/test/harness"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
@@ -71,10 +72,12 @@ func TestHelmRaft(t *testing.T) {
 		c.killMember(t, db, leader)
 		next := c.waitNewLeader(t, db, leader)
 		elected := time.Since(killed)
-		p := c.podOn(t, fmt.Sprintf("raft-after-%d", i), c.Nodes[2].Name)
+		p, addressed := c.podOn(t, fmt.Sprintf("raft-after-%d", i), c.Nodes[2].Name)
+		running := since(killed)
 		c.ping(t, a, p)
-		t.Logf("FIGURE Raft %s: leader on %s killed; %s leads after %s; a new pod on %s Running and reached %s after the kill",
-			db.name, leader, next, elected.Round(100*time.Millisecond), p.node, since(killed))
+		t.Logf("FIGURE Raft %s: leader on %s killed; %s leads after %s; a new pod on %s addressed %s, Running %s and reached %s after the kill",
+			db.name, leader, next, elected.Round(100*time.Millisecond), p.node,
+			addressed.Sub(killed).Round(100*time.Millisecond), running, since(killed))
 		c.waitMembers(t, db, raftNodes)
 	}
 	time.Sleep(time.Second) // the last pings get their answer
@@ -96,7 +99,7 @@ func TestHelmRaft(t *testing.T) {
 	}
 	c.killMember(t, raftNB, follower)
 	c.waitMembers(t, raftNB, raftNodes)
-	p := c.podOn(t, "raft-after-rejoin", follower)
+	p, _ := c.podOn(t, "raft-after-rejoin", follower)
 	c.ping(t, a, p)
 	t.Logf("FIGURE Raft %s: member on %s lost its database; rejoined, three members again, a new pod there reached %s after",
 		raftNB.name, follower, since(start))
@@ -221,8 +224,8 @@ func (c *helmCluster) killMember(t *testing.T, db raftDB, node string) {
 }
 
 // podOn creates a pod on node, waits until it runs, and returns it with
-// its address.
-func (c *helmCluster) podOn(t *testing.T, name, node string) testPod {
+// its address and when the controller recorded that address.
+func (c *helmCluster) podOn(t *testing.T, name, node string) (p testPod, addressed time.Time) {
 	t.Helper()
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -241,9 +244,20 @@ spec:
 	if out, err := c.KubectlIn(manifest, "create", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	wait.For(t, podsTimeout, "pod "+name+" addressed", func() error {
+		pod, err := c.Clientset(t).CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if pod.Annotations[annotation.Allocated] != annotation.True {
+			return fmt.Errorf("annotations %v", pod.Annotations)
+		}
+		return nil
+	})
+	addressed = time.Now()
 	if out, err := c.Kubectl("wait", "--for=condition=Ready", "--timeout="+podsTimeout.String(), "pod/"+name); err != nil {
 		describe, _ := c.Kubectl("describe", "pod", name)
 		t.Fatalf("%v\n%s\n%s", err, out, describe)
 	}
-	return testPod{name: name, node: node, ip: c.podAddress(t, name)}
+	return testPod{name: name, node: node, ip: c.podAddress(t, name)}, addressed
 }
