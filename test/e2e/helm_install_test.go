@@ -65,19 +65,15 @@ type helmCluster struct {
 	*harness.KubeCluster
 	// installed is when helm install started.
 	installed time.Time
+	// nbRemote is where the test reads NB once the release runs it as a
+	// Raft cluster (every member); empty: node-1, where it runs standalone.
+	nbRemote string
 }
 
 // installedCluster starts bare nodes with the image tag (and the images
 // tagged more, for upgrades) imported and installs the chart with tag; it
 // returns once every node is Ready.
 func installedCluster(t *testing.T, nodes int, tag string, more ...string) *helmCluster {
-	t.Helper()
-	return installedClusterWith(t, nodes, tag, nil, more...)
-}
-
-// installedClusterWith is installedCluster with more helm values, which
-// values makes from the started nodes (their addresses are known only then).
-func installedClusterWith(t *testing.T, nodes int, tag string, values func(*harness.KubeCluster) []string, more ...string) *helmCluster {
 	t.Helper()
 	var images []string
 	for _, tg := range append([]string{tag}, more...) {
@@ -88,13 +84,7 @@ func installedClusterWith(t *testing.T, nodes int, tag string, values func(*harn
 	kc := harness.StartKubeCluster(t, harness.KubeClusterOptions{Nodes: nodes, TunnelLinks: true, Images: images})
 	t.Logf("%d bare nodes up in %s", nodes, since(start))
 	c := &helmCluster{KubeCluster: kc, installed: time.Now()}
-	args := []string{"--set", "image.tag=" + tag}
-	if values != nil {
-		for _, v := range values(kc) {
-			args = append(args, "--set", v)
-		}
-	}
-	c.helm(t, "install", "ovnet", chartDir(t), args...)
+	c.helm(t, "install", "ovnet", chartDir(t), "--set", "image.tag="+tag)
 	wait.For(t, installTimeout, "every node Ready", func() error { return c.allReady(t) })
 	t.Logf("FIGURE helm install, %d nodes: every node Ready %s after install", nodes, since(c.installed))
 	return c

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,31 +40,24 @@ var (
 	raftSB = raftDB{"OVN_Southbound", "/var/lib/ovn/ovnsb_db.db", "/run/ovn/ovnsb_db.ctl", "sb-db"}
 )
 
-// TestHelmRaft installs ovnet with OVN central as Raft clusters
+// TestHelmRaft installs ovnet with OVN central standalone (one pod on the
+// control-plane node) and upgrades it to Raft clusters
 // (ovn.central.replicas=3, one member per node, every client given every
-// member's address) and, while pods on two nodes ping each other, kills
-// the NB leader's ovsdb-server and then the SB leader's (SIGKILL, by PID):
-// a new leader is elected, the killed member's container restarts and
-// rejoins, a pod created after each kill is addressed, bound and reached,
-// and the running pings lose nothing. Last, one member's database file is
-// deleted before its server is killed: it rejoins empty, removes its
-// former server id, and the cluster counts three members again.
+// member's address) while pods on two nodes ping each other: the
+// standalone databases seed the clusters, so no northbound row changes and
+// no pod is re-addressed. Then, with pings running again, it kills the NB
+// leader's ovsdb-server and then the SB leader's (SIGKILL, by PID): a new
+// leader is elected, the killed member's container restarts and rejoins,
+// a pod created after each kill is addressed, bound and reached, and the
+// running pings lose nothing. Last, one member's database file is deleted
+// before its server is killed: it rejoins empty, removes its former server
+// id, and the cluster counts three members again.
 func TestHelmRaft(t *testing.T) {
-	c := installedClusterWith(t, raftNodes, "e2e", func(kc *harness.KubeCluster) []string {
-		var ips []string
-		for _, n := range kc.Nodes {
-			ips = append(ips, n.Addr.Addr().String())
-		}
-		// Every client connects to every member: no Service, no kube-proxy.
-		return []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={" + strings.Join(ips, ",") + "}",
-			"ovn.central.affinity=null", "ovn.nbAddress=", "ovn.sbAddress="}
-	})
-	for _, db := range []raftDB{raftNB, raftSB} {
-		c.waitMembers(t, db, raftNodes)
-	}
+	c := installedCluster(t, raftNodes, "e2e")
 	pods := c.podPerNode(t, "raft")
 	a, b := pods[0], pods[1]
 	c.ping(t, a, b)
+	c.upgradeToRaft(t, a, b)
 
 	pings := []*pingStream{c.startPing(t, a, b), c.startPing(t, b, a)}
 	for i, db := range []raftDB{raftNB, raftSB} {
@@ -260,4 +254,52 @@ spec:
 		t.Fatalf("%v\n%s\n%s", err, out, describe)
 	}
 	return testPod{name: name, node: node, ip: c.podAddress(t, name)}, addressed
+}
+
+// upgradeToRaft upgrades the release from a standalone OVN central to Raft
+// clusters on every node while a pings b and back, and checks that the
+// clusters hold the standalone databases' rows and no pod changed address.
+func (c *helmCluster) upgradeToRaft(t *testing.T, a, b testPod) {
+	t.Helper()
+	rows := c.nbRows(t)
+	var ips []string
+	for _, n := range c.Nodes {
+		ips = append(ips, n.Addr.Addr().String())
+	}
+	pings := []*pingStream{c.startPing(t, a, b), c.startPing(t, b, a)}
+	start := time.Now()
+	// Every client connects to every member: no Service, no kube-proxy.
+	c.helm(t, "upgrade", "ovnet", chartDir(t), "--set", "image.tag=e2e",
+		"--set", "ovn.central.replicas=3", "--set", "ovn.central.nodeIPs={"+strings.Join(ips, ",")+"}",
+		"--set", "ovn.central.affinity=null", "--set", "ovn.nbAddress=", "--set", "ovn.sbAddress=")
+	for _, workload := range []string{"deployment/ovn-central", "daemonset/ovnet-node", "deployment/ovnet-controller"} {
+		if out, err := c.Kubectl("-n", releaseNamespace, "rollout", "status", workload, "--timeout="+rolloutTimeout.String()); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	for _, db := range []raftDB{raftNB, raftSB} {
+		c.waitMembers(t, db, raftNodes)
+	}
+	t.Logf("FIGURE Raft: standalone OVN central upgraded to 3-member clusters in %s", since(start))
+	time.Sleep(time.Second) // the last pings get their answer
+	for _, p := range pings {
+		res := p.stop(t)
+		t.Logf("FIGURE Raft: %s -> %s during the upgrade to Raft: %d of %d lost, longest outage %s",
+			p.from.node, p.to.node, res.lost, res.sent, res.outage)
+	}
+	c.nbRemote = ""
+	for i, ip := range ips {
+		if i > 0 {
+			c.nbRemote += ","
+		}
+		c.nbRemote += "tcp:" + ip + ":6641"
+	}
+	if after := c.nbRows(t); !maps.Equal(after, rows) {
+		t.Errorf("northbound rows changed by the upgrade to Raft:\nbefore %v\nafter  %v", rows, after)
+	}
+	for _, p := range []testPod{a, b} {
+		if ip := c.podAddress(t, p.name); ip != p.ip {
+			t.Errorf("pod %s re-addressed by the upgrade to Raft: %s, was %s", p.name, ip, p.ip)
+		}
+	}
 }
