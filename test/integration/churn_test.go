@@ -74,6 +74,9 @@ type churn struct {
 	// mu guards live while pods are being created.
 	mu   sync.Mutex
 	live map[string]bool
+	// pace spaces pod creations when set, so that faults injected by
+	// count of created pods land while pods still arrive.
+	pace time.Duration
 }
 
 // TestChurn kills the only controller mid-churn (SIGKILL) and starts a new
@@ -247,6 +250,7 @@ func (ch *churn) createPods(pods []*churnPod) error {
 	}
 	for _, p := range pods {
 		work <- p
+		time.Sleep(ch.pace)
 	}
 	close(work)
 	wg.Wait()
