@@ -23,7 +23,15 @@ func TestOVSRestartsWithTraffic(t *testing.T) {
 	nodes := e.geneveNodes("n1", "n2")
 	a := nodes[0].Runtime(t).AddPod(t, e.pod("default", "a", "n1", nil))
 	b := nodes[1].Runtime(t).AddPod(t, e.pod("default", "b", "n2", nil))
-	ping(t, a, b.IP.String())
+	reachable := func(t *testing.T, what string) {
+		until(t, what, func() error {
+			_, err := a.Exec("ping", "-c", "1", "-W", "1", b.IP.String())
+			return err
+		})
+	}
+	// The first packet across nodes may meet the remote port still being
+	// bound: wait for the path before measuring across it.
+	reachable(t, "a reaches b")
 	n2 := nodes[1].Chassis
 	tests := []struct {
 		name    string
@@ -46,10 +54,7 @@ func TestOVSRestartsWithTraffic(t *testing.T) {
 			loss := <-done
 			t.Logf("FIGURE %s killed and restarted on n2: a ping every 100 ms from n1 across it: %s", tt.name, strings.TrimSpace(loss))
 			// Back by itself, both ways, and the node serves a new pod.
-			e.eventually("a reaches b after the restart", func() error {
-				_, err := a.Exec("ping", "-c", "1", "-W", "1", b.IP.String())
-				return err
-			})
+			reachable(t, "a reaches b after the restart")
 			ping(t, a, b.IP.String())
 			ping(t, b, a.IP.String())
 			n2.RequireVswitchd(t)
