@@ -32,8 +32,9 @@ Commands:
 The cluster is found as kubectl finds it (--kubeconfig, $KUBECONFIG,
 ~/.kube/config; --context). The OVN databases are, in order: --nb/--sb;
 $OVNET_NB/$OVNET_SB; the chart's ovn-nb/ovn-sb Services (their ready
-endpoint, else their ClusterIP). nbctl, sbctl and trace run ovn-nbctl,
-ovn-sbctl and ovn-trace from $PATH.
+endpoint, else their ClusterIP; ssl: when the chart's ovn.tls is on).
+ssl: databases need --ovn-ca-cert, --ovn-cert and --ovn-private-key. nbctl,
+sbctl and trace run ovn-nbctl, ovn-sbctl and ovn-trace from $PATH.
 
 Flags:
 `
