@@ -19,7 +19,7 @@ import (
 // over ssl:, and ovnet-daemon, given --ovn-remote=ssl:... and the files,
 // writes them into the Open_vSwitch SSL row, from which the chassis's
 // ovn-controller connects to SB and claims the pods' ports; the pods
-// then reach each other.
+// then reach each other. `ovnet-daemon cleanup` removes the SSL row.
 func TestTLS(t *testing.T) {
 	pki := harness.NewOVNPKI(t)
 	server := pki.Issue(t, "ovsdb-server")
@@ -73,6 +73,24 @@ func TestTLS(t *testing.T) {
 		}
 	}
 	ping(t, a, b.IP.String())
+
+	// `ovnet-daemon cleanup` removes the SSL row with the rest.
+	n.StopDaemon(t)
+	a.Forget()
+	b.Forget()
+	n.Chassis.StopController(t)
+	out, err := runTool(harness.Build(t, "./cmd/daemon", "ovnet-daemon"), "cleanup", "--ovs-db="+n.Chassis.OVS.Endpoint,
+		"--netns=/run/netns/"+n.Chassis.NetNS, "--socket="+n.Socket, "--cni-bin-dir="+n.CNIBinDir,
+		"--cni-conf-dir="+n.CNIConfDir, "--ovn-rundir="+n.Chassis.LogDir)
+	if err != nil || !strings.Contains(out, "ok   OVN TLS settings in Open_vSwitch") {
+		t.Fatalf("cleanup: %v\n%s", err, out)
+	}
+	e.eventually("nothing of ovnet left on the node", func() error {
+		if left := nodeLeftovers(t, n); len(left) > 0 {
+			return fmt.Errorf("left: %s", strings.Join(left, "; "))
+		}
+		return nil
+	})
 }
 
 // lastLines is the end of a log, for a failure message.
