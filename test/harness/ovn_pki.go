@@ -42,12 +42,16 @@ func (p *OVNPKI) Issue(tb T, name string) ovntls.Files {
 func StartNorthboundTLS(tb T, files ovntls.Files) *OVSDB {
 	tb.Helper()
 	return ovsdbserver.Start(tb, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema, Name: "ovnnb_db",
-		Dir: socketDir(tb), TLS: &files})
+		Dir: socketDir(tb), TLS: serverTLS(files)})
 }
 
 // StartSouthboundTLS is StartSouthbound with a pssl: listener too.
 func StartSouthboundTLS(tb T, files ovntls.Files) *OVSDB {
 	tb.Helper()
 	return ovsdbserver.Start(tb, ovsdbserver.Options{Schema: ovsdbserver.SouthboundSchema, Name: "ovnsb_db",
-		Dir: socketDir(tb), TLS: &files})
+		Dir: socketDir(tb), TLS: serverTLS(files)})
+}
+
+func serverTLS(f ovntls.Files) *ovsdbserver.TLS {
+	return &ovsdbserver.TLS{PrivateKey: f.PrivateKey, Certificate: f.Certificate, CACert: f.CACert}
 }

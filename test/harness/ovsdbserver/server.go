@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/ovnet/ovnet/pkg/ovntls"
 )
 
 // Schemas installed by Debian's openvswitch-common and ovn-common: a
@@ -58,10 +56,17 @@ type Options struct {
 	// Dir holds those files; empty means a new short directory, removed
 	// at cleanup.
 	Dir string
-	// TLS, when set, adds a pssl: listener on a free loopback port, with
-	// these files as ovsdb-server's --private-key, --certificate and
-	// --ca-cert: clients must present a certificate of that CA.
-	TLS *ovntls.Files
+	// TLS, when set, adds a pssl: listener on a free loopback port:
+	// clients must present a certificate of its CA.
+	TLS *TLS
+}
+
+// TLS are ovsdb-server's PEM files for its pssl: listener.
+type TLS struct {
+	// PrivateKey and Certificate are the server's (--private-key,
+	// --certificate); CACert the CA clients' certificates must chain to
+	// (--ca-cert).
+	PrivateKey, Certificate, CACert string
 }
 
 // Server is an ovsdb-server serving one fresh database over a unix socket.
