@@ -30,6 +30,10 @@ func main() {
 	)
 	cfg := &opts.Network
 	flag.StringVar(&nbAddress, "nb-address", "tcp:127.0.0.1:6641", "OVN northbound database; comma-separated for a Raft cluster")
+	flag.StringVar(&opts.NorthboundTLS.CACert, "nb-ca-cert", "", "CA certificate (PEM) the ssl: northbound server's certificate must chain to")
+	flag.StringVar(&opts.NorthboundTLS.Certificate, "nb-cert", "", "certificate (PEM) presented to an ssl: northbound database")
+	flag.StringVar(&opts.NorthboundTLS.PrivateKey, "nb-private-key", "", "private key (PEM) of --nb-cert")
+	flag.StringVar(&opts.NorthboundServerName, "nb-server-name", "", "name the ssl: northbound server's certificate must carry (default: the chain is checked, no name, as OVN's daemons do)")
 	flag.StringVar(&cfg.ClusterRouter, "cluster-router", "ovn-cluster", "logical router every subnet attaches to")
 	flag.StringVar(&cfg.DefaultSubnet.Name, "default-subnet", "ovn-default", "name of the default subnet")
 	flag.StringVar(&cfg.DefaultSubnet.CIDR, "default-cidr", "10.16.0.0/16", "CIDR of the default subnet")

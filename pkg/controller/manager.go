@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovntls"
 )
 
 // LeaderElectionID names the replicas' leader Lease.
@@ -39,6 +41,11 @@ type Options struct {
 	Network Config
 	// NorthboundEndpoints are the NB database's addresses.
 	NorthboundEndpoints []string
+	// NorthboundTLS are the files of ssl: endpoints; all three or none.
+	NorthboundTLS ovntls.Files
+	// NorthboundServerName, when set, is the name the NB server's
+	// certificate must carry; empty checks its chain only, as OVN does.
+	NorthboundServerName string
 	// LeaderElection makes only one of several replicas act.
 	LeaderElection bool
 	// LeaderElectionNamespace holds the lease; empty means the in-cluster namespace.
@@ -84,8 +91,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		opts.Logger = ctrl.Log
 	}
 	ctx = log.IntoContext(ctx, opts.Logger)
-	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: opts.NorthboundEndpoints, Registerer: opts.Registerer,
-		Logger: opts.Logger.WithName("nbdb")})
+	nbTLS, err := northboundTLS(opts)
+	if err != nil {
+		return err
+	}
+	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: opts.NorthboundEndpoints, TLS: nbTLS,
+		Registerer: opts.Registerer, Logger: opts.Logger.WithName("nbdb")})
 	if err != nil {
 		return err
 	}
@@ -115,6 +126,25 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// northboundTLS is the TLS configuration of the NB endpoints, nil when
+// they are not ssl:; files that do not fit the endpoints are an error.
+func northboundTLS(opts Options) (*tls.Config, error) {
+	if err := ovntls.CheckRemotes("northbound database", opts.NorthboundEndpoints, opts.NorthboundTLS); err != nil {
+		return nil, err
+	}
+	if !opts.NorthboundTLS.Enabled() {
+		if opts.NorthboundServerName != "" {
+			return nil, fmt.Errorf("northbound database: a TLS server name (%s) needs ssl: remotes", opts.NorthboundServerName)
+		}
+		return nil, nil
+	}
+	cfg, err := ovntls.ClientConfig(opts.NorthboundTLS, opts.NorthboundServerName)
+	if err != nil {
+		return nil, fmt.Errorf("northbound database: %w", err)
+	}
+	return cfg, nil
 }
 
 // The leader election Lease: client-go's LeaseLock reads, creates and

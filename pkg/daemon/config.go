@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
 	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
+	"github.com/ovnet/ovnet/pkg/ovntls"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
@@ -69,6 +71,11 @@ type Config struct {
 	OVNRemote string
 	EncapType string
 	EncapIP   string
+	// OVNTLS are the files of an ssl: OVNRemote, which the daemon writes
+	// into the Open_vSwitch SSL row for ovn-controller: the paths must be
+	// the same in ovn-controller's file system as in the daemon's, which
+	// checks them at start.
+	OVNTLS ovntls.Files
 	// ServiceCIDR is routed through ovn0, so the node reaches ClusterIPs;
 	// the zero value routes none.
 	ServiceCIDR netip.Prefix
@@ -154,5 +161,32 @@ func (c Config) validate() error {
 	if c.OVNRemote != "" && c.EncapIP == "" {
 		errs = append(errs, errors.New("encap IP is required when the daemon manages ovn-remote"))
 	}
+	if err := c.validateTLS(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// validateTLS checks the OVN TLS files fit ovn-remote and can be read: a
+// wrong path would otherwise show only in ovn-controller's log, as a
+// southbound that never connects.
+func (c Config) validateTLS() error {
+	if c.OVNRemote == "" {
+		if c.OVNTLS.Enabled() {
+			return errors.New("OVN TLS files need --ovn-remote: the daemon writes them for ovn-controller beside it")
+		}
+		return nil
+	}
+	// ovn-remote lists a Raft cluster's members comma-separated.
+	remotes := strings.Split(c.OVNRemote, ",")
+	if err := ovntls.CheckRemotes("southbound database (ovn-remote)", remotes, c.OVNTLS); err != nil {
+		return err
+	}
+	if !c.OVNTLS.Enabled() {
+		return nil
+	}
+	if _, err := ovntls.ClientConfig(c.OVNTLS, ""); err != nil {
+		return fmt.Errorf("southbound database (ovn-remote): %w", err)
+	}
+	return nil
 }

@@ -1,24 +1,51 @@
 package daemon
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/ovnet/ovnet/pkg/ovntls"
 )
 
 func TestConfigValidate(t *testing.T) {
 	good := Config{NodeName: "n1", OVSDB: "unix:/run/openvswitch/db.sock", Socket: "/run/ovnet/daemon.sock"}
+	tlsFiles := selfSignedFiles(t)
 	tests := []struct {
-		name    string
-		edit    func(*Config)
-		wantErr bool
+		name string
+		edit func(*Config)
+		// wantErr is part of the error; empty means none.
+		wantErr string
 	}{
-		{"defaults", nil, false},
-		{"netdev", func(c *Config) { c.DatapathType = "netdev" }, false},
-		{"unknown datapath", func(c *Config) { c.DatapathType = "dpdk" }, true},
-		{"no node", func(c *Config) { c.NodeName = "" }, true},
-		{"relative socket", func(c *Config) { c.Socket = "daemon.sock" }, true},
-		{"relative netns", func(c *Config) { c.NetNS = "node1" }, true},
-		{"tiny MTU", func(c *Config) { c.MTU = 100 }, true},
-		{"ovn remote without encap ip", func(c *Config) { c.OVNRemote = "tcp:10.0.0.1:6642" }, true},
+		{"defaults", nil, ""},
+		{"netdev", func(c *Config) { c.DatapathType = "netdev" }, ""},
+		{"unknown datapath", func(c *Config) { c.DatapathType = "dpdk" }, "datapath type"},
+		{"no node", func(c *Config) { c.NodeName = "" }, "node name"},
+		{"relative socket", func(c *Config) { c.Socket = "daemon.sock" }, "absolute path"},
+		{"relative netns", func(c *Config) { c.NetNS = "node1" }, "absolute path"},
+		{"tiny MTU", func(c *Config) { c.MTU = 100 }, "MTU"},
+		{"ovn remote without encap ip", func(c *Config) { c.OVNRemote = "tcp:10.0.0.1:6642" }, "encap IP"},
+		{"ssl remote with TLS", func(c *Config) {
+			c.OVNRemote, c.EncapIP, c.OVNTLS = "ssl:10.0.0.1:6642,ssl:10.0.0.2:6642", "10.0.0.3", tlsFiles
+		}, ""},
+		{"ssl remote without TLS", func(c *Config) { c.OVNRemote, c.EncapIP = "ssl:10.0.0.1:6642", "10.0.0.3" }, "no TLS files"},
+		{"TLS with a tcp remote", func(c *Config) {
+			c.OVNRemote, c.EncapIP, c.OVNTLS = "tcp:10.0.0.1:6642", "10.0.0.3", tlsFiles
+		}, "no remote is ssl:"},
+		{"TLS without a remote", func(c *Config) { c.OVNTLS = tlsFiles }, "need --ovn-remote"},
+		{"TLS key missing", func(c *Config) {
+			c.OVNRemote, c.EncapIP, c.OVNTLS = "ssl:10.0.0.1:6642", "10.0.0.3", tlsFiles
+			c.OVNTLS.PrivateKey = filepath.Join(t.TempDir(), "absent.key")
+		}, "absent.key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -26,9 +53,47 @@ func TestConfigValidate(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&c)
 			}
-			if err := c.withDefaults().validate(); (err != nil) != tt.wantErr {
-				t.Fatalf("validate(%+v) = %v, want error %v", c, err, tt.wantErr)
+			err := c.withDefaults().validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("validate(%+v) = %v, want nil", c, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("validate(%+v) = %v, want an error containing %q", c, err, tt.wantErr)
 			}
 		})
 	}
+}
+
+// selfSignedFiles writes a self-signed certificate, its key, and the
+// certificate again as the CA.
+func selfSignedFiles(t *testing.T) ovntls.Files {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "n1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := ovntls.Files{CACert: filepath.Join(dir, "ca.crt"), Certificate: filepath.Join(dir, "tls.crt"),
+		PrivateKey: filepath.Join(dir, "tls.key")}
+	for path, block := range map[string]*pem.Block{f.CACert: {Type: "CERTIFICATE", Bytes: der},
+		f.Certificate: {Type: "CERTIFICATE", Bytes: der}, f.PrivateKey: {Type: "PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ovntls"
 )
 
 // Environment variables that name the OVN databases when no flag does.
@@ -29,6 +30,9 @@ const (
 const (
 	serviceNB = "ovn-nb"
 	serviceSB = "ovn-sb"
+	// SchemeAnnotation on those Services is "ssl" when the databases
+	// listen on pssl: (the chart's ovn.tls); absent, they listen on ptcp:.
+	SchemeAnnotation = "ovnet.io/ovsdb-scheme"
 )
 
 // Options are the flags every subcommand shares.
@@ -40,6 +44,9 @@ type Options struct {
 	// NB and SB are OVSDB remotes ("tcp:IP:PORT", "unix:PATH"); empty
 	// means found (see Databases).
 	NB, SB string
+	// TLS are the files ovn-nbctl, ovn-sbctl and ovn-trace get for ssl:
+	// databases (their -C, -c and -p).
+	TLS ovntls.Files
 
 	Stdout, Stderr io.Writer
 	// Getenv reads the environment (os.Getenv unless a test replaces it).
@@ -52,6 +59,9 @@ func (o *Options) bindGlobal(fs *flag.FlagSet) {
 	fs.StringVar(&o.Context, "context", o.Context, "kubeconfig context (default: the current one)")
 	fs.StringVar(&o.NB, "nb", o.NB, "OVN northbound database, e.g. tcp:10.0.0.2:6641 (default: $"+EnvNB+", then the ovn-nb Service's endpoint)")
 	fs.StringVar(&o.SB, "sb", o.SB, "OVN southbound database, e.g. tcp:10.0.0.2:6642 (default: $"+EnvSB+", then the ovn-sb Service's endpoint)")
+	fs.StringVar(&o.TLS.CACert, "ovn-ca-cert", o.TLS.CACert, "CA certificate (PEM) of ssl: databases (the chart's ovn.tls Secret's ca.crt)")
+	fs.StringVar(&o.TLS.Certificate, "ovn-cert", o.TLS.Certificate, "certificate (PEM) presented to ssl: databases")
+	fs.StringVar(&o.TLS.PrivateKey, "ovn-private-key", o.TLS.PrivateKey, "private key (PEM) of --ovn-cert")
 }
 
 // Client returns a client of the cluster the kubeconfig names.
@@ -86,6 +96,18 @@ type Database struct {
 	Remote string
 	// Source says where Remote came from: "flag", "env", "service ns/name".
 	Source string
+	// TLS are the files of an ssl: Remote; empty for any other.
+	TLS ovntls.Files
+}
+
+// ctlArgs are the OVN tools' options that reach the database.
+func (db Database) ctlArgs() []string {
+	args := []string{"--db=" + db.Remote}
+	if db.TLS.Enabled() {
+		args = append(args, "--private-key="+db.TLS.PrivateKey, "--certificate="+db.TLS.Certificate,
+			"--ca-cert="+db.TLS.CACert)
+	}
+	return args
 }
 
 // Databases finds the NB and SB addresses: the flags, else the
@@ -100,6 +122,26 @@ func (o *Options) Databases(ctx context.Context, c client.Client) (nb, sb Databa
 }
 
 func (o *Options) database(ctx context.Context, c client.Client, flagValue, env, service string) (Database, error) {
+	db, err := o.findDatabase(ctx, c, flagValue, env, service)
+	if err != nil {
+		return db, err
+	}
+	return o.withTLS(db)
+}
+
+// withTLS gives an ssl: database the TLS files, and refuses files that
+// do not fit the remote.
+func (o *Options) withTLS(db Database) (Database, error) {
+	if err := ovntls.CheckRemotes(db.Remote+" (from "+db.Source+")", []string{db.Remote}, o.TLS); err != nil {
+		return Database{}, fmt.Errorf("%w: --ovn-ca-cert, --ovn-cert and --ovn-private-key go with ssl: databases", err)
+	}
+	if ovntls.IsSSL(db.Remote) {
+		db.TLS = o.TLS
+	}
+	return db, nil
+}
+
+func (o *Options) findDatabase(ctx context.Context, c client.Client, flagValue, env, service string) (Database, error) {
 	if flagValue != "" {
 		return Database{Remote: flagValue, Source: "flag"}, nil
 	}
@@ -132,15 +174,19 @@ func serviceDatabase(ctx context.Context, c client.Client, name, env string) (Da
 		}
 		port := svc.Spec.Ports[0].Port
 		src := "service " + svc.Namespace + "/" + svc.Name
+		scheme := "tcp"
+		if svc.Annotations[SchemeAnnotation] == "ssl" {
+			scheme = "ssl"
+		}
 		if ips := readyEndpoints(ctx, c, svc); len(ips) > 0 {
 			remotes := make([]string, len(ips))
 			for i, ip := range ips {
-				remotes[i] = "tcp:" + hostPort(ip, port)
+				remotes[i] = scheme + ":" + hostPort(ip, port)
 			}
 			return Database{Remote: strings.Join(remotes, ","), Source: src + " endpoints"}, nil
 		}
 		if svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
-			return Database{Remote: fmt.Sprintf("tcp:%s", hostPort(svc.Spec.ClusterIP, port)), Source: src}, nil
+			return Database{Remote: fmt.Sprintf("%s:%s", scheme, hostPort(svc.Spec.ClusterIP, port)), Source: src}, nil
 		}
 	}
 	return Database{}, fmt.Errorf("no address for %s: give --%s or $%s, or install the chart's %s Service",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -19,7 +20,7 @@ func (o *Options) runCtl(ctx context.Context, tool string, args []string) error 
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, tool, append([]string{"--db=" + db.Remote, "--timeout=" + ctlTimeout}, args...)...)
+	cmd := exec.CommandContext(ctx, tool, slices.Concat(db.ctlArgs(), []string{"--timeout=" + ctlTimeout}, args)...)
 	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s (db %s from %s): %w", tool, db.Remote, db.Source, err)
@@ -46,7 +47,7 @@ func (o *Options) databaseFor(ctx context.Context, tool string) (Database, error
 
 // ctlOutput runs tool against db and returns its standard output.
 func ctlOutput(ctx context.Context, tool string, db Database, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, tool, append([]string{"--db=" + db.Remote, "--timeout=" + ctlTimeout}, args...)...)
+	cmd := exec.CommandContext(ctx, tool, slices.Concat(db.ctlArgs(), []string{"--timeout=" + ctlTimeout}, args)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

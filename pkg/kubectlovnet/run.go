@@ -32,8 +32,10 @@ Commands:
 The cluster is found as kubectl finds it (--kubeconfig, $KUBECONFIG,
 ~/.kube/config; --context). The OVN databases are, in order: --nb/--sb;
 $OVNET_NB/$OVNET_SB; the chart's ovn-nb/ovn-sb Services (their ready
-endpoints, every member of a Raft cluster; else their ClusterIP). nbctl, sbctl and trace run ovn-nbctl,
-ovn-sbctl and ovn-trace from $PATH.
+endpoints, every member of a Raft cluster; else their ClusterIP; ssl: when
+the chart's ovn.tls is on). ssl: databases need --ovn-ca-cert, --ovn-cert and
+--ovn-private-key. nbctl, sbctl and trace run ovn-nbctl, ovn-sbctl and
+ovn-trace from $PATH.
 
 Flags:
 `

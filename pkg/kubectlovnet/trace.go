@@ -83,7 +83,7 @@ func (t *tracer) run(ctx context.Context) (string, error) {
 	if t.lb, err = t.findLoadBalancer(ctx); err != nil {
 		return "", err
 	}
-	args := []string{"--db=" + t.sb.Remote, "--detailed", "--no-leader-only"}
+	args := append(t.sb.ctlArgs(), "--detailed", "--no-leader-only")
 	for i := 0; i < ctNew; i++ {
 		args = append(args, "--ct=new")
 	}

@@ -2,6 +2,7 @@ package ovn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 
@@ -18,8 +19,12 @@ import (
 // Config says how to reach the northbound database.
 type Config struct {
 	// Endpoints are OVSDB connection strings ("tcp:127.0.0.1:6641",
-	// "unix:/run/ovn/ovnnb_db.sock"); several name the members of a Raft cluster.
+	// "unix:/run/ovn/ovnnb_db.sock", "ssl:10.0.0.1:6641"); several name the
+	// members of a Raft cluster.
 	Endpoints []string
+	// TLS is the configuration of ssl: endpoints (ovntls.ClientConfig);
+	// nil for none.
+	TLS *tls.Config
 	// Registerer receives the transaction metrics; nil means none.
 	Registerer prometheus.Registerer
 	// Logger receives libovsdb's connection messages.
@@ -47,7 +52,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("load northbound model: %w", err)
 	}
 	db, err := ovsdbtxn.Connect(ctx, ovsdbtxn.Config{
-		Name: "northbound", MetricPrefix: "nb", Endpoints: cfg.Endpoints, LeaderOnly: true,
+		Name: "northbound", MetricPrefix: "nb", Endpoints: cfg.Endpoints, LeaderOnly: true, TLS: cfg.TLS,
 		Model: dbModel, Indexes: clientIndexes(), Tables: monitoredTables(),
 		Registerer: cfg.Registerer, Logger: cfg.Logger,
 	})

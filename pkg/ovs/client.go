@@ -61,7 +61,7 @@ func monitoredTables() []ovsdbtxn.Table {
 	iface := &vswitch.Interface{}
 	mirror := &vswitch.Mirror{}
 	return []ovsdbtxn.Table{
-		{Model: ovs, Columns: []any{&ovs.Bridges, &ovs.ExternalIDs, &ovs.OtherConfig}},
+		{Model: ovs, Columns: []any{&ovs.Bridges, &ovs.ExternalIDs, &ovs.OtherConfig, &ovs.SSL}},
 		{Model: br, Columns: []any{&br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.OtherConfig,
 			&br.Ports, &br.Mirrors}},
 		{Model: port, Columns: []any{&port.Name, &port.Interfaces, &port.ExternalIDs, &port.QOS}},
@@ -69,6 +69,7 @@ func monitoredTables() []ovsdbtxn.Table {
 			&iface.IngressPolicingRate, &iface.IngressPolicingBurst, &iface.Ofport, &iface.LinkState, &iface.Error}},
 		{Model: &vswitch.QoS{}},
 		{Model: &vswitch.Queue{}},
+		{Model: &vswitch.SSL{}},
 		{Model: mirror, Columns: []any{&mirror.Name, &mirror.ExternalIDs, &mirror.OutputPort, &mirror.SelectAll,
 			&mirror.SelectSrcPort, &mirror.SelectDstPort}},
 	}

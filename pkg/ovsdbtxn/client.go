@@ -2,6 +2,7 @@ package ovsdbtxn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -62,8 +63,11 @@ type Config struct {
 	// MetricPrefix names the metrics: ovnet_<prefix>_transaction_....
 	MetricPrefix string
 	// Endpoints are OVSDB connection strings ("unix:/run/ovn/ovnnb_db.sock",
-	// "tcp:127.0.0.1:6641"); several name the members of a Raft cluster.
+	// "tcp:127.0.0.1:6641", "ssl:10.0.0.1:6641"); several name the members
+	// of a Raft cluster.
 	Endpoints []string
+	// TLS is the configuration of ssl: endpoints (pkg/ovntls); nil for none.
+	TLS *tls.Config
 	// LeaderOnly connects to a Raft cluster's leader only, so that every
 	// write is seen by the next read.
 	LeaderOnly bool
@@ -109,6 +113,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		client.WithLeaderOnly(cfg.LeaderOnly),
 		client.WithReconnect(connectTimeout, reconnectBackoff()),
 		client.WithLogger(&cfg.Logger),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, client.WithTLSConfig(cfg.TLS))
 	}
 	for _, ep := range cfg.Endpoints {
 		opts = append(opts, client.WithEndpoint(ep))

@@ -184,7 +184,7 @@ func nodeLeftovers(t *testing.T, n *harness.Node) []string {
 	return left
 }
 
-// ovsLeftovers lists bridges, QoS, queue and mirror rows, and ovnet's
+// ovsLeftovers lists bridges, QoS, queue, mirror and SSL rows, and ovnet's
 // keys in the Open_vSwitch row's external_ids.
 func ovsLeftovers(t *testing.T, n *harness.Node) []string {
 	t.Helper()
@@ -192,7 +192,8 @@ func ovsLeftovers(t *testing.T, n *harness.Node) []string {
 	for _, br := range strings.Fields(n.Chassis.Vsctl(t, "list-br")) {
 		left = append(left, "bridge "+br)
 	}
-	for _, table := range []string{"qos", "queue", "mirror"} {
+	// SSL is ovnet's only with TLS (TestTLS); other tests have none.
+	for _, table := range []string{"qos", "queue", "mirror", "ssl"} {
 		for _, uuid := range strings.Fields(n.Chassis.Vsctl(t, "--bare", "--columns=_uuid", "list", table)) {
 			left = append(left, table+" "+uuid)
 		}

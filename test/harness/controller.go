@@ -21,6 +21,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/ovntls"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
@@ -69,6 +70,24 @@ type Controller struct {
 // end of the test, and waits until it reports ready.
 func StartController(tb T, api *APIServer, nb Database, network controller.Config) *Controller {
 	tb.Helper()
+	return startController(tb, api, controller.Options{Network: network, NorthboundEndpoints: ovn.ParseEndpoints(nb.Remote())})
+}
+
+// StartControllerTLS runs the controller against nb's ssl: endpoint with
+// files, like StartController.
+func StartControllerTLS(tb T, api *APIServer, nb *OVSDB, files ovntls.Files, network controller.Config) *Controller {
+	tb.Helper()
+	if nb.SSLEndpoint == "" {
+		tb.Fatalf("StartControllerTLS: the northbound database has no ssl: endpoint (start it with StartNorthboundTLS)")
+	}
+	return startController(tb, api, controller.Options{Network: network,
+		NorthboundEndpoints: []string{nb.SSLEndpoint}, NorthboundTLS: files})
+}
+
+// startController runs the controller with opts' network and northbound
+// settings, its probes, metrics and log the harness's.
+func startController(tb T, api *APIServer, opts controller.Options) *Controller {
+	tb.Helper()
 	quietControllerRuntime()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Controller{probeAddr: FreeAddr(tb), cancel: cancel, done: make(chan struct{}),
@@ -77,11 +96,8 @@ func StartController(tb T, api *APIServer, nb Database, network controller.Confi
 	if err != nil {
 		tb.Fatalf("starting controller: %v", err)
 	}
-	opts := controller.Options{
-		Network: network, NorthboundEndpoints: ovn.ParseEndpoints(nb.Remote()),
-		MetricsAddr: "0", ProbeAddr: c.probeAddr, Registerer: c.Registry,
-		Logger: zap.New(zap.WriteTo(logFile)),
-	}
+	opts.MetricsAddr, opts.ProbeAddr, opts.Registerer = "0", c.probeAddr, c.Registry
+	opts.Logger = zap.New(zap.WriteTo(logFile))
 	tb.Cleanup(func() {
 		logFile.Close()
 		if tb.Failed() {

@@ -40,6 +40,13 @@ func startForwarder(tb T, nsName, target string) *forwarder {
 	if err != nil {
 		tb.Fatalf("forwarder: %v", err)
 	}
+	return serveForwarder(tb, l, nsName, target)
+}
+
+// serveForwarder relays every connection l accepts to target, dialled in
+// the named network namespace ("" for the test's own), until tb's cleanup.
+func serveForwarder(tb T, l net.Listener, nsName, target string) *forwarder {
+	tb.Helper()
 	f := &forwarder{listener: l, target: target, dials: make(chan chan dialResult), open: map[net.Conn]bool{}}
 	ready := make(chan error, 1)
 	go f.dialer(nsName, ready)
@@ -66,22 +73,28 @@ func (f *forwarder) Addr() string { return f.listener.Addr().String() }
 // every request. The thread is never unlocked, so Go discards it when the
 // goroutine ends instead of running other code in the namespace.
 func (f *forwarder) dialer(nsName string, ready chan<- error) {
-	runtime.LockOSThread()
-	handle, err := netns.GetFromName(nsName)
-	if err != nil {
-		ready <- err
-		return
-	}
-	defer handle.Close()
-	if err := netns.Set(handle); err != nil {
-		ready <- err
-		return
+	if nsName != "" {
+		runtime.LockOSThread()
+		if err := enterNetNS(nsName); err != nil {
+			ready <- err
+			return
+		}
 	}
 	ready <- nil
 	for reply := range f.dials {
 		conn, err := net.Dial("tcp", f.target)
 		reply <- dialResult{conn: conn, err: err}
 	}
+}
+
+// enterNetNS moves the calling, locked thread into the named namespace.
+func enterNetNS(nsName string) error {
+	handle, err := netns.GetFromName(nsName)
+	if err != nil {
+		return err
+	}
+	defer handle.Close()
+	return netns.Set(handle)
 }
 
 // accept relays connections until the listener closes.

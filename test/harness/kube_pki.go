@@ -36,7 +36,8 @@ type kubePKI struct {
 	serial int64
 }
 
-// certRequest says what a certificate is for; one of server or client.
+// certRequest says what a certificate is for: a server, a client, or a
+// peer (both).
 type certRequest struct {
 	// name is the file name without extension.
 	name string
@@ -48,6 +49,10 @@ type certRequest struct {
 	ips      []net.IP
 	dnsNames []string
 	server   bool
+	// peer is a certificate for both ends, as OVN's daemons use theirs:
+	// ovsdb-server serves with it, ovn-northd and ovn-controller connect
+	// with it, and OpenSSL checks the purpose on either side.
+	peer bool
 }
 
 // newKubePKI makes a self-signed CA in dir.
@@ -106,6 +111,9 @@ func (p *kubePKI) issue(req certRequest) error {
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	if req.server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	if req.peer {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, key.Public(), p.caKey)
 	if err != nil {

@@ -2,6 +2,8 @@ package harness
 
 import (
 	"path/filepath"
+
+	"github.com/ovnet/ovnet/pkg/ovntls"
 )
 
 // Northd is an ovn-northd translating one northbound database into one
@@ -21,18 +23,34 @@ type Northd struct {
 // reconnect noise about servers that went away under it.
 func StartNorthd(tb T, nb, sb Database) *Northd {
 	tb.Helper()
+	return startNorthd(tb, nb.Remote(), sb.Remote())
+}
+
+// StartNorthdTLS starts ovn-northd connecting to the databases' ssl:
+// endpoints with files (-p, -c, -C), stopped like StartNorthd's.
+func StartNorthdTLS(tb T, nb, sb *OVSDB, files ovntls.Files) *Northd {
+	tb.Helper()
+	if nb.SSLEndpoint == "" || sb.SSLEndpoint == "" {
+		tb.Fatalf("StartNorthdTLS: the databases have no ssl: endpoint (start them with StartNorthboundTLS, StartSouthboundTLS)")
+	}
+	return startNorthd(tb, nb.SSLEndpoint, sb.SSLEndpoint,
+		"--private-key="+files.PrivateKey, "--certificate="+files.Certificate, "--ca-cert="+files.CACert)
+}
+
+func startNorthd(tb T, nbRemote, sbRemote string, extra ...string) *Northd {
+	tb.Helper()
 	dir := socketDir(tb)
 	n := &Northd{
 		Control: filepath.Join(dir, "ovn-northd.ctl"),
 		LogFile: filepath.Join(dir, "ovn-northd.log"),
 	}
 	d := startDaemon(tb, daemonSpec{
-		argv: []string{"ovn-northd",
-			"--ovnnb-db=" + nb.Remote(),
-			"--ovnsb-db=" + sb.Remote(),
+		argv: append([]string{"ovn-northd",
+			"--ovnnb-db=" + nbRemote,
+			"--ovnsb-db=" + sbRemote,
 			"--unixctl=" + n.Control,
 			"--log-file=" + n.LogFile,
-			"-vconsole:off", "--no-chdir"},
+			"-vconsole:off", "--no-chdir"}, extra...),
 		logFile:    n.LogFile,
 		stderrFile: filepath.Join(dir, "ovn-northd.stderr"),
 	})

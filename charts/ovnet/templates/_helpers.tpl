@@ -69,29 +69,69 @@ true
      host is bracketed because a ClusterIP may be IPv6; OVS and libovsdb
      both take an IPv4 address in brackets too. */}}
 {{- define "ovnet.nbAddress" -}}
-{{- if .Values.ovn.nbAddress -}}
-{{ .Values.ovn.nbAddress }}
-{{- else if include "ovnet.centralRaft" . -}}
-{{ include "ovnet.centralRemote" (list . .Values.ovn.nbPort) }}
-{{- else if .Values.ovn.central.enabled -}}
-tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)
-{{- else -}}
-{{- fail "ovn.central.enabled=false needs ovn.nbAddress" -}}
-{{- end -}}
+{{- include "ovnet.ovnAddress" (list . "nb") -}}
 {{- end -}}
 
 {{/* The SB address every node's ovn-controller uses, found like the NB
      address: the ovn-sb Service's environment variables unless set. */}}
 {{- define "ovnet.sbAddress" -}}
-{{- if .Values.ovn.sbAddress -}}
-{{ .Values.ovn.sbAddress }}
-{{- else if include "ovnet.centralRaft" . -}}
-{{ include "ovnet.centralRemote" (list . .Values.ovn.sbPort) }}
-{{- else if .Values.ovn.central.enabled -}}
-tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)
-{{- else -}}
-{{- fail "ovn.central.enabled=false needs ovn.sbAddress" -}}
+{{- include "ovnet.ovnAddress" (list . "sb") -}}
 {{- end -}}
+
+{{/* One database's address: include "ovnet.ovnAddress" (list . "nb").
+     With ovn.tls.enabled every remote must be ssl:, without it none may
+     be: the binaries refuse both at start, the chart before installing. */}}
+{{- define "ovnet.ovnAddress" -}}
+{{- $root := index . 0 -}}
+{{- $db := index . 1 -}}
+{{- $key := printf "%sAddress" $db -}}
+{{- $address := get $root.Values.ovn $key -}}
+{{- $scheme := ternary "ssl" "tcp" $root.Values.ovn.tls.enabled -}}
+{{- if $address -}}
+{{- range $remote := splitList "," $address -}}
+{{- if and $root.Values.ovn.tls.enabled (not (hasPrefix "ssl:" $remote)) -}}
+{{- fail (printf "ovn.tls.enabled needs ssl: remotes; ovn.%s has %s" $key $remote) -}}
+{{- else if and (not $root.Values.ovn.tls.enabled) (hasPrefix "ssl:" $remote) -}}
+{{- fail (printf "ovn.%s %s needs ovn.tls.enabled and ovn.tls.secretName (the CA, certificate and key)" $key $remote) -}}
+{{- end -}}
+{{- end -}}
+{{ $address }}
+{{- else if include "ovnet.centralRaft" $root -}}
+{{- if $root.Values.ovn.tls.enabled -}}
+{{- fail "ovn.tls.enabled with ovn.central.replicas > 1 is not supported yet: the Raft members would talk to each other without TLS" -}}
+{{- end -}}
+{{ include "ovnet.centralRemote" (list $root (get $root.Values.ovn (printf "%sPort" $db))) }}
+{{- else if $root.Values.ovn.central.enabled -}}
+{{ $scheme }}:[$(OVN_{{ upper $db }}_SERVICE_HOST)]:$(OVN_{{ upper $db }}_SERVICE_PORT)
+{{- else -}}
+{{- fail (printf "ovn.central.enabled=false needs ovn.%s" $key) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the OVN TLS Secret is mounted, in every container that uses it. */}}
+{{- define "ovnet.ovnTLSDir" -}}
+/etc/ovnet/ovn-tls
+{{- end -}}
+
+{{/* The volume of the OVN TLS Secret; nothing without TLS. Mode 0440: the
+     owner (root, OVN's daemons and ovnet-daemon) and the pod's fsGroup
+     (the controller's user) read it, nobody else. */}}
+{{- define "ovnet.ovnTLSVolume" -}}
+{{- if .Values.ovn.tls.enabled -}}
+- name: ovn-tls
+  secret:
+    secretName: {{ required "ovn.tls.enabled needs ovn.tls.secretName" .Values.ovn.tls.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
+
+{{/* The mount of that volume; nothing without TLS. */}}
+{{- define "ovnet.ovnTLSMount" -}}
+{{- if .Values.ovn.tls.enabled -}}
+- name: ovn-tls
+  mountPath: {{ include "ovnet.ovnTLSDir" . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/* The rules of one object of a role.yaml that controller-gen writes from

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
+	"github.com/ovnet/ovnet/pkg/ovntls"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	OVNRemote string
 	EncapType string
 	EncapIP   string
+	// OVNTLS are the files of an ssl: OVNRemote, written into the
+	// Open_vSwitch SSL row ovn-controller reads; the paths are
+	// ovn-controller's.
+	OVNTLS ovntls.Files
 	// ServiceCIDR is routed through ovn0; the zero value routes none.
 	ServiceCIDR netip.Prefix
 	// MTU of ovn0.
@@ -64,8 +69,9 @@ func New(cfg Config, c *ovs.Client, netns *nslink.Namespace) *Node {
 }
 
 // EnsureBridge creates br-int and the Open_vSwitch settings OVN needs when
-// the daemon manages them. It converges: a restart with nothing changed
-// writes nothing.
+// the daemon manages them: external_ids and, for an ssl: remote, the SSL
+// row ovn-controller takes its files from. It converges: a restart with
+// nothing changed writes nothing.
 func (n *Node) EnsureBridge(ctx context.Context) error {
 	br := ovs.Bridge{Name: n.cfg.Bridge, DatapathType: n.cfg.DatapathType, FailMode: ovs.FailModeSecure,
 		OtherConfig: map[string]string{"disable-in-band": "true"}}
@@ -75,7 +81,31 @@ func (n *Node) EnsureBridge(ctx context.Context) error {
 	if n.cfg.OVNRemote == "" {
 		return nil
 	}
+	// The SSL row is in place before ovn-controller sees an ssl:
+	// ovn-remote, and goes only once it sees another remote, so it never
+	// tries a connection it has no files for.
+	if !n.cfg.OVNTLS.Enabled() {
+		if err := n.ovs.SetOpenvSwitchExternalIDs(ctx, n.ovnExternalIDs()); err != nil {
+			return err
+		}
+		return removeOwnSSL(ctx, n.ovs)
+	}
+	err := n.ovs.SetSSL(ctx, ovs.SSL{PrivateKey: n.cfg.OVNTLS.PrivateKey, Certificate: n.cfg.OVNTLS.Certificate,
+		CACert: n.cfg.OVNTLS.CACert, ExternalIDs: map[string]string{OwnerKey: OwnerDaemon}})
+	if err != nil {
+		return err
+	}
 	return n.ovs.SetOpenvSwitchExternalIDs(ctx, n.ovnExternalIDs())
+}
+
+// removeOwnSSL deletes the Open_vSwitch SSL row when the daemon wrote it
+// (its mark is there), as after TLS was turned off; anyone else's stays.
+func removeOwnSSL(ctx context.Context, c *ovs.Client) error {
+	ssl, err := c.SSL()
+	if err != nil || ssl == nil || ssl.ExternalIDs[OwnerKey] != OwnerDaemon {
+		return err
+	}
+	return c.DeleteSSL(ctx)
 }
 
 // ovnExternalIDs are the Open_vSwitch external_ids OVN reads, marked as

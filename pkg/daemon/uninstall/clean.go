@@ -89,6 +89,7 @@ func (n *Node) Clean(ctx context.Context) ([]Step, error) {
 		{"CNI plugin", n.removePlugin},
 		{"pod interfaces", n.removePodInterfaces},
 		{"OVN settings in Open_vSwitch", n.removeExternalIDs},
+		{"OVN TLS settings in Open_vSwitch", n.removeSSL},
 		{"ovn-controller stopped", n.waitOVNControllerGone},
 		{"bridge " + n.cfg.Bridge, n.deleteBridge},
 		{"routes", n.removeRoutes},
@@ -135,6 +136,21 @@ func (n *Node) removeExternalIDs(ctx context.Context) (string, error) {
 	}
 	keys := append([]string{nodesetup.OwnerKey}, nodesetup.OVNExternalIDKeys...)
 	return "", n.ovs.RemoveOpenvSwitchExternalIDs(ctx, keys)
+}
+
+// removeSSL removes the SSL row the daemon wrote for ovn-controller;
+// someone else's stays.
+func (n *Node) removeSSL(ctx context.Context) (string, error) {
+	ssl, err := n.ovs.SSL()
+	switch {
+	case err != nil:
+		return "", err
+	case ssl == nil:
+		return "none", nil
+	case ssl.ExternalIDs[nodesetup.OwnerKey] != nodesetup.OwnerDaemon:
+		return "set by someone else, not ovnet: kept", nil
+	}
+	return "", n.ovs.DeleteSSL(ctx)
 }
 
 // waitOVNControllerGone waits, bounded, until ovn-controller stops

@@ -144,7 +144,7 @@ func (c *Cluster) Start(m *Member) {
 	m.proc = start(c.env, lookPath(c.env, "ovsdb-server"), m.stderr, m.DB,
 		"--remote=punix:"+m.Socket, "--remote=ptcp:"+port+":127.0.0.1",
 		"--unixctl="+m.Control, "--log-file="+m.LogFile, "-vconsole:off", "--no-chdir")
-	m.proc.waitForSocket(c.env, m.Socket, m.LogFile)
+	m.proc.waitForSocket(c.env, "unix", m.Socket, m.LogFile)
 }
 
 // PID is m's process id; 0 while it is stopped.

@@ -56,12 +56,25 @@ type Options struct {
 	// Dir holds those files; empty means a new short directory, removed
 	// at cleanup.
 	Dir string
+	// TLS, when set, adds a pssl: listener on a free loopback port:
+	// clients must present a certificate of its CA.
+	TLS *TLS
+}
+
+// TLS are ovsdb-server's PEM files for its pssl: listener.
+type TLS struct {
+	// PrivateKey and Certificate are the server's (--private-key,
+	// --certificate); CACert the CA clients' certificates must chain to
+	// (--ca-cert).
+	PrivateKey, Certificate, CACert string
 }
 
 // Server is an ovsdb-server serving one fresh database over a unix socket.
 type Server struct {
 	// Endpoint is the libovsdb / ovs-vsctl --db address, "unix:<Socket>".
 	Endpoint string
+	// SSLEndpoint is "ssl:127.0.0.1:<port>" when Options.TLS was set.
+	SSLEndpoint string
 	// Socket is the path of the unix socket clients connect to.
 	Socket string
 	// Control is the unixctl socket, for ovs-appctl -t <Control>.
@@ -98,12 +111,36 @@ func Start(env Env, opts Options) *Server {
 		LogFile: filepath.Join(opts.Dir, opts.Name+".log"),
 	}
 	s.Endpoint = "unix:" + s.Socket
-	p := start(env, server, filepath.Join(opts.Dir, opts.Name+".stderr"), db,
-		"--remote=punix:"+s.Socket, "--unixctl="+s.Control, "--log-file="+s.LogFile, "-vconsole:off", "--no-chdir")
+	args := []string{db, "--remote=punix:" + s.Socket, "--unixctl=" + s.Control, "--log-file=" + s.LogFile,
+		"-vconsole:off", "--no-chdir"}
+	var sslAddr string
+	if opts.TLS != nil {
+		sslAddr = freeLoopbackAddr(env)
+		s.SSLEndpoint = "ssl:" + sslAddr
+		port := sslAddr[strings.LastIndex(sslAddr, ":")+1:]
+		args = append(args, "--remote=pssl:"+port+":127.0.0.1", "--private-key="+opts.TLS.PrivateKey,
+			"--certificate="+opts.TLS.Certificate, "--ca-cert="+opts.TLS.CACert)
+	}
+	p := start(env, server, filepath.Join(opts.Dir, opts.Name+".stderr"), args...)
 	s.PID = p.cmd.Process.Pid
 	env.Cleanup(func() { p.stop(env, s.LogFile) })
-	p.waitForSocket(env, s.Socket, s.LogFile)
+	p.waitForSocket(env, "unix", s.Socket, s.LogFile)
+	if sslAddr != "" {
+		p.waitForSocket(env, "tcp", sslAddr, s.LogFile)
+	}
 	return s
+}
+
+// freeLoopbackAddr returns 127.0.0.1:<port> with a port nothing listens
+// on; ovsdb-server binds it a moment later.
+func freeLoopbackAddr(env Env) string {
+	env.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		env.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func lookPath(env Env, name string) string {
@@ -175,12 +212,13 @@ func start(env Env, path, stderrFile string, args ...string) *process {
 	return p
 }
 
-// waitForSocket returns once the socket accepts a connection.
-func (p *process) waitForSocket(env Env, socket, logFile string) {
+// waitForSocket returns once the socket (network "unix" or "tcp")
+// accepts a connection.
+func (p *process) waitForSocket(env Env, network, socket, logFile string) {
 	env.Helper()
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		err := dial(socket)
+		err := dial(network, socket)
 		if err == nil {
 			return
 		}
@@ -227,9 +265,9 @@ func tail(path string) string {
 	return fmt.Sprintf("--- %s:\n%s", path, strings.Join(lines, "\n"))
 }
 
-// dial reports whether a unix socket accepts connections.
-func dial(socket string) error {
-	conn, err := net.Dial("unix", socket)
+// dial reports whether a socket accepts connections.
+func dial(network, socket string) error {
+	conn, err := net.Dial(network, socket)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,59 @@
+package harness
+
+import (
+	"net"
+	"runtime"
+	"strings"
+)
+
+// RelayIntoNetNS makes a TCP server of the test's loopback reachable at
+// the same address inside a network namespace: it listens on that
+// address in the namespace and relays each connection to the server,
+// bytes as they are (TLS stays end to end), until tb's cleanup. remote is
+// an OVSDB remote ("ssl:127.0.0.1:6642") or HOST:PORT. A chassis in its
+// own namespace reaches the databases over their unix sockets; a TLS
+// remote is TCP, and the namespace's 127.0.0.1 is its own.
+func RelayIntoNetNS(tb T, nsName, remote string) {
+	tb.Helper()
+	addr := remote
+	if i := strings.Index(remote, ":"); i >= 0 && !strings.Contains(remote[:i], ".") {
+		addr = remote[i+1:]
+	}
+	l, err := listenInNetNS(nsName, addr)
+	if err != nil {
+		tb.Fatalf("relay of %s into %s: %v", remote, nsName, err)
+	}
+	serveForwarder(tb, l, "", addr)
+}
+
+// listenInNetNS opens a TCP listener in the named namespace: a socket
+// belongs to the namespace of the thread creating it. The thread is never
+// unlocked, so Go discards it instead of running other code there.
+func listenInNetNS(nsName, addr string) (net.Listener, error) {
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := enterNetNS(nsName); err != nil {
+			done <- result{err: err}
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		done <- result{l, err}
+	}()
+	r := <-done
+	return r.l, r.err
+}
+
+// NewNetNS creates a network namespace with lo up, deleted at tb's
+// cleanup, for a chassis (ChassisOptions.NetNS, NodeOptions.NetNS) that
+// needs something in it before it starts, such as RelayIntoNetNS.
+func NewNetNS(tb T) string {
+	tb.Helper()
+	name := UniqueName("ns")
+	addNetNS(tb, name)
+	return name
+}
