@@ -140,7 +140,7 @@ func TestTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (kubectlovnet.Database{Remote: "ssl:10.0.0.2:6641", Source: "service kube-system/ovn-nb endpoint", TLS: files}); nb != want {
+		if want := (kubectlovnet.Database{Remote: "ssl:10.0.0.2:6641", Source: "service kube-system/ovn-nb endpoints", TLS: files}); nb != want {
 			t.Errorf("NB %+v, want %+v", nb, want)
 		}
 		if sb.Remote != "ssl:10.0.0.2:6642" || sb.TLS != files {

@@ -87,7 +87,10 @@ func TestUninstallHookCleansAPI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("clean again: %v", err)
 	}
-	want := []string{"none", "0 deleted", "removed from 0"}
+	want := []string{"none", "0 deleted", "removed from 0", "not asked"}
+	if len(again) != len(want) {
+		t.Fatalf("again: %d steps %+v, want %d", len(again), again, len(want))
+	}
 	for i, s := range again {
 		if s.Done != want[i] {
 			t.Errorf("again, %s: %q, want %q", s.Name, s.Done, want[i])
