@@ -54,6 +54,16 @@ func (v *NBView) Dump(tb T) NBDump {
 	return out
 }
 
+// Count is the number of rows in table, read without copying any: cheap
+// enough to poll while thousands of rows are written.
+func (v *NBView) Count(table string) int {
+	rows := v.nb.Cache().Table(table)
+	if rows == nil {
+		return 0
+	}
+	return rows.Len()
+}
+
 // Tables counts the dump's rows per table.
 func (d NBDump) Tables() map[string]int {
 	n := map[string]int{}
