@@ -99,7 +99,8 @@ image: deps
 # image`) and installed by `helm install` of charts/ovnet, CoreDNS and the
 # examples. A detached supervisor keeps it running; its state, logs and
 # sandbox.env are in $(SANDBOX_DIR). NODES=3 gives three nodes, EXAMPLES=0
-# no examples. `make sandbox` again while up rebuilds the image and `helm
+# no examples, RAFT=1 (with NODES=3 or more) OVN central as Raft clusters
+# on nodes 1 to 3. `make sandbox` again while up rebuilds the image and `helm
 # upgrade`s when the sources or the chart changed. `make sandbox-down`
 # removes everything, the directory too (KEEP_LOGS=1 keeps the logs).
 SANDBOX_DIR ?= /tmp/ovnet-sandbox

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/uninstall"
@@ -20,8 +21,9 @@ import (
 // uninstallCommand is the subcommand the chart's post-delete hook runs.
 const uninstallCommand = "uninstall"
 
-// uninstallTimeout bounds the clean-up: a few API calls.
-const uninstallTimeout = 60 * time.Second
+// uninstallTimeout bounds the clean-up: a few API calls, and twice
+// --node-wait for the nodes.
+const uninstallTimeout = 5 * time.Minute
 
 // runUninstall removes what ovnet leaves in the API after Helm deleted its
 // objects (pkg/uninstall). Each step is printed; the exit code is 1 when
@@ -32,10 +34,23 @@ func runUninstall(args []string) int {
 	fs.StringVar(&cl.LeaderLease.Namespace, "leader-elect-namespace", "kube-system", "namespace of the controller's leader Lease")
 	fs.StringVar(&cl.LeaderLease.Name, "leader-elect-id", controller.LeaderElectionID, "name of the controller's leader Lease")
 	fs.StringVar(&cl.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway nodes' heartbeat Leases")
+	nodes := uninstall.NodeDirs{}
+	var files, empty, secrets string
+	fs.StringVar(&nodes.Namespace, "namespace", "kube-system", "namespace of the node clean-up pods (the release's)")
+	fs.StringVar(&nodes.Image, "node-image", "", "image of the node clean-up pods (with a shell); empty leaves the nodes' directories")
+	fs.StringVar((*string)(&nodes.PullPolicy), "node-image-pull-policy", "", "pull policy of the node clean-up pods (default: Kubernetes')")
+	fs.StringVar(&secrets, "node-image-pull-secrets", "", "comma-separated pull secrets of the node clean-up pods")
+	fs.StringVar(&files, "node-files", "", "comma-separated host files each node clean-up pod removes")
+	fs.StringVar(&empty, "node-empty-dirs", "", "comma-separated host directories each node clean-up pod removes when empty")
+	fs.DurationVar(&nodes.Wait, "node-wait", 90*time.Second, "how long to wait for ovnet's pods to go, and then for the node clean-up pods")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(args) // ExitOnError
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
+	if nodes.Image != "" {
+		nodes.Files, nodes.Empty, nodes.PullSecrets = annotation.SplitList(files), annotation.SplitList(empty), annotation.SplitList(secrets)
+		cl.NodeDirs = &nodes
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/cni"
 	"github.com/ovnet/ovnet/pkg/daemon"
+	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
@@ -54,6 +56,11 @@ func serve() int {
 	flag.StringVar(&cfg.PodName, "pod-name", os.Getenv("POD_NAME"), "the daemon's own Pod (env POD_NAME): on exit the node is cleaned when that Pod's DaemonSet is gone; empty never cleans")
 	flag.StringVar(&cfg.PodNamespace, "pod-namespace", os.Getenv("POD_NAMESPACE"), "namespace of --pod-name (env POD_NAMESPACE)")
 	flag.StringVar(&cfg.OVSHandshakeDir, "ovs-handshake-dir", "", "directory shared with the Open vSwitch container: the daemon holds a shared flock on it while it runs, marks it while it stops, and marks it uninstalled once it cleaned the node, so that container waits for the clean-up and removes its database (the chart's /run/openvswitch); empty: none")
+	flag.Func("netns-dirs", "comma-separated directories the container runtime pins pod network namespaces in; a CNI netns path elsewhere is refused (default "+
+		strings.Join(cniserver.DefaultNetnsDirs, ",")+"; /proc/<pid>/ns/net is always accepted)", func(s string) error {
+		cfg.NetnsDirs = strings.Split(s, ",")
+		return nil
+	})
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
 	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")

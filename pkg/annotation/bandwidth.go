@@ -42,7 +42,8 @@ func ParseBandwidth(annotations map[string]string) (Bandwidth, error) {
 func rate(annotations map[string]string, mbitKey, quantityKey string) (uint64, error) {
 	if v, ok := annotations[mbitKey]; ok && strings.TrimSpace(v) != "" {
 		mbps, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || mbps < 0 || math.IsInf(mbps, 0) || mbps*bitsPerMbit > math.MaxInt64 {
+		// Written so that NaN fails too: every comparison with it is false.
+		if err != nil || !(mbps >= 0) || !(mbps*bitsPerMbit < math.MaxInt64) {
 			return 0, fmt.Errorf("%s=%q: want a non-negative number of Mbit/s", mbitKey, v)
 		}
 		return uint64(mbps * bitsPerMbit), nil

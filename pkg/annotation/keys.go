@@ -1,5 +1,7 @@
 package annotation
 
+import "strings"
+
 // Prefix is shared with Kube-OVN so manifests written for it work unchanged.
 const Prefix = "ovn.kubernetes.io/"
 
@@ -56,3 +58,15 @@ const (
 
 // True is the value of boolean annotations.
 const True = "true"
+
+// SplitList reads a comma-separated value (an annotation's, or a flag's of
+// the same shape): entries trimmed, empty ones dropped.
+func SplitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// macLen is the length of the Ethernet MACs pods get.
+const macLen = 6
+
 // Holding is the part of the controller's record that says which address
 // an object holds: what the controller rebuilds its allocations from.
 type Holding struct {
@@ -62,8 +65,18 @@ func ParseHolding(annotations map[string]string) (h Holding, ok bool, err error)
 	if h.IP, err = netip.ParseAddr(strings.TrimSpace(annotations[IPAddress])); err != nil {
 		return Holding{}, true, fmt.Errorf("%s: %w", IPAddress, err)
 	}
+	// A zone or an IPv4 address written as IPv6 would never match the
+	// subnet's family, and is not what the controller writes.
+	if h.IP.Zone() != "" || h.IP.Is4In6() {
+		return Holding{}, true, fmt.Errorf("%s: %s: want a plain IPv4 or IPv6 address", IPAddress, h.IP)
+	}
 	if h.MAC, err = net.ParseMAC(strings.TrimSpace(annotations[MACAddress])); err != nil {
 		return Holding{}, true, fmt.Errorf("%s: %w", MACAddress, err)
+	}
+	// net.ParseMAC takes EUI-64 and InfiniBand addresses too; a veth
+	// takes an Ethernet one.
+	if len(h.MAC) != macLen {
+		return Holding{}, true, fmt.Errorf("%s: %s is not a 48-bit Ethernet address", MACAddress, h.MAC)
 	}
 	if h.LogicalSwitch = strings.TrimSpace(annotations[LogicalSwitch]); h.LogicalSwitch == "" {
 		return Holding{}, true, fmt.Errorf("%s: missing", LogicalSwitch)

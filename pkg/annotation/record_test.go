@@ -99,3 +99,51 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatal("ParseAddress accepted a record without a gateway")
 	}
 }
+
+// FuzzParseAddress feeds any values to the record's keys, as a user who
+// writes them on a pod before the controller could. Properties: no panic;
+// ParseHolding and ParseAddress agree on ok; an accepted holding has an
+// unzoned address, a 48-bit MAC (what a veth takes) and a switch name;
+// an accepted address lies, with its gateway, in its subnet of the same
+// family; and what the controller would write back from it reads back
+// the same and is Recorded.
+func FuzzParseAddress(f *testing.F) {
+	for _, s := range [][6]string{
+		{"true", "10.16.0.5", "0a:00:00:10:00:05", "ovn-default", "10.16.0.0/16", "10.16.0.1"},
+		{"true", "fd00::5", "0a:00:00:10:00:05", "v6", "fd00::/64", "fd00::1"},
+		{"true", "fe80::5%eth0", "0a:00:00:10:00:05", "s", "fe80::/64", "fe80::1"},
+		{"true", "::ffff:10.0.0.5", "0a:00:00:10:00:05", "s", "10.0.0.0/8", "10.0.0.1"},
+		{"true", "10.0.0.5", "00:00:00:00:fe:80:00:00", "s", "10.0.0.0/8", "10.0.0.1"},
+		{"true", " 10.0.0.5 ", "0a-00-00-00-00-01", " s ", "10.0.0.5/8", "10.0.0.1"},
+		{"false", "x", "y", "", "z", ""},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
+	}
+	f.Fuzz(func(t *testing.T, allocated, ip, mac, ls, cidr, gateway string) {
+		in := map[string]string{Allocated: allocated, IPAddress: ip, MACAddress: mac, LogicalSwitch: ls,
+			CIDRWritten: cidr, GatewayWritten: gateway}
+		h, hOK, hErr := ParseHolding(in)
+		addr, ok, err := ParseAddress(in)
+		if ok != hOK || (hErr != nil && err == nil) {
+			t.Fatalf("ParseHolding %v, %v and ParseAddress %v, %v disagree on %q", hOK, hErr, ok, err, in)
+		}
+		if hOK && hErr == nil {
+			if h.IP.Zone() != "" || h.IP.Is4In6() || !h.IP.IsValid() || len(h.MAC) != 6 || h.LogicalSwitch == "" {
+				t.Fatalf("accepted holding %+v from %q", h, in)
+			}
+		}
+		if !ok || err != nil {
+			return
+		}
+		if addr.Holding.IP != h.IP || !addr.Subnet.Contains(addr.IP) || !addr.Subnet.Contains(addr.Gateway) ||
+			addr.IP.Is4() != addr.Subnet.Addr().Is4() {
+			t.Fatalf("accepted address %+v from %q", addr, in)
+		}
+		written := addr.Annotations()
+		back, ok, err := ParseAddress(written)
+		if !ok || err != nil || back.IP != addr.IP || back.Subnet != addr.Subnet || back.Gateway != addr.Gateway ||
+			back.MAC.String() != addr.MAC.String() || back.LogicalSwitch != addr.LogicalSwitch || !addr.Recorded(written) {
+			t.Fatalf("round trip of %+v: %+v, %v, %v", addr, back, ok, err)
+		}
+	})
+}

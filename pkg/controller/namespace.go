@@ -193,10 +193,10 @@ func subnetFromNamespace(ns *corev1.Namespace) (*ovnetv1.Subnet, bool) {
 	spec := ovnetv1.SubnetSpec{
 		CIDR:        strings.TrimSpace(a[annotation.CIDR]),
 		Gateway:     strings.TrimSpace(a[annotation.Gateway]),
-		ExcludeIPs:  splitList(a[annotation.ExcludeIPs]),
+		ExcludeIPs:  annotation.SplitList(a[annotation.ExcludeIPs]),
 		Namespaces:  []string{ns.Name},
 		Private:     a[annotation.Private] == annotation.True,
-		Allow:       splitList(a[annotation.Allow]),
+		Allow:       annotation.SplitList(a[annotation.Allow]),
 		GatewayType: ovnetv1.GatewayType(strings.TrimSpace(a[annotation.GatewayType])),
 		GatewayNode: strings.TrimSpace(a[annotation.GatewayNode]),
 	}
@@ -207,16 +207,6 @@ func subnetFromNamespace(ns *corev1.Namespace) (*ovnetv1.Subnet, bool) {
 	spec.NATOutgoing = &nat
 	s := &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelNamespace: ns.Name}}, Spec: spec}
 	return s, true
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
 }
 
 func (r *NamespaceReconciler) ensure(ctx context.Context, ns *corev1.Namespace, want *ovnetv1.Subnet) error {

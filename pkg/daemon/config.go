@@ -86,6 +86,10 @@ type Config struct {
 	// too (see uninstall.Handshake): on uninstall it waits there for the
 	// daemon's clean-up, then removes its database. Empty: no handshake.
 	OVSHandshakeDir string
+	// NetnsDirs are where the container runtime pins pod network
+	// namespaces; ADD and CHECK refuse a netns path elsewhere (except a
+	// process's /proc/<pid>/ns/net). cniserver.DefaultNetnsDirs when empty.
+	NetnsDirs []string
 	// AddressTimeout and OVNTimeout bound ADD's two waits.
 	AddressTimeout time.Duration
 	OVNTimeout     time.Duration

@@ -220,7 +220,7 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 		MirrorAll: d.cfg.EnableMirror}, client, netns)
 	srv, err := cniserver.New(cniserver.Config{AddressTimeout: d.cfg.AddressTimeout, OVNTimeout: d.cfg.OVNTimeout,
 		Pods: d.pods, Configurator: p.conf, Status: func(ctx context.Context) error { return d.status(ctx, client) },
-		Logger: d.log, Registerer: d.registerer})
+		NetnsDirs: d.cfg.NetnsDirs, Logger: d.log, Registerer: d.registerer})
 	p.cni = srv
 	d.log.Info("node agent", "node", d.cfg.NodeName, "datapath", d.cfg.DatapathType, "mtu", mtu)
 	return p, err

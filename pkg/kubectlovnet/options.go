@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -131,8 +132,12 @@ func serviceDatabase(ctx context.Context, c client.Client, name, env string) (Da
 		}
 		port := svc.Spec.Ports[0].Port
 		src := "service " + svc.Namespace + "/" + svc.Name
-		if ip := readyEndpoint(ctx, c, svc); ip != "" {
-			return Database{Remote: fmt.Sprintf("tcp:%s", hostPort(ip, port)), Source: src + " endpoint"}, nil
+		if ips := readyEndpoints(ctx, c, svc); len(ips) > 0 {
+			remotes := make([]string, len(ips))
+			for i, ip := range ips {
+				remotes[i] = "tcp:" + hostPort(ip, port)
+			}
+			return Database{Remote: strings.Join(remotes, ","), Source: src + " endpoints"}, nil
 		}
 		if svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
 			return Database{Remote: fmt.Sprintf("tcp:%s", hostPort(svc.Spec.ClusterIP, port)), Source: src}, nil
@@ -142,21 +147,26 @@ func serviceDatabase(ctx context.Context, c client.Client, name, env string) (Da
 		name, strings.TrimPrefix(name, "ovn-"), env, name)
 }
 
-func readyEndpoint(ctx context.Context, c client.Client, svc *corev1.Service) string {
-	var slices discoveryv1.EndpointSliceList
-	if err := c.List(ctx, &slices, client.InNamespace(svc.Namespace),
+// readyEndpoints are the addresses of the Service's ready endpoints:
+// every member of a Raft cluster, so that ovn-nbctl, which writes and
+// reads at the leader, finds it among them.
+func readyEndpoints(ctx context.Context, c client.Client, svc *corev1.Service) []string {
+	var list discoveryv1.EndpointSliceList
+	if err := c.List(ctx, &list, client.InNamespace(svc.Namespace),
 		client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
-		return ""
+		return nil
 	}
-	for _, s := range slices.Items {
+	var ips []string
+	for _, s := range list.Items {
 		for _, ep := range s.Endpoints {
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready || len(ep.Addresses) == 0 {
 				continue
 			}
-			return ep.Addresses[0]
+			ips = append(ips, ep.Addresses[0])
 		}
 	}
-	return ""
+	slices.Sort(ips)
+	return ips
 }
 
 // hostPort is OVSDB's "IP:PORT", IPv6 addresses bracketed.

@@ -32,7 +32,7 @@ Commands:
 The cluster is found as kubectl finds it (--kubeconfig, $KUBECONFIG,
 ~/.kube/config; --context). The OVN databases are, in order: --nb/--sb;
 $OVNET_NB/$OVNET_SB; the chart's ovn-nb/ovn-sb Services (their ready
-endpoint, else their ClusterIP). nbctl, sbctl and trace run ovn-nbctl,
+endpoints, every member of a Raft cluster; else their ClusterIP). nbctl, sbctl and trace run ovn-nbctl,
 ovn-sbctl and ovn-trace from $PATH.
 
 Flags:

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
@@ -135,7 +136,7 @@ func (t *tracer) findLoadBalancer(ctx context.Context) (*loadBalancerVIP, error)
 		for _, kv := range strings.Fields(r[2]) {
 			vip, backends, ok := strings.Cut(kv, "=")
 			if ok && strings.Trim(vip, `"`) == want {
-				return &loadBalancerVIP{Name: r[0], VIP: want, Backends: splitList(strings.Trim(backends, `"`))}, nil
+				return &loadBalancerVIP{Name: r[0], VIP: want, Backends: annotation.SplitList(strings.Trim(backends, `"`))}, nil
 			}
 		}
 	}
@@ -283,16 +284,6 @@ func parseMap(s string) map[string]string {
 		}
 	}
 	return m
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 func containsField(s string, pred func(string) bool) bool {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 )
@@ -27,15 +27,7 @@ type Config struct {
 }
 
 // ParseEndpoints splits a comma-separated endpoint list, as given on the command line.
-func ParseEndpoints(s string) []string {
-	var eps []string
-	for _, e := range strings.Split(s, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			eps = append(eps, e)
-		}
-	}
-	return eps
-}
+func ParseEndpoints(s string) []string { return annotation.SplitList(s) }
 
 // Client is a connected northbound client whose cache mirrors the tables
 // ovnet manages.

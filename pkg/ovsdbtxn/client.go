@@ -23,7 +23,26 @@ const (
 	transactTimeout = 30 * time.Second
 	// pingTimeout bounds Ping; a healthy server answers in microseconds.
 	pingTimeout = 2 * time.Second
+	// reconnectFirst is the wait before the first reconnection attempt: a
+	// Raft cluster elects a new leader about a second after the old one
+	// dies, so a short first wait adds little to that gap.
+	reconnectFirst = 100 * time.Millisecond
+	// reconnectMax caps the wait between attempts, so a server back after
+	// a long outage is found again within seconds.
+	reconnectMax = 2 * time.Second
 )
+
+// reconnectBackoff is the schedule of reconnection attempts. It never
+// gives up: libovsdb panics when its backoff stops, and an outage of the
+// database, however long, must end in a reconnection, not a crash.
+func reconnectBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = reconnectFirst
+	b.MaxInterval = reconnectMax
+	b.MaxElapsedTime = 0
+	b.Reset()
+	return b
+}
 
 // Table is one table the cache mirrors.
 type Table struct {
@@ -88,7 +107,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	opts := []client.Option{
 		client.WithLeaderOnly(cfg.LeaderOnly),
-		client.WithReconnect(connectTimeout, backoff.NewExponentialBackOff()),
+		client.WithReconnect(connectTimeout, reconnectBackoff()),
 		client.WithLogger(&cfg.Logger),
 	}
 	for _, ep := range cfg.Endpoints {

@@ -183,3 +183,55 @@ func TestTransactReadsItsOwnWrites(t *testing.T) {
 		t.Fatal("right after the delete, the cache still holds switch s1")
 	}
 }
+
+// TestTransactRefusesWritesToRowsGone: ops built from the cache before
+// their row was deleted (a cache behind the database) are committed by the
+// server as if they worked; Transact says they did nothing, so that the
+// caller retries instead of losing the write.
+func TestTransactRefusesWritesToRowsGone(t *testing.T) {
+	c := connect(t)
+	ctx := context.Background()
+	res, err := ovsdbtxn.EnsureOps(c, switchRow("s1", nil))
+	commit(t, c, res, err)
+	as := &nbdb.AddressSet{Name: "as1", Addresses: []string{"10.0.0.1"}}
+	set := ovsdbtxn.Row[*nbdb.AddressSet]{Model: as, MutatedSets: []*[]string{&as.Addresses}}
+	res, err = ovsdbtxn.EnsureOps(c, set)
+	commit(t, c, res, err)
+
+	tests := []struct {
+		name  string
+		build func() (ovsdbtxn.Ensured, error)
+		drop  model.Model
+	}{
+		{"update", func() (ovsdbtxn.Ensured, error) {
+			return ovsdbtxn.EnsureOps(c, switchRow("s1", map[string]string{"k": "v"}))
+		},
+			&nbdb.LogicalSwitch{Name: "s1"}},
+		{"mutation", func() (ovsdbtxn.Ensured, error) {
+			as := &nbdb.AddressSet{Name: "as1", Addresses: []string{"10.0.0.1", "10.0.0.2"}}
+			return ovsdbtxn.EnsureOps(c, ovsdbtxn.Row[*nbdb.AddressSet]{Model: as, MutatedSets: []*[]string{&as.Addresses}})
+		}, &nbdb.AddressSet{Name: "as1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stale, err := tt.build()
+			if err != nil || len(stale.Ops) == 0 {
+				t.Fatalf("%d ops, err %v: want a write to the existing row", len(stale.Ops), err)
+			}
+			have, found, err := ovsdbtxn.Get(c, tt.drop)
+			if err != nil || !found {
+				t.Fatalf("found %v, err %v", found, err)
+			}
+			del, err := c.DB().Where(have).Delete()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Transact(ctx, del); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Transact(ctx, stale.Ops); !errors.Is(err, ovsdbtxn.ErrRowGone) {
+				t.Fatalf("commit of ops built before the row was deleted: %v, want ErrRowGone", err)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package ovsdbtxn
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,7 +14,7 @@ import (
 func CheckResults(results []ovsdb.OperationResult, ops []ovsdb.Operation) error {
 	opErrs, err := ovsdb.CheckOperationResults(results, ops)
 	if err == nil {
-		return nil
+		return unmatched(results, ops)
 	}
 	var details []string
 	for _, e := range opErrs {
@@ -25,4 +26,28 @@ func CheckResults(results []ovsdb.OperationResult, ops []ovsdb.Operation) error 
 		}
 	}
 	return fmt.Errorf("%w: %s", err, strings.Join(details, "; "))
+}
+
+// ErrRowGone is an update or mutation that matched no row: the row it was
+// built from, read from the cache, had been deleted in the database (by
+// another client, or a database lost and recreated). The server commits
+// such a transaction as if it did its work, so without this check the
+// write vanishes silently; as an error, the caller retries once its cache
+// has caught up, and writes what is really missing.
+var ErrRowGone = errors.New("matched no row")
+
+// unmatched reports the update and mutate operations that changed nothing
+// because their row was gone. Every such operation ovnet builds targets
+// rows it just read from its cache.
+func unmatched(results []ovsdb.OperationResult, ops []ovsdb.Operation) error {
+	var gone []string
+	for i, op := range ops {
+		if i < len(results) && (op.Op == ovsdb.OperationUpdate || op.Op == ovsdb.OperationMutate) && results[i].Count == 0 {
+			gone = append(gone, fmt.Sprintf("op %d (%s %s where %v)", i, op.Op, op.Table, op.Where))
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrRowGone, strings.Join(gone, "; "))
 }

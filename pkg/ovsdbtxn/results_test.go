@@ -11,17 +11,25 @@ func TestCheckResults(t *testing.T) {
 	ops := []ovsdb.Operation{
 		{Op: ovsdb.OperationWait, Table: "Logical_Switch"},
 		{Op: ovsdb.OperationInsert, Table: "Logical_Switch"},
+		{Op: ovsdb.OperationMutate, Table: "Port_Group"},
+		{Op: ovsdb.OperationUpdate, Table: "Logical_Router"},
 	}
+	ok := []ovsdb.OperationResult{{}, {UUID: ovsdb.UUID{GoUUID: "u"}}, {Count: 1}, {Count: 1}}
 	tests := []struct {
 		name     string
 		results  []ovsdb.OperationResult
 		wantErr  bool
 		mentions []string
 	}{
-		{"all succeeded", []ovsdb.OperationResult{{}, {UUID: ovsdb.UUID{GoUUID: "u"}}}, false, nil},
-		{"wait timed out", []ovsdb.OperationResult{{Error: "timed out", Details: `"where" clause test failed`}, {}}, true,
+		{"all succeeded", ok, false, nil},
+		{"wait timed out", []ovsdb.OperationResult{{Error: "timed out", Details: `"where" clause test failed`}, {}, {}, {}}, true,
 			[]string{"op 0 (wait Logical_Switch)", "timed out", "where"}},
-		{"fewer results than ops", []ovsdb.OperationResult{{}}, true, []string{"2 operations"}},
+		{"fewer results than ops", []ovsdb.OperationResult{{}}, true, []string{"4 operations"}},
+		// The server commits these; the write did nothing.
+		{"mutation of a row gone", []ovsdb.OperationResult{{}, {UUID: ovsdb.UUID{GoUUID: "u"}}, {Count: 0}, {Count: 1}}, true,
+			[]string{"matched no row", "op 2 (mutate Port_Group"}},
+		{"update of a row gone", []ovsdb.OperationResult{{}, {UUID: ovsdb.UUID{GoUUID: "u"}}, {Count: 1}, {Count: 0}}, true,
+			[]string{"matched no row", "op 3 (update Logical_Router"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,10 +1,11 @@
-// Package uninstall removes what ovnet leaves in the Kubernetes API once
-// Helm has deleted its objects: the Leases nothing renews any more, which
-// would keep a new install's controller waiting for the old leader's, and
-// the finalizer on Subnets, which would hold `kubectl delete crd` forever
-// with no controller to remove it. It runs as the chart's post-delete hook
-// (`ovnet-controller uninstall`); each node cleans itself
-// (pkg/daemon/uninstall).
+// Package uninstall removes what ovnet leaves once Helm has deleted its
+// objects: in the API, the Leases nothing renews any more, which would keep
+// a new install's controller waiting for the old leader's, and the
+// finalizer on Subnets, which would hold `kubectl delete crd` forever with
+// no controller to remove it; on the nodes, the directories its pods kept
+// on the host (NodeDirs). It runs as the chart's post-delete hook
+// (`ovnet-controller uninstall`); each node's daemon has already removed
+// its network (pkg/daemon/uninstall).
 package uninstall
 
 import (
@@ -36,6 +37,8 @@ type Cluster struct {
 	LeaderLease types.NamespacedName
 	// GatewayLeaseNamespace holds the gateway heartbeat Leases.
 	GatewayLeaseNamespace string
+	// NodeDirs, when set, cleans the nodes' directories.
+	NodeDirs *NodeDirs
 }
 
 // Step is one part of the clean-up and how it went.
@@ -57,6 +60,7 @@ func Clean(ctx context.Context, c client.Client, cl Cluster, log logr.Logger) ([
 		{"leader Lease " + cl.LeaderLease.String(), deleteLeaderLease},
 		{"gateway Leases in " + cl.GatewayLeaseNamespace, deleteGatewayLeases},
 		{"Subnet finalizer " + ovnetv1.SubnetFinalizer, removeFinalizers},
+		{"node directories", cleanNodeDirs},
 	}
 	var done []Step
 	var errs []error

@@ -34,7 +34,11 @@ func TestBadValuesFail(t *testing.T) {
 		{"digest not sha256", []string{"image.digest=latest"}, "/image/digest'"},
 		{"unknown pull policy", []string{"image.pullPolicy=Sometimes"}, "/image/pullPolicy'"},
 		{"duration without a unit", []string{"controller.gcInterval=300"}, "/controller/gcInterval'"},
-		{"two OVN central replicas", []string{"ovn.central.replicas=3"}, "/ovn/central/replicas'"},
+		{"two OVN central replicas", []string{"ovn.central.replicas=2"}, "/ovn/central/replicas'"},
+		{"Raft without node addresses", []string{"ovn.central.replicas=3"}, "ovn.central.replicas=3 needs ovn.central.nodeIPs"},
+		{"Raft with too few node addresses", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2}"}, "ovn.central.replicas=3 needs ovn.central.nodeIPs"},
+		{"Raft node address twice", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.1}"}, "/ovn/central/nodeIPs'"},
+		{"Raft node address not an address", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={node-1,node-2,node-3}"}, "/ovn/central/nodeIPs/0'"},
 		{"external OVN without NB", []string{"ovn.central.enabled=false", "ovn.sbAddress=tcp:10.0.0.1:6642"}, "ovn.central.enabled=false needs ovn.nbAddress"},
 		{"external OVN without SB", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:10.0.0.1:6641"}, "ovn.central.enabled=false needs ovn.sbAddress"},
 		{"tunnel interface on the system datapath", []string{"node.tunnelInterface=eth2"}, "node.tunnelInterface needs node.datapathType=netdev"},
@@ -111,6 +115,21 @@ func TestGoodValuesRender(t *testing.T) {
 			[]string{"name: ovnet-ovs", "updateStrategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 1\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: ovnet"}, []string{"type: OnDelete"}},
 		{"no PodDisruptionBudget", []string{"controller.podDisruptionBudget.enabled=false"}, nil, []string{"kind: PodDisruptionBudget"}},
 		{"OVN central anywhere", []string{"ovn.central.affinity=null"}, []string{"name: ovn-central"}, []string{"node-role.kubernetes.io/master\n                operator"}},
+		{"OVN central as Raft clusters", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,fd00::3}"},
+			[]string{"replicas: 3\n", "maxSurge: 0", "podAntiAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n          - labelSelector:",
+				"topologyKey: kubernetes.io/hostname", "key: node-role.kubernetes.io/control-plane",
+				"--nb-address=tcp:10.0.0.1:6641,tcp:10.0.0.2:6641,tcp:[fd00::3]:6641",
+				"--ovn-remote=tcp:10.0.0.1:6642,tcp:10.0.0.2:6642,tcp:[fd00::3]:6642",
+				"--ovnnb-db=tcp:10.0.0.1:6641,tcp:10.0.0.2:6641,tcp:[fd00::3]:6641",
+				"--ovnsb-db=tcp:10.0.0.1:6642,tcp:10.0.0.2:6642,tcp:[fd00::3]:6642",
+				`ovsdb-tool create-cluster "$db" "$seed" "tcp:$(host "$POD_IP"):6643"`,
+				`ovsdb-tool join-cluster "$db" OVN_Southbound "tcp:$(host "$POD_IP"):6644" $remotes`,
+				`if [ "$POD_IP" = "10.0.0.1" ]`, "containerPort: 6643", "containerPort: 6644",
+				"name: ovn-central\n  namespace: kube-system\n  labels:\n    app.kubernetes.io/name: ovnet\n    app.kubernetes.io/instance: ovnet\n    app.kubernetes.io/version: \"0.1.0\"\n    app.kubernetes.io/managed-by: Helm\n    helm.sh/chart: ovnet-0.1.0\n    app.kubernetes.io/component: ovn-central\nspec:\n  maxUnavailable: 1\n"},
+			[]string{"type: Recreate", "OVN_NB_SERVICE_HOST", "--ovnnb-db=unix:"}},
+		{"Raft with members named by the operator", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.3}",
+			"ovn.nbAddress=tcp:ovn.example.com:6641"},
+			[]string{"--nb-address=tcp:ovn.example.com:6641", "--ovn-remote=tcp:10.0.0.1:6642,tcp:10.0.0.2:6642,tcp:10.0.0.3:6642"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,8 +268,8 @@ func specOf(t *testing.T, raw string) string {
 }
 
 // TestLint runs `helm lint --strict` (which also renders NOTES.txt) with
-// the defaults, with OVN central outside the cluster on IPv6, and with the
-// metrics objects on.
+// the defaults, with OVN central outside the cluster on IPv6, with the
+// metrics objects on, and with OVN central as Raft clusters.
 func TestLint(t *testing.T) {
 	tests := []struct {
 		name string
@@ -259,6 +278,7 @@ func TestLint(t *testing.T) {
 		{"defaults", nil},
 		{"external OVN central", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:[fd00::10]:6641", "ovn.sbAddress=tcp:[fd00::10]:6642"}},
 		{"ServiceMonitors and dashboard", []string{"metrics.serviceMonitor.enabled=true", "metrics.dashboard.enabled=true"}},
+		{"OVN central as Raft clusters", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.3}"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

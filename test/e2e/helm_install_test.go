@@ -65,6 +65,9 @@ type helmCluster struct {
 	*harness.KubeCluster
 	// installed is when helm install started.
 	installed time.Time
+	// nbRemote is where the test reads NB once the release runs it as a
+	// Raft cluster (every member); empty: node-1, where it runs standalone.
+	nbRemote string
 }
 
 // installedCluster starts bare nodes with the image tag (and the images

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func TestHelmUninstall(t *testing.T) {
 		}
 	}
 
+	if left := hostDirsLeft(t, c.Nodes[0]); !slices.Contains(left, "/var/lib/ovnet/ovn/ovnnb_db.db") {
+		t.Fatalf("while installed node %s shows %v, want OVN central's database among them: the check sees nothing", c.Nodes[0].Name, left)
+	}
 	if left := c.apiLeftovers(t); len(left) < 2 {
 		t.Fatalf("while installed the API shows %v, want the leader Lease and a Subnet finalizer: the check sees nothing", left)
 	}
@@ -73,9 +77,15 @@ func TestHelmUninstall(t *testing.T) {
 		})
 	}
 	t.Logf("FIGURE helm uninstall, 2 nodes: every node clean %s after uninstall", since(start))
-	// helm uninstall returns once its post-delete Job succeeded.
+	// helm uninstall returns once its post-delete Job succeeded: its node
+	// pods have removed the host directories too.
 	if left := c.apiLeftovers(t); len(left) > 0 {
 		t.Errorf("after helm uninstall the API holds %s", strings.Join(left, "; "))
+	}
+	for _, n := range c.Nodes {
+		if left := hostDirsLeft(t, n); len(left) > 0 {
+			t.Errorf("after helm uninstall node %s keeps %s", n.Name, strings.Join(left, ", "))
+		}
 	}
 	t.Logf("the daemons' decisions:\n%s", logs.lines("stopping"))
 	if out, err := c.Kubectl("get", "pods", "--namespace", "default", "--no-headers", "--output", "name"); err != nil ||
@@ -207,6 +217,24 @@ ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /_h$/ { print "pod vet
 ip route show table all proto 0x5a | sed 's/^/route /'
 true
 `
+
+// ovnetHostPaths are what the chart's pods keep on a node's host, with
+// the default values: OVN central's databases (on the node that ran it)
+// and the directories of the hostPath volumes.
+var ovnetHostPaths = []string{"/var/lib/ovnet/ovn/ovnnb_db.db", "/var/lib/ovnet/ovn/ovnsb_db.db", "/var/lib/ovnet",
+	"/run/ovnet", "/run/openvswitch", "/run/ovn"}
+
+// hostDirsLeft lists those of ovnetHostPaths the node has.
+func hostDirsLeft(t *testing.T, n *harness.KubeNode) []string {
+	t.Helper()
+	var left []string
+	for _, p := range ovnetHostPaths {
+		if _, err := n.Exec("test", "-e", p); err == nil {
+			left = append(left, p)
+		}
+	}
+	return left
+}
 
 // kubeNodeLeftovers runs nodeCheck in the node and adds ovnet's nftables
 // table when the node's namespace has it, and the tunnel link's address

@@ -194,11 +194,14 @@ func (p *pingStream) stop(t *testing.T) pingResult {
 }
 
 // nbRows maps "table/name" to the row's UUID for nbTables, read on node-1
-// where OVN central listens.
+// where OVN central listens (or at nbRemote, a Raft cluster's members).
 func (c *helmCluster) nbRows(t *testing.T) map[string]string {
 	t.Helper()
 	rows := map[string]string{}
 	db := "--db=tcp:" + c.APIServerHost() + ":6641"
+	if c.nbRemote != "" {
+		db = "--db=" + c.nbRemote
+	}
 	for _, table := range nbTables {
 		out, err := c.Nodes[0].Exec("ovn-nbctl", db, "--timeout=10", "--format=csv", "--no-headings", "--columns=name,_uuid", "list", table)
 		if err != nil {

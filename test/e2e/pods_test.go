@@ -142,10 +142,13 @@ func TestBadRequests(t *testing.T) {
 	badName := rt.NewSandbox(t, pod)
 	badName.IfName = "eth/0"
 	notNetns := rt.NewSandbox(t, pod)
-	file := filepath.Join(t.TempDir(), "netns")
+	// Inside the netns directory, so that it passes the path check and is
+	// refused when opened.
+	file := filepath.Join("/run/netns", harness.UniqueName("notns"))
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = os.Remove(file) })
 	missing := rt.NewSandbox(t, e.podObject("default", "nobody"))
 	tests := []struct {
 		name    string

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
@@ -66,7 +67,7 @@ type Controller struct {
 
 // StartController runs the controller against api and nb until Stop or the
 // end of the test, and waits until it reports ready.
-func StartController(tb T, api *APIServer, nb *OVSDB, network controller.Config) *Controller {
+func StartController(tb T, api *APIServer, nb Database, network controller.Config) *Controller {
 	tb.Helper()
 	quietControllerRuntime()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,7 +78,7 @@ func StartController(tb T, api *APIServer, nb *OVSDB, network controller.Config)
 		tb.Fatalf("starting controller: %v", err)
 	}
 	opts := controller.Options{
-		Network: network, NorthboundEndpoints: []string{nb.Endpoint},
+		Network: network, NorthboundEndpoints: ovn.ParseEndpoints(nb.Remote()),
 		MetricsAddr: "0", ProbeAddr: c.probeAddr, Registerer: c.Registry,
 		Logger: zap.New(zap.WriteTo(logFile)),
 	}
@@ -112,6 +113,27 @@ func (c *Controller) NBTransactions(tb T) uint64 {
 		}
 	}
 	return 0
+}
+
+// NBTransactionCounts are the northbound transactions the controller has
+// tried and, of those, the ones that failed.
+func (c *Controller) NBTransactionCounts(tb T) (total, failed uint64) {
+	tb.Helper()
+	families, err := c.Registry.Gather()
+	if err != nil {
+		tb.Fatalf("reading controller metrics: %v", err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "ovnet_nb_transaction_duration_seconds":
+				total = m.GetHistogram().GetSampleCount()
+			case "ovnet_nb_transaction_errors_total":
+				failed = uint64(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return total, failed
 }
 
 // Gauge is the value of the gauge name whose labels are exactly labels,
@@ -201,7 +223,7 @@ func BuildController(tb T) string {
 
 // StartControllerProcess runs the binary with the default flags against
 // api and nb and waits until it reports ready. extraArgs are appended.
-func StartControllerProcess(tb T, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
+func StartControllerProcess(tb T, bin string, api *APIServer, nb Database, extraArgs ...string) *ControllerProcess {
 	tb.Helper()
 	p := LaunchControllerProcess(tb, bin, api, nb, extraArgs...)
 	p.WaitReady(tb)
@@ -210,7 +232,7 @@ func StartControllerProcess(tb T, bin string, api *APIServer, nb *OVSDB, extraAr
 
 // LaunchControllerProcess runs the binary like StartControllerProcess but
 // returns at once: a standby replica never becomes ready.
-func LaunchControllerProcess(tb T, bin string, api *APIServer, nb *OVSDB, extraArgs ...string) *ControllerProcess {
+func LaunchControllerProcess(tb T, bin string, api *APIServer, nb Database, extraArgs ...string) *ControllerProcess {
 	tb.Helper()
 	p := &ControllerProcess{probeAddr: FreeAddr(tb), done: make(chan struct{}),
 		LogFile: filepath.Join(tb.TempDir(), "controller.log")}
@@ -219,7 +241,7 @@ func LaunchControllerProcess(tb T, bin string, api *APIServer, nb *OVSDB, extraA
 		tb.Fatalf("start controller: %v", err)
 	}
 	defer logFile.Close()
-	args := append([]string{"--kubeconfig=" + api.Kubeconfig, "--nb-address=" + nb.Endpoint,
+	args := append([]string{"--kubeconfig=" + api.Kubeconfig, "--nb-address=" + nb.Remote(),
 		"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=" + p.probeAddr,
 		"--gc-interval=2s"}, extraArgs...)
 	p.cmd = exec.Command(bin, args...)

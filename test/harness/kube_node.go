@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -219,6 +220,39 @@ func (n *KubeNode) PIDs() []int {
 		pids[i] = d.pid()
 	}
 	return pids
+}
+
+// ProcessesRunning are the processes of the node, its pods' included,
+// whose command line holds every one of words as an argument, so a test
+// can kill one of them by PID (a pod's own PID namespace hides it from
+// the kubelet's view and from kill inside the container).
+func (n *KubeNode) ProcessesRunning(words ...string) ([]int, error) {
+	pids, err := n.cgroup.pids()
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	var found []int
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+		if hasEvery(args, words) {
+			found = append(found, pid)
+		}
+	}
+	return found, nil
+}
+
+// hasEvery reports whether args holds every one of words.
+func hasEvery(args, words []string) bool {
+	for _, w := range words {
+		if !slices.Contains(args, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // copyFile copies src to dst with mode.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 )
 
@@ -33,7 +36,16 @@ type viewOptions struct{ withoutPortLists bool }
 // PortsOf does not work on such a view.
 func WithoutPortLists() ViewOption { return func(o *viewOptions) { o.withoutPortLists = true } }
 
-// WatchNorthbound connects a view to the database at endpoint.
+// The view's reconnection to a Raft cluster: each try is short, and tries
+// are frequent, so a test sees a new leader within moments of its election.
+const (
+	viewReconnectTimeout  = 2 * time.Second
+	viewReconnectInterval = 100 * time.Millisecond
+)
+
+// WatchNorthbound connects a view to the database at endpoint, or to the
+// leader of the Raft cluster whose members a comma-separated endpoint
+// lists (following it to the next leader).
 func WatchNorthbound(tb testing.TB, endpoint string, opts ...ViewOption) *NBView {
 	tb.Helper()
 	dbModel, err := nbdb.FullDatabaseModel()
@@ -46,7 +58,18 @@ func WatchNorthbound(tb testing.TB, endpoint string, opts ...ViewOption) *NBView
 		nbdb.LoadBalancerTable: {{Columns: []model.ColumnKey{{Column: "name"}}}},
 	})
 	quiet := logr.Discard()
-	nb, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(endpoint), client.WithLogger(&quiet))
+	clientOpts := []client.Option{client.WithLogger(&quiet)}
+	eps := ovn.ParseEndpoints(endpoint)
+	for _, ep := range eps {
+		clientOpts = append(clientOpts, client.WithEndpoint(ep))
+	}
+	if len(eps) > 1 {
+		// A Raft cluster's members die under the tests that start one:
+		// follow the leader, which is the first to see every commit.
+		clientOpts = append(clientOpts, client.WithLeaderOnly(true),
+			client.WithReconnect(viewReconnectTimeout, backoff.NewConstantBackOff(viewReconnectInterval)))
+	}
+	nb, err := client.NewOVSDBClient(dbModel, clientOpts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

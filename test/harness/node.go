@@ -114,6 +114,13 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 	c.Vsctl(tb, "--no-wait", "init")
 	c.Vsctl(tb, "--no-wait", "set", "Open_vSwitch", ".",
 		"other_config:userspace-tso-enable="+strconv.FormatBool(opts.TSO))
+	// One cleanup for every ovs-vswitchd the test runs (KillVswitchd and
+	// RestartVswitchd replace it).
+	tb.Cleanup(func() {
+		if c.vswitchd != nil {
+			c.vswitchd.stop(tb)
+		}
+	})
 	c.startVswitchd(tb)
 	// Without --no-wait, ovs-vsctl returns once ovs-vswitchd made br-int.
 	c.Vsctl(tb, "--may-exist", "add-br", IntegrationBridge,
@@ -155,7 +162,7 @@ func (c *Chassis) rundirEnv() []string {
 func (c *Chassis) startVswitchd(tb T) {
 	tb.Helper()
 	logFile := filepath.Join(c.LogDir, "ovs-vswitchd.log")
-	d := startDaemon(tb, daemonSpec{
+	d := spawn(tb, daemonSpec{
 		name: "ovs-vswitchd",
 		argv: inNetNS(c.NetNS, "ovs-vswitchd", c.OVS.Endpoint,
 			"--disable-system",
@@ -178,11 +185,44 @@ func (c *Chassis) startVswitchd(tb T) {
 	c.VswitchdPID = d.pid()
 }
 
+// KillVswitchd kills ovs-vswitchd with SIGKILL, as a crash would: the
+// node's datapath is gone with it (userspace), its taps and database stay.
+// RestartVswitchd starts another.
+func (c *Chassis) KillVswitchd(tb T) { c.killPart(tb, &c.vswitchd) }
+
+// RestartVswitchd starts ovs-vswitchd again after KillVswitchd, as a
+// supervisor would, and waits until it answers on its control socket.
+func (c *Chassis) RestartVswitchd(tb T) {
+	c.restartPart(tb, c.vswitchd, "ovs-vswitchd", c.startVswitchd)
+}
+
+// killPart kills the chassis's process in *part with SIGKILL and forgets it.
+func (c *Chassis) killPart(tb T, part **daemon) {
+	tb.Helper()
+	if *part == nil {
+		tb.Fatalf("chassis %s: the process is not running", c.Name)
+	}
+	(*part).kill()
+	*part = nil
+}
+
+// restartPart starts a killed or stopped process of the chassis again.
+func (c *Chassis) restartPart(tb T, part *daemon, name string, start func(T)) {
+	tb.Helper()
+	if part != nil {
+		tb.Fatalf("%s of %s is running (pid %d)", name, c.Name, part.pid())
+	}
+	start(tb)
+}
+
 // RequireVswitchd fails the test at once, with the log's tail and the
 // known cause if there is one, when ovs-vswitchd has died: every packet
 // check after that would fail with a less telling message.
 func (c *Chassis) RequireVswitchd(tb T) {
 	tb.Helper()
+	if c.vswitchd == nil {
+		tb.Fatalf("chassis %s: ovs-vswitchd is not running", c.Name)
+	}
 	if msg, gone := c.vswitchd.exited(); gone {
 		tb.Fatalf("chassis %s: %s", c.Name, msg)
 	}
@@ -236,14 +276,7 @@ func (c *Chassis) startController(tb T) {
 // KillController kills ovn-controller with SIGKILL, as a crash would: it
 // leaves its flows in br-int and its chassis in the southbound, and its
 // pidfile and control socket behind. RestartController starts another.
-func (c *Chassis) KillController(tb T) {
-	tb.Helper()
-	if c.controller == nil {
-		tb.Fatalf("ovn-controller of %s is not running", c.Name)
-	}
-	c.controller.kill()
-	c.controller = nil
-}
+func (c *Chassis) KillController(tb T) { c.killPart(tb, &c.controller) }
 
 // StopController stops ovn-controller as its container's stop would,
 // with its shutdown ("exit"); RestartController starts another.
@@ -259,11 +292,7 @@ func (c *Chassis) StopController(tb T) {
 // RestartController starts ovn-controller again after KillController, as
 // a supervisor would, and waits until it answers on its control socket.
 func (c *Chassis) RestartController(tb T) {
-	tb.Helper()
-	if c.controller != nil {
-		tb.Fatalf("ovn-controller of %s is running (pid %d)", c.Name, c.ControllerPID)
-	}
-	c.startController(tb)
+	c.restartPart(tb, c.controller, "ovn-controller", c.startController)
 }
 
 // waitRegistered polls SB until it lists the chassis.

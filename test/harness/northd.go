@@ -15,10 +15,11 @@ type Northd struct {
 	PID int
 }
 
-// StartNorthd starts ovn-northd against nb and sb, stopped by tb.Cleanup
+// StartNorthd starts ovn-northd against nb and sb (a cluster's every
+// member: northd follows its leader), stopped by tb.Cleanup
 // before them (cleanups run last-registered first), so it never logs
 // reconnect noise about servers that went away under it.
-func StartNorthd(tb T, nb, sb *OVSDB) *Northd {
+func StartNorthd(tb T, nb, sb Database) *Northd {
 	tb.Helper()
 	dir := socketDir(tb)
 	n := &Northd{
@@ -27,8 +28,8 @@ func StartNorthd(tb T, nb, sb *OVSDB) *Northd {
 	}
 	d := startDaemon(tb, daemonSpec{
 		argv: []string{"ovn-northd",
-			"--ovnnb-db=" + nb.Endpoint,
-			"--ovnsb-db=" + sb.Endpoint,
+			"--ovnnb-db=" + nb.Remote(),
+			"--ovnsb-db=" + sb.Remote(),
 			"--unixctl=" + n.Control,
 			"--log-file=" + n.LogFile,
 			"-vconsole:off", "--no-chdir"},

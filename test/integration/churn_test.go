@@ -74,20 +74,58 @@ type churn struct {
 	// mu guards live while pods are being created.
 	mu   sync.Mutex
 	live map[string]bool
+	// pace spaces pod creations when set, so that faults injected by
+	// count of created pods land while pods still arrive.
+	pace time.Duration
 }
 
-func TestChurn(t *testing.T) {
+// TestChurn kills the only controller mid-churn (SIGKILL) and starts a new
+// one; TestChurnLeaderFailover kills the leader of two replicas and the
+// standby takes over. Either way every pod ends with the address it asked
+// for, none is handed out twice, NB holds one port per live pod and none
+// for deleted ones, and each subnet's usage equals its live pods.
+func TestChurn(t *testing.T) { runChurn(t, churnFailover{}) }
+
+func TestChurnLeaderFailover(t *testing.T) {
+	runChurn(t, churnFailover{standby: true, args: []string{"--leader-elect=true",
+		"--leader-elect-namespace=default", "--leader-elect-lease-duration=" + churnLease.String()}})
+}
+
+// churnLease is the replicas' leader Lease: a killed leader's blocks the
+// standby this long at most.
+const churnLease = 3 * time.Second
+
+// churnFailover says how the controller killed mid-churn is replaced.
+type churnFailover struct {
+	// args are every controller's flags.
+	args []string
+	// standby runs a second replica from the start, which takes over when
+	// the leader dies; without it a new controller is started after.
+	standby bool
+}
+
+func runChurn(t *testing.T, f churnFailover) {
 	start := time.Now()
 	ch := newChurn(t)
-	ctrl := harness.StartControllerProcess(t, ch.bin, ch.api, ch.nb)
+	ctrl := harness.StartControllerProcess(t, ch.bin, ch.api, ch.nb, f.args...)
+	var next *harness.ControllerProcess
+	if f.standby {
+		next = harness.LaunchControllerProcess(t, ch.bin, ch.api, ch.nb, f.args...)
+	}
 	ch.makeNamespaces()
 
 	created := make(chan error, 1)
 	go func() { created <- ch.createPods(ch.pods) }()
-	killedAt := ch.waitAddressed(churnKillAt)
+	ch.waitAddressed(churnKillAt)
 	ctrl.Kill()
+	killed := time.Now()
+	killedAt := ch.addressedCount()
 	t.Logf("killed %s with %d pods created, %d addressed", ctrl, ch.liveCount(), killedAt)
-	ctrl = harness.StartControllerProcess(t, ch.bin, ch.api, ch.nb)
+	if next == nil {
+		next = harness.StartControllerProcess(t, ch.bin, ch.api, ch.nb, f.args...)
+	}
+	ch.waitAddressed(killedAt + 1)
+	t.Logf("FIGURE churn (standby %v): the first pod addressed %s after the kill", f.standby, time.Since(killed).Round(time.Millisecond))
 	if err := <-created; err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +250,7 @@ func (ch *churn) createPods(pods []*churnPod) error {
 	}
 	for _, p := range pods {
 		work <- p
+		time.Sleep(ch.pace)
 	}
 	close(work)
 	wg.Wait()
@@ -280,25 +319,44 @@ func (ch *churn) listPods() (map[string]metav1.PartialObjectMetadata, error) {
 func (ch *churn) waitAddressed(n int) int {
 	var addressed int
 	ch.eventually(fmt.Sprintf("%d pods addressed", n), func() error {
-		pods, err := ch.listPods()
+		var waiting []string
+		var all int
+		var err error
+		addressed, all, waiting, err = ch.addressed()
 		if err != nil {
 			return err
 		}
-		addressed = 0
-		var waiting []string
-		for key, p := range pods {
-			if p.Annotations[annotation.Allocated] == annotation.True {
-				addressed++
-			} else if len(waiting) < 5 {
-				waiting = append(waiting, key)
-			}
-		}
 		if addressed < n {
-			return fmt.Errorf("%d of %d pods addressed; waiting: %v", addressed, len(pods), waiting)
+			return fmt.Errorf("%d of %d pods addressed; waiting: %v", addressed, all, waiting)
 		}
 		return nil
 	})
 	return addressed
+}
+
+// addressedCount is the number of pods addressed now.
+func (ch *churn) addressedCount() int {
+	n, _, _, err := ch.addressed()
+	if err != nil {
+		ch.t.Fatal(err)
+	}
+	return n
+}
+
+// addressed counts the addressed pods among all, naming a few waiting.
+func (ch *churn) addressed() (addressed, all int, waiting []string, err error) {
+	pods, err := ch.listPods()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	for key, p := range pods {
+		if p.Annotations[annotation.Allocated] == annotation.True {
+			addressed++
+		} else if len(waiting) < 5 {
+			waiting = append(waiting, key)
+		}
+	}
+	return addressed, len(pods), waiting, nil
 }
 
 // checkPods checks every live pod's address against its request and its

@@ -110,14 +110,16 @@ func TestKubectlOvnet(t *testing.T) {
 	t.Run("databases from the chart's Services", func(t *testing.T) {
 		// An EndpointSlice may not hold a loopback address, and nothing may
 		// be sent beyond it, so this checks what is found, not a connection.
-		e.chartService("ovn-nb", 6641, "10.0.0.2")
-		e.chartService("ovn-sb", 6642, "")
+		// Three members of a Raft cluster: every one is given, so that
+		// ovn-nbctl finds the leader among them.
+		e.chartService("ovn-nb", 6641, "10.0.0.3", "10.0.0.2", "10.0.0.4")
+		e.chartService("ovn-sb", 6642)
 		o := &kubectlovnet.Options{Getenv: func(string) string { return "" }}
 		nb, sb, err := o.Databases(e.ctx, e.c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (kubectlovnet.Database{Remote: "tcp:10.0.0.2:6641", Source: "service kube-system/ovn-nb endpoint"}); nb != want {
+		if want := (kubectlovnet.Database{Remote: "tcp:10.0.0.2:6641,tcp:10.0.0.3:6641,tcp:10.0.0.4:6641", Source: "service kube-system/ovn-nb endpoints"}); nb != want {
 			t.Errorf("NB %+v, want %+v", nb, want)
 		}
 		var svc corev1.Service
@@ -173,7 +175,7 @@ func sbctl(t *testing.T, sb *harness.OVSDB, args ...string) {
 // chartService creates the chart's Service of that name in kube-system,
 // with a ready endpoint at ip:port (OVN central on the host network)
 // unless ip is empty.
-func (e *env) chartService(name string, port int, ip string) {
+func (e *env) chartService(name string, port int, ips ...string) {
 	e.t.Helper()
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: name},
@@ -182,15 +184,19 @@ func (e *env) chartService(name string, port int, ip string) {
 	if err := e.c.Create(e.ctx, svc); err != nil {
 		e.t.Fatal(err)
 	}
-	if ip == "" {
+	if len(ips) == 0 {
 		return
 	}
 	ready := true
+	var endpoints []discoveryv1.Endpoint
+	for _, ip := range ips {
+		endpoints = append(endpoints, discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+	}
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: name + "-1",
 			Labels: map[string]string{discoveryv1.LabelServiceName: name}},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Endpoints:   endpoints,
 	}
 	if err := e.c.Create(e.ctx, slice); err != nil {
 		e.t.Fatal(err)

@@ -17,6 +17,8 @@ const (
 	ReleaseNamespace = "kube-system"
 	// maxNodes keeps node addresses inside the underlay below the external host.
 	maxNodes = 9
+	// raftMembers is the size of OVN central's Raft clusters with RAFT=1.
+	raftMembers = 3
 )
 
 // Config is what a sandbox is started with; FromEnv reads it for the program.
@@ -27,13 +29,16 @@ type Config struct {
 	Nodes int
 	// Examples applies yamls/examples/ once the nodes are Ready.
 	Examples bool
+	// Raft runs OVN central as 3-member Raft clusters on nodes 1 to 3
+	// (ovn.central.replicas=3) instead of one standalone pod on node 1.
+	Raft bool
 	// Repo is the repository root (charts/, yamls/, hack/).
 	Repo string
 	// KubeBin holds kubectl and the Kubernetes binaries.
 	KubeBin string
 }
 
-// FromEnv reads SANDBOX_DIR, NODES, EXAMPLES and KUBEBUILDER_ASSETS;
+// FromEnv reads SANDBOX_DIR, NODES, EXAMPLES, RAFT and KUBEBUILDER_ASSETS;
 // an unusable value is an error, never silently replaced.
 func FromEnv(repo string) (Config, error) {
 	cfg := Config{Dir: DefaultDir, Nodes: 1, Examples: true, Repo: repo,
@@ -58,6 +63,16 @@ func FromEnv(repo string) (Config, error) {
 		cfg.Examples = false
 	default:
 		return cfg, fmt.Errorf("EXAMPLES=%s: want 0 or 1", e)
+	}
+	switch r := os.Getenv("RAFT"); r {
+	case "", "0":
+	case "1":
+		if cfg.Nodes < raftMembers {
+			return cfg, fmt.Errorf("RAFT=1 needs NODES=%d or more: one member per node", raftMembers)
+		}
+		cfg.Raft = true
+	default:
+		return cfg, fmt.Errorf("RAFT=%s: want 0 or 1", r)
 	}
 	if cfg.KubeBin == "" {
 		return cfg, fmt.Errorf("KUBEBUILDER_ASSETS is not set (the Makefile sets it to the directory `make tools` fills)")

@@ -22,10 +22,13 @@ func TestFromEnv(t *testing.T) {
 		{"a word for NODES refused", map[string]string{"NODES": "two"}, Config{}, "NODES=two"},
 		{"EXAMPLES must be 0 or 1", map[string]string{"EXAMPLES": "no"}, Config{}, "EXAMPLES=no"},
 		{"no Kubernetes binaries", map[string]string{"KUBEBUILDER_ASSETS": ""}, Config{}, "KUBEBUILDER_ASSETS"},
+		{"Raft on three nodes", map[string]string{"NODES": "3", "RAFT": "1"}, Config{Dir: DefaultDir, Nodes: 3, Examples: true, Raft: true}, ""},
+		{"Raft on two nodes refused", map[string]string{"NODES": "2", "RAFT": "1"}, Config{}, "RAFT=1 needs NODES=3"},
+		{"RAFT must be 0 or 1", map[string]string{"NODES": "3", "RAFT": "yes"}, Config{}, "RAFT=yes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"NODES", "EXAMPLES", "SANDBOX_DIR"} {
+			for _, k := range []string{"NODES", "EXAMPLES", "SANDBOX_DIR", "RAFT"} {
 				t.Setenv(k, "")
 			}
 			t.Setenv("KUBEBUILDER_ASSETS", "/k8s/bin")
@@ -42,7 +45,7 @@ func TestFromEnv(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Dir != tt.want.Dir || got.Nodes != tt.want.Nodes || got.Examples != tt.want.Examples ||
+			if got.Dir != tt.want.Dir || got.Nodes != tt.want.Nodes || got.Examples != tt.want.Examples || got.Raft != tt.want.Raft ||
 				got.Repo != "/repo" || got.KubeBin != "/k8s/bin" {
 				t.Errorf("FromEnv() = %+v, want %+v", got, tt.want)
 			}

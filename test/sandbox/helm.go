@@ -13,10 +13,8 @@ import (
 // valuesTemplate is the sandbox's values file: the image built here (never
 // pulled), the userspace datapath (no kernel module is touched) with
 // tunnels on the nodes' second link (so the kubelet's own traffic never
-// crosses OVS), OVN
-// central pinned to the control-plane node and reached at its underlay
-// address (the nodes run no kube-proxy, so no ClusterIP works before
-// ovnet does), the API server likewise, and mirror0 on for tcpdump.
+// crosses OVS), OVN central (centralValues), the API server reached at its
+// underlay address, and mirror0 on for tcpdump.
 const valuesTemplate = `# Written by the sandbox (test/sandbox/helm.go); helm install/upgrade -f this file.
 image:
   repository: %[1]s
@@ -26,14 +24,9 @@ apiServer:
   host: %[3]s
   port: %[4]d
 ovn:
-  nbAddress: tcp:%[8]s:%[5]d
-  sbAddress: tcp:%[8]s:%[6]d
-  central:
-    nodeSelector:
-      kubernetes.io/hostname: %[7]s
-node:
+%[5]snode:
   datapathType: netdev
-  tunnelInterface: %[9]s
+  tunnelInterface: %[6]s
   enableMirror: true
 `
 
@@ -57,12 +50,46 @@ func (s *Sandbox) helm(tb harness.T, verb, tag string) {
 
 func (s *Sandbox) writeValues(tb harness.T, tag string) string {
 	tb.Helper()
-	cp := s.Cluster.Nodes[0]
 	repo := strings.TrimPrefix(harness.ImageRepository, "docker.io/")
-	values := fmt.Sprintf(valuesTemplate, repo, tag, s.Cluster.APIServerHost(), s.Cluster.APIServerPort(), nbPort, sbPort, cp.Name, cp.Addr.Addr(), harness.TunnelLink)
+	values := fmt.Sprintf(valuesTemplate, repo, tag, s.Cluster.APIServerHost(), s.Cluster.APIServerPort(),
+		s.centralValues(), harness.TunnelLink)
 	path := filepath.Join(s.cfg.Dir, "values.yaml")
 	if err := os.WriteFile(path, []byte(values), 0o644); err != nil {
 		tb.Fatalf("sandbox: %v", err)
 	}
 	return path
+}
+
+// centralValues place OVN central. Standalone, it is pinned to the
+// control-plane node and reached at its underlay address: the nodes run no
+// kube-proxy, so no ClusterIP works before ovnet does. With Raft, one
+// member runs on each of the first nodes (a node affinity on their names),
+// and every client is given every member's address, the chart's default.
+func (s *Sandbox) centralValues() string {
+	members := s.centralNodes()
+	if !s.cfg.Raft {
+		cp := members[0]
+		return fmt.Sprintf("  nbAddress: tcp:%[1]s:%[2]d\n  sbAddress: tcp:%[1]s:%[3]d\n  central:\n    nodeSelector:\n      kubernetes.io/hostname: %[4]s\n",
+			cp.Addr.Addr(), nbPort, sbPort, cp.Name)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  central:\n    replicas: %d\n    nodeIPs:\n", len(members))
+	for _, n := range members {
+		fmt.Fprintf(&b, "    - %s\n", n.Addr.Addr())
+	}
+	b.WriteString("    affinity:\n      nodeAffinity:\n        requiredDuringSchedulingIgnoredDuringExecution:\n          nodeSelectorTerms:\n" +
+		"          - matchExpressions:\n            - key: kubernetes.io/hostname\n              operator: In\n              values:\n")
+	for _, n := range members {
+		fmt.Fprintf(&b, "              - %s\n", n.Name)
+	}
+	return b.String()
+}
+
+// centralNodes are the nodes OVN central runs on: node 1, or with Raft
+// one per member.
+func (s *Sandbox) centralNodes() []*harness.KubeNode {
+	if s.cfg.Raft {
+		return s.Cluster.Nodes[:raftMembers]
+	}
+	return s.Cluster.Nodes[:1]
 }

@@ -127,9 +127,13 @@ func (s *Sandbox) recordCluster(tb harness.T) {
 	tb.Helper()
 	c := s.Cluster
 	s.Kubeconfig = c.API.Kubeconfig
-	cp := c.Nodes[0]
-	s.NB = "tcp:" + c.Forward(tb, cp, nbPort)
-	s.SB = "tcp:" + c.Forward(tb, cp, sbPort)
+	var nb, sb []string
+	for _, n := range s.centralNodes() {
+		nb = append(nb, "tcp:"+c.Forward(tb, n, nbPort))
+		sb = append(sb, "tcp:"+c.Forward(tb, n, sbPort))
+	}
+	// A Raft cluster's every member, so that the host's tools find its leader.
+	s.NB, s.SB = strings.Join(nb, ","), strings.Join(sb, ",")
 	s.record(tb, func(st *State) {
 		st.Kubeconfig, st.NB, st.SB = s.Kubeconfig, s.NB, s.SB
 		st.Cgroups = append(st.Cgroups, c.Cgroup())

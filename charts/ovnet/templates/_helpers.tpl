@@ -34,6 +34,36 @@ imagePullSecrets:
 {{ .Release.Namespace }}
 {{- end -}}
 
+{{/* "true" when OVN central runs as a Raft cluster (ovn.central.replicas
+     above 1), empty otherwise; fails unless ovn.central.nodeIPs lists one
+     address per member. */}}
+{{- define "ovnet.centralRaft" -}}
+{{- $central := .Values.ovn.central -}}
+{{- if and $central.enabled (gt (int $central.replicas) 1) -}}
+{{- if ne (len $central.nodeIPs) (int $central.replicas) -}}
+{{- fail (printf "ovn.central.replicas=%d needs ovn.central.nodeIPs listing the %d members' node addresses" (int $central.replicas) (int $central.replicas)) -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* A node address as OVSDB remotes write it: IPv6 in brackets. */}}
+{{- define "ovnet.hostInRemote" -}}
+{{- if contains ":" . }}[{{ . }}]{{ else }}{{ . }}{{ end -}}
+{{- end -}}
+
+{{/* Every Raft member at one port, comma-separated, as ovn-controller's
+     ovn-remote, ovn-northd and ovnet-controller take them:
+     include "ovnet.centralRemote" (list . port). */}}
+{{- define "ovnet.centralRemote" -}}
+{{- $port := index . 1 -}}
+{{- $remotes := list -}}
+{{- range (index . 0).Values.ovn.central.nodeIPs -}}
+{{- $remotes = append $remotes (printf "tcp:%s:%v" (include "ovnet.hostInRemote" .) $port) -}}
+{{- end -}}
+{{ join "," $remotes }}
+{{- end -}}
+
 {{/* The NB address the controller uses. The Service's environment variables
      are set by the kubelet because the Service exists before the pod. The
      host is bracketed because a ClusterIP may be IPv6; OVS and libovsdb
@@ -41,6 +71,8 @@ imagePullSecrets:
 {{- define "ovnet.nbAddress" -}}
 {{- if .Values.ovn.nbAddress -}}
 {{ .Values.ovn.nbAddress }}
+{{- else if include "ovnet.centralRaft" . -}}
+{{ include "ovnet.centralRemote" (list . .Values.ovn.nbPort) }}
 {{- else if .Values.ovn.central.enabled -}}
 tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)
 {{- else -}}
@@ -53,6 +85,8 @@ tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)
 {{- define "ovnet.sbAddress" -}}
 {{- if .Values.ovn.sbAddress -}}
 {{ .Values.ovn.sbAddress }}
+{{- else if include "ovnet.centralRaft" . -}}
+{{ include "ovnet.centralRemote" (list . .Values.ovn.sbPort) }}
 {{- else if .Values.ovn.central.enabled -}}
 tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)
 {{- else -}}

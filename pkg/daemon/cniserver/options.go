@@ -3,6 +3,8 @@ package cniserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -43,7 +45,11 @@ type Config struct {
 	// Status is STATUS: nil when ADD could be served now, else an error
 	// wrapping ErrNotReady.
 	Status func(ctx context.Context) error
-	Logger logr.Logger
+	// NetnsDirs are the directories the runtime pins pod network
+	// namespaces in; a netns path elsewhere is refused unopened.
+	// DefaultNetnsDirs when empty.
+	NetnsDirs []string
+	Logger    logr.Logger
 	// Registerer receives the server's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -55,6 +61,10 @@ type Server struct {
 	// pods and conf are cfg's, named for the commands' sake.
 	pods *podrecord.Book
 	conf PodConfigurator
+	// rules check each request before it runs.
+	rules rules
+	// decoding holds a token per body being read (see maxDecoding).
+	decoding chan struct{}
 	// locks serialises the commands of one container.
 	locks   keyedMutex
 	metrics *metrics
@@ -68,6 +78,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AddressTimeout <= 0 || cfg.OVNTimeout <= 0 {
 		return nil, errors.New("CNI server: the address and OVN timeouts must be positive")
 	}
+	if len(cfg.NetnsDirs) == 0 {
+		cfg.NetnsDirs = DefaultNetnsDirs
+	}
+	for _, dir := range cfg.NetnsDirs {
+		if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || dir == "/" {
+			return nil, fmt.Errorf("CNI server: netns directory %q must be a clean absolute path other than /", dir)
+		}
+	}
 	return &Server{cfg: cfg, log: cfg.Logger, pods: cfg.Pods, conf: cfg.Configurator,
+		rules: rules{netnsDirs: cfg.NetnsDirs}, decoding: make(chan struct{}, maxDecoding),
 		metrics: newMetrics(cfg.Registerer)}, nil
 }

@@ -21,9 +21,6 @@ const (
 	// readHeaderTimeout bounds a request's headers; the plugin sends them
 	// at once.
 	readHeaderTimeout = 10 * time.Second
-	// maxRequestBytes bounds a request body; a GC listing thousands of
-	// attachments stays well under it.
-	maxRequestBytes = 4 << 20
 	// socketMode keeps the socket to root: whoever can post to it can
 	// plug interfaces into any namespace.
 	socketMode = 0o600
@@ -84,17 +81,17 @@ func (s *Server) Handler() http.Handler {
 // serve decodes, validates, runs and answers one command.
 func (s *Server) serve(cmd cni.Command, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req := &cni.Request{}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBytes))
-	dec.DisallowUnknownFields()
 	var answer any
-	err := dec.Decode(req)
-	if err != nil {
-		err = fmt.Errorf("%w: body does not decode: %v", errInvalidRequest, err)
-	} else if err = validateRequest(cmd, req); err == nil {
-		answer, err = s.run(r.Context(), cmd, req)
+	req, err := s.readRequest(w, r)
+	if err == nil {
+		if err = s.rules.validate(cmd, req); err == nil {
+			answer, err = s.run(r.Context(), cmd, req)
+		}
+	} else {
+		req = &cni.Request{} // for the log line
 	}
-	log := s.log.WithValues("command", cmd, "container", req.ContainerID, "pod", req.Pod.Namespace+"/"+req.Pod.Name,
+	// Clipped: a refused request's fields may be up to a megabyte long.
+	log := s.log.WithValues("command", cmd, "container", clip(req.ContainerID), "pod", clip(req.Pod.Namespace+"/"+req.Pod.Name),
 		"duration", time.Since(start))
 	if err != nil {
 		cniErr := cniError(err)

@@ -134,16 +134,24 @@ func TestMalformedRequests(t *testing.T) {
 		method     string
 		path       string
 		body       string
+		length     int64 // Content-Length; 0 leaves it unknown
 		wantStatus int
+		wantMsg    string
 	}{
-		{"not JSON", http.MethodPost, cni.CommandAdd.Path(), "{", http.StatusInternalServerError},
-		{"unknown field", http.MethodPost, cni.CommandAdd.Path(), `{"containerId2":"x"}`, http.StatusInternalServerError},
-		{"GET", http.MethodGet, cni.CommandAdd.Path(), "", http.StatusMethodNotAllowed},
-		{"unknown path", http.MethodPost, "/api/v1/other", "{}", http.StatusNotFound},
+		{"not JSON", http.MethodPost, cni.CommandAdd.Path(), "{", 0, http.StatusInternalServerError, "does not decode"},
+		{"unknown field", http.MethodPost, cni.CommandAdd.Path(), `{"containerId2":"x"}`, 0, http.StatusInternalServerError, "does not decode"},
+		{"two objects", http.MethodPost, cni.CommandDel.Path(), `{} {}`, 0, http.StatusInternalServerError, "data after"},
+		{"too large", http.MethodPost, cni.CommandAdd.Path(), `{"containerID":"` + strings.Repeat("a", maxRequestBytes) + `"}`, 0,
+			http.StatusInternalServerError, "request body exceeds"},
+		{"announced too large", http.MethodPost, cni.CommandGC.Path(), `{}`, maxRequestBytes + 1,
+			http.StatusInternalServerError, "Content-Length"},
+		{"GET", http.MethodGet, cni.CommandAdd.Path(), "", 0, http.StatusMethodNotAllowed, ""},
+		{"unknown path", http.MethodPost, "/api/v1/other", "{}", 0, http.StatusNotFound, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			r, _ := http.NewRequest(tt.method, tt.path, io.NopCloser(strings.NewReader(tt.body)))
+			r.ContentLength = tt.length
 			w := &recorder{header: http.Header{}}
 			h.srv.Handler().ServeHTTP(w, r)
 			if w.status != tt.wantStatus {
@@ -151,8 +159,8 @@ func TestMalformedRequests(t *testing.T) {
 			}
 			if tt.wantStatus == http.StatusInternalServerError {
 				e := h.cniErr(w.status, w.body.Bytes())
-				if e.Code != types.ErrInvalidEnvironmentVariables || !strings.Contains(e.Msg, "does not decode") {
-					t.Fatalf("error %+v", e)
+				if e.Code != types.ErrInvalidEnvironmentVariables || !strings.Contains(e.Msg, tt.wantMsg) || len(e.Msg) > 1024 {
+					t.Fatalf("error %.300v, want code 4 mentioning %q in at most 1 KiB", e, tt.wantMsg)
 				}
 			}
 		})

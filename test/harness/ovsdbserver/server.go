@@ -266,3 +266,7 @@ func dial(socket string) error {
 	}
 	return conn.Close()
 }
+
+// Remote is the address clients give to reach the server, as for a
+// Cluster: its Endpoint.
+func (s *Server) Remote() string { return s.Endpoint }
