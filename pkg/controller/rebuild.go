@@ -142,7 +142,6 @@ func (r *Rebuilder) rebuild(ctx context.Context, logger logr.Logger, reason stri
 	if err != nil {
 		return fmt.Errorf("record database identity: %w", err)
 	}
-	r.id = id // from now on a loss is noticed again, even mid-rebuild
 	if err := r.Network.ensureClusterRows(ctx); err != nil {
 		return err
 	}
@@ -172,6 +171,9 @@ func (r *Rebuilder) rebuild(ctx context.Context, logger logr.Logger, reason stri
 			awaited.wait(ctx, logger, w.reconcilers)
 		}
 	}
+	// Adopted only now: a rebuild that failed half way finds the identity
+	// it wrote "changed" at the next check and runs again in full.
+	r.id = id
 	r.rebuilds.WithLabelValues(reason).Inc()
 	logger.Info("northbound rows requeued", "reason", reason, "seconds", time.Since(start).Seconds())
 	return nil
