@@ -48,6 +48,9 @@ type Rebuilder struct {
 	rebuilds *prometheus.CounterVec
 	// id is the identity this controller gave the database or found in it.
 	id string
+	// unfinished says the last rebuild failed half way: the next check
+	// runs it again whatever the database holds.
+	unfinished bool
 }
 
 // NewRebuilder registers the rebuild counter with reg.
@@ -108,13 +111,15 @@ func (r *Rebuilder) check(ctx context.Context, logger logr.Logger) error {
 
 // intact: the database is the one the rows were written to.
 func (r *Rebuilder) intact(st ovn.DatabaseState) bool {
-	return r.id != "" && st.ID == r.id && st.Router
+	return !r.unfinished && r.id != "" && st.ID == r.id && st.Router
 }
 
 // reason names why the database is not the one written to, or is empty
 // when it is the one this controller found at start.
 func (r *Rebuilder) reason(st ovn.DatabaseState) string {
 	switch {
+	case r.unfinished:
+		return "rebuild unfinished"
 	case st.ID == "":
 		// At start: a new database, or one lost while no controller ran.
 		return "identity missing"
@@ -134,6 +139,7 @@ func (r *Rebuilder) reason(st ovn.DatabaseState) string {
 func (r *Rebuilder) rebuild(ctx context.Context, logger logr.Logger, reason string) error {
 	start := time.Now()
 	logger.Info("northbound database is not the one ovnet wrote to; rebuilding its rows from the cluster", "reason", reason)
+	r.unfinished = true
 	id := string(uuid.NewUUID())
 	ops, err := r.Network.NB.DatabaseIDOps(id)
 	if err == nil {
@@ -171,9 +177,7 @@ func (r *Rebuilder) rebuild(ctx context.Context, logger logr.Logger, reason stri
 			awaited.wait(ctx, logger, w.reconcilers)
 		}
 	}
-	// Adopted only now: a rebuild that failed half way finds the identity
-	// it wrote "changed" at the next check and runs again in full.
-	r.id = id
+	r.id, r.unfinished = id, false
 	r.rebuilds.WithLabelValues(reason).Inc()
 	logger.Info("northbound rows requeued", "reason", reason, "seconds", time.Since(start).Seconds())
 	return nil

@@ -12,21 +12,25 @@ func TestRebuilderReason(t *testing.T) {
 	tests := []struct {
 		name    string
 		adopted string
-		state   ovn.DatabaseState
-		intact  bool
-		reason  string
+		// unfinished: the last rebuild failed half way.
+		unfinished bool
+		state      ovn.DatabaseState
+		intact     bool
+		reason     string
 	}{
-		{"start, database ovnet wrote to", "", ovn.DatabaseState{ID: "a", Router: true}, false, ""},
-		{"start, new or lost while stopped", "", ovn.DatabaseState{Router: true}, false, "identity missing"},
-		{"start, router deleted", "", ovn.DatabaseState{ID: "a"}, false, "cluster router missing"},
-		{"running, same database", "a", ovn.DatabaseState{ID: "a", Router: true}, true, ""},
-		{"running, recreated empty", "a", ovn.DatabaseState{}, false, "identity missing"},
-		{"running, replaced by another", "a", ovn.DatabaseState{ID: "b", Router: true}, false, "identity changed"},
-		{"running, router deleted", "a", ovn.DatabaseState{ID: "a"}, false, "cluster router missing"},
+		{"start, database ovnet wrote to", "", false, ovn.DatabaseState{ID: "a", Router: true}, false, ""},
+		{"start, new or lost while stopped", "", false, ovn.DatabaseState{Router: true}, false, "identity missing"},
+		{"start, router deleted", "", false, ovn.DatabaseState{ID: "a"}, false, "cluster router missing"},
+		{"running, same database", "a", false, ovn.DatabaseState{ID: "a", Router: true}, true, ""},
+		{"running, recreated empty", "a", false, ovn.DatabaseState{}, false, "identity missing"},
+		{"running, replaced by another", "a", false, ovn.DatabaseState{ID: "b", Router: true}, false, "identity changed"},
+		{"running, router deleted", "a", false, ovn.DatabaseState{ID: "a"}, false, "cluster router missing"},
+		{"start, the rebuild failed after writing its identity", "", true, ovn.DatabaseState{ID: "b", Router: true}, false, "rebuild unfinished"},
+		{"running, the rebuild failed half way", "a", true, ovn.DatabaseState{ID: "b", Router: true}, false, "rebuild unfinished"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &Rebuilder{id: tt.adopted}
+			r := &Rebuilder{id: tt.adopted, unfinished: tt.unfinished}
 			if got := r.intact(tt.state); got != tt.intact {
 				t.Errorf("intact = %v, want %v", got, tt.intact)
 			}
