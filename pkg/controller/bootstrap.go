@@ -42,9 +42,7 @@ func (b *Bootstrap) Start(ctx context.Context) error {
 		name string
 		run  func(context.Context) error
 	}{
-		{"cluster router", b.ensureRouter},
-		{"cluster routing", b.ensureClusterRouting},
-		{"service load balancer group", b.ensureServiceGroup},
+		{"cluster rows", b.Network.ensureClusterRows},
 		{"default subnets", b.ensureDefaultSubnets},
 		{"load subnets", b.loadSubnets},
 		{"rebuild allocations", b.rebuild},
@@ -58,34 +56,6 @@ func (b *Bootstrap) Start(ctx context.Context) error {
 	close(b.Network.ready)
 	logger.Info("ready", "subnets", len(b.Network.IPAM.Subnets()))
 	return b.Collector.Run(ctx)
-}
-
-func (b *Bootstrap) ensureRouter(ctx context.Context) error {
-	ops, err := b.Network.NB.RouterOps(ovn.Router{Name: b.Network.Config.ClusterRouter, Owner: b.Network.clusterOwner()})
-	if err != nil {
-		return err
-	}
-	return b.Network.NB.Transact(ctx, ops)
-}
-
-// ensureClusterRouting writes the router's default route and its
-// service CIDR policy.
-func (b *Bootstrap) ensureClusterRouting(ctx context.Context) error {
-	ops, err := b.Network.clusterRoutingOps()
-	if err != nil {
-		return err
-	}
-	return b.Network.NB.Transact(ctx, ops)
-}
-
-// ensureServiceGroup creates the group every Service's load balancers join
-// and every switch carries, before any switch is programmed.
-func (b *Bootstrap) ensureServiceGroup(ctx context.Context) error {
-	ops, err := b.Network.NB.LoadBalancerGroupOps(b.Network.serviceGroup())
-	if err != nil {
-		return err
-	}
-	return b.Network.NB.Transact(ctx, ops)
 }
 
 // ensureDefaultSubnets creates the default and join Subnets when missing;

@@ -47,6 +47,7 @@ func (r *IsolationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Namespace{}, builder.WithPredicates(namespacePolicyChanges)).
+		WatchesRawSource(r.Network.resyncs.source(resyncIsolation)).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(toNamespace)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.namespaceWithPolicies), builder.WithPredicates(podPolicyChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).

@@ -223,5 +223,8 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 			return fmt.Errorf("set up reconciler: %w", err)
 		}
 	}
-	return mgr.Add(&Bootstrap{Client: c, Network: network, Collector: gc})
+	if err := mgr.Add(&Bootstrap{Client: c, Network: network, Collector: gc}); err != nil {
+		return err
+	}
+	return mgr.Add(NewRebuilder(c, network, reg))
 }

@@ -49,6 +49,7 @@ type NamespaceReconciler struct {
 // SetupWithManager registers the reconciler.
 func (r *NamespaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).For(&corev1.Namespace{}).
+		WatchesRawSource(r.Network.resyncs.source(resyncNamespace)).
 		Owns(&ovnetv1.Subnet{}, builder.WithPredicates(validatedChanges)).
 		Named("namespace").Complete(r)
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -51,12 +52,14 @@ type Network struct {
 	pending *pending
 	// retries spaces out the attempts and Events of pods that keep failing.
 	retries *retries
+	// resyncs reach every reconciler's queue, for a rebuild of the database.
+	resyncs *resyncs
 }
 
 // NewNetwork returns a Network whose reconcilers wait for the bootstrap.
 func NewNetwork(cfg Config, nb *ovn.Client) *Network {
 	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters(), pending: newPending(),
-		retries: newRetries()}
+		retries: newRetries(), resyncs: newResyncs()}
 }
 
 // waitReady blocks a reconciler until the bootstrap has rebuilt IPAM, so
@@ -78,6 +81,34 @@ func (n *Network) Ready() bool {
 	default:
 		return false
 	}
+}
+
+// ensureClusterRows writes the rows of the cluster as a whole, which no
+// reconciler owns: the cluster router, its default route and service CIDR
+// policy, and the load balancer group every Service joins and every switch
+// carries (so it comes before any switch). Each transaction writes nothing
+// when its rows are already there.
+func (n *Network) ensureClusterRows(ctx context.Context) error {
+	steps := []struct {
+		name string
+		ops  func() ([]ovnOp, error)
+	}{
+		{"cluster router", func() ([]ovnOp, error) {
+			return n.NB.RouterOps(ovn.Router{Name: n.Config.ClusterRouter, Owner: n.clusterOwner()})
+		}},
+		{"cluster routing", n.clusterRoutingOps},
+		{"service load balancer group", func() ([]ovnOp, error) { return n.NB.LoadBalancerGroupOps(n.serviceGroup()) }},
+	}
+	for _, step := range steps {
+		ops, err := step.ops()
+		if err == nil {
+			err = n.NB.Transact(ctx, ops)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", step.name, err)
+		}
+	}
+	return nil
 }
 
 // clusterOwner marks rows that belong to the cluster as a whole.

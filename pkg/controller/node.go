@@ -35,7 +35,9 @@ type NodeReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).For(&corev1.Node{}).Named("node").Complete(r)
+	return ctrl.NewControllerManagedBy(mgr).For(&corev1.Node{}).
+		WatchesRawSource(r.Network.resyncs.source(resyncNode)).
+		Named("node").Complete(r)
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch

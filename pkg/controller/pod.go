@@ -61,6 +61,7 @@ func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Pod{}, builder.WithPredicates(podChanges)).
 		WatchesRawSource(source.Channel(r.Network.waiters.wake, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(r.Network.resyncs.source(resyncPod)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers)}).
 		Named("pod").
 		Complete(r)
@@ -103,6 +104,10 @@ func finished(pod *corev1.Pod) bool {
 // keep makes sure an addressed pod's record is in IPAM and its port in NB;
 // in a steady cluster both already are and nothing is written.
 func (r *PodReconciler) keep(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) (ctrl.Result, error) {
+	held, ok := r.Network.IPAM.Lookup(alloc.Owner)
+	// A pod reconciled again (a resync, a rebuild of NB) holds what it
+	// held: its subnet's usage is unchanged and needs no status refresh.
+	usageChanged := !ok || held.IP != alloc.IP || held.Subnet != alloc.Subnet
 	err := r.Network.IPAM.Reserve(alloc)
 	switch {
 	case errors.Is(err, ipam.ErrUnknownSubnet):
@@ -115,7 +120,7 @@ func (r *PodReconciler) keep(ctx context.Context, pod *corev1.Pod, alloc ipam.Al
 	if err := r.Network.programPort(ctx, r.endpoint(pod, ipam.Request{}), alloc); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.record(ctx, pod, alloc)
+	return ctrl.Result{}, r.record(ctx, pod, alloc, usageChanged)
 }
 
 func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
@@ -136,7 +141,7 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 	if err == nil {
 		var alloc ipam.Allocation
 		if alloc, err = r.Network.address(ctx, r.endpoint(pod, req)); err == nil {
-			return ctrl.Result{}, r.record(ctx, pod, alloc)
+			return ctrl.Result{}, r.record(ctx, pod, alloc, true)
 		}
 	}
 	r.markPending(pod, req.Subnet, err)
@@ -186,10 +191,14 @@ func (r *PodReconciler) unmarkPending(key types.NamespacedName) {
 	}
 }
 
-func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) error {
+// record writes the allocation's record on the pod; usageChanged asks
+// for a refresh of the subnet's usage status.
+func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation, usageChanged bool) error {
 	r.unmarkPending(client.ObjectKeyFromObject(pod))
 	r.Network.retries.forget(client.ObjectKeyFromObject(pod))
-	r.Subnets.NotifyUsage(alloc.Subnet)
+	if usageChanged {
+		r.Subnets.NotifyUsage(alloc.Subnet)
+	}
 	record := r.Network.recordFor(alloc)
 	if record.Recorded(pod.Annotations) {
 		return nil

@@ -77,6 +77,7 @@ func (r *SubnetReconciler) NotifyUsage(subnet string) {
 func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ovnetv1.Subnet{}).
+		WatchesRawSource(r.Network.resyncs.source(resyncSubnet)).
 		WatchesRawSource(source.Channel(r.usageChanged, &handler.EnqueueRequestForObject{})).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfNode)).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfLease),

@@ -217,6 +217,11 @@ var genericCalls = map[string][]schema.GroupResource{
 	"pkg/controller/addressing.go:Patch": {{Resource: "pods"}, {Resource: "nodes"}},
 	// gc's exists reads the owner of an NB row: a pod or a node.
 	"pkg/controller/gc.go:Get": {{Resource: "pods"}, {Resource: "nodes"}},
+	// The owners of addresses a rebuild of NB waits for the ports of.
+	"pkg/controller/rebuild.go:List": {{Resource: "pods"}, {Resource: "nodes"}},
+	// A rebuild of NB lists every object of each reconciler's kind.
+	"pkg/controller/resync.go:List": {{Group: "ovnet.io", Resource: "subnets"}, {Resource: "namespaces"},
+		{Resource: "pods"}, {Resource: "nodes"}, {Resource: "services"}, {Group: "networking.k8s.io", Resource: "networkpolicies"}},
 	// The NodePort table's inputs, listed from the cache in one loop.
 	"pkg/daemon/nodenat/reconciler.go:List": {{Group: "ovnet.io", Resource: "subnets"}, {Resource: "services"},
 		{Group: "discovery.k8s.io", Resource: "endpointslices"}, {Resource: "nodes"}},

@@ -83,6 +83,13 @@ type Server struct {
 	LogFile string
 	// PID is the server's process id; the process is gone after cleanup.
 	PID int
+	// proc is the running server, replaced by RestartEmpty.
+	proc *process
+	// program, db, schema and args start the server again the same way.
+	program, db, schema string
+	args                []string
+	// sslAddr is the pssl: listener's address, when Options.TLS was set.
+	sslAddr string
 }
 
 // Start creates a database from opts.Schema with ovsdb-tool, serves it with
@@ -101,33 +108,25 @@ func Start(env Env, opts Options) *Server {
 	if opts.Dir == "" {
 		opts.Dir = shortDir(env)
 	}
-	db := filepath.Join(opts.Dir, opts.Name+".db")
-	if out, err := exec.Command(tool, "create", db, opts.Schema).CombinedOutput(); err != nil {
-		env.Fatalf("ovsdb-tool create %s %s: %v: %s", db, opts.Schema, err, out)
-	}
 	s := &Server{
 		Socket:  filepath.Join(opts.Dir, opts.Name+".sock"),
 		Control: filepath.Join(opts.Dir, opts.Name+".ctl"),
 		LogFile: filepath.Join(opts.Dir, opts.Name+".log"),
+		program: server, db: filepath.Join(opts.Dir, opts.Name+".db"), schema: opts.Schema,
 	}
 	s.Endpoint = "unix:" + s.Socket
-	args := []string{db, "--remote=punix:" + s.Socket, "--unixctl=" + s.Control, "--log-file=" + s.LogFile,
+	s.args = []string{s.db, "--remote=punix:" + s.Socket, "--unixctl=" + s.Control, "--log-file=" + s.LogFile,
 		"-vconsole:off", "--no-chdir"}
-	var sslAddr string
 	if opts.TLS != nil {
-		sslAddr = freeLoopbackAddr(env)
-		s.SSLEndpoint = "ssl:" + sslAddr
-		port := sslAddr[strings.LastIndex(sslAddr, ":")+1:]
-		args = append(args, "--remote=pssl:"+port+":127.0.0.1", "--private-key="+opts.TLS.PrivateKey,
+		s.sslAddr = freeLoopbackAddr(env)
+		s.SSLEndpoint = "ssl:" + s.sslAddr
+		port := s.sslAddr[strings.LastIndex(s.sslAddr, ":")+1:]
+		s.args = append(s.args, "--remote=pssl:"+port+":127.0.0.1", "--private-key="+opts.TLS.PrivateKey,
 			"--certificate="+opts.TLS.Certificate, "--ca-cert="+opts.TLS.CACert)
 	}
-	p := start(env, server, filepath.Join(opts.Dir, opts.Name+".stderr"), args...)
-	s.PID = p.cmd.Process.Pid
-	env.Cleanup(func() { p.stop(env, s.LogFile) })
-	p.waitForSocket(env, "unix", s.Socket, s.LogFile)
-	if sslAddr != "" {
-		p.waitForSocket(env, "tcp", sslAddr, s.LogFile)
-	}
+	createDB(env, tool, s.db, s.schema)
+	s.run(env)
+	env.Cleanup(func() { s.proc.stop(env, s.LogFile) })
 	return s
 }
 
@@ -141,6 +140,38 @@ func freeLoopbackAddr(env Env) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// RestartEmpty stops the server, deletes its database file, creates it
+// again empty from the schema and serves it on the same socket: a lost
+// database, as an operator who wiped a broken one would leave it. Clients
+// see their connection drop and, reconnecting, an empty database.
+func (s *Server) RestartEmpty(env Env) {
+	env.Helper()
+	s.proc.stop(env, s.LogFile)
+	if err := os.Remove(s.db); err != nil {
+		env.Fatalf("removing %s: %v", s.db, err)
+	}
+	createDB(env, lookPath(env, "ovsdb-tool"), s.db, s.schema)
+	s.run(env)
+}
+
+// run starts the server process and waits for its sockets.
+func (s *Server) run(env Env) {
+	env.Helper()
+	s.proc = start(env, s.program, strings.TrimSuffix(s.db, ".db")+".stderr", s.args...)
+	s.PID = s.proc.cmd.Process.Pid
+	s.proc.waitForSocket(env, "unix", s.Socket, s.LogFile)
+	if s.sslAddr != "" {
+		s.proc.waitForSocket(env, "tcp", s.sslAddr, s.LogFile)
+	}
+}
+
+func createDB(env Env, tool, db, schema string) {
+	env.Helper()
+	if out, err := exec.Command(tool, "create", db, schema).CombinedOutput(); err != nil {
+		env.Fatalf("ovsdb-tool create %s %s: %v: %s", db, schema, err, out)
+	}
 }
 
 func lookPath(env Env, name string) string {

@@ -103,3 +103,33 @@ func TestStartFailsWithoutServerOrSchema(t *testing.T) {
 		})
 	}
 }
+
+// RestartEmpty serves a new, empty database on the same socket: a row
+// written before is gone, the old process is gone, and cleanup stops the
+// new one.
+func TestRestartEmptyServesAnEmptyDatabase(t *testing.T) {
+	r := &recorder{T: t}
+	s := startIn(r, Options{Schema: NorthboundSchema, Name: "ovnnb_db"})
+	if s == nil {
+		r.runCleanups()
+		t.Fatalf("Start failed: %s", r.fatal)
+	}
+	defer r.runCleanups()
+	insert := `["OVN_Northbound",{"op":"insert","table":"Logical_Switch","row":{"name":"before"}}]`
+	if out, err := exec.Command("ovsdb-client", "transact", s.Endpoint, insert).CombinedOutput(); err != nil {
+		t.Fatalf("insert: %v: %s", err, out)
+	}
+	oldPID := s.PID
+	s.RestartEmpty(r)
+	if err := syscall.Kill(oldPID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("old ovsdb-server (pid %d) still there after RestartEmpty: %v", oldPID, err)
+	}
+	out, err := exec.Command("ovsdb-client", "dump", s.Endpoint, "OVN_Northbound", "Logical_Switch").CombinedOutput()
+	if err != nil || strings.Contains(string(out), "before") {
+		t.Errorf("after RestartEmpty, Logical_Switch = %q (%v), want no row", out, err)
+	}
+	r.runCleanups()
+	if err := syscall.Kill(s.PID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("restarted ovsdb-server (pid %d) still there after cleanup: %v", s.PID, err)
+	}
+}
