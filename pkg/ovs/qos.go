@@ -148,11 +148,16 @@ func (c *Client) dropQoSOps(p *vswitch.Port) ([]ovsdb.Operation, error) {
 	if err != nil || len(sharing) > 0 {
 		return nil, err
 	}
+	return c.deleteQoSOps(qos)
+}
+
+// deleteQoSOps deletes a QoS row and its queues that no other QoS uses.
+func (c *Client) deleteQoSOps(qos *vswitch.QoS) ([]ovsdb.Operation, error) {
 	ops, err := c.db.DB().Where(qos).Delete()
 	if err != nil {
 		return nil, fmt.Errorf("delete QoS: %w", err)
 	}
-	for _, queueUUID := range qos.Queues {
+	for _, queueUUID := range slices.Sorted(maps.Values(qos.Queues)) {
 		if c.queueShared(queueUUID, qos.UUID) {
 			continue
 		}

@@ -90,21 +90,7 @@ func (c *Client) dropSharedQoSOps(qosUUID string, going []string) ([]ovsdb.Opera
 	if qos == nil {
 		return nil, nil
 	}
-	ops, err := c.db.DB().Where(qos).Delete()
-	if err != nil {
-		return nil, fmt.Errorf("delete QoS: %w", err)
-	}
-	for _, queueUUID := range slices.Sorted(maps.Values(qos.Queues)) {
-		if c.queueShared(queueUUID, qos.UUID) {
-			continue
-		}
-		del, err := c.db.DB().Where(&vswitch.Queue{UUID: queueUUID}).Delete()
-		if err != nil {
-			return nil, fmt.Errorf("delete queue: %w", err)
-		}
-		ops = append(ops, del...)
-	}
-	return ops, nil
+	return c.deleteQoSOps(qos)
 }
 
 // RemoveOpenvSwitchExternalIDs deletes keys from the Open_vSwitch row's
