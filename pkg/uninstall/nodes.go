@@ -78,7 +78,10 @@ func cleanNodeDirs(ctx context.Context, c client.Client, cl Cluster) (string, er
 		}
 		pods = append(pods, p)
 	}
-	if err := waitPodsDone(ctx, c, d.Namespace, len(pods)); err != nil {
+	if len(pods) == 0 {
+		return "no nodes", nil
+	}
+	if err := waitPodsDone(ctx, c, pods); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%d nodes%s", len(pods), note), nil
@@ -119,17 +122,25 @@ func waitOvnetPodsGone(ctx context.Context, c client.Client, namespace string) (
 	}
 }
 
-// waitPodsDone waits until n node pods have succeeded; one that failed,
-// or one still not done when ctx ends, is an error naming its node.
-func waitPodsDone(ctx context.Context, c client.Client, namespace string, n int) error {
+// waitPodsDone waits until every one of pods has succeeded; one that
+// failed, or one still not done when ctx ends, is an error naming its
+// node. Pods of an earlier, interrupted run are not counted.
+func waitPodsDone(ctx context.Context, c client.Client, pods []*corev1.Pod) error {
+	ours := map[string]bool{}
+	for _, p := range pods {
+		ours[p.Name] = true
+	}
 	for {
-		var pods corev1.PodList
-		if err := c.List(ctx, &pods, client.InNamespace(namespace), client.HasLabels{nodePodLabel}); err != nil {
+		var list corev1.PodList
+		if err := c.List(ctx, &list, client.InNamespace(pods[0].Namespace), client.HasLabels{nodePodLabel}); err != nil {
 			return err
 		}
 		var waiting []string
 		done := 0
-		for _, p := range pods.Items {
+		for _, p := range list.Items {
+			if !ours[p.Name] {
+				continue
+			}
 			switch p.Status.Phase {
 			case corev1.PodSucceeded:
 				done++
@@ -139,7 +150,7 @@ func waitPodsDone(ctx context.Context, c client.Client, namespace string, n int)
 				waiting = append(waiting, p.Spec.NodeName)
 			}
 		}
-		if done >= n {
+		if done == len(pods) {
 			return nil
 		}
 		select {

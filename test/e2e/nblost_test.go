@@ -22,15 +22,7 @@ func TestNorthboundLostPodsReconnect(t *testing.T) {
 
 	// A ping every 100 ms for 15 s, the wipe 1 s in: each lost reply is
 	// 100 ms of outage.
-	done := make(chan struct{})
-	var loss string
-	go func() {
-		defer close(done)
-		loss, _ = pingLoss(a, b.IP.String(), 150, "0.1") // lost replies make ping fail; the line says how many
-	}()
-	time.Sleep(time.Second)
-	e.ovn.NB.RestartEmpty(t)
-	<-done
+	loss := pingDuring(a, b.IP.String(), 150, "0.1", time.Second, func() { e.ovn.NB.RestartEmpty(t) })
 	e.eventually("pod a reaches pod b again", func() error {
 		_, err := a.Exec("ping", "-c", "1", "-W", "1", b.IP.String())
 		return err

@@ -22,19 +22,12 @@ func TestDaemonRestartKeepsTraffic(t *testing.T) {
 	before := ovsState(t, n)
 	veths := strings.Join(hostVeths(t, n), ",")
 
-	done := make(chan struct{})
-	var loss string
-	var err error
-	go func() {
-		defer close(done)
-		loss, err = pingLoss(a, b.IP.String(), 60, "0.05") // 3 s
-	}()
-	time.Sleep(500 * time.Millisecond)
-	n.StopDaemon(t)
-	n.StartDaemon(t)
-	<-done
-	if err != nil || !strings.Contains(loss, " 0% packet loss") {
-		t.Errorf("ping across the daemon restart: %v: %s", err, loss)
+	loss := pingDuring(a, b.IP.String(), 60, "0.05", 500*time.Millisecond, func() { // 3 s
+		n.StopDaemon(t)
+		n.StartDaemon(t)
+	})
+	if !strings.Contains(loss, " 0% packet loss") {
+		t.Errorf("ping across the daemon restart: %s", loss)
 	}
 	if after := ovsState(t, n); after != before {
 		t.Errorf("the restart changed OVS:\nbefore %s\nafter  %s", before, after)

@@ -42,16 +42,11 @@ func TestOVSRestartsWithTraffic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			done := make(chan string, 1)
-			go func() {
-				loss, _ := pingLoss(a, b.IP.String(), 100, "0.1") // 10 s
-				done <- loss
-			}()
-			time.Sleep(2 * time.Second)
-			start := time.Now()
-			tt.restart(t)
-			t.Logf("%s on n2 restarted in %s", tt.name, time.Since(start).Round(time.Millisecond))
-			loss := <-done
+			loss := pingDuring(a, b.IP.String(), 100, "0.1", 2*time.Second, func() {
+				start := time.Now()
+				tt.restart(t)
+				t.Logf("%s on n2 restarted in %s", tt.name, time.Since(start).Round(time.Millisecond))
+			})
 			t.Logf("FIGURE %s killed and restarted on n2: a ping every 100 ms from n1 across it: %s", tt.name, strings.TrimSpace(loss))
 			// Back by itself, both ways, and the node serves a new pod.
 			reachable(t, "a reaches b after the restart")

@@ -128,6 +128,19 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// pingDuring pings to from from, count times at the interval, runs fault
+// after lead, and returns ping's loss line once the pings are done.
+func pingDuring(from *harness.Sandbox, to string, count int, interval string, lead time.Duration, fault func()) string {
+	done := make(chan string, 1)
+	go func() {
+		loss, _ := pingLoss(from, to, count, interval) // lost replies make ping fail; the line says how many
+		done <- loss
+	}()
+	time.Sleep(lead)
+	fault()
+	return <-done
+}
+
 // pingLoss pings count times at the interval and returns the loss line.
 func pingLoss(from *harness.Sandbox, to string, count int, interval string) (string, error) {
 	out, err := from.Exec("ping", "-c", fmt.Sprint(count), "-i", interval, "-W", "1", to)
