@@ -175,6 +175,39 @@ func TestGoodValuesRender(t *testing.T) {
 	}
 }
 
+// TestExampleValues renders the chart with each values file under
+// yamls/examples/values/, as its comment tells users to install it.
+func TestExampleValues(t *testing.T) {
+	tests := []struct {
+		file string
+		// want are strings the render contains.
+		want []string
+	}{
+		{"vxlan.yaml", []string{"--encap-type=vxlan"}},
+	}
+	dir := filepath.Join(repoRoot(t), "yamls", "examples", "values")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(tests) {
+		t.Errorf("%s holds %d files, the test checks %d: add a case for each", dir, len(files), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			out, err := helmTemplate(t, "-f", filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("render lacks %q", w)
+				}
+			}
+		})
+	}
+}
+
 // TestManifestsUpToDate fails when yamls/ovnet.yaml or the chart's CRD
 // copy is not what `make manifests` writes from the current tree.
 func TestManifestsUpToDate(t *testing.T) {
