@@ -174,3 +174,52 @@ func podMTU(t *testing.T, s *harness.Sandbox) int {
 	}
 	return mtu
 }
+
+// vxlanPortKeys is how many ports of one logical switch OVN gives a tunnel
+// key once a chassis uses VXLAN: the 12 bits of the VNI left after the
+// datapath's hold unicast keys 1 to 2047 (2048 to 4095 are multicast
+// groups). Geneve's option holds 15 bits of port key.
+const vxlanPortKeys = 2047
+
+// The limit the README gives for VXLAN, checked against the OVN ovnet
+// runs: a switch with more ports than that gets every port bound while
+// only Geneve chassis are registered, and only vxlanPortKeys of them once
+// the chassis uses VXLAN (ovn-northd drops the rest's bindings, so their
+// pods would never come up). The ports are written directly to the
+// northbound database: 2 048 pods would take this machine minutes.
+func TestVXLANPortLimit(t *testing.T) {
+	const ports = vxlanPortKeys + 53
+	for _, tc := range []struct {
+		encap string
+		bound int
+	}{{ovs.EncapGeneve, ports}, {ovs.EncapVXLAN, vxlanPortKeys}} {
+		t.Run(tc.encap, func(t *testing.T) {
+			central := harness.StartOVNCentral(t)
+			harness.StartChassis(t, harness.ChassisOptions{Name: "c1", SB: central.SB, NetNS: harness.UniqueName("node"), EncapType: tc.encap})
+			nbctl := []string{"ovn-nbctl", "--db=" + central.NB.Endpoint, "--timeout=30", "ls-add", "big"}
+			for i := range ports {
+				nbctl = append(nbctl, "--", "lsp-add", "big", fmt.Sprintf("p%d", i))
+			}
+			if out, err := runTool(nbctl...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			// Returns once ovn-northd has brought the southbound up to date.
+			if out, err := runTool("ovn-nbctl", "--db="+central.NB.Endpoint, "--timeout=60", "--wait=sb", "sync"); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			out, err := runTool("ovn-sbctl", "--db="+central.SB.Endpoint, "--timeout=10", "--bare", "--columns=tunnel_key", "list", "Port_Binding")
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			keys := strings.Fields(out)
+			if len(keys) != tc.bound {
+				t.Errorf("%s: %d of %d ports bound, want %d", tc.encap, len(keys), ports, tc.bound)
+			}
+			for _, k := range keys {
+				if n, err := strconv.Atoi(k); err != nil || n < 1 || (tc.encap == ovs.EncapVXLAN && n > vxlanPortKeys) {
+					t.Errorf("%s: port tunnel key %s out of range", tc.encap, k)
+				}
+			}
+		})
+	}
+}
