@@ -7,9 +7,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ovnet/ovnet/pkg/ovs"
 	"github.com/ovnet/ovnet/test/harness"
@@ -133,27 +130,17 @@ func twoNodes(t *testing.T, tc encapCase) {
 // both. Deleting them restores what was there.
 func crossNodePolicies(e *env, a, b, c *harness.Sandbox, http, other string) {
 	e.t.Helper()
-	port := intstr.FromInt32(backendTCP)
-	allowHTTP := []networkingv1.NetworkPolicyPort{{Port: &port}}
-	e.createPolicy(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web-ingress"},
-		Spec: networkingv1.NetworkPolicySpec{PodSelector: selector("app", "web"),
-			Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "client"}}}},
-				Ports: allowHTTP,
-			}}}})
+	allowHTTP := ports(tcp(backendTCP))
+	e.createPolicy(pol{namespace: "default", name: "web-ingress", pods: labels("app", "web"),
+		ingress: []rule{{peers: peers(fromPods(labels("app", "client"))), ports: allowHTTP}}}.object())
 	e.blocked(a, other)
 	e.blocked(c, http)
 	e.reachable(a, http)
 	e.deletePolicy("default", "web-ingress")
 	e.reachable(c, http)
 
-	e.createPolicy(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "client-egress"},
-		Spec: networkingv1.NetworkPolicySpec{PodSelector: selector("app", "client"),
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-			Egress: []networkingv1.NetworkPolicyEgressRule{{
-				To:    []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}},
-				Ports: allowHTTP,
-			}}}})
+	e.createPolicy(pol{namespace: "default", name: "client-egress", pods: labels("app", "client"), types: egressOnly,
+		egress: []rule{{peers: peers(fromPods(labels("app", "web"))), ports: allowHTTP}}}.object())
 	e.blocked(a, other)
 	e.reachable(a, http)
 	e.reachable(c, other)

@@ -82,16 +82,18 @@ func StartNode(tb T, opts NodeOptions) *Node {
 	dir := socketDir(tb)
 	n.Socket, n.CNIBinDir, n.CNIConfDir = filepath.Join(dir, "daemon.sock"), filepath.Join(dir, "bin"), filepath.Join(dir, "net.d")
 	n.MetricsAddr, n.ProbeAddr, n.LogFile = FreeAddr(tb), FreeAddr(tb), filepath.Join(ch.LogDir, "ovnet-daemon.log")
-	n.args = append([]string{Build(tb, "./cmd/daemon", "ovnet-daemon"),
+	n.args = []string{Build(tb, "./cmd/daemon", "ovnet-daemon"),
 		"--kubeconfig=" + opts.API.Kubeconfig, "--node-name=" + opts.Name,
 		"--ovs-db=" + ch.OVS.Endpoint, "--netns=" + filepath.Join(netnsDir, opts.NetNS),
 		"--datapath-type=netdev", "--encap-type=" + opts.EncapType, "--socket=" + n.Socket,
 		"--cni-plugin=" + Build(tb, "./cmd/cni", "ovnet"), "--cni-bin-dir=" + n.CNIBinDir, "--cni-conf-dir=" + n.CNIConfDir,
 		"--metrics-address=" + n.MetricsAddr, "--health-probe-address=" + n.ProbeAddr,
-		"--address-timeout=20s", "--ovn-timeout=20s", "--ovn-rundir=" + ch.LogDir}, opts.DaemonArgs...)
+		"--address-timeout=20s", "--ovn-timeout=20s", "--ovn-rundir=" + ch.LogDir}
 	if opts.EncapType == ovs.EncapGeneve {
 		n.args = append(n.args, "--mtu="+strconv.Itoa(PodMTU))
 	}
+	// Last, so that a test's flags win.
+	n.args = append(n.args, opts.DaemonArgs...)
 	n.StartDaemon(tb)
 	n.waitNodePort(tb)
 	tb.Cleanup(func() {
