@@ -16,6 +16,13 @@ type Database interface {
 	Remote() string
 }
 
+// TLSDatabase is a Database listening on pssl: too: SSLRemote is its
+// ssl: endpoint or, for a Raft cluster, every member's; empty when it was
+// started without TLS.
+type TLSDatabase interface {
+	SSLRemote() string
+}
+
 // raftMembers is the size of the clusters the harness starts: the
 // smallest that survives the loss of one member.
 const raftMembers = 3

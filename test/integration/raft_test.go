@@ -40,7 +40,8 @@ const (
 // per port, and each Subnet's usage must equal its live pods.
 func TestRaftLeaderLoss(t *testing.T) {
 	start := time.Now()
-	ch, nb, sb := newRaftChurn(t)
+	nb, sb := harness.StartNorthboundCluster(t), harness.StartSouthboundCluster(t)
+	ch := newRaftChurn(t, nb)
 	northd := harness.StartNorthd(t, nb, sb)
 	ctrl := harness.StartController(t, ch.api, nb, harness.DefaultNetwork())
 	commits := watchCommits(t, ctrl)
@@ -89,21 +90,20 @@ func TestRaftLeaderLoss(t *testing.T) {
 		time.Since(start).Round(time.Millisecond))
 }
 
-// newRaftChurn is newChurn against Raft clusters: the API server, NB and
-// SB clusters, and a view of NB that follows its leader.
-func newRaftChurn(t *testing.T) (*churn, *harness.OVSDBCluster, *harness.OVSDBCluster) {
+// newRaftChurn is newChurn against the Raft cluster nb: the API server
+// and a view of NB that follows its leader through the members' unix
+// sockets, which need no TLS files.
+func newRaftChurn(t *testing.T, nb *harness.OVSDBCluster) *churn {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), timeout: churnTimeout}
 	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
-	nb := harness.StartNorthboundCluster(t)
-	sb := harness.StartSouthboundCluster(t)
-	e.view = harness.WatchNorthbound(t, nb.Remote())
+	e.view = harness.WatchNorthbound(t, nb.LocalRemote())
 	c, err := client.New(e.api.Config, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.c = c
-	return &churn{env: e, cidrs: map[string]netip.Prefix{}, live: map[string]bool{}, pace: raftPace}, nb, sb
+	return &churn{env: e, cidrs: map[string]netip.Prefix{}, live: map[string]bool{}, pace: raftPace}
 }
 
 // waitCreated waits until n of the test's pods exist.
