@@ -8,6 +8,9 @@ type OVSDB = ovsdbserver.Server
 // OVSDBCluster is a Raft cluster of ovsdb-servers, one process per member.
 type OVSDBCluster = ovsdbserver.Cluster
 
+// OVSDBMember is one server of an OVSDBCluster.
+type OVSDBMember = ovsdbserver.Member
+
 // Database is an OVSDB database as its clients see it: one server or the
 // members of a Raft cluster, reached at Remote(), one endpoint or a
 // comma-separated list (ovn-northd's --ovnnb-db, ovnet-controller's

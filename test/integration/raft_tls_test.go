@@ -34,36 +34,15 @@ func TestRaftTLS(t *testing.T) {
 	}
 	ch := newRaftChurn(t, nb)
 	northd := harness.StartNorthdTLS(t, nb, sb, pki.Issue(t, "ovn-northd"))
-	ctrl := harness.StartControllerTLS(t, ch.api, nb, pki.Issue(t, "ovnet-controller"), harness.DefaultNetwork())
-	commits := watchCommits(t, ctrl)
-	ch.makeNamespaces()
-
-	created, createStart := make(chan error, 1), time.Now()
-	go func() { created <- ch.createPods(ch.pods) }()
-	ch.waitCreated(raftTLSKillAt)
-	leader, at := nb.Leader(), ch.progress()
-	election, gap := killLeader(t, nb, commits)
-	t.Logf("FIGURE raft+TLS: NB leader %s killed at %s: new leader elected in %s, controller's first commit after %s",
-		leader.Endpoint, at, election, gap)
+	r := startRaftRun(ch, nb, sb, northd,
+		harness.StartControllerTLS(t, ch.api, nb, pki.Issue(t, "ovnet-controller"), harness.DefaultNetwork()))
+	leader := r.killNBLeaderAt(raftTLSKillAt)
 	nb.Start(leader) // it comes back with its database and catches up over ssl:
 
-	if err := <-created; err != nil {
-		t.Fatal(err)
-	}
-	ch.waitAddressed(len(ch.live))
-	addressedIn := time.Since(createStart)
-	pods := ch.checkPods()
-	ch.checkPorts(pods)
-	ch.checkUsage()
+	pods, addressedIn := r.finish()
 	ch.eventually("restarted NB member holds every pod port", func() error {
 		return countPorts("unix:"+leader.Socket, "ovn-nbctl", "Logical_Switch_Port", "name", len(pods))
 	})
-	ch.eventually("SB binds every pod port", func() error {
-		return countPorts(sb.LocalRemote(), "ovn-sbctl", "Port_Binding", "logical_port", len(pods))
-	})
-	if err := syscallAlive(northd.PID); err != nil {
-		t.Errorf("ovn-northd: %v", err)
-	}
 
 	// The stranger trusts the servers' CA, so what refuses it is each
 	// member, on the address every client is given.
@@ -75,6 +54,6 @@ func TestRaftTLS(t *testing.T) {
 		}
 	}
 	t.Logf("FIGURE raft+TLS: %d pods in %d namespaces created and addressed in %s (NB leader killed), %d NB transaction errors; whole test %s",
-		len(pods), len(ch.cidrs), addressedIn.Round(time.Millisecond), commits.errors(),
+		len(pods), len(ch.cidrs), addressedIn.Round(time.Millisecond), r.commits.errors(),
 		time.Since(start).Round(time.Millisecond))
 }
