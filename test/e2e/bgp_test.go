@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/speaker"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// The AS numbers of the tests' BGP speakers: the external router's and
+// the cluster's, from the private range.
+const (
+	routerAS  = 64500
+	clusterAS = 64512
+)
+
+// TestBGP: BIRD on the external host peers with a node's ovnet-speaker and
+// learns, with the node's address as next hop, the CIDR of an annotated
+// Subnet without NAT, an annotated pod's address and an annotated
+// Service's ClusterIP, and nothing of a Subnet with NAT (refused with an
+// Event). The far network then reaches the pod and the Service by those
+// routes alone, and the pod sees the far host's own address. Removing the
+// pod's annotation or deleting the Service withdraws their routes; the
+// speaker stopping withdraws the rest. With graceful restart, the routes
+// stay while the speaker is down, traffic still flows by them, and after
+// it comes back the table holds what it announces again.
+func TestBGP(t *testing.T) {
+	e := newEnv(t)
+	o := e.underlayNodes("n1")
+	o.far.Serve(t, farPort)
+	n, node := o.nodes[0], nodeAddr(0)
+	cidr := netip.MustParsePrefix("10.90.0.0/24")
+	e.namespace("bgp", map[string]string{annotation.CIDR: cidr.String(), annotation.GatewayNAT: "false"})
+	e.namespace("natted", map[string]string{annotation.CIDR: "10.91.0.0/24"})
+	pod := n.Runtime(t).AddPod(t, e.pod("bgp", "web", n.Name, map[string]string{annotation.BGP: annotation.True}))
+	e.serve(pod, "--tcp", fmt.Sprint(backendTCP), "--udp", fmt.Sprint(backendUDP))
+	svc := e.webService("web", corev1.ServiceAffinityNone)
+	e.setEndpoints(svc, map[string]bool{pod.IP.String(): true})
+	e.annotate(svc, map[string]any{annotation.BGP: annotation.True})
+	for _, name := range []string{"bgp", "natted"} {
+		e.annotate(e.subnet(t, name), map[string]any{annotation.BGP: annotation.True})
+	}
+	clusterIP := netip.MustParseAddr(svc.Spec.ClusterIP)
+
+	bird := harness.StartBIRD(t, harness.BIRDOptions{NetNS: o.ext.NetNS, RouterID: harness.ExternalHostIP, AS: routerAS,
+		Neighbors: []harness.BIRDNeighbor{{Name: "n1", Address: node, AS: clusterAS}}})
+	config := func(graceful bool) speaker.Config {
+		return speaker.Config{LocalAS: clusterAS,
+			Peers: []speaker.Peer{{Address: harness.ExternalHostIP.String(), AS: routerAS, GracefulRestart: graceful}}}
+	}
+	sp := harness.StartSpeaker(t, harness.SpeakerOptions{Node: n, API: e.api, Address: node, Config: config(false)})
+
+	all := map[netip.Prefix][]netip.Addr{cidr: {node}, host(pod.IP): {node}, host(clusterIP): {node}}
+	birdHolds(t, bird, all)
+	e.eventOn(t, "natted", speaker.ReasonBGPNotAnnounced, "natOutgoing on")
+	podTarget := netip.AddrPortFrom(pod.IP, backendTCP).String()
+	serviceTarget := netip.AddrPortFrom(clusterIP, 80).String()
+	farReaches(t, o, e.probe, podTarget, pod.IP)
+	farReaches(t, o, e.probe, serviceTarget, pod.IP)
+
+	e.annotate(pod.Pod, map[string]any{annotation.BGP: nil})
+	birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: {node}, host(clusterIP): {node}})
+	if err := e.c.Delete(e.ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: {node}})
+	sp.Stop(t)
+	birdHolds(t, bird, map[netip.Prefix][]netip.Addr{})
+
+	t.Run("graceful restart", func(t *testing.T) {
+		e.annotate(pod.Pod, map[string]any{annotation.BGP: annotation.True})
+		sp.Configure(t, config(true))
+		sp.Start(t)
+		withPod := map[netip.Prefix][]netip.Addr{cidr: {node}, host(pod.IP): {node}}
+		birdHolds(t, bird, withPod)
+		sp.Stop(t)
+		until(t, "BIRD sees the session to n1 down", func() error {
+			if up, err := bird.Established("n1"); err != nil || up {
+				return fmt.Errorf("established %v: %v", up, err)
+			}
+			return nil
+		})
+		birdHolds(t, bird, withPod)
+		farReaches(t, o, e.probe, podTarget, pod.IP)
+		// Changed while the speaker is away: after its restart the
+		// peer drops the stale route it no longer announces.
+		e.annotate(pod.Pod, map[string]any{annotation.BGP: nil})
+		sp.Start(t)
+		birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: {node}})
+		farReaches(t, o, e.probe, podTarget, pod.IP)
+	})
+}
+
+// host is the /32 of an IPv4 address.
+func host(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, 32) }
+
+// birdHolds waits until BIRD's table is exactly want: each prefix with
+// its next hops.
+func birdHolds(t *testing.T, bird *harness.BIRD, want map[netip.Prefix][]netip.Addr) {
+	t.Helper()
+	until(t, fmt.Sprintf("BIRD's table is %v", want), func() error {
+		got, err := bird.Routes()
+		if err != nil {
+			return err
+		}
+		if !maps.EqualFunc(got, want, slices.Equal) {
+			return fmt.Errorf("BIRD has %v", got)
+		}
+		return nil
+	})
+}
+
+// farReaches waits until a TCP connection from the far host to target is
+// answered by backend, which saw the far host's own address.
+func farReaches(t *testing.T, o *outside, probe, target string, backend netip.Addr) {
+	t.Helper()
+	until(t, "far host reaches "+target, func() error {
+		out, err := o.far.Exec(probe, "connect", "tcp", target, "--timeout", "2s")
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		if m := localRe.FindStringSubmatch(out); m == nil || m[1] != backend.String() {
+			return fmt.Errorf("answered by %v, want %s: %s", m, backend, out)
+		}
+		return farSees(out, nil)(harness.FarIP)
+	})
+}
+
+// subnet waits for the Subnet the controller makes of a namespace.
+func (e *env) subnet(t *testing.T, name string) *ovnetv1.Subnet {
+	t.Helper()
+	s := &ovnetv1.Subnet{}
+	until(t, "subnet "+name, func() error { return e.c.Get(e.ctx, client.ObjectKey{Name: name}, s) })
+	return s
+}
+
