@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -143,3 +144,74 @@ func (e *env) subnet(t *testing.T, name string) *ovnetv1.Subnet {
 	return s
 }
 
+
+// TestBGPRouteReflector: two nodes' speakers peer over iBGP with BIRD as
+// their route reflector. BIRD holds the Subnet's CIDR with both nodes as
+// next hops, each pod's address via its own node and the ClusterIP via
+// both; the far network reaches the pods on both nodes and, with the
+// external host spreading connections over both nodes (ECMP by port),
+// reaches the Service through either node.
+func TestBGPRouteReflector(t *testing.T) {
+	e := newEnv(t)
+	o := e.underlayNodes("n1", "n2")
+	o.far.Serve(t, farPort)
+	cidr := netip.MustParsePrefix("10.92.0.0/24")
+	e.namespace("bgp", map[string]string{annotation.CIDR: cidr.String(), annotation.GatewayNAT: "false"})
+	e.annotate(e.subnet(t, "bgp"), map[string]any{annotation.BGP: annotation.True})
+	var neighbors []harness.BIRDNeighbor
+	var pods []*harness.Sandbox
+	for i, n := range o.nodes {
+		pod := n.Runtime(t).AddPod(t, e.pod("bgp", "web-"+n.Name, n.Name, map[string]string{annotation.BGP: annotation.True}))
+		e.serve(pod, "--tcp", fmt.Sprint(backendTCP), "--udp", fmt.Sprint(backendUDP))
+		pods = append(pods, pod)
+		neighbors = append(neighbors, harness.BIRDNeighbor{Name: n.Name, Address: nodeAddr(i), AS: clusterAS, RouteReflectorClient: true})
+	}
+	svc := e.webService("web", corev1.ServiceAffinityNone)
+	// One backend, on n1: a connection entering through n2 crosses to it.
+	e.setEndpoints(svc, map[string]bool{pods[0].IP.String(): true})
+	e.annotate(svc, map[string]any{annotation.BGP: annotation.True})
+	clusterIP := netip.MustParseAddr(svc.Spec.ClusterIP)
+
+	if out, err := o.ext.Exec("sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_policy=1"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	bird := harness.StartBIRD(t, harness.BIRDOptions{NetNS: o.ext.NetNS, RouterID: harness.ExternalHostIP, AS: clusterAS, Neighbors: neighbors})
+	for i, n := range o.nodes {
+		harness.StartSpeaker(t, harness.SpeakerOptions{Node: n, API: e.api, Address: nodeAddr(i), Config: speaker.Config{LocalAS: clusterAS,
+			Peers: []speaker.Peer{{Address: harness.ExternalHostIP.String(), AS: clusterAS}}}})
+	}
+	both := []netip.Addr{nodeAddr(0), nodeAddr(1)}
+	birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: both, host(clusterIP): both,
+		host(pods[0].IP): {nodeAddr(0)}, host(pods[1].IP): {nodeAddr(1)}})
+	for _, pod := range pods {
+		farReaches(t, o, e.probe, netip.AddrPortFrom(pod.IP, backendTCP).String(), pod.IP)
+	}
+	// Connections to the ClusterIP that the external host sends to n2.
+	viaN2 := o.ext.Capture(t, "tcp", "and", "dst", "host", clusterIP.String(), "and", "ether", "dst", uplinkMAC(t, o.nodes[1]))
+	target := netip.AddrPortFrom(clusterIP, 80).String()
+	farReaches(t, o, e.probe, target, pods[0].IP)
+	// Every connection answered at the first try, whichever node it
+	// entered by: none left to a retry.
+	for i := range serviceTries {
+		out, err := o.far.Exec(e.probe, "connect", "tcp", target, "--timeout", "2s")
+		if err == nil {
+			err = farSees(out, nil)(harness.FarIP)
+		}
+		if err != nil {
+			t.Fatalf("connection %d from the far host to %s: %v: %s", i, target, err, out)
+		}
+	}
+	if len(viaN2.Lines()) == 0 {
+		t.Errorf("no connection of %d to %s went through n2: ECMP not in use", serviceTries, target)
+	}
+}
+
+// uplinkMAC is the MAC address of the node's underlay address (br-phy's).
+func uplinkMAC(t *testing.T, n *harness.Node) string {
+	t.Helper()
+	out, err := nodeExec(n, "cat", "/sys/class/net/br-phy/address")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}

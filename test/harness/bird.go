@@ -65,6 +65,9 @@ protocol bgp {{.Name}} {
 	{{- if .RouteReflectorClient}}
 	rr client;
 	{{- end}}
+	# The nodes share the external host's link: their addresses are next
+	# hops as they are, for iBGP too (no IGP to resolve them through).
+	direct;
 	connect retry time 1;
 	error wait time 1, 2;
 	ipv4 { import all; export {{if .RouteReflectorClient}}all{{else}}none{{end}}; };
