@@ -19,9 +19,8 @@ func main() { os.Exit(run()) }
 // run announces until SIGTERM and returns the exit code: 2 for a
 // configuration refused at start, 1 for a failure later.
 func run() int {
-	hostname, _ := os.Hostname()
 	configPath := flag.String("config", "/etc/ovnet/speaker.yaml", "speaker configuration: localAS and peers (see the README's BGP section)")
-	nodeName := flag.String("node-name", envOr("NODE_NAME", hostname), "Kubernetes node this speaker runs on (env NODE_NAME)")
+	nodeName := flag.String("node-name", os.Getenv("NODE_NAME"), "Kubernetes node this speaker runs on (env NODE_NAME; default the host name)")
 	nodeIP := flag.String("node-ip", os.Getenv("NODE_IP"), "the node's IPv4 address, router ID and next hop of every route (env NODE_IP)")
 	metricsAddr := flag.String("metrics-address", ":10667", "address of /metrics; 0 disables")
 	probeAddr := flag.String("health-probe-address", ":10668", "address of /healthz; 0 disables")
@@ -31,6 +30,9 @@ func run() int {
 
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	ctrl.SetLogger(log)
+	if *nodeName == "" {
+		*nodeName, _ = os.Hostname()
+	}
 	cfg, err := speaker.LoadConfig(*configPath)
 	if err != nil {
 		log.Error(err, "cannot start")
@@ -48,11 +50,4 @@ func run() int {
 		return 1
 	}
 	return 0
-}
-
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
 }

@@ -144,7 +144,6 @@ func (e *env) subnet(t *testing.T, name string) *ovnetv1.Subnet {
 	return s
 }
 
-
 // TestBGPRouteReflector: two nodes' speakers peer over iBGP with BIRD as
 // their route reflector. BIRD holds the Subnet's CIDR with both nodes as
 // next hops, each pod's address via its own node and the ClusterIP via

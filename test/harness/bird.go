@@ -33,8 +33,8 @@ type BIRDOptions struct {
 	// NetNS is the namespace BIRD runs in.
 	NetNS string
 	// RouterID is also the local address of every session.
-	RouterID netip.Addr
-	AS       uint32
+	RouterID  netip.Addr
+	AS        uint32
 	Neighbors []BIRDNeighbor
 }
 
