@@ -65,8 +65,9 @@ func TestBGP(t *testing.T) {
 	e.eventOn(t, "natted", speaker.ReasonBGPNotAnnounced, "natOutgoing on")
 	podTarget := netip.AddrPortFrom(pod.IP, backendTCP).String()
 	serviceTarget := netip.AddrPortFrom(clusterIP, 80).String()
-	farReaches(t, o, e.probe, podTarget, pod.IP)
-	farReaches(t, o, e.probe, serviceTarget, pod.IP)
+	farReaches(t, o, e.probe, podTarget, pod.IP, harness.FarIP)
+	// Masqueraded as it enters ovn0: the reply must come back this way.
+	farReaches(t, o, e.probe, serviceTarget, pod.IP, e.joinAddr(t, n))
 
 	e.annotate(pod.Pod, map[string]any{annotation.BGP: nil})
 	birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: {node}, host(clusterIP): {node}})
@@ -91,13 +92,13 @@ func TestBGP(t *testing.T) {
 			return nil
 		})
 		birdHolds(t, bird, withPod)
-		farReaches(t, o, e.probe, podTarget, pod.IP)
+		farReaches(t, o, e.probe, podTarget, pod.IP, harness.FarIP)
 		// Changed while the speaker is away: after its restart the
 		// peer drops the stale route it no longer announces.
 		e.annotate(pod.Pod, map[string]any{annotation.BGP: nil})
 		sp.Start(t)
 		birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: {node}})
-		farReaches(t, o, e.probe, podTarget, pod.IP)
+		farReaches(t, o, e.probe, podTarget, pod.IP, harness.FarIP)
 	})
 }
 
@@ -121,19 +122,47 @@ func birdHolds(t *testing.T, bird *harness.BIRD, want map[netip.Prefix][]netip.A
 }
 
 // farReaches waits until a TCP connection from the far host to target is
-// answered by backend, which saw the far host's own address.
-func farReaches(t *testing.T, o *outside, probe, target string, backend netip.Addr) {
+// answered by backend, which saw one of clients as the client: the far
+// host's own address for a pod reached by its address, an entry node's
+// ovn0 address for a ClusterIP.
+func farReaches(t *testing.T, o *outside, probe, target string, backend netip.Addr, clients ...netip.Addr) {
 	t.Helper()
-	until(t, "far host reaches "+target, func() error {
-		out, err := o.far.Exec(probe, "connect", "tcp", target, "--timeout", "2s")
-		if err != nil {
-			return fmt.Errorf("%w: %s", err, out)
-		}
-		if m := localRe.FindStringSubmatch(out); m == nil || m[1] != backend.String() {
-			return fmt.Errorf("answered by %v, want %s: %s", m, backend, out)
-		}
-		return farSees(out, nil)(harness.FarIP)
-	})
+	until(t, "far host reaches "+target, func() error { return farAnswer(o, probe, target, backend, clients) })
+}
+
+// farAnswer makes one connection from the far host to target and checks
+// who answered and which client it saw.
+func farAnswer(o *outside, probe, target string, backend netip.Addr, clients []netip.Addr) error {
+	out, err := o.far.Exec(probe, "connect", "tcp", target, "--timeout", "2s")
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	if m := localRe.FindStringSubmatch(out); m == nil || m[1] != backend.String() {
+		return fmt.Errorf("answered by %v, want %s: %s", m, backend, out)
+	}
+	client, err := clientSeen(out)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(clients, client) {
+		return fmt.Errorf("backend saw client %s, want one of %v", client, clients)
+	}
+	return nil
+}
+
+// joinAddr is the node's address on the join subnet (ovn0's), from the
+// controller's record on the Node.
+func (e *env) joinAddr(t *testing.T, n *harness.Node) netip.Addr {
+	t.Helper()
+	node := &corev1.Node{}
+	if err := e.c.Get(e.ctx, client.ObjectKey{Name: n.Name}, node); err != nil {
+		t.Fatal(err)
+	}
+	addr, ok, err := annotation.ParseAddress(node.Annotations)
+	if err != nil || !ok {
+		t.Fatalf("node %s has no join address (%v)", n.Name, err)
+	}
+	return addr.IP
 }
 
 // subnet waits for the Subnet the controller makes of a namespace.
@@ -183,21 +212,19 @@ func TestBGPRouteReflector(t *testing.T) {
 	birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: both, host(clusterIP): both,
 		host(pods[0].IP): {nodeAddr(0)}, host(pods[1].IP): {nodeAddr(1)}})
 	for _, pod := range pods {
-		farReaches(t, o, e.probe, netip.AddrPortFrom(pod.IP, backendTCP).String(), pod.IP)
+		farReaches(t, o, e.probe, netip.AddrPortFrom(pod.IP, backendTCP).String(), pod.IP, harness.FarIP)
 	}
 	// Connections to the ClusterIP that the external host sends to n2.
 	viaN2 := o.ext.Capture(t, "tcp", "and", "dst", "host", clusterIP.String(), "and", "ether", "dst", uplinkMAC(t, o.nodes[1]))
 	target := netip.AddrPortFrom(clusterIP, 80).String()
-	farReaches(t, o, e.probe, target, pods[0].IP)
+	// Masqueraded by the node it entered by, into ovn0.
+	entries := []netip.Addr{e.joinAddr(t, o.nodes[0]), e.joinAddr(t, o.nodes[1])}
+	farReaches(t, o, e.probe, target, pods[0].IP, entries...)
 	// Every connection answered at the first try, whichever node it
 	// entered by: none left to a retry.
 	for i := range serviceTries {
-		out, err := o.far.Exec(e.probe, "connect", "tcp", target, "--timeout", "2s")
-		if err == nil {
-			err = farSees(out, nil)(harness.FarIP)
-		}
-		if err != nil {
-			t.Fatalf("connection %d from the far host to %s: %v: %s", i, target, err, out)
+		if err := farAnswer(o, e.probe, target, pods[0].IP, entries); err != nil {
+			t.Fatalf("connection %d from the far host to %s: %v", i, target, err)
 		}
 	}
 	if len(viaN2.Lines()) == 0 {
