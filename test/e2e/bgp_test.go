@@ -22,14 +22,19 @@ import (
 const (
 	routerAS  = 64500
 	clusterAS = 64512
+	// bgpPassword is TestBGP's TCP MD5 password: the session comes up
+	// only if both ends sign with it.
+	bgpPassword = "ovnet-e2e"
 )
 
 // TestBGP: BIRD on the external host peers with a node's ovnet-speaker and
 // learns, with the node's address as next hop, the CIDR of an annotated
 // Subnet without NAT, an annotated pod's address and an annotated
 // Service's ClusterIP, and nothing of a Subnet with NAT (refused with an
-// Event). The far network then reaches the pod and the Service by those
-// routes alone, and the pod sees the far host's own address. Removing the
+// Event), over a session signed with TCP MD5. The far network then
+// reaches the pod and the Service by those routes alone; the pod sees the
+// far host's own address, the Service's backend the node's ovn0 address
+// (masqueraded on the way in). Removing the
 // pod's annotation or deleting the Service withdraws their routes; the
 // speaker stopping withdraws the rest. With graceful restart, the routes
 // stay while the speaker is down, traffic still flows by them, and after
@@ -53,10 +58,10 @@ func TestBGP(t *testing.T) {
 	clusterIP := netip.MustParseAddr(svc.Spec.ClusterIP)
 
 	bird := harness.StartBIRD(t, harness.BIRDOptions{NetNS: o.ext.NetNS, RouterID: harness.ExternalHostIP, AS: routerAS,
-		Neighbors: []harness.BIRDNeighbor{{Name: "n1", Address: node, AS: clusterAS}}})
+		Neighbors: []harness.BIRDNeighbor{{Name: "n1", Address: node, AS: clusterAS, Password: bgpPassword}}})
 	config := func(graceful bool) speaker.Config {
-		return speaker.Config{LocalAS: clusterAS,
-			Peers: []speaker.Peer{{Address: harness.ExternalHostIP.String(), AS: routerAS, GracefulRestart: graceful}}}
+		return speaker.Config{LocalAS: clusterAS, Peers: []speaker.Peer{{Address: harness.ExternalHostIP.String(), AS: routerAS,
+			Password: bgpPassword, GracefulRestart: graceful}}}
 	}
 	sp := harness.StartSpeaker(t, harness.SpeakerOptions{Node: n, API: e.api, Address: node, Config: config(false)})
 
