@@ -129,6 +129,7 @@ generate:
 	$(CONTROLLER_GEN) rbac:roleName=ovnet-controller paths=./pkg/controller/... output:rbac:dir=$(RBAC_DIR)/controller
 	$(CONTROLLER_GEN) rbac:roleName=ovnet-daemon paths=./pkg/daemon/... output:rbac:dir=$(RBAC_DIR)/daemon
 	$(CONTROLLER_GEN) rbac:roleName=ovnet-uninstall paths=./pkg/uninstall/... output:rbac:dir=$(RBAC_DIR)/uninstall
+	$(CONTROLLER_GEN) rbac:roleName=ovnet-speaker paths=./pkg/speaker/... output:rbac:dir=$(RBAC_DIR)/speaker
 
 # Compares against a copy taken before regenerating rather than against git,
 # so it works before the first commit and with untracked generated files.

@@ -123,7 +123,7 @@ cached_base() {
 binaries_tar() {
   local root=$1 tar=$2 bin
   mkdir -p "$root/usr/local/bin" "$root/usr/bin" "$root/run/ovn" "$root/run/openvswitch"
-  for bin in controller:usr/local/bin/ovnet-controller daemon:usr/bin/ovnet-daemon cni:usr/bin/ovnet; do
+  for bin in controller:usr/local/bin/ovnet-controller daemon:usr/bin/ovnet-daemon speaker:usr/bin/ovnet-speaker cni:usr/bin/ovnet; do
     (cd "$REPO" && CGO_ENABLED=0 GOARCH=$ARCH go build -trimpath -ldflags='-s -w' \
        -o "$root/${bin#*:}" "./cmd/${bin%%:*}")
   done
@@ -149,7 +149,7 @@ main() {
     --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --config.label org.opencontainers.image.source=https://github.com/ovnet/ovnet \
     --config.label org.opencontainers.image.title=ovnet \
-    --config.label "org.opencontainers.image.description=ovnet controller, node daemon and CNI plugin with Open vSwitch and OVN" \
+    --config.label "org.opencontainers.image.description=ovnet controller, node daemon, BGP speaker and CNI plugin with Open vSwitch and OVN" \
     --config.label "org.opencontainers.image.revision=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)" \
     --history.created_by "ovnet image config"
 

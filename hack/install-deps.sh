@@ -2,7 +2,8 @@
 # Installs the Debian packages ovnet's tests and sandbox run: Open vSwitch,
 # OVN, the network tools the suites use, and for the node (kubelet) part:
 # containerd, runc, the reference CNI plugins (the benchmark's baseline),
-# umoci, skopeo, mmdebstrap and jq (to build images without a container
+# BIRD (bird2, the BGP peer of the speaker's e2e test), umoci, skopeo,
+# mmdebstrap and jq (to build images without a container
 # engine or a registry: hack/images.sh, hack/build-image.sh) and a static busybox
 # (the shell and ping of the sandbox's test image). Does nothing when every
 # command is already there, so repeated runs cost a few milliseconds.
@@ -11,7 +12,7 @@ need=(ovsdb-server:openvswitch-switch ovs-vswitchd:openvswitch-switch
       ovn-northd:ovn-central ovn-controller:ovn-host ip:iproute2 ethtool:ethtool
       tcpdump:tcpdump iperf3:iperf3 openssl:openssl ping:iputils-ping curl:curl
       containerd:containerd runc:runc umoci:umoci skopeo:skopeo mmdebstrap:mmdebstrap jq:jq
-      busybox:busybox-static
+      busybox:busybox-static bird:bird2
       /usr/lib/cni/bridge:containernetworking-plugins)
 missing=()
 for pair in "${need[@]}"; do

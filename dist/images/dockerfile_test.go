@@ -97,6 +97,7 @@ func TestOurDockerfile(t *testing.T) {
 		{"files", d.Files, "/usr/local/bin/ovnet-controller"},
 		{"files", d.Files, "/usr/bin/ovnet-daemon"},
 		{"files", d.Files, "/usr/bin/ovnet"},
+		{"files", d.Files, "/usr/bin/ovnet-speaker"},
 		{"dirs", d.Dirs, "/var/lib/ovn"},
 	} {
 		if !contains(want.got, want.item) {

@@ -44,6 +44,10 @@ const (
 	Mirror = Prefix + "mirror"
 )
 
+// BGP "true" on a Subnet, a pod or a Service asks ovnet-speaker to announce
+// its CIDR, its address or its ClusterIPs to the BGP peers (Kube-OVN's key).
+const BGP = Prefix + "bgp"
+
 // Keys written by the controller on pods and nodes.
 const (
 	// CIDRWritten is the CIDR of the subnet the address came from (same key as CIDR).

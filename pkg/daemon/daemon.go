@@ -266,7 +266,7 @@ func (d *Daemon) addReconcilers(p *parts) error {
 	if err := d.mgr.Add(beat); err != nil {
 		return err
 	}
-	nat := &nodenat.Reconciler{NodeName: d.cfg.NodeName, Table: p.nat, Cache: d.mgr.GetCache()}
+	nat := &nodenat.Reconciler{NodeName: d.cfg.NodeName, Table: p.nat, Cache: d.mgr.GetCache(), ServiceCIDR: d.cfg.ServiceCIDR}
 	if err := nat.SetupWithManager(d.mgr); err != nil {
 		return err
 	}

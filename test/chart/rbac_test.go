@@ -35,6 +35,7 @@ var binaries = []struct {
 	{"ovnet-controller", []string{"pkg/controller"}, []string{"./pkg/controller/..."}},
 	{"ovnet-daemon", []string{"pkg/daemon"}, []string{"./pkg/daemon/...", "./pkg/gatewayhealth"}},
 	{"ovnet-uninstall", []string{"pkg/uninstall"}, []string{"./pkg/uninstall"}},
+	{"ovnet-speaker", []string{"pkg/speaker"}, []string{"./pkg/speaker"}},
 }
 
 // grant is one verb on one resource, cluster-wide (namespace "") or in
@@ -67,8 +68,9 @@ var placeholder = map[string]string{
 // chart does not grant (stale `make generate`, a Role not rendered, a
 // binding to the wrong account).
 func TestRBACMatchesMarkers(t *testing.T) {
-	rendered, err := helmTemplate(t, "--namespace", testReleaseNamespace,
-		"--set", "network.gatewayLeaseNamespace="+testLeaseNamespace)
+	// The speaker is off by default; on, its RBAC renders too.
+	rendered, err := helmTemplate(t, append([]string{"--namespace", testReleaseNamespace,
+		"--set", "network.gatewayLeaseNamespace=" + testLeaseNamespace}, setArgs(speakerOn)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

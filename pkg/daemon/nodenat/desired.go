@@ -27,12 +27,25 @@ type Inputs struct {
 	Slices   []discoveryv1.EndpointSlice
 	// Nodes are all the cluster's Nodes, for their InternalIPs.
 	Nodes []corev1.Node
+	// ServiceCIDR is the range of ClusterIPs routed through ovn0; the
+	// zero value routes none.
+	ServiceCIDR netip.Prefix
 }
 
 // Desired computes the table's state from the objects.
 func Desired(in Inputs) State {
 	return State{NATSubnets: natRanges(in.Subnets, in.Join), NodePorts: nodePorts(in),
-		PeerNodes: peerNodes(in.Nodes, in.NodeName), RemoteEgress: remoteEgress(in.Subnets, in.NodeName)}
+		PeerNodes: peerNodes(in.Nodes, in.NodeName), RemoteEgress: remoteEgress(in.Subnets, in.NodeName),
+		ServiceCIDR: serviceRange(in.ServiceCIDR)}
+}
+
+// serviceRange is the service CIDR as a set's ranges, none when unset or
+// not IPv4.
+func serviceRange(cidr netip.Prefix) []Range {
+	if !cidr.IsValid() || !cidr.Addr().Is4() {
+		return nil
+	}
+	return mergeRanges([]netip.Prefix{cidr.Masked()})
 }
 
 // remoteEgress are the merged IPv4 ranges of the subnets whose egress is

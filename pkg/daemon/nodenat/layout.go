@@ -28,6 +28,9 @@ const (
 	// setRemoteEgress holds the ranges of the subnets centralized on
 	// another node: node-port traffic to them is masqueraded into ovn0.
 	setRemoteEgress = "remote-egress"
+	// setServiceCIDR holds the ClusterIP range: connections from outside
+	// to it are masqueraded into ovn0.
+	setServiceCIDR = "service-cidr"
 
 	chainPrerouting  = "prerouting"
 	chainOutput      = "output"
@@ -85,6 +88,7 @@ func buildLayout(s State, nodePort string) layout {
 			{name: setClusterTargets, keyType: targetType, elements: clusterTargetElements(s.NodePorts)},
 			{name: setPeerNodes, keyType: nftables.TypeIPAddr, elements: addrElements(s.PeerNodes)},
 			{name: setRemoteEgress, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.RemoteEgress)},
+			{name: setServiceCIDR, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.ServiceCIDR)},
 		},
 		chains: []chainSpec{
 			{name: chainPrerouting, hook: nftables.ChainHookPrerouting, priority: nftables.ChainPriorityNATDest,
@@ -137,6 +141,16 @@ func postroutingRules(nodePort string) []ruleSpec {
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
 			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
 			ipAddrInSet(ipDaddrOffset, setRemoteEgress),
+			[]expr.Any{&expr.Masq{}})),
+		// A ClusterIP reached from outside (routed here by BGP): OVN's
+		// load balancer may pick an endpoint on another node, whose reply
+		// would leave by that node without the reverse DNAT, which only
+		// this node's side of the join switch holds. As kube-proxy does
+		// for traffic from outside the cluster to a ClusterIP.
+		static("from outside to a ClusterIP, into "+nodePort+": masquerade", concat(
+			ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, nodePort),
+			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
+			ipAddrInSet(ipDaddrOffset, setServiceCIDR),
 			[]expr.Any{&expr.Masq{}})),
 	}
 }

@@ -339,3 +339,32 @@ func TestGuardFollowsSubnets(t *testing.T) {
 		t.Fatalf("after NAT off, egress: %+v, %v; want the pod address %s", got, err, natPod)
 	}
 }
+
+// TestServiceCIDRFromOutside checks that a connection from outside to an
+// address of the service CIDR, which the node routes into ovn0, is
+// masqueraded to ovn0's address (the reply must come back through this
+// node), and keeps the client address while the address is not in it.
+func TestServiceCIDRFromOutside(t *testing.T) {
+	w := newWorld(t)
+	s := w.state()
+	target := plainPod + ":" + serverPort
+	for _, step := range []struct {
+		name        string
+		serviceCIDR []Range
+		want        string
+	}{
+		{"outside the service CIDR", []Range{rangeOf("10.96.0.0/12")}, externalAddr},
+		{"in the service CIDR", []Range{rangeOf(plainPod + "/32"), rangeOf("10.96.0.0/12")}, joinNode},
+		{"no service CIDR", nil, externalAddr},
+	} {
+		s.ServiceCIDR = step.serviceCIDR
+		mustConverge(t, w.table, s)
+		got, err := w.connect(w.external, target, 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s: connect: %v", step.name, err)
+		}
+		if got.client != step.want {
+			t.Errorf("%s: the pod saw client %s, want %s", step.name, got.client, step.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package nodenat
 
 import (
 	"context"
+	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -35,6 +36,8 @@ type Reconciler struct {
 	Table Converger
 	// Cache reads the objects.
 	Cache client.Reader
+	// ServiceCIDR is the range of ClusterIPs the node routes through ovn0.
+	ServiceCIDR netip.Prefix
 }
 
 // tableRequest is the one request every watched object maps to.
@@ -84,7 +87,7 @@ func (r *Reconciler) inputs(ctx context.Context) (in Inputs, ready bool, err err
 		}
 	}
 	return Inputs{NodeName: r.NodeName, Join: addr.Subnet.Masked(), Subnets: subnets.Items,
-		Services: services.Items, Slices: slices.Items, Nodes: nodes.Items}, true, nil
+		Services: services.Items, Slices: slices.Items, Nodes: nodes.Items, ServiceCIDR: r.ServiceCIDR}, true, nil
 }
 
 // +kubebuilder:rbac:groups="",resources=services;nodes,verbs=get;list;watch

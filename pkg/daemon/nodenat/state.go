@@ -26,6 +26,12 @@ type State struct {
 	// endpoint there answers the client through that node, past this
 	// node's DNAT, so its connections are masqueraded into ovn0.
 	RemoteEgress []Range
+	// ServiceCIDR is the range of ClusterIPs (empty: none routed through
+	// ovn0). A connection from outside to a ClusterIP (routed to this node,
+	// as BGP announces them) is masqueraded into ovn0: the endpoint may
+	// sit on another node, whose reply would leave there, past the load
+	// balancer's reverse DNAT on this node's side of the join switch.
+	ServiceCIDR []Range
 }
 
 // Range is an inclusive range of IPv4 addresses, one element of an
