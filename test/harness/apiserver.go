@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -41,6 +42,10 @@ type APIServer struct {
 	Kubeconfig string
 	// LogDir holds etcd.log and kube-apiserver.log.
 	LogDir string
+	// etcd and apiServer are the running processes, which Stop and Restart
+	// end and start again on the same ports, data and certificates.
+	etcd      *envtest.Etcd
+	apiServer *envtest.APIServer
 }
 
 // StartAPIServer starts etcd and kube-apiserver from KubeAssetsDir and
@@ -58,22 +63,31 @@ func StartAPIServer(tb T, opts APIServerOptions) *APIServer {
 		tb.Fatalf("starting kube-apiserver: %v", err)
 	}
 	dir := tb.TempDir()
+	// Directories of the test's, not envtest's temporary ones, which its
+	// Stop would delete: a Restart finds the data and certificates again.
+	etcdData, certs := filepath.Join(dir, "etcd"), filepath.Join(dir, "certs")
+	for _, d := range []string{etcdData, certs} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			tb.Fatalf("starting kube-apiserver: %v", err)
+		}
+	}
 	etcdLog := createLog(tb, filepath.Join(dir, "etcd.log"))
 	apiLog := createLog(tb, filepath.Join(dir, "kube-apiserver.log"))
 
 	// Paths are set explicitly so envtest's TEST_ASSET_* variables cannot
 	// swap in binaries other than the ones KubeAssetsDir checked.
-	apiServer := &envtest.APIServer{Path: filepath.Join(assets, "kube-apiserver"), Out: apiLog, Err: apiLog}
+	apiServer := &envtest.APIServer{Path: filepath.Join(assets, "kube-apiserver"), Out: apiLog, Err: apiLog, CertDir: certs}
 	// The cluster's Services get addresses from the controller's default
 	// service CIDR, as in a cluster installed with ovnet's defaults.
 	apiServer.Configure().Set("service-cluster-ip-range", DefaultServiceCIDR)
 	for flag, values := range opts.APIServerFlags {
 		apiServer.Configure().Set(flag, values...)
 	}
+	etcd := &envtest.Etcd{Path: filepath.Join(assets, "etcd"), Out: etcdLog, Err: etcdLog, DataDir: etcdData}
 	env := &envtest.Environment{
 		ControlPlane: envtest.ControlPlane{
 			APIServer:   apiServer,
-			Etcd:        &envtest.Etcd{Path: filepath.Join(assets, "etcd"), Out: etcdLog, Err: etcdLog},
+			Etcd:        etcd,
 			KubectlPath: filepath.Join(assets, "kubectl"),
 		},
 		BinaryAssetsDirectory: assets,
@@ -105,7 +119,46 @@ func StartAPIServer(tb T, opts APIServerOptions) *APIServer {
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		tb.Fatalf("writing kubeconfig: %v", err)
 	}
-	return &APIServer{Config: cfg, Kubeconfig: kubeconfig, LogDir: dir}
+	return &APIServer{Config: cfg, Kubeconfig: kubeconfig, LogDir: dir, etcd: etcd, apiServer: apiServer}
+}
+
+// Stop ends kube-apiserver, then etcd (SIGTERM, SIGKILL if they linger),
+// as an outage of the control plane would: every client's connection drops
+// and new ones are refused. Restart brings them back.
+func (a *APIServer) Stop(tb T) {
+	tb.Helper()
+	if err := a.apiServer.Stop(); err != nil {
+		tb.Fatalf("stopping kube-apiserver: %v", err)
+	}
+	if err := a.etcd.Stop(); err != nil {
+		tb.Fatalf("stopping etcd: %v", err)
+	}
+}
+
+// Restart starts etcd on its data and kube-apiserver on the same address,
+// port and certificates as before Stop, so clients holding the old
+// kubeconfig reconnect to the objects they knew. It returns once the API
+// server reports healthy.
+func (a *APIServer) Restart(tb T) {
+	tb.Helper()
+	if err := a.etcd.Start(); err != nil {
+		tb.Fatalf("restarting etcd (log in %s): %v", a.LogDir, err)
+	}
+	if err := a.apiServer.Start(); err != nil {
+		tb.Fatalf("restarting kube-apiserver (log in %s): %v", a.LogDir, err)
+	}
+	if got := a.apiServer.SecureServing.URL("https", "").Host; got != hostOf(a.Config.Host) {
+		tb.Fatalf("kube-apiserver restarted on %s, clients know %s", got, a.Config.Host)
+	}
+}
+
+// hostOf is the host:port of a rest.Config's Host, a URL or a bare host.
+func hostOf(host string) string {
+	u, err := url.Parse(host)
+	if err != nil || u.Host == "" {
+		return host
+	}
+	return u.Host
 }
 
 // createLog opens a log file that is closed after the processes writing to

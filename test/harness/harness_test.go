@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
@@ -208,4 +209,32 @@ func newProcesses(before, after map[int]string) map[int]string {
 		}
 	}
 	return added
+}
+
+// An API server stopped and restarted keeps its objects and its address:
+// a client made before the stop is refused while it is down and reads
+// what it wrote once it is back; no process of the first run is left.
+func TestAPIServerStopRestart(t *testing.T) {
+	api := StartAPIServer(t, APIServerOptions{})
+	c, err := client.New(api.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	before := childProcesses(t)
+	api.Stop(t)
+	if left := newProcesses(childProcesses(t), before); len(left) != 2 {
+		t.Errorf("stopped %v, want etcd and kube-apiserver", left)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ns), ns); err == nil {
+		t.Fatal("the API server answered while stopped")
+	}
+	api.Restart(t)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ns), ns); err != nil {
+		t.Fatalf("the namespace made before the stop, read after the restart with the same client: %v", err)
+	}
 }
