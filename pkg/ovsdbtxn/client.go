@@ -129,6 +129,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{db: db, name: cfg.Name, changes: WatchCache(db),
 		metrics: NewMetrics(cfg.Registerer, cfg.MetricPrefix, cfg.Name)}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(connectedGauge(cfg.MetricPrefix, cfg.Name, c.Connected))
+	}
 	if err := c.monitor(ctx, cfg.Tables); err != nil {
 		db.Close()
 		return nil, err
