@@ -230,5 +230,8 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	if err := mgr.Add(&Bootstrap{Client: c, Network: network, Collector: gc}); err != nil {
 		return err
 	}
+	if err := mgr.Add(&NorthboundMonitor{Client: c, Network: network}); err != nil {
+		return err
+	}
 	return mgr.Add(NewRebuilder(c, network, reg))
 }

@@ -197,13 +197,20 @@ func (e *env) activeGateway(t *testing.T, subnet, gw, why string) {
 // contains substr.
 func (e *env) gatewayEvent(t *testing.T, subnet, substr string) {
 	t.Helper()
-	until(t, "GatewayChanged event "+substr, func() error {
+	e.eventOn(t, subnet, ovnetv1.ReasonGatewayChanged, substr)
+}
+
+// eventOn waits for an Event of reason on the object named regarding
+// whose note contains substr.
+func (e *env) eventOn(t *testing.T, regarding, reason, substr string) {
+	t.Helper()
+	until(t, reason+" event on "+regarding+": "+substr, func() error {
 		var list eventsv1.EventList
 		if err := e.c.List(e.ctx, &list); err != nil {
 			return err
 		}
 		for _, ev := range list.Items {
-			if ev.Regarding.Name == subnet && ev.Reason == ovnetv1.ReasonGatewayChanged && strings.Contains(ev.Note, substr) {
+			if ev.Regarding.Name == regarding && ev.Reason == reason && strings.Contains(ev.Note, substr) {
 				return nil
 			}
 		}
