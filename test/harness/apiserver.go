@@ -1,9 +1,13 @@
 package harness
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -122,11 +126,22 @@ func StartAPIServer(tb T, opts APIServerOptions) *APIServer {
 	return &APIServer{Config: cfg, Kubeconfig: kubeconfig, LogDir: dir, etcd: etcd, apiServer: apiServer}
 }
 
-// Stop ends kube-apiserver, then etcd (SIGTERM, SIGKILL if they linger),
-// as an outage of the control plane would: every client's connection drops
-// and new ones are refused. Restart brings them back.
+// Stop kills kube-apiserver (SIGKILL, by PID: with watchers connected
+// its graceful shutdown outlasts envtest's 20 s bound) and then stops etcd
+// (SIGTERM), as an outage of the control plane would: every client's
+// connection drops and new ones are refused. Restart brings them back.
 func (a *APIServer) Stop(tb T) {
 	tb.Helper()
+	// Its own cert dir, a directory of this test's, names it among the
+	// harness's children.
+	pids, err := childrenRunning("--cert-dir=" + a.apiServer.CertDir)
+	if err != nil || len(pids) != 1 {
+		tb.Fatalf("finding kube-apiserver of %s: %v %v", a.apiServer.CertDir, pids, err)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		tb.Fatalf("killing kube-apiserver (pid %d): %v", pids[0], err)
+	}
+	// envtest reaps it and, finding it exited, only resets its state.
 	if err := a.apiServer.Stop(); err != nil {
 		tb.Fatalf("stopping kube-apiserver: %v", err)
 	}
@@ -135,6 +150,58 @@ func (a *APIServer) Stop(tb T) {
 	}
 }
 
+// childrenRunning are this process's children whose command line holds
+// every one of words as an argument.
+func childrenRunning(words ...string) ([]int, error) {
+	kids, err := children()
+	if err != nil {
+		return nil, err
+	}
+	var found []int
+	for pid := range kids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if hasEvery(strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"), words) {
+			found = append(found, pid)
+		}
+	}
+	return found, nil
+}
+
+// children maps the PIDs of this process's live children to their
+// command names; envtest does not expose the PIDs of etcd and
+// kube-apiserver, so they are found as children.
+func children() (map[int]string, error) {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	kids := map[int]string{}
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // exited while we looked
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+		stat := string(data)
+		open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		fields := strings.Fields(stat[end+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
+			pid, _ := strconv.Atoi(strings.TrimSpace(stat[:open]))
+			kids[pid] = stat[open+1 : end]
+		}
+	}
+	return kids, nil
+}
 // Restart starts etcd on its data and kube-apiserver on the same address,
 // port and certificates as before Stop, so clients holding the old
 // kubeconfig reconnect to the objects they knew. It returns once the API

@@ -3,10 +3,8 @@ package harness
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,37 +165,14 @@ func run(t *testing.T, argv ...string) string {
 }
 
 // childProcesses maps the PIDs of the test process's live children to
-// their command names; envtest does not expose the PIDs of etcd and
-// kube-apiserver, so they are found as children.
+// their command names.
 func childProcesses(t *testing.T) map[int]string {
 	t.Helper()
-	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	kids, err := children()
 	if err != nil {
 		t.Fatal(err)
 	}
-	self := os.Getpid()
-	children := map[int]string{}
-	for _, path := range stats {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue // exited while we looked
-		}
-		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-		stat := string(data)
-		open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		fields := strings.Fields(stat[end+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
-			pid, _ := strconv.Atoi(strings.TrimSpace(stat[:open]))
-			children[pid] = stat[open+1 : end]
-		}
-	}
-	return children
+	return kids
 }
 
 // newProcesses returns the entries of after that are not in before.
