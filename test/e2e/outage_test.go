@@ -22,6 +22,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/ovnname"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 const (
@@ -69,9 +70,19 @@ func TestAPIServerOutage(t *testing.T) {
 		}
 		t.Logf("FIGURE API server outage: both daemons ready (STATUS) %s after the API server was back", time.Since(back).Round(time.Millisecond))
 		pods = append(pods, e.pod("default", "after1", "n1", nil), e.pod("default", "after2", "n2", nil))
-		e.wirePods(nodes, pods, a)
-		t.Logf("FIGURE API server outage: all 4 pods made around it addressed, wired and reached %s after the API server was back",
+		until(t, "the 4 pods made around the outage addressed", func() error {
+			for _, p := range pods {
+				if !addressed(t, e, p) {
+					return fmt.Errorf("pod %s not addressed", p.Name)
+				}
+			}
+			return nil
+		})
+		t.Logf("FIGURE API server outage: the controller addressed all 4 pods made around it %s after the API server was back",
 			time.Since(back).Round(time.Millisecond))
+		failed := e.wirePods(nodes, pods, a)
+		t.Logf("FIGURE API server outage: all 4 pods wired and reached %s after the API server was back (%d ADDs failed and were retried)",
+			time.Since(back).Round(time.Millisecond), failed)
 	})
 	t.Logf("FIGURE API server and etcd stopped %s, a ping every 100 ms between pods on two nodes: %s", outage, strings.TrimSpace(loss))
 	if !strings.Contains(loss, " 0% packet loss") {
@@ -183,21 +194,43 @@ func (e *env) crossNodePair(nodes []*harness.Node) (a, b *harness.Sandbox) {
 	return a, b
 }
 
-// wirePods runs each pod's ADD on its node, as its kubelet would once the
-// pod is scheduled there, and waits until from reaches it.
-func (e *env) wirePods(nodes []*harness.Node, pods []*corev1.Pod, from *harness.Sandbox) {
+// kubeletRetries bounds a kubelet's retries of a pod's sandbox after an
+// outage: client-go's informers retry their watch with a backoff capped
+// at 30 s (jittered), so a node's daemon may learn of a pod that long
+// after the API server is back, and the ADDs before fail (after the
+// daemon's --address-timeout) as they would under a kubelet, which
+// retries them.
+const kubeletRetries = 90 * time.Second
+
+// wirePods runs each pod's ADD on its node as its kubelet would once the
+// pod is scheduled there, again after a failure, and waits until from
+// reaches it. It returns how many ADDs failed first.
+func (e *env) wirePods(nodes []*harness.Node, pods []*corev1.Pod, from *harness.Sandbox) int {
 	e.t.Helper()
 	byName := map[string]*harness.Node{}
 	for _, n := range nodes {
 		byName[n.Name] = n
 	}
+	failed := 0
 	for _, p := range pods {
-		s := byName[p.Spec.NodeName].Runtime(e.t).AddPod(e.t, p)
+		rt := byName[p.Spec.NodeName].Runtime(e.t)
+		s := rt.NewSandbox(e.t, p)
+		wait.For(e.t, kubeletRetries, "ADD of "+p.Name, func() error {
+			err := rt.Add(e.ctx, s)
+			if err != nil {
+				failed++
+				e.t.Logf("ADD of %s failed, retried as a kubelet would: %v", p.Name, err)
+				// As a kubelet tears a failed sandbox down before the next.
+				err = errors.Join(err, rt.Del(e.ctx, s))
+			}
+			return err
+		})
 		e.eventually(from.Pod.Name+" reaches "+p.Name, func() error {
 			_, err := from.Exec("ping", "-c", "1", "-W", "1", s.IP.String())
 			return err
 		})
 	}
+	return failed
 }
 
 // statusNotReady is nil when the runtime's STATUS answers "not ready"
