@@ -118,7 +118,7 @@ func Start(env Env, opts Options) *Server {
 	s.args = []string{s.db, "--remote=punix:" + s.Socket, "--unixctl=" + s.Control, "--log-file=" + s.LogFile,
 		"-vconsole:off", "--no-chdir"}
 	if opts.TLS != nil {
-		s.sslAddr = freeLoopbackAddr(env)
+		s.sslAddr = freeAddr(env)
 		s.SSLEndpoint = "ssl:" + s.sslAddr
 		port := s.sslAddr[strings.LastIndex(s.sslAddr, ":")+1:]
 		s.args = append(s.args, "--remote=pssl:"+port+":127.0.0.1", "--private-key="+opts.TLS.PrivateKey,
@@ -128,18 +128,6 @@ func Start(env Env, opts Options) *Server {
 	s.run(env)
 	env.Cleanup(func() { s.proc.stop(env, s.LogFile) })
 	return s
-}
-
-// freeLoopbackAddr returns 127.0.0.1:<port> with a port nothing listens
-// on; ovsdb-server binds it a moment later.
-func freeLoopbackAddr(env Env) string {
-	env.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		env.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Stop ends the server (SIGTERM, SIGKILL if it lingers) and leaves its
