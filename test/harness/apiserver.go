@@ -202,6 +202,7 @@ func children() (map[int]string, error) {
 	}
 	return kids, nil
 }
+
 // Restart starts etcd on its data and kube-apiserver on the same address,
 // port and certificates as before Stop, so clients holding the old
 // kubeconfig reconnect to the objects they knew. It returns once the API
