@@ -100,7 +100,8 @@ image: deps
 # examples. A detached supervisor keeps it running; its state, logs and
 # sandbox.env are in $(SANDBOX_DIR). NODES=3 gives three nodes, EXAMPLES=0
 # no examples, RAFT=1 (with NODES=3 or more) OVN central as Raft clusters
-# on nodes 1 to 3. `make sandbox` again while up rebuilds the image and `helm
+# on nodes 1 to 3, ENCAP=vxlan VXLAN between nodes instead of Geneve.
+# `make sandbox` again while up rebuilds the image and `helm
 # upgrade`s when the sources or the chart changed. `make sandbox-down`
 # removes everything, the directory too (KEEP_LOGS=1 keeps the logs).
 SANDBOX_DIR ?= /tmp/ovnet-sandbox

@@ -39,7 +39,7 @@ func serve() int {
 	flag.StringVar(&cfg.DatapathType, "datapath-type", ovs.DatapathSystem, "br-int's datapath: system (kernel module) or netdev (userspace)")
 	flag.StringVar(&cfg.NetNS, "netns", "", "network namespace of br-int, ovn0 and the pods' host interfaces (default: the daemon's own)")
 	flag.StringVar(&cfg.Bridge, "bridge", daemon.DefaultBridge, "integration bridge")
-	flag.IntVar(&cfg.MTU, "mtu", 0, "MTU of pod interfaces and ovn0 (default: the uplink's MTU minus 100)")
+	flag.IntVar(&cfg.MTU, "mtu", 0, "MTU of pod interfaces and ovn0 (default: the uplink's MTU less the tunnel's overhead, see --encap-type)")
 	flag.BoolVar(&cfg.EnableMirror, "enable-mirror", false, "mirror all pod traffic to mirror0 (otherwise only pods annotated ovn.kubernetes.io/mirror=true)")
 	flag.StringVar(&cfg.PluginBinary, "cni-plugin", defaultPlugin(), "CNI plugin binary to install; empty installs nothing")
 	flag.StringVar(&cfg.CNIBinDir, "cni-bin-dir", daemon.DefaultCNIBinDir, "directory the plugin is installed into")
@@ -48,7 +48,7 @@ func serve() int {
 	flag.StringVar(&cfg.OVNTLS.CACert, "ovn-ca-cert", "", "CA certificate (PEM) of an ssl: --ovn-remote, written with --ovn-cert and --ovn-private-key into the Open_vSwitch SSL row ovn-controller reads (paths as ovn-controller sees them)")
 	flag.StringVar(&cfg.OVNTLS.Certificate, "ovn-cert", "", "certificate (PEM) ovn-controller presents to an ssl: --ovn-remote")
 	flag.StringVar(&cfg.OVNTLS.PrivateKey, "ovn-private-key", "", "private key (PEM) of --ovn-cert")
-	flag.StringVar(&cfg.EncapType, "encap-type", "geneve", "tunnel type (with --ovn-remote)")
+	flag.StringVar(&cfg.EncapType, "encap-type", ovs.EncapGeneve, "tunnel between nodes, geneve or vxlan: written as ovn-encap-type with --ovn-remote, and the pod MTU leaves room for it (100 bytes for Geneve, 50 for VXLAN, 70 over IPv6)")
 	flag.StringVar(&cfg.EncapIP, "encap-ip", os.Getenv("POD_IP"), "tunnel endpoint address of this node (with --ovn-remote; env POD_IP)")
 	encapInterface := flag.String("encap-interface", "", "take the tunnel endpoint address from this interface, waiting until it has one (overrides --encap-ip; the userspace datapath's tunnel bridge)")
 	encapWait := flag.Duration("encap-interface-timeout", 2*time.Minute, "how long to wait for --encap-interface's address")
@@ -75,6 +75,12 @@ func serve() int {
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	ctrl.SetLogger(log)
 	opts.Logger = log
+	// Refused before anything else is read or waited for (the wait for
+	// --encap-interface can be long).
+	if err := ovs.CheckEncapType(cfg.EncapType); err != nil {
+		log.Error(err, "cannot start")
+		return 2
+	}
 	opts.REST = ctrl.GetConfigOrDie()
 	if *encapInterface != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), *encapWait)

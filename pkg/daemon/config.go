@@ -33,12 +33,9 @@ const (
 	// DefaultOVNTimeout bounds ADD's wait for ovn-controller to install
 	// the port's flows, which takes well under a second when OVN is up.
 	DefaultOVNTimeout = 30 * time.Second
-	// fallbackMTU is the pod MTU when the node has no default route to
-	// take an uplink MTU from: 1500 minus the Geneve overhead.
-	fallbackMTU = 1400
-	// tunnelOverhead is what Geneve over IPv4 adds to a packet, rounded up
-	// as Kube-OVN does.
-	tunnelOverhead = 100
+	// fallbackUplinkMTU stands for the uplink's MTU when the node has no
+	// default route to take it from: Ethernet's.
+	fallbackUplinkMTU = 1500
 )
 
 // Config is everything the daemon is told at start.
@@ -69,6 +66,8 @@ type Config struct {
 	// OVN settings written into Open_vSwitch external_ids when OVNRemote
 	// is set; left to someone else otherwise.
 	OVNRemote string
+	// EncapType is the tunnel between nodes, ovs.EncapGeneve or
+	// ovs.EncapVXLAN; the pod MTU leaves room for it.
 	EncapType string
 	EncapIP   string
 	// OVNTLS are the files of an ssl: OVNRemote, which the daemon writes
@@ -111,7 +110,7 @@ func (c Config) withDefaults() Config {
 		c.DatapathType = ovs.DatapathSystem
 	}
 	if c.EncapType == "" {
-		c.EncapType = "geneve"
+		c.EncapType = ovs.EncapGeneve
 	}
 	if c.AddressTimeout == 0 {
 		c.AddressTimeout = DefaultAddressTimeout
@@ -146,6 +145,9 @@ func (c Config) validate() error {
 	if c.DatapathType != ovs.DatapathSystem && c.DatapathType != ovs.DatapathNetdev {
 		errs = append(errs, fmt.Errorf("datapath type %q: want %s or %s", c.DatapathType, ovs.DatapathSystem, ovs.DatapathNetdev))
 	}
+	if err := ovs.CheckEncapType(c.EncapType); err != nil {
+		errs = append(errs, err)
+	}
 	if c.NetNS != "" && !filepath.IsAbs(c.NetNS) {
 		errs = append(errs, fmt.Errorf("netns %q must be an absolute path", c.NetNS))
 	}
@@ -165,6 +167,21 @@ func (c Config) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// podMTU is the MTU of pod interfaces and ovn0: the one configured, else
+// the uplink's (Ethernet's when the node has no default route) less what
+// the tunnel between nodes adds.
+func (c Config) podMTU(uplink int, haveUplink bool) int {
+	if c.MTU != 0 {
+		return c.MTU
+	}
+	if !haveUplink {
+		uplink = fallbackUplinkMTU
+	}
+	ip, err := netip.ParseAddr(c.EncapIP)
+	ipv6 := err == nil && ip.Is6() && !ip.Is4In6()
+	return uplink - ovs.EncapOverhead(c.EncapType, ipv6)
 }
 
 // validateTLS checks the OVN TLS files fit ovn-remote and can be read: a

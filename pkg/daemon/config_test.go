@@ -17,6 +17,31 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovntls"
 )
 
+func TestPodMTU(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        Config
+		uplink     int
+		haveUplink bool
+		want       int
+	}{
+		{"geneve", Config{EncapType: "geneve", EncapIP: "10.0.0.3"}, 1500, true, 1400},
+		{"vxlan", Config{EncapType: "vxlan", EncapIP: "10.0.0.3"}, 1500, true, 1450},
+		{"vxlan over IPv6", Config{EncapType: "vxlan", EncapIP: "fd00::3"}, 1500, true, 1430},
+		{"vxlan, jumbo uplink", Config{EncapType: "vxlan", EncapIP: "10.0.0.3"}, 9000, true, 8950},
+		{"geneve, no default route", Config{EncapType: "geneve"}, 0, false, 1400},
+		{"vxlan, no default route", Config{EncapType: "vxlan"}, 0, false, 1450},
+		{"configured", Config{EncapType: "vxlan", MTU: 1300}, 1500, true, 1300},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.cfg.podMTU(tt.uplink, tt.haveUplink); got != tt.want {
+				t.Errorf("podMTU(%d, %v) = %d, want %d", tt.uplink, tt.haveUplink, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := Config{NodeName: "n1", OVSDB: "unix:/run/openvswitch/db.sock", Socket: "/run/ovnet/daemon.sock"}
 	tlsFiles := selfSignedFiles(t)
@@ -33,6 +58,8 @@ func TestConfigValidate(t *testing.T) {
 		{"relative socket", func(c *Config) { c.Socket = "daemon.sock" }, "absolute path"},
 		{"relative netns", func(c *Config) { c.NetNS = "node1" }, "absolute path"},
 		{"tiny MTU", func(c *Config) { c.MTU = 100 }, "MTU"},
+		{"vxlan", func(c *Config) { c.EncapType = "vxlan" }, ""},
+		{"unknown encap", func(c *Config) { c.EncapType = "stt" }, `encap type "stt": want geneve or vxlan`},
 		{"ovn remote without encap ip", func(c *Config) { c.OVNRemote = "tcp:10.0.0.1:6642" }, "encap IP"},
 		{"ssl remote with TLS", func(c *Config) {
 			c.OVNRemote, c.EncapIP, c.OVNTLS = "ssl:10.0.0.1:6642,ssl:10.0.0.2:6642", "10.0.0.3", tlsFiles

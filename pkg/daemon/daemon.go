@@ -205,14 +205,7 @@ func (d *Daemon) departIfUninstalled(p *parts, handshake *uninstall.Handshake) e
 
 // build makes the node set-up, the pod configurator and the CNI server.
 func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, error) {
-	mtu := d.cfg.MTU
-	if mtu == 0 {
-		uplink, ok := netns.UplinkMTU()
-		if !ok {
-			uplink = fallbackMTU + tunnelOverhead
-		}
-		mtu = uplink - tunnelOverhead
-	}
+	mtu := d.cfg.podMTU(netns.UplinkMTU())
 	p := &parts{netns: netns, ovs: client, nat: nodenat.NewTable(int(netns.NS), nodesetup.NodePort)}
 	p.node = nodesetup.New(nodesetup.Config{NodeName: d.cfg.NodeName, Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType,
 		OVNRemote: d.cfg.OVNRemote, OVNTLS: d.cfg.OVNTLS, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP,
@@ -223,7 +216,7 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 		Pods: d.pods, Configurator: p.conf, Status: func(ctx context.Context) error { return d.status(ctx, client) },
 		NetnsDirs: d.cfg.NetnsDirs, Logger: d.log, Registerer: d.registerer})
 	p.cni = srv
-	d.log.Info("node agent", "node", d.cfg.NodeName, "datapath", d.cfg.DatapathType, "mtu", mtu)
+	d.log.Info("node agent", "node", d.cfg.NodeName, "datapath", d.cfg.DatapathType, "encap", d.cfg.EncapType, "mtu", mtu)
 	return p, err
 }
 

@@ -10,14 +10,38 @@ import (
 // TestTLSMounts renders ovn.tls and checks that exactly the containers
 // that use OVN's TLS files mount the Secret, at the path their flags
 // name, read-only, from a volume of that Secret: a container whose
-// flags name files it does not mount would fail at start.
+// flags name files it does not mount would fail at start. Beside Raft
+// members ovn-northd connects over ssl: too.
 func TestTLSMounts(t *testing.T) {
-	rendered, err := helmTemplate(t, "--set", "ovn.tls.enabled=true", "--set", "ovn.tls.secretName=ovn-tls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"ovn-central/nb-db", "ovn-central/sb-db", "ovnet-controller/controller",
+	standalone := []string{"ovn-central/nb-db", "ovn-central/sb-db", "ovnet-controller/controller",
 		"ovnet-node/ovnet-daemon", "ovnet-ovs/ovn-controller"}
+	tests := []struct {
+		name string
+		set  []string
+		want []string
+	}{
+		{"standalone", nil, standalone},
+		{"Raft", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.3}"},
+			append([]string{"ovn-central/northd"}, standalone...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rendered, err := helmTemplate(t, setArgs(append([]string{"ovn.tls.enabled=true", "ovn.tls.secretName=ovn-tls"}, tt.set...))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Sorted(slices.Values(tt.want))
+			if got := tlsMounts(t, rendered); !slices.Equal(got, want) {
+				t.Errorf("containers mounting the TLS Secret: %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// tlsMounts lists, sorted, the containers ("<workload>/<container>")
+// mounting the TLS Secret in rendered, checking each mount.
+func tlsMounts(t *testing.T, rendered string) []string {
+	t.Helper()
 	var got []string
 	for _, o := range objects(t, rendered) {
 		if o.Kind != "Deployment" && o.Kind != "DaemonSet" {
@@ -44,9 +68,7 @@ func TestTLSMounts(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("containers mounting the TLS Secret: %v, want %v", got, want)
-	}
+	return got
 }
 
 // podTemplate is the part of a Deployment or DaemonSet the TLS test reads.

@@ -59,8 +59,6 @@ func TestBadValuesFail(t *testing.T) {
 		{"TLS with one tcp: SB member", []string{"ovn.tls.enabled=true", "ovn.tls.secretName=ovn-tls",
 			"ovn.sbAddress=ssl:10.0.0.1:6642\\,tcp:10.0.0.2:6642"}, "ovn.sbAddress has tcp:10.0.0.2:6642"},
 		{"ssl: SB without TLS", []string{"ovn.sbAddress=ssl:10.0.0.1:6642"}, "ovn.sbAddress ssl:10.0.0.1:6642 needs ovn.tls.enabled"},
-		{"TLS with a Raft central", []string{"ovn.tls.enabled=true", "ovn.tls.secretName=ovn-tls", "ovn.central.replicas=3",
-			"ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.3}"}, "ovn.tls.enabled with ovn.central.replicas > 1 is not supported yet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,11 +144,29 @@ func TestGoodValuesRender(t *testing.T) {
 				"--ovn-remote=tcp:10.0.0.1:6642,tcp:10.0.0.2:6642,tcp:[fd00::3]:6642",
 				"--ovnnb-db=tcp:10.0.0.1:6641,tcp:10.0.0.2:6641,tcp:[fd00::3]:6641",
 				"--ovnsb-db=tcp:10.0.0.1:6642,tcp:10.0.0.2:6642,tcp:[fd00::3]:6642",
-				`ovsdb-tool create-cluster "$db" "$seed" "tcp:$(host "$POD_IP"):6643"`,
-				`ovsdb-tool join-cluster "$db" OVN_Southbound "tcp:$(host "$POD_IP"):6644" $remotes`,
+				"proto=tcp\n", `self="$proto:$(host "$POD_IP"):6643"`, `self="$proto:$(host "$POD_IP"):6644"`,
+				`ovsdb-tool create-cluster "$db" "$seed" "$self"`, `ovsdb-tool join-cluster "$db" OVN_Southbound "$self" $remotes`,
+				`--remote=p$proto:6641:"[$POD_IP]" $tls \`,
 				`if [ "$POD_IP" = "10.0.0.1" ]`, "containerPort: 6643", "containerPort: 6644",
 				"name: ovn-central\n  namespace: kube-system\n  labels:\n    app.kubernetes.io/name: ovnet\n    app.kubernetes.io/instance: ovnet\n    app.kubernetes.io/version: \"0.1.0\"\n    app.kubernetes.io/managed-by: Helm\n    helm.sh/chart: ovnet-0.1.0\n    app.kubernetes.io/component: ovn-central\nspec:\n  maxUnavailable: 1\n"},
-			[]string{"type: Recreate", "OVN_NB_SERVICE_HOST", "--ovnnb-db=unix:"}},
+			[]string{"type: Recreate", "OVN_NB_SERVICE_HOST", "--ovnnb-db=unix:", "proto=ssl", "ssl:10.0.0.1", "--private-key="}},
+		// The members' links, their listeners, the probe for a serving
+		// member and every client's remotes are ssl:, with the Secret's
+		// files; nothing is tcp:.
+		{"TLS with OVN central as Raft clusters", []string{"ovn.tls.enabled=true", "ovn.tls.secretName=ovn-tls",
+			"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,fd00::3}"},
+			[]string{"proto=ssl\n", `tls="--private-key=/etc/ovnet/ovn-tls/tls.key --certificate=/etc/ovnet/ovn-tls/tls.crt --ca-cert=/etc/ovnet/ovn-tls/ca.crt"`,
+				`self="$proto:$(host "$POD_IP"):6643"`, `remotes="$remotes $proto:$(host "$ip"):6644"`,
+				`ovsdb-client --timeout=3 $tls get-schema-version "$proto:$(host "$ip"):6641" OVN_Northbound`,
+				`--remote=p$proto:6642:"[$POD_IP]" $tls \`,
+				`"$proto":*) ;;`,
+				"--nb-address=ssl:10.0.0.1:6641,ssl:10.0.0.2:6641,ssl:[fd00::3]:6641",
+				"--ovn-remote=ssl:10.0.0.1:6642,ssl:10.0.0.2:6642,ssl:[fd00::3]:6642",
+				"--ovnnb-db=ssl:10.0.0.1:6641,ssl:10.0.0.2:6641,ssl:[fd00::3]:6641 \\\n" +
+					"            --ovnsb-db=ssl:10.0.0.1:6642,ssl:10.0.0.2:6642,ssl:[fd00::3]:6642 \\\n" +
+					"            --private-key=/etc/ovnet/ovn-tls/tls.key --certificate=/etc/ovnet/ovn-tls/tls.crt --ca-cert=/etc/ovnet/ovn-tls/ca.crt \\\n",
+				"ovnet.io/ovsdb-scheme: ssl\n"},
+			[]string{"tcp:", "proto=tcp", "--ovnnb-db=unix:"}},
 		{"Raft with members named by the operator", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.3}",
 			"ovn.nbAddress=tcp:ovn.example.com:6641"},
 			[]string{"--nb-address=tcp:ovn.example.com:6641", "--ovn-remote=tcp:10.0.0.1:6642,tcp:10.0.0.2:6642,tcp:10.0.0.3:6642"}, nil},
@@ -169,6 +185,39 @@ func TestGoodValuesRender(t *testing.T) {
 			for _, a := range tt.absent {
 				if strings.Contains(out, a) {
 					t.Errorf("render has %q", a)
+				}
+			}
+		})
+	}
+}
+
+// TestExampleValues renders the chart with each values file under
+// yamls/examples/values/, as its comment tells users to install it.
+func TestExampleValues(t *testing.T) {
+	tests := []struct {
+		file string
+		// want are strings the render contains.
+		want []string
+	}{
+		{"vxlan.yaml", []string{"--encap-type=vxlan"}},
+	}
+	dir := filepath.Join(repoRoot(t), "yamls", "examples", "values")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(tests) {
+		t.Errorf("%s holds %d files, the test checks %d: add a case for each", dir, len(files), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			out, err := helmTemplate(t, "-f", filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("render lacks %q", w)
 				}
 			}
 		})
@@ -303,6 +352,8 @@ func TestLint(t *testing.T) {
 		{"external OVN central", []string{"ovn.central.enabled=false", "ovn.nbAddress=tcp:[fd00::10]:6641", "ovn.sbAddress=tcp:[fd00::10]:6642"}},
 		{"ServiceMonitors and dashboard", []string{"metrics.serviceMonitor.enabled=true", "metrics.dashboard.enabled=true"}},
 		{"OVN central as Raft clusters", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.3}"}},
+		{"OVN central as Raft clusters with TLS", []string{"ovn.central.replicas=3", "ovn.central.nodeIPs={10.0.0.1,10.0.0.2,10.0.0.3}",
+			"ovn.tls.enabled=true", "ovn.tls.secretName=ovn-tls"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

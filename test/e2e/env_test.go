@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/pkg/ovs"
 	"github.com/ovnet/ovnet/test/harness"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
@@ -138,14 +139,21 @@ func (e *env) outsideNodes(names ...string) *outside {
 
 // underlayNodes starts one node per name, node i at harness.UnderlayAddr(i+1)
 // (its encap address and InternalIP) on a fresh underlay with an external
-// host and the far network.
+// host and the far network, joined by Geneve.
 func (e *env) underlayNodes(names ...string) *outside {
+	e.t.Helper()
+	return e.tunnelNodes(ovs.EncapGeneve, names...)
+}
+
+// tunnelNodes is underlayNodes with the tunnel type encap between nodes.
+func (e *env) tunnelNodes(encap string, names ...string) *outside {
 	e.t.Helper()
 	ul := harness.NewUnderlay(e.t)
 	o := &outside{nodes: make([]*harness.Node, len(names)), ul: ul, ext: ul.External, far: ul.Far}
 	for i, name := range names {
 		addr := harness.UnderlayAddr(i + 1)
-		o.nodes[i] = harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB, EncapIP: addr.Addr().String()})
+		o.nodes[i] = harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB,
+			EncapIP: addr.Addr().String(), EncapType: encap})
 		ul.Attach(e.t, o.nodes[i], addr)
 	}
 	return o

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
+	"github.com/ovnet/ovnet/pkg/ovntls"
 	"github.com/ovnet/ovnet/test/harness"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
@@ -68,12 +69,24 @@ type helmCluster struct {
 	// nbRemote is where the test reads NB once the release runs it as a
 	// Raft cluster (every member); empty: node-1, where it runs standalone.
 	nbRemote string
+	// tls, when set, are the files of the CA and a certificate it issued
+	// that the release's Secret holds: OVN's databases take ssl: alone.
+	tls *ovntls.Files
 }
 
 // installedCluster starts bare nodes with the image tag (and the images
 // tagged more, for upgrades) imported and installs the chart with tag; it
 // returns once every node is Ready.
 func installedCluster(t *testing.T, nodes int, tag string, more ...string) *helmCluster {
+	t.Helper()
+	c := bareCluster(t, nodes, tag, more...)
+	c.install(t, tag)
+	return c
+}
+
+// bareCluster starts bare nodes with the images tagged tag and more
+// imported, ready for install.
+func bareCluster(t *testing.T, nodes int, tag string, more ...string) *helmCluster {
 	t.Helper()
 	var images []string
 	for _, tg := range append([]string{tag}, more...) {
@@ -83,11 +96,52 @@ func installedCluster(t *testing.T, nodes int, tag string, more ...string) *helm
 	start := time.Now()
 	kc := harness.StartKubeCluster(t, harness.KubeClusterOptions{Nodes: nodes, TunnelLinks: true, Images: images})
 	t.Logf("%d bare nodes up in %s", nodes, since(start))
-	c := &helmCluster{KubeCluster: kc, installed: time.Now()}
+	return &helmCluster{KubeCluster: kc}
+}
+
+// install installs the chart with tag and waits until every node is Ready.
+func (c *helmCluster) install(t *testing.T, tag string) {
+	t.Helper()
+	c.installed = time.Now()
 	c.helm(t, "install", "ovnet", chartDir(t), "--set", "image.tag="+tag)
 	wait.For(t, installTimeout, "every node Ready", func() error { return c.allReady(t) })
-	t.Logf("FIGURE helm install, %d nodes: every node Ready %s after install", nodes, since(c.installed))
-	return c
+	t.Logf("FIGURE helm install, %d nodes: every node Ready %s after install", len(c.Nodes), since(c.installed))
+}
+
+// useTLS makes a CA, issues the certificate every part of OVN and ovnet
+// will present (OVS checks no name, so one serves every node), puts
+// them into the Secret the chart's ovn.tls.secretName names, and makes
+// every later install or upgrade turn ovn.tls on.
+func (c *helmCluster) useTLS(t *testing.T) {
+	t.Helper()
+	files := harness.NewOVNPKI(t).Issue(t, "ovn")
+	if out, err := c.Kubectl("-n", releaseNamespace, "create", "secret", "generic", ovnTLSSecret,
+		"--from-file=ca.crt="+files.CACert, "--from-file=tls.crt="+files.Certificate,
+		"--from-file=tls.key="+files.PrivateKey); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c.tls = &files
+}
+
+// ovnTLSSecret is the Secret useTLS makes.
+const ovnTLSSecret = "ovn-tls"
+
+// ovnScheme is how the release's OVN databases are reached: ssl: with
+// TLS, else tcp:.
+func (c *helmCluster) ovnScheme() string {
+	if c.tls != nil {
+		return "ssl:"
+	}
+	return "tcp:"
+}
+
+// ovnTLSArgs are the TLS flags of OVS's and OVN's tools (ovn-nbctl,
+// ovsdb-client) for the files useTLS made; none without TLS.
+func (c *helmCluster) ovnTLSArgs() []string {
+	if c.tls == nil {
+		return nil
+	}
+	return []string{"--private-key=" + c.tls.PrivateKey, "--certificate=" + c.tls.Certificate, "--ca-cert=" + c.tls.CACert}
 }
 
 // helm runs helm against the cluster with the values bare kind-like nodes
@@ -96,21 +150,34 @@ func installedCluster(t *testing.T, nodes int, tag string, more ...string) *helm
 // node-1's address (no kube-proxy), the imported image.
 func (c *helmCluster) helm(t *testing.T, verb, release, chart string, extra ...string) {
 	t.Helper()
+	if out, err := c.tryHelm(t, verb, release, chart, extra...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// tryHelm is helm returning helm's output and error.
+func (c *helmCluster) tryHelm(t *testing.T, verb, release, chart string, extra ...string) (string, error) {
+	t.Helper()
 	host := c.APIServerHost()
-	args := append([]string{verb, release, chart, "--namespace", releaseNamespace,
+	args := []string{verb, release, chart, "--namespace", releaseNamespace,
 		"--kubeconfig", c.API.Kubeconfig,
 		"--set", "image.pullPolicy=Never",
 		"--set", "node.datapathType=netdev",
 		"--set", "node.tunnelInterface=" + harness.TunnelLink,
 		"--set", "apiServer.host=" + host,
 		"--set", "apiServer.port=" + strconv.Itoa(c.APIServerPort()),
-		"--set", "ovn.nbAddress=tcp:" + host + ":6641",
-		"--set", "ovn.sbAddress=tcp:" + host + ":6642",
-	}, extra...)
+		"--set", "ovn.nbAddress=" + c.ovnScheme() + host + ":6641",
+		"--set", "ovn.sbAddress=" + c.ovnScheme() + host + ":6642",
+	}
+	if c.tls != nil {
+		args = append(args, "--set", "ovn.tls.enabled=true", "--set", "ovn.tls.secretName="+ovnTLSSecret)
+	}
+	args = append(args, extra...)
 	out, err := exec.Command(harness.Helm(t), args...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		err = fmt.Errorf("helm %s: %w", strings.Join(args, " "), err)
 	}
+	return string(out), err
 }
 
 // allReady returns nil once every node is Ready.

@@ -33,17 +33,19 @@ type raftDB struct {
 	file    string // the database file, in the member's dataDir
 	control string // the unixctl socket in the member's pod
 	dbCtr   string // the container serving it
+	port    int    // where clients reach it
 }
 
 var (
-	raftNB = raftDB{"OVN_Northbound", "/var/lib/ovn/ovnnb_db.db", "/run/ovn/ovnnb_db.ctl", "nb-db"}
-	raftSB = raftDB{"OVN_Southbound", "/var/lib/ovn/ovnsb_db.db", "/run/ovn/ovnsb_db.ctl", "sb-db"}
+	raftNB = raftDB{"OVN_Northbound", "/var/lib/ovn/ovnnb_db.db", "/run/ovn/ovnnb_db.ctl", "nb-db", 6641}
+	raftSB = raftDB{"OVN_Southbound", "/var/lib/ovn/ovnsb_db.db", "/run/ovn/ovnsb_db.ctl", "sb-db", 6642}
 )
 
-// TestHelmRaft installs ovnet with OVN central standalone (one pod on the
-// control-plane node) and upgrades it to Raft clusters
-// (ovn.central.replicas=3, one member per node, every client given every
-// member's address) while pods on two nodes ping each other: the
+// TestHelmRaft installs ovnet with TLS for OVN (ovn.tls, a CA made here)
+// and OVN central standalone (one pod on the control-plane node) and
+// upgrades it to Raft clusters (ovn.central.replicas=3, one member per
+// node, every client given every member's ssl: address, the members
+// linked over ssl:) while pods on two nodes ping each other: the
 // standalone databases seed the clusters, so no northbound row changes and
 // no pod is re-addressed. Then, with pings running again, it kills the NB
 // leader's ovsdb-server and then the SB leader's (SIGKILL, by PID): a new
@@ -51,9 +53,14 @@ var (
 // a pod created after each kill is addressed, bound and reached, and the
 // running pings lose nothing. Last, one member's database file is deleted
 // before its server is killed: it rejoins empty, removes its former server
-// id, and the cluster counts three members again.
+// id, and the cluster counts three members again. Last, a client whose
+// certificate comes from another CA is refused by every member of both
+// databases, and an upgrade turning TLS off under the running clusters is
+// refused.
 func TestHelmRaft(t *testing.T) {
-	c := installedCluster(t, raftNodes, "e2e")
+	c := bareCluster(t, raftNodes, "e2e")
+	c.useTLS(t)
+	c.install(t, "e2e")
 	pods := c.podPerNode(t, "raft")
 	a, b := pods[0], pods[1]
 	c.ping(t, a, b)
@@ -97,6 +104,67 @@ func TestHelmRaft(t *testing.T) {
 	c.ping(t, a, p)
 	t.Logf("FIGURE Raft %s: member on %s lost its database; rejoined, three members again, a new pod there reached %s after",
 		raftNB.name, follower, since(start))
+
+	for _, db := range []raftDB{raftNB, raftSB} {
+		for _, n := range c.Nodes {
+			c.strangerRefused(t, db, n)
+		}
+	}
+	// The running members' links are ssl:; an upgrade turning TLS off
+	// would leave them so while every client went tcp:.
+	files := c.tls
+	c.tls = nil
+	out, err := c.tryHelm(t, "upgrade", "ovnet", chartDir(t), c.raftValues()...)
+	c.tls = files
+	if err == nil || !strings.Contains(out, "would move the running Raft clusters of deployment/ovn-central from ssl: to tcp: links") {
+		t.Errorf("helm upgrade turning TLS off under the Raft clusters: %v\n%s", err, out)
+	}
+}
+
+// strangerRefused checks that db's member on node refuses a client whose
+// certificate comes from another CA (one trusting the members' CA, so
+// what refuses is the member), and says why in its log; the same call
+// with the release's certificate goes through.
+func (c *helmCluster) strangerRefused(t *testing.T, db raftDB, node *harness.KubeNode) {
+	t.Helper()
+	stranger := harness.NewOVNPKI(t).Issue(t, "stranger")
+	remote := fmt.Sprintf("ssl:%s:%d", node.Addr.Addr(), db.port)
+	listDBs := func(key, cert string) (string, error) {
+		return c.Nodes[0].Exec("ovsdb-client", "--timeout=10", "--private-key="+key, "--certificate="+cert,
+			"--ca-cert="+c.tls.CACert, "list-dbs", remote)
+	}
+	if out, err := listDBs(c.tls.PrivateKey, c.tls.Certificate); err != nil || !strings.Contains(out, db.name) {
+		t.Fatalf("the release's certificate to %s: %v: %s", remote, err, out)
+	}
+	before := c.refusals(t, db, node.Name)
+	if out, err := listDBs(stranger.PrivateKey, stranger.Certificate); err == nil {
+		t.Fatalf("a certificate of another CA listed %s's databases: %s", remote, out)
+	}
+	wait.For(t, 10*time.Second, fmt.Sprintf("%s's refusal of the stranger in its log", remote), func() error {
+		if n := c.refusals(t, db, node.Name); n <= before {
+			return fmt.Errorf("%d lines %q in its log, as before", n, certificateRefused)
+		}
+		return nil
+	})
+}
+
+// certificateRefused is what ovsdb-server (OpenSSL) logs when a client's
+// certificate does not chain to its CA.
+const certificateRefused = "certificate verify failed"
+
+// refusals counts the refused client certificates in the log of db's
+// container on node.
+func (c *helmCluster) refusals(t *testing.T, db raftDB, node string) int {
+	t.Helper()
+	pod, err := c.centralPod(t, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Kubectl("-n", releaseNamespace, "logs", pod, "-c", db.dbCtr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(out, certificateRefused)
 }
 
 // node is the KubeNode named name.
@@ -189,7 +257,7 @@ func (c *helmCluster) waitMembers(t *testing.T, db raftDB, n int) {
 				return fmt.Errorf("%s not a member yet:\n%s", node.Name, out)
 			}
 			if strings.Contains(out, "\nRole: leader\n") {
-				if got := strings.Count(out, " at tcp:"); got != n {
+				if got := strings.Count(out, " at "+c.ovnScheme()); got != n {
 					return fmt.Errorf("the leader on %s counts %d servers, want %d:\n%s", node.Name, got, n, out)
 				}
 			}
@@ -256,22 +324,28 @@ spec:
 	return testPod{name: name, node: node, ip: c.podAddress(t, name)}, addressed
 }
 
+// raftValues are the values of OVN central as Raft clusters, one member
+// on every node, which every client reaches directly: no Service, no
+// kube-proxy.
+func (c *helmCluster) raftValues() []string {
+	var ips []string
+	for _, n := range c.Nodes {
+		ips = append(ips, n.Addr.Addr().String())
+	}
+	return []string{"--set", "image.tag=e2e",
+		"--set", "ovn.central.replicas=3", "--set", "ovn.central.nodeIPs={" + strings.Join(ips, ",") + "}",
+		"--set", "ovn.central.affinity=null", "--set", "ovn.nbAddress=", "--set", "ovn.sbAddress="}
+}
+
 // upgradeToRaft upgrades the release from a standalone OVN central to Raft
 // clusters on every node while a pings b and back, and checks that the
 // clusters hold the standalone databases' rows and no pod changed address.
 func (c *helmCluster) upgradeToRaft(t *testing.T, a, b testPod) {
 	t.Helper()
 	rows := c.nbRows(t)
-	var ips []string
-	for _, n := range c.Nodes {
-		ips = append(ips, n.Addr.Addr().String())
-	}
 	pings := []*pingStream{c.startPing(t, a, b), c.startPing(t, b, a)}
 	start := time.Now()
-	// Every client connects to every member: no Service, no kube-proxy.
-	c.helm(t, "upgrade", "ovnet", chartDir(t), "--set", "image.tag=e2e",
-		"--set", "ovn.central.replicas=3", "--set", "ovn.central.nodeIPs={"+strings.Join(ips, ",")+"}",
-		"--set", "ovn.central.affinity=null", "--set", "ovn.nbAddress=", "--set", "ovn.sbAddress=")
+	c.helm(t, "upgrade", "ovnet", chartDir(t), c.raftValues()...)
 	for _, workload := range []string{"deployment/ovn-central", "daemonset/ovnet-node", "deployment/ovnet-controller"} {
 		if out, err := c.Kubectl("-n", releaseNamespace, "rollout", "status", workload, "--timeout="+rolloutTimeout.String()); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -288,11 +362,11 @@ func (c *helmCluster) upgradeToRaft(t *testing.T, a, b testPod) {
 			p.from.node, p.to.node, res.lost, res.sent, res.outage)
 	}
 	c.nbRemote = ""
-	for i, ip := range ips {
+	for i, n := range c.Nodes {
 		if i > 0 {
 			c.nbRemote += ","
 		}
-		c.nbRemote += "tcp:" + ip + ":6641"
+		c.nbRemote += c.ovnScheme() + n.Addr.Addr().String() + ":6641"
 	}
 	if after := c.nbRows(t); !maps.Equal(after, rows) {
 		t.Errorf("northbound rows changed by the upgrade to Raft:\nbefore %v\nafter  %v", rows, after)

@@ -198,12 +198,13 @@ func (p *pingStream) stop(t *testing.T) pingResult {
 func (c *helmCluster) nbRows(t *testing.T) map[string]string {
 	t.Helper()
 	rows := map[string]string{}
-	db := "--db=tcp:" + c.APIServerHost() + ":6641"
+	db := "--db=" + c.ovnScheme() + c.APIServerHost() + ":6641"
 	if c.nbRemote != "" {
 		db = "--db=" + c.nbRemote
 	}
 	for _, table := range nbTables {
-		out, err := c.Nodes[0].Exec("ovn-nbctl", db, "--timeout=10", "--format=csv", "--no-headings", "--columns=name,_uuid", "list", table)
+		args := append([]string{"ovn-nbctl", db, "--timeout=10"}, c.ovnTLSArgs()...)
+		out, err := c.Nodes[0].Exec(append(args, "--format=csv", "--no-headings", "--columns=name,_uuid", "list", table)...)
 		if err != nil {
 			t.Fatalf("%v", err)
 		}

@@ -51,33 +51,3 @@ func ovsState(t *testing.T, n *harness.Node) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-// Two nodes, each its own namespace with ovs-vswitchd, ovn-controller and
-// daemon, joined by Geneve over an underlay: pods on different nodes
-// ping and talk TCP, and a node reaches a pod on the other.
-func TestTwoNodes(t *testing.T) {
-	e := newEnv(t)
-	nodes := e.geneveNodes("n1", "n2")
-	n1, n2 := nodes[0], nodes[1]
-	a := n1.Runtime(t).AddPod(t, e.pod("default", "a", "n1", nil))
-	b := n2.Runtime(t).AddPod(t, e.pod("default", "b", "n2", nil))
-
-	e.eventually("ping a (n1) -> b (n2)", func() error {
-		_, err := a.Exec("ping", "-c", "1", "-W", "1", b.IP.String())
-		return err
-	})
-	ping(t, b, a.IP.String())
-	e.serve(b, "--tcp", "80")
-	e.eventually("tcp a -> b across nodes", func() error {
-		_, err := e.connect(a, "tcp", b.IP.String()+":80")
-		return err
-	})
-	// Full-size segments cross the tunnel: the MTU leaves room for Geneve.
-	if out, err := a.Exec("ping", "-c", "2", "-M", "do", "-s", "1372", b.IP.String()); err != nil {
-		t.Errorf("full-size ping across nodes: %v\n%s", err, out)
-	}
-	e.eventually("node n1 reaches b on n2", func() error {
-		_, err := nodeExec(n1, "ping", "-c", "1", "-W", "1", b.IP.String())
-		return err
-	})
-}

@@ -73,15 +73,15 @@ func StartController(tb T, api *APIServer, nb Database, network controller.Confi
 	return startController(tb, api, controller.Options{Network: network, NorthboundEndpoints: ovn.ParseEndpoints(nb.Remote())})
 }
 
-// StartControllerTLS runs the controller against nb's ssl: endpoint with
-// files, like StartController.
-func StartControllerTLS(tb T, api *APIServer, nb *OVSDB, files ovntls.Files, network controller.Config) *Controller {
+// StartControllerTLS runs the controller against nb's ssl: endpoint (a
+// cluster's every member) with files, like StartController.
+func StartControllerTLS(tb T, api *APIServer, nb TLSDatabase, files ovntls.Files, network controller.Config) *Controller {
 	tb.Helper()
-	if nb.SSLEndpoint == "" {
-		tb.Fatalf("StartControllerTLS: the northbound database has no ssl: endpoint (start it with StartNorthboundTLS)")
+	if nb.SSLRemote() == "" {
+		tb.Fatalf("StartControllerTLS: the northbound database has no ssl: endpoint (start it with StartNorthboundTLS or StartNorthboundClusterTLS)")
 	}
 	return startController(tb, api, controller.Options{Network: network,
-		NorthboundEndpoints: []string{nb.SSLEndpoint}, NorthboundTLS: files})
+		NorthboundEndpoints: ovn.ParseEndpoints(nb.SSLRemote()), NorthboundTLS: files})
 }
 
 // startController runs the controller with opts' network and northbound

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ovnet/ovnet/pkg/ovs"
 	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
 )
 
@@ -44,8 +45,11 @@ type ChassisOptions struct {
 	// not exist. Without it they run in the host's, which holds only one
 	// ovs-vswitchd, since the datapath's taps have fixed names.
 	NetNS string
-	// EncapIP is the Geneve tunnel endpoint; 127.0.0.1 when empty.
+	// EncapIP is the tunnel endpoint; 127.0.0.1 when empty.
 	EncapIP string
+	// EncapType is ovn-encap-type, ovs.EncapGeneve (when empty) or
+	// ovs.EncapVXLAN.
+	EncapType string
 	// TSO sets other_config:userspace-tso-enable. Pods keeping tx offload
 	// need it for TCP, but OVS 3.1 then drops offloaded packets entering a
 	// tunnel, so the default is off and pods turn tx offload off.
@@ -99,6 +103,12 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 	if opts.EncapIP == "" {
 		opts.EncapIP = defaultEncapIP
 	}
+	if opts.EncapType == "" {
+		opts.EncapType = ovs.EncapGeneve
+	}
+	if err := ovs.CheckEncapType(opts.EncapType); err != nil {
+		tb.Fatalf("StartChassis %s: %v", opts.Name, err)
+	}
 	if opts.NetNS != "" && !netnsExists(opts.NetNS) {
 		addNetNS(tb, opts.NetNS)
 	}
@@ -130,7 +140,7 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 		"external_ids:system-id="+opts.Name,
 		"external_ids:hostname="+opts.Name,
 		"external_ids:ovn-remote="+opts.SB.Endpoint,
-		"external_ids:ovn-encap-type=geneve",
+		"external_ids:ovn-encap-type="+opts.EncapType,
 		"external_ids:ovn-encap-ip="+opts.EncapIP,
 		"external_ids:ovn-bridge-datapath-type=netdev")
 	// One cleanup for every ovn-controller the test runs, registered after

@@ -27,13 +27,14 @@ func StartNorthd(tb T, nb, sb Database) *Northd {
 }
 
 // StartNorthdTLS starts ovn-northd connecting to the databases' ssl:
-// endpoints with files (-p, -c, -C), stopped like StartNorthd's.
-func StartNorthdTLS(tb T, nb, sb *OVSDB, files ovntls.Files) *Northd {
+// endpoints (a cluster's every member) with files (-p, -c, -C), stopped
+// like StartNorthd's.
+func StartNorthdTLS(tb T, nb, sb TLSDatabase, files ovntls.Files) *Northd {
 	tb.Helper()
-	if nb.SSLEndpoint == "" || sb.SSLEndpoint == "" {
-		tb.Fatalf("StartNorthdTLS: the databases have no ssl: endpoint (start them with StartNorthboundTLS, StartSouthboundTLS)")
+	if nb.SSLRemote() == "" || sb.SSLRemote() == "" {
+		tb.Fatalf("StartNorthdTLS: the databases have no ssl: endpoint (start them with StartNorthboundTLS, StartSouthboundTLS or their Cluster forms)")
 	}
-	return startNorthd(tb, nb.SSLEndpoint, sb.SSLEndpoint,
+	return startNorthd(tb, nb.SSLRemote(), sb.SSLRemote(),
 		"--private-key="+files.PrivateKey, "--certificate="+files.Certificate, "--ca-cert="+files.CACert)
 }
 

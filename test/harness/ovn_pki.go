@@ -52,6 +52,22 @@ func StartSouthboundTLS(tb T, files ovntls.Files) *OVSDB {
 		Dir: socketDir(tb), TLS: serverTLS(files)})
 }
 
+// StartNorthboundClusterTLS is StartNorthboundCluster with TLS
+// everywhere: its members serve clients on pssl: alone (and their unix
+// sockets) and talk to each other over ssl:, all with files.
+func StartNorthboundClusterTLS(tb T, files ovntls.Files) *OVSDBCluster {
+	tb.Helper()
+	return ovsdbserver.StartCluster(tb, ovsdbserver.ClusterOptions{Schema: ovsdbserver.NorthboundSchema,
+		Name: "ovnnb_db", Members: raftMembers, Dir: socketDir(tb), TLS: serverTLS(files)})
+}
+
+// StartSouthboundClusterTLS is StartNorthboundClusterTLS for OVN_Southbound.
+func StartSouthboundClusterTLS(tb T, files ovntls.Files) *OVSDBCluster {
+	tb.Helper()
+	return ovsdbserver.StartCluster(tb, ovsdbserver.ClusterOptions{Schema: ovsdbserver.SouthboundSchema,
+		Name: "ovnsb_db", Members: raftMembers, Dir: socketDir(tb), TLS: serverTLS(files)})
+}
+
 func serverTLS(f ovntls.Files) *ovsdbserver.TLS {
 	return &ovsdbserver.TLS{PrivateKey: f.PrivateKey, Certificate: f.Certificate, CACert: f.CACert}
 }

@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
 // nodeReadyTimeout bounds the daemon's start: node set-up, informer sync
@@ -27,6 +29,11 @@ type NodeOptions struct {
 	SB   *OVSDB
 	// EncapIP is the chassis's tunnel endpoint (default 127.0.0.1).
 	EncapIP string
+	// EncapType is the tunnel between nodes, ovs.EncapGeneve (when empty)
+	// or ovs.EncapVXLAN. A Geneve node's pods get PodMTU, as the suites
+	// always gave them; any other type's daemon derives the MTU itself,
+	// as the chart's does, from the tunnel's overhead.
+	EncapType string
 	// NetNS is the node's network namespace; a fresh one when empty.
 	NetNS string
 	// DaemonArgs are extra ovnet-daemon flags.
@@ -66,18 +73,27 @@ func StartNode(tb T, opts NodeOptions) *Node {
 	if opts.NetNS == "" {
 		opts.NetNS = UniqueName("node")
 	}
-	ch := StartChassis(tb, ChassisOptions{Name: opts.Name, SB: opts.SB, NetNS: opts.NetNS, EncapIP: opts.EncapIP})
+	if opts.EncapType == "" {
+		opts.EncapType = ovs.EncapGeneve
+	}
+	ch := StartChassis(tb, ChassisOptions{Name: opts.Name, SB: opts.SB, NetNS: opts.NetNS,
+		EncapIP: opts.EncapIP, EncapType: opts.EncapType})
 	n := &Node{Name: opts.Name, Chassis: ch, api: opts.API}
 	dir := socketDir(tb)
 	n.Socket, n.CNIBinDir, n.CNIConfDir = filepath.Join(dir, "daemon.sock"), filepath.Join(dir, "bin"), filepath.Join(dir, "net.d")
 	n.MetricsAddr, n.ProbeAddr, n.LogFile = FreeAddr(tb), FreeAddr(tb), filepath.Join(ch.LogDir, "ovnet-daemon.log")
-	n.args = append([]string{Build(tb, "./cmd/daemon", "ovnet-daemon"),
+	n.args = []string{Build(tb, "./cmd/daemon", "ovnet-daemon"),
 		"--kubeconfig=" + opts.API.Kubeconfig, "--node-name=" + opts.Name,
 		"--ovs-db=" + ch.OVS.Endpoint, "--netns=" + filepath.Join(netnsDir, opts.NetNS),
-		"--datapath-type=netdev", "--mtu=" + strconv.Itoa(PodMTU), "--socket=" + n.Socket,
+		"--datapath-type=netdev", "--encap-type=" + opts.EncapType, "--socket=" + n.Socket,
 		"--cni-plugin=" + Build(tb, "./cmd/cni", "ovnet"), "--cni-bin-dir=" + n.CNIBinDir, "--cni-conf-dir=" + n.CNIConfDir,
 		"--metrics-address=" + n.MetricsAddr, "--health-probe-address=" + n.ProbeAddr,
-		"--address-timeout=20s", "--ovn-timeout=20s", "--ovn-rundir=" + ch.LogDir}, opts.DaemonArgs...)
+		"--address-timeout=20s", "--ovn-timeout=20s", "--ovn-rundir=" + ch.LogDir}
+	if opts.EncapType == ovs.EncapGeneve {
+		n.args = append(n.args, "--mtu="+strconv.Itoa(PodMTU))
+	}
+	// Last, so that a test's flags win.
+	n.args = append(n.args, opts.DaemonArgs...)
 	n.StartDaemon(tb)
 	n.waitNodePort(tb)
 	tb.Cleanup(func() {

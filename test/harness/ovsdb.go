@@ -8,12 +8,22 @@ type OVSDB = ovsdbserver.Server
 // OVSDBCluster is a Raft cluster of ovsdb-servers, one process per member.
 type OVSDBCluster = ovsdbserver.Cluster
 
+// OVSDBMember is one server of an OVSDBCluster.
+type OVSDBMember = ovsdbserver.Member
+
 // Database is an OVSDB database as its clients see it: one server or the
 // members of a Raft cluster, reached at Remote(), one endpoint or a
 // comma-separated list (ovn-northd's --ovnnb-db, ovnet-controller's
 // --nb-address).
 type Database interface {
 	Remote() string
+}
+
+// TLSDatabase is a Database listening on pssl: too: SSLRemote is its
+// ssl: endpoint or, for a Raft cluster, every member's; empty when it was
+// started without TLS.
+type TLSDatabase interface {
+	SSLRemote() string
 }
 
 // raftMembers is the size of the clusters the harness starts: the

@@ -160,6 +160,15 @@ func (u *Underlay) Plug(tb T, ch *Chassis) {
 	mustIP(tb, u.NetNS, "link", "set", u.port(tb, ch), "up")
 }
 
+// Capture runs tcpdump on the underlay's end of the chassis's uplink with
+// a pcap filter (e.g. "udp dst port 4789") until tb's test ends: it sees
+// every packet the node sends to or receives from the underlay, tunnels
+// between nodes included, which the bridge's own device would not.
+func (u *Underlay) Capture(tb T, ch *Chassis, filter ...string) *Capture {
+	tb.Helper()
+	return startCapture(tb, u.NetNS, u.port(tb, ch), filter)
+}
+
 // port is the underlay end of the chassis's uplink.
 func (u *Underlay) port(tb T, ch *Chassis) string {
 	tb.Helper()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
@@ -40,20 +41,11 @@ const (
 // per port, and each Subnet's usage must equal its live pods.
 func TestRaftLeaderLoss(t *testing.T) {
 	start := time.Now()
-	ch, nb, sb := newRaftChurn(t)
+	nb, sb := harness.StartNorthboundCluster(t), harness.StartSouthboundCluster(t)
+	ch := newRaftChurn(t, nb)
 	northd := harness.StartNorthd(t, nb, sb)
-	ctrl := harness.StartController(t, ch.api, nb, harness.DefaultNetwork())
-	commits := watchCommits(t, ctrl)
-	ch.makeNamespaces()
-
-	created, createStart := make(chan error, 1), time.Now()
-	go func() { created <- ch.createPods(ch.pods) }()
-
-	ch.waitCreated(raftKillNBAt)
-	nbLeader, at := nb.Leader(), ch.progress()
-	nbElection, nbGap := killLeader(t, nb, commits)
-	t.Logf("NB leader %s killed at %s: new leader elected in %s, controller's first commit after %s",
-		nbLeader.Endpoint, at, nbElection, nbGap)
+	r := startRaftRun(ch, nb, sb, northd, harness.StartController(t, ch.api, nb, harness.DefaultNetwork()))
+	nbLeader := r.killNBLeaderAt(raftKillNBAt)
 
 	ch.waitCreated(raftKillSBAt)
 	sbLeader, at := sb.Leader(), ch.progress()
@@ -67,43 +59,88 @@ func TestRaftLeaderLoss(t *testing.T) {
 	t.Logf("NB member %s replaced by an empty one at %s: rejoined in %s",
 		nbLeader.Endpoint, at, time.Since(rejoinStart).Round(time.Millisecond))
 
-	if err := <-created; err != nil {
-		t.Fatal(err)
-	}
-	ch.waitAddressed(len(ch.live))
-	addressedIn := time.Since(createStart)
-	pods := ch.checkPods()
-	ch.checkPorts(pods)
-	ch.checkUsage()
+	pods, addressedIn := r.finish()
 	ch.eventually("rejoined NB member holds every pod port", func() error {
 		return countPorts(nbLeader.Endpoint, "ovn-nbctl", "Logical_Switch_Port", "name", len(pods))
 	})
-	ch.eventually("SB binds every pod port", func() error {
-		return countPorts(sb.Remote(), "ovn-sbctl", "Port_Binding", "logical_port", len(pods))
-	})
-	if err := syscallAlive(northd.PID); err != nil {
-		t.Errorf("ovn-northd: %v", err)
-	}
 	t.Logf("raft: %d pods in %d namespaces created and addressed in %s (NB leader killed, SB leader killed, NB member rejoined empty), %d NB transaction errors; whole test %s",
-		len(pods), len(ch.cidrs), addressedIn.Round(time.Millisecond), commits.errors(),
+		len(pods), len(ch.cidrs), addressedIn.Round(time.Millisecond), r.commits.errors(),
 		time.Since(start).Round(time.Millisecond))
 }
 
-// newRaftChurn is newChurn against Raft clusters: the API server, NB and
-// SB clusters, and a view of NB that follows its leader.
-func newRaftChurn(t *testing.T) (*churn, *harness.OVSDBCluster, *harness.OVSDBCluster) {
+// raftRun is a churn against NB and SB Raft clusters with ovn-northd
+// between them and a controller whose commits are watched, its pods
+// being created in the background.
+type raftRun struct {
+	*churn
+	nb, sb  *harness.OVSDBCluster
+	northd  *harness.Northd
+	commits *commitWatch
+	// created gets createPods' result; createStart is when it began.
+	created     chan error
+	createStart time.Time
+}
+
+// startRaftRun makes the churn's namespaces and starts creating its pods.
+func startRaftRun(ch *churn, nb, sb *harness.OVSDBCluster, northd *harness.Northd, ctrl *harness.Controller) *raftRun {
+	r := &raftRun{churn: ch, nb: nb, sb: sb, northd: northd, commits: watchCommits(ch.t, ctrl), created: make(chan error, 1)}
+	ch.makeNamespaces()
+	r.createStart = time.Now()
+	go func() { r.created <- ch.createPods(ch.pods) }()
+	return r
+}
+
+// killNBLeaderAt waits until n pods exist, kills the NB leader (SIGKILL),
+// logs how long the election and the controller's next commit took, and
+// returns the killed member.
+func (r *raftRun) killNBLeaderAt(n int) *harness.OVSDBMember {
+	r.t.Helper()
+	r.waitCreated(n)
+	leader, at := r.nb.Leader(), r.progress()
+	election, gap := killLeader(r.t, r.nb, r.commits)
+	r.t.Logf("FIGURE NB leader %s killed at %s: new leader elected in %s, controller's first commit after %s",
+		leader.Endpoint, at, election, gap)
+	return leader
+}
+
+// finish waits until every pod is created and addressed, then checks that
+// the addresses are unique and as asked, that NB holds one port per pod
+// and SB a binding per port, that each Subnet's usage equals its pods and
+// that ovn-northd lives; it returns the pods and how long addressing
+// them all took from the first creation.
+func (r *raftRun) finish() (map[string]metav1.PartialObjectMetadata, time.Duration) {
+	r.t.Helper()
+	if err := <-r.created; err != nil {
+		r.t.Fatal(err)
+	}
+	r.waitAddressed(len(r.live))
+	addressedIn := time.Since(r.createStart)
+	pods := r.checkPods()
+	r.checkPorts(pods)
+	r.checkUsage()
+	r.eventually("SB binds every pod port", func() error {
+		return countPorts(r.sb.LocalRemote(), "ovn-sbctl", "Port_Binding", "logical_port", len(pods))
+	})
+	if err := syscallAlive(r.northd.PID); err != nil {
+		r.t.Errorf("ovn-northd: %v", err)
+	}
+	return pods, addressedIn
+}
+
+// newRaftChurn is newChurn against the Raft cluster nb: the API server
+// and a view of NB that follows its leader through the members' unix
+// sockets, which need no TLS files.
+func newRaftChurn(t *testing.T, nb *harness.OVSDBCluster) *churn {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), timeout: churnTimeout}
 	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
-	nb := harness.StartNorthboundCluster(t)
-	sb := harness.StartSouthboundCluster(t)
-	e.view = harness.WatchNorthbound(t, nb.Remote())
+	e.view = harness.WatchNorthbound(t, nb.LocalRemote())
 	c, err := client.New(e.api.Config, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.c = c
-	return &churn{env: e, cidrs: map[string]netip.Prefix{}, live: map[string]bool{}, pace: raftPace}, nb, sb
+	return &churn{env: e, cidrs: map[string]netip.Prefix{}, live: map[string]bool{}, pace: raftPace}
 }
 
 // waitCreated waits until n of the test's pods exist.

@@ -70,16 +70,7 @@ func TestTLS(t *testing.T) {
 	strangerTrusting := stranger
 	strangerTrusting.CACert = server.CACert
 	t.Run("ovnet client of another CA refused by the server", func(t *testing.T) {
-		before := verifyFailures(t, e.nb)
-		if err := connectNorthbound(e.nb.SSLEndpoint, strangerTrusting); err == nil {
-			t.Fatalf("a client certificate of another CA connected to %s", e.nb.SSLEndpoint)
-		}
-		e.eventually("ovsdb-server's refusal of the certificate in its log", func() error {
-			if n := verifyFailures(t, e.nb); n <= before {
-				return fmt.Errorf("%d lines %q, as before the connection", n, certificateRefused)
-			}
-			return nil
-		})
+		e.refused(e.nb.SSLEndpoint, e.nb.LogFile, strangerTrusting)
 	})
 	t.Run("server of another CA refused by ovnet", func(t *testing.T) {
 		err := connectNorthbound(e.nb.SSLEndpoint, stranger)
@@ -88,13 +79,13 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("ovn-nbctl of another CA refused", func(t *testing.T) {
-		before := verifyFailures(t, e.nb)
+		before := verifyFailures(t, e.nb.LogFile)
 		out, err := exec.Command("ovn-nbctl", "--db="+e.nb.SSLEndpoint, "--timeout=5", "-p", strangerTrusting.PrivateKey,
 			"-c", strangerTrusting.Certificate, "-C", strangerTrusting.CACert, "ls-list").CombinedOutput()
 		if err == nil {
 			t.Fatalf("ovn-nbctl with a certificate of another CA listed the switches:\n%s", out)
 		}
-		if n := verifyFailures(t, e.nb); n <= before {
+		if n := verifyFailures(t, e.nb.LogFile); n <= before {
 			t.Errorf("ovn-nbctl failed (%v: %s) but ovsdb-server logged no refusal of its certificate", err, out)
 		}
 	})
@@ -164,10 +155,28 @@ func TestTLS(t *testing.T) {
 // certificate does not chain to its CA.
 const certificateRefused = "SSL_accept: error:0A000086:SSL routines::certificate verify failed"
 
-// verifyFailures counts the refused client certificates in db's log.
-func verifyFailures(t *testing.T, db *harness.OVSDB) int {
+// refused checks that the ovsdb-server at endpoint, logging to logFile,
+// refuses ovnet's northbound client with files: the connection fails and
+// the server logs the refusal of the certificate.
+func (e *env) refused(endpoint, logFile string, files ovntls.Files) {
+	e.t.Helper()
+	before := verifyFailures(e.t, logFile)
+	if err := connectNorthbound(endpoint, files); err == nil {
+		e.t.Fatalf("a client certificate of another CA connected to %s", endpoint)
+	}
+	e.eventually("the refusal of the certificate in "+logFile, func() error {
+		if n := verifyFailures(e.t, logFile); n <= before {
+			return fmt.Errorf("%d lines %q, as before the connection", n, certificateRefused)
+		}
+		return nil
+	})
+}
+
+// verifyFailures counts the refused client certificates in an
+// ovsdb-server's log.
+func verifyFailures(t *testing.T, logFile string) int {
 	t.Helper()
-	log, err := os.ReadFile(db.LogFile)
+	log, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
 const (
@@ -32,16 +34,19 @@ type Config struct {
 	// Raft runs OVN central as 3-member Raft clusters on nodes 1 to 3
 	// (ovn.central.replicas=3) instead of one standalone pod on node 1.
 	Raft bool
+	// Encap is the tunnel between nodes (node.encapType), geneve or vxlan;
+	// geneve when empty.
+	Encap string
 	// Repo is the repository root (charts/, yamls/, hack/).
 	Repo string
 	// KubeBin holds kubectl and the Kubernetes binaries.
 	KubeBin string
 }
 
-// FromEnv reads SANDBOX_DIR, NODES, EXAMPLES, RAFT and KUBEBUILDER_ASSETS;
+// FromEnv reads SANDBOX_DIR, NODES, EXAMPLES, RAFT, ENCAP and KUBEBUILDER_ASSETS;
 // an unusable value is an error, never silently replaced.
 func FromEnv(repo string) (Config, error) {
-	cfg := Config{Dir: DefaultDir, Nodes: 1, Examples: true, Repo: repo,
+	cfg := Config{Dir: DefaultDir, Nodes: 1, Examples: true, Encap: ovs.EncapGeneve, Repo: repo,
 		KubeBin: os.Getenv("KUBEBUILDER_ASSETS")}
 	if d := os.Getenv("SANDBOX_DIR"); d != "" {
 		abs, err := filepath.Abs(d)
@@ -73,6 +78,12 @@ func FromEnv(repo string) (Config, error) {
 		cfg.Raft = true
 	default:
 		return cfg, fmt.Errorf("RAFT=%s: want 0 or 1", r)
+	}
+	if e := os.Getenv("ENCAP"); e != "" {
+		if err := ovs.CheckEncapType(e); err != nil {
+			return cfg, fmt.Errorf("ENCAP=%s: %w", e, err)
+		}
+		cfg.Encap = e
 	}
 	if cfg.KubeBin == "" {
 		return cfg, fmt.Errorf("KUBEBUILDER_ASSETS is not set (the Makefile sets it to the directory `make tools` fills)")

@@ -14,21 +14,23 @@ func TestFromEnv(t *testing.T) {
 		want    Config
 		wantErr string
 	}{
-		{"defaults", nil, Config{Dir: DefaultDir, Nodes: 1, Examples: true}, ""},
+		{"defaults", nil, Config{Dir: DefaultDir, Nodes: 1, Examples: true, Encap: "geneve"}, ""},
 		{"three nodes, no examples, own dir", map[string]string{"NODES": "3", "EXAMPLES": "0", "SANDBOX_DIR": "/tmp/x"},
-			Config{Dir: "/tmp/x", Nodes: 3}, ""},
+			Config{Dir: "/tmp/x", Nodes: 3, Encap: "geneve"}, ""},
+		{"VXLAN", map[string]string{"NODES": "2", "ENCAP": "vxlan"}, Config{Dir: DefaultDir, Nodes: 2, Examples: true, Encap: "vxlan"}, ""},
+		{"unknown ENCAP refused", map[string]string{"ENCAP": "gre"}, Config{}, `ENCAP=gre: encap type "gre": want geneve or vxlan`},
 		{"zero nodes refused", map[string]string{"NODES": "0"}, Config{}, "NODES=0"},
 		{"too many nodes refused", map[string]string{"NODES": "10"}, Config{}, "NODES=10"},
 		{"a word for NODES refused", map[string]string{"NODES": "two"}, Config{}, "NODES=two"},
 		{"EXAMPLES must be 0 or 1", map[string]string{"EXAMPLES": "no"}, Config{}, "EXAMPLES=no"},
 		{"no Kubernetes binaries", map[string]string{"KUBEBUILDER_ASSETS": ""}, Config{}, "KUBEBUILDER_ASSETS"},
-		{"Raft on three nodes", map[string]string{"NODES": "3", "RAFT": "1"}, Config{Dir: DefaultDir, Nodes: 3, Examples: true, Raft: true}, ""},
+		{"Raft on three nodes", map[string]string{"NODES": "3", "RAFT": "1"}, Config{Dir: DefaultDir, Nodes: 3, Examples: true, Raft: true, Encap: "geneve"}, ""},
 		{"Raft on two nodes refused", map[string]string{"NODES": "2", "RAFT": "1"}, Config{}, "RAFT=1 needs NODES=3"},
 		{"RAFT must be 0 or 1", map[string]string{"NODES": "3", "RAFT": "yes"}, Config{}, "RAFT=yes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"NODES", "EXAMPLES", "SANDBOX_DIR", "RAFT"} {
+			for _, k := range []string{"NODES", "EXAMPLES", "SANDBOX_DIR", "RAFT", "ENCAP"} {
 				t.Setenv(k, "")
 			}
 			t.Setenv("KUBEBUILDER_ASSETS", "/k8s/bin")
@@ -46,7 +48,7 @@ func TestFromEnv(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.Dir != tt.want.Dir || got.Nodes != tt.want.Nodes || got.Examples != tt.want.Examples || got.Raft != tt.want.Raft ||
-				got.Repo != "/repo" || got.KubeBin != "/k8s/bin" {
+				got.Encap != tt.want.Encap || got.Repo != "/repo" || got.KubeBin != "/k8s/bin" {
 				t.Errorf("FromEnv() = %+v, want %+v", got, tt.want)
 			}
 		})

@@ -7,14 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ovnet/ovnet/pkg/ovs"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
 // valuesTemplate is the sandbox's values file: the image built here (never
 // pulled), the userspace datapath (no kernel module is touched) with
 // tunnels on the nodes' second link (so the kubelet's own traffic never
-// crosses OVS), OVN central (centralValues), the API server reached at its
-// underlay address, and mirror0 on for tcpdump.
+// crosses OVS) of the type ENCAP asks for, OVN central (centralValues), the
+// API server reached at its underlay address, and mirror0 on for tcpdump.
 const valuesTemplate = `# Written by the sandbox (test/sandbox/helm.go); helm install/upgrade -f this file.
 image:
   repository: %[1]s
@@ -27,6 +28,7 @@ ovn:
 %[5]snode:
   datapathType: netdev
   tunnelInterface: %[6]s
+  encapType: %[7]s
   enableMirror: true
 `
 
@@ -51,8 +53,12 @@ func (s *Sandbox) helm(tb harness.T, verb, tag string) {
 func (s *Sandbox) writeValues(tb harness.T, tag string) string {
 	tb.Helper()
 	repo := strings.TrimPrefix(harness.ImageRepository, "docker.io/")
+	encap := s.cfg.Encap
+	if encap == "" {
+		encap = ovs.EncapGeneve
+	}
 	values := fmt.Sprintf(valuesTemplate, repo, tag, s.Cluster.APIServerHost(), s.Cluster.APIServerPort(),
-		s.centralValues(), harness.TunnelLink)
+		s.centralValues(), harness.TunnelLink, encap)
 	path := filepath.Join(s.cfg.Dir, "values.yaml")
 	if err := os.WriteFile(path, []byte(values), 0o644); err != nil {
 		tb.Fatalf("sandbox: %v", err)

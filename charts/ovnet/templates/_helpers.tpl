@@ -53,13 +53,15 @@ true
 {{- end -}}
 
 {{/* Every Raft member at one port, comma-separated, as ovn-controller's
-     ovn-remote, ovn-northd and ovnet-controller take them:
-     include "ovnet.centralRemote" (list . port). */}}
+     ovn-remote, ovn-northd and ovnet-controller take them (ssl: with
+     ovn.tls.enabled): include "ovnet.centralRemote" (list . port). */}}
 {{- define "ovnet.centralRemote" -}}
+{{- $root := index . 0 -}}
 {{- $port := index . 1 -}}
+{{- $scheme := include "ovnet.ovnScheme" $root -}}
 {{- $remotes := list -}}
-{{- range (index . 0).Values.ovn.central.nodeIPs -}}
-{{- $remotes = append $remotes (printf "tcp:%s:%v" (include "ovnet.hostInRemote" .) $port) -}}
+{{- range $root.Values.ovn.central.nodeIPs -}}
+{{- $remotes = append $remotes (printf "%s:%s:%v" $scheme (include "ovnet.hostInRemote" .) $port) -}}
 {{- end -}}
 {{ join "," $remotes }}
 {{- end -}}
@@ -86,7 +88,7 @@ true
 {{- $db := index . 1 -}}
 {{- $key := printf "%sAddress" $db -}}
 {{- $address := get $root.Values.ovn $key -}}
-{{- $scheme := ternary "ssl" "tcp" $root.Values.ovn.tls.enabled -}}
+{{- $scheme := include "ovnet.ovnScheme" $root -}}
 {{- if $address -}}
 {{- range $remote := splitList "," $address -}}
 {{- if and $root.Values.ovn.tls.enabled (not (hasPrefix "ssl:" $remote)) -}}
@@ -97,14 +99,47 @@ true
 {{- end -}}
 {{ $address }}
 {{- else if include "ovnet.centralRaft" $root -}}
-{{- if $root.Values.ovn.tls.enabled -}}
-{{- fail "ovn.tls.enabled with ovn.central.replicas > 1 is not supported yet: the Raft members would talk to each other without TLS" -}}
-{{- end -}}
 {{ include "ovnet.centralRemote" (list $root (get $root.Values.ovn (printf "%sPort" $db))) }}
 {{- else if $root.Values.ovn.central.enabled -}}
 {{ $scheme }}:[$(OVN_{{ upper $db }}_SERVICE_HOST)]:$(OVN_{{ upper $db }}_SERVICE_PORT)
 {{- else -}}
 {{- fail (printf "ovn.central.enabled=false needs ovn.%s" $key) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The scheme of every OVSDB address the chart writes, clients' and
+     Raft members' alike: ssl with ovn.tls.enabled, else tcp. */}}
+{{- define "ovnet.ovnScheme" -}}
+{{- ternary "ssl" "tcp" .Values.ovn.tls.enabled -}}
+{{- end -}}
+
+{{/* Refuses an upgrade that would turn ovn.tls on or off under running
+     Raft clusters: a member's address, scheme included, is in its
+     cluster's log, so the members would keep their old links while every
+     client switched scheme. Whether the running members are ssl: is read
+     from the deployed ovn-central's script (lookup finds nothing in
+     `helm template` and on a first install, which are not checked). */}}
+{{- define "ovnet.raftSchemeKept" -}}
+{{- with lookup "apps/v1" "Deployment" .Release.Namespace "ovn-central" -}}
+{{- if gt (int .spec.replicas) 1 -}}
+{{- $running := "tcp" -}}
+{{- range .spec.template.spec.containers -}}
+{{- if contains "proto=ssl\n" (join "\n" .command) -}}{{- $running = "ssl" -}}{{- end -}}
+{{- end -}}
+{{- $wanted := include "ovnet.ovnScheme" $ -}}
+{{- if ne $running $wanted -}}
+{{- fail (printf "ovn.tls.enabled=%v would move the running Raft clusters of deployment/ovn-central from %s: to %s: links, which a Raft cluster cannot change in place; keep ovn.tls.enabled=%v (see the README's TLS section)" $.Values.ovn.tls.enabled $running $wanted (not $.Values.ovn.tls.enabled)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The TLS flags of OVS's and OVN's programs (ovsdb-server, ovsdb-client,
+     ovn-northd) on one line; empty without TLS. */}}
+{{- define "ovnet.ovnTLSArgs" -}}
+{{- if .Values.ovn.tls.enabled -}}
+{{- $tls := include "ovnet.ovnTLSDir" . -}}
+--private-key={{ $tls }}/tls.key --certificate={{ $tls }}/tls.crt --ca-cert={{ $tls }}/ca.crt
 {{- end -}}
 {{- end -}}
 

@@ -32,6 +32,10 @@ type ClusterOptions struct {
 	Members int
 	// Dir holds the files; empty means a new short directory, removed at cleanup.
 	Dir string
+	// TLS, when set, makes every address ssl:: the members listen for
+	// clients on pssl: alone and talk to each other over ssl:, with these
+	// files (ovsdb-server uses one key and certificate for both).
+	TLS *TLS
 }
 
 // Cluster is a Raft cluster of ovsdb-servers on 127.0.0.1, each member
@@ -45,13 +49,16 @@ type Cluster struct {
 	Members []*Member
 	env     Env
 	schema  string
+	tls     *TLS
 }
 
 // Member is one server of a cluster.
 type Member struct {
-	// Endpoint is its client address, "tcp:127.0.0.1:<port>".
+	// Endpoint is its client address, "tcp:127.0.0.1:<port>" (ssl: with
+	// ClusterOptions.TLS).
 	Endpoint string
-	// RaftAddress is where the other members reach it, "tcp:127.0.0.1:<port>".
+	// RaftAddress is where the other members reach it,
+	// "tcp:127.0.0.1:<port>" (ssl: with ClusterOptions.TLS).
 	RaftAddress string
 	// Socket is a unix socket it serves too, for local tools.
 	Socket string
@@ -84,11 +91,15 @@ func StartCluster(env Env, opts ClusterOptions) *Cluster {
 	if opts.Dir == "" {
 		opts.Dir = shortDir(env)
 	}
-	c := &Cluster{env: env, schema: opts.Schema, Database: schemaName(env, opts.Schema)}
+	c := &Cluster{env: env, schema: opts.Schema, Database: schemaName(env, opts.Schema), tls: opts.TLS}
+	scheme := "tcp:"
+	if opts.TLS != nil {
+		scheme = "ssl:"
+	}
 	for i := range opts.Members {
 		base := filepath.Join(opts.Dir, fmt.Sprintf("%s-%d", opts.Name, i))
 		c.Members = append(c.Members, &Member{
-			Endpoint: "tcp:" + freeAddr(env), RaftAddress: "tcp:" + freeAddr(env),
+			Endpoint: scheme + freeAddr(env), RaftAddress: scheme + freeAddr(env),
 			Socket: base + ".sock", Control: base + ".ctl", LogFile: base + ".log",
 			DB: base + ".db", stderr: base + ".stderr",
 		})
@@ -113,6 +124,24 @@ func (c *Cluster) Remote() string {
 		eps[i] = m.Endpoint
 	}
 	return strings.Join(eps, ",")
+}
+
+// LocalRemote is the comma-separated list of the members' unix sockets:
+// a test's own view of the cluster, needing no TLS files.
+func (c *Cluster) LocalRemote() string {
+	socks := make([]string, len(c.Members))
+	for i, m := range c.Members {
+		socks[i] = "unix:" + m.Socket
+	}
+	return strings.Join(socks, ",")
+}
+
+// SSLRemote is Remote when the members listen on pssl:, else empty.
+func (c *Cluster) SSLRemote() string {
+	if c.tls == nil {
+		return ""
+	}
+	return c.Remote()
 }
 
 // createDB makes m's database file: a new cluster, or a request to join
@@ -140,10 +169,16 @@ func (c *Cluster) Start(m *Member) {
 	if m.proc != nil {
 		c.env.Fatalf("%s is already running", m)
 	}
-	port := strings.TrimPrefix(m.Endpoint, "tcp:127.0.0.1:")
-	m.proc = start(c.env, lookPath(c.env, "ovsdb-server"), m.stderr, m.DB,
-		"--remote=punix:"+m.Socket, "--remote=ptcp:"+port+":127.0.0.1",
-		"--unixctl="+m.Control, "--log-file="+m.LogFile, "-vconsole:off", "--no-chdir")
+	port := m.Endpoint[strings.LastIndex(m.Endpoint, ":")+1:]
+	args := []string{m.DB, "--remote=punix:" + m.Socket,
+		"--unixctl=" + m.Control, "--log-file=" + m.LogFile, "-vconsole:off", "--no-chdir"}
+	if c.tls != nil {
+		args = append(args, "--remote=pssl:"+port+":127.0.0.1", "--private-key="+c.tls.PrivateKey,
+			"--certificate="+c.tls.Certificate, "--ca-cert="+c.tls.CACert)
+	} else {
+		args = append(args, "--remote=ptcp:"+port+":127.0.0.1")
+	}
+	m.proc = start(c.env, lookPath(c.env, "ovsdb-server"), m.stderr, args...)
 	m.proc.waitForSocket(c.env, "unix", m.Socket, m.LogFile)
 }
 

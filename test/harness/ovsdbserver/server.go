@@ -311,3 +311,7 @@ func dial(network, socket string) error {
 // Remote is the address clients give to reach the server, as for a
 // Cluster: its Endpoint.
 func (s *Server) Remote() string { return s.Endpoint }
+
+// SSLRemote is the server's pssl: listener as clients give it, as for a
+// Cluster: its SSLEndpoint, empty without Options.TLS.
+func (s *Server) SSLRemote() string { return s.SSLEndpoint }
