@@ -109,7 +109,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := wire(mgr, network, opts.Registerer); err != nil {
 		return err
 	}
-	if err := mgr.AddHealthzCheck("northbound", func(*http.Request) error {
+	// Readiness, not liveness: the client reconnects by itself, forever,
+	// so a restart would not bring NB back sooner, and a controller that
+	// cannot reach NB at start exits, which would turn an outage into a
+	// crash loop.
+	if err := mgr.AddReadyzCheck("northbound", func(*http.Request) error {
 		if !nb.Connected() {
 			return errors.New("northbound database not connected")
 		}
@@ -224,6 +228,9 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 		}
 	}
 	if err := mgr.Add(&Bootstrap{Client: c, Network: network, Collector: gc}); err != nil {
+		return err
+	}
+	if err := mgr.Add(&NorthboundMonitor{Client: c, Network: network}); err != nil {
 		return err
 	}
 	return mgr.Add(NewRebuilder(c, network, reg))

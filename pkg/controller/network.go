@@ -54,6 +54,8 @@ type Network struct {
 	retries *retries
 	// resyncs reach every reconciler's queue, for a rebuild of the database.
 	resyncs *resyncs
+	// northbound is the NB connection as last checked by NorthboundMonitor.
+	northbound northbound
 }
 
 // NewNetwork returns a Network whose reconcilers wait for the bootstrap.

@@ -137,7 +137,12 @@ func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
 
 func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Result, error) {
 	req, err := r.podRequest(ctx, pod)
-	seen := r.Network.waiters.seen(req.Subnet)
+	seen, seenNB := r.Network.waiters.seen(req.Subnet), r.Network.waiters.seen(northboundWaitKey)
+	if err == nil && r.Network.northbound.down.Load() {
+		// Nothing is allocated that could not be written: the pod waits,
+		// said so on it and on its subnet, instead of holding a worker.
+		err = errNorthboundDown
+	}
 	if err == nil {
 		var alloc ipam.Allocation
 		if alloc, err = r.Network.address(ctx, r.endpoint(pod, req)); err == nil {
@@ -156,7 +161,11 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 	if !isWaiting(err) {
 		return ctrl.Result{}, nil // only a change of the pod's annotations can help
 	}
-	r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod), seen)
+	if errors.Is(err, errNorthboundDown) {
+		r.Network.waiters.add(northboundWaitKey, client.ObjectKeyFromObject(pod), seenNB)
+	} else {
+		r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod), seen)
+	}
 	return ctrl.Result{RequeueAfter: delay}, nil
 }
 
@@ -170,7 +179,7 @@ func isPermanent(err error) bool {
 func isWaiting(err error) bool {
 	return errors.Is(err, ipam.ErrAddressTaken) || errors.Is(err, ipam.ErrMACTaken) ||
 		errors.Is(err, ipam.ErrSubnetFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, ipam.ErrUnknownSubnet) ||
-		errors.Is(err, ovn.ErrSwitchMissing) || errors.Is(err, errNamespaceRefused)
+		errors.Is(err, ovn.ErrSwitchMissing) || errors.Is(err, errNamespaceRefused) || errors.Is(err, errNorthboundDown)
 }
 
 // markPending lists a pod whose request failed on its subnet's condition,

@@ -214,6 +214,11 @@ func podHolders(allocs []ipam.Allocation) []types.NamespacedName {
 // program writes the subnet's switch, router port, ACLs and policies for
 // cfg; a nil egress keeps the egress policy in force.
 func (r *SubnetReconciler) program(ctx context.Context, cfg ipam.SubnetConfig, subnet *ovnetv1.Subnet, egress *egressState) error {
+	if r.Network.northbound.down.Load() {
+		// Said at once on the Subnet rather than after a transaction's
+		// timeout; NorthboundMonitor reconciles every Subnet once it is back.
+		return errNorthboundDown
+	}
 	ops, err := r.Network.subnetOps(cfg, subnet.Spec)
 	if err == nil {
 		var more []ovnOp

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -118,7 +119,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("clientset: %w", err)
 	}
 	departure := uninstall.NewDeparture(mgr.GetAPIReader(), types.NamespacedName{Namespace: cfg.PodNamespace, Name: cfg.PodName})
-	return &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, pods: podrecord.NewBook(), api: api, registerer: reg,
+	return &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, pods: podrecord.NewBook(fetchPod(api)), api: api, registerer: reg,
 		departure: departure}, nil
 }
 
@@ -354,6 +355,14 @@ func (d *Daemon) status(ctx context.Context, client *ovs.Client) error {
 		return fmt.Errorf("%w: the API server does not answer: %v", cniserver.ErrNotReady, err)
 	}
 	return nil
+}
+
+// fetchPod reads a pod from the API server for an ADD whose pod the
+// informer has not delivered yet.
+func fetchPod(api kubernetes.Interface) podrecord.Fetch {
+	return func(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+		return api.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	}
 }
 
 // apiReachable asks the API server for /readyz.

@@ -129,6 +129,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{db: db, name: cfg.Name, changes: WatchCache(db),
 		metrics: NewMetrics(cfg.Registerer, cfg.MetricPrefix, cfg.Name)}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(connectedGauge(cfg.MetricPrefix, cfg.Name, c.Connected))
+	}
 	if err := c.monitor(ctx, cfg.Tables); err != nil {
 		db.Close()
 		return nil, err
@@ -181,8 +184,11 @@ func (c *Client) DB() client.Client { return c.db }
 // Close disconnects from the database.
 func (c *Client) Close() { c.db.Close() }
 
-// Connected reports whether the client currently holds a connection.
-func (c *Client) Connected() bool { return c.db.Connected() }
+// Connected reports whether the client holds a connection whose server
+// answers. libovsdb's own flag is not enough: it is cleared only when the
+// client disconnects itself, and stays true while it reconnects after the
+// server went away, so an echo tells.
+func (c *Client) Connected() bool { return c.Ping(context.Background()) == nil }
 
 // Ping makes a round trip to the server: a connection that is up but
 // whose server does not answer (hung, stopped) fails it.

@@ -40,3 +40,18 @@ func (t *Metrics) Observe(d time.Duration, err error) {
 		t.errors.Inc()
 	}
 }
+
+// connectedGauge is ovnet_<db>_connected, read at scrape time so that it
+// is never stale: an outage of the database shows as 0 for as long as the
+// client has no connection, whatever else the process is doing.
+func connectedGauge(db, humanName string, connected func() bool) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ovnet_" + db + "_connected",
+		Help: "1 while the " + humanName + " client holds a connection, else 0.",
+	}, func() float64 {
+		if connected() {
+			return 1
+		}
+		return 0
+	})
+}

@@ -200,17 +200,17 @@ func (e *env) gatewayEvent(t *testing.T, subnet, substr string) {
 	e.eventOn(t, subnet, ovnetv1.ReasonGatewayChanged, substr)
 }
 
-// eventOn waits for an Event with reason on the object named name whose
-// note contains substr.
-func (e *env) eventOn(t *testing.T, name, reason, substr string) {
+// eventOn waits for an Event of reason on the object named regarding
+// whose note contains substr.
+func (e *env) eventOn(t *testing.T, regarding, reason, substr string) {
 	t.Helper()
-	until(t, reason+" event "+substr, func() error {
+	until(t, reason+" event on "+regarding+": "+substr, func() error {
 		var list eventsv1.EventList
 		if err := e.c.List(e.ctx, &list); err != nil {
 			return err
 		}
 		for _, ev := range list.Items {
-			if ev.Regarding.Name == name && ev.Reason == reason && strings.Contains(ev.Note, substr) {
+			if ev.Regarding.Name == regarding && ev.Reason == reason && strings.Contains(ev.Note, substr) {
 				return nil
 			}
 		}

@@ -189,6 +189,9 @@ func (c *Controller) Stop(tb T) {
 	})
 }
 
+// Ready is the answer of the controller's /readyz: nil while it is ready.
+func (c *Controller) Ready() error { return probe("http://" + c.probeAddr + "/readyz") }
+
 func (c *Controller) waitReady(tb T) {
 	tb.Helper()
 	waitReadyz(tb, c.probeAddr, c.done)

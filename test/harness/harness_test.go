@@ -3,14 +3,13 @@ package harness
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
@@ -166,37 +165,14 @@ func run(t *testing.T, argv ...string) string {
 }
 
 // childProcesses maps the PIDs of the test process's live children to
-// their command names; envtest does not expose the PIDs of etcd and
-// kube-apiserver, so they are found as children.
+// their command names.
 func childProcesses(t *testing.T) map[int]string {
 	t.Helper()
-	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	kids, err := children()
 	if err != nil {
 		t.Fatal(err)
 	}
-	self := os.Getpid()
-	children := map[int]string{}
-	for _, path := range stats {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue // exited while we looked
-		}
-		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-		stat := string(data)
-		open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		fields := strings.Fields(stat[end+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
-			pid, _ := strconv.Atoi(strings.TrimSpace(stat[:open]))
-			children[pid] = stat[open+1 : end]
-		}
-	}
-	return children
+	return kids
 }
 
 // newProcesses returns the entries of after that are not in before.
@@ -208,4 +184,32 @@ func newProcesses(before, after map[int]string) map[int]string {
 		}
 	}
 	return added
+}
+
+// An API server stopped and restarted keeps its objects and its address:
+// a client made before the stop is refused while it is down and reads
+// what it wrote once it is back; no process of the first run is left.
+func TestAPIServerStopRestart(t *testing.T) {
+	api := StartAPIServer(t, APIServerOptions{})
+	c, err := client.New(api.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	before := childProcesses(t)
+	api.Stop(t)
+	if left := newProcesses(childProcesses(t), before); len(left) != 2 {
+		t.Errorf("stopped %v, want etcd and kube-apiserver", left)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ns), ns); err == nil {
+		t.Fatal("the API server answered while stopped")
+	}
+	api.Restart(t)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ns), ns); err != nil {
+		t.Fatalf("the namespace made before the stop, read after the restart with the same client: %v", err)
+	}
 }

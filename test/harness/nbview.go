@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 )
@@ -233,4 +236,36 @@ func monitor(ctx context.Context, nb client.Client, o viewOptions) error {
 	}
 	_, err := nb.Monitor(ctx, nb.NewMonitor(tables...))
 	return err
+}
+
+// PodPortsMatch returns nil when NB holds exactly one ovnet pod port per
+// pod of pods (keyed "namespace/name"), named <pod>.<namespace> with the
+// pod's recorded "MAC IP", and none for any other pod.
+func PodPortsMatch(tb testing.TB, v *NBView, pods map[string]metav1.PartialObjectMetadata) error {
+	tb.Helper()
+	ports := List(tb, v, func(p *nbdb.LogicalSwitchPort) bool {
+		owner, owned := ovn.OwnerOf(p.ExternalIDs)
+		return owned && owner.Kind == ovn.KindPod
+	})
+	seen := map[string]bool{}
+	for _, p := range ports {
+		owner, _ := ovn.OwnerOf(p.ExternalIDs)
+		key := owner.Namespace + "/" + owner.Name
+		pod, live := pods[key]
+		switch {
+		case seen[key]:
+			return fmt.Errorf("two ports for pod %s", key)
+		case !live:
+			return fmt.Errorf("port %s left for deleted pod %s", p.Name, key)
+		}
+		seen[key] = true
+		want := pod.Annotations[annotation.MACAddress] + " " + pod.Annotations[annotation.IPAddress]
+		if p.Name != pod.Name+"."+pod.Namespace || len(p.Addresses) != 1 || p.Addresses[0] != want {
+			return fmt.Errorf("port %s addresses %v, want %s [%s]", p.Name, p.Addresses, pod.Name+"."+pod.Namespace, want)
+		}
+	}
+	if len(seen) != len(pods) {
+		return fmt.Errorf("%d pod ports, want %d", len(seen), len(pods))
+	}
+	return nil
 }

@@ -17,8 +17,6 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
-	"github.com/ovnet/ovnet/pkg/ovn"
-	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
@@ -410,33 +408,7 @@ func addrStrings(addrs []netip.Addr) []string {
 // with the pod's recorded "MAC IP", and none for a deleted pod; the
 // controller deletes ports asynchronously, so this polls.
 func (ch *churn) checkPorts(pods map[string]metav1.PartialObjectMetadata) {
-	ch.eventually("one port per live pod", func() error {
-		ports := harness.List(ch.t, ch.view, func(p *nbdb.LogicalSwitchPort) bool {
-			owner, owned := ovn.OwnerOf(p.ExternalIDs)
-			return owned && owner.Kind == ovn.KindPod
-		})
-		seen := map[string]bool{}
-		for _, p := range ports {
-			owner, _ := ovn.OwnerOf(p.ExternalIDs)
-			key := owner.Namespace + "/" + owner.Name
-			pod, live := pods[key]
-			switch {
-			case seen[key]:
-				return fmt.Errorf("two ports for pod %s", key)
-			case !live:
-				return fmt.Errorf("port %s left for deleted pod %s", p.Name, key)
-			}
-			seen[key] = true
-			want := pod.Annotations[annotation.MACAddress] + " " + pod.Annotations[annotation.IPAddress]
-			if p.Name != pod.Name+"."+pod.Namespace || len(p.Addresses) != 1 || p.Addresses[0] != want {
-				return fmt.Errorf("port %s addresses %v, want %s [%s]", p.Name, p.Addresses, pod.Name+"."+pod.Namespace, want)
-			}
-		}
-		if len(seen) != len(pods) {
-			return fmt.Errorf("%d pod ports, want %d", len(seen), len(pods))
-		}
-		return nil
-	})
+	ch.eventually("one port per live pod", func() error { return harness.PodPortsMatch(ch.t, ch.view, pods) })
 }
 
 // checkUsage waits until each subnet's status counts its live pods; usage

@@ -41,7 +41,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: newFake(), pods: podrecord.NewBook(), reg: prometheus.NewRegistry()}
+	h := &harness{t: t, fake: newFake(), pods: podrecord.NewBook(nil), reg: prometheus.NewRegistry()}
 	srv, err := New(Config{AddressTimeout: testAddressTimeout, OVNTimeout: testOVNTimeout, Pods: h.pods,
 		Configurator: h.fake, Status: func(context.Context) error { return h.status }, Logger: logr.Discard(),
 		Registerer: h.reg})

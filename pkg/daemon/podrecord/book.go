@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,6 +28,15 @@ type Record struct {
 	Address annotation.Address
 }
 
+// fetchInterval is how often a wait asks the API server itself for a pod
+// its informer has not delivered: the runtime only asks for pods that
+// exist, so the informer lags, as after an outage of the API server, when
+// client-go retries its watch with a backoff of up to 30 s.
+const fetchInterval = 2 * time.Second
+
+// Fetch reads one pod from the API server, bypassing the informer.
+type Fetch func(ctx context.Context, namespace, name string) (*corev1.Pod, error)
+
 // Book holds this node's pods as the informer last delivered them, and
 // wakes those waiting for a pod on each of its events: no polling, and a
 // pod addressed before ADD arrives costs nothing.
@@ -36,11 +46,13 @@ type Book struct {
 	pods map[types.NamespacedName]*corev1.Pod
 	// events wakes the waiters of a pod on each of its events.
 	events wakeups[types.NamespacedName]
+	// fetch, when set, reads a pod the informer has not delivered.
+	fetch Fetch
 }
 
-// NewBook returns an empty book; Handler fills it.
-func NewBook() *Book {
-	return &Book{pods: map[types.NamespacedName]*corev1.Pod{}}
+// NewBook returns an empty book; Handler fills it. fetch may be nil.
+func NewBook(fetch Fetch) *Book {
+	return &Book{pods: map[types.NamespacedName]*corev1.Pod{}, fetch: fetch}
 }
 
 // Handler is registered on the pod informer of this node's pods.
@@ -88,11 +100,18 @@ func (b *Book) Delete(key types.NamespacedName) {
 // Wait returns the pod's record once the controller marked it allocated,
 // or an error wrapping ErrNotAddressed saying what was last seen when ctx
 // ends first.
+// While the informer has not delivered the pod, the API server is asked
+// every fetchInterval.
 func (b *Book) Wait(ctx context.Context, ref cni.PodRef) (Record, error) {
 	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	ticker := time.NewTicker(fetchInterval)
+	defer ticker.Stop()
 	for {
 		changed, withdraw := b.events.next(key)
 		got, state, err := b.Lookup(ref)
+		if err == nil && got.Pod == nil && state == stateUnknown && b.fetch != nil {
+			got, state, err = b.fetched(ctx, ref)
+		}
 		if err != nil || got.Pod != nil {
 			withdraw()
 			return got, err
@@ -102,8 +121,25 @@ func (b *Book) Wait(ctx context.Context, ref cni.PodRef) (Record, error) {
 			withdraw()
 			return Record{}, fmt.Errorf("%w: pod %s %s", ErrNotAddressed, key, state)
 		case <-changed:
+		case <-ticker.C:
+			withdraw()
 		}
 	}
+}
+
+// fetched reads the pod from the API server, for a pod the informer has
+// not delivered; the book is left to the informer, whose later events
+// must not be overwritten by an older read.
+func (b *Book) fetched(ctx context.Context, ref cni.PodRef) (Record, string, error) {
+	// Bounded so that a hung API server does not hold the informer's
+	// wake-ups back for longer than a tick.
+	ctx, cancel := context.WithTimeout(ctx, fetchInterval)
+	defer cancel()
+	pod, err := b.fetch(ctx, ref.Namespace, ref.Name)
+	if err != nil || pod == nil {
+		return Record{}, stateUnknown, nil
+	}
+	return recordOf(pod, ref)
 }
 
 // Lookup reads the pod's record once: the record when addressed,
@@ -115,8 +151,18 @@ func (b *Book) Lookup(ref cni.PodRef) (Record, string, error) {
 	pod := b.pods[key]
 	b.mu.Unlock()
 	if pod == nil {
-		return Record{}, "is not (yet) known on this node", nil
+		return Record{}, stateUnknown, nil
 	}
+	return recordOf(pod, ref)
+}
+
+// stateUnknown says the pod was not seen at all.
+const stateUnknown = "is not (yet) known on this node"
+
+// recordOf is the pod's record when addressed, otherwise a phrase saying
+// why not yet; an error only for a record that can never work.
+func recordOf(pod *corev1.Pod, ref cni.PodRef) (Record, string, error) {
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	if ref.UID != "" && string(pod.UID) != ref.UID {
 		return Record{}, fmt.Sprintf("has uid %s, the runtime asked for %s", pod.UID, ref.UID), nil
 	}

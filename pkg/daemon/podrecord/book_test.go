@@ -3,9 +3,11 @@ package podrecord
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,7 +58,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBook()
+			b := NewBook(nil)
 			for _, p := range tt.pods {
 				b.Put(p)
 			}
@@ -80,7 +82,7 @@ func TestLookup(t *testing.T) {
 // Wait returns as soon as the informer delivers the addressed pod, and
 // every waiter of the pod is woken, however many there are.
 func TestWaitWakesEveryWaiter(t *testing.T) {
-	b := NewBook()
+	b := NewBook(nil)
 	h := b.Handler()
 	h.OnAdd(pod("a", "u1", nil), false)
 	ref := cni.PodRef{Namespace: "default", Name: "a"}
@@ -135,7 +137,7 @@ func TestDeleteWakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBook()
+			b := NewBook(nil)
 			h := b.Handler()
 			p := pod("a", "u1", nil)
 			h.OnAdd(p, false)
@@ -168,5 +170,43 @@ func waitPending(t *testing.T, b *Book, ref cni.PodRef, n int) {
 			t.Fatalf("%d waiters, want %d", b.events.pending(key), n)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A pod the informer has not delivered (its watch in backoff after an
+// outage of the API server) is read from the API server until it shows
+// the record; a pod the informer has is never read.
+func TestWaitFetchesWhatTheInformerLacks(t *testing.T) {
+	var fetches atomic.Int32
+	fetch := func(_ context.Context, namespace, name string) (*corev1.Pod, error) {
+		if namespace != "default" || name != "a" {
+			return nil, fmt.Errorf("asked for %s/%s", namespace, name)
+		}
+		switch fetches.Add(1) {
+		case 1:
+			return nil, errors.New("connection refused")
+		case 2:
+			return pod("a", "u1", nil), nil
+		}
+		return pod("a", "u1", record("10.16.0.2")), nil
+	}
+	b := NewBook(fetch)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := b.Wait(ctx, cni.PodRef{Namespace: "default", Name: "a", UID: "u1"})
+	if err != nil || got.Address.IP.String() != "10.16.0.2" {
+		t.Fatalf("Wait = %+v, %v; want the fetched record", got, err)
+	}
+	if n := fetches.Load(); n != 3 {
+		t.Errorf("%d fetches, want 3 (refused, unaddressed, addressed)", n)
+	}
+
+	fetches.Store(0)
+	b.Put(pod("b", "u2", record("10.16.0.3")))
+	if _, err := b.Wait(ctx, cni.PodRef{Namespace: "default", Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("%d fetches of a pod the informer delivered", n)
 	}
 }

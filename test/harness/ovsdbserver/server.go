@@ -130,6 +130,21 @@ func Start(env Env, opts Options) *Server {
 	return s
 }
 
+// Stop ends the server (SIGTERM, SIGKILL if it lingers) and leaves its
+// database file: its clients lose their connections and cannot make new
+// ones until Restart.
+func (s *Server) Stop(env Env) {
+	env.Helper()
+	s.proc.stop(env, s.LogFile)
+}
+
+// Restart serves the database file again, as it was at Stop, on the same
+// socket (and pssl: port): an outage of the server, not of its data.
+func (s *Server) Restart(env Env) {
+	env.Helper()
+	s.run(env)
+}
+
 // RestartEmpty stops the server, deletes its database file, creates it
 // again empty from the schema and serves it on the same socket: a lost
 // database, as an operator who wiped a broken one would leave it. Clients

@@ -105,31 +105,50 @@ func TestStartFailsWithoutServerOrSchema(t *testing.T) {
 }
 
 // RestartEmpty serves a new, empty database on the same socket: a row
-// written before is gone, the old process is gone, and cleanup stops the
-// new one.
-func TestRestartEmptyServesAnEmptyDatabase(t *testing.T) {
-	r := &recorder{T: t}
-	s := startIn(r, Options{Schema: NorthboundSchema, Name: "ovnnb_db"})
-	if s == nil {
-		r.runCleanups()
-		t.Fatalf("Start failed: %s", r.fatal)
+// written before is gone; Stop and Restart serve the same database again,
+// refusing clients in between: the row is kept. Either way the old
+// process is gone, and cleanup stops the new one.
+func TestRestartServesTheDatabaseOrAnEmptyOne(t *testing.T) {
+	tests := []struct {
+		name    string
+		restart func(s *Server, r *recorder)
+		wantRow bool
+	}{
+		{"RestartEmpty", func(s *Server, r *recorder) { s.RestartEmpty(r) }, false},
+		{"Stop and Restart", func(s *Server, r *recorder) {
+			s.Stop(r)
+			if err := dial("unix", s.Socket); err == nil {
+				t.Error("the stopped server accepted a connection")
+			}
+			s.Restart(r)
+		}, true},
 	}
-	defer r.runCleanups()
-	insert := `["OVN_Northbound",{"op":"insert","table":"Logical_Switch","row":{"name":"before"}}]`
-	if out, err := exec.Command("ovsdb-client", "transact", s.Endpoint, insert).CombinedOutput(); err != nil {
-		t.Fatalf("insert: %v: %s", err, out)
-	}
-	oldPID := s.PID
-	s.RestartEmpty(r)
-	if err := syscall.Kill(oldPID, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("old ovsdb-server (pid %d) still there after RestartEmpty: %v", oldPID, err)
-	}
-	out, err := exec.Command("ovsdb-client", "dump", s.Endpoint, "OVN_Northbound", "Logical_Switch").CombinedOutput()
-	if err != nil || strings.Contains(string(out), "before") {
-		t.Errorf("after RestartEmpty, Logical_Switch = %q (%v), want no row", out, err)
-	}
-	r.runCleanups()
-	if err := syscall.Kill(s.PID, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("restarted ovsdb-server (pid %d) still there after cleanup: %v", s.PID, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{T: t}
+			s := startIn(r, Options{Schema: NorthboundSchema, Name: "ovnnb_db"})
+			if s == nil {
+				r.runCleanups()
+				t.Fatalf("Start failed: %s", r.fatal)
+			}
+			defer r.runCleanups()
+			insert := `["OVN_Northbound",{"op":"insert","table":"Logical_Switch","row":{"name":"before"}}]`
+			if out, err := exec.Command("ovsdb-client", "transact", s.Endpoint, insert).CombinedOutput(); err != nil {
+				t.Fatalf("insert: %v: %s", err, out)
+			}
+			oldPID := s.PID
+			tt.restart(s, r)
+			if err := syscall.Kill(oldPID, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("old ovsdb-server (pid %d) still there after the restart: %v", oldPID, err)
+			}
+			out, err := exec.Command("ovsdb-client", "dump", s.Endpoint, "OVN_Northbound", "Logical_Switch").CombinedOutput()
+			if err != nil || strings.Contains(string(out), "before") != tt.wantRow {
+				t.Errorf("after the restart, Logical_Switch = %q (%v), want the row: %v", out, err, tt.wantRow)
+			}
+			r.runCleanups()
+			if err := syscall.Kill(s.PID, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("restarted ovsdb-server (pid %d) still there after cleanup: %v", s.PID, err)
+			}
+		})
 	}
 }
