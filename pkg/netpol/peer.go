@@ -7,6 +7,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/ovnet/ovnet/pkg/ovnname"
 )
@@ -40,21 +41,40 @@ func NewPeerSelector(policyNamespace string, peer networkingv1.NetworkPolicyPeer
 			return PeerSelector{}, fmt.Errorf("podSelector: %w", err)
 		}
 	}
-	// labels.Selector's String is canonical: requirements sorted by key,
-	// values sorted; Everything is "".
 	if peer.NamespaceSelector == nil {
 		s.Namespace = policyNamespace
-		s.Key = "pods{" + s.pods.String() + "} in namespace " + policyNamespace
+		s.Key = "pods{" + canonical(s.pods) + "} in namespace " + policyNamespace
 	} else {
 		nsSel, err := selector(peer.NamespaceSelector)
 		if err != nil {
 			return PeerSelector{}, fmt.Errorf("namespaceSelector: %w", err)
 		}
 		s.namespaces = nsSel
-		s.Key = "pods{" + s.pods.String() + "} in namespaces{" + nsSel.String() + "}"
+		s.Key = "pods{" + canonical(s.pods) + "} in namespaces{" + canonical(nsSel) + "}"
 	}
 	s.Name = ovnname.PeerAddressSet(s.Key)
 	return s, nil
+}
+
+// canonical spells a selector one way whatever way it was written:
+// requirements sorted by key and values sorted (as labels.Selector keeps
+// them), and a one-value "in" written as the "=" it means. Everything is "".
+func canonical(sel labels.Selector) string {
+	reqs, _ := sel.Requirements()
+	parts := make([]string, len(reqs))
+	for i, r := range reqs {
+		values := r.ValuesUnsorted()
+		sort.Strings(values)
+		switch op := r.Operator(); {
+		case len(values) == 1 && (op == selection.In || op == selection.Equals || op == selection.DoubleEquals):
+			parts[i] = r.Key() + "=" + values[0]
+		case len(values) == 1 && (op == selection.NotIn || op == selection.NotEquals):
+			parts[i] = r.Key() + "!=" + values[0]
+		default:
+			parts[i] = r.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // CrossNamespace reports whether the selector reaches pods by their
