@@ -74,13 +74,7 @@ func (c *Client) AddressSetFound(name string) (bool, error) {
 // nothing to change.
 func (c *Client) AddressSetEditOps(name string, add, remove []string) ([]ovsdb.Operation, error) {
 	as := &nbdb.AddressSet{Name: name}
-	var muts []model.Mutation
-	if len(add) > 0 {
-		muts = append(muts, ovsdbtxn.InsertRefs(&as.Addresses, add...))
-	}
-	if len(remove) > 0 {
-		muts = append(muts, ovsdbtxn.DeleteRefs(&as.Addresses, remove...))
-	}
+	muts := ovsdbtxn.EditSet(&as.Addresses, add, remove)
 	if len(muts) == 0 {
 		return nil, nil
 	}
