@@ -27,6 +27,8 @@ type GarbageCollector struct {
 	Network *Network
 	// Subnets is told when a release changes a subnet's usage.
 	Subnets *SubnetReconciler
+	// PeerSets collects the shared peer address sets no ACL names.
+	PeerSets *peerSets
 }
 
 // Run sweeps every GCInterval until ctx ends.
@@ -169,6 +171,8 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 			return g.exists(ctx, &networkingv1.NetworkPolicy{}, o.Namespace, o.Name)
 		case ovn.KindNamespace:
 			return g.exists(ctx, &corev1.Namespace{}, "", o.Name)
+		case ovn.KindPeerSelector:
+			return true // collected below, knowing which sets policies use
 		}
 		return true // a kind this version does not know: leave it alone
 	}
@@ -179,7 +183,13 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 	if len(ops) > 0 {
 		log.FromContext(ctx).Info("removing northbound rows of gone objects", "ops", len(ops))
 	}
-	return g.Network.NB.Transact(ctx, ops)
+	if err := g.Network.NB.Transact(ctx, ops); err != nil {
+		return err
+	}
+	if g.PeerSets == nil {
+		return nil
+	}
+	return g.PeerSets.collect(ctx)
 }
 
 // exists reports whether the object is in the cache; on a read error it

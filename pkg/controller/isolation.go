@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -56,13 +57,19 @@ func (r *IsolationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // namespaceWithPolicies maps a pod to its namespace when a policy there
-// could isolate it; pods of namespaces without policies cost nothing.
+// selects it, so isolates it (called with the old pod and the new on an
+// update); other pods cost no reconcile.
 func (r *IsolationReconciler) namespaceWithPolicies(ctx context.Context, obj client.Object) []reconcile.Request {
 	var list networkingv1.NetworkPolicyList
-	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.Limit(1), readOnly); err != nil || len(list.Items) == 0 {
+	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), readOnly); err != nil {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetNamespace()}}}
+	for i := range list.Items {
+		if selectsPod(&list.Items[i], labels.Set(obj.GetLabels())) {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetNamespace()}}}
+		}
+	}
+	return nil
 }
 
 // Reconcile converges one namespace's deny groups.

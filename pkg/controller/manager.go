@@ -211,7 +211,8 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
 	subnets := NewSubnetReconciler(c, network, rec)
-	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets}
+	peers := newPeerSets(c, network.NB)
+	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets, PeerSets: peers}
 	pods := &PodReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets,
 		Metrics: NewMetrics(reg, network.IPAM, mgr.GetCache())}
 	for _, setup := range []func(ctrl.Manager) error{
@@ -220,7 +221,8 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 		pods.SetupWithManager,
 		(&NodeReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
 		(&ServiceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
-		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
+		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec, Sets: peers}).SetupWithManager,
+		(&PeerSetReconciler{Client: c, Sets: peers}).SetupWithManager,
 		(&IsolationReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
 	} {
 		if err := setup(mgr); err != nil {

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,14 +35,18 @@ const (
 )
 
 // NetworkPolicyReconciler keeps each NetworkPolicy's port group (the pods
-// it selects, carrying its allow ACLs) and address sets (its peers) in
-// step with the policy, the pods' labels and addresses, and the namespaces'
-// labels. The default deny of isolated pods is the IsolationReconciler's.
+// it selects, carrying its allow ACLs) and its named-port address sets in
+// step with the policy and the pods' labels, addresses and ports, and
+// makes sure the shared sets of its selector peers exist; their content is
+// the PeerSetReconciler's. The default deny of isolated pods is the
+// IsolationReconciler's.
 type NetworkPolicyReconciler struct {
 	// Client reads policies, pods and namespaces from the manager's cache.
 	Client client.Client
 	// Network holds the northbound client.
 	Network *Network
+	// Sets are the shared peer address sets.
+	Sets *peerSets
 	// Recorder emits Events on policies with unsupported content.
 	Recorder events.EventRecorder
 	// reported holds, per policy, the problems last reported, so an
@@ -50,8 +55,8 @@ type NetworkPolicyReconciler struct {
 }
 
 // SetupWithManager registers the reconciler: a policy is reconciled when
-// it changes, when a pod of its namespace or of a namespace its selectors
-// reach changes, and when a namespace's labels or logging change.
+// it changes, when a pod it selects (or whose named port it resolves)
+// changes, and when its namespace's logging changes.
 func (r *NetworkPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&networkingv1.NetworkPolicy{}).
@@ -89,6 +94,11 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	logging, _ := loggingOf(ns) // a bad annotation logs nothing; the IsolationReconciler reports it
 	want := netpol.Translate(p, cluster, logging)
 	r.report(p, want.Problems)
+	// The shared sets first: an ACL naming a set not (yet) in NB would
+	// make ovn-northd drop the ACL.
+	if err := r.Sets.use(ctx, req.NamespacedName, want.Peers); err != nil {
+		return ctrl.Result{}, err
+	}
 	ops, err := r.ops(owner, want)
 	if err == nil {
 		err = r.Network.NB.Transact(ctx, ops)
@@ -98,13 +108,14 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	if len(ops) > 0 {
 		log.FromContext(ctx).V(1).Info("networkpolicy programmed", "pods", len(want.PortGroup.Ports),
-			"acls", len(want.PortGroup.ACLs), "addressSets", len(want.AddressSets))
+			"acls", len(want.PortGroup.ACLs), "addressSets", len(want.AddressSets), "peerSets", len(want.Peers))
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.Sets.drop(ctx, req.NamespacedName, peerNames(want.Peers))
 }
 
-// ops builds the policy's one transaction: its address sets, the removal
-// of sets it no longer needs, and its port group.
+// ops builds the policy's one transaction: its named-port address sets,
+// the removal of those it no longer needs (and of the per-policy peer sets
+// of versions before the shared ones), and its port group.
 func (r *NetworkPolicyReconciler) ops(owner ovn.Owner, want netpol.Policy) ([]ovnOp, error) {
 	var ops []ovnOp
 	keep := make(map[string]bool, len(want.AddressSets))
@@ -140,7 +151,7 @@ func (r *NetworkPolicyReconciler) remove(ctx context.Context, owner ovn.Owner) e
 	if err := r.Network.NB.Transact(ctx, append(ops, sets...)); err != nil {
 		return fmt.Errorf("remove networkpolicy %s/%s: %w", owner.Namespace, owner.Name, err)
 	}
-	return nil
+	return r.Sets.drop(ctx, types.NamespacedName{Namespace: owner.Namespace, Name: owner.Name}, nil)
 }
 
 // report leaves a Warning Event on a policy whose problems changed.
@@ -158,11 +169,22 @@ func (r *NetworkPolicyReconciler) report(p *networkingv1.NetworkPolicy, problems
 		"left out, the rest of the policy is enforced: %s", text)
 }
 
-// policiesOfPod maps a pod to the policies that may select it or name it
-// as a peer: those of its namespace and the cross-namespace ones whose
-// namespaceSelector takes its namespace.
+// policiesOfPod maps a pod to the policies whose rows it can change: those
+// of its namespace that select it (their port group) or resolve a named
+// port on it (a named-port set), and the cross-namespace ones resolving a
+// named port on pods of its namespace. Its place in shared peer sets is
+// the PeerSetReconciler's. For an update, it is called with the old pod
+// and the new, so a selector the pod left is reached too.
 func (r *NetworkPolicyReconciler) policiesOfPod(ctx context.Context, obj client.Object) []reconcile.Request {
-	reqs := r.policiesIn(ctx, obj.GetNamespace())
+	var list networkingv1.NetworkPolicyList
+	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), readOnly); err != nil {
+		log.FromContext(ctx).Error(err, "list networkpolicies", "namespace", obj.GetNamespace())
+		return nil
+	}
+	podLabels := labels.Set(obj.GetLabels())
+	reqs := requestsOf(list.Items, func(p *networkingv1.NetworkPolicy) bool {
+		return selectsPod(p, podLabels) || resolvesOnPodOfOwnNamespace(p, podLabels)
+	})
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {
 		return reqs
@@ -172,7 +194,8 @@ func (r *NetworkPolicyReconciler) policiesOfPod(ctx context.Context, obj client.
 
 // policiesOfNamespace maps a namespace to its own policies (its logging
 // annotation names their severity) and to every cross-namespace policy: a
-// label change may add the namespace to a selector or take it out.
+// label change may add the namespace to a named port's peers or take it
+// out.
 func (r *NetworkPolicyReconciler) policiesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
 	return append(r.policiesIn(ctx, obj.GetName()), r.crossNamespacePolicies(ctx, nil, true)...)
 }

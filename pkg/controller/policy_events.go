@@ -33,3 +33,13 @@ var namespacePolicyChanges = predicate.Funcs{
 			e.ObjectOld.GetAnnotations()[annotation.ACLLogging] != e.ObjectNew.GetAnnotations()[annotation.ACLLogging]
 	},
 }
+
+// namespaceLabelChanges passes namespace label changes only: they move
+// the namespace's pods in or out of namespaceSelectors.
+var namespaceLabelChanges = predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+	DeleteFunc: func(event.DeleteEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return !maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+	},
+}

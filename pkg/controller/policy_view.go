@@ -18,10 +18,12 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovn"
 )
 
-// policyCrossNamespaceField indexes NetworkPolicies that may concern pods
-// of other namespaces (a namespaceSelector peer, or an egress named port
-// with no peers or an ipBlock peer, resolved on pods of every namespace),
-// so a pod event reaches them without listing every policy of the cluster.
+// policyCrossNamespaceField indexes NetworkPolicies whose own rows depend
+// on pods of other namespaces: an egress named port resolved on peers
+// selected by namespaceSelector, on an ipBlock's pods or, without peers,
+// on every pod. A pod event reaches them without listing every policy of
+// the cluster. (Selector peers alone do not count: their shared sets
+// follow pods by themselves.)
 const policyCrossNamespaceField = "ovnet.io/cross-namespace"
 
 func indexPolicyCrossNamespace(obj client.Object) []string {
@@ -32,17 +34,24 @@ func indexPolicyCrossNamespace(obj client.Object) []string {
 }
 
 func crossNamespace(p *networkingv1.NetworkPolicy) bool {
-	for _, r := range p.Spec.Ingress {
-		if peersCrossNamespace(r.From) {
-			return true
-		}
-	}
-	for _, r := range p.Spec.Egress {
+	for _, r := range namedPortEgress(p) {
 		if peersCrossNamespace(r.To) || anyPodEgress(r) {
 			return true
 		}
 	}
 	return false
+}
+
+// namedPortEgress returns the egress rules naming a port: the only rules
+// whose rows depend on their peers' pods (a named port resolves on them).
+func namedPortEgress(p *networkingv1.NetworkPolicy) []networkingv1.NetworkPolicyEgressRule {
+	var out []networkingv1.NetworkPolicyEgressRule
+	for _, r := range p.Spec.Egress {
+		if namesPort(r.Ports) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // anyPodEgress: an egress rule naming a port resolves the name on pods of
@@ -58,6 +67,33 @@ func anyPodEgress(r networkingv1.NetworkPolicyEgressRule) bool {
 	for _, peer := range r.To {
 		if peer.IPBlock != nil {
 			return true
+		}
+	}
+	return false
+}
+
+// selectsPod reports whether the policy's podSelector takes a pod with
+// podLabels (of the policy's namespace).
+func selectsPod(p *networkingv1.NetworkPolicy, podLabels labels.Set) bool {
+	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+	return err == nil && sel.Matches(podLabels)
+}
+
+// resolvesOnPodOfOwnNamespace reports whether an egress named port of the
+// policy may resolve on a pod of its own namespace with podLabels.
+func resolvesOnPodOfOwnNamespace(p *networkingv1.NetworkPolicy, podLabels labels.Set) bool {
+	for _, r := range namedPortEgress(p) {
+		if anyPodEgress(r) {
+			return true
+		}
+		for _, peer := range r.To {
+			if peer.NamespaceSelector != nil {
+				continue // the cross-namespace index reaches it
+			}
+			sel, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+			if err == nil && (peer.PodSelector == nil || sel.Matches(podLabels)) {
+				return true
+			}
 		}
 	}
 	return false
@@ -139,18 +175,23 @@ func (v policyView) addPods(ctx context.Context, c *netpol.Cluster, namespace st
 	return nil
 }
 
-// clusterFor reads the namespaces and the pods of the namespaces policy p
-// can concern: its own and those its namespaceSelectors select (all of
-// them for an egress named port without peers or to an ipBlock).
+// clusterFor reads the pods policy p's own rows depend on: those of its
+// namespace, and for an egress named port those of the namespaces its
+// peers select (every namespace without peers or with an ipBlock). Peers
+// without named ports need nothing: their shared sets are kept apart.
 func (v policyView) clusterFor(ctx context.Context, p *networkingv1.NetworkPolicy) (netpol.Cluster, error) {
+	c := netpol.Cluster{Pods: map[string][]netpol.Pod{}}
+	if err := v.addPods(ctx, &c, p.Namespace); err != nil {
+		return netpol.Cluster{}, err
+	}
+	if len(namedPortEgress(p)) == 0 {
+		return c, nil
+	}
 	namespaces, err := v.namespaces(ctx)
 	if err != nil {
 		return netpol.Cluster{}, err
 	}
-	c := netpol.Cluster{Namespaces: namespaces, Pods: map[string][]netpol.Pod{}}
-	if err := v.addPods(ctx, &c, p.Namespace); err != nil {
-		return netpol.Cluster{}, err
-	}
+	c.Namespaces = namespaces
 	for _, name := range peerNamespaces(p, namespaces) {
 		if err := v.addPods(ctx, &c, name); err != nil {
 			return netpol.Cluster{}, err
@@ -159,16 +200,12 @@ func (v policyView) clusterFor(ctx context.Context, p *networkingv1.NetworkPolic
 	return c, nil
 }
 
-// peerNamespaces lists the namespaces p's peers select.
+// peerNamespaces lists the namespaces the peers of p's egress named ports
+// select.
 func peerNamespaces(p *networkingv1.NetworkPolicy, namespaces map[string]netpol.Namespace) []string {
 	var selectors []*metav1.LabelSelector
 	everything := false
-	for _, r := range p.Spec.Ingress {
-		for _, peer := range r.From {
-			selectors = append(selectors, peer.NamespaceSelector)
-		}
-	}
-	for _, r := range p.Spec.Egress {
+	for _, r := range namedPortEgress(p) {
 		for _, peer := range r.To {
 			selectors = append(selectors, peer.NamespaceSelector)
 		}

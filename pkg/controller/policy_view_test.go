@@ -29,8 +29,12 @@ func TestPolicyReach(t *testing.T) {
 	}{
 		{name: "pod selector only", spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
 			From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}}},
+		// Its shared set follows the namespaces' labels; the policy's own rows do not.
 		{name: "namespace selector", spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
-			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: teamB}}}}}, wantCross: true, wantPeers: []string{"b"}},
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: teamB}}}}}},
+		{name: "egress named port to a namespace selector", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{
+			To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: teamB}}, Ports: []networkingv1.NetworkPolicyPort{{Port: &named}}}}},
+			wantCross: true, wantPeers: []string{"b"}},
 		{name: "egress named port to anyone", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{
 			Ports: []networkingv1.NetworkPolicyPort{{Port: &named}}}}}, wantCross: true, wantPeers: []string{"a", "b"}},
 		{name: "egress numbered port to anyone", spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{

@@ -2,7 +2,6 @@ package netpol
 
 import (
 	"fmt"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -38,39 +37,6 @@ func matching(pods []Pod, sel labels.Selector) []Pod {
 		}
 	}
 	return out
-}
-
-// peerPods returns the pods a podSelector/namespaceSelector peer stands
-// for: with only a podSelector, pods of the policy's namespace; with a
-// namespaceSelector, pods of the namespaces it selects, narrowed by the
-// podSelector when both are given.
-func peerPods(policyNamespace string, peer networkingv1.NetworkPolicyPeer, c Cluster) ([]Pod, error) {
-	namespaces := []string{policyNamespace}
-	if peer.NamespaceSelector != nil {
-		nsSel, err := selector(peer.NamespaceSelector)
-		if err != nil {
-			return nil, fmt.Errorf("namespaceSelector: %w", err)
-		}
-		namespaces = namespaces[:0]
-		for name, ns := range c.Namespaces {
-			if nsSel.Matches(labels.Set(ns.Labels)) {
-				namespaces = append(namespaces, name)
-			}
-		}
-		sort.Strings(namespaces)
-	}
-	podSel := labels.Everything()
-	if peer.PodSelector != nil {
-		var err error
-		if podSel, err = selector(peer.PodSelector); err != nil {
-			return nil, fmt.Errorf("podSelector: %w", err)
-		}
-	}
-	var out []Pod
-	for _, ns := range namespaces {
-		out = append(out, matching(c.Pods[ns], podSel)...)
-	}
-	return out, nil
 }
 
 // allPods returns every addressed pod of the cluster.

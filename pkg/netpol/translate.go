@@ -14,10 +14,14 @@ import (
 )
 
 // Policy is what a NetworkPolicy needs in OVN: a port group of the pods it
-// selects, holding its allow ACLs, and the address sets those name.
+// selects, holding its allow ACLs, the address sets of its own those name
+// (named ports), and the shared sets of its selector peers.
 type Policy struct {
 	PortGroup   PortGroup
 	AddressSets []AddressSet
+	// Peers are the distinct selector peers whose shared address sets the
+	// ACLs name; their content is the controller's to keep.
+	Peers []PeerSelector
 	// Problems are parts of the policy that cannot be enforced and were
 	// left out; each leaves the policy allowing less, never more.
 	Problems []string
@@ -46,6 +50,7 @@ func Translate(p *networkingv1.NetworkPolicy, c Cluster, log Logging) Policy {
 	}
 	out.PortGroup.ACLs = t.acls
 	out.AddressSets = t.sets
+	out.Peers = t.peerSels
 	out.Problems = t.problems
 	return out
 }
@@ -59,6 +64,7 @@ type translator struct {
 	selected []Pod
 	acls     []ACL
 	sets     []AddressSet
+	peerSels []PeerSelector
 	problems []string
 }
 
@@ -95,6 +101,7 @@ func (t *translator) rule(dir Direction, index int, peers []networkingv1.Network
 	}
 	numeric, named := splitPorts(ports)
 	if len(ports) == 0 || len(numeric) > 0 {
+		t.usePeers(peer.selectors)
 		t.allow(dir, and(f.port+" == @"+t.pg, peer.match, or(numeric)))
 	}
 	for _, np := range named {
@@ -108,8 +115,8 @@ type peerSet struct {
 	match string
 	// any is set when the rule names no peer: every address.
 	any bool
-	// pods are the pods the selector peers select.
-	pods []Pod
+	// selectors are the selector peers kept.
+	selectors []PeerSelector
 	// blocks are the ipBlock peers kept.
 	blocks []ipBlock
 }
@@ -121,7 +128,10 @@ func (s peerSet) podsAmong(c Cluster) []Pod {
 	if s.any {
 		return allPods(c)
 	}
-	out := append([]Pod(nil), s.pods...)
+	var out []Pod
+	for _, sel := range s.selectors {
+		out = append(out, sel.PodsIn(c)...)
+	}
 	if len(s.blocks) == 0 {
 		return out
 	}
@@ -145,7 +155,6 @@ func (t *translator) peers(dir Direction, key string, peers []networkingv1.Netwo
 	f := fieldsOf(dir)
 	var set peerSet
 	var terms []string
-	selectorPeers := false
 	for i, peer := range peers {
 		if peer.IPBlock != nil {
 			block, err := parseIPBlock(peer.IPBlock)
@@ -157,22 +166,41 @@ func (t *translator) peers(dir Direction, key string, peers []networkingv1.Netwo
 			terms = append(terms, block.match(f.peerIP))
 			continue
 		}
-		matched, err := peerPods(t.policy.Namespace, peer, t.cluster)
+		sel, err := NewPeerSelector(t.policy.Namespace, peer)
 		if err != nil {
 			t.problem("%s rule %s peer %d: %v: peer left out", dir, indexOf(key), i, err)
 			continue
 		}
-		selectorPeers = true
-		set.pods = append(set.pods, matched...)
+		if !containsSelector(set.selectors, sel) {
+			set.selectors = append(set.selectors, sel)
+		}
 	}
-	if selectorPeers {
-		terms = append([]string{f.peerIP + " == $" + t.addressSet(key, ipsOf(set.pods))}, terms...)
+	if len(set.selectors) > 0 {
+		terms = append([]string{peerMatch(f.peerIP, set.selectors)}, terms...)
 	}
 	if len(terms) == 0 {
 		return peerSet{}, false
 	}
 	set.match = or(terms)
 	return set, true
+}
+
+// usePeers records the shared sets an ACL of the policy names.
+func (t *translator) usePeers(sels []PeerSelector) {
+	for _, s := range sels {
+		if !containsSelector(t.peerSels, s) {
+			t.peerSels = append(t.peerSels, s)
+		}
+	}
+}
+
+func containsSelector(sels []PeerSelector, s PeerSelector) bool {
+	for _, have := range sels {
+		if have.Name == s.Name {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(key string) string { return key[strings.IndexByte(key, '/')+1:] }
@@ -236,6 +264,9 @@ func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer 
 		numbers = append(numbers, n)
 	}
 	sort.Slice(numbers, func(i, j int) bool { return numbers[i] < numbers[j] })
+	if dir == Ingress && len(numbers) > 0 {
+		t.usePeers(peer.selectors)
+	}
 	for _, n := range numbers {
 		set := t.addressSet(fmt.Sprintf("%s/%s/%s/%d", key, l4, np.name, n), byNumber[n])
 		t.allow(dir, and(f.port+" == @"+t.pg, field+" == $"+set, peerMatch, fmt.Sprintf("%s.dst == %d", l4, n)))

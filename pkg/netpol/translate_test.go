@@ -61,12 +61,20 @@ func i32(v int32) *int32 { return &v }
 
 var (
 	pg      = ovnname.PolicyPortGroup("a", "p")
-	asIn0   = ovnname.PolicyAddressSet("a", "p", "ingress/0")
-	asEg0   = ovnname.PolicyAddressSet("a", "p", "egress/0")
 	webOnly = metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
 	// egressOnly isolates egress only, as the API's policyTypes say.
 	egressOnly = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
 )
+
+// shared is the name of the shared address set of a peer of a policy of
+// namespace "a".
+func shared(peer networkingv1.NetworkPolicyPeer) string {
+	s, err := NewPeerSelector("a", peer)
+	if err != nil {
+		panic(err)
+	}
+	return s.Name
+}
 
 // asEgHTTP is the address set of the pods whose port "http" (TCP) is n,
 // for the first egress rule.
@@ -102,29 +110,29 @@ func TestTranslate(t *testing.T) {
 			name: "podSelector peer: pods of the policy's namespace",
 			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}}}}},
-			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
-				sets: map[string][]string{asIn0: {"10.16.0.11"}}},
+			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")})},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}}},
 		},
 		{
 			name: "namespaceSelector peer: every pod of the selected namespaces",
 			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: labelSel("team", "y")}}}}},
-			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
-				sets: map[string][]string{asIn0: {"10.16.1.10", "10.16.1.11"}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")})},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}): {"10.16.1.10", "10.16.1.11"}}},
 		},
 		{
 			name: "both selectors in one peer: intersection",
 			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")}}}}},
-			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
-				sets: map[string][]string{asIn0: {"10.16.0.10", "10.16.1.11"}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")})},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")}): {"10.16.0.10", "10.16.1.11"}}},
 		},
 		{
 			name: "selectors as two peers: union",
 			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}, {NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}}}}},
-			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + asIn0},
-				sets: map[string][]string{asIn0: {"10.16.0.11", "10.16.1.10"}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == {$" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + ", $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}) + "}"},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}, shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}): {"10.16.1.10"}}},
 		},
 		{
 			name: "ipBlock with except, beside a selector",
@@ -132,8 +140,8 @@ func TestTranslate(t *testing.T) {
 				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "172.17.0.0/16", Except: []string{"172.17.1.0/24", "172.17.0.0/24"}}},
 					{PodSelector: labelSel("app", "none")}}}}},
 			want: want{ports: []string{"db.a", "web.a"},
-				acls: []string{"to-lport outport == @" + pg + " && (ip4.src == $" + asIn0 + " || (ip4.src == 172.17.0.0/16 && ip4.src != {172.17.0.0/24, 172.17.1.0/24}))"},
-				sets: map[string][]string{asIn0: {}}},
+				acls: []string{"to-lport outport == @" + pg + " && (ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "none")}) + " || (ip4.src == 172.17.0.0/16 && ip4.src != {172.17.0.0/24, 172.17.1.0/24}))"},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "none")}): {}}},
 		},
 		{
 			name: "ports: TCP, UDP, SCTP, protocol only, endPort",
@@ -169,8 +177,8 @@ func TestTranslate(t *testing.T) {
 			name: "egress: from-lport, peers as destination",
 			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
 				To: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}}, Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, intstr.FromInt32(53))}}}},
-			want: want{ports: []string{"web.a"}, acls: []string{"from-lport inport == @" + pg + " && ip4.dst == $" + asEg0 + " && udp.dst == 53"},
-				sets: map[string][]string{asEg0: {"10.16.0.11"}}},
+			want: want{ports: []string{"web.a"}, acls: []string{"from-lport inport == @" + pg + " && ip4.dst == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + " && udp.dst == 53"},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}}},
 		},
 		{
 			name: "egress named port resolves on the peers",
@@ -184,7 +192,6 @@ func TestTranslate(t *testing.T) {
 					"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/9090") + " && tcp.dst == 9090",
 				},
 				sets: map[string][]string{
-					asEg0: {"10.16.0.10", "10.16.0.11", "10.16.1.10", "10.16.1.11"},
 					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8080"): {"10.16.0.10"},
 					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8081"): {"10.16.1.11"},
 					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/9090"): {"10.16.0.11"},
@@ -226,7 +233,7 @@ func TestTranslate(t *testing.T) {
 					"from-lport inport == @" + pg + " && ip4.dst == $" + asEgHTTP(8081) + " && tcp.dst == 8081",
 					"from-lport inport == @" + pg + " && ip4.dst == $" + asEgHTTP(9090) + " && tcp.dst == 9090",
 				},
-				sets: map[string][]string{asEg0: {"10.16.0.11"}, asEgHTTP(8081): {"10.16.1.11"}, asEgHTTP(9090): {"10.16.0.11"}}},
+				sets: map[string][]string{asEgHTTP(8081): {"10.16.1.11"}, asEgHTTP(9090): {"10.16.0.11"}}},
 		},
 		{
 			name: "egress named port to an ipBlock holding no pod resolves on nothing",
@@ -261,8 +268,8 @@ func TestTranslate(t *testing.T) {
 				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
 			want: want{ports: []string{"web.a"},
 				acls: []string{"to-lport outport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080") +
-					" && (ip4.src == $" + asIn0 + " || ip4.src == 10.16.1.0/24) && tcp.dst == 8080"},
-				sets: map[string][]string{asIn0: {"10.16.0.11"}, ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"}}},
+					" && (ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + " || ip4.src == 10.16.1.0/24) && tcp.dst == 8080"},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}, ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"}}},
 		},
 		{
 			name: "egress endPort range and bare protocol to an ipBlock",
@@ -279,8 +286,8 @@ func TestTranslate(t *testing.T) {
 				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: labelSel("team", "y")}, {IPBlock: &networkingv1.IPBlock{CIDR: "172.17.0.0/16"}}},
 				Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptrProto(corev1.ProtocolUDP), Port: ptrIntstr(intstr.FromInt32(50)), EndPort: i32(60)}}}}},
 			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg +
-				" && (ip4.src == $" + asIn0 + " || ip4.src == 172.17.0.0/16) && (udp.dst >= 50 && udp.dst <= 60)"},
-				sets: map[string][]string{asIn0: {"10.16.1.10", "10.16.1.11"}}},
+				" && (ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}) + " || ip4.src == 172.17.0.0/16) && (udp.dst >= 50 && udp.dst <= 60)"},
+				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}): {"10.16.1.10", "10.16.1.11"}}},
 		},
 		{
 			name: "policyTypes Egress only: ingress rules ignored",
@@ -321,6 +328,9 @@ func TestTranslate(t *testing.T) {
 			sets := map[string][]string{}
 			for _, s := range got.AddressSets {
 				sets[s.Name] = s.Addresses
+			}
+			for _, s := range got.Peers {
+				sets[s.Name] = Addresses(s.PodsIn(testCluster()))
 			}
 			if len(sets) != len(tt.want.sets) {
 				t.Errorf("address sets %v, want %v", sets, tt.want.sets)

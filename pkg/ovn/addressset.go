@@ -2,6 +2,7 @@ package ovn
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -56,4 +57,79 @@ func deleteRows[T any, P interface {
 		ops = append(ops, more...)
 	}
 	return ops, nil
+}
+
+// AddressSetFound reports whether the cache holds the address set.
+func (c *Client) AddressSetFound(name string) (bool, error) {
+	_, found, err := ovsdbtxn.Get(c.db, &nbdb.AddressSet{Name: name})
+	if err != nil {
+		return false, fmt.Errorf("address set %s: %w", name, err)
+	}
+	return found, nil
+}
+
+// AddressSetEditOps returns the op that adds and removes single addresses
+// of an existing address set, without reading or rewriting the rest: the
+// cost of one pod's change, whatever the set's size. None when there is
+// nothing to change.
+func (c *Client) AddressSetEditOps(name string, add, remove []string) ([]ovsdb.Operation, error) {
+	as := &nbdb.AddressSet{Name: name}
+	muts := ovsdbtxn.EditSet(&as.Addresses, add, remove)
+	if len(muts) == 0 {
+		return nil, nil
+	}
+	ops, err := c.db.DB().Where(as).Mutate(as, muts...)
+	if err != nil {
+		return nil, fmt.Errorf("edit address set %s: %w", name, err)
+	}
+	return ops, nil
+}
+
+// DeleteAddressSetOps removes an address set; none when it is already gone.
+func (c *Client) DeleteAddressSetOps(name string) ([]ovsdb.Operation, error) {
+	return deleteOps(c, "address set "+name, &nbdb.AddressSet{Name: name})
+}
+
+// OwnedAddressSets returns the names of the address sets whose owner has
+// kind.
+func (c *Client) OwnedAddressSets(kind string) ([]string, error) {
+	sets, err := ovsdbtxn.List(c.db, func(as *nbdb.AddressSet) bool {
+		o, ok := OwnerOf(as.ExternalIDs)
+		return ok && o.Kind == kind
+	})
+	if err != nil {
+		return nil, fmt.Errorf("address sets of kind %s: %w", kind, err)
+	}
+	names := make([]string, len(sets))
+	for i, as := range sets {
+		names[i] = as.Name
+	}
+	return names, nil
+}
+
+// NamedAddressSets returns the names of the address sets some ACL's
+// match refers to ("$name").
+func (c *Client) NamedAddressSets() (map[string]bool, error) {
+	acls, err := ovsdbtxn.List(c.db, func(a *nbdb.ACL) bool { return strings.Contains(a.Match, "$") })
+	if err != nil {
+		return nil, fmt.Errorf("acls: %w", err)
+	}
+	named := map[string]bool{}
+	for _, a := range acls {
+		for rest := a.Match; ; {
+			i := strings.IndexByte(rest, '$')
+			if i < 0 {
+				break
+			}
+			rest = rest[i+1:]
+			end := strings.IndexFunc(rest, func(r rune) bool {
+				return !(r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+			})
+			if end < 0 {
+				end = len(rest)
+			}
+			named[rest[:end]] = true
+		}
+	}
+	return named, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/model"
@@ -38,6 +39,9 @@ func ParseEndpoints(s string) []string { return annotation.SplitList(s) }
 // ovnet manages.
 type Client struct {
 	db *ovsdbtxn.Client
+	// knownPorts remembers the UUID of each switch port a port group named,
+	// by port name (see portUUIDs).
+	knownPorts sync.Map
 }
 
 // Connect dials the northbound database, waits for the initial monitor

@@ -16,6 +16,9 @@ const (
 	// ExternalIDSwitch records the logical switch a port was put on, so a port
 	// can be found and moved without scanning every switch's port list.
 	ExternalIDSwitch = "ovnet.io/logical-switch"
+	// ExternalIDSelector records, on a shared peer address set, the
+	// selectors whose pods it holds, in readable form.
+	ExternalIDSelector = "ovnet.io/selector"
 )
 
 // Kinds of owning objects.
@@ -32,6 +35,10 @@ const (
 	// deny groups. (Private/allow ACLs sit on a subnet's switch and are the
 	// Subnet's, as a Subnet may be private without a namespace.)
 	KindNamespace = "Namespace"
+	// KindPeerSelector owns an address set shared by every policy peer
+	// with the same selectors; its name is the set's. It lives while some
+	// policy's ACL names it.
+	KindPeerSelector = "PeerSelector"
 )
 
 // Owner names the Kubernetes object a northbound row exists for.

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
@@ -84,13 +83,7 @@ func (c *Client) RouterPoliciesOps(router string, owner Owner, want []RouterPoli
 		}
 		ops, created = append(ops, create...), append(created, row.UUID)
 	}
-	var muts []model.Mutation
-	if len(created) > 0 {
-		muts = append(muts, ovsdbtxn.InsertRefs(&lr.Policies, created...))
-	}
-	if len(stale) > 0 {
-		muts = append(muts, ovsdbtxn.DeleteRefs(&lr.Policies, stale...))
-	}
+	muts := ovsdbtxn.EditSet(&lr.Policies, created, stale)
 	if len(muts) == 0 {
 		return nil, nil
 	}

@@ -102,6 +102,7 @@ func (c *Client) SwitchPortOps(want SwitchPort) ([]ovsdb.Operation, error) {
 // DeleteSwitchPortOps detaches a port from its switch; OVSDB then removes
 // the unreferenced row. None if the port is already gone.
 func (c *Client) DeleteSwitchPortOps(name string) ([]ovsdb.Operation, error) {
+	c.knownPorts.Delete(name) // a port group's next lookup reads the cache
 	have, err := c.portByName(name)
 	if err != nil || have == nil {
 		return nil, err

@@ -26,16 +26,28 @@ func (c *Client) portGroupByName(name string) (*nbdb.PortGroup, error) {
 }
 
 // portUUIDs resolves port names to the UUIDs of the ports in the cache.
+// A port's name and UUID are fixed for its life, so a UUID found once is
+// reused while the cache still holds that row: reading the row itself
+// copies it through JSON (libovsdb's model.Clone), which for the hundreds
+// of ports of a namespace's deny groups was most of a policy reconcile.
 func (c *Client) portUUIDs(names []string) ([]string, error) {
+	rows := c.db.DB().Cache().Table(nbdb.LogicalSwitchPortTable)
 	uuids := make([]string, 0, len(names))
 	for _, name := range names {
+		if uuid, ok := c.knownPorts.Load(name); ok && rows != nil && rows.HasRow(uuid.(string)) {
+			uuids = append(uuids, uuid.(string))
+			continue
+		}
 		lsp, err := c.portByName(name)
 		if err != nil {
 			return nil, fmt.Errorf("logical switch port %s: %w", name, err)
 		}
-		if lsp != nil {
-			uuids = append(uuids, lsp.UUID)
+		if lsp == nil {
+			c.knownPorts.Delete(name)
+			continue
 		}
+		c.knownPorts.Store(name, lsp.UUID)
+		uuids = append(uuids, lsp.UUID)
 	}
 	return uuids, nil
 }

@@ -120,3 +120,40 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// A port deleted and made again under its name is a new row: the group
+// names the new one, however the old one's UUID was remembered.
+func TestPortGroupFollowsRecreatedPort(t *testing.T) {
+	c, view := connect(t)
+	ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner})
+	commit(t, c, ops, err)
+	port := ovn.SwitchPort{Switch: "s1", Name: "a.ns", Owner: ovn.Owner{Kind: ovn.KindPod, Namespace: "ns", Name: "a"}}
+	want := ovn.PortGroup{Name: "pg_y", Owner: policyOwner, Ports: []string{"a.ns"}}
+	portUUID := func() string {
+		ports := harness.List(t, view, func(p *nbdb.LogicalSwitchPort) bool { return p.Name == "a.ns" })
+		if len(ports) != 1 {
+			return ""
+		}
+		return ports[0].UUID
+	}
+	var first string
+	for round := range 2 {
+		ops, err = c.SwitchPortOps(port)
+		commit(t, c, ops, err)
+		ops, err = c.PortGroupOps(want)
+		commit(t, c, ops, err)
+		waitFor(t, "the group naming the port", func() bool {
+			pgs := harness.List(t, view, func(pg *nbdb.PortGroup) bool { return pg.Name == "pg_y" })
+			uuid := portUUID()
+			return uuid != "" && len(pgs) == 1 && len(pgs[0].Ports) == 1 && pgs[0].Ports[0] == uuid
+		})
+		if round == 0 {
+			first = portUUID()
+			ops, err = c.DeleteSwitchPortOps("a.ns")
+			commit(t, c, ops, err)
+			waitFor(t, "the port gone", func() bool { return portUUID() == "" })
+		} else if portUUID() == first {
+			t.Fatalf("the port made again kept its UUID %s: the test shows nothing", first)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 const (
 	prefixPolicyGroup = "ovnet_np_"
 	prefixAddressSet  = "ovnet_as_"
+	prefixPeerSet     = "ovnet_ps_"
 	prefixDenyIngress = "ovnet_deny_in_"
 	prefixDenyEgress  = "ovnet_deny_out_"
 	// hashChars of hex (64 bits) make a collision among a cluster's
@@ -46,6 +47,12 @@ func PolicyPortGroup(namespace, policy string) string {
 // (direction, rule, and for named ports the port).
 func PolicyAddressSet(namespace, policy, key string) string {
 	return prefixAddressSet + hashOf(namespace+"/"+policy+"/"+key, hashChars)
+}
+
+// PeerAddressSet names the address set shared by every policy peer whose
+// selectors have the canonical text key.
+func PeerAddressSet(key string) string {
+	return prefixPeerSet + hashOf(key, hashChars)
 }
 
 // DenyPortGroup is the port group of a namespace's pods isolated in dir.

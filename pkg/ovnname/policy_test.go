@@ -21,6 +21,7 @@ func TestNames(t *testing.T) {
 		{"deny ingress group", DenyPortGroup("default", Ingress), ""},
 		{"deny egress group", DenyPortGroup("default", Egress), ""},
 		{"address set", PolicyAddressSet("default", "web-allow", "ingress/0"), ""},
+		{"peer address set", PeerAddressSet("pods{app=db} in namespaces{team=a}"), ""},
 		{"acl name", PolicyACL("default", "web-allow"), "default/web-allow"},
 		{"deny acl name", DenyACL("default", Ingress), "default/ingressDefaultDeny"},
 		{"deny egress acl name", DenyACL("default", Egress), "default/egressDefaultDeny"},

@@ -89,6 +89,19 @@ func DeleteRefs(field *[]string, values ...string) model.Mutation {
 	return model.Mutation{Field: field, Mutator: ovsdb.MutateOperationDelete, Value: values}
 }
 
+// EditSet returns the mutations adding add to a set column and removing
+// remove from it, none when both are empty.
+func EditSet(field *[]string, add, remove []string) []model.Mutation {
+	var muts []model.Mutation
+	if len(add) > 0 {
+		muts = append(muts, InsertRefs(field, add...))
+	}
+	if len(remove) > 0 {
+		muts = append(muts, DeleteRefs(field, remove...))
+	}
+	return muts
+}
+
 // SetDiff returns the mutations that make a set column holding have hold
 // want: an insert of what is missing and a delete of what is extra, none
 // when they are the same set.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -109,6 +110,48 @@ func (e *env) addressSetsOf(namespace, policy string) map[string][]string {
 		out[as.Name] = addrs
 	}
 	return out
+}
+
+// peerSets returns the shared peer address sets, by name.
+func (e *env) peerSets() map[string][]string {
+	sets := harness.List(e.t, e.view, func(as *nbdb.AddressSet) bool { return as.ExternalIDs["ovnet.io/kind"] == "PeerSelector" })
+	out := map[string][]string{}
+	for _, as := range sets {
+		out[as.Name] = as.Addresses
+	}
+	return out
+}
+
+// peersOf returns the addresses of the sets an ACL's match names on field
+// ("ip4.src == $a" or "ip4.src == {$a, $b}"), sorted; an error when a
+// named set is missing.
+func (e *env) peersOf(acl nbdb.ACL, field string) ([]string, error) {
+	i := strings.Index(acl.Match, field+" == ")
+	if i < 0 {
+		return nil, fmt.Errorf("acl %q names no set on %s", acl.Match, field)
+	}
+	rest := acl.Match[i+len(field)+4:]
+	var names []string
+	if strings.HasPrefix(rest, "{") {
+		names = strings.Split(rest[1:strings.IndexByte(rest, '}')], ", ")
+	} else {
+		names = []string{strings.Fields(rest)[0]}
+	}
+	have := harness.List(e.t, e.view, func(as *nbdb.AddressSet) bool { return true })
+	var addrs []string
+	for _, name := range names {
+		found := false
+		for _, as := range have {
+			if "$"+as.Name == name {
+				addrs, found = append(addrs, as.Addresses...), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("acl %q names %s, which is not in NB", acl.Match, name)
+		}
+	}
+	sort.Strings(addrs)
+	return slices.Compact(addrs), nil
 }
 
 // hasSetWith reports whether one of the sets holds exactly addrs.

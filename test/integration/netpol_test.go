@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -61,8 +63,13 @@ func TestNetworkPolicyRows(t *testing.T) {
 			if a.Action != nbdb.ACLActionAllowRelated || a.Direction != nbdb.ACLDirectionToLport || a.Priority != netpol.PriorityPolicyAllow {
 				return fmt.Errorf("acl %+v", a)
 			}
-			if sets := e.addressSetsOf("np", "allow-web"); !hasSetWith(sets, ips...) {
-				return fmt.Errorf("address sets %v, want one holding %v", sets, ips)
+			peers, err := e.peersOf(a, "ip4.src")
+			if err != nil {
+				return err
+			}
+			sort.Strings(ips)
+			if !slices.Equal(peers, ips) && !(len(peers) == 0 && len(ips) == 0) {
+				return fmt.Errorf("the ACL's peer sets hold %v, want %v", peers, ips)
 			}
 			return nil
 		}
@@ -112,8 +119,11 @@ func TestNetworkPolicyRows(t *testing.T) {
 			}
 			return nil
 		})
-		if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 1 {
-			t.Errorf("address sets %v: the named port's set should be gone, the peers' kept", sets)
+		if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 0 {
+			t.Errorf("address sets %v: the named port's set should be gone", sets)
+		}
+		if sets := e.peerSets(); len(sets) != 2 {
+			t.Errorf("peer sets %v: want the two peers' kept", sets)
 		}
 	})
 	t.Run("selected pod relabelled", func(t *testing.T) {
@@ -134,6 +144,9 @@ func TestNetworkPolicyRows(t *testing.T) {
 			}
 			if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 0 {
 				return fmt.Errorf("address sets left: %v", sets)
+			}
+			if sets := e.peerSets(); len(sets) != 0 {
+				return fmt.Errorf("peer sets left: %v", sets)
 			}
 			if acls := harness.List[nbdb.ACL](t, e.view, nil); len(acls) != 0 {
 				return fmt.Errorf("ACLs left: %d", len(acls))
@@ -218,6 +231,9 @@ func TestNetworkPolicyGarbage(t *testing.T) {
 		}
 		if sets := e.addressSetsOf("gc", "allow-web"); len(sets) != 0 {
 			return fmt.Errorf("address sets left: %v", sets)
+		}
+		if sets := e.peerSets(); len(sets) != 0 {
+			return fmt.Errorf("peer sets no policy uses left: %v", sets)
 		}
 		if pgs := harness.List[nbdb.PortGroup](t, e.view, nil); len(pgs) != 1 || pgs[0].Name != "foreign_pg" {
 			return fmt.Errorf("port groups %+v, want only foreign_pg", pgs)

@@ -3,13 +3,16 @@ package perf
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -35,11 +38,15 @@ const (
 // need (their own and their namespaces' default deny) is in NB, as an
 // independent NB client sees it. The baseline, in the same run on a
 // database of its own holding the same pods' ports, is one client writing
-// exactly the same rows itself, one transaction per policy and per
-// namespace, with the same concurrency.
+// exactly the same rows itself: each shared peer set in a transaction of
+// its own, then one transaction per policy and per namespace, with the
+// same concurrency. Then it times pods arriving: 100 in a namespace no
+// policy concerns, then 100 among the policies' pods, each until their
+// addresses are in every address set they belong in, with the
+// controller's NB transactions per pod.
 func BenchmarkNetworkPolicies(b *testing.B) {
 	cl := startCluster(b)
-	harness.StartController(b, cl.api, cl.nb, benchNetwork())
+	ctrl := harness.StartController(b, cl.api, cl.nb, benchNetwork())
 	namespaces := policyNamespaces(b, cl)
 	watcher := watchAddressed(b, cl.cfg)
 	keys := podKeys(namespaces, policyBenchPods)
@@ -48,13 +55,13 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	}
 	waitAddressed(b, watcher, cl.view, policyBenchPods)
 	policies := benchPolicies()
-	want := desiredRows(b, cl, policies, namespaces)
-	sets := 0
+	want := desiredRows(b, clusterOf(b, cl), policies, namespaces)
+	sets := len(want.shared)
 	for _, s := range want.sets {
 		sets += len(s)
 	}
-	b.Logf("%d policies over %d pods in %d namespaces: %d port groups, %d address sets, %d ACLs",
-		len(policies), policyBenchPods, len(namespaces), len(want.groups), sets, want.acls)
+	b.Logf("%d policies over %d pods in %d namespaces: %d port groups, %d address sets (%d shared by selector), %d ACLs",
+		len(policies), policyBenchPods, len(namespaces), len(want.groups), sets, len(want.shared), want.acls)
 
 	baseline := measureDirectWrites(b, cl, want)
 	b.ResetTimer()
@@ -68,14 +75,88 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	created := time.Since(start)
 	elapsed := waitPolicyACLs(b, cl.view, want.acls).Sub(start)
 	b.StopTimer()
+	waitAddressSets(b, cl.view, want)
 	b.ReportMetric(elapsed.Seconds(), "controller-s")
 	b.ReportMetric(baseline.Seconds(), "baseline-s")
 	b.ReportMetric(elapsed.Seconds()/baseline.Seconds(), "ratio")
 	b.Logf("controller: %.2fs until all %d ACLs in NB (policies created in %.2fs, the last ACL %.2fs after the last "+
 		"creation; client+controller CPU %.2fs); baseline (same rows, one client, %d transactions): %.2fs; ratio %.2f",
 		elapsed.Seconds(), want.acls, created.Seconds(), (elapsed - created).Seconds(), (processCPU() - cpu).Seconds(),
-		len(want.groups), baseline.Seconds(), elapsed.Seconds()/baseline.Seconds())
+		len(want.shared)+len(want.groups), baseline.Seconds(), elapsed.Seconds()/baseline.Seconds())
+
+	free := policyFreeNamespace(b, cl)
+	alone := measureArrivals(b, cl, ctrl, watcher, policies, namespaces, arrivalKeys([]string{free}, "alone"))
+	among := measureArrivals(b, cl, ctrl, watcher, policies, namespaces, arrivalKeys(namespaces, "among"))
+	b.ReportMetric(among.perPod(), "arrival-txn/pod")
+	b.Logf("pod arrival, %d pods at once until addressed and in every address set: in a namespace no policy concerns %.2fs, "+
+		"%.1f NB transactions per pod; among the policies' pods %.2fs, %.1f NB transactions per pod",
+		policyArrivals, alone.elapsed.Seconds(), alone.perPod(), among.elapsed.Seconds(), among.perPod())
 }
+
+// policyArrivals is the number of pods each arrival measurement creates.
+const policyArrivals = 100
+
+// arrival is one arrival measurement.
+type arrival struct {
+	elapsed time.Duration
+	txns    uint64
+}
+
+func (a arrival) perPod() float64 { return float64(a.txns) / policyArrivals }
+
+// arrivalKeys names the pods of an arrival measurement, spread over namespaces.
+func arrivalKeys(namespaces []string, prefix string) []podKey {
+	keys := podKeys(namespaces, policyArrivals)
+	for i := range keys {
+		keys[i].name = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return keys
+}
+
+// policyFreeNamespace creates a namespace no policy selects or names.
+func policyFreeNamespace(b *testing.B, cl *cluster) string {
+	b.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pol-free"}}
+	if err := cl.c.Create(context.Background(), ns); err != nil {
+		b.Fatal(err)
+	}
+	return ns.Name
+}
+
+// measureArrivals creates the pods of keys at once and waits until they
+// are addressed and every address set holds what the benchmark's own
+// model says, counting the controller's NB transactions meanwhile.
+func measureArrivals(b *testing.B, cl *cluster, ctrl *harness.Controller, watcher *addressWatcher,
+	policies []*networkingv1.NetworkPolicy, namespaces []string, keys []podKey) arrival {
+	b.Helper()
+	before, txns := int(watcher.count.Load()), ctrl.NBTransactions(b)
+	queues := map[string]reconcileQueue{}
+	for _, name := range policyControllers {
+		queues[name] = readQueue(b, name)
+	}
+	start := time.Now()
+	if err := forEach(keys, func(i int, k podKey) error { return createAppPod(cl, i, k) }); err != nil {
+		b.Fatal(err)
+	}
+	waitWatched(b, watcher, before+len(keys))
+	want := desiredRows(b, clusterOf(b, cl), policies, namespaces)
+	waitAddressSets(b, cl.view, want)
+	elapsed := time.Since(start)
+	// Count every transaction the arrivals caused, port groups and
+	// default deny included, which may land after the sets.
+	converge.For(b, convergeTimeout, "policy reconcilers idle", func() error {
+		for name, q0 := range queues {
+			if q := readQueue(b, name); q.active != q0.active || q.depth != q0.depth {
+				return fmt.Errorf("%s: %+v", name, q)
+			}
+		}
+		return nil
+	})
+	return arrival{elapsed: elapsed, txns: ctrl.NBTransactions(b) - txns}
+}
+
+// policyControllers are the reconcilers a pod's arrival can wake.
+var policyControllers = []string{"pod", "peerset", "networkpolicy", "isolation"}
 
 func policyNamespaces(b *testing.B, cl *cluster) []string {
 	b.Helper()
@@ -139,18 +220,21 @@ func benchPolicies() []*networkingv1.NetworkPolicy {
 	return out
 }
 
-// rowSet is the rows the policies need, as the controller computes them.
+// rowSet is the rows the policies need, computed by the benchmark.
 type rowSet struct {
 	groups []ovn.PortGroup
-	// sets are the address sets of each group's transaction, by group index.
+	// sets are the address sets of each group's transaction (a policy's
+	// named ports), by group index.
 	sets map[int][]ovn.AddressSet
-	acls int
+	// shared are the address sets of the distinct selector peers.
+	shared []ovn.AddressSet
+	acls   int
 }
 
-// desiredRows translates the policies against the addressed pods.
-func desiredRows(b *testing.B, cl *cluster, policies []*networkingv1.NetworkPolicy, namespaces []string) rowSet {
+// clusterOf reads the addressed pods and the namespaces from the API.
+func clusterOf(b *testing.B, cl *cluster) netpol.Cluster {
 	b.Helper()
-	cluster := netpol.Cluster{Pods: map[string][]netpol.Pod{}, Namespaces: map[string]netpol.Namespace{}}
+	c := netpol.Cluster{Pods: map[string][]netpol.Pod{}, Namespaces: map[string]netpol.Namespace{}}
 	var pods corev1.PodList
 	if err := cl.c.List(context.Background(), &pods); err != nil {
 		b.Fatal(err)
@@ -160,13 +244,25 @@ func desiredRows(b *testing.B, cl *cluster, policies []*networkingv1.NetworkPoli
 		if err != nil {
 			b.Fatalf("pod %s/%s: %v", p.Namespace, p.Name, err)
 		}
-		cluster.Pods[p.Namespace] = append(cluster.Pods[p.Namespace], netpol.Pod{Namespace: p.Namespace, Name: p.Name,
+		c.Pods[p.Namespace] = append(c.Pods[p.Namespace], netpol.Pod{Namespace: p.Namespace, Name: p.Name,
 			Labels: p.Labels, IP: ip, Ports: p.Spec.Containers[0].Ports})
 	}
-	byNamespace := map[string][]*networkingv1.NetworkPolicy{}
-	for i, name := range namespaces {
-		cluster.Namespaces[name] = netpol.Namespace{Name: name, Labels: map[string]string{"team": fmt.Sprintf("t%d", i%4)}}
+	var list corev1.NamespaceList
+	if err := cl.c.List(context.Background(), &list); err != nil {
+		b.Fatal(err)
 	}
+	for _, ns := range list.Items {
+		c.Namespaces[ns.Name] = netpol.Namespace{Name: ns.Name, Labels: ns.Labels}
+	}
+	return c
+}
+
+// desiredRows translates the policies against the cluster. The ACLs and
+// set names are netpol's; the shared sets' content is worked out here from
+// the peers' label selectors, apart from the controller's bookkeeping.
+func desiredRows(b *testing.B, cluster netpol.Cluster, policies []*networkingv1.NetworkPolicy, namespaces []string) rowSet {
+	b.Helper()
+	byNamespace := map[string][]*networkingv1.NetworkPolicy{}
 	rows := rowSet{sets: map[int][]ovn.AddressSet{}}
 	add := func(pg netpol.PortGroup, owner ovn.Owner, sets []netpol.AddressSet) {
 		g := ovn.PortGroup{Name: pg.Name, Owner: owner, Ports: pg.Ports}
@@ -180,10 +276,20 @@ func desiredRows(b *testing.B, cl *cluster, policies []*networkingv1.NetworkPoli
 		rows.groups = append(rows.groups, g)
 		rows.acls += len(g.ACLs)
 	}
+	shared := map[string]ovn.AddressSet{}
 	for _, p := range policies {
 		byNamespace[p.Namespace] = append(byNamespace[p.Namespace], p)
 		t := netpol.Translate(p, cluster, netpol.Logging{})
 		add(t.PortGroup, ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: p.Namespace, Name: p.Name}, t.AddressSets)
+		for _, peer := range t.Peers {
+			if _, done := shared[peer.Name]; !done {
+				shared[peer.Name] = ovn.AddressSet{Name: peer.Name, Owner: ovn.Owner{Kind: ovn.KindPeerSelector, Name: peer.Name},
+					ExternalIDs: map[string]string{ovn.ExternalIDSelector: peer.Key}, Addresses: peerAddresses(b, p, peer.Name, cluster)}
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(shared)) {
+		rows.shared = append(rows.shared, shared[name])
 	}
 	node := netip.MustParsePrefix(benchNetwork().JoinSubnet.CIDR)
 	for _, ns := range namespaces {
@@ -195,8 +301,91 @@ func desiredRows(b *testing.B, cl *cluster, policies []*networkingv1.NetworkPoli
 	return rows
 }
 
+// peerAddresses finds the peer of p whose shared set is name and returns
+// the sorted addresses of the pods its selectors take.
+func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, name string, c netpol.Cluster) []string {
+	b.Helper()
+	var peers []networkingv1.NetworkPolicyPeer
+	for _, r := range p.Spec.Ingress {
+		peers = append(peers, r.From...)
+	}
+	for _, r := range p.Spec.Egress {
+		peers = append(peers, r.To...)
+	}
+	for _, peer := range peers {
+		if sel, err := netpol.NewPeerSelector(p.Namespace, peer); peer.IPBlock != nil || err != nil || sel.Name != name {
+			continue
+		}
+		podSel := labels.Everything()
+		if peer.PodSelector != nil {
+			podSel = mustSelector(b, peer.PodSelector)
+		}
+		inNamespace := func(ns string) bool { return ns == p.Namespace }
+		if peer.NamespaceSelector != nil {
+			nsSel := mustSelector(b, peer.NamespaceSelector)
+			inNamespace = func(ns string) bool { return nsSel.Matches(labels.Set(c.Namespaces[ns].Labels)) }
+		}
+		var addrs []string
+		for ns, pods := range c.Pods {
+			if !inNamespace(ns) {
+				continue
+			}
+			for _, pod := range pods {
+				if podSel.Matches(labels.Set(pod.Labels)) {
+					addrs = append(addrs, pod.IP.String())
+				}
+			}
+		}
+		slices.Sort(addrs)
+		return addrs
+	}
+	b.Fatalf("policy %s/%s has no peer whose set is %s", p.Namespace, p.Name, name)
+	return nil
+}
+
+func mustSelector(b *testing.B, s *metav1.LabelSelector) labels.Selector {
+	b.Helper()
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sel
+}
+
+// waitAddressSets waits until NB's policy address sets, shared and
+// per policy, hold exactly what rows say.
+func waitAddressSets(b *testing.B, view *harness.NBView, rows rowSet) {
+	b.Helper()
+	want := map[string][]string{}
+	for _, s := range rows.shared {
+		want[s.Name] = slices.Sorted(slices.Values(s.Addresses))
+	}
+	for _, sets := range rows.sets {
+		for _, s := range sets {
+			want[s.Name] = slices.Sorted(slices.Values(s.Addresses))
+		}
+	}
+	converge.For(b, convergeTimeout, fmt.Sprintf("%d address sets as computed", len(want)), func() error {
+		have := harness.List(b, view, func(as *nbdb.AddressSet) bool {
+			o, ok := ovn.OwnerOf(as.ExternalIDs)
+			return ok && (o.Kind == ovn.KindPeerSelector || o.Kind == ovn.KindNetworkPolicy)
+		})
+		if len(have) != len(want) {
+			return fmt.Errorf("%d address sets in NB, want %d", len(have), len(want))
+		}
+		for _, as := range have {
+			addrs := slices.Sorted(slices.Values(as.Addresses))
+			if w, ok := want[as.Name]; !ok || !slices.Equal(addrs, w) && len(addrs)+len(w) > 0 {
+				return fmt.Errorf("address set %s holds %d addresses, want %d", as.Name, len(addrs), len(w))
+			}
+		}
+		return nil
+	})
+}
+
 // measureDirectWrites writes the rows with one client of its own, one
-// transaction per port group (with its address sets), into a database of
+// transaction per shared set, then one per port group (with its address
+// sets), into a database of
 // its own holding the same pods' switch ports, and waits until a view of
 // it has every ACL. Not in the controller's database: rows of the same
 // names written and deleted there could be in the controller's cache when
@@ -213,6 +402,17 @@ func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) time.Duration {
 	defer nb.Close()
 	copyPodPorts(b, cl.view, nb)
 	start := time.Now()
+	// The shared sets first, as the controller writes them before any ACL
+	// names them.
+	if err := forEach(make([]podKey, len(rows.shared)), func(i int, _ podKey) error {
+		ops, err := nb.AddressSetOps(rows.shared[i])
+		if err != nil {
+			return err
+		}
+		return nb.Transact(ctx, ops)
+	}); err != nil {
+		b.Fatal(err)
+	}
 	if err := forEach(make([]podKey, len(rows.groups)), func(i int, _ podKey) error {
 		var ops []ovsdb.Operation
 		for _, s := range rows.sets[i] {
