@@ -104,6 +104,7 @@ func measureController(b *testing.B, n int, egress egressSetup) time.Duration {
 	egress.wait(b, cl, namespaces)
 	watcher := watchAddressed(b, cl.cfg)
 	before, subnetsBefore := readPodQueue(b), readQueue(b, "subnet")
+	stopProfiles := startProfiles(b, fmt.Sprintf("controller-N%d", n))
 	cpu := processCPU()
 	start := time.Now()
 	if err := forEach(podKeys(namespaces, n), func(_ int, k podKey) error {
@@ -113,6 +114,7 @@ func measureController(b *testing.B, n int, egress egressSetup) time.Duration {
 	}
 	created := time.Since(start)
 	done := waitAddressed(b, watcher, cl.view, n)
+	stopProfiles()
 	after, subnetsAfter := readPodQueue(b), readQueue(b, "subnet")
 	b.Logf("N=%d  controller run: pods created in %.2fs, %.0f pod reconciles, %.0f subnet reconciles, client+controller CPU %.2fs",
 		n, created.Seconds(), after.reconciles-before.reconciles, subnetsAfter.reconciles-subnetsBefore.reconciles,
