@@ -108,7 +108,7 @@ func measureBaseline(b *testing.B, n int) throughputRun {
 	watcher := watchAddressed(b, cl.cfg)
 	ctx := context.Background()
 	memory := watchMemory(b)
-	cpu := processCPU()
+	cpu, servers := processCPU(), serverCPU()
 	start := time.Now()
 	err := forEach(keys, func(i int, k podKey) error {
 		if err := createPod(ctx, cl.c, k); err != nil {
@@ -121,7 +121,7 @@ func measureBaseline(b *testing.B, n int) throughputRun {
 	}
 	waitWatched(b, watcher, n)
 	run := throughputRun{elapsed: time.Since(start), memory: memory()}
-	b.Logf("N=%d  baseline run: client CPU %.2fs", n, (processCPU() - cpu).Seconds())
+	b.Logf("N=%d  baseline run: client CPU %.2fs; servers: %s", n, (processCPU() - cpu).Seconds(), cpuSince(servers))
 	return run
 }
 
@@ -157,7 +157,7 @@ func measureController(b *testing.B, n int, egress egressSetup) throughputRun {
 	before, subnetsBefore := readPodQueue(b), readQueue(b, "subnet")
 	stopProfiles := startProfiles(b, fmt.Sprintf("controller-N%d", n))
 	memory := watchMemory(b)
-	cpu := processCPU()
+	cpu, servers := processCPU(), serverCPU()
 	start := time.Now()
 	if err := forEach(podKeys(namespaces, n), func(_ int, k podKey) error {
 		return createPod(context.Background(), cl.c, k)
@@ -169,9 +169,9 @@ func measureController(b *testing.B, n int, egress egressSetup) throughputRun {
 	run := throughputRun{elapsed: done.Sub(start), memory: memory()}
 	stopProfiles()
 	after, subnetsAfter := readPodQueue(b), readQueue(b, "subnet")
-	b.Logf("N=%d  controller run: pods created in %.2fs, %.0f pod reconciles, %.0f subnet reconciles, client+controller CPU %.2fs",
+	b.Logf("N=%d  controller run: pods created in %.2fs, %.0f pod reconciles, %.0f subnet reconciles, client+controller CPU %.2fs; servers: %s",
 		n, created.Seconds(), after.reconciles-before.reconciles, subnetsAfter.reconciles-subnetsBefore.reconciles,
-		(processCPU() - cpu).Seconds())
+		(processCPU() - cpu).Seconds(), cpuSince(servers))
 	return run
 }
 
