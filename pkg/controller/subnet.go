@@ -16,12 +16,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
@@ -78,12 +80,27 @@ func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ovnetv1.Subnet{}).
 		WatchesRawSource(r.Network.resyncs.source(resyncSubnet)).
-		WatchesRawSource(source.Channel(r.usageChanged, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.usageChanged, handler.Funcs{GenericFunc: r.enqueueUsage})).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfNode)).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfLease),
 			builder.WithPredicates(reportChanged)).
 		Named("subnet").
 		Complete(r)
+}
+
+// enqueueUsage coalesces usage refreshes: within usageWriteInterval of
+// the subnet's last usage write, the refresh waits for the interval to
+// end, so a burst of pods costs one reconcile per subnet and interval
+// rather than one per pod (each a full reconcile: spec, NB, status).
+func (r *SubnetReconciler) enqueueUsage(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: e.Object.GetName()}}
+	if last, ok := r.lastUsageWrite.Load(req.Name); ok {
+		if wait := usageWriteInterval - time.Since(last.(time.Time)); wait > 0 {
+			q.AddAfter(req, wait)
+			return
+		}
+	}
+	q.Add(req)
 }
 
 // Subnets are created by bootstrap and per namespace, changed by merge

@@ -3,6 +3,11 @@ package perf
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -275,7 +280,10 @@ func readPodQueue(b *testing.B) reconcileQueue {
 	return readQueue(b, "pod")
 }
 
-// readQueue is readPodQueue for the named controller.
+// anyController makes readQueue sum every controller's series.
+const anyController = ""
+
+// readQueue is readPodQueue for the named controller, or for all.
 func readQueue(b *testing.B, controller string) reconcileQueue {
 	b.Helper()
 	families, err := crmetrics.Registry.Gather()
@@ -297,7 +305,7 @@ func readQueue(b *testing.B, controller string) reconcileQueue {
 		}
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == controller {
+				if l.GetName() == "controller" && (controller == anyController || l.GetValue() == controller) {
 					*into += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 				}
 			}
@@ -330,4 +338,49 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
+// every Linux architecture Go supports).
+const clockTicks = 100
+
+// serverCPU is the CPU time used so far by this process's children (the
+// API server, etcd, ovsdb-server), by command name. Together with
+// processCPU it shows where a run's CPU went.
+func serverCPU() map[string]time.Duration {
+	self := strconv.Itoa(os.Getpid())
+	entries, _ := os.ReadDir("/proc")
+	cpu := map[string]time.Duration{}
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name is in parentheses and may hold spaces; the
+		// fields after it are space separated: state, ppid, ... utime (12th
+		// after the name), stime (13th).
+		s := string(stat)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		fields := strings.Fields(s[closing+1:])
+		if len(fields) < 13 || fields[1] != self {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		cpu[s[open+1:closing]] += time.Duration(utime+stime) * time.Second / clockTicks
+	}
+	return cpu
+}
+
+// cpuSince formats the CPU each server used since before.
+func cpuSince(before map[string]time.Duration) string {
+	var parts []string
+	for name, t := range serverCPU() {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", name, (t-before[name]).Seconds()))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }

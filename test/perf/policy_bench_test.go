@@ -54,7 +54,7 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 		b.Fatal(err)
 	}
 	waitAddressed(b, watcher, cl.view, policyBenchPods)
-	policies := benchPolicies()
+	policies := benchPolicies(policyBenchPolicies)
 	want := desiredRows(b, clusterOf(b, cl), policies, namespaces)
 	sets := len(want.shared)
 	for _, s := range want.sets {
@@ -184,17 +184,18 @@ func createAppPod(cl *cluster, i int, k podKey) error {
 	return cl.c.Create(context.Background(), pod)
 }
 
-// benchPolicies are 25 policies per namespace of mixed shapes: every one
+// benchPolicies are n policies spread over the policy namespaces (25 per
+// namespace for policyBenchPolicies), of mixed shapes: every one
 // has an ingress rule from pods of another app to TCP 8080; some add a
 // namespaceSelector peer, an ipBlock with except, or an egress rule to a
 // named port.
-func benchPolicies() []*networkingv1.NetworkPolicy {
+func benchPolicies(n int) []*networkingv1.NetworkPolicy {
 	app := func(n int) *metav1.LabelSelector {
 		return &metav1.LabelSelector{MatchLabels: map[string]string{"app": fmt.Sprintf("a%d", n%policyBenchApps)}}
 	}
 	port, named := intstr.FromInt32(8080), intstr.FromString("http")
 	var out []*networkingv1.NetworkPolicy
-	for i := range policyBenchPolicies {
+	for i := range n {
 		ns, k := i%policyBenchNamespaces, i/policyBenchNamespaces
 		peers := []networkingv1.NetworkPolicyPeer{{PodSelector: app(k + 1)}}
 		if k%5 == 0 {
