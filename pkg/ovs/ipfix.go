@@ -2,8 +2,10 @@ package ovs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -130,6 +132,42 @@ func (c *Client) DeleteIPFIX(ctx context.Context, bridge string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("delete IPFIX of %s: %w", bridge, err)
+	}
+	return nil
+}
+
+// Bounds of the IPFIX columns in the Open_vSwitch schema.
+const (
+	maxIPFIXSampling      = 1<<32 - 1
+	maxIPFIXActiveTimeout = 4200
+	maxIPFIXMaxFlows      = 1<<32 - 1
+)
+
+// CheckIPFIX refuses an exporter ovs-vswitchd would not run: a target that
+// is not an IP address and port (ovs-vswitchd resolves no names and logs
+// a bad target without exporting), or a value outside the schema's range.
+func CheckIPFIX(x IPFIX) error {
+	var errs []error
+	if len(x.Targets) == 0 {
+		errs = append(errs, errors.New("no target"))
+	}
+	for _, target := range x.Targets {
+		ap, err := netip.ParseAddrPort(target)
+		if err != nil || ap.Port() == 0 || ap.Addr().Zone() != "" {
+			errs = append(errs, fmt.Errorf("target %q: want IP:port, as 192.0.2.5:4739 or [2001:db8::5]:4739", target))
+		}
+	}
+	if x.Sampling < 1 || x.Sampling > maxIPFIXSampling {
+		errs = append(errs, fmt.Errorf("sampling %d: want 1 (every packet) to %d", x.Sampling, maxIPFIXSampling))
+	}
+	if x.CacheActiveTimeout < 0 || x.CacheActiveTimeout > maxIPFIXActiveTimeout {
+		errs = append(errs, fmt.Errorf("cache active timeout %d s: want 0 (no cache) to %d", x.CacheActiveTimeout, maxIPFIXActiveTimeout))
+	}
+	if x.CacheMaxFlows < 0 || x.CacheMaxFlows > maxIPFIXMaxFlows {
+		errs = append(errs, fmt.Errorf("cache max flows %d: want 0 (no bound) to %d", x.CacheMaxFlows, maxIPFIXMaxFlows))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("IPFIX: %w", err)
 	}
 	return nil
 }
