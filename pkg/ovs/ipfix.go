@@ -68,7 +68,7 @@ func (c *Client) SetIPFIX(ctx context.Context, bridge string, want IPFIX) error 
 		}
 		row := ipfixRowOf(want)
 		if have == nil {
-			return c.createIPFIXOps(br, row)
+			return c.insertReferencedOps(row, &row.UUID, br, &br.IPFIX)
 		}
 		row.UUID = have.UUID
 		res, err := ovsdbtxn.EnsureOps(c.db, ovsdbtxn.Row[*vswitch.IPFIX]{Model: row,
@@ -101,22 +101,6 @@ func ipfixRowOf(want IPFIX) *vswitch.IPFIX {
 	return &vswitch.IPFIX{Targets: targets, Sampling: optional(want.Sampling),
 		CacheActiveTimeout: optional(want.CacheActiveTimeout), CacheMaxFlows: optional(want.CacheMaxFlows),
 		ExternalIDs: ids}
-}
-
-// createIPFIXOps inserts the row and references it from the bridge (an
-// unreferenced IPFIX row vanishes at commit).
-func (c *Client) createIPFIXOps(br *vswitch.Bridge, row *vswitch.IPFIX) ([]ovsdb.Operation, error) {
-	row.UUID = ovsdbtxn.NamedUUID()
-	create, err := c.db.DB().Create(row)
-	if err != nil {
-		return nil, fmt.Errorf("create: %w", err)
-	}
-	br.IPFIX = &row.UUID
-	attach, err := c.db.DB().Where(br).Update(br, &br.IPFIX)
-	if err != nil {
-		return nil, fmt.Errorf("attach: %w", err)
-	}
-	return slices.Concat(create, attach), nil
 }
 
 // DeleteIPFIX clears the bridge's ipfix column, as `ovs-vsctl clear
