@@ -15,9 +15,8 @@ import (
 )
 
 // IPFIX is a bridge's IPFIX exporter, the row Bridge.ipfix references:
-// ovs-vswitchd samples packets entering the bridge (and leaving it by a
-// tunnel) and sends flow records to every target, from its own network
-// namespace.
+// ovs-vswitchd samples packets entering the bridge and sends flow records
+// to every target, from its own network namespace.
 type IPFIX struct {
 	// Targets are the collectors, "IP:port" (UDP).
 	Targets []string
