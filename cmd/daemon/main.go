@@ -64,6 +64,14 @@ func serve() int {
 		cfg.NetnsDirs = strings.Split(s, ",")
 		return nil
 	})
+	flag.Func("ipfix-targets", "comma-separated IPFIX collectors (IP:port, UDP) that br-int exports flow records to; empty exports none", func(s string) error {
+		cfg.IPFIX.Targets = splitList(s)
+		return nil
+	})
+	flag.IntVar(&cfg.IPFIX.Sampling, "ipfix-sampling", defaultIPFIXSampling, "with --ipfix-targets, sample one packet in this many (1: every packet)")
+	flag.IntVar(&cfg.IPFIX.CacheActiveTimeout, "ipfix-cache-active-timeout", defaultIPFIXActiveTimeout,
+		"with --ipfix-targets, seconds a flow's packets are aggregated into one record before it is sent (0: one record per sampled packet)")
+	flag.IntVar(&cfg.IPFIX.CacheMaxFlows, "ipfix-cache-max-flows", 0, "with --ipfix-targets, at most this many flows aggregated at once (0: no bound)")
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
 	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")
@@ -80,6 +88,12 @@ func serve() int {
 	if err := ovs.CheckEncapType(cfg.EncapType); err != nil {
 		log.Error(err, "cannot start")
 		return 2
+	}
+	if len(cfg.IPFIX.Targets) > 0 {
+		if err := ovs.CheckIPFIX(cfg.IPFIX); err != nil {
+			log.Error(err, "cannot start")
+			return 2
+		}
 	}
 	opts.REST = ctrl.GetConfigOrDie()
 	if *encapInterface != "" {
@@ -103,6 +117,24 @@ func serve() int {
 		return 1
 	}
 	return 0
+}
+
+// IPFIX defaults: OVS's own sampling, and records of long flows sent once
+// a minute, as collectors of NetFlow-style exporters expect.
+const (
+	defaultIPFIXSampling      = 400
+	defaultIPFIXActiveTimeout = 60
+)
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 func envOr(key, fallback string) string {

@@ -23,14 +23,37 @@ func TestMain(m *testing.M) {
 // ones it does, before the daemon reads a kubeconfig or waits for an
 // interface.
 func TestRefusesUnknownEncapType(t *testing.T) {
-	tests := []struct {
-		name  string
-		args  []string
-		wantE string
-	}{
+	tests := []refusal{
 		{"stt", []string{"--encap-type=stt"}, `encap type \"stt\": want geneve or vxlan`},
 		{"upper case", []string{"--encap-type=VXLAN", "--encap-interface=br-phy"}, `encap type \"VXLAN\": want geneve or vxlan`},
 	}
+	runRefused(t, tests)
+}
+
+// An IPFIX exporter ovs-vswitchd would not run is refused at start, the
+// same way, each fault named.
+func TestRefusesBadIPFIX(t *testing.T) {
+	tests := []refusal{
+		{"host name", []string{"--ipfix-targets=collector.example:4739", "--encap-interface=br-phy"},
+			`target \"collector.example:4739\": want IP:port`},
+		{"no port", []string{"--ipfix-targets=192.0.2.5"}, `target \"192.0.2.5\": want IP:port`},
+		{"sampling 0", []string{"--ipfix-targets=192.0.2.5:4739", "--ipfix-sampling=0"}, "sampling 0: want 1 (every packet)"},
+		{"timeout", []string{"--ipfix-targets=192.0.2.5:4739", "--ipfix-cache-active-timeout=9999"}, "cache active timeout 9999 s"},
+	}
+	runRefused(t, tests)
+}
+
+// refusal is flags the daemon refuses and what it says.
+type refusal struct {
+	name  string
+	args  []string
+	wantE string
+}
+
+// runRefused starts the daemon with each case's flags and checks it exits
+// with status 2 saying wantE.
+func runRefused(t *testing.T, tests []refusal) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], tt.args...)

@@ -75,6 +75,8 @@ type Config struct {
 	// the same in ovn-controller's file system as in the daemon's, which
 	// checks them at start.
 	OVNTLS ovntls.Files
+	// IPFIX is br-int's IPFIX exporter; none when it has no targets.
+	IPFIX ovs.IPFIX
 	// ServiceCIDR is routed through ovn0, so the node reaches ClusterIPs;
 	// the zero value routes none.
 	ServiceCIDR netip.Prefix
@@ -165,6 +167,11 @@ func (c Config) validate() error {
 	}
 	if err := c.validateTLS(); err != nil {
 		errs = append(errs, err)
+	}
+	if len(c.IPFIX.Targets) > 0 {
+		if err := ovs.CheckIPFIX(c.IPFIX); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

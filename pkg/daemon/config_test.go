@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ovnet/ovnet/pkg/ovntls"
+	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
 func TestPodMTU(t *testing.T) {
@@ -69,6 +70,20 @@ func TestConfigValidate(t *testing.T) {
 			c.OVNRemote, c.EncapIP, c.OVNTLS = "tcp:10.0.0.1:6642", "10.0.0.3", tlsFiles
 		}, "no remote is ssl:"},
 		{"TLS without a remote", func(c *Config) { c.OVNTLS = tlsFiles }, "need --ovn-remote"},
+		{"IPFIX", func(c *Config) {
+			c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5:4739", "[2001:db8::5]:4739"}, Sampling: 1}
+		}, ""},
+		{"IPFIX to a name", func(c *Config) {
+			c.IPFIX = ovs.IPFIX{Targets: []string{"collector:4739"}, Sampling: 400}
+		}, `target "collector:4739": want IP:port`},
+		{"IPFIX without a port", func(c *Config) { c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5"}, Sampling: 400} }, "want IP:port"},
+		{"IPFIX sampling 0", func(c *Config) { c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5:4739"}} }, "sampling 0"},
+		{"IPFIX long timeout", func(c *Config) {
+			c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5:4739"}, Sampling: 1, CacheActiveTimeout: 5000}
+		}, "cache active timeout 5000"},
+		{"IPFIX negative flows", func(c *Config) {
+			c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5:4739"}, Sampling: 1, CacheMaxFlows: -1}
+		}, "cache max flows -1"},
 		{"TLS key missing", func(c *Config) {
 			c.OVNRemote, c.EncapIP, c.OVNTLS = "ssl:10.0.0.1:6642", "10.0.0.3", tlsFiles
 			c.OVNTLS.PrivateKey = filepath.Join(t.TempDir(), "absent.key")

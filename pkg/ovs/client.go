@@ -63,13 +63,14 @@ func monitoredTables() []ovsdbtxn.Table {
 	return []ovsdbtxn.Table{
 		{Model: ovs, Columns: []any{&ovs.Bridges, &ovs.ExternalIDs, &ovs.OtherConfig, &ovs.SSL}},
 		{Model: br, Columns: []any{&br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.OtherConfig,
-			&br.Ports, &br.Mirrors}},
+			&br.Ports, &br.Mirrors, &br.IPFIX}},
 		{Model: port, Columns: []any{&port.Name, &port.Interfaces, &port.ExternalIDs, &port.QOS}},
 		{Model: iface, Columns: []any{&iface.Name, &iface.Type, &iface.ExternalIDs, &iface.MTURequest,
 			&iface.IngressPolicingRate, &iface.IngressPolicingBurst, &iface.Ofport, &iface.LinkState, &iface.Error}},
 		{Model: &vswitch.QoS{}},
 		{Model: &vswitch.Queue{}},
 		{Model: &vswitch.SSL{}},
+		{Model: &vswitch.IPFIX{}},
 		{Model: mirror, Columns: []any{&mirror.Name, &mirror.ExternalIDs, &mirror.OutputPort, &mirror.SelectAll,
 			&mirror.SelectSrcPort, &mirror.SelectDstPort}},
 	}

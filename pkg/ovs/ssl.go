@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/vswitch"
@@ -80,16 +81,22 @@ func (c *Client) SetSSL(ctx context.Context, want SSL) error {
 	return nil
 }
 
-// createSSLOps inserts the row and references it from Open_vSwitch (an
-// unreferenced SSL row vanishes at commit).
+// createSSLOps inserts the row and references it from Open_vSwitch.
 func (c *Client) createSSLOps(root *vswitch.OpenvSwitch, row *vswitch.SSL) ([]ovsdb.Operation, error) {
-	row.UUID = ovsdbtxn.NamedUUID()
+	return c.insertReferencedOps(row, &row.UUID, root, &root.SSL)
+}
+
+// insertReferencedOps inserts row under a named UUID and points the
+// parent's optional reference column ref (a field of parent) at it: a
+// non-root row that nothing references vanishes at commit.
+func (c *Client) insertReferencedOps(row model.Model, uuid *string, parent model.Model, ref **string) ([]ovsdb.Operation, error) {
+	*uuid = ovsdbtxn.NamedUUID()
 	create, err := c.db.DB().Create(row)
 	if err != nil {
 		return nil, fmt.Errorf("create: %w", err)
 	}
-	root.SSL = &row.UUID
-	attach, err := c.db.DB().Where(root).Update(root, &root.SSL)
+	*ref = uuid
+	attach, err := c.db.DB().Where(parent).Update(parent, ref)
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}

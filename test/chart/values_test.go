@@ -49,6 +49,11 @@ func TestBadValuesFail(t *testing.T) {
 		{"replicas without leader election", []string{"controller.replicas=2", "controller.leaderElection.enabled=false"}, "needs controller.leaderElection.enabled"},
 		{"scrape interval without a unit", []string{"metrics.serviceMonitor.interval=30"}, "/metrics/serviceMonitor/interval'"},
 		{"Go duration Prometheus refuses", []string{"metrics.serviceMonitor.scrapeTimeout=1.5s"}, "/metrics/serviceMonitor/scrapeTimeout'"},
+		{"IPFIX target by name", []string{"flowExport.ipfix.targets={collector:4739}"}, "/flowExport/ipfix/targets/0'"},
+		{"IPFIX target without a port", []string{"flowExport.ipfix.targets={10.0.0.5}"}, "/flowExport/ipfix/targets/0'"},
+		{"IPFIX sampling 0", []string{"flowExport.ipfix.sampling=0"}, "/flowExport/ipfix/sampling'"},
+		{"IPFIX timeout beyond OVS's", []string{"flowExport.ipfix.cacheActiveTimeout=5000"}, "/flowExport/ipfix/cacheActiveTimeout'"},
+		{"misspelt IPFIX key", []string{"flowExport.ipfix.target={10.0.0.5:4739}"}, "additional properties 'target' not allowed"},
 		{"misspelt metrics key", []string{"metrics.serviceMonitor.enable=true"}, "additional properties 'enable' not allowed"},
 		{"dashboard namespace not a name", []string{"metrics.dashboard.namespace=Monitoring"}, "/metrics/dashboard/namespace'"},
 		{"TLS without a Secret", []string{"ovn.tls.enabled=true"}, "at '/ovn/tls/secretName': minLength: got 0, want 1"},
@@ -100,7 +105,7 @@ func TestGoodValuesRender(t *testing.T) {
 				"--nb-address=tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)",
 				"--ovn-remote=tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)",
 				`--remote=ptcp:6641:"[$POD_IP]"`, "seccompProfile:\n            type: RuntimeDefault"},
-			[]string{"imagePullSecrets", "ovnet.io/ovsdb-scheme", "ovn-tls"}},
+			[]string{"imagePullSecrets", "ovnet.io/ovsdb-scheme", "ovn-tls", "--ipfix-"}},
 		{"registry, digest and pull secrets",
 			[]string{"image.registry=registry.example.com:5000", "image.tag=v9", "image.digest=" + digest, "imagePullSecrets[0].name=regcred"},
 			[]string{"image: registry.example.com:5000/ovnet/ovnet:v9@" + digest + "\n", "imagePullSecrets:\n      - name: regcred"},
@@ -124,6 +129,9 @@ func TestGoodValuesRender(t *testing.T) {
 				"ovn.nbAddress=ssl:10.0.0.1:6641\\,ssl:10.0.0.2:6641", "ovn.sbAddress=ssl:10.0.0.1:6642"},
 			[]string{"--nb-address=ssl:10.0.0.1:6641,ssl:10.0.0.2:6641", "--nb-server-name=ovn.example.com", "--ovn-remote=ssl:10.0.0.1:6642"},
 			[]string{"name: ovn-central"}},
+		{"IPFIX export", []string{"flowExport.ipfix.targets={10.0.0.5:4739,[fd00::5]:4739}", "flowExport.ipfix.sampling=1"},
+			[]string{"--ipfix-targets=10.0.0.5:4739,[fd00::5]:4739\n        - --ipfix-sampling=1\n" +
+				"        - --ipfix-cache-active-timeout=60\n        - --ipfix-cache-max-flows=0\n"}, nil},
 		{"OnDelete upgrades", []string{"node.updateStrategy.type=OnDelete"},
 			[]string{"updateStrategy:\n    type: OnDelete\n  template:"}, nil},
 		{"API server address", []string{"apiServer.host=172.18.0.1"},
@@ -199,6 +207,7 @@ func TestExampleValues(t *testing.T) {
 		// want are strings the render contains.
 		want []string
 	}{
+		{"ipfix.yaml", []string{"--ipfix-targets=192.0.2.50:4739", "--ipfix-sampling=64"}},
 		{"vxlan.yaml", []string{"--encap-type=vxlan"}},
 	}
 	dir := filepath.Join(repoRoot(t), "yamls", "examples", "values")

@@ -148,12 +148,18 @@ func (e *env) underlayNodes(names ...string) *outside {
 // tunnelNodes is underlayNodes with the tunnel type encap between nodes.
 func (e *env) tunnelNodes(encap string, names ...string) *outside {
 	e.t.Helper()
-	ul := harness.NewUnderlay(e.t)
+	return e.nodesOn(harness.NewUnderlay(e.t), encap, nil, names...)
+}
+
+// nodesOn is tunnelNodes on an underlay the test made, with extra flags
+// for every daemon.
+func (e *env) nodesOn(ul *harness.Underlay, encap string, daemonArgs []string, names ...string) *outside {
+	e.t.Helper()
 	o := &outside{nodes: make([]*harness.Node, len(names)), ul: ul, ext: ul.External, far: ul.Far}
 	for i, name := range names {
 		addr := harness.UnderlayAddr(i + 1)
 		o.nodes[i] = harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB,
-			EncapIP: addr.Addr().String(), EncapType: encap})
+			EncapIP: addr.Addr().String(), EncapType: encap, DaemonArgs: daemonArgs})
 		ul.Attach(e.t, o.nodes[i], addr)
 	}
 	return o

@@ -13,6 +13,9 @@ import (
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
+// IperfPort is the port iperf3's server listens on.
+const IperfPort = 5201
+
 // iperfStart bounds the client's retries while the iperf3 server is not
 // listening yet; it starts in milliseconds.
 const iperfStart = 10 * time.Second
@@ -26,8 +29,15 @@ type IperfRun struct {
 	// WantSource is the address the server must see the client as (the
 	// masquerading node's, say); the run fails otherwise.
 	WantSource netip.Addr
-	// Seconds is how long the client sends.
+	// Seconds is how long the client sends; Bytes, when set, how much
+	// it sends instead.
 	Seconds int
+	Bytes   int
+	// RateMbps, when set, caps the client's rate (Mbit/s).
+	RateMbps int
+	// ClientPort fixes the source port of the data connection (iperf3's
+	// control connection takes another), so the flow can be named.
+	ClientPort int
 }
 
 // iperfResult is the part of iperf3's JSON report read here.
@@ -71,14 +81,30 @@ func (r IperfRun) Mbps(tb T) float64 {
 	return report.End.SumReceived.BitsPerSecond / 1e6
 }
 
+// clientArgs are the client's iperf3 arguments.
+func (r IperfRun) clientArgs() []string {
+	args := []string{"-c", r.Server.String(), "-J"}
+	if r.Bytes > 0 {
+		args = append(args, "-n", strconv.Itoa(r.Bytes))
+	} else {
+		args = append(args, "-t", strconv.Itoa(r.Seconds))
+	}
+	if r.RateMbps > 0 {
+		args = append(args, "-b", strconv.Itoa(r.RateMbps)+"M")
+	}
+	if r.ClientPort > 0 {
+		args = append(args, "--cport", strconv.Itoa(r.ClientPort))
+	}
+	return args
+}
+
 // client runs the iperf3 client, retrying while the server is not
 // listening yet, and returns its report.
 func (r IperfRun) client() (iperfResult, error) {
 	var report iperfResult
 	err := wait.Until(context.Background(), iperfStart, fmt.Sprintf("iperf3 %s -> %s", r.ClientNS, r.Server), func() error {
 		report = iperfResult{}
-		out, err := exec.Command("ip", "netns", "exec", r.ClientNS, "iperf3", "-c", r.Server.String(),
-			"-t", strconv.Itoa(r.Seconds), "-J").CombinedOutput()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", r.ClientNS, "iperf3"}, r.clientArgs()...)...).CombinedOutput()
 		if jsonErr := json.Unmarshal(out, &report); jsonErr != nil && err == nil {
 			err = jsonErr
 		}

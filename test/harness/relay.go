@@ -26,12 +26,17 @@ func RelayIntoNetNS(tb T, nsName, remote string) {
 	serveForwarder(tb, l, "", addr)
 }
 
-// listenInNetNS opens a TCP listener in the named namespace: a socket
-// belongs to the namespace of the thread creating it. The thread is never
-// unlocked, so Go discards it instead of running other code there.
+// listenInNetNS opens a TCP listener in the named namespace.
 func listenInNetNS(nsName, addr string) (net.Listener, error) {
+	return openInNetNS(nsName, func() (net.Listener, error) { return net.Listen("tcp", addr) })
+}
+
+// openInNetNS opens a socket in the named namespace: a socket belongs to
+// the namespace of the thread creating it. The thread is never unlocked,
+// so Go discards it instead of running other code there.
+func openInNetNS[S any](nsName string, open func() (S, error)) (S, error) {
 	type result struct {
-		l   net.Listener
+		s   S
 		err error
 	}
 	done := make(chan result, 1)
@@ -41,11 +46,11 @@ func listenInNetNS(nsName, addr string) (net.Listener, error) {
 			done <- result{err: err}
 			return
 		}
-		l, err := net.Listen("tcp", addr)
-		done <- result{l, err}
+		s, err := open()
+		done <- result{s, err}
 	}()
 	r := <-done
-	return r.l, r.err
+	return r.s, r.err
 }
 
 // NewNetNS creates a network namespace with lo up, deleted at tb's

@@ -47,6 +47,8 @@ type Config struct {
 	// Open_vSwitch SSL row ovn-controller reads; the paths are
 	// ovn-controller's.
 	OVNTLS ovntls.Files
+	// IPFIX is the bridge's IPFIX exporter; none when it has no targets.
+	IPFIX ovs.IPFIX
 	// ServiceCIDR is routed through ovn0; the zero value routes none.
 	ServiceCIDR netip.Prefix
 	// MTU of ovn0.
@@ -78,6 +80,9 @@ func (n *Node) EnsureBridge(ctx context.Context) error {
 	if err := n.ovs.EnsureBridge(ctx, br); err != nil {
 		return err
 	}
+	if err := n.syncIPFIX(ctx); err != nil {
+		return err
+	}
 	if n.cfg.OVNRemote == "" {
 		return nil
 	}
@@ -96,6 +101,22 @@ func (n *Node) EnsureBridge(ctx context.Context) error {
 		return err
 	}
 	return n.ovs.SetOpenvSwitchExternalIDs(ctx, n.ovnExternalIDs())
+}
+
+// syncIPFIX gives the bridge the IPFIX exporter configured, marked as the
+// daemon's, or removes the daemon's once none is: an exporter someone
+// else set on the bridge stays when ovnet exports nothing.
+func (n *Node) syncIPFIX(ctx context.Context) error {
+	if len(n.cfg.IPFIX.Targets) > 0 {
+		want := n.cfg.IPFIX
+		want.ExternalIDs = map[string]string{OwnerKey: OwnerDaemon}
+		return n.ovs.SetIPFIX(ctx, n.cfg.Bridge, want)
+	}
+	have, err := n.ovs.IPFIX(n.cfg.Bridge)
+	if err != nil || have == nil || have.ExternalIDs[OwnerKey] != OwnerDaemon {
+		return err
+	}
+	return n.ovs.DeleteIPFIX(ctx, n.cfg.Bridge)
 }
 
 // removeOwnSSL deletes the Open_vSwitch SSL row when the daemon wrote it
