@@ -39,6 +39,12 @@ const (
 	// maxNoiseLoss is the ping loss, in percent, tolerated across a fault
 	// the datapath does not depend on: 4 replies of outagePings, 0.4 s.
 	maxNoiseLoss = 1.0
+	// informerReturn bounds how long the controller takes to see a pod
+	// created once the API server is back: its informers' watches retry
+	// with client-go's backoff, which after a 30 s outage may wait up to
+	// its [30, 60) s interval before the next list (a CI run waited over
+	// 30 s); the controller has no faster read of new pods yet.
+	informerReturn = 90 * time.Second
 )
 
 // lossPercent reads the loss of ping's summary line ("... 0.222222%
@@ -90,7 +96,7 @@ func TestAPIServerOutage(t *testing.T) {
 		}
 		t.Logf("FIGURE API server outage: both daemons ready (STATUS) %s after the API server was back", time.Since(back).Round(time.Millisecond))
 		pods = append(pods, e.pod("default", "after1", "n1", nil), e.pod("default", "after2", "n2", nil))
-		until(t, "the 4 pods made around the outage addressed", func() error {
+		wait.For(t, informerReturn, "the 4 pods made around the outage addressed", func() error {
 			for _, p := range pods {
 				if !addressed(t, e, p) {
 					return fmt.Errorf("pod %s not addressed", p.Name)
