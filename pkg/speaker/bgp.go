@@ -46,6 +46,13 @@ type NextHops struct {
 	IPv6 netip.Addr
 }
 
+func (h NextHops) String() string {
+	if h.IPv6.IsValid() {
+		return h.IPv4.String() + "," + h.IPv6.String()
+	}
+	return h.IPv4.String()
+}
+
 // families are the address families the node announces.
 func (h NextHops) families() []*api.Family {
 	if h.IPv6.IsValid() {

@@ -146,9 +146,9 @@ func (m *sessionMonitor) poll(ctx context.Context) {
 			m.log.Info("BGP session", "peer", st.Address, "state", st.State, "previous", s.status.State)
 		}
 		for _, n := range s.observe(st, now, m.warnAfter, func() string { return m.hint(s.peer) }) {
-			if n.eventType == corev1.EventTypeWarning {
-				m.log.Error(nil, n.message, "peer", st.Address, "reason", n.reason)
-			}
+			// Info, not Error: a peer away is the network's state, not a
+			// failure of the speaker, and Error lines carry a stack trace.
+			m.log.Info(n.message, "peer", st.Address, "reason", n.reason)
 			m.recorder.Eventf(m.node, nil, n.eventType, n.reason, "Connect", "%s", n.message)
 		}
 	}

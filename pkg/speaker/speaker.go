@@ -98,7 +98,6 @@ func Run(ctx context.Context, opts Options) error {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("speaker reconciler: %w", err)
 	}
-	opts.Logger.Info("speaker", "node", opts.NodeName, "ipv4", opts.NextHops.IPv4, "ipv6", opts.NextHops.IPv6,
-		"peers", len(opts.Config.Peers))
+	opts.Logger.Info("speaker", "node", opts.NodeName, "nextHops", opts.NextHops, "peers", len(opts.Config.Peers))
 	return mgr.Start(ctx)
 }
