@@ -64,7 +64,7 @@ func TestAnnouncerFamilies(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "IPv4 node", hops: NextHops{IPv4: v4},
-			want: map[netip.Prefix]Source{netip.MustParsePrefix("10.90.0.0/24"): {KindSubnet, "a"}},
+			want:   map[netip.Prefix]Source{netip.MustParsePrefix("10.90.0.0/24"): {KindSubnet, "a"}},
 			routes: []route{{"ipv4-unicast", "10.90.0.0/24", "NEXT_HOP", "172.18.0.1"}}},
 		{name: "dual-stack node", hops: NextHops{IPv4: v4, IPv6: v6},
 			want: map[netip.Prefix]Source{netip.MustParsePrefix("10.90.0.0/24"): {KindSubnet, "a"},

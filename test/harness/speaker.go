@@ -43,7 +43,7 @@ type Speaker struct {
 	// loopback, relayed into the node's namespace.
 	MetricsAddr, HealthAddr string
 	argv                    []string
-	daemon     *daemon
+	daemon                  *daemon
 }
 
 // StartSpeaker writes the configuration and starts the speaker; tb.Cleanup
