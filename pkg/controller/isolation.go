@@ -62,7 +62,7 @@ func (r *IsolationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	namespace := req.Name
 	owner := ovn.Owner{Kind: ovn.KindNamespace, Name: namespace}
-	defer r.Groups.lock(ovnname.DenyPortGroup(namespace, netpol.Ingress), ovnname.DenyPortGroup(namespace, netpol.Egress))()
+	defer r.Groups.lock(namespace, fullReconcile)()
 	view := policyView{client: r.Client}
 	ns, err := view.namespace(ctx, namespace)
 	if err != nil {

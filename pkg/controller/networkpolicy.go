@@ -77,7 +77,7 @@ func (r *NetworkPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Reconcile converges one policy's rows.
 func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	owner := ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: req.Namespace, Name: req.Name}
-	defer r.Groups.lock(ovnname.PolicyPortGroup(req.Namespace, req.Name))()
+	defer r.Groups.lock(req.Namespace, fullReconcile)()
 	p := &networkingv1.NetworkPolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		if apierrors.IsNotFound(err) {

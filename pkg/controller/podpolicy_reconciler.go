@@ -56,7 +56,7 @@ func (r *PodPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	defer r.Groups.lock(groups.names()...)()
+	defer r.Groups.lock(req.Namespace, podChange)()
 	port := ovnname.PodPort(req.Namespace, req.Name)
 	return ctrl.Result{}, r.Sets.updatePod(ctx, req.NamespacedName, func(pod netpol.Pod, addressed bool) ([]ovnOp, error) {
 		return r.Network.NB.PortMembershipOps(port, groups.membership(pod.Labels, addressed))

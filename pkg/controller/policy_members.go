@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -14,42 +13,89 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
-// portGroupLocks orders the writes to each policy and deny port group. A
-// full reconcile (of a policy, or of a namespace's isolation) reads the
-// pods and writes its groups under their locks; a pod's change writes its
-// own membership under the locks of its namespace's groups. Whichever
-// comes second reads what the first wrote and pods at least as new, so
-// neither undoes the other with an older view.
+// portGroupLocks orders the writes to a namespace's policy and deny port
+// groups between two sides: the full reconciles (of a policy, or of the
+// namespace's isolation), which read the pods and write whole groups,
+// and pods' changes, which read one pod and write its membership. Within
+// a side everything runs at once (each full reconcile writes its own
+// groups, each pod its own port); across sides, whichever comes second
+// reads what the first wrote and pods at least as new, so neither undoes
+// the other with an older view. A side waiting is let in as soon as the
+// other side's holders leave, all its waiters at once, so neither
+// starves and a burst of one side does not run one at a time.
 type portGroupLocks struct {
 	mu sync.Mutex
-	// locks holds one lock per group name, made on first use; a few
-	// bytes per policy and namespace ever seen.
-	locks map[string]*sync.Mutex
+	// namespaces holds one lock per namespace, made on first use.
+	namespaces map[string]*sideLock
 }
+
+// lockSide is one of the two sides of a sideLock.
+type lockSide int
+
+const (
+	fullReconcile lockSide = iota
+	podChange
+)
 
 func newPortGroupLocks() *portGroupLocks {
-	return &portGroupLocks{locks: map[string]*sync.Mutex{}}
+	return &portGroupLocks{namespaces: map[string]*sideLock{}}
 }
 
-// lock takes the locks of names, in sorted order so that two callers never
-// wait on each other, and returns what releases them.
-func (l *portGroupLocks) lock(names ...string) (unlock func()) {
-	names = slices.Compact(slices.Sorted(slices.Values(names)))
-	held := make([]*sync.Mutex, len(names))
+// lock takes the namespace's lock for side and returns what releases it.
+func (l *portGroupLocks) lock(namespace string, side lockSide) (unlock func()) {
 	l.mu.Lock()
-	for i, name := range names {
-		if l.locks[name] == nil {
-			l.locks[name] = &sync.Mutex{}
-		}
-		held[i] = l.locks[name]
+	s := l.namespaces[namespace]
+	if s == nil {
+		s = &sideLock{}
+		s.cond.L = &s.mu
+		l.namespaces[namespace] = s
 	}
 	l.mu.Unlock()
-	for _, m := range held {
-		m.Lock()
+	s.acquire(side)
+	return func() { s.release() }
+}
+
+// sideLock is held by any number of holders of one side at a time.
+type sideLock struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	// side is the side inside while holders > 0.
+	side    lockSide
+	holders int
+	// waiting counts the waiters of each side; admitted is bumped when
+	// a side's waiters are let in, all of them.
+	waiting  [2]int
+	admitted [2]uint64
+}
+
+func (s *sideLock) acquire(side lockSide) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	other := 1 - side
+	if s.holders == 0 || s.side == side && s.waiting[other] == 0 {
+		s.side = side
+		s.holders++
+		return
 	}
-	return func() {
-		for _, m := range held {
-			m.Unlock()
+	s.waiting[side]++
+	for round := s.admitted[side]; s.admitted[side] == round; {
+		s.cond.Wait()
+	}
+}
+
+func (s *sideLock) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holders--; s.holders > 0 {
+		return
+	}
+	// The other side first: it has waited while this side was inside.
+	for _, next := range []lockSide{1 - s.side, s.side} {
+		if s.waiting[next] > 0 {
+			s.side, s.holders, s.waiting[next] = next, s.waiting[next], 0
+			s.admitted[next]++
+			s.cond.Broadcast()
+			return
 		}
 	}
 }
@@ -68,15 +114,6 @@ func groupsOf(ctx context.Context, c client.Client, namespace string) (namespace
 		return namespaceGroups{}, fmt.Errorf("list networkpolicies of %s: %w", namespace, err)
 	}
 	return namespaceGroups{namespace: namespace, policies: list.Items}, nil
-}
-
-// names are the groups' names, the policies' first.
-func (g namespaceGroups) names() []string {
-	out := make([]string, 0, len(g.policies)+2)
-	for i := range g.policies {
-		out = append(out, ovnname.PolicyPortGroup(g.namespace, g.policies[i].Name))
-	}
-	return append(out, ovnname.DenyPortGroup(g.namespace, netpol.Ingress), ovnname.DenyPortGroup(g.namespace, netpol.Egress))
 }
 
 // membership says, for each group, whether a pod with podLabels belongs
