@@ -18,7 +18,9 @@ import (
 // A pod's memberships, decided one pod at a time, are those the full
 // translations of its namespace's policies and isolation give.
 func TestMembershipAgreesWithTranslation(t *testing.T) {
-	app := func(v string) metav1.LabelSelector { return metav1.LabelSelector{MatchLabels: map[string]string{"app": v}} }
+	app := func(v string) metav1.LabelSelector {
+		return metav1.LabelSelector{MatchLabels: map[string]string{"app": v}}
+	}
 	policy := func(name string, sel metav1.LabelSelector, types ...networkingv1.PolicyType) networkingv1.NetworkPolicy {
 		return networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
 			Spec: networkingv1.NetworkPolicySpec{PodSelector: sel, PolicyTypes: types}}
