@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ovn-org/libovsdb/ovsdb"
+
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
@@ -11,14 +13,22 @@ import (
 
 var policyOwner = ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: "ns", Name: "p"}
 
-func TestPortGroupConverges(t *testing.T) {
-	c, view := connect(t)
+// podPorts makes switch s1 with pod ports of the names given.
+func podPorts(t *testing.T, c *ovn.Client, names ...string) {
+	t.Helper()
 	ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner})
 	commit(t, c, ops, err)
-	for _, name := range []string{"a.ns", "b.ns"} {
+	for _, name := range names {
 		ops, err = c.SwitchPortOps(ovn.SwitchPort{Switch: "s1", Name: name, Owner: ovn.Owner{Kind: ovn.KindPod, Namespace: "ns", Name: name}})
 		commit(t, c, ops, err)
 	}
+}
+
+func TestPortGroupConverges(t *testing.T) {
+	c, view := connect(t)
+	podPorts(t, c, "a.ns", "b.ns")
+	var ops []ovsdb.Operation
+	var err error
 	allow := ovn.ACL{Name: "ns/p", Direction: nbdb.ACLDirectionToLport, Priority: 1001, Match: "outport == @pg_x && tcp.dst == 80",
 		Action: nbdb.ACLActionAllowRelated}
 	logged := ovn.ACL{Name: "ns/p", Direction: nbdb.ACLDirectionFromLport, Priority: 1001, Match: "inport == @pg_x",
@@ -164,12 +174,9 @@ func TestPortGroupFollowsRecreatedPort(t *testing.T) {
 // right takes none either.
 func TestPortMembership(t *testing.T) {
 	c, view := connect(t)
-	ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner})
-	commit(t, c, ops, err)
-	for _, name := range []string{"a.ns", "b.ns"} {
-		ops, err = c.SwitchPortOps(ovn.SwitchPort{Switch: "s1", Name: name, Owner: ovn.Owner{Kind: ovn.KindPod, Namespace: "ns", Name: name}})
-		commit(t, c, ops, err)
-	}
+	podPorts(t, c, "a.ns", "b.ns")
+	var ops []ovsdb.Operation
+	var err error
 	for _, g := range []string{"pg_in", "pg_out"} {
 		ops, err = c.PortGroupOps(ovn.PortGroup{Name: g, Owner: policyOwner, Ports: []string{"a.ns"}})
 		commit(t, c, ops, err)
