@@ -59,7 +59,7 @@ const maxNamedInError = 10
 // concurrent use.
 type IPAM struct {
 	mu      sync.Mutex
-	subnets map[string]*subnet   // by subnet name
+	subnets map[string]*subnet       // by subnet name
 	owners  map[holderKey]allocation // every allocation, by holder and family
 	macs    map[macAddr]Owner        // MACs in use; unique across all holders
 }
