@@ -158,9 +158,9 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 		return nil, egressErr
 	}
 	cfg, err := r.Network.ipamConfig(subnet.Name, subnet.Spec)
-	old, existed := r.Network.IPAM.Subnet(subnet.Name)
+	old, existed := r.Network.subnetConfig(subnet.Name)
 	if err == nil {
-		err = r.Network.IPAM.SetSubnet(cfg)
+		err = r.Network.setSubnet(cfg)
 	}
 	if err != nil {
 		// A refused CIDR, gateway or exclude list keeps the one in force,
@@ -176,7 +176,7 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 		return nil, err
 	}
 	r.Network.waiters.wakeAll(subnet.Name)
-	if existed && (old.CIDR != cfg.CIDR || old.Gateway != cfg.Gateway) {
+	if existed && !old.sameAddressing(cfg) {
 		// Running pods keep their addresses but take the new prefix and
 		// gateway: their records are rewritten and the daemons follow.
 		r.Network.waiters.requeue(ctx, podHolders(r.Network.IPAM.Allocations(subnet.Name)))
@@ -230,7 +230,7 @@ func podHolders(allocs []ipam.Allocation) []types.NamespacedName {
 
 // program writes the subnet's switch, router port, ACLs and policies for
 // cfg; a nil egress keeps the egress policy in force.
-func (r *SubnetReconciler) program(ctx context.Context, cfg ipam.SubnetConfig, subnet *ovnetv1.Subnet, egress *egressState) error {
+func (r *SubnetReconciler) program(ctx context.Context, cfg subnetConfig, subnet *ovnetv1.Subnet, egress *egressState) error {
 	if r.Network.northbound.down.Load() {
 		// Said at once on the Subnet rather than after a transaction's
 		// timeout; NorthboundMonitor reconciles every Subnet once it is back.
@@ -239,7 +239,7 @@ func (r *SubnetReconciler) program(ctx context.Context, cfg ipam.SubnetConfig, s
 	ops, err := r.Network.subnetOps(cfg, subnet.Spec)
 	if err == nil {
 		var more []ovnOp
-		more, err = r.Network.subnetPoliciesOps(cfg, egress)
+		more, err = r.Network.subnetPoliciesOps(cfg.SubnetConfig, egress)
 		ops = append(ops, more...)
 	}
 	if err == nil {
