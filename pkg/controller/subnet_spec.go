@@ -335,6 +335,32 @@ func (n *Network) deleteSubnetOps(name string) ([]ovnOp, error) {
 	return slices.Concat(ops, policies, more), err
 }
 
+// setUsage writes a Subnet's address counts into its status: per family,
+// and overall the addresses its pods and nodes hold (one of each family
+// apiece) and how many more of them fit.
+func (n *Network) setUsage(name string, status *ovnetv1.SubnetStatus) {
+	status.V4UsedIPs, status.V4AvailableIPs, status.V6UsedIPs, status.V6AvailableIPs = 0, 0, 0, 0
+	first := true
+	for _, half := range []string{name, ipv6Half(name)} {
+		usage, ok := n.IPAM.Usage(half)
+		cfg, _ := n.IPAM.Subnet(half)
+		if !ok {
+			continue
+		}
+		used, available := saturate(usage.Used), saturate(usage.Available)
+		if cfg.CIDR.Addr().Is4() {
+			status.V4UsedIPs, status.V4AvailableIPs = used, available
+		} else {
+			status.V6UsedIPs, status.V6AvailableIPs = used, available
+		}
+		if first {
+			status.UsedIPs, status.AvailableIPs, first = used, available, false
+		} else {
+			status.AvailableIPs = min(status.AvailableIPs, available)
+		}
+	}
+}
+
 // saturate converts an unsigned count to the int64 the status carries.
 func saturate(v uint64) int64 {
 	if v > uint64(1<<63-1) {

@@ -150,12 +150,13 @@ func podIP(t *testing.T, p *corev1.Pod) netip.Addr {
 	return ip
 }
 
-// portOf checks that the pod's logical switch port exists on the subnet's
-// switch with "MAC IP" as addresses and port security, and returns it.
+// checkPort checks that the pod's logical switch port exists on the
+// subnet's switch with "MAC IP" (a dual-stack pod's "MAC IPv4 IPv6") as
+// addresses and port security.
 func (e *env) checkPort(p *corev1.Pod) {
 	e.t.Helper()
 	name := p.Name + "." + p.Namespace
-	want := p.Annotations[annotation.MACAddress] + " " + p.Annotations[annotation.IPAddress]
+	want := p.Annotations[annotation.MACAddress] + " " + strings.ReplaceAll(p.Annotations[annotation.IPAddress], ",", " ")
 	e.eventually("port "+name, func() error {
 		lsp := e.view.SwitchPort(e.t, name)
 		if lsp == nil {

@@ -1,0 +1,122 @@
+package integration
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+)
+
+// TestDualStack: a namespace's subnet of one IPv4 and one IPv6 CIDR, as
+// Kube-OVN writes it, gives each pod one address of each family, written
+// as Kube-OVN writes them and held by the pod's port, unique, fixed when
+// asked, counted per family and released on delete; a restart rebuilds
+// the allocations from the records and writes nothing.
+func TestDualStack(t *testing.T) {
+	e := newEnv(t)
+	e.namespace("dual", map[string]string{annotation.CIDR: "10.70.0.0/24,fd00:10:70::/120",
+		annotation.ExcludeIPs: "10.70.0.2..10.70.0.9,fd00:10:70::2..fd00:10:70::9"})
+	e.condition("dual", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+	if gw := e.subnet("dual").Status.Gateway; gw != "10.70.0.1,fd00:10:70::1" {
+		t.Errorf("status.gateway %q, want both first addresses", gw)
+	}
+	lrp := e.view.RouterPort(t, "ovn-cluster-dual")
+	if lrp == nil || !slices.Equal(lrp.Networks, []string{"10.70.0.1/24", "fd00:10:70::1/120"}) {
+		t.Fatalf("router port %+v, want networks of both gateways", lrp)
+	}
+
+	const pods = 5
+	seen := map[netip.Addr]string{}
+	for i := range pods {
+		name := fmt.Sprint("p", i)
+		e.pod("dual", name, nil)
+		p := e.addressed("dual", name)
+		ips := strings.Split(p.Annotations[annotation.IPAddress], ",")
+		if len(ips) != 2 {
+			t.Fatalf("pod %s ip_address %q, want an IPv4 and an IPv6 address", name, p.Annotations[annotation.IPAddress])
+		}
+		if got := p.Annotations[annotation.CIDRWritten]; got != "10.70.0.0/24,fd00:10:70::/120" {
+			t.Errorf("pod %s cidr %q", name, got)
+		}
+		if got := p.Annotations[annotation.GatewayWritten]; got != "10.70.0.1,fd00:10:70::1" {
+			t.Errorf("pod %s gateway %q", name, got)
+		}
+		for i, s := range ips {
+			ip := netip.MustParseAddr(s)
+			if ip.Is4() != (i == 0) || (ip.Is4() && ip.As4()[3] < 10) || (ip.Is6() && ip.As16()[15] < 10) {
+				t.Errorf("pod %s address %d is %s: want IPv4 then IPv6, past the excludes", name, i, ip)
+			}
+			if holder, taken := seen[ip]; taken {
+				t.Errorf("pods %s and %s both hold %s", holder, name, ip)
+			}
+			seen[ip] = name
+		}
+		e.checkPort(p)
+	}
+
+	fixed := e.addressed(e.pod("dual", "fixed", map[string]string{annotation.IPAddress: "10.70.0.200,fd00:10:70::c8"}).Namespace, "fixed")
+	if got := fixed.Annotations[annotation.IPAddress]; got != "10.70.0.200,fd00:10:70::c8" {
+		t.Errorf("fixed pod got %q", got)
+	}
+	e.checkPort(fixed)
+	e.usage("dual", pods+1, 245-pods-1, 246-pods-1)
+
+	e.restartWritesNothing()
+
+	e.deletePod("dual", "fixed")
+	e.usage("dual", pods, 245-pods, 246-pods)
+	// Both freed addresses can be taken again.
+	again := e.addressed(e.pod("dual", "again", map[string]string{annotation.IPAddress: "10.70.0.200,fd00:10:70::c8"}).Namespace, "again")
+	e.checkPort(again)
+}
+
+// usage waits until the subnet's status counts used addresses per family
+// and the available ones of each.
+func (e *env) usage(subnet string, used, v4Available, v6Available int64) {
+	e.t.Helper()
+	e.eventually("usage of "+subnet, func() error {
+		st := e.subnet(subnet).Status
+		if st.V4UsedIPs != used || st.V6UsedIPs != used || st.UsedIPs != used ||
+			st.V4AvailableIPs != v4Available || st.V6AvailableIPs != v6Available || st.AvailableIPs != min(v4Available, v6Available) {
+			return fmt.Errorf("status %+v, want %d used of each family, %d and %d available", st, used, v4Available, v6Available)
+		}
+		return nil
+	})
+}
+
+// TestDualStackRefused: CIDRs that do not make one IPv4 and one IPv6
+// range, and gateways of no CIDR's family, are refused with a condition
+// and an Event; a fixed dual address on a single-stack subnet leaves the
+// pod waiting with an Event.
+func TestDualStackRefused(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		mentions    string
+	}{
+		{"two-v4", map[string]string{annotation.CIDR: "10.71.0.0/24,10.72.0.0/24"}, "two CIDRs of one family"},
+		{"three", map[string]string{annotation.CIDR: "10.71.0.0/24,fd00:10:71::/120,fd00:10:72::/120"}, "want one CIDR"},
+		{"v6-gateway", map[string]string{annotation.CIDR: "10.73.0.0/24", annotation.Gateway: "fd00::1"}, "fd00::1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.namespace(tt.name, tt.annotations)
+			msg := e.condition(tt.name, ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonInvalidSpec)
+			if !strings.Contains(msg, tt.mentions) {
+				t.Errorf("condition %q does not mention %q", msg, tt.mentions)
+			}
+			e.event("Subnet", "", tt.name, ovnetv1.ReasonInvalidSpec, tt.mentions)
+		})
+	}
+	e.namespace("single", map[string]string{annotation.CIDR: "10.74.0.0/24"})
+	e.condition("single", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+	e.pod("single", "both", map[string]string{annotation.IPAddress: "10.74.0.20,fd00:10:74::20"})
+	e.event("Pod", "single", "both", "AddressAllocationFailed", "not dual stack")
+}
