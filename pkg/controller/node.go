@@ -88,9 +88,9 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 func (r *NodeReconciler) endpoint(node string) endpoint {
 	return endpoint{
 		requests: r.Network.requestsFor(ipam.Request{Owner: ipam.NodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name}, netip.Addr{}),
-		port:    ovnname.NodePort(node),
-		owner:   ovn.Owner{Kind: ovn.KindNode, Name: node},
-		gateway: true,
+		port:     ovnname.NodePort(node),
+		owner:    ovn.Owner{Kind: ovn.KindNode, Name: node},
+		gateway:  true,
 	}
 }
 

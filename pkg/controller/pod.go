@@ -131,8 +131,8 @@ func sameAllocations(a, b []ipam.Allocation) bool {
 func (r *PodReconciler) endpoint(pod *corev1.Pod, reqs []ipam.Request) endpoint {
 	ep := endpoint{
 		requests: reqs,
-		port:    ovnname.PodPort(pod.Namespace, pod.Name),
-		owner:   ovn.Owner{Kind: ovn.KindPod, Namespace: pod.Namespace, Name: pod.Name},
+		port:     ovnname.PodPort(pod.Namespace, pod.Name),
+		owner:    ovn.Owner{Kind: ovn.KindPod, Namespace: pod.Namespace, Name: pod.Name},
 	}
 	if sts, _, ok := statefulSetOf(pod); ok {
 		ep.externalIDs = map[string]string{ExternalIDStatefulSet: sts}
