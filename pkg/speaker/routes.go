@@ -67,9 +67,9 @@ func Compute(s State) Desired {
 		if !d.wanted(sub) || sub.DeletionTimestamp != nil {
 			continue
 		}
-		cidr, err := netip.ParsePrefix(sub.Spec.CIDR)
-		if err != nil || !cidr.Addr().Is4() {
-			d.refuse(sub, ReasonBGPNotAnnounced, fmt.Sprintf("CIDR %q is not an IPv4 prefix; the speaker announces IPv4 only", sub.Spec.CIDR))
+		cidr, ok := ipv4CIDR(sub.Spec.CIDR)
+		if !ok {
+			d.refuse(sub, ReasonBGPNotAnnounced, fmt.Sprintf("CIDR %q has no IPv4 prefix; the speaker announces IPv4 only", sub.Spec.CIDR))
 			continue
 		}
 		if msg := natRefusal(sub); msg != "" {
@@ -187,4 +187,15 @@ func Sorted(prefixes map[netip.Prefix]string) []netip.Prefix {
 		return out[i].Bits() < out[j].Bits()
 	})
 	return out
+}
+
+// ipv4CIDR is the IPv4 prefix of a Subnet's CIDR, the only one of a
+// single-stack IPv4 Subnet or the first of a dual-stack one.
+func ipv4CIDR(spec string) (netip.Prefix, bool) {
+	for _, s := range annotation.SplitList(spec) {
+		if p, err := netip.ParsePrefix(s); err == nil && p.Addr().Is4() {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
 }
