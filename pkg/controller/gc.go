@@ -165,7 +165,8 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 			_, ok := g.Network.IPAM.Subnet(o.Name)
 			return ok || subnetExists[o.Name]
 		case ovn.KindCluster:
-			return o.Name == g.Network.Config.ClusterRouter
+			router := g.Network.Config.ClusterRouter
+			return o.Name == router || o.Name == ipv6Half(router)
 		case ovn.KindService:
 			return g.exists(ctx, &corev1.Service{}, o.Namespace, o.Name)
 		case ovn.KindNetworkPolicy:

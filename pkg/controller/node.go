@@ -72,7 +72,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		r.Recorder.Eventf(node, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
 		return ctrl.Result{}, err
 	}
-	if err := r.route(ctx, node, allocs[0]); err != nil {
+	if err := r.route(ctx, node, allocs); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.Subnets.NotifyUsage(r.Network.Config.JoinSubnet.Name)
@@ -95,8 +95,10 @@ func (r *NodeReconciler) endpoint(node string) endpoint {
 }
 
 // route sends traffic for the node's own address to its join address,
-// and the egress of its pods (of distributed subnets) out through it.
-func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, alloc ipam.Allocation) error {
+// and the egress of its pods (of distributed subnets) out through it; a
+// dual-stack join address's IPv6 half takes its pods' IPv6 egress.
+func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, allocs []ipam.Allocation) error {
+	alloc := allocs[0]
 	owner := ovn.Owner{Kind: ovn.KindNode, Name: node.Name}
 	router := r.Network.Config.ClusterRouter
 	ip, hasInternal := internalIP(node, alloc.IP)
@@ -109,7 +111,11 @@ func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, alloc ipa
 	}
 	if err == nil {
 		var more []ovnOp
-		more, err = r.Network.NB.RouterPoliciesOps(router, owner, nodePolicies(node.Name, alloc.IP, ip, hasInternal))
+		policies := nodePolicies(node.Name, alloc.IP, ip, hasInternal)
+		if len(allocs) > 1 {
+			policies = append(policies, distributedPolicy(node.Name, allocs[1].IP))
+		}
+		more, err = r.Network.NB.RouterPoliciesOps(router, owner, policies)
 		ops = append(ops, more...)
 	}
 	if err == nil {

@@ -239,7 +239,7 @@ func (r *SubnetReconciler) program(ctx context.Context, cfg subnetConfig, subnet
 	ops, err := r.Network.subnetOps(cfg, subnet.Spec)
 	if err == nil {
 		var more []ovnOp
-		more, err = r.Network.subnetPoliciesOps(cfg.SubnetConfig, egress)
+		more, err = r.Network.subnetPoliciesOps(cfg, egress)
 		ops = append(ops, more...)
 	}
 	if err == nil {

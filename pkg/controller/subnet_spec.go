@@ -310,6 +310,16 @@ func (n *Network) subnetOps(cfg subnetConfig, spec ovnetv1.SubnetSpec) ([]ovnOp,
 	return ops, nil
 }
 
+// joinPrefix is the join subnet's CIDR, the IPv4 one of a dual-stack join;
+// zero if it does not parse.
+func (n *Network) joinPrefix() netip.Prefix {
+	cidrs, err := parseCIDRs(n.Config.JoinSubnet.CIDR)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return cidrs[0]
+}
+
 // routerPortNetworks are the gateway addresses the subnet's router port
 // holds, one per family.
 func routerPortNetworks(cfg subnetConfig) []string {
@@ -376,9 +386,7 @@ func (n *Network) privateACLs(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) []
 		return nil
 	}
 	private := netpol.PrivateSubnet{Name: cfg.Name, CIDR: cfg.CIDR}
-	if join, err := netip.ParsePrefix(n.Config.JoinSubnet.CIDR); err == nil {
-		private.NodeCIDR = join
-	}
+	private.NodeCIDR = n.joinPrefix()
 	for _, a := range spec.Allow {
 		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
 			private.Allow = append(private.Allow, p)
