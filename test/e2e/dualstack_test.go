@@ -13,9 +13,12 @@ import (
 // TestDualStack: pods of a dual-stack subnet on two nodes each get an
 // IPv4 and an IPv6 address, reported by ADD and configured on their
 // interface with a default route of each family, and ping and talk TCP to
-// each other across the tunnel over both families.
+// each other across the tunnel over both families; with a dual-stack join
+// subnet a node reaches the pod on the other node over both.
 func TestDualStack(t *testing.T) {
-	e := newEnv(t)
+	network := harness.DefaultNetwork()
+	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
+	e := newEnvWith(t, network)
 	o := e.outsideNodes("n1", "n2")
 	e.namespace("dual", map[string]string{annotation.CIDR: "10.90.0.0/24,fd00:10:90::/120"})
 	a := o.nodes[0].Runtime(t).AddPod(t, e.pod("dual", "a", "n1", nil))
@@ -37,6 +40,10 @@ func TestDualStack(t *testing.T) {
 				return err
 			})
 			ping(t, b, a.IPs[i].String())
+			until(t, "node n1 -> b (n2) through ovn0", func() error {
+				_, err := nodeExec(o.nodes[0], "ping", "-c", "1", "-W", "1", b.IPs[i].String())
+				return err
+			})
 			until(t, "tcp a -> b", func() error {
 				out, err := e.connect(a, "tcp", netip.AddrPortFrom(b.IPs[i], backendTCP).String())
 				if err != nil {
