@@ -159,8 +159,8 @@ func (m *IPAM) currentMAC(owner Owner, old allocation) macAddr {
 	if old.mac != (macAddr{}) {
 		return old.mac
 	}
-	for _, key := range familyKeys(owner) {
-		if a, ok := m.owners[key]; ok && a.mac != (macAddr{}) {
+	for _, a := range m.held(owner) {
+		if a.mac != (macAddr{}) {
 			return a.mac
 		}
 	}

@@ -216,12 +216,11 @@ func (m *IPAM) Subnets() []string {
 func (m *IPAM) Release(owner Owner) []Allocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Allocation
-	for _, key := range familyKeys(owner) {
-		if a, ok := m.owners[key]; ok {
-			m.drop(owner, a)
-			out = append(out, a.export(owner))
-		}
+	held := m.held(owner)
+	out := make([]Allocation, 0, len(held))
+	for _, a := range held {
+		m.drop(owner, a)
+		out = append(out, a.export(owner))
 	}
 	return out
 }
@@ -229,6 +228,17 @@ func (m *IPAM) Release(owner Owner) []Allocation {
 // familyKeys lists an owner's possible allocations, IPv4 first.
 func familyKeys(owner Owner) [2]holderKey {
 	return [2]holderKey{{owner: owner}, {owner: owner, ipv6: true}}
+}
+
+// held lists the owner's allocations, IPv4 first; m.mu is held.
+func (m *IPAM) held(owner Owner) []allocation {
+	var out []allocation
+	for _, key := range familyKeys(owner) {
+		if a, ok := m.owners[key]; ok {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // drop forgets an allocation and returns its address, and its MAC unless
@@ -250,12 +260,8 @@ func (m *IPAM) drop(owner Owner, a allocation) {
 
 // Lookup returns the owner's allocation, the IPv4 one when it holds both.
 func (m *IPAM) Lookup(owner Owner) (Allocation, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, key := range familyKeys(owner) {
-		if a, ok := m.owners[key]; ok {
-			return a.export(owner), true
-		}
+	if held := m.Holdings(owner); len(held) > 0 {
+		return held[0], true
 	}
 	return Allocation{}, false
 }
@@ -264,11 +270,10 @@ func (m *IPAM) Lookup(owner Owner) (Allocation, bool) {
 func (m *IPAM) Holdings(owner Owner) []Allocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Allocation
-	for _, key := range familyKeys(owner) {
-		if a, ok := m.owners[key]; ok {
-			out = append(out, a.export(owner))
-		}
+	held := m.held(owner)
+	out := make([]Allocation, len(held))
+	for i, a := range held {
+		out[i] = a.export(owner)
 	}
 	return out
 }

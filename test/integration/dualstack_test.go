@@ -89,34 +89,3 @@ func (e *env) usage(subnet string, used, v4Available, v6Available int64) {
 		return nil
 	})
 }
-
-// TestDualStackRefused: CIDRs that do not make one IPv4 and one IPv6
-// range, and gateways of no CIDR's family, are refused with a condition
-// and an Event; a fixed dual address on a single-stack subnet leaves the
-// pod waiting with an Event.
-func TestDualStackRefused(t *testing.T) {
-	e := newEnv(t)
-	tests := []struct {
-		name        string
-		annotations map[string]string
-		mentions    string
-	}{
-		{"two-v4", map[string]string{annotation.CIDR: "10.71.0.0/24,10.72.0.0/24"}, "two CIDRs of one family"},
-		{"three", map[string]string{annotation.CIDR: "10.71.0.0/24,fd00:10:71::/120,fd00:10:72::/120"}, "want one CIDR"},
-		{"v6-gateway", map[string]string{annotation.CIDR: "10.73.0.0/24", annotation.Gateway: "fd00::1"}, "fd00::1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e.namespace(tt.name, tt.annotations)
-			msg := e.condition(tt.name, ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonInvalidSpec)
-			if !strings.Contains(msg, tt.mentions) {
-				t.Errorf("condition %q does not mention %q", msg, tt.mentions)
-			}
-			e.event("Subnet", "", tt.name, ovnetv1.ReasonInvalidSpec, tt.mentions)
-		})
-	}
-	e.namespace("single", map[string]string{annotation.CIDR: "10.74.0.0/24"})
-	e.condition("single", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
-	e.pod("single", "both", map[string]string{annotation.IPAddress: "10.74.0.20,fd00:10:74::20"})
-	e.event("Pod", "single", "both", "AddressAllocationFailed", "not dual stack")
-}
