@@ -71,7 +71,7 @@ type Sandbox struct {
 	IP netip.Addr
 	// IPs are every address ADD reported, in its order.
 	IPs []netip.Addr
-	rt *Runtime
+	rt  *Runtime
 	// deleted is set once DEL succeeded, so cleanup does not repeat it.
 	deleted bool
 }
