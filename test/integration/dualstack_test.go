@@ -7,10 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/test/harness"
 )
 
 // TestDualStack: a namespace's subnet of one IPv4 and one IPv6 CIDR, as
@@ -88,4 +91,49 @@ func (e *env) usage(subnet string, used, v4Available, v6Available int64) {
 		}
 		return nil
 	})
+}
+
+// TestDualStackJoin: with a dual-stack join subnet a node gets a join
+// address of each family on its port, the cluster router a default route
+// of each family, and the node a reroute of its pods' egress in each; a
+// dual-stack subnet's IPv6 CIDR is a cluster destination like its IPv4 one.
+func TestDualStackJoin(t *testing.T) {
+	network := harness.DefaultNetwork()
+	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
+	e := newEnvWith(t, network)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}
+	if err := e.c.Create(e.ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	var joinIPs []string
+	e.eventually("node annotated with both families", func() error {
+		if err := e.c.Get(e.ctx, client.ObjectKeyFromObject(node), node); err != nil {
+			return err
+		}
+		a := node.Annotations
+		if a[annotation.Allocated] != annotation.True || a[annotation.Gateway] != "100.64.0.1,fd00:100:64::1" {
+			return fmt.Errorf("annotations %v", a)
+		}
+		joinIPs = strings.Split(a[annotation.IPAddress], ",")
+		return nil
+	})
+	if len(joinIPs) != 2 || !strings.HasPrefix(joinIPs[0], "100.64.") || !strings.HasPrefix(joinIPs[1], "fd00:100:64::") {
+		t.Fatalf("join addresses %q, want one of each family", joinIPs)
+	}
+	e.namespace("dual", map[string]string{annotation.CIDR: "10.75.0.0/24,fd00:10:75::/120"})
+	e.condition("dual", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+	e.eventually("routes and policies of both families", func() error {
+		for prefix, nexthop := range map[string]string{"0.0.0.0/0": "100.64.0.1", "::/0": "fd00:100:64::1"} {
+			if routes := e.routesTo(prefix); len(routes) != 1 || routes[0].Nexthop != nexthop {
+				return fmt.Errorf("default routes %s: %+v", prefix, routes)
+			}
+		}
+		return e.hasPolicies([]policy{
+			{29000, `ip4 && is_chassis_resident("node-worker-1")`, "reroute", joinIPs[0]},
+			{29000, `ip6 && is_chassis_resident("node-worker-1")`, "reroute", joinIPs[1]},
+			{31000, "ip4.dst == 10.75.0.0/24", "allow", ""},
+			{31000, "ip6.dst == fd00:10:75::/120", "allow", ""},
+		})
+	})
+	e.restartWritesNothing()
 }
