@@ -77,6 +77,29 @@ func TestDualStack(t *testing.T) {
 	// Both freed addresses can be taken again.
 	again := e.addressed(e.pod("dual", "again", map[string]string{annotation.IPAddress: "10.70.0.200,fd00:10:70::c8"}).Namespace, "again")
 	e.checkPort(again)
+
+	// Single stack again is refused while pods hold IPv6 addresses; the
+	// dual-stack subnet stays in force.
+	ns := &corev1.Namespace{}
+	if err := e.c.Get(e.ctx, client.ObjectKey{Name: "dual"}, ns); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(ns.DeepCopy())
+	ns.Annotations[annotation.CIDR] = "10.70.0.0/24"
+	if err := e.c.Patch(e.ctx, ns, patch); err != nil {
+		t.Fatal(err)
+	}
+	if msg := e.condition("dual", ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonInvalidSpec); !strings.Contains(msg, "IPv6") {
+		t.Errorf("refusal %q does not say the IPv6 half is in use", msg)
+	}
+	late := e.addressed(e.pod("dual", "late", nil).Namespace, "late")
+	if ips := strings.Split(late.Annotations[annotation.IPAddress], ","); len(ips) != 2 {
+		t.Errorf("pod made after the refusal got %q, want both families", ips)
+	}
+	e.checkPort(late)
+	if got := e.subnet("dual").Status.Gateway; got != "10.70.0.1,fd00:10:70::1" {
+		t.Errorf("status.gateway %q after the refusal", got)
+	}
 }
 
 // usage waits until the subnet's status counts used addresses per family
