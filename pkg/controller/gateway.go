@@ -98,6 +98,16 @@ func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
 		}
 		ops = append(ops, more...)
 	}
+	if len(gateways) == 1 {
+		// A join no longer dual stack leaves no IPv6 default route behind.
+		ipv6Owner := owner
+		ipv6Owner.Name = ipv6Half(owner.Name)
+		more, err := n.NB.DeleteStaticRoutesOps(n.Config.ClusterRouter, ipv6Owner)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
 	var policies []ovn.RouterPolicy
 	if svc := n.Config.ServiceCIDR; svc.IsValid() {
 		policies = append(policies, destinationPolicy(svc))
