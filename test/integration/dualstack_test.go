@@ -20,9 +20,16 @@ import (
 // Kube-OVN writes it, gives each pod one address of each family, written
 // as Kube-OVN writes them and held by the pod's port, unique, fixed when
 // asked, counted per family and released on delete; a restart rebuilds
-// the allocations from the records and writes nothing.
+// the allocations from the records and writes nothing. With a dual-stack
+// join subnet a node gets a join address of each family, the cluster
+// router a default route of each family, and the node a reroute of its
+// pods' egress in each; the subnet's IPv6 CIDR is a cluster destination
+// like its IPv4 one. Going back to single stack is refused while pods
+// hold IPv6 addresses.
 func TestDualStack(t *testing.T) {
-	e := newEnv(t)
+	network := harness.DefaultNetwork()
+	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
+	e := newEnvWith(t, network)
 	e.namespace("dual", map[string]string{annotation.CIDR: "10.70.0.0/24,fd00:10:70::/120",
 		annotation.ExcludeIPs: "10.70.0.2..10.70.0.9,fd00:10:70::2..fd00:10:70::9"})
 	e.condition("dual", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
@@ -69,6 +76,7 @@ func TestDualStack(t *testing.T) {
 	}
 	e.checkPort(fixed)
 	e.usage("dual", pods+1, 245-pods-1, 246-pods-1)
+	e.dualJoin()
 
 	e.restartWritesNothing()
 
@@ -116,14 +124,11 @@ func (e *env) usage(subnet string, used, v4Available, v6Available int64) {
 	})
 }
 
-// TestDualStackJoin: with a dual-stack join subnet a node gets a join
-// address of each family on its port, the cluster router a default route
-// of each family, and the node a reroute of its pods' egress in each; a
-// dual-stack subnet's IPv6 CIDR is a cluster destination like its IPv4 one.
-func TestDualStackJoin(t *testing.T) {
-	network := harness.DefaultNetwork()
-	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
-	e := newEnvWith(t, network)
+// dualJoin checks a node's join addresses, the default routes and the
+// node's and subnet "dual"'s policies of a dual-stack join.
+func (e *env) dualJoin() {
+	t := e.t
+	t.Helper()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}
 	if err := e.c.Create(e.ctx, node); err != nil {
 		t.Fatal(err)
@@ -143,8 +148,6 @@ func TestDualStackJoin(t *testing.T) {
 	if len(joinIPs) != 2 || !strings.HasPrefix(joinIPs[0], "100.64.") || !strings.HasPrefix(joinIPs[1], "fd00:100:64::") {
 		t.Fatalf("join addresses %q, want one of each family", joinIPs)
 	}
-	e.namespace("dual", map[string]string{annotation.CIDR: "10.75.0.0/24,fd00:10:75::/120"})
-	e.condition("dual", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
 	e.eventually("routes and policies of both families", func() error {
 		for prefix, nexthop := range map[string]string{"0.0.0.0/0": "100.64.0.1", "::/0": "fd00:100:64::1"} {
 			if routes := e.routesTo(prefix); len(routes) != 1 || routes[0].Nexthop != nexthop {
@@ -154,9 +157,8 @@ func TestDualStackJoin(t *testing.T) {
 		return e.hasPolicies([]policy{
 			{29000, `ip4 && is_chassis_resident("node-worker-1")`, "reroute", joinIPs[0]},
 			{29000, `ip6 && is_chassis_resident("node-worker-1")`, "reroute", joinIPs[1]},
-			{31000, "ip4.dst == 10.75.0.0/24", "allow", ""},
-			{31000, "ip6.dst == fd00:10:75::/120", "allow", ""},
+			{31000, "ip4.dst == 10.70.0.0/24", "allow", ""},
+			{31000, "ip6.dst == fd00:10:70::/120", "allow", ""},
 		})
 	})
-	e.restartWritesNothing()
 }
