@@ -88,15 +88,7 @@ func TestDualStack(t *testing.T) {
 
 	// Single stack again is refused while pods hold IPv6 addresses; the
 	// dual-stack subnet stays in force.
-	ns := &corev1.Namespace{}
-	if err := e.c.Get(e.ctx, client.ObjectKey{Name: "dual"}, ns); err != nil {
-		t.Fatal(err)
-	}
-	patch := client.MergeFrom(ns.DeepCopy())
-	ns.Annotations[annotation.CIDR] = "10.70.0.0/24"
-	if err := e.c.Patch(e.ctx, ns, patch); err != nil {
-		t.Fatal(err)
-	}
+	e.annotateNamespace("dual", map[string]string{annotation.CIDR: "10.70.0.0/24"})
 	if msg := e.condition("dual", ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonInvalidSpec); !strings.Contains(msg, "IPv6") {
 		t.Errorf("refusal %q does not say the IPv6 half is in use", msg)
 	}

@@ -119,6 +119,27 @@ func (e *env) namespace(name string, annotations map[string]string) *corev1.Name
 	return ns
 }
 
+// annotateNamespace sets (or, for an empty value, removes) annotations of
+// a namespace with one patch.
+func (e *env) annotateNamespace(name string, annotations map[string]string) {
+	e.t.Helper()
+	ns := &corev1.Namespace{}
+	if err := e.c.Get(e.ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		e.t.Fatal(err)
+	}
+	patch := client.MergeFrom(ns.DeepCopy())
+	for k, v := range annotations {
+		if v == "" {
+			delete(ns.Annotations, k)
+		} else {
+			ns.Annotations[k] = v
+		}
+	}
+	if err := e.c.Patch(e.ctx, ns, patch); err != nil {
+		e.t.Fatalf("annotate namespace %s: %v", name, err)
+	}
+}
+
 func newPod(namespace, name string, annotations map[string]string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Annotations: annotations},
