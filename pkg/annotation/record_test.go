@@ -2,6 +2,13 @@ package annotation
 
 import "testing"
 
+// dual makes a record dual stack, as Kube-OVN writes it.
+func dual(m map[string]string) {
+	m[IPAddress] += ",fd00:10:16::5"
+	m[CIDRWritten] += ",fd00:10:16::/64"
+	m[GatewayWritten] += ",fd00:10:16::1"
+}
+
 func TestParseAddress(t *testing.T) {
 	full := func(edit func(map[string]string)) map[string]string {
 		m := map[string]string{Allocated: True, IPAddress: "10.16.0.5", CIDRWritten: "10.16.0.0/16",
@@ -24,6 +31,14 @@ func TestParseAddress(t *testing.T) {
 		{"bad cidr", full(func(m map[string]string) { m[CIDRWritten] = "10.16.0.0" }), true, true},
 		{"missing gateway", full(func(m map[string]string) { delete(m, GatewayWritten) }), true, true},
 		{"ip outside subnet", full(func(m map[string]string) { m[IPAddress] = "10.17.0.5" }), true, true},
+		{"dual stack", full(dual), true, false},
+		{"dual stack, IPv6 first", full(func(m map[string]string) {
+			dual(m)
+			m[IPAddress] = "fd00:10:16::5,10.16.0.5"
+		}), true, true},
+		{"dual stack, one cidr", full(func(m map[string]string) { dual(m); m[CIDRWritten] = "10.16.0.0/16" }), true, true},
+		{"dual stack, IPv6 outside", full(func(m map[string]string) { dual(m); m[IPAddress] = "10.16.0.5,fd00:10:17::5" }), true, true},
+		{"three addresses", full(func(m map[string]string) { dual(m); m[IPAddress] += ",fd00:10:16::6" }), true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,6 +48,10 @@ func TestParseAddress(t *testing.T) {
 			}
 			if tt.ok && !tt.wantErr && addr.Prefix().String() != "10.16.0.5/16" {
 				t.Fatalf("Prefix() = %s, want 10.16.0.5/16", addr.Prefix())
+			}
+			if fams := addr.Families(); tt.name == "dual stack" && (len(fams) != 2 ||
+				fams[1].Prefix.String() != "fd00:10:16::5/64" || fams[1].Gateway.String() != "fd00:10:16::1") {
+				t.Fatalf("Families() = %+v, want the IPv6 one second", fams)
 			}
 		})
 	}
@@ -116,6 +135,8 @@ func FuzzParseAddress(f *testing.F) {
 		{"true", "10.0.0.5", "00:00:00:00:fe:80:00:00", "s", "10.0.0.0/8", "10.0.0.1"},
 		{"true", " 10.0.0.5 ", "0a-00-00-00-00-01", " s ", "10.0.0.5/8", "10.0.0.1"},
 		{"false", "x", "y", "", "z", ""},
+		{"true", "10.16.0.5,fd00::5", "0a:00:00:10:00:05", "d", "10.16.0.0/16,fd00::/64", "10.16.0.1,fd00::1"},
+		{"true", "10.16.0.5,fd00::5", "0a:00:00:10:00:05", "d", "10.16.0.0/16,fd00::/64", "fd00::1,10.16.0.1"},
 	} {
 		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
 	}
@@ -139,9 +160,14 @@ func FuzzParseAddress(f *testing.F) {
 			addr.IP.Is4() != addr.Subnet.Addr().Is4() {
 			t.Fatalf("accepted address %+v from %q", addr, in)
 		}
+		if addr.IPv6.IsValid() && (!addr.IP.Is4() || !addr.IPv6.Is6() || !addr.IPv6Subnet.Contains(addr.IPv6) ||
+			!addr.IPv6Subnet.Contains(addr.IPv6Gateway) || addr.IPv6.Zone() != "" || addr.IPv6.Is4In6()) {
+			t.Fatalf("accepted dual-stack address %+v from %q", addr, in)
+		}
 		written := addr.Annotations()
 		back, ok, err := ParseAddress(written)
 		if !ok || err != nil || back.IP != addr.IP || back.Subnet != addr.Subnet || back.Gateway != addr.Gateway ||
+			back.IPv6 != addr.IPv6 || back.IPv6Subnet != addr.IPv6Subnet || back.IPv6Gateway != addr.IPv6Gateway ||
 			back.MAC.String() != addr.MAC.String() || back.LogicalSwitch != addr.LogicalSwitch || !addr.Recorded(written) {
 			t.Fatalf("round trip of %+v: %+v, %v, %v", addr, back, ok, err)
 		}

@@ -51,7 +51,12 @@ func FuzzNamespaceAnnotations(f *testing.F) {
 		checkDescribed(t, subnet)
 		cfg, err := n.ipamConfig(subnet.Name, subnet.Spec)
 		if err == nil {
-			checkAcceptedConfig(t, n, cfg, subnet.Spec)
+			for _, half := range cfg.halves() {
+				checkAcceptedConfig(t, n, half, subnet.Spec)
+			}
+			if cfg.IPv6 != nil && (!cfg.CIDR.Addr().Is4() || !cfg.IPv6.CIDR.Addr().Is6()) {
+				t.Fatalf("dual-stack subnet accepted with %s and %s", cfg.CIDR, cfg.IPv6.CIDR)
+			}
 		}
 		egress, eerr := parseEgress(subnet.Spec)
 		if eerr == nil && egress.centralized {
@@ -118,8 +123,9 @@ func FuzzPoolRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, pool, name string) {
 		for _, pod := range []*corev1.Pod{stsPod(name, "db"), {ObjectMeta: metav1.ObjectMeta{Name: name}}} {
-			var req ipam.Request
-			err := poolRequest(&req, pod, pool)
+			reqs := []ipam.Request{{}}
+			err := poolRequest(reqs, pod, pool)
+			req := reqs[0]
 			var bad *badAnnotation
 			if err != nil {
 				if !errors.As(err, &bad) || bad.Key != annotation.IPPool {
@@ -127,7 +133,7 @@ func FuzzPoolRequest(f *testing.F) {
 				}
 				continue
 			}
-			entries, perr := ipam.ParsePool(pool)
+			entries, perr := ipam.ParsePool(strings.ReplaceAll(pool, ";", ","))
 			if perr != nil || len(entries) == 0 {
 				t.Fatalf("pool %q accepted, but ParsePool says %v", pool, perr)
 			}

@@ -101,7 +101,7 @@ func (b *Bootstrap) loadSubnets(ctx context.Context) error {
 		s := &list.Items[i]
 		cfg, err := b.Network.ipamConfig(s.Name, s.Spec)
 		if err == nil {
-			err = b.Network.IPAM.SetSubnet(cfg)
+			err = b.Network.setSubnet(cfg)
 		}
 		if err != nil {
 			log.FromContext(ctx).Info("subnet not loaded", "subnet", s.Name, "reason", err.Error())
@@ -126,7 +126,7 @@ func (b *Bootstrap) rebuild(ctx context.Context) error {
 		}
 		owner := ipam.PodOwner(p.Namespace, p.Name)
 		live[owner] = true
-		if a, ok := heldAllocation(owner, p.Annotations); ok {
+		if a, ok := heldAllocations(owner, p.Annotations); ok {
 			b.reserve(ctx, a)
 		}
 	}
@@ -136,7 +136,7 @@ func (b *Bootstrap) rebuild(ctx context.Context) error {
 	}
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if a, ok := heldAllocation(ipam.NodeOwner(n.Name), n.Annotations); ok {
+		if a, ok := heldAllocations(ipam.NodeOwner(n.Name), n.Annotations); ok {
 			b.reserve(ctx, a)
 		}
 	}
@@ -169,28 +169,36 @@ func (b *Bootstrap) reservePorts(ctx context.Context, live map[ipam.Owner]bool) 
 	return nil
 }
 
-// portAllocation reads "MAC IP" back from a port's addresses.
-func portAllocation(owner ipam.Owner, p ovn.SwitchPortRow) (ipam.Allocation, bool) {
+// portAllocation reads "MAC IP [IPv6]" back from a port's addresses.
+func portAllocation(owner ipam.Owner, p ovn.SwitchPortRow) ([]ipam.Allocation, bool) {
 	if len(p.Addresses) != 1 {
-		return ipam.Allocation{}, false
+		return nil, false
 	}
 	fields := strings.Fields(p.Addresses[0])
-	if len(fields) != 2 {
-		return ipam.Allocation{}, false
+	if len(fields) != 2 && len(fields) != 3 {
+		return nil, false
 	}
 	mac, err := net.ParseMAC(fields[0])
 	if err != nil {
-		return ipam.Allocation{}, false
+		return nil, false
 	}
-	ip, err := netip.ParseAddr(fields[1])
-	if err != nil {
-		return ipam.Allocation{}, false
+	var allocs []ipam.Allocation
+	for i, field := range fields[1:] {
+		ip, err := netip.ParseAddr(field)
+		if err != nil || (i == 1 && (!ip.Is6() || !allocs[0].IP.Is4())) {
+			return nil, false
+		}
+		subnet := p.Switch
+		if i == 1 {
+			subnet = ipv6Half(p.Switch)
+		}
+		allocs = append(allocs, ipam.Allocation{Owner: owner, Subnet: subnet, IP: ip, MAC: mac})
 	}
-	return ipam.Allocation{Owner: owner, Subnet: p.Switch, IP: ip, MAC: mac}, true
+	return allocs, true
 }
 
-func (b *Bootstrap) reserve(ctx context.Context, a ipam.Allocation) {
-	if err := b.Network.IPAM.Reserve(a); err != nil {
-		log.FromContext(ctx).Error(err, "recorded address not restored", "owner", a.Owner, "ip", a.IP)
+func (b *Bootstrap) reserve(ctx context.Context, allocs []ipam.Allocation) {
+	if err := b.Network.reserve(allocs); err != nil {
+		log.FromContext(ctx).Error(err, "recorded address not restored", "owner", allocs[0].Owner, "ip", allocs[0].IP)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovnname"
 )
@@ -72,23 +71,42 @@ func nodePolicies(node string, join netip.Addr, internal netip.Addr, hasInternal
 // (its next hop, the router's own join address, is never used: a reroute
 // always decides), and the service CIDR as a cluster destination.
 func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
-	join, err := ipam.ParseCIDR(n.Config.JoinSubnet.CIDR)
+	joins, err := parseCIDRs(n.Config.JoinSubnet.CIDR)
 	if err != nil {
 		return nil, fmt.Errorf("join subnet: %w", err)
 	}
-	gw, err := gatewayOf(join, n.Config.JoinSubnet.Gateway)
+	gateways, err := parseGateways(joins, n.Config.JoinSubnet.Gateway)
 	if err != nil {
 		return nil, fmt.Errorf("join subnet: %w", err)
 	}
 	owner := n.clusterOwner()
-	defaultPrefix := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	if !gw.Is4() {
-		defaultPrefix = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	var ops []ovnOp
+	for i, gw := range gateways {
+		// One default route per family of the join subnet; an owner holds
+		// one route, so a dual-stack join's IPv6 route has an owner of its own.
+		route := ovn.StaticRoute{Router: n.Config.ClusterRouter, Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0).String(),
+			Nexthop: gw.String(), Owner: owner}
+		if !gw.Is4() {
+			route.Prefix = netip.PrefixFrom(netip.IPv6Unspecified(), 0).String()
+		}
+		if i == 1 {
+			route.Owner.Name = ipv6Half(owner.Name)
+		}
+		more, err := n.NB.StaticRouteOps(route)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
 	}
-	ops, err := n.NB.StaticRouteOps(ovn.StaticRoute{Router: n.Config.ClusterRouter, Prefix: defaultPrefix.String(),
-		Nexthop: gw.String(), Owner: owner})
-	if err != nil {
-		return nil, err
+	if len(gateways) == 1 {
+		// A join no longer dual stack leaves no IPv6 default route behind.
+		ipv6Owner := owner
+		ipv6Owner.Name = ipv6Half(owner.Name)
+		more, err := n.NB.DeleteStaticRoutesOps(n.Config.ClusterRouter, ipv6Owner)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
 	}
 	var policies []ovn.RouterPolicy
 	if svc := n.Config.ServiceCIDR; svc.IsValid() {
@@ -102,9 +120,13 @@ func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
 // destination, and a centralized subnet's egress goes to its active
 // gateway. A nil egress (a refused gateway setting) keeps the reroute in
 // force.
-func (n *Network) subnetPoliciesOps(cfg ipam.SubnetConfig, egress *egressState) ([]ovnOp, error) {
+func (n *Network) subnetPoliciesOps(sub subnetConfig, egress *egressState) ([]ovnOp, error) {
+	cfg := sub.SubnetConfig
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
-	policies := []ovn.RouterPolicy{destinationPolicy(cfg.CIDR)}
+	var policies []ovn.RouterPolicy
+	for _, half := range sub.halves() {
+		policies = append(policies, destinationPolicy(half.CIDR))
+	}
 	switch {
 	case egress == nil:
 		have, err := n.NB.RouterPolicies(n.Config.ClusterRouter, owner)

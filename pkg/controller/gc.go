@@ -78,12 +78,13 @@ func (g *GarbageCollector) releaseGone(ctx context.Context) error {
 		if !gone {
 			continue
 		}
-		if _, released, err := g.Network.unaddress(ctx, a.Owner, port); err != nil {
+		if released, err := g.Network.unaddress(ctx, a.Owner, port); err != nil {
 			return err
-		} else if released {
-			g.Subnets.NotifyUsage(a.Subnet)
-			g.Network.waiters.wakeAll(a.Subnet)
-			log.FromContext(ctx).Info("released address of a gone owner", "owner", a.Owner, "ip", a.IP)
+		} else if len(released) > 0 {
+			subnet := subnetOfHalf(a.Subnet)
+			g.Subnets.NotifyUsage(subnet)
+			g.Network.waiters.wakeAll(subnet)
+			log.FromContext(ctx).Info("released address of a gone owner", "owner", a.Owner, "ips", ipsOf(released))
 		}
 	}
 	return nil
@@ -164,7 +165,8 @@ func (g *GarbageCollector) deleteGarbageRows(ctx context.Context) error {
 			_, ok := g.Network.IPAM.Subnet(o.Name)
 			return ok || subnetExists[o.Name]
 		case ovn.KindCluster:
-			return o.Name == g.Network.Config.ClusterRouter
+			router := g.Network.Config.ClusterRouter
+			return o.Name == router || o.Name == ipv6Half(router)
 		case ovn.KindService:
 			return g.exists(ctx, &corev1.Service{}, o.Namespace, o.Name)
 		case ovn.KindNetworkPolicy:

@@ -101,14 +101,9 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	return ctrl.Result{}, nil
 }
 
-// nodeCIDR is the join subnet, whose addresses the nodes' ovn0 carry.
-func (r *IsolationReconciler) nodeCIDR() netip.Prefix {
-	p, err := netip.ParsePrefix(r.Network.Config.JoinSubnet.CIDR)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	return p
-}
+// nodeCIDR is the join subnet, whose addresses the nodes' ovn0 carry
+// (the first family's, IPv4 in a dual-stack join).
+func (r *IsolationReconciler) nodeCIDR() netip.Prefix { return r.Network.joinPrefix() }
 
 // remove deletes a namespace's deny groups once no policy isolates anything there.
 func (r *IsolationReconciler) remove(ctx context.Context, namespace string) error {

@@ -55,14 +55,14 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, fmt.Errorf("get node: %w", err)
 	}
 	ep := r.endpoint(node.Name)
-	alloc, ok := heldAllocation(ipam.NodeOwner(node.Name), node.Annotations)
+	allocs, ok := heldAllocations(ipam.NodeOwner(node.Name), node.Annotations)
 	var err error
 	if ok {
-		if err = r.Network.IPAM.Reserve(alloc); err == nil {
-			err = r.Network.programPort(ctx, ep, alloc)
+		if err = r.Network.reserve(allocs); err == nil {
+			err = r.Network.programPort(ctx, ep, allocs)
 		}
 	} else {
-		alloc, err = r.Network.address(ctx, ep)
+		allocs, err = r.Network.address(ctx, ep)
 	}
 	if errors.Is(err, ipam.ErrUnknownSubnet) || errors.Is(err, ovn.ErrSwitchMissing) {
 		// The join subnet is not programmed yet: its reconciler is about to.
@@ -72,11 +72,11 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		r.Recorder.Eventf(node, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
 		return ctrl.Result{}, err
 	}
-	if err := r.route(ctx, node, alloc); err != nil {
+	if err := r.route(ctx, node, allocs); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.Subnets.NotifyUsage(alloc.Subnet)
-	record := r.Network.recordFor(alloc)
+	r.Subnets.NotifyUsage(r.Network.Config.JoinSubnet.Name)
+	record := r.Network.recordFor(allocs)
 	if record.Recorded(node.Annotations) && node.Annotations[annotation.PortName] == ep.port {
 		return ctrl.Result{}, nil
 	}
@@ -87,16 +87,18 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 
 func (r *NodeReconciler) endpoint(node string) endpoint {
 	return endpoint{
-		request: ipam.Request{Owner: ipam.NodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name},
-		port:    ovnname.NodePort(node),
-		owner:   ovn.Owner{Kind: ovn.KindNode, Name: node},
-		gateway: true,
+		requests: r.Network.requestsFor(ipam.Request{Owner: ipam.NodeOwner(node), Subnet: r.Network.Config.JoinSubnet.Name}, netip.Addr{}),
+		port:     ovnname.NodePort(node),
+		owner:    ovn.Owner{Kind: ovn.KindNode, Name: node},
+		gateway:  true,
 	}
 }
 
 // route sends traffic for the node's own address to its join address,
-// and the egress of its pods (of distributed subnets) out through it.
-func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, alloc ipam.Allocation) error {
+// and the egress of its pods (of distributed subnets) out through it; a
+// dual-stack join address's IPv6 half takes its pods' IPv6 egress.
+func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, allocs []ipam.Allocation) error {
+	alloc := allocs[0]
 	owner := ovn.Owner{Kind: ovn.KindNode, Name: node.Name}
 	router := r.Network.Config.ClusterRouter
 	ip, hasInternal := internalIP(node, alloc.IP)
@@ -109,7 +111,11 @@ func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, alloc ipa
 	}
 	if err == nil {
 		var more []ovnOp
-		more, err = r.Network.NB.RouterPoliciesOps(router, owner, nodePolicies(node.Name, alloc.IP, ip, hasInternal))
+		policies := nodePolicies(node.Name, alloc.IP, ip, hasInternal)
+		if len(allocs) > 1 {
+			policies = append(policies, distributedPolicy(node.Name, allocs[1].IP))
+		}
+		more, err = r.Network.NB.RouterPoliciesOps(router, owner, policies)
 		ops = append(ops, more...)
 	}
 	if err == nil {
@@ -148,9 +154,9 @@ func (r *NodeReconciler) gone(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("remove route to node %s: %w", name, err)
 	}
-	alloc, released, err := r.Network.unaddress(ctx, ipam.NodeOwner(name), ovnname.NodePort(name))
-	if released {
-		r.Subnets.NotifyUsage(alloc.Subnet)
+	released, err := r.Network.unaddress(ctx, ipam.NodeOwner(name), ovnname.NodePort(name))
+	if len(released) > 0 {
+		r.Subnets.NotifyUsage(r.Network.Config.JoinSubnet.Name)
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,8 +89,8 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if finished(pod) {
 		return ctrl.Result{}, r.release(ctx, pod.Namespace, pod.Name)
 	}
-	if alloc, ok := heldAllocation(ipam.PodOwner(pod.Namespace, pod.Name), pod.Annotations); ok {
-		return r.keep(ctx, pod, alloc)
+	if allocs, ok := heldAllocations(ipam.PodOwner(pod.Namespace, pod.Name), pod.Annotations); ok {
+		return r.keep(ctx, pod, allocs)
 	}
 	if !pod.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // deleted before it was addressed: it will never run
@@ -103,31 +104,35 @@ func finished(pod *corev1.Pod) bool {
 
 // keep makes sure an addressed pod's record is in IPAM and its port in NB;
 // in a steady cluster both already are and nothing is written.
-func (r *PodReconciler) keep(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation) (ctrl.Result, error) {
-	held, ok := r.Network.IPAM.Lookup(alloc.Owner)
+func (r *PodReconciler) keep(ctx context.Context, pod *corev1.Pod, allocs []ipam.Allocation) (ctrl.Result, error) {
 	// A pod reconciled again (a resync, a rebuild of NB) holds what it
 	// held: its subnet's usage is unchanged and needs no status refresh.
-	usageChanged := !ok || held.IP != alloc.IP || held.Subnet != alloc.Subnet
-	err := r.Network.IPAM.Reserve(alloc)
+	usageChanged := !sameAllocations(r.Network.IPAM.Holdings(allocs[0].Owner), allocs)
+	err := r.Network.reserve(allocs)
 	switch {
 	case errors.Is(err, ipam.ErrUnknownSubnet):
 		return ctrl.Result{RequeueAfter: retryWaiting}, nil
 	case err != nil:
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressConflict, "Allocate",
-			"recorded address %s cannot be kept: %s", alloc.IP, err.Error())
+			"recorded address %s cannot be kept: %s", strings.Join(ipsOf(allocs), ","), err.Error())
 		return ctrl.Result{}, nil
 	}
-	if err := r.Network.programPort(ctx, r.endpoint(pod, ipam.Request{}), alloc); err != nil {
+	if err := r.Network.programPort(ctx, r.endpoint(pod, nil), allocs); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.record(ctx, pod, alloc, usageChanged)
+	return ctrl.Result{}, r.record(ctx, pod, allocs, usageChanged)
 }
 
-func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
+// sameAllocations compares the subnets and addresses of two holdings.
+func sameAllocations(a, b []ipam.Allocation) bool {
+	return slices.EqualFunc(a, b, func(x, y ipam.Allocation) bool { return x.IP == y.IP && x.Subnet == y.Subnet })
+}
+
+func (r *PodReconciler) endpoint(pod *corev1.Pod, reqs []ipam.Request) endpoint {
 	ep := endpoint{
-		request: req,
-		port:    ovnname.PodPort(pod.Namespace, pod.Name),
-		owner:   ovn.Owner{Kind: ovn.KindPod, Namespace: pod.Namespace, Name: pod.Name},
+		requests: reqs,
+		port:     ovnname.PodPort(pod.Namespace, pod.Name),
+		owner:    ovn.Owner{Kind: ovn.KindPod, Namespace: pod.Namespace, Name: pod.Name},
 	}
 	if sts, _, ok := statefulSetOf(pod); ok {
 		ep.externalIDs = map[string]string{ExternalIDStatefulSet: sts}
@@ -136,7 +141,8 @@ func (r *PodReconciler) endpoint(pod *corev1.Pod, req ipam.Request) endpoint {
 }
 
 func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Result, error) {
-	req, err := r.podRequest(ctx, pod)
+	reqs, err := r.podRequest(ctx, pod)
+	req := reqs[0]
 	seen, seenNB := r.Network.waiters.seen(req.Subnet), r.Network.waiters.seen(northboundWaitKey)
 	if err == nil && r.Network.northbound.down.Load() {
 		// Nothing is allocated that could not be written: the pod waits,
@@ -144,9 +150,9 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 		err = errNorthboundDown
 	}
 	if err == nil {
-		var alloc ipam.Allocation
-		if alloc, err = r.Network.address(ctx, r.endpoint(pod, req)); err == nil {
-			return ctrl.Result{}, r.record(ctx, pod, alloc, true)
+		var allocs []ipam.Allocation
+		if allocs, err = r.Network.address(ctx, r.endpoint(pod, reqs)); err == nil {
+			return ctrl.Result{}, r.record(ctx, pod, allocs, true)
 		}
 	}
 	r.markPending(pod, req.Subnet, err)
@@ -202,28 +208,29 @@ func (r *PodReconciler) unmarkPending(key types.NamespacedName) {
 
 // record writes the allocation's record on the pod; usageChanged asks
 // for a refresh of the subnet's usage status.
-func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, alloc ipam.Allocation, usageChanged bool) error {
+func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, allocs []ipam.Allocation, usageChanged bool) error {
 	r.unmarkPending(client.ObjectKeyFromObject(pod))
 	r.Network.retries.forget(client.ObjectKeyFromObject(pod))
+	alloc := allocs[0]
 	if usageChanged {
 		r.Subnets.NotifyUsage(alloc.Subnet)
 	}
-	record := r.Network.recordFor(alloc)
+	record := r.Network.recordFor(allocs)
 	if record.Recorded(pod.Annotations) {
 		return nil
 	}
-	_, wasAddressed := heldAllocation(alloc.Owner, pod.Annotations)
+	_, wasAddressed := heldAllocations(alloc.Owner, pod.Annotations)
 	if err := patchAnnotations(ctx, r.Client, pod, record.Annotations()); err != nil {
 		return err
 	}
 	if wasAddressed {
 		// The subnet's gateway or CIDR changed, or the record lacked them:
 		// the node daemon reconfigures the running pod from the new record.
-		log.FromContext(ctx).Info("pod record updated", "ip", alloc.IP, "cidr", record.Subnet, "gateway", record.Gateway)
+		log.FromContext(ctx).Info("pod record updated", "ips", ipsOf(allocs), "cidr", record.Subnet, "gateway", record.Gateway)
 		return nil
 	}
 	r.Metrics.observeAddressed(pod.CreationTimestamp.Time)
-	log.FromContext(ctx).V(1).Info("pod addressed", "ip", alloc.IP, "mac", alloc.MAC, "subnet", alloc.Subnet)
+	log.FromContext(ctx).V(1).Info("pod addressed", "ips", ipsOf(allocs), "mac", alloc.MAC, "subnet", alloc.Subnet)
 	return nil
 }
 
@@ -240,14 +247,15 @@ func (r *PodReconciler) gone(ctx context.Context, namespace, name string) error 
 func (r *PodReconciler) release(ctx context.Context, namespace, name string) error {
 	r.unmarkPending(types.NamespacedName{Namespace: namespace, Name: name})
 	r.Network.retries.forget(types.NamespacedName{Namespace: namespace, Name: name})
-	alloc, released, err := r.Network.unaddress(ctx, ipam.PodOwner(namespace, name), ovnname.PodPort(namespace, name))
+	released, err := r.Network.unaddress(ctx, ipam.PodOwner(namespace, name), ovnname.PodPort(namespace, name))
 	if err != nil {
 		return err
 	}
-	if released {
-		r.Subnets.NotifyUsage(alloc.Subnet)
-		r.Network.waiters.wakeAll(alloc.Subnet)
-		log.FromContext(ctx).V(1).Info("pod address released", "ip", alloc.IP, "subnet", alloc.Subnet)
+	if len(released) > 0 {
+		subnet := subnetOfHalf(released[0].Subnet)
+		r.Subnets.NotifyUsage(subnet)
+		r.Network.waiters.wakeAll(subnet)
+		log.FromContext(ctx).V(1).Info("pod address released", "ips", ipsOf(released), "subnet", subnet)
 	}
 	return nil
 }

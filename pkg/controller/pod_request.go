@@ -45,52 +45,103 @@ func statefulSetOf(pod *corev1.Pod) (name string, ordinal int, ok bool) {
 	return ref.Name, ordinal, true
 }
 
-// podRequest turns a pod's annotations into an allocation request.
-func (r *PodReconciler) podRequest(ctx context.Context, pod *corev1.Pod) (ipam.Request, error) {
+// podRequest turns a pod's annotations into allocation requests, one per
+// family of its subnet, the first family's first. The fixed address and
+// the pool of a dual-stack pod list both families, comma separated as
+// Kube-OVN writes them (a pool's entries may also be "v4,v6" pairs
+// separated by ";").
+func (r *PodReconciler) podRequest(ctx context.Context, pod *corev1.Pod) ([]ipam.Request, error) {
 	subnet, err := r.subnetFor(ctx, pod)
 	if err != nil {
 		// The subnet asked for, if known, lets the pod be woken when it
 		// becomes usable.
-		return ipam.Request{Subnet: subnet}, err
+		return []ipam.Request{{Subnet: subnet}}, err
 	}
 	req := ipam.Request{Owner: ipam.PodOwner(pod.Namespace, pod.Name), Subnet: subnet}
+	reqs := r.Network.requestsFor(req, netip.Addr{})
 	a := pod.Annotations
-	if s := strings.TrimSpace(a[annotation.IPAddress]); s != "" {
-		if req.IP, err = netip.ParseAddr(s); err != nil {
-			return req, &badAnnotation{Key: annotation.IPAddress, Err: fmt.Errorf("%q is not an IP address", s)}
-		}
-	}
 	if s := strings.TrimSpace(a[annotation.MACAddress]); s != "" {
-		if req.MAC, err = ipam.ParseMAC(s); err != nil {
-			return req, &badAnnotation{Key: annotation.MACAddress, Err: err}
+		mac, err := ipam.ParseMAC(s)
+		if err != nil {
+			return reqs, &badAnnotation{Key: annotation.MACAddress, Err: err}
+		}
+		for i := range reqs {
+			reqs[i].MAC = mac
 		}
 	}
-	if s := a[annotation.IPPool]; s != "" && !req.IP.IsValid() {
-		if err := poolRequest(&req, pod, s); err != nil {
-			return req, err
+	if s := strings.TrimSpace(a[annotation.IPAddress]); s != "" {
+		return reqs, fixedRequest(reqs, s)
+	}
+	if s := a[annotation.IPPool]; s != "" {
+		return reqs, poolRequest(reqs, pod, s)
+	}
+	return reqs, nil
+}
+
+// byFamily sorts addresses into the requests of their family; a single
+// request takes them all, so that the allocator says what is wrong with an
+// address of the other family.
+func byFamily(reqs []ipam.Request, addrs []netip.Addr) [][]netip.Addr {
+	out := make([][]netip.Addr, len(reqs))
+	for _, addr := range addrs {
+		i := 0
+		if len(reqs) == 2 && addr.Is6() {
+			i = 1
+		}
+		out[i] = append(out[i], addr)
+	}
+	return out
+}
+
+// fixedRequest applies ip_address: one address, or one of each family of
+// a dual-stack subnet.
+func fixedRequest(reqs []ipam.Request, s string) error {
+	var addrs []netip.Addr
+	for _, part := range annotation.SplitList(s) {
+		addr, err := netip.ParseAddr(part)
+		if err != nil {
+			return &badAnnotation{Key: annotation.IPAddress, Err: fmt.Errorf("%q is not an IP address", part)}
+		}
+		addrs = append(addrs, addr)
+	}
+	for i, fixed := range byFamily(reqs, addrs) {
+		switch {
+		case len(fixed) > 1 && len(reqs) == 1:
+			return &badAnnotation{Key: annotation.IPAddress, Err: fmt.Errorf("%q: subnet %s is not dual stack: one address only", s, reqs[0].Subnet)}
+		case len(fixed) > 1:
+			return &badAnnotation{Key: annotation.IPAddress, Err: fmt.Errorf("%q: two addresses of one family", s)}
+		case len(fixed) == 1:
+			reqs[i].IP = fixed[0]
 		}
 	}
-	return req, nil
+	return nil
 }
 
 // poolRequest applies ip_pool: a StatefulSet pod takes the entry of its
-// ordinal, so a recreated pod gets its address back; others take the first
-// free entry.
-func poolRequest(req *ipam.Request, pod *corev1.Pod, s string) error {
-	pool, err := ipam.ParsePool(s)
+// ordinal (of each family), so a recreated pod gets its address back;
+// others take the first free entry.
+func poolRequest(reqs []ipam.Request, pod *corev1.Pod, s string) error {
+	pool, err := ipam.ParsePool(strings.ReplaceAll(s, ";", ","))
+	if err == nil && len(pool) == 0 {
+		err = fmt.Errorf("no address in %q", s)
+	}
 	if err != nil {
 		return &badAnnotation{Key: annotation.IPPool, Err: err}
 	}
 	_, ordinal, ok := statefulSetOf(pod)
-	if !ok {
-		req.Pool = pool
-		return nil
+	for i, family := range byFamily(reqs, pool) {
+		switch {
+		case len(family) == 0:
+			// A family the pool lacks is allocated dynamically.
+		case !ok:
+			reqs[i].Pool = family
+		case ordinal >= len(family):
+			return &badAnnotation{Key: annotation.IPPool,
+				Err: fmt.Errorf("StatefulSet ordinal %d has no entry in a pool of %d", ordinal, len(family))}
+		default:
+			reqs[i].IP = family[ordinal]
+		}
 	}
-	if ordinal >= len(pool) {
-		return &badAnnotation{Key: annotation.IPPool,
-			Err: fmt.Errorf("StatefulSet ordinal %d has no entry in a pool of %d", ordinal, len(pool))}
-	}
-	req.IP = pool[ordinal]
 	return nil
 }
 

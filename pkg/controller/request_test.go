@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,32 +47,79 @@ func TestStatefulSetOf(t *testing.T) {
 
 func TestPoolRequest(t *testing.T) {
 	pool := "10.0.0.5,10.0.0.6,10.0.0.7"
+	dualPool := "10.0.0.5,fd00::5;10.0.0.6,fd00::6"
 	tests := []struct {
-		name     string
-		pod      *corev1.Pod
-		pool     string
-		wantIP   string
-		wantPool int
-		wantErr  bool
+		name      string
+		pod       *corev1.Pod
+		pool      string
+		dual      bool
+		wantIPs   []string // per family; "" for none
+		wantPools []int
+		wantErr   bool
 	}{
-		{"statefulset ordinal picks its entry", stsPod("db-1", "db"), pool, "10.0.0.6", 0, false},
-		{"ordinal beyond the pool", stsPod("db-3", "db"), pool, "", 0, true},
-		{"plain pod gets candidates", &corev1.Pod{}, pool, "", 3, false},
-		{"malformed pool", &corev1.Pod{}, "10.0.0.5,nope", "", 0, true},
+		{"statefulset ordinal picks its entry", stsPod("db-1", "db"), pool, false, []string{"10.0.0.6"}, []int{0}, false},
+		{"ordinal beyond the pool", stsPod("db-3", "db"), pool, false, nil, nil, true},
+		{"plain pod gets candidates", &corev1.Pod{}, pool, false, []string{""}, []int{3}, false},
+		{"malformed pool", &corev1.Pod{}, "10.0.0.5,nope", false, nil, nil, true},
+		{"empty pool", &corev1.Pod{}, " , ", false, nil, nil, true},
+		{"dual statefulset ordinal, each family", stsPod("db-1", "db"), dualPool, true, []string{"10.0.0.6", "fd00::6"}, []int{0, 0}, false},
+		{"dual plain pod, candidates per family", &corev1.Pod{}, dualPool, true, []string{"", ""}, []int{2, 2}, false},
+		{"dual pool of IPv4 only: IPv6 dynamic", stsPod("db-0", "db"), pool, true, []string{"10.0.0.5", ""}, []int{0, 0}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var req ipam.Request
-			err := poolRequest(&req, tt.pod, tt.pool)
+			reqs := []ipam.Request{{Subnet: "s"}}
+			if tt.dual {
+				reqs = append(reqs, ipam.Request{Subnet: ipv6Half("s")})
+			}
+			err := poolRequest(reqs, tt.pod, tt.pool)
 			var bad *badAnnotation
 			if tt.wantErr != (err != nil) || (err != nil && !errors.As(err, &bad)) {
 				t.Fatalf("err = %v, want a badAnnotation: %v", err, tt.wantErr)
 			}
-			if tt.wantIP != "" && req.IP != netip.MustParseAddr(tt.wantIP) {
-				t.Fatalf("IP %s, want %s", req.IP, tt.wantIP)
+			for i, want := range tt.wantIPs {
+				if (want == "" && reqs[i].IP.IsValid()) || (want != "" && reqs[i].IP != netip.MustParseAddr(want)) {
+					t.Errorf("request %d: IP %s, want %q", i, reqs[i].IP, want)
+				}
+				if len(reqs[i].Pool) != tt.wantPools[i] {
+					t.Errorf("request %d: pool of %d, want %d", i, len(reqs[i].Pool), tt.wantPools[i])
+				}
 			}
-			if len(req.Pool) != tt.wantPool {
-				t.Fatalf("pool of %d, want %d", len(req.Pool), tt.wantPool)
+		})
+	}
+}
+
+func TestFixedRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		dual    bool
+		wantIPs []string
+		wantErr bool
+	}{
+		{"one address", "10.0.0.9", false, []string{"10.0.0.9"}, false},
+		{"dual, Kube-OVN's order", "10.0.0.9,fd00::9", true, []string{"10.0.0.9", "fd00::9"}, false},
+		{"dual, IPv6 first", "fd00::9, 10.0.0.9", true, []string{"10.0.0.9", "fd00::9"}, false},
+		{"dual, IPv4 only: IPv6 dynamic", "10.0.0.9", true, []string{"10.0.0.9", ""}, false},
+		{"two addresses, single stack", "10.0.0.9,fd00::9", false, nil, true},
+		{"two of one family", "10.0.0.9,10.0.0.10", true, nil, true},
+		{"not an address", "10.0.0.9,x", true, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reqs := []ipam.Request{{Subnet: "s"}}
+			if tt.dual {
+				reqs = append(reqs, ipam.Request{Subnet: ipv6Half("s")})
+			}
+			err := fixedRequest(reqs, tt.value)
+			var bad *badAnnotation
+			if tt.wantErr != (err != nil) || (err != nil && (!errors.As(err, &bad) || bad.Key != annotation.IPAddress)) {
+				t.Fatalf("err = %v, want an ip_address badAnnotation: %v", err, tt.wantErr)
+			}
+			for i, want := range tt.wantIPs {
+				if (want == "" && reqs[i].IP.IsValid()) || (want != "" && reqs[i].IP != netip.MustParseAddr(want)) {
+					t.Errorf("request %d: IP %s, want %q", i, reqs[i].IP, want)
+				}
 			}
 		})
 	}
@@ -138,13 +186,26 @@ func TestIPAMConfig(t *testing.T) {
 		{"service overlap", ovnetv1.SubnetSpec{CIDR: "10.100.0.0/16"}, ovnetv1.ReasonOverlap, ""},
 		{"bad exclude", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24", ExcludeIPs: []string{"x"}}, ovnetv1.ReasonInvalidSpec, ""},
 		{"bad allow", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24", Allow: []string{"10.0.0.0"}}, ovnetv1.ReasonInvalidSpec, ""},
+		{"dual stack, default gateways", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24,fd00:10::/64"}, "", "10.1.0.1,fd00:10::1"},
+		{"dual stack, IPv6 first", ovnetv1.SubnetSpec{CIDR: "fd00:10::/64, 10.1.0.0/24"}, "", "10.1.0.1,fd00:10::1"},
+		{"dual stack, given gateways", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24,fd00:10::/64", Gateway: "fd00:10::fe,10.1.0.254"}, "", "10.1.0.254,fd00:10::fe"},
+		{"dual stack, one gateway given", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24,fd00:10::/64", Gateway: "10.1.0.254"}, "", "10.1.0.254,fd00:10::1"},
+		{"two IPv4 CIDRs", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24,10.2.0.0/24"}, ovnetv1.ReasonInvalidSpec, ""},
+		{"three CIDRs", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24,fd00:10::/64,fd00:11::/64"}, ovnetv1.ReasonInvalidSpec, ""},
+		{"IPv6 gateway, IPv4 subnet", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24", Gateway: "fd00:10::1"}, ovnetv1.ReasonInvalidSpec, ""},
+		{"two IPv4 gateways", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24,fd00:10::/64", Gateway: "10.1.0.1,10.1.0.2"}, ovnetv1.ReasonInvalidSpec, ""},
+		{"IPv6 gateway outside", ovnetv1.SubnetSpec{CIDR: "10.1.0.0/24,fd00:10::/64", Gateway: "10.1.0.1,fd00:11::1"}, ovnetv1.ReasonInvalidSpec, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := n.ipamConfig("s", tt.spec)
 			var se *specError
 			if tt.wantReason == "" {
-				if err != nil || cfg.Gateway.String() != tt.wantGW {
+				var gws []string
+				for _, half := range cfg.halves() {
+					gws = append(gws, half.Gateway.String())
+				}
+				if err != nil || strings.Join(gws, ",") != tt.wantGW {
 					t.Fatalf("cfg %+v err %v, want gateway %s", cfg, err, tt.wantGW)
 				}
 				return

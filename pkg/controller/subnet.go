@@ -158,9 +158,9 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 		return nil, egressErr
 	}
 	cfg, err := r.Network.ipamConfig(subnet.Name, subnet.Spec)
-	old, existed := r.Network.IPAM.Subnet(subnet.Name)
+	old, existed := r.Network.subnetConfig(subnet.Name)
 	if err == nil {
-		err = r.Network.IPAM.SetSubnet(cfg)
+		err = r.Network.setSubnet(cfg)
 	}
 	if err != nil {
 		// A refused CIDR, gateway or exclude list keeps the one in force,
@@ -176,7 +176,7 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 		return nil, err
 	}
 	r.Network.waiters.wakeAll(subnet.Name)
-	if existed && (old.CIDR != cfg.CIDR || old.Gateway != cfg.Gateway) {
+	if existed && !old.sameAddressing(cfg) {
 		// Running pods keep their addresses but take the new prefix and
 		// gateway: their records are rewritten and the daemons follow.
 		r.Network.waiters.requeue(ctx, podHolders(r.Network.IPAM.Allocations(subnet.Name)))
@@ -230,7 +230,7 @@ func podHolders(allocs []ipam.Allocation) []types.NamespacedName {
 
 // program writes the subnet's switch, router port, ACLs and policies for
 // cfg; a nil egress keeps the egress policy in force.
-func (r *SubnetReconciler) program(ctx context.Context, cfg ipam.SubnetConfig, subnet *ovnetv1.Subnet, egress *egressState) error {
+func (r *SubnetReconciler) program(ctx context.Context, cfg subnetConfig, subnet *ovnetv1.Subnet, egress *egressState) error {
 	if r.Network.northbound.down.Load() {
 		// Said at once on the Subnet rather than after a transaction's
 		// timeout; NorthboundMonitor reconciles every Subnet once it is back.
@@ -293,11 +293,13 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ovnetv1.ConditionReady,
 			Status: metav1.ConditionFalse, Reason: ovnetv1.ReasonNorthboundError, Message: applyErr.Error(), ObservedGeneration: gen})
 	}
-	if usage, ok := r.Network.IPAM.Usage(subnet.Name); ok {
-		status.UsedIPs, status.AvailableIPs = saturate(usage.Used), saturate(usage.Available)
-	}
-	if cfg, ok := r.Network.IPAM.Subnet(subnet.Name); ok {
-		status.Gateway = cfg.Gateway.String()
+	r.Network.setUsage(subnet.Name, status)
+	if cfg, ok := r.Network.subnetConfig(subnet.Name); ok {
+		var gateways []string
+		for _, half := range cfg.halves() {
+			gateways = append(gateways, half.Gateway.String())
+		}
+		status.Gateway = strings.Join(gateways, ",")
 	}
 	pendingCondition(status, r.Network.pending, subnet)
 	r.noticeConditions(subnet, status)
@@ -431,8 +433,10 @@ func (r *SubnetReconciler) forget(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("remove subnet %s from northbound: %w", name, err)
 	}
-	if err := r.Network.IPAM.RemoveSubnet(name); err != nil {
-		return fmt.Errorf("remove subnet %s from IPAM: %w", name, err)
+	for _, half := range []string{ipv6Half(name), name} {
+		if err := r.Network.IPAM.RemoveSubnet(half); err != nil {
+			return fmt.Errorf("remove subnet %s from IPAM: %w", half, err)
+		}
 	}
 	r.lastUsageWrite.Delete(name)
 	r.acceptedEgress.Delete(name)
@@ -440,7 +444,9 @@ func (r *SubnetReconciler) forget(ctx context.Context, name string) error {
 }
 
 func statusEqual(a, b *ovnetv1.SubnetStatus) bool {
-	return a.Gateway == b.Gateway && a.ActiveGateway == b.ActiveGateway && a.UsedIPs == b.UsedIPs && a.AvailableIPs == b.AvailableIPs && !conditionsDiffer(a, b) &&
+	return a.Gateway == b.Gateway && a.ActiveGateway == b.ActiveGateway && a.UsedIPs == b.UsedIPs && a.AvailableIPs == b.AvailableIPs &&
+		a.V4UsedIPs == b.V4UsedIPs && a.V4AvailableIPs == b.V4AvailableIPs && a.V6UsedIPs == b.V6UsedIPs && a.V6AvailableIPs == b.V6AvailableIPs &&
+		!conditionsDiffer(a, b) &&
 		a.ObservedGeneration == b.ObservedGeneration
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/netpol"
@@ -29,32 +30,169 @@ func invalidSpec(format string, args ...any) error {
 	return &specError{Reason: ovnetv1.ReasonInvalidSpec, Err: fmt.Errorf(format, args...)}
 }
 
+// subnetConfig is a Subnet as the allocator has it: its first family
+// under the Subnet's name and, for a dual-stack Subnet, its IPv6 half under
+// ipv6Half(name). Code that knows one family only sees the first.
+type subnetConfig struct {
+	ipam.SubnetConfig
+	// IPv6 is the IPv6 half of a dual-stack Subnet; nil otherwise.
+	IPv6 *ipam.SubnetConfig
+}
+
+// halves lists the allocator's subnets, IPv4 first.
+func (c subnetConfig) halves() []ipam.SubnetConfig {
+	if c.IPv6 == nil {
+		return []ipam.SubnetConfig{c.SubnetConfig}
+	}
+	return []ipam.SubnetConfig{c.SubnetConfig, *c.IPv6}
+}
+
+// sameAddressing reports whether pods' records need no rewrite between
+// the two configurations: the same CIDRs and gateways.
+func (c subnetConfig) sameAddressing(o subnetConfig) bool {
+	return slices.EqualFunc(c.halves(), o.halves(), func(a, b ipam.SubnetConfig) bool {
+		return a.CIDR == b.CIDR && a.Gateway == b.Gateway
+	})
+}
+
+// ipv6HalfSuffix names the allocator's subnet holding the IPv6 half of a
+// dual-stack Subnet; a "/" is in no Kubernetes name, so it cannot collide.
+const ipv6HalfSuffix = "/ipv6"
+
+func ipv6Half(name string) string { return name + ipv6HalfSuffix }
+
+// subnetOfHalf is the Subnet an allocator subnet belongs to.
+func subnetOfHalf(name string) string { return strings.TrimSuffix(name, ipv6HalfSuffix) }
+
+// subnetConfig reads a Subnet's configuration back from the allocator.
+func (n *Network) subnetConfig(name string) (subnetConfig, bool) {
+	cfg, ok := n.IPAM.Subnet(name)
+	if !ok {
+		return subnetConfig{}, false
+	}
+	out := subnetConfig{SubnetConfig: cfg}
+	if v6, ok := n.IPAM.Subnet(ipv6Half(name)); ok {
+		out.IPv6 = &v6
+	}
+	return out, true
+}
+
+// setSubnet loads a Subnet into the allocator, both halves or neither: a
+// refused IPv6 half puts the first one back as it was.
+func (n *Network) setSubnet(cfg subnetConfig) error {
+	old, existed := n.IPAM.Subnet(cfg.Name)
+	if err := n.IPAM.SetSubnet(cfg.SubnetConfig); err != nil {
+		return err
+	}
+	var err error
+	if cfg.IPv6 != nil {
+		err = n.IPAM.SetSubnet(*cfg.IPv6)
+	} else if err = n.IPAM.RemoveSubnet(ipv6Half(cfg.Name)); err != nil {
+		err = fmt.Errorf("the IPv6 half cannot go: %w", err)
+	}
+	if err != nil {
+		if existed {
+			_ = n.IPAM.SetSubnet(old) // it was accepted as it stands
+		} else {
+			_ = n.IPAM.RemoveSubnet(cfg.Name)
+		}
+	}
+	return err
+}
+
 // ipamConfig checks a Subnet spec and turns it into the allocator's
-// configuration. Overlaps between subnets are the allocator's to find.
-func (n *Network) ipamConfig(name string, spec ovnetv1.SubnetSpec) (ipam.SubnetConfig, error) {
-	cidr, err := ipam.ParseCIDR(spec.CIDR)
+// configuration. A dual-stack Subnet writes its CIDRs, gateways and
+// excludes as Kube-OVN does: comma separated, one CIDR of each family.
+// Overlaps between subnets are the allocator's to find.
+func (n *Network) ipamConfig(name string, spec ovnetv1.SubnetSpec) (subnetConfig, error) {
+	cidrs, err := parseCIDRs(spec.CIDR)
 	if err != nil {
-		return ipam.SubnetConfig{}, invalidSpec("cidr: %w", err)
+		return subnetConfig{}, err
 	}
-	if svc := n.Config.ServiceCIDR; svc.IsValid() && svc.Overlaps(cidr) {
-		return ipam.SubnetConfig{}, &specError{Reason: ovnetv1.ReasonOverlap,
-			Err: fmt.Errorf("cidr %s overlaps the service CIDR %s", cidr, svc)}
-	}
-	gateway, err := gatewayOf(cidr, spec.Gateway)
+	gateways, err := parseGateways(cidrs, spec.Gateway)
 	if err != nil {
-		return ipam.SubnetConfig{}, err
+		return subnetConfig{}, err
 	}
 	excludes, err := ipam.ParseExcludes(strings.Join(spec.ExcludeIPs, ","))
 	if err != nil {
-		return ipam.SubnetConfig{}, invalidSpec("excludeIPs: %w", err)
+		return subnetConfig{}, invalidSpec("excludeIPs: %w", err)
 	}
-	excludes, _ = splitExcludes(cidr, excludes)
 	for _, a := range spec.Allow {
 		if _, err := netip.ParsePrefix(strings.TrimSpace(a)); err != nil {
-			return ipam.SubnetConfig{}, invalidSpec("allow: %q is not a CIDR", a)
+			return subnetConfig{}, invalidSpec("allow: %q is not a CIDR", a)
 		}
 	}
-	return ipam.SubnetConfig{Name: name, CIDR: cidr, Gateway: gateway, Excludes: excludes}, nil
+	halves := make([]ipam.SubnetConfig, len(cidrs))
+	for i, cidr := range cidrs {
+		if svc := n.Config.ServiceCIDR; svc.IsValid() && svc.Overlaps(cidr) {
+			return subnetConfig{}, &specError{Reason: ovnetv1.ReasonOverlap,
+				Err: fmt.Errorf("cidr %s overlaps the service CIDR %s", cidr, svc)}
+		}
+		inside, _ := splitExcludes(cidr, excludes)
+		halves[i] = ipam.SubnetConfig{Name: name, CIDR: cidr, Gateway: gateways[i], Excludes: inside}
+	}
+	cfg := subnetConfig{SubnetConfig: halves[0]}
+	if len(halves) == 2 {
+		halves[1].Name = ipv6Half(name)
+		cfg.IPv6 = &halves[1]
+	}
+	return cfg, nil
+}
+
+// parseCIDRs reads one CIDR, or an IPv4 and an IPv6 one (in either order;
+// IPv4 comes first in the result).
+func parseCIDRs(s string) ([]netip.Prefix, error) {
+	parts := annotation.SplitList(s)
+	if len(parts) == 0 || len(parts) > 2 {
+		return nil, invalidSpec("cidr %q: want one CIDR, or one IPv4 and one IPv6 CIDR separated by a comma", s)
+	}
+	cidrs := make([]netip.Prefix, len(parts))
+	for i, part := range parts {
+		cidr, err := ipam.ParseCIDR(part)
+		if err != nil {
+			return nil, invalidSpec("cidr: %w", err)
+		}
+		cidrs[i] = cidr
+	}
+	if len(cidrs) == 2 {
+		if cidrs[0].Addr().Is4() == cidrs[1].Addr().Is4() {
+			return nil, invalidSpec("cidr %q: two CIDRs of one family; a dual-stack subnet has one IPv4 and one IPv6 CIDR", s)
+		}
+		if cidrs[0].Addr().Is6() {
+			cidrs[0], cidrs[1] = cidrs[1], cidrs[0]
+		}
+	}
+	return cidrs, nil
+}
+
+// parseGateways reads the gateway of each CIDR, matched by family; a CIDR
+// given none has its first address.
+func parseGateways(cidrs []netip.Prefix, s string) ([]netip.Addr, error) {
+	given := make(map[bool]string) // by "is IPv4"
+	for _, g := range annotation.SplitList(s) {
+		a, err := netip.ParseAddr(g)
+		if err != nil {
+			return nil, invalidSpec("gateway %q is not an IP address", g)
+		}
+		if _, dup := given[a.Is4()]; dup {
+			return nil, invalidSpec("gateway %q: two addresses of one family", s)
+		}
+		given[a.Is4()] = g
+	}
+	for is4, g := range given {
+		if !slices.ContainsFunc(cidrs, func(c netip.Prefix) bool { return c.Addr().Is4() == is4 }) {
+			return nil, invalidSpec("gateway %s is not of the family of any cidr", g)
+		}
+	}
+	gateways := make([]netip.Addr, len(cidrs))
+	for i, cidr := range cidrs {
+		gw, err := gatewayOf(cidr, given[cidr.Addr().Is4()])
+		if err != nil {
+			return nil, err
+		}
+		gateways[i] = gw
+	}
+	return gateways, nil
 }
 
 // splitExcludes separates the excludes that touch cidr from those wholly
@@ -86,10 +224,13 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // distributed subnet.
 func specNotices(spec ovnetv1.SubnetSpec) []string {
 	var notes []string
-	if cidr, err := ipam.ParseCIDR(spec.CIDR); err == nil {
+	if cidrs, err := parseCIDRs(spec.CIDR); err == nil {
 		if excludes, err := ipam.ParseExcludes(strings.Join(spec.ExcludeIPs, ",")); err == nil {
-			if _, outside := splitExcludes(cidr, excludes); len(outside) > 0 {
-				notes = append(notes, fmt.Sprintf("excludeIPs %s lie outside cidr %s and are ignored", joinRanges(outside), cidr))
+			for _, cidr := range cidrs {
+				_, excludes = splitExcludes(cidr, excludes)
+			}
+			if len(excludes) > 0 {
+				notes = append(notes, fmt.Sprintf("excludeIPs %s lie outside cidr %s and are ignored", joinRanges(excludes), spec.CIDR))
 			}
 		}
 	}
@@ -132,7 +273,7 @@ func routerPortMAC(name string) string {
 // subnetOps builds the one transaction that makes a subnet's switch, its
 // attachment to the cluster router and its private/allow ACLs match cfg
 // and spec.
-func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]ovnOp, error) {
+func (n *Network) subnetOps(cfg subnetConfig, spec ovnetv1.SubnetSpec) ([]ovnOp, error) {
 	router := n.Config.ClusterRouter
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
 	lrpName := ovnname.RouterPort(router, cfg.Name)
@@ -144,7 +285,7 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]o
 		},
 		func() ([]ovnOp, error) {
 			return n.NB.RouterPortOps(ovn.RouterPort{Router: router, Name: lrpName, MAC: routerPortMAC(lrpName),
-				Networks: []string{netip.PrefixFrom(cfg.Gateway, cfg.CIDR.Bits()).String()}, Owner: owner})
+				Networks: routerPortNetworks(cfg), Owner: owner})
 		},
 		func() ([]ovnOp, error) {
 			return n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: ovnname.SwitchRouterPort(router, cfg.Name),
@@ -152,7 +293,11 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]o
 				Options: map[string]string{"router-port": lrpName}, Owner: owner, SwitchInTransaction: true})
 		},
 		func() ([]ovnOp, error) {
-			return n.NB.SwitchACLsOps(cfg.Name, owner, ovnACLs(n.privateACLs(cfg, spec)))
+			var acls []netpol.ACL
+			for _, half := range cfg.halves() {
+				acls = append(acls, n.privateACLs(half, spec)...)
+			}
+			return n.NB.SwitchACLsOps(cfg.Name, owner, ovnACLs(acls))
 		},
 	}
 	for _, step := range steps {
@@ -163,6 +308,26 @@ func (n *Network) subnetOps(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) ([]o
 		ops = append(ops, more...)
 	}
 	return ops, nil
+}
+
+// joinPrefix is the join subnet's CIDR, the IPv4 one of a dual-stack join;
+// zero if it does not parse.
+func (n *Network) joinPrefix() netip.Prefix {
+	cidrs, err := parseCIDRs(n.Config.JoinSubnet.CIDR)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return cidrs[0]
+}
+
+// routerPortNetworks are the gateway addresses the subnet's router port
+// holds, one per family.
+func routerPortNetworks(cfg subnetConfig) []string {
+	var out []string
+	for _, half := range cfg.halves() {
+		out = append(out, netip.PrefixFrom(half.Gateway, half.CIDR.Bits()).String())
+	}
+	return out
 }
 
 // deleteSubnetOps removes the switch (and its ports), its router port and
@@ -180,6 +345,32 @@ func (n *Network) deleteSubnetOps(name string) ([]ovnOp, error) {
 	return slices.Concat(ops, policies, more), err
 }
 
+// setUsage writes a Subnet's address counts into its status: per family,
+// and overall the addresses its pods and nodes hold (one of each family
+// apiece) and how many more of them fit.
+func (n *Network) setUsage(name string, status *ovnetv1.SubnetStatus) {
+	status.V4UsedIPs, status.V4AvailableIPs, status.V6UsedIPs, status.V6AvailableIPs = 0, 0, 0, 0
+	first := true
+	for _, half := range []string{name, ipv6Half(name)} {
+		usage, ok := n.IPAM.Usage(half)
+		cfg, _ := n.IPAM.Subnet(half)
+		if !ok {
+			continue
+		}
+		used, available := saturate(usage.Used), saturate(usage.Available)
+		if cfg.CIDR.Addr().Is4() {
+			status.V4UsedIPs, status.V4AvailableIPs = used, available
+		} else {
+			status.V6UsedIPs, status.V6AvailableIPs = used, available
+		}
+		if first {
+			status.UsedIPs, status.AvailableIPs, first = used, available, false
+		} else {
+			status.AvailableIPs = min(status.AvailableIPs, available)
+		}
+	}
+}
+
 // saturate converts an unsigned count to the int64 the status carries.
 func saturate(v uint64) int64 {
 	if v > uint64(1<<63-1) {
@@ -195,9 +386,7 @@ func (n *Network) privateACLs(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) []
 		return nil
 	}
 	private := netpol.PrivateSubnet{Name: cfg.Name, CIDR: cfg.CIDR}
-	if join, err := netip.ParsePrefix(n.Config.JoinSubnet.CIDR); err == nil {
-		private.NodeCIDR = join
-	}
+	private.NodeCIDR = n.joinPrefix()
 	for _, a := range spec.Allow {
 		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
 			private.Allow = append(private.Allow, p)

@@ -45,7 +45,7 @@ func (m *IPAM) Allocate(req Request) (Allocation, error) {
 	if err != nil {
 		return Allocation{}, err
 	}
-	old, had := m.owners[req.Owner]
+	old, had := m.owners[keyOf(req.Owner, s)]
 	if had && old.subnet == s && ipSatisfies(old.ip, req) && (mac == macAddr{} || mac == old.mac) {
 		return old.export(req.Owner), nil
 	}
@@ -53,7 +53,7 @@ func (m *IPAM) Allocate(req Request) (Allocation, error) {
 	if err != nil {
 		return Allocation{}, err
 	}
-	if mac, err = m.chooseMAC(req.Owner, mac, old.mac); err != nil {
+	if mac, err = m.chooseMAC(req.Owner, mac, m.currentMAC(req.Owner, old)); err != nil {
 		return Allocation{}, err
 	}
 	a := m.commit(req.Owner, allocation{subnet: s, ip: ip, mac: mac})
@@ -153,6 +153,20 @@ func (m *IPAM) chooseMAC(owner Owner, want, current macAddr) (macAddr, error) {
 	return macAddr{}, fmt.Errorf("%w: no unused random MAC for %s after %d tries", ErrMACTaken, owner, maxRandomMACTries)
 }
 
+// currentMAC is the MAC the owner keeps when a request names none: that of
+// its allocation of the same family, else that of its other family.
+func (m *IPAM) currentMAC(owner Owner, old allocation) macAddr {
+	if old.mac != (macAddr{}) {
+		return old.mac
+	}
+	for _, a := range m.held(owner) {
+		if a.mac != (macAddr{}) {
+			return a.mac
+		}
+	}
+	return macAddr{}
+}
+
 func (m *IPAM) macInUse(mac macAddr) bool {
 	_, taken := m.macs[mac]
 	return taken
@@ -162,7 +176,7 @@ func (m *IPAM) macInUse(mac macAddr) bool {
 // before. The new address must be free or be the owner's current one, which
 // drop returns to the free space just before it is taken again.
 func (m *IPAM) commit(owner Owner, a allocation) allocation {
-	if old, had := m.owners[owner]; had {
+	if old, had := m.owners[keyOf(owner, a.subnet)]; had {
 		m.drop(owner, old)
 	}
 	if !a.subnet.free.take(addrToUint128(a.ip)) {
@@ -172,7 +186,7 @@ func (m *IPAM) commit(owner Owner, a allocation) allocation {
 	if a.mac != (macAddr{}) {
 		m.macs[a.mac] = owner
 	}
-	m.owners[owner] = a
+	m.owners[keyOf(owner, a.subnet)] = a
 	return a
 }
 
@@ -190,7 +204,7 @@ func (m *IPAM) Reserve(a Allocation) error {
 	if !ip.IsValid() {
 		return fmt.Errorf("%w: reservation for %s has no IP", ErrInvalidRequest, a.Owner)
 	}
-	old, had := m.owners[a.Owner]
+	old, had := m.owners[keyOf(a.Owner, s)]
 	if had && old.subnet == s && old.ip == ip && old.mac == mac {
 		return nil
 	}

@@ -315,9 +315,9 @@ func TestReleaseOnce(t *testing.T) {
 	}{{"first release", true}, {"second release", false}, {"third release", false}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := m.Release(testOwner("pod/ns/p"))
-			if ok != tt.want || (ok && (got.IP != a.IP || got.MAC.String() != a.MAC.String())) {
-				t.Fatalf("Release = %+v, %v; want %v", got, ok, tt.want)
+			got := m.Release(testOwner("pod/ns/p"))
+			if ok := len(got) == 1; ok != tt.want || (ok && (got[0].IP != a.IP || got[0].MAC.String() != a.MAC.String())) {
+				t.Fatalf("Release = %+v; want a release: %v", got, tt.want)
 			}
 			if u, _ := m.Usage("s"); u.Used != 0 || u.Available != 254 {
 				t.Errorf("usage after release = %+v", u)
@@ -455,5 +455,46 @@ func TestReserveConflicts(t *testing.T) {
 				t.Errorf("usage %+v with %d owners", u, len(m.owners))
 			}
 		})
+	}
+}
+
+// TestDualStackOwner: an owner holds one address of each family with one
+// MAC, which stays its own until both are released.
+func TestDualStackOwner(t *testing.T) {
+	m := newIPAM(t, subnetConfig(t, "s", "10.0.0.0/24", "", ""), subnetConfig(t, "s6", "fd00::/120", "", ""))
+	owner := testOwner("pod/ns/p")
+	v4, err := m.Allocate(Request{Owner: owner, Subnet: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6, err := m.Allocate(Request{Owner: owner, Subnet: "s6", IP: netip.MustParseAddr("fd00::10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v6.MAC.String() != v4.MAC.String() {
+		t.Errorf("IPv6 allocation has MAC %s, the IPv4 one %s", v6.MAC, v4.MAC)
+	}
+	if got := m.Holdings(owner); len(got) != 2 || got[0].IP != v4.IP || got[1].IP != v6.IP {
+		t.Fatalf("Holdings = %+v, want %s then %s", got, v4.IP, v6.IP)
+	}
+	// Another family's allocation leaves the first where it is.
+	if got, _ := m.Lookup(owner); got.IP != v4.IP {
+		t.Errorf("Lookup = %s, want the IPv4 %s", got.IP, v4.IP)
+	}
+	other := testOwner("pod/ns/q")
+	if _, err := m.Allocate(Request{Owner: other, Subnet: "s6", MAC: v4.MAC}); !errors.Is(err, ErrMACTaken) {
+		t.Errorf("another owner took the pod's MAC: %v", err)
+	}
+	released := m.Release(owner)
+	if len(released) != 2 || released[0].IP != v4.IP || released[1].IP != v6.IP {
+		t.Fatalf("Release = %+v, want both addresses", released)
+	}
+	for _, name := range []string{"s", "s6"} {
+		if u, _ := m.Usage(name); u.Used != 0 {
+			t.Errorf("subnet %s still uses %d addresses", name, u.Used)
+		}
+	}
+	if _, err := m.Allocate(Request{Owner: other, Subnet: "s6", MAC: v4.MAC}); err != nil {
+		t.Errorf("the MAC is not free after both releases: %v", err)
 	}
 }

@@ -17,7 +17,9 @@ const (
 	OwnerNode OwnerKind = "node"
 )
 
-// Owner names who holds an address. An owner holds at most one allocation.
+// Owner names who holds an address. An owner holds at most one allocation
+// of each address family: a pod of a dual-stack subnet holds an IPv4 and an
+// IPv6 address, with one MAC.
 type Owner struct {
 	Kind OwnerKind
 	// Namespace is empty for cluster-scoped holders such as nodes.
@@ -57,10 +59,18 @@ const maxNamedInError = 10
 // concurrent use.
 type IPAM struct {
 	mu      sync.Mutex
-	subnets map[string]*subnet   // by subnet name
-	owners  map[Owner]allocation // every allocation, by holder
-	macs    map[macAddr]Owner    // MACs in use; unique across all subnets
+	subnets map[string]*subnet       // by subnet name
+	owners  map[holderKey]allocation // every allocation, by holder and family
+	macs    map[macAddr]Owner        // MACs in use; unique across all holders
 }
+
+// holderKey names one family's allocation of an owner.
+type holderKey struct {
+	owner Owner
+	ipv6  bool
+}
+
+func keyOf(owner Owner, s *subnet) holderKey { return holderKey{owner: owner, ipv6: !s.is4} }
 
 // allocation is the internal form of Allocation: the MAC by value so it
 // never aliases a caller's slice.
@@ -78,7 +88,7 @@ func (a allocation) export(owner Owner) Allocation {
 func New() *IPAM {
 	return &IPAM{
 		subnets: make(map[string]*subnet),
-		owners:  make(map[Owner]allocation),
+		owners:  make(map[holderKey]allocation),
 		macs:    make(map[macAddr]Owner),
 	}
 }
@@ -201,42 +211,71 @@ func (m *IPAM) Subnets() []string {
 	return names
 }
 
-// Release frees the owner's allocation. It reports false if the owner held
-// nothing, so a repeated release is harmless.
-func (m *IPAM) Release(owner Owner) (Allocation, bool) {
+// Release frees the owner's allocations, IPv4 first. It returns none if
+// the owner held nothing, so a repeated release is harmless.
+func (m *IPAM) Release(owner Owner) []Allocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, ok := m.owners[owner]
-	if !ok {
-		return Allocation{}, false
+	held := m.held(owner)
+	out := make([]Allocation, 0, len(held))
+	for _, a := range held {
+		m.drop(owner, a)
+		out = append(out, a.export(owner))
 	}
-	m.drop(owner, a)
-	return a.export(owner), true
+	return out
 }
 
-// drop forgets an allocation and returns its address and MAC to the pool.
+// familyKeys lists an owner's possible allocations, IPv4 first.
+func familyKeys(owner Owner) [2]holderKey {
+	return [2]holderKey{{owner: owner}, {owner: owner, ipv6: true}}
+}
+
+// held lists the owner's allocations, IPv4 first; m.mu is held.
+func (m *IPAM) held(owner Owner) []allocation {
+	var out []allocation
+	for _, key := range familyKeys(owner) {
+		if a, ok := m.owners[key]; ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// drop forgets an allocation and returns its address, and its MAC unless
+// the owner's other family uses it too, to the pool.
 func (m *IPAM) drop(owner Owner, a allocation) {
-	delete(m.owners, owner)
+	key := keyOf(owner, a.subnet)
+	delete(m.owners, key)
 	delete(a.subnet.holders, a.ip)
 	if excludedOnly(a.subnet.cfg, a.ip) {
 		a.subnet.reserved = a.subnet.reserved.addOne() // excluded since it was handed out
 	} else {
 		a.subnet.free.put(addrToUint128(a.ip))
 	}
-	if a.mac != (macAddr{}) {
+	other := m.owners[holderKey{owner: owner, ipv6: !key.ipv6}]
+	if a.mac != (macAddr{}) && other.mac != a.mac {
 		delete(m.macs, a.mac)
 	}
 }
 
-// Lookup returns the owner's allocation.
+// Lookup returns the owner's allocation, the IPv4 one when it holds both.
 func (m *IPAM) Lookup(owner Owner) (Allocation, bool) {
+	if held := m.Holdings(owner); len(held) > 0 {
+		return held[0], true
+	}
+	return Allocation{}, false
+}
+
+// Holdings returns every allocation of the owner, IPv4 first.
+func (m *IPAM) Holdings(owner Owner) []Allocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, ok := m.owners[owner]
-	if !ok {
-		return Allocation{}, false
+	held := m.held(owner)
+	out := make([]Allocation, len(held))
+	for i, a := range held {
+		out[i] = a.export(owner)
 	}
-	return a.export(owner), true
+	return out
 }
 
 // Allocations returns a snapshot of a subnet's allocations, sorted by IP.
@@ -249,7 +288,7 @@ func (m *IPAM) Allocations(subnet string) []Allocation {
 	}
 	out := make([]Allocation, 0, len(s.holders))
 	for _, owner := range s.holders {
-		out = append(out, m.owners[owner].export(owner))
+		out = append(out, m.owners[keyOf(owner, s)].export(owner))
 	}
 	slices.SortFunc(out, func(a, b Allocation) int { return a.IP.Compare(b.IP) })
 	return out
@@ -267,7 +306,7 @@ func (m *IPAM) HeldExcluded(subnet string) []Allocation {
 	var out []Allocation
 	for ip, owner := range s.holders {
 		if excludedOnly(s.cfg, ip) {
-			out = append(out, m.owners[owner].export(owner))
+			out = append(out, m.owners[keyOf(owner, s)].export(owner))
 		}
 	}
 	slices.SortFunc(out, func(a, b Allocation) int { return a.IP.Compare(b.IP) })

@@ -14,8 +14,13 @@ import (
 // same answers.
 type model struct {
 	subnets map[string]*modelSubnet
-	owners  map[Owner]Allocation
+	owners  map[holderKey]Allocation // one per owner and family
 	macs    map[string]Owner
+}
+
+// modelKey is the family slot an allocation in subnet takes.
+func (md *model) modelKey(owner Owner, subnet string) holderKey {
+	return holderKey{owner: owner, ipv6: md.subnets[subnet].cfg.CIDR.Addr().Is6()}
 }
 
 type modelSubnet struct {
@@ -27,7 +32,7 @@ type modelSubnet struct {
 }
 
 func newModel(cfgs []SubnetConfig) *model {
-	md := &model{subnets: map[string]*modelSubnet{}, owners: map[Owner]Allocation{}, macs: map[string]Owner{}}
+	md := &model{subnets: map[string]*modelSubnet{}, owners: map[holderKey]Allocation{}, macs: map[string]Owner{}}
 	for _, cfg := range cfgs {
 		ms := &modelSubnet{cfg: cfg, holders: map[netip.Addr]Owner{}, cursor: cfg.CIDR.Addr()}
 		for a := cfg.CIDR.Addr(); cfg.CIDR.Contains(a); a = a.Next() {
@@ -89,7 +94,8 @@ func satisfiesModel(a Allocation, req Request) bool {
 // allocate predicts Allocate; a nil MAC in the result means "any new MAC".
 func (md *model) allocate(req Request) (Allocation, error) {
 	ms := md.subnets[req.Subnet]
-	old, had := md.owners[req.Owner]
+	key := md.modelKey(req.Owner, req.Subnet)
+	old, had := md.owners[key]
 	if had && satisfiesModel(old, req) {
 		return old, nil
 	}
@@ -124,8 +130,14 @@ func (md *model) allocate(req Request) (Allocation, error) {
 	if holder := md.macs[mac.String()]; mac != nil && holder != (Owner{}) && holder != req.Owner {
 		return Allocation{}, ErrMACTaken
 	}
-	if mac == nil && had {
-		mac = old.MAC
+	if other := md.owners[holderKey{owner: req.Owner, ipv6: !key.ipv6}]; mac == nil {
+		// The owner keeps its MAC, that of its other family if need be.
+		switch {
+		case had && old.MAC != nil:
+			mac = old.MAC
+		case other.MAC != nil:
+			mac = other.MAC
+		}
 	}
 	if dynamic {
 		ms.cursor = ip
@@ -136,7 +148,7 @@ func (md *model) allocate(req Request) (Allocation, error) {
 // reserve predicts Reserve.
 func (md *model) reserve(a Allocation) error {
 	ms := md.subnets[a.Subnet]
-	old, had := md.owners[a.Owner]
+	old, had := md.owners[md.modelKey(a.Owner, a.Subnet)]
 	sameAddr := had && old.Subnet == a.Subnet && old.IP == a.IP
 	if sameAddr && old.MAC.String() == a.MAC.String() {
 		return nil
@@ -156,22 +168,37 @@ func (md *model) reserve(a Allocation) error {
 }
 
 func (md *model) record(a Allocation) {
-	md.release(a.Owner)
-	md.owners[a.Owner] = a
+	key := md.modelKey(a.Owner, a.Subnet)
+	if old, had := md.owners[key]; had {
+		md.drop(key, old)
+	}
+	md.owners[key] = a
 	md.subnets[a.Subnet].holders[a.IP] = a.Owner
 	if a.MAC != nil {
 		md.macs[a.MAC.String()] = a.Owner
 	}
 }
 
-func (md *model) release(owner Owner) (Allocation, bool) {
-	a, ok := md.owners[owner]
-	if ok {
-		delete(md.owners, owner)
-		delete(md.subnets[a.Subnet].holders, a.IP)
+func (md *model) release(owner Owner) []Allocation {
+	var out []Allocation
+	for _, key := range familyKeys(owner) {
+		if a, ok := md.owners[key]; ok {
+			md.drop(key, a)
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// drop forgets one family's allocation; the MAC stays the owner's while
+// its other family uses it.
+func (md *model) drop(key holderKey, a Allocation) {
+	delete(md.owners, key)
+	delete(md.subnets[a.Subnet].holders, a.IP)
+	other := md.owners[holderKey{owner: key.owner, ipv6: !key.ipv6}]
+	if other.MAC.String() != a.MAC.String() {
 		delete(md.macs, a.MAC.String())
 	}
-	return a, ok
 }
 
 // propertyRun holds the random sources of one property test run.
@@ -256,11 +283,11 @@ func (r *propertyRun) run(m *IPAM, md *model, steps int) {
 		case op < 8:
 			owner := r.owner()
 			what = fmt.Sprintf("Release(%s)", owner)
-			want, wantOK := md.release(owner)
-			got, ok := m.Release(owner)
-			r.outcomes[fmt.Sprint("release: testOwner(", wantOK)]++
-			if ok != wantOK || fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf(")step %d: %s = %v, %v; model %v, %v", step, what, got, ok, want, wantOK)
+			want := md.release(owner)
+			got := m.Release(owner)
+			r.outcomes[fmt.Sprint("release: ", len(want), " allocations")]++
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("step %d: %s = %v; model %v", step, what, got, want)
 			}
 		default:
 			a := Allocation{Owner: r.owner(), Subnet: r.subnet().Name, IP: r.addrNear(), MAC: r.mac()}
@@ -317,7 +344,7 @@ func (r *propertyRun) checkState(step int, what string, m *IPAM, md *model) {
 			continue
 		}
 		for _, a := range m.Allocations(name) {
-			if w := md.owners[a.Owner]; fmt.Sprint(w) != fmt.Sprint(a) {
+			if w := md.owners[md.modelKey(a.Owner, name)]; fmt.Sprint(w) != fmt.Sprint(a) {
 				t.Fatalf("step %d: allocation %+v, model %+v", step, a, w)
 			}
 		}

@@ -130,7 +130,11 @@ func Compute(s State) Desired {
 			d.refuse(pod, ReasonBGPNotAnnounced, msg)
 			continue
 		}
-		d.announce(s, pod, Source{KindPod, pod.Namespace + "/" + pod.Name}, netip.PrefixFrom(holding.IP, holding.IP.BitLen()))
+		var hosts []netip.Prefix
+		for _, ip := range holding.IPs() {
+			hosts = append(hosts, netip.PrefixFrom(ip, ip.BitLen()))
+		}
+		d.announce(s, pod, Source{KindPod, pod.Namespace + "/" + pod.Name}, hosts...)
 	}
 	for i := range s.Services {
 		svc := &s.Services[i]

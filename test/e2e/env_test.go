@@ -46,6 +46,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, harness.DefaultNetwork())
+}
+
+// newEnvWith is newEnv with the controller configured by network.
+func newEnvWith(t *testing.T, network controller.Config) *env {
+	t.Helper()
 	e := &env{t: t, ctx: context.Background()}
 	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
 	e.ovn = harness.StartOVNCentral(t)
@@ -54,7 +60,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.c = c
-	e.ctrl = harness.StartController(t, e.api, e.ovn.NB, harness.DefaultNetwork())
+	e.ctrl = harness.StartController(t, e.api, e.ovn.NB, network)
 	e.probe = harness.Build(t, "./test/image/probe", "probe")
 	return e
 }

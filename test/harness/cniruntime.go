@@ -67,9 +67,11 @@ type Sandbox struct {
 	Pod           *corev1.Pod
 	// Result is ADD's result, in the version the conflist asked for.
 	Result types.Result
-	// IP is the address ADD reported.
+	// IP is the address ADD reported (the IPv4 one of a dual-stack pod).
 	IP netip.Addr
-	rt *Runtime
+	// IPs are every address ADD reported, in its order.
+	IPs []netip.Addr
+	rt  *Runtime
 	// deleted is set once DEL succeeded, so cleanup does not repeat it.
 	deleted bool
 }
@@ -131,8 +133,12 @@ func (r *Runtime) Add(ctx context.Context, s *Sandbox) error {
 	if len(cur.IPs) == 0 {
 		return fmt.Errorf("ADD returned no address: %v", cur)
 	}
-	ip, _ := netip.AddrFromSlice(cur.IPs[0].Address.IP)
-	s.IP = ip.Unmap()
+	s.IPs = s.IPs[:0]
+	for _, c := range cur.IPs {
+		ip, _ := netip.AddrFromSlice(c.Address.IP)
+		s.IPs = append(s.IPs, ip.Unmap())
+	}
+	s.IP = s.IPs[0]
 	return nil
 }
 

@@ -32,6 +32,9 @@ func TestBadNamespaceAnnotations(t *testing.T) {
 		{"overlap-service", map[string]string{annotation.CIDR: "10.96.0.0/16"}, ovnetv1.ReasonOverlap, "service"},
 		{"gateway-outside", map[string]string{annotation.CIDR: "10.62.0.0/24", annotation.Gateway: "10.63.0.1"}, ovnetv1.ReasonInvalidSpec, "10.63.0.1"},
 		{"bad-exclude", map[string]string{annotation.CIDR: "10.64.0.0/24", annotation.ExcludeIPs: "10.64.0.9..10.64.0.3"}, ovnetv1.ReasonInvalidSpec, "10.64.0.9"},
+		{"two-v4", map[string]string{annotation.CIDR: "10.71.0.0/24,10.72.0.0/24"}, ovnetv1.ReasonInvalidSpec, "two CIDRs of one family"},
+		{"three-cidrs", map[string]string{annotation.CIDR: "10.71.0.0/24,fd00:10:71::/120,fd00:10:72::/120"}, ovnetv1.ReasonInvalidSpec, "want one CIDR"},
+		{"v6-gateway", map[string]string{annotation.CIDR: "10.73.0.0/24", annotation.Gateway: "fd00::1"}, ovnetv1.ReasonInvalidSpec, "fd00::1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +76,7 @@ func TestBadPodAnnotations(t *testing.T) {
 		{"short-mac", map[string]string{annotation.MACAddress: "00:11:22"}, "00:11:22"},
 		{"taken-mac", map[string]string{annotation.MACAddress: holder.Annotations[annotation.MACAddress]}, holder.Annotations[annotation.MACAddress]},
 		{"bad-pool", map[string]string{annotation.IPPool: "10.65.0.20,banana"}, "banana"},
+		{"dual-on-single", map[string]string{annotation.IPAddress: "10.65.0.20,fd00::20"}, "not dual stack"},
 		{"empty-pool-entry", map[string]string{annotation.IPPool: "10.65.0.20,,10.65.0.21"}, "empty"},
 		{"pool-taken", map[string]string{annotation.IPPool: "10.65.0.7"}, "10.65.0.7"},
 		{"unknown-subnet", map[string]string{annotation.LogicalSwitch: "nowhere"}, "nowhere"},

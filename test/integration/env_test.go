@@ -36,13 +36,23 @@ type env struct {
 	ctrl *harness.Controller
 	// timeout bounds each wait; zero means waitTimeout.
 	timeout time.Duration
+	// network configures the controllers the env starts, by default
+	// harness.DefaultNetwork().
+	network controller.Config
 }
 
 // newEnv starts the real parts and an in-process controller.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, harness.DefaultNetwork())
+}
+
+// newEnvWith is newEnv with the controller configured by network.
+func newEnvWith(t *testing.T, network controller.Config) *env {
+	t.Helper()
 	e := newParts(t)
-	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
+	e.network = network
+	e.ctrl = harness.StartController(t, e.api, e.nb, network)
 	return e
 }
 
@@ -57,7 +67,7 @@ func newParts(t *testing.T) *env {
 // newPartsWith is newParts with an API server started with opts.
 func newPartsWith(t *testing.T, opts harness.APIServerOptions) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background()}
+	e := &env{t: t, ctx: context.Background(), network: harness.DefaultNetwork()}
 	e.api = harness.StartAPIServer(t, opts)
 	e.nb = harness.StartNorthbound(t)
 	e.view = harness.WatchNorthbound(t, e.nb.Endpoint)
@@ -73,7 +83,7 @@ func newPartsWith(t *testing.T, opts harness.APIServerOptions) *env {
 func (e *env) restartController() {
 	e.t.Helper()
 	e.ctrl.Stop(e.t)
-	e.ctrl = harness.StartController(e.t, e.api, e.nb, harness.DefaultNetwork())
+	e.ctrl = harness.StartController(e.t, e.api, e.nb, e.network)
 }
 
 // restartWritesNothing restarts the controller once the last writes have
@@ -83,7 +93,7 @@ func (e *env) restartWritesNothing() {
 	e.ctrl.Stop(e.t)
 	time.Sleep(settle) // let the last status and annotation writes land before counting
 	e.view.ResetChanges()
-	e.ctrl = harness.StartController(e.t, e.api, e.nb, harness.DefaultNetwork())
+	e.ctrl = harness.StartController(e.t, e.api, e.nb, e.network)
 	time.Sleep(settle)
 	if n := e.view.Changes(); n != 0 {
 		e.t.Errorf("restart with nothing changed made %d northbound row changes, want 0", n)
@@ -107,6 +117,27 @@ func (e *env) namespace(name string, annotations map[string]string) *corev1.Name
 		e.t.Fatalf("create namespace %s: %v", name, err)
 	}
 	return ns
+}
+
+// annotateNamespace sets (or, for an empty value, removes) annotations of
+// a namespace with one patch.
+func (e *env) annotateNamespace(name string, annotations map[string]string) {
+	e.t.Helper()
+	ns := &corev1.Namespace{}
+	if err := e.c.Get(e.ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		e.t.Fatal(err)
+	}
+	patch := client.MergeFrom(ns.DeepCopy())
+	for k, v := range annotations {
+		if v == "" {
+			delete(ns.Annotations, k)
+		} else {
+			ns.Annotations[k] = v
+		}
+	}
+	if err := e.c.Patch(e.ctx, ns, patch); err != nil {
+		e.t.Fatalf("annotate namespace %s: %v", name, err)
+	}
 }
 
 func newPod(namespace, name string, annotations map[string]string) *corev1.Pod {
@@ -150,12 +181,13 @@ func podIP(t *testing.T, p *corev1.Pod) netip.Addr {
 	return ip
 }
 
-// portOf checks that the pod's logical switch port exists on the subnet's
-// switch with "MAC IP" as addresses and port security, and returns it.
+// checkPort checks that the pod's logical switch port exists on the
+// subnet's switch with "MAC IP" (a dual-stack pod's "MAC IPv4 IPv6") as
+// addresses and port security.
 func (e *env) checkPort(p *corev1.Pod) {
 	e.t.Helper()
 	name := p.Name + "." + p.Namespace
-	want := p.Annotations[annotation.MACAddress] + " " + p.Annotations[annotation.IPAddress]
+	want := p.Annotations[annotation.MACAddress] + " " + strings.ReplaceAll(p.Annotations[annotation.IPAddress], ",", " ")
 	e.eventually("port "+name, func() error {
 		lsp := e.view.SwitchPort(e.t, name)
 		if lsp == nil {

@@ -212,16 +212,7 @@ func TestGatewayRows(t *testing.T) {
 	e.restartWritesNothing() // with gateways in force
 	// Back to distributed.
 	{
-		ns := &corev1.Namespace{}
-		if err := e.c.Get(e.ctx, client.ObjectKey{Name: "egress"}, ns); err != nil {
-			t.Fatal(err)
-		}
-		patch := client.MergeFrom(ns.DeepCopy())
-		ns.Annotations[annotation.GatewayType] = "distributed"
-		delete(ns.Annotations, annotation.GatewayNode)
-		if err := e.c.Patch(e.ctx, ns, patch); err != nil {
-			t.Fatal(err)
-		}
+		e.annotateNamespace("egress", map[string]string{annotation.GatewayType: "distributed", annotation.GatewayNode: ""})
 		e.activeGateway("egress", "")
 		e.condition("egress", ovnetv1.ConditionGatewayReady, metav1.ConditionTrue, ovnetv1.ReasonDistributed)
 		e.eventually("no reroute for the subnet", func() error {
@@ -282,15 +273,7 @@ func TestGatewayRefusals(t *testing.T) {
 		})
 	}
 	{ // a refused change keeps the gateway in force
-		ns := &corev1.Namespace{}
-		if err := e.c.Get(e.ctx, client.ObjectKey{Name: "kept"}, ns); err != nil {
-			t.Fatal(err)
-		}
-		patch := client.MergeFrom(ns.DeepCopy())
-		ns.Annotations[annotation.GatewayNode] = "nowhere"
-		if err := e.c.Patch(e.ctx, ns, patch); err != nil {
-			t.Fatal(err)
-		}
+		e.annotateNamespace("kept", map[string]string{annotation.GatewayNode: "nowhere"})
 		e.condition("kept", ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonUnknownGatewayNode)
 		time.Sleep(time.Second)
 		if err := kept(); err != nil {

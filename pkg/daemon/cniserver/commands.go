@@ -103,16 +103,20 @@ func (s *Server) waitInstalled(ctx context.Context, hostName string) error {
 // result is the CNI 1.1 answer to ADD.
 func result(req *cni.Request, addr annotation.Address, plugged podconfig.Plugged) *current.Result {
 	podIndex := 1
-	return &current.Result{
+	res := &current.Result{
 		CNIVersion: cni.SpecVersion,
 		Interfaces: []*current.Interface{
 			{Name: plugged.HostName, Mac: plugged.HostMAC.String()},
 			{Name: req.IfName, Mac: addr.MAC.String(), Sandbox: req.Netns, Mtu: plugged.MTU},
 		},
-		IPs: []*current.IPConfig{{Address: *nslink.IPNet(addr.Prefix()), Gateway: addr.Gateway.AsSlice(),
-			Interface: &podIndex}},
-		Routes: []*types.Route{{Dst: *nslink.DefaultDst(addr.Gateway), GW: addr.Gateway.AsSlice()}},
 	}
+	// One entry per family, IPv4 first: the kubelet's status.podIPs.
+	for _, fam := range addr.Families() {
+		res.IPs = append(res.IPs, &current.IPConfig{Address: *nslink.IPNet(fam.Prefix), Gateway: fam.Gateway.AsSlice(),
+			Interface: &podIndex})
+		res.Routes = append(res.Routes, &types.Route{Dst: *nslink.DefaultDst(fam.Gateway), GW: fam.Gateway.AsSlice()})
+	}
+	return res
 }
 
 // del removes the port and the veth; whatever is already gone is fine.

@@ -33,8 +33,10 @@ func (n *Node) configureNodePort(name string, addr annotation.Address, mtu int) 
 			return fmt.Errorf("set MTU of %s: %w", name, err)
 		}
 	}
-	if err := n.netns.SetAddress(link, addr.Prefix()); err != nil {
-		return err
+	for _, fam := range addr.Families() {
+		if err := n.netns.SetAddress(link, fam.Prefix); err != nil {
+			return err
+		}
 	}
 	if err := n.netns.Link.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bring up %s: %w", name, err)
@@ -43,7 +45,7 @@ func (n *Node) configureNodePort(name string, addr annotation.Address, mtu int) 
 }
 
 // syncRoutes makes the daemon's routes on the node port exactly one per
-// prefix, via the join gateway.
+// prefix, via the join gateway of its family.
 func (n *Node) syncRoutes(name string, addr annotation.Address, prefixes []netip.Prefix) error {
 	link, err := n.netns.Link.LinkByName(name)
 	if err != nil {
@@ -54,6 +56,10 @@ func (n *Node) syncRoutes(name string, addr annotation.Address, prefixes []netip
 	if err != nil {
 		return fmt.Errorf("list routes on %s: %w", name, err)
 	}
+	gateways := map[bool]netip.Addr{} // by "is IPv4"
+	for _, fam := range addr.Families() {
+		gateways[fam.Gateway.Is4()] = fam.Gateway
+	}
 	want := map[netip.Prefix]bool{}
 	for _, p := range prefixes {
 		want[p] = true
@@ -62,7 +68,7 @@ func (n *Node) syncRoutes(name string, addr annotation.Address, prefixes []netip
 	for _, r := range have {
 		p, ok := nslink.PrefixOf(r.Dst)
 		gw, _ := netip.AddrFromSlice(r.Gw)
-		if ok && want[p] && gw.Unmap() == addr.Gateway {
+		if ok && want[p] && gw.Unmap() == gateways[p.Addr().Is4()] {
 			delete(want, p)
 			continue
 		}
@@ -71,9 +77,10 @@ func (n *Node) syncRoutes(name string, addr annotation.Address, prefixes []netip
 		}
 	}
 	for p := range want {
-		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.IPNet(p), Gw: addr.Gateway.AsSlice(), Protocol: RouteProtocol}
+		gw := gateways[p.Addr().Is4()]
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.IPNet(p), Gw: gw.AsSlice(), Protocol: RouteProtocol}
 		if err := n.netns.Link.RouteReplace(r); err != nil {
-			errs = append(errs, fmt.Errorf("route %s via %s: %w", p, addr.Gateway, err))
+			errs = append(errs, fmt.Errorf("route %s via %s: %w", p, gw, err))
 		}
 	}
 	return errors.Join(errs...)

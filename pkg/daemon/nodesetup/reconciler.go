@@ -54,7 +54,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Re
 	if err := r.Cache.List(ctx, subnets); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, n.syncRoutes(NodePort, addr, routePrefixes(subnets, addr.Subnet, n.cfg.ServiceCIDR))
+	return ctrl.Result{}, n.syncRoutes(NodePort, addr, routePrefixes(subnets, addr, n.cfg.ServiceCIDR))
 }
 
 // plugNodePort makes ovn0 an internal port bound to node-<node>, then
@@ -73,20 +73,29 @@ func (n *Node) plugNodePort(ctx context.Context, addr annotation.Address) error 
 	return n.configureNodePort(name, addr, mtu)
 }
 
-// routePrefixes are the CIDRs the node routes through ovn0: every
-// Subnet's but the join subnet's, which is on-link, and the service CIDR,
+// routePrefixes are the CIDRs the node routes through ovn0, in the
+// families its join address has: every Subnet's (both of a dual-stack
+// one) but the join subnet's, which are on-link, and the service CIDR,
 // whose load balancers the join switch applies to the node's traffic.
-func routePrefixes(subnets *ovnetv1.SubnetList, join, service netip.Prefix) []netip.Prefix {
+func routePrefixes(subnets *ovnetv1.SubnetList, join annotation.Address, service netip.Prefix) []netip.Prefix {
+	joined := map[bool]netip.Prefix{} // the join prefix by "is IPv4"
+	for _, fam := range join.Families() {
+		joined[fam.Prefix.Addr().Is4()] = fam.Prefix.Masked()
+	}
+	routed := func(p netip.Prefix) bool {
+		j, ok := joined[p.Addr().Is4()]
+		return ok && p.Masked() != j
+	}
 	var out []netip.Prefix
-	if service.IsValid() && service.Addr().Is4() == join.Addr().Is4() {
+	if service.IsValid() && routed(service) {
 		out = append(out, service.Masked())
 	}
 	for _, s := range subnets.Items {
-		p, err := netip.ParsePrefix(s.Spec.CIDR)
-		if err != nil || p.Masked() == join.Masked() || p.Addr().Is4() != join.Addr().Is4() {
-			continue
+		for _, cidr := range annotation.SplitList(s.Spec.CIDR) {
+			if p, err := netip.ParsePrefix(cidr); err == nil && routed(p) {
+				out = append(out, p.Masked())
+			}
 		}
-		out = append(out, p.Masked())
 	}
 	return out
 }

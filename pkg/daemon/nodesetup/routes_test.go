@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 )
 
@@ -17,22 +18,37 @@ func TestSubnetPrefixes(t *testing.T) {
 	list := &ovnetv1.SubnetList{Items: []ovnetv1.Subnet{
 		subnet("ovn-default", "10.16.0.0/16"), subnet("join", "100.64.0.0/16"),
 		subnet("blue", "10.66.0.1/24"), subnet("broken", "10.300.0.0/16"), subnet("v6", "fd00::/64"),
+		subnet("dual", "10.67.0.0/24,fd00:67::/120"),
 	}}
-	join := netip.MustParsePrefix("100.64.0.2/16")
+	join := annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr("100.64.0.2")},
+		Subnet: netip.MustParsePrefix("100.64.0.0/16"), Gateway: netip.MustParseAddr("100.64.0.1")}
+	dualJoin := join
+	dualJoin.IPv6, dualJoin.IPv6Subnet, dualJoin.IPv6Gateway = netip.MustParseAddr("fd00:64::2"),
+		netip.MustParsePrefix("fd00:64::/112"), netip.MustParseAddr("fd00:64::1")
+	list.Items = append(list.Items, subnet("join6", "100.64.0.0/16,fd00:64::/112"))
 	tests := []struct {
 		name    string
+		join    *annotation.Address
 		service netip.Prefix
 		want    []netip.Prefix
 	}{
-		{"no service CIDR", netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
-		{"service CIDR", netip.MustParsePrefix("10.96.0.1/12"), []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"),
-			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
-		{"service CIDR of the other family", netip.MustParsePrefix("fd00:96::/112"), []netip.Prefix{
-			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
+		{"dual-stack join: both families", &dualJoin, netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"),
+			netip.MustParsePrefix("10.66.0.0/24"), netip.MustParsePrefix("fd00::/64"), netip.MustParsePrefix("10.67.0.0/24"),
+			netip.MustParsePrefix("fd00:67::/120")}},
+		{"no service CIDR", nil, netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"),
+			netip.MustParsePrefix("10.67.0.0/24")}},
+		{"service CIDR", nil, netip.MustParsePrefix("10.96.0.1/12"), []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"),
+			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"), netip.MustParsePrefix("10.67.0.0/24")}},
+		{"service CIDR of the other family", nil, netip.MustParsePrefix("fd00:96::/112"), []netip.Prefix{
+			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"), netip.MustParsePrefix("10.67.0.0/24")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := routePrefixes(list, join, tt.service); !slices.Equal(got, tt.want) {
+			j := join
+			if tt.join != nil {
+				j = *tt.join
+			}
+			if got := routePrefixes(list, j, tt.service); !slices.Equal(got, tt.want) {
 				t.Fatalf("routePrefixes = %v, want %v (join, unparsable and other-family subnets left out)", got, tt.want)
 			}
 		})

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/daemon/attachments"
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
@@ -40,15 +38,16 @@ func readdress(a attachments.Attachment, addr annotation.Address) error {
 	if err != nil {
 		return fmt.Errorf("find %s in pod %s: %w", a.IfName, a.Pod(), err)
 	}
-	if hasAddress(pod, link, addr.Prefix()) == nil && hasDefaultRoute(pod, link, addr.Gateway) == nil {
+	if hasFamilies(pod, link, addr) == nil {
 		return nil
 	}
-	if err := pod.SetAddress(link, addr.Prefix()); err != nil {
-		return err
+	for _, fam := range addr.Families() {
+		if err := pod.SetAddress(link, fam.Prefix); err != nil {
+			return err
+		}
 	}
-	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.DefaultDst(addr.Gateway), Gw: addr.Gateway.AsSlice()}
-	if err := pod.Link.RouteReplace(route); err != nil {
-		return fmt.Errorf("default route via %s in pod %s: %w", addr.Gateway, a.Pod(), err)
+	if err := setDefaultRoutes(pod, link, addr); err != nil {
+		return fmt.Errorf("pod %s: %w", a.Pod(), err)
 	}
 	return nil
 }

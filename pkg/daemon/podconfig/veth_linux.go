@@ -83,16 +83,39 @@ func configurePodSide(pod *nslink.Namespace, p podInterface) error {
 			return err
 		}
 	}
-	if err := pod.SetAddress(link, p.Address.Prefix()); err != nil {
-		return err
+	for _, fam := range p.Address.Families() {
+		if err := pod.SetAddress(link, fam.Prefix); err != nil {
+			return err
+		}
 	}
 	if err := pod.Link.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bring up %s in pod: %w", p.IfName, err)
 	}
-	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.DefaultDst(p.Address.Gateway),
-		Gw: p.Address.Gateway.AsSlice()}
-	if err := pod.Link.RouteReplace(route); err != nil {
-		return fmt.Errorf("default route via %s in pod: %w", p.Address.Gateway, err)
+	return setDefaultRoutes(pod, link, p.Address)
+}
+
+// setDefaultRoutes points the pod's default route of each family at its
+// gateway.
+func setDefaultRoutes(pod *nslink.Namespace, link netlink.Link, addr annotation.Address) error {
+	for _, fam := range addr.Families() {
+		route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nslink.DefaultDst(fam.Gateway), Gw: fam.Gateway.AsSlice()}
+		if err := pod.Link.RouteReplace(route); err != nil {
+			return fmt.Errorf("default route via %s on %s: %w", fam.Gateway, link.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+// hasFamilies checks the link carries every family's address and default
+// route.
+func hasFamilies(pod *nslink.Namespace, link netlink.Link, addr annotation.Address) error {
+	for _, fam := range addr.Families() {
+		if err := hasAddress(pod, link, fam.Prefix); err != nil {
+			return err
+		}
+		if err := hasDefaultRoute(pod, link, fam.Gateway); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -132,10 +155,7 @@ func (c *Configurator) checkPod(p podInterface) error {
 	if link.Attrs().Flags&net.FlagUp == 0 {
 		return fmt.Errorf("%w: %s is down", ErrInterfaceMismatch, p.IfName)
 	}
-	if err := hasAddress(pod, link, p.Address.Prefix()); err != nil {
-		return err
-	}
-	if err := hasDefaultRoute(pod, link, p.Address.Gateway); err != nil {
+	if err := hasFamilies(pod, link, p.Address); err != nil {
 		return err
 	}
 	if _, err := c.node.Link.LinkByName(p.HostName); err != nil {

@@ -110,9 +110,21 @@ type SubnetStatus struct {
 	// UsedIPs is the number of addresses allocated to pods and nodes.
 	// +optional
 	UsedIPs int64 `json:"usedIPs"`
-	// AvailableIPs is the number of addresses still free (saturated at the int64 maximum).
+	// AvailableIPs is the number of addresses still free (saturated at the
+	// int64 maximum); in a dual-stack subnet, of the family with fewer, so
+	// the number of pods that still fit.
 	// +optional
 	AvailableIPs int64 `json:"availableIPs"`
+	// V4UsedIPs and V4AvailableIPs count the IPv4 addresses, V6UsedIPs and
+	// V6AvailableIPs the IPv6 ones, as Kube-OVN reports them.
+	// +optional
+	V4UsedIPs int64 `json:"v4UsedIPs"`
+	// +optional
+	V4AvailableIPs int64 `json:"v4AvailableIPs"`
+	// +optional
+	V6UsedIPs int64 `json:"v6UsedIPs"`
+	// +optional
+	V6AvailableIPs int64 `json:"v6AvailableIPs"`
 	// ObservedGeneration is the spec generation the conditions describe.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`

@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// TestDualStack: a namespace's subnet of one IPv4 and one IPv6 CIDR, as
+// Kube-OVN writes it, gives each pod one address of each family, written
+// as Kube-OVN writes them and held by the pod's port, unique, fixed when
+// asked, counted per family and released on delete; a restart rebuilds
+// the allocations from the records and writes nothing. With a dual-stack
+// join subnet a node gets a join address of each family, the cluster
+// router a default route of each family, and the node a reroute of its
+// pods' egress in each; the subnet's IPv6 CIDR is a cluster destination
+// like its IPv4 one. Going back to single stack is refused while pods
+// hold IPv6 addresses.
+func TestDualStack(t *testing.T) {
+	network := harness.DefaultNetwork()
+	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
+	e := newEnvWith(t, network)
+	e.namespace("dual", map[string]string{annotation.CIDR: "10.70.0.0/24,fd00:10:70::/120",
+		annotation.ExcludeIPs: "10.70.0.2..10.70.0.9,fd00:10:70::2..fd00:10:70::9"})
+	e.condition("dual", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+	if gw := e.subnet("dual").Status.Gateway; gw != "10.70.0.1,fd00:10:70::1" {
+		t.Errorf("status.gateway %q, want both first addresses", gw)
+	}
+	lrp := e.view.RouterPort(t, "ovn-cluster-dual")
+	if lrp == nil || !slices.Equal(lrp.Networks, []string{"10.70.0.1/24", "fd00:10:70::1/120"}) {
+		t.Fatalf("router port %+v, want networks of both gateways", lrp)
+	}
+
+	const pods = 5
+	seen := map[netip.Addr]string{}
+	for i := range pods {
+		name := fmt.Sprint("p", i)
+		e.pod("dual", name, nil)
+		p := e.addressed("dual", name)
+		ips := strings.Split(p.Annotations[annotation.IPAddress], ",")
+		if len(ips) != 2 {
+			t.Fatalf("pod %s ip_address %q, want an IPv4 and an IPv6 address", name, p.Annotations[annotation.IPAddress])
+		}
+		if got := p.Annotations[annotation.CIDRWritten]; got != "10.70.0.0/24,fd00:10:70::/120" {
+			t.Errorf("pod %s cidr %q", name, got)
+		}
+		if got := p.Annotations[annotation.GatewayWritten]; got != "10.70.0.1,fd00:10:70::1" {
+			t.Errorf("pod %s gateway %q", name, got)
+		}
+		for i, s := range ips {
+			ip := netip.MustParseAddr(s)
+			if ip.Is4() != (i == 0) || (ip.Is4() && ip.As4()[3] < 10) || (ip.Is6() && ip.As16()[15] < 10) {
+				t.Errorf("pod %s address %d is %s: want IPv4 then IPv6, past the excludes", name, i, ip)
+			}
+			if holder, taken := seen[ip]; taken {
+				t.Errorf("pods %s and %s both hold %s", holder, name, ip)
+			}
+			seen[ip] = name
+		}
+		e.checkPort(p)
+	}
+
+	fixed := e.addressed(e.pod("dual", "fixed", map[string]string{annotation.IPAddress: "10.70.0.200,fd00:10:70::c8"}).Namespace, "fixed")
+	if got := fixed.Annotations[annotation.IPAddress]; got != "10.70.0.200,fd00:10:70::c8" {
+		t.Errorf("fixed pod got %q", got)
+	}
+	e.checkPort(fixed)
+	e.usage("dual", pods+1, 245-pods-1, 246-pods-1)
+	e.dualJoin()
+
+	e.restartWritesNothing()
+
+	e.deletePod("dual", "fixed")
+	e.usage("dual", pods, 245-pods, 246-pods)
+	// Both freed addresses can be taken again.
+	again := e.addressed(e.pod("dual", "again", map[string]string{annotation.IPAddress: "10.70.0.200,fd00:10:70::c8"}).Namespace, "again")
+	e.checkPort(again)
+
+	// Single stack again is refused while pods hold IPv6 addresses; the
+	// dual-stack subnet stays in force.
+	e.annotateNamespace("dual", map[string]string{annotation.CIDR: "10.70.0.0/24"})
+	if msg := e.condition("dual", ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonInvalidSpec); !strings.Contains(msg, "IPv6") {
+		t.Errorf("refusal %q does not say the IPv6 half is in use", msg)
+	}
+	late := e.addressed(e.pod("dual", "late", nil).Namespace, "late")
+	if ips := strings.Split(late.Annotations[annotation.IPAddress], ","); len(ips) != 2 {
+		t.Errorf("pod made after the refusal got %q, want both families", ips)
+	}
+	e.checkPort(late)
+	if got := e.subnet("dual").Status.Gateway; got != "10.70.0.1,fd00:10:70::1" {
+		t.Errorf("status.gateway %q after the refusal", got)
+	}
+}
+
+// usage waits until the subnet's status counts used addresses per family
+// and the available ones of each.
+func (e *env) usage(subnet string, used, v4Available, v6Available int64) {
+	e.t.Helper()
+	e.eventually("usage of "+subnet, func() error {
+		st := e.subnet(subnet).Status
+		if st.V4UsedIPs != used || st.V6UsedIPs != used || st.UsedIPs != used ||
+			st.V4AvailableIPs != v4Available || st.V6AvailableIPs != v6Available || st.AvailableIPs != min(v4Available, v6Available) {
+			return fmt.Errorf("status %+v, want %d used of each family, %d and %d available", st, used, v4Available, v6Available)
+		}
+		return nil
+	})
+}
+
+// dualJoin checks a node's join addresses, the default routes and the
+// node's and subnet "dual"'s policies of a dual-stack join.
+func (e *env) dualJoin() {
+	t := e.t
+	t.Helper()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}
+	if err := e.c.Create(e.ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	var joinIPs []string
+	e.eventually("node annotated with both families", func() error {
+		if err := e.c.Get(e.ctx, client.ObjectKeyFromObject(node), node); err != nil {
+			return err
+		}
+		a := node.Annotations
+		if a[annotation.Allocated] != annotation.True || a[annotation.Gateway] != "100.64.0.1,fd00:100:64::1" {
+			return fmt.Errorf("annotations %v", a)
+		}
+		joinIPs = strings.Split(a[annotation.IPAddress], ",")
+		return nil
+	})
+	if len(joinIPs) != 2 || !strings.HasPrefix(joinIPs[0], "100.64.") || !strings.HasPrefix(joinIPs[1], "fd00:100:64::") {
+		t.Fatalf("join addresses %q, want one of each family", joinIPs)
+	}
+	e.eventually("routes and policies of both families", func() error {
+		for prefix, nexthop := range map[string]string{"0.0.0.0/0": "100.64.0.1", "::/0": "fd00:100:64::1"} {
+			if routes := e.routesTo(prefix); len(routes) != 1 || routes[0].Nexthop != nexthop {
+				return fmt.Errorf("default routes %s: %+v", prefix, routes)
+			}
+		}
+		return e.hasPolicies([]policy{
+			{29000, `ip4 && is_chassis_resident("node-worker-1")`, "reroute", joinIPs[0]},
+			{29000, `ip6 && is_chassis_resident("node-worker-1")`, "reroute", joinIPs[1]},
+			{31000, "ip4.dst == 10.70.0.0/24", "allow", ""},
+			{31000, "ip6.dst == fd00:10:70::/120", "allow", ""},
+		})
+	})
+}
