@@ -78,10 +78,9 @@ const (
 	// maxSFlowSampling: sFlow carries the rate in 32 bits; 0 would divide
 	// by zero in ovs-vswitchd's sampling probability.
 	maxSFlowSampling = 1<<32 - 1
-	// maxSFlowPolling is a day: counters rarer than that are of no use,
-	// and sFlow's own MIB allows no more than its 32-bit interval. 0
-	// would turn polling off, which an empty column cannot say (it means
-	// OVS's 30 s), so it is refused rather than silently changed.
+	// maxSFlowPolling is a day: counters rarer than that are of no use.
+	// 0 would turn polling off, which ovnet cannot write (an empty column
+	// means OVS's 30 s), so it is refused rather than silently changed.
 	maxSFlowPolling = 86400
 	// maxSFlowHeader keeps a sample inside ovs-vswitchd's 1400-byte
 	// datagram beside the sample's other records.
