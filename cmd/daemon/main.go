@@ -72,6 +72,15 @@ func serve() int {
 	flag.IntVar(&cfg.IPFIX.CacheActiveTimeout, "ipfix-cache-active-timeout", defaultIPFIXActiveTimeout,
 		"with --ipfix-targets, seconds a flow's packets are aggregated into one record before it is sent (0: one record per sampled packet)")
 	flag.IntVar(&cfg.IPFIX.CacheMaxFlows, "ipfix-cache-max-flows", 0, "with --ipfix-targets, at most this many flows aggregated at once (0: no bound)")
+	flag.Func("sflow-targets", "comma-separated sFlow collectors (IP:port, UDP) that br-int sends packet samples and port counters to; empty sends none", func(s string) error {
+		cfg.SFlow.Targets = splitList(s)
+		return nil
+	})
+	flag.IntVar(&cfg.SFlow.Sampling, "sflow-sampling", defaultSFlowSampling, "with --sflow-targets, sample one packet in this many (1: every packet)")
+	flag.IntVar(&cfg.SFlow.Polling, "sflow-polling", defaultSFlowPolling, "with --sflow-targets, seconds between two sends of every port's counters")
+	flag.IntVar(&cfg.SFlow.Header, "sflow-header", defaultSFlowHeader, "with --sflow-targets, bytes of a sampled packet sent to the collectors")
+	flag.StringVar(&cfg.SFlow.Agent, "sflow-agent", "",
+		"with --sflow-targets, the interface whose address (or the address) samples name as their agent (default: the address ovs-vswitchd reaches the first target from)")
 	flag.DurationVar(&cfg.AddressTimeout, "address-timeout", daemon.DefaultAddressTimeout, "how long ADD waits for the pod's address")
 	flag.DurationVar(&cfg.OVNTimeout, "ovn-timeout", daemon.DefaultOVNTimeout, "how long ADD waits for ovn-controller to install the port")
 	flag.StringVar(&opts.MetricsAddr, "metrics-address", ":10665", "address of /metrics; 0 disables")
@@ -89,11 +98,9 @@ func serve() int {
 		log.Error(err, "cannot start")
 		return 2
 	}
-	if len(cfg.IPFIX.Targets) > 0 {
-		if err := ovs.CheckIPFIX(cfg.IPFIX); err != nil {
-			log.Error(err, "cannot start")
-			return 2
-		}
+	if err := cfg.CheckFlowExport(); err != nil {
+		log.Error(err, "cannot start")
+		return 2
 	}
 	opts.REST = ctrl.GetConfigOrDie()
 	if *encapInterface != "" {
@@ -124,6 +131,14 @@ func serve() int {
 const (
 	defaultIPFIXSampling      = 400
 	defaultIPFIXActiveTimeout = 60
+)
+
+// sFlow defaults: Open vSwitch's own, written out so that the row says
+// what runs.
+const (
+	defaultSFlowSampling = 400
+	defaultSFlowPolling  = 30
+	defaultSFlowHeader   = 128
 )
 
 // splitList splits a comma-separated flag, dropping empty items.

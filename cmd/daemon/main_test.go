@@ -30,15 +30,22 @@ func TestRefusesUnknownEncapType(t *testing.T) {
 	runRefused(t, tests)
 }
 
-// An IPFIX exporter ovs-vswitchd would not run is refused at start, the
-// same way, each fault named.
-func TestRefusesBadIPFIX(t *testing.T) {
+// An IPFIX exporter or sFlow agent ovs-vswitchd would not run is refused
+// at start, the same way, each fault named.
+func TestRefusesBadFlowExport(t *testing.T) {
 	tests := []refusal{
 		{"host name", []string{"--ipfix-targets=collector.example:4739", "--encap-interface=br-phy"},
 			`target \"collector.example:4739\": want IP:port`},
 		{"no port", []string{"--ipfix-targets=192.0.2.5"}, `target \"192.0.2.5\": want IP:port`},
 		{"sampling 0", []string{"--ipfix-targets=192.0.2.5:4739", "--ipfix-sampling=0"}, "sampling 0: want 1 (every packet)"},
 		{"timeout", []string{"--ipfix-targets=192.0.2.5:4739", "--ipfix-cache-active-timeout=9999"}, "cache active timeout 9999 s"},
+		{"sFlow host name", []string{"--sflow-targets=collector.example:6343", "--encap-interface=br-phy"},
+			`sFlow: target \"collector.example:6343\": want IP:port`},
+		{"sFlow polling 0", []string{"--sflow-targets=192.0.2.5:6343", "--sflow-polling=0"}, "polling 0 s: want 1"},
+		{"sFlow header", []string{"--sflow-targets=192.0.2.5:6343", "--sflow-header=4096"}, "header 4096 bytes"},
+		{"sFlow agent", []string{"--sflow-targets=192.0.2.5:6343", "--sflow-agent=eth0/1"}, `agent \"eth0/1\"`},
+		{"both refused", []string{"--ipfix-targets=192.0.2.5", "--sflow-targets=192.0.2.5"},
+			`IPFIX: target \"192.0.2.5\": want IP:port, as 192.0.2.5:4739 or [2001:db8::5]:4739\nsFlow: target \"192.0.2.5\": want IP:port, as 192.0.2.5:6343`},
 	}
 	runRefused(t, tests)
 }

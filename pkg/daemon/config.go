@@ -77,6 +77,8 @@ type Config struct {
 	OVNTLS ovntls.Files
 	// IPFIX is br-int's IPFIX exporter; none when it has no targets.
 	IPFIX ovs.IPFIX
+	// SFlow is br-int's sFlow agent; none when it has no targets.
+	SFlow ovs.SFlow
 	// ServiceCIDR is routed through ovn0, so the node reaches ClusterIPs;
 	// the zero value routes none.
 	ServiceCIDR netip.Prefix
@@ -168,10 +170,21 @@ func (c Config) validate() error {
 	if err := c.validateTLS(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.CheckFlowExport(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckFlowExport refuses an IPFIX exporter or sFlow agent that
+// ovs-vswitchd would not run; one without targets is none, and passes.
+func (c Config) CheckFlowExport() error {
+	var errs []error
 	if len(c.IPFIX.Targets) > 0 {
-		if err := ovs.CheckIPFIX(c.IPFIX); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, ovs.CheckIPFIX(c.IPFIX))
+	}
+	if len(c.SFlow.Targets) > 0 {
+		errs = append(errs, ovs.CheckSFlow(c.SFlow))
 	}
 	return errors.Join(errs...)
 }

@@ -84,6 +84,12 @@ func TestConfigValidate(t *testing.T) {
 		{"IPFIX negative flows", func(c *Config) {
 			c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5:4739"}, Sampling: 1, CacheMaxFlows: -1}
 		}, "cache max flows -1"},
+		{"sFlow", func(c *Config) {
+			c.SFlow = ovs.SFlow{Targets: []string{"192.0.2.5:6343"}, Sampling: 400, Polling: 30, Header: 128, Agent: "eth0"}
+		}, ""},
+		{"sFlow polling 0", func(c *Config) {
+			c.SFlow = ovs.SFlow{Targets: []string{"192.0.2.5:6343"}, Sampling: 400, Header: 128}
+		}, "polling 0 s"},
 		{"TLS key missing", func(c *Config) {
 			c.OVNRemote, c.EncapIP, c.OVNTLS = "ssl:10.0.0.1:6642", "10.0.0.3", tlsFiles
 			c.OVNTLS.PrivateKey = filepath.Join(t.TempDir(), "absent.key")

@@ -209,7 +209,7 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 	p := &parts{netns: netns, ovs: client, nat: nodenat.NewTable(int(netns.NS), nodesetup.NodePort)}
 	p.node = nodesetup.New(nodesetup.Config{NodeName: d.cfg.NodeName, Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType,
 		OVNRemote: d.cfg.OVNRemote, OVNTLS: d.cfg.OVNTLS, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP,
-		IPFIX: d.cfg.IPFIX, ServiceCIDR: d.cfg.ServiceCIDR, MTU: mtu}, client, netns)
+		IPFIX: d.cfg.IPFIX, SFlow: d.cfg.SFlow, ServiceCIDR: d.cfg.ServiceCIDR, MTU: mtu}, client, netns)
 	p.conf = podconfig.New(podconfig.Config{Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType, MTU: mtu,
 		MirrorAll: d.cfg.EnableMirror}, client, netns)
 	srv, err := cniserver.New(cniserver.Config{AddressTimeout: d.cfg.AddressTimeout, OVNTimeout: d.cfg.OVNTimeout,

@@ -63,7 +63,7 @@ func monitoredTables() []ovsdbtxn.Table {
 	return []ovsdbtxn.Table{
 		{Model: ovs, Columns: []any{&ovs.Bridges, &ovs.ExternalIDs, &ovs.OtherConfig, &ovs.SSL}},
 		{Model: br, Columns: []any{&br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.OtherConfig,
-			&br.Ports, &br.Mirrors, &br.IPFIX}},
+			&br.Ports, &br.Mirrors, &br.IPFIX, &br.Sflow}},
 		{Model: port, Columns: []any{&port.Name, &port.Interfaces, &port.ExternalIDs, &port.QOS}},
 		{Model: iface, Columns: []any{&iface.Name, &iface.Type, &iface.ExternalIDs, &iface.MTURequest,
 			&iface.IngressPolicingRate, &iface.IngressPolicingBurst, &iface.Ofport, &iface.LinkState, &iface.Error}},
@@ -71,6 +71,7 @@ func monitoredTables() []ovsdbtxn.Table {
 		{Model: &vswitch.Queue{}},
 		{Model: &vswitch.SSL{}},
 		{Model: &vswitch.IPFIX{}},
+		{Model: &vswitch.SFlow{}},
 		{Model: mirror, Columns: []any{&mirror.Name, &mirror.ExternalIDs, &mirror.OutputPort, &mirror.SelectAll,
 			&mirror.SelectSrcPort, &mirror.SelectDstPort}},
 	}

@@ -53,6 +53,10 @@ func TestBadValuesFail(t *testing.T) {
 		{"IPFIX target without a port", []string{"flowExport.ipfix.targets={10.0.0.5}"}, "/flowExport/ipfix/targets/0'"},
 		{"IPFIX sampling 0", []string{"flowExport.ipfix.sampling=0"}, "/flowExport/ipfix/sampling'"},
 		{"IPFIX timeout beyond OVS's", []string{"flowExport.ipfix.cacheActiveTimeout=5000"}, "/flowExport/ipfix/cacheActiveTimeout'"},
+		{"sFlow target by name", []string{"flowExport.sflow.targets={collector:6343}"}, "/flowExport/sflow/targets/0'"},
+		{"sFlow polling 0", []string{"flowExport.sflow.polling=0"}, "/flowExport/sflow/polling'"},
+		{"sFlow header beyond a datagram", []string{"flowExport.sflow.header=2000"}, "/flowExport/sflow/header'"},
+		{"sFlow agent with a slash", []string{"flowExport.sflow.agent=eth0/1"}, "/flowExport/sflow/agent'"},
 		{"misspelt IPFIX key", []string{"flowExport.ipfix.target={10.0.0.5:4739}"}, "additional properties 'target' not allowed"},
 		{"misspelt metrics key", []string{"metrics.serviceMonitor.enable=true"}, "additional properties 'enable' not allowed"},
 		{"dashboard namespace not a name", []string{"metrics.dashboard.namespace=Monitoring"}, "/metrics/dashboard/namespace'"},
@@ -105,7 +109,7 @@ func TestGoodValuesRender(t *testing.T) {
 				"--nb-address=tcp:[$(OVN_NB_SERVICE_HOST)]:$(OVN_NB_SERVICE_PORT)",
 				"--ovn-remote=tcp:[$(OVN_SB_SERVICE_HOST)]:$(OVN_SB_SERVICE_PORT)",
 				`--remote=ptcp:6641:"[$POD_IP]"`, "seccompProfile:\n            type: RuntimeDefault"},
-			[]string{"imagePullSecrets", "ovnet.io/ovsdb-scheme", "ovn-tls", "--ipfix-"}},
+			[]string{"imagePullSecrets", "ovnet.io/ovsdb-scheme", "ovn-tls", "--ipfix-", "--sflow-"}},
 		{"registry, digest and pull secrets",
 			[]string{"image.registry=registry.example.com:5000", "image.tag=v9", "image.digest=" + digest, "imagePullSecrets[0].name=regcred"},
 			[]string{"image: registry.example.com:5000/ovnet/ovnet:v9@" + digest + "\n", "imagePullSecrets:\n      - name: regcred"},
@@ -132,6 +136,11 @@ func TestGoodValuesRender(t *testing.T) {
 		{"IPFIX export", []string{"flowExport.ipfix.targets={10.0.0.5:4739,[fd00::5]:4739}", "flowExport.ipfix.sampling=1"},
 			[]string{"--ipfix-targets=10.0.0.5:4739,[fd00::5]:4739\n        - --ipfix-sampling=1\n" +
 				"        - --ipfix-cache-active-timeout=60\n        - --ipfix-cache-max-flows=0\n"}, nil},
+		{"sFlow export", []string{"flowExport.sflow.targets={10.0.0.5:6343}", "flowExport.sflow.polling=10"},
+			[]string{"--sflow-targets=10.0.0.5:6343\n        - --sflow-sampling=400\n" +
+				"        - --sflow-polling=10\n        - --sflow-header=128\n        - --ovn-rundir"}, []string{"--sflow-agent", "--ipfix-"}},
+		{"sFlow agent", []string{"flowExport.sflow.targets={10.0.0.5:6343}", "flowExport.sflow.agent=eth0"},
+			[]string{"--sflow-header=128\n        - --sflow-agent=eth0\n"}, nil},
 		{"OnDelete upgrades", []string{"node.updateStrategy.type=OnDelete"},
 			[]string{"updateStrategy:\n    type: OnDelete\n  template:"}, nil},
 		{"API server address", []string{"apiServer.host=172.18.0.1"},
@@ -208,6 +217,7 @@ func TestExampleValues(t *testing.T) {
 		want []string
 	}{
 		{"ipfix.yaml", []string{"--ipfix-targets=192.0.2.50:4739", "--ipfix-sampling=64"}},
+		{"sflow.yaml", []string{"--sflow-targets=192.0.2.50:6343", "--sflow-sampling=256", "--sflow-polling=10"}},
 		{"vxlan.yaml", []string{"--encap-type=vxlan"}},
 	}
 	dir := filepath.Join(repoRoot(t), "yamls", "examples", "values")

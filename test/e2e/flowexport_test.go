@@ -3,29 +3,43 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/ovnet/ovnet/pkg/daemon/attachments"
 	"github.com/ovnet/ovnet/pkg/ovs"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
-// ipfixPort is IANA's port for IPFIX over UDP.
-const ipfixPort = 4739
+// IANA's ports for IPFIX and sFlow over UDP.
+const (
+	ipfixPort = 4739
+	sflowPort = 6343
+)
 
-// Each node's br-int exports IPFIX, every packet sampled, to a collector
-// outside the cluster (goflow2 on the external host): a TCP transfer from
-// a pod on n1 to a pod on n2 shows up in n1's records with the pods'
-// addresses and ports, at least the bytes sent and not much more.
-func TestIPFIXExport(t *testing.T) {
+// sflowSampling is the test's sFlow rate: one packet in 16 gives about
+// 200 samples of the transfer, enough for an estimate within a few per
+// cent, and few upcalls beside IPFIX's every packet.
+const sflowSampling = 16
+
+// Each node's br-int exports IPFIX, every packet sampled, and sFlow, one
+// packet in 16 and counters every second, to collectors outside the
+// cluster (goflow2 on the external host). One TCP transfer from a pod on
+// n1 to a pod on n2 is checked in both.
+func TestFlowExport(t *testing.T) {
 	e := newEnv(t)
-	collector := netip.AddrPortFrom(harness.ExternalHostIP, ipfixPort)
+	ipfixAt := netip.AddrPortFrom(harness.ExternalHostIP, ipfixPort)
+	sflowAt := netip.AddrPortFrom(harness.ExternalHostIP, sflowPort)
 	ul := harness.NewUnderlay(t)
-	// Listening before the nodes start: ovs-vswitchd sends its templates
-	// with its first records, then every 10 minutes only, and records
-	// without their template cannot be decoded.
-	flows := harness.StartFlowCollector(t, ul.External.NetNS, collector)
-	o := e.nodesOn(ul, ovs.EncapGeneve, []string{"--ipfix-targets=" + collector.String(),
-		"--ipfix-sampling=1", "--ipfix-cache-active-timeout=1"}, "n1", "n2")
+	// Listening before the nodes start: ovs-vswitchd sends its IPFIX
+	// templates with its first records, then every 10 minutes only, and
+	// records without their template cannot be decoded.
+	flows := harness.StartFlowCollector(t, ul.External.NetNS, ipfixAt, sflowAt)
+	o := e.nodesOn(ul, ovs.EncapGeneve, []string{
+		"--ipfix-targets=" + ipfixAt.String(), "--ipfix-sampling=1", "--ipfix-cache-active-timeout=1",
+		"--sflow-targets=" + sflowAt.String(), "--sflow-sampling=" + strconv.Itoa(sflowSampling), "--sflow-polling=1",
+	}, "n1", "n2")
 
 	a := e.labeledPod(o.nodes[0].Runtime(t), "default", "a", "n1", nil, nil, nil)
 	b := e.labeledPod(o.nodes[1].Runtime(t), "default", "b", "n2", nil, nil, nil)
@@ -40,47 +54,104 @@ func TestIPFIXExport(t *testing.T) {
 	const sent, clientPort = 4 << 20, 40123
 	harness.IperfRun{ClientNS: a.NetNS, ServerNS: b.NetNS, Server: b.IP, WantSource: a.IP,
 		Bytes: sent, ClientPort: clientPort, RateMbps: 20}.Mbps(t)
-
 	src, dst := netip.AddrPortFrom(a.IP, clientPort), netip.AddrPortFrom(b.IP, harness.IperfPort)
-	exporter := nodeAddr(0)
-	var got transfer
-	e.eventually(fmt.Sprintf("n1's records of %s -> %s reach %d bytes", src, dst, sent), func() error {
-		got = sumFlows(flows.Flows(), exporter, src, dst)
-		if got.bytes < sent {
-			return fmt.Errorf("%d bytes in %d records (%d records in all; decode errors: %v)",
-				got.bytes, got.records, len(flows.Flows()), flows.Errors())
-		}
-		return nil
-	})
-	// Headers on top of the payload: 52 bytes of IP and TCP per packet
-	// of up to 1348 bytes, and iperf3's own few bytes; twice as much
-	// would be every packet counted twice.
-	if limit := uint64(sent) * 11 / 10; got.bytes > limit {
-		t.Errorf("n1 counted %d bytes for %d sent (%d packets): more than %d", got.bytes, sent, got.packets, limit)
-	}
-	if back := sumFlows(flows.Flows(), exporter, dst, src); back.records == 0 {
-		t.Errorf("n1 exported no record of the replies %s -> %s", dst, src)
-	}
-	if n2Seen := sumFlows(flows.Flows(), nodeAddr(1), src, dst); n2Seen.records == 0 {
-		t.Errorf("n2 exported no record of %s -> %s", src, dst)
-	}
+	n1 := nodeAddr(0)
 
-	t.Logf("n1: %d records, %d bytes, %d packets for %d bytes sent; input port %d", got.records, got.bytes,
-		got.packets, sent, got.inPort)
+	// n1's records of the 5-tuple add up to the bytes sent, not much more.
+	t.Run("IPFIX", func(t *testing.T) {
+		var got transfer
+		until(t, fmt.Sprintf("n1's records of %s -> %s reach %d bytes", src, dst, sent), func() error {
+			got = sumFlows(flows.Flows(), "IPFIX", n1, src, dst)
+			if got.bytes < sent {
+				return fmt.Errorf("%d bytes in %d records (%d records in all; decode errors: %v)",
+					got.bytes, got.records, len(flows.Flows()), flows.Errors())
+			}
+			return nil
+		})
+		// Headers on top of the payload: 52 bytes of IP and TCP per packet
+		// of up to 1348 bytes, and iperf3's own few bytes; twice as much
+		// would be every packet counted twice.
+		if limit := uint64(sent) * 11 / 10; got.bytes > limit {
+			t.Errorf("n1 counted %d bytes for %d sent (%d packets): more than %d", got.bytes, sent, got.packets, limit)
+		}
+		if back := sumFlows(flows.Flows(), "IPFIX", n1, dst, src); back.records == 0 {
+			t.Errorf("n1 exported no record of the replies %s -> %s", dst, src)
+		}
+		if n2Seen := sumFlows(flows.Flows(), "IPFIX", nodeAddr(1), src, dst); n2Seen.records == 0 {
+			t.Errorf("n2 exported no record of %s -> %s", src, dst)
+		}
+		t.Logf("n1: %d records, %d bytes, %d packets for %d bytes sent; input port %d", got.records, got.bytes,
+			got.packets, sent, got.inPort)
+	})
+
+	// n1's samples name the 5-tuple, n1 as agent and a's port by its
+	// ifIndex; scaled by the rate they estimate the bytes sent; and n1's
+	// counters of that port count at least the bytes sent into br-int.
+	t.Run("sFlow", func(t *testing.T) {
+		hostEnd := attachments.HostInterfaceName(a.ContainerID, a.IfName)
+		ifIndex, err := strconv.ParseUint(strings.TrimSpace(o.nodes[0].Chassis.Vsctl(t, "get", "interface", hostEnd, "ifindex")), 10, 32)
+		if err != nil {
+			t.Fatalf("ifindex of %s: %v", hostEnd, err)
+		}
+		// Samples of the replies come with the data's: the transfer is
+		// over, so once n1's replies are there its data samples are too,
+		// and the counters follow within a polling interval.
+		var got transfer
+		until(t, fmt.Sprintf("n1's sFlow samples of %s -> %s and %s -> %s", src, dst, dst, src), func() error {
+			got = sumFlows(flows.Flows(), "SFLOW_5", n1, src, dst)
+			back := sumFlows(flows.Flows(), "SFLOW_5", n1, dst, src)
+			if got.records*sflowSampling < sent/1500/2 || back.records == 0 {
+				return fmt.Errorf("%d samples of the data, %d of the replies (%d samples in all; decode errors: %v)",
+					got.records, back.records, len(flows.Flows()), flows.Errors())
+			}
+			return nil
+		})
+		for _, f := range flows.Flows() {
+			if f.Type != "SFLOW_5" || f.Exporter != n1 || f.Src != src || f.Dst != dst {
+				continue
+			}
+			if f.Agent != n1 || f.SamplingRate != sflowSampling || f.InPort != uint32(ifIndex) {
+				t.Fatalf("sample of %s -> %s: agent %s, rate %d, input ifIndex %d; want %s, %d and %d (%s)",
+					src, dst, f.Agent, f.SamplingRate, f.InPort, n1, sflowSampling, ifIndex, hostEnd)
+			}
+		}
+		// Sampling is random, one packet in 16 on average: about 200
+		// samples, whose spread is under 10%; half or one and a half
+		// times the bytes sent is far outside it.
+		estimate := got.bytes * sflowSampling
+		if estimate < sent/2 || estimate > sent*3/2 {
+			t.Errorf("%d samples of %d bytes estimate %d bytes for %d sent", got.records, got.bytes, estimate, sent)
+		}
+		var in uint64
+		until(t, fmt.Sprintf("n1's counters of ifIndex %d (%s) reach %d bytes in", ifIndex, hostEnd, sent), func() error {
+			for _, c := range flows.Counters() {
+				if c.Exporter == n1 && c.IfIndex == uint32(ifIndex) {
+					in = max(in, c.InOctets)
+				}
+			}
+			if in < sent {
+				return fmt.Errorf("at most %d bytes in (%d counter samples in all)", in, len(flows.Counters()))
+			}
+			return nil
+		})
+		t.Logf("n1: %d samples of %d bytes at 1 in %d (estimate %d bytes for %d sent), ifIndex %d; counters: %d bytes in",
+			got.records, got.bytes, sflowSampling, estimate, sent, ifIndex, in)
+	})
 }
 
 // transfer sums one direction of a flow as one exporter recorded it.
 type transfer struct {
 	records, bytes, packets uint64
-	// inPort is the input port of the last record (a datapath port number).
+	// inPort is the input port of the last record.
 	inPort uint32
 }
 
-// sumFlows adds up exporter's TCP records from src to dst.
-func sumFlows(flows []harness.Flow, exporter netip.Addr, src, dst netip.AddrPort) transfer {
+// sumFlows adds up exporter's TCP records (or samples) of type kind from
+// src to dst.
+func sumFlows(flows []harness.Flow, kind string, exporter netip.Addr, src, dst netip.AddrPort) transfer {
 	var t transfer
 	for _, f := range flows {
-		if f.Exporter != exporter || f.Src != src || f.Dst != dst || f.Proto != 6 {
+		if f.Type != kind || f.Exporter != exporter || f.Src != src || f.Dst != dst || f.Proto != 6 {
 			continue
 		}
 		t.records++

@@ -12,50 +12,87 @@ import (
 	"time"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
+	"github.com/netsampler/goflow2/v2/decoders/sflow"
 	"github.com/netsampler/goflow2/v2/producer"
 	protoproducer "github.com/netsampler/goflow2/v2/producer/proto"
 )
 
 // flowDatagramMax is the largest datagram the collector reads: an IPFIX
-// message's length field is 16 bits.
+// message's length field is 16 bits, and sFlow's datagrams are smaller.
 const flowDatagramMax = 1 << 16
 
 // flowReadBuffer is the collector socket's receive buffer (the kernel
 // caps it at net.core.rmem_max).
 const flowReadBuffer = 8 << 20
 
-// Flow is one flow record as the collector decoded it.
+// Flow is one flow record, or one sampled packet, as the collector
+// decoded it.
 type Flow struct {
+	// Type is what carried it: goflow2's IPFIX, NETFLOW_V9 or SFLOW_5.
+	Type string
 	// Exporter is the address the record came from: the node's, as its
 	// ovs-vswitchd sent it.
 	Exporter netip.Addr
+	// Agent is the agent address an sFlow datagram names; for IPFIX, the
+	// exporter's.
+	Agent    netip.Addr
 	Src, Dst netip.AddrPort
 	// Proto is the IP protocol number (6 for TCP).
 	Proto uint32
 	// Bytes and Packets are what the record counts, not scaled by the
-	// sampling rate.
+	// sampling rate: for sFlow, one packet and its length on the wire.
 	Bytes, Packets uint64
+	// SamplingRate is the rate the exporter says it sampled at, when it
+	// says (sFlow always does).
+	SamplingRate uint64
 	// InPort and OutPort are the exporter's interface numbers for the
-	// flow, datapath port numbers for Open vSwitch.
+	// flow: datapath port numbers in Open vSwitch's IPFIX, interface
+	// indexes (ifIndex) in its sFlow.
 	InPort, OutPort uint32
 }
 
-// FlowCollector is an IPFIX (and NetFlow v9) collector that ovnet did not
-// write: goflow2's decoder, template cache and producer, fed by a UDP
-// socket in a test's network namespace.
-type FlowCollector struct {
-	// Addr is where it listens.
-	Addr netip.AddrPort
-	mu   sync.Mutex
-	// flows are the records decoded so far; errs the messages that did
-	// not decode.
-	flows []Flow
-	errs  []error
+// PortCounters are one sFlow counter sample of an interface: its totals
+// since it was created.
+type PortCounters struct {
+	// Exporter and Agent are as in Flow.
+	Exporter, Agent netip.Addr
+	// IfIndex is the interface's index in the exporter's network namespace.
+	IfIndex uint32
+	// InOctets and OutOctets are from the switch's side: In is what the
+	// switch received on the port.
+	InOctets, OutOctets uint64
+	// InPackets and OutPackets are unicast packets.
+	InPackets, OutPackets uint32
 }
 
-// StartFlowCollector listens on addr (UDP) in the network namespace netns
-// until tb's test ends.
-func StartFlowCollector(tb T, netns string, addr netip.AddrPort) *FlowCollector {
+// FlowCollector is an IPFIX (and NetFlow v9) and sFlow collector that
+// ovnet did not write: goflow2's decoders, template cache and producer,
+// fed by UDP sockets in a test's network namespace.
+type FlowCollector struct {
+	// Addrs are where it listens; each takes every protocol, told apart
+	// by its version field.
+	Addrs []netip.AddrPort
+	mu    sync.Mutex
+	// flows are the records and samples decoded so far, counters the
+	// sFlow counter samples; errs the messages that did not decode.
+	flows    []Flow
+	counters []PortCounters
+	errs     []error
+}
+
+// StartFlowCollector listens on every addr (UDP) in the network namespace
+// netns until tb's test ends.
+func StartFlowCollector(tb T, netns string, addrs ...netip.AddrPort) *FlowCollector {
+	tb.Helper()
+	c := &FlowCollector{Addrs: addrs}
+	for _, addr := range addrs {
+		c.listen(tb, netns, addr)
+	}
+	return c
+}
+
+// listen receives on addr until tb's test ends.
+func (c *FlowCollector) listen(tb T, netns string, addr netip.AddrPort) {
 	tb.Helper()
 	conn, err := openInNetNS(netns, func() (*net.UDPConn, error) {
 		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
@@ -77,7 +114,6 @@ func StartFlowCollector(tb T, netns string, addr netip.AddrPort) *FlowCollector 
 	if err != nil {
 		tb.Fatalf("goflow2 producer: %v", err)
 	}
-	c := &FlowCollector{Addr: addr}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -88,7 +124,6 @@ func StartFlowCollector(tb T, netns string, addr netip.AddrPort) *FlowCollector 
 		<-done
 		proto.Close()
 	})
-	return c
 }
 
 // receive decodes datagrams until the socket closes, with one template
@@ -104,9 +139,16 @@ func (c *FlowCollector) receive(conn *net.UDPConn, proto producer.ProducerInterf
 		if templates[from] == nil {
 			templates[from] = netflow.CreateTemplateSystem()
 		}
-		flows, err := decodeFlows(proto, templates[from], from, buf[:n])
+		var flows []Flow
+		var counters []PortCounters
+		if isSFlow(buf[:n]) {
+			flows, counters, err = decodeSFlow(proto, from, buf[:n])
+		} else {
+			flows, err = decodeFlows(proto, templates[from], from, buf[:n])
+		}
 		c.mu.Lock()
 		c.flows = append(c.flows, flows...)
+		c.counters = append(c.counters, counters...)
 		if err != nil {
 			c.errs = append(c.errs, fmt.Errorf("message from %s: %w", from, err))
 		}
@@ -134,8 +176,55 @@ func decodeFlows(proto producer.ProducerInterface, templates netflow.NetFlowTemp
 	if binary.BigEndian.Uint16(payload) == 9 {
 		msg = &nfv9
 	}
+	return produce(proto, from, msg)
+}
+
+// sflowVersion is the first 32-bit field of an sFlow datagram; NetFlow
+// v9's and IPFIX's first 16 bits are their own version, 9 or 10, so an
+// sFlow datagram's are 0.
+const sflowVersion = 5
+
+func isSFlow(payload []byte) bool {
+	return len(payload) >= 4 && binary.BigEndian.Uint32(payload) == sflowVersion
+}
+
+// decodeSFlow decodes one sFlow datagram: its flow samples into flows, its
+// interface counter samples into counters. A decoder panic is its error,
+// as in decodeFlows.
+func decodeSFlow(proto producer.ProducerInterface, from netip.AddrPort, payload []byte) (flows []Flow,
+	counters []PortCounters, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decoder panic: %v", p)
+		}
+	}()
+	var packet sflow.Packet
+	if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &packet); err != nil {
+		return nil, nil, err
+	}
+	agent, _ := netip.AddrFromSlice(packet.AgentIP)
+	for _, sample := range packet.Samples {
+		cs, ok := sample.(sflow.CounterSample)
+		if !ok {
+			continue
+		}
+		for _, record := range cs.Records {
+			if ifc, ok := record.Data.(sflow.IfCounters); ok {
+				counters = append(counters, PortCounters{Exporter: from.Addr().Unmap(), Agent: agent.Unmap(),
+					IfIndex: ifc.IfIndex, InOctets: ifc.IfInOctets, OutOctets: ifc.IfOutOctets,
+					InPackets: ifc.IfInUcastPkts, OutPackets: ifc.IfOutUcastPkts})
+			}
+		}
+	}
+	flows, err = produce(proto, from, &packet)
+	return flows, counters, err
+}
+
+// produce turns a decoded message into flows through goflow2's producer.
+func produce(proto producer.ProducerInterface, from netip.AddrPort, msg any) ([]Flow, error) {
 	set, err := proto.Produce(msg, &producer.ProduceArgs{Src: from, SamplerAddress: from.Addr(), TimeReceived: time.Now()})
 	defer proto.Commit(set)
+	var flows []Flow
 	for _, m := range set {
 		if fm, ok := m.(*protoproducer.ProtoProducerMessage); ok {
 			flows = append(flows, flowOf(from.Addr(), fm))
@@ -151,6 +240,13 @@ func (c *FlowCollector) Flows() []Flow {
 	return slices.Clone(c.flows)
 }
 
+// Counters returns the sFlow counter samples received so far.
+func (c *FlowCollector) Counters() []PortCounters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.counters)
+}
+
 // Errors returns why the messages that did not decode did not.
 func (c *FlowCollector) Errors() error {
 	c.mu.Lock()
@@ -163,7 +259,8 @@ func (c *FlowCollector) Errors() error {
 func flowOf(exporter netip.Addr, m *protoproducer.ProtoProducerMessage) Flow {
 	src, _ := netip.AddrFromSlice(m.SrcAddr)
 	dst, _ := netip.AddrFromSlice(m.DstAddr)
-	return Flow{Exporter: exporter.Unmap(),
+	agent, _ := netip.AddrFromSlice(m.SamplerAddress)
+	return Flow{Type: m.Type.String(), Exporter: exporter.Unmap(), Agent: agent.Unmap(),
 		Src: netip.AddrPortFrom(src.Unmap(), uint16(m.SrcPort)), Dst: netip.AddrPortFrom(dst.Unmap(), uint16(m.DstPort)),
-		Proto: m.Proto, Bytes: m.Bytes, Packets: m.Packets, InPort: m.InIf, OutPort: m.OutIf}
+		Proto: m.Proto, Bytes: m.Bytes, Packets: m.Packets, SamplingRate: m.SamplingRate, InPort: m.InIf, OutPort: m.OutIf}
 }

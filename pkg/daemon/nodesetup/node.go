@@ -49,6 +49,8 @@ type Config struct {
 	OVNTLS ovntls.Files
 	// IPFIX is the bridge's IPFIX exporter; none when it has no targets.
 	IPFIX ovs.IPFIX
+	// SFlow is the bridge's sFlow agent; none when it has no targets.
+	SFlow ovs.SFlow
 	// ServiceCIDR is routed through ovn0; the zero value routes none.
 	ServiceCIDR netip.Prefix
 	// MTU of ovn0.
@@ -80,7 +82,7 @@ func (n *Node) EnsureBridge(ctx context.Context) error {
 	if err := n.ovs.EnsureBridge(ctx, br); err != nil {
 		return err
 	}
-	if err := n.syncIPFIX(ctx); err != nil {
+	if err := n.syncFlowExport(ctx); err != nil {
 		return err
 	}
 	if n.cfg.OVNRemote == "" {
@@ -103,20 +105,17 @@ func (n *Node) EnsureBridge(ctx context.Context) error {
 	return n.ovs.SetOpenvSwitchExternalIDs(ctx, n.ovnExternalIDs())
 }
 
-// syncIPFIX gives the bridge the IPFIX exporter configured, marked as the
-// daemon's, or removes the daemon's once none is: an exporter someone
-// else set on the bridge stays when ovnet exports nothing.
-func (n *Node) syncIPFIX(ctx context.Context) error {
-	if len(n.cfg.IPFIX.Targets) > 0 {
-		want := n.cfg.IPFIX
-		want.ExternalIDs = map[string]string{OwnerKey: OwnerDaemon}
-		return n.ovs.SetIPFIX(ctx, n.cfg.Bridge, want)
-	}
-	have, err := n.ovs.IPFIX(n.cfg.Bridge)
-	if err != nil || have == nil || have.ExternalIDs[OwnerKey] != OwnerDaemon {
+// syncFlowExport gives the bridge the IPFIX exporter and sFlow agent
+// configured, marked as the daemon's; one configured without targets
+// removes the daemon's own row and leaves one someone else set.
+func (n *Node) syncFlowExport(ctx context.Context) error {
+	mark := map[string]string{OwnerKey: OwnerDaemon}
+	ipfix, sflow := n.cfg.IPFIX, n.cfg.SFlow
+	ipfix.ExternalIDs, sflow.ExternalIDs = mark, mark
+	if err := n.ovs.SetIPFIX(ctx, n.cfg.Bridge, ipfix); err != nil {
 		return err
 	}
-	return n.ovs.DeleteIPFIX(ctx, n.cfg.Bridge)
+	return n.ovs.SetSFlow(ctx, n.cfg.Bridge, sflow)
 }
 
 // removeOwnSSL deletes the Open_vSwitch SSL row when the daemon wrote it

@@ -19,23 +19,7 @@ import (
 // nothing changed keeps it, and without TLS it goes; someone else's SSL
 // row is never removed.
 func TestEnsureBridgeSSL(t *testing.T) {
-	db := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.OpenvSwitchSchema})
-	vsctl := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ovs-vsctl", append([]string{"--db=" + db.Endpoint, "--no-wait", "--timeout=10"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ovs-vsctl %v: %v: %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	vsctl("init")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	client, err := ovs.Connect(ctx, ovs.Config{Endpoint: db.Endpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	ctx, client, vsctl := openVswitchDB(t)
 	files := ovntls.Files{CACert: "/etc/ovnet/ovn-tls/ca.crt", Certificate: "/etc/ovnet/ovn-tls/tls.crt",
 		PrivateKey: "/etc/ovnet/ovn-tls/tls.key"}
 	cfg := nodesetup.Config{NodeName: "n1", Bridge: "br-int", DatapathType: "netdev", OVNRemote: "ssl:10.0.0.1:6642",
@@ -76,4 +60,28 @@ func TestEnsureBridgeSSL(t *testing.T) {
 func withoutTLS(cfg nodesetup.Config) nodesetup.Config {
 	cfg.OVNRemote, cfg.OVNTLS = "tcp:10.0.0.1:6642", ovntls.Files{}
 	return cfg
+}
+
+// openVswitchDB starts a real Open_vSwitch database, initialised, and
+// returns a context bounding the test, a client and ovs-vsctl on it.
+func openVswitchDB(t *testing.T) (context.Context, *ovs.Client, func(args ...string) string) {
+	t.Helper()
+	db := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.OpenvSwitchSchema})
+	vsctl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ovs-vsctl", append([]string{"--db=" + db.Endpoint, "--no-wait", "--timeout=10"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ovs-vsctl %v: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	vsctl("init")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	client, err := ovs.Connect(ctx, ovs.Config{Endpoint: db.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return ctx, client, vsctl
 }
