@@ -192,9 +192,9 @@ func TestServiceLoadBalancers(t *testing.T) {
 			options: rejectOnly,
 		},
 		{
-			name:     "a cluster IP that is not an address: an event, the rest programmed",
-			svc:      testService([]string{"10.96.0.10", "fd00:96::zz"}, servicePort("", "TCP", 80, intstr.FromInt32(80))),
-			want:     map[string]map[string]string{"tcp": {"10.96.0.10:80": ""}}, options: rejectOnly,
+			name: "a cluster IP that is not an address: an event, the rest programmed",
+			svc:  testService([]string{"10.96.0.10", "fd00:96::zz"}, servicePort("", "TCP", 80, intstr.FromInt32(80))),
+			want: map[string]map[string]string{"tcp": {"10.96.0.10:80": ""}}, options: rejectOnly,
 			problems: []string{`cluster IP "fd00:96::zz" is not an IP address`},
 		},
 		{
