@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -99,7 +100,7 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		policies[i] = &list.Items[i]
 	}
 	iso := netpol.NamespaceIsolation(netpol.IsolationInput{Namespace: namespace, Policies: policies, Cluster: cluster,
-		Log: logging, NodeCIDR: r.nodeCIDR()})
+		Log: logging, NodeCIDRs: r.nodeCIDRs()})
 	ops, err := portGroupOps(r.Network.NB, iso.Ingress, owner)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -114,13 +115,17 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	return ctrl.Result{}, nil
 }
 
-// nodeCIDR is the join subnet, whose addresses the nodes' ovn0 carry.
-func (r *IsolationReconciler) nodeCIDR() netip.Prefix {
-	p, err := netip.ParsePrefix(r.Network.Config.JoinSubnet.CIDR)
-	if err != nil {
-		return netip.Prefix{}
+// nodeCIDRs are the join subnet's ranges, whose addresses the nodes' ovn0
+// carry: one, or one per family written as Kube-OVN writes a dual-stack
+// CIDR ("v4,v6").
+func (r *IsolationReconciler) nodeCIDRs() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range strings.Split(r.Network.Config.JoinSubnet.CIDR, ",") {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+			out = append(out, p)
+		}
 	}
-	return p
+	return out
 }
 
 // remove deletes a namespace's deny groups once no policy isolates anything there.

@@ -72,22 +72,38 @@ func (t *translator) problem(format string, args ...any) {
 	t.problems = append(t.problems, fmt.Sprintf(format, args...))
 }
 
-// addressSet records an address set and returns its name.
-func (t *translator) addressSet(key string, ips []netip.Addr) string {
-	name := ovnname.PolicyAddressSet(t.policy.Namespace, t.policy.Name, key)
-	t.sets = append(t.sets, AddressSet{Name: name, Addresses: addresses(ips)})
-	return name
+// addressSets records the address sets of ips, one per family that has
+// some, and returns the match of side ("src" or "dst") against them. The
+// IPv4 set keeps the key's name, so that a cluster of one family names
+// its sets as before.
+func (t *translator) addressSets(key, side string, ips []netip.Addr) string {
+	var terms []string
+	for _, f := range families {
+		of := addresses(filterFamily(ips, f))
+		if len(of) == 0 {
+			continue
+		}
+		setKey := key
+		if f != IPv4 {
+			setKey += "/" + string(f)
+		}
+		name := ovnname.PolicyAddressSet(t.policy.Namespace, t.policy.Name, setKey)
+		t.sets = append(t.sets, AddressSet{Name: name, Addresses: of})
+		terms = append(terms, f.field(side)+" == $"+name)
+	}
+	return or(terms)
 }
 
 // fields names the match fields of a direction: the selected pods' port,
-// and the peer's side of the IP header.
-type fields struct{ port, peerIP, ownIP string }
+// and the side of the IP header ("src" or "dst") of the peer and of the
+// selected pod.
+type fields struct{ port, peerSide, ownSide string }
 
 func fieldsOf(dir Direction) fields {
 	if dir == Ingress {
-		return fields{port: "outport", peerIP: "ip4.src", ownIP: "ip4.dst"}
+		return fields{port: "outport", peerSide: "src", ownSide: "dst"}
 	}
-	return fields{port: "inport", peerIP: "ip4.dst", ownIP: "ip4.src"}
+	return fields{port: "inport", peerSide: "dst", ownSide: "src"}
 }
 
 // rule adds the ACLs of one ingress or egress rule: one for its numeric
@@ -136,14 +152,23 @@ func (s peerSet) podsAmong(c Cluster) []Pod {
 		return out
 	}
 	for _, pod := range allPods(c) {
-		for _, b := range s.blocks {
-			if b.contains(pod.IP) {
-				out = append(out, pod)
-				break
-			}
+		if s.holdsAddressOf(pod) {
+			out = append(out, pod)
 		}
 	}
 	return out
+}
+
+// holdsAddressOf reports whether an ipBlock holds an address of the pod.
+func (s peerSet) holdsAddressOf(pod Pod) bool {
+	for _, b := range s.blocks {
+		for _, ip := range pod.IPs {
+			if b.contains(ip) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // peers returns what a rule's peers stand for; ok is false when the rule
@@ -163,7 +188,7 @@ func (t *translator) peers(dir Direction, key string, peers []networkingv1.Netwo
 				continue
 			}
 			set.blocks = append(set.blocks, block)
-			terms = append(terms, block.match(f.peerIP))
+			terms = append(terms, block.match(familyOfPrefix(block.cidr).field(f.peerSide)))
 			continue
 		}
 		sel, err := NewPeerSelector(t.policy.Namespace, peer)
@@ -171,12 +196,16 @@ func (t *translator) peers(dir Direction, key string, peers []networkingv1.Netwo
 			t.problem("%s rule %s peer %d: %v: peer left out", dir, indexOf(key), i, err)
 			continue
 		}
-		if !containsSelector(set.selectors, sel) {
-			set.selectors = append(set.selectors, sel)
+		// A set per family: a pod's addresses of both families are
+		// the peer, each matched by the field of its family.
+		for _, fam := range families {
+			if s := sel.InFamily(fam); !containsSelector(set.selectors, s) {
+				set.selectors = append(set.selectors, s)
+			}
 		}
 	}
 	if len(set.selectors) > 0 {
-		terms = append([]string{peerMatch(f.peerIP, set.selectors)}, terms...)
+		terms = append([]string{peerMatch(f.peerSide, set.selectors)}, terms...)
 	}
 	if len(terms) == 0 {
 		return peerSet{}, false
@@ -248,15 +277,15 @@ func splitPorts(ports []networkingv1.NetworkPolicyPort) ([]string, []namedPortRe
 func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer peerSet) {
 	f := fieldsOf(dir)
 	l4 := strings.ToLower(string(np.protocol))
-	resolveOn, field, peerMatch := t.selected, f.ownIP, peer.match
+	resolveOn, side, peerMatch := t.selected, f.ownSide, peer.match
 	if dir == Egress {
 		// The set of the resolving peer pods is itself the peer match.
-		resolveOn, field, peerMatch = peer.podsAmong(t.cluster), f.peerIP, ""
+		resolveOn, side, peerMatch = peer.podsAmong(t.cluster), f.peerSide, ""
 	}
 	byNumber := map[int32][]netip.Addr{}
 	for _, pod := range resolveOn {
 		if n, ok := namedPort(pod, np.name, np.protocol); ok {
-			byNumber[n] = append(byNumber[n], pod.IP)
+			byNumber[n] = append(byNumber[n], pod.IPs...)
 		}
 	}
 	numbers := make([]int32, 0, len(byNumber))
@@ -268,8 +297,8 @@ func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer 
 		t.usePeers(peer.selectors)
 	}
 	for _, n := range numbers {
-		set := t.addressSet(fmt.Sprintf("%s/%s/%s/%d", key, l4, np.name, n), byNumber[n])
-		t.allow(dir, and(f.port+" == @"+t.pg, field+" == $"+set, peerMatch, fmt.Sprintf("%s.dst == %d", l4, n)))
+		resolved := t.addressSets(fmt.Sprintf("%s/%s/%s/%d", key, l4, np.name, n), side, byNumber[n])
+		t.allow(dir, and(f.port+" == @"+t.pg, resolved, peerMatch, fmt.Sprintf("%s.dst == %d", l4, n)))
 	}
 }
 
@@ -304,12 +333,26 @@ func and(terms ...string) string {
 // or joins terms; none gives "" (no restriction).
 func or(terms []string) string { return strings.Join(terms, " || ") }
 
-func ipsOf(pods []Pod) []netip.Addr {
-	ips := make([]netip.Addr, len(pods))
-	for i, p := range pods {
-		ips[i] = p.IP
+// ipsOf returns the pods' addresses of family f.
+func ipsOf(pods []Pod, f Family) []netip.Addr {
+	var ips []netip.Addr
+	for _, p := range pods {
+		if ip, ok := p.AddrOf(f); ok {
+			ips = append(ips, ip)
+		}
 	}
 	return ips
+}
+
+// filterFamily returns the addresses of family f.
+func filterFamily(ips []netip.Addr, f Family) []netip.Addr {
+	var out []netip.Addr
+	for _, ip := range ips {
+		if FamilyOf(ip) == f {
+			out = append(out, ip)
+		}
+	}
+	return out
 }
 
 // addresses returns the distinct IPs, sorted.
