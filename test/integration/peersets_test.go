@@ -70,7 +70,8 @@ func TestPeerSetsShared(t *testing.T) {
 	setsAre := func(n int) {
 		t.Helper()
 		e.eventually(fmt.Sprintf("%d peer sets", n), func() error {
-			if sets := e.peerSets(); len(sets) != n {
+			// A pair per selector: one set per family.
+			if sets := e.peerSets(); len(sets) != 2*n {
 				return fmt.Errorf("peer sets %v", sets)
 			}
 			return nil
@@ -105,6 +106,8 @@ func TestPeerSetsShared(t *testing.T) {
 	t.Run("a set no policy names is deleted at start", func(t *testing.T) {
 		e.nbctl("create", "Address_Set", "name=ovnet_ps_stale", "addresses=10.16.9.9",
 			`external_ids:"ovnet.io/owner"=ovnet`, `external_ids:"ovnet.io/kind"=PeerSelector`, `external_ids:"ovnet.io/name"=ovnet_ps_stale`)
+		e.nbctl("create", "Address_Set", "name=ovnet_ps_stale_ip6", `addresses="fd00:16::9"`,
+			`external_ids:"ovnet.io/owner"=ovnet`, `external_ids:"ovnet.io/kind"=PeerSelector`, `external_ids:"ovnet.io/name"=ovnet_ps_stale_ip6`)
 		setsAre(3)
 		e.ctrl.Stop(t)
 		e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
