@@ -49,8 +49,9 @@ type Config struct {
 	OVNTLS ovntls.Files
 	// IPFIX is the bridge's IPFIX exporter; none when it has no targets.
 	IPFIX ovs.IPFIX
-	// ServiceCIDR is routed through ovn0; the zero value routes none.
-	ServiceCIDR netip.Prefix
+	// ServiceCIDRs are routed through ovn0, each of the join network's
+	// family; none routes none.
+	ServiceCIDRs []netip.Prefix
 	// MTU of ovn0.
 	MTU int
 }

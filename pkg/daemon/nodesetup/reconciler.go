@@ -54,7 +54,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Re
 	if err := r.Cache.List(ctx, subnets); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, n.syncRoutes(NodePort, addr, routePrefixes(subnets, addr.Subnet, n.cfg.ServiceCIDR))
+	return ctrl.Result{}, n.syncRoutes(NodePort, addr, routePrefixes(subnets, addr.Subnet, n.cfg.ServiceCIDRs))
 }
 
 // plugNodePort makes ovn0 an internal port bound to node-<node>, then
@@ -74,12 +74,15 @@ func (n *Node) plugNodePort(ctx context.Context, addr annotation.Address) error 
 }
 
 // routePrefixes are the CIDRs the node routes through ovn0: every
-// Subnet's but the join subnet's, which is on-link, and the service CIDR,
-// whose load balancers the join switch applies to the node's traffic.
-func routePrefixes(subnets *ovnetv1.SubnetList, join, service netip.Prefix) []netip.Prefix {
+// Subnet's but the join subnet's, which is on-link, and the service CIDRs,
+// whose load balancers the join switch applies to the node's traffic. Only
+// those of the join network's family: ovn0 has no address of the other.
+func routePrefixes(subnets *ovnetv1.SubnetList, join netip.Prefix, services []netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
-	if service.IsValid() && service.Addr().Is4() == join.Addr().Is4() {
-		out = append(out, service.Masked())
+	for _, service := range services {
+		if service.IsValid() && service.Addr().Is4() == join.Addr().Is4() {
+			out = append(out, service.Masked())
+		}
 	}
 	for _, s := range subnets.Items {
 		p, err := netip.ParsePrefix(s.Spec.CIDR)

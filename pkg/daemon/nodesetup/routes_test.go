@@ -21,14 +21,16 @@ func TestSubnetPrefixes(t *testing.T) {
 	join := netip.MustParsePrefix("100.64.0.2/16")
 	tests := []struct {
 		name    string
-		service netip.Prefix
+		service []netip.Prefix
 		want    []netip.Prefix
 	}{
-		{"no service CIDR", netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
-		{"service CIDR", netip.MustParsePrefix("10.96.0.1/12"), []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"),
+		{"no service CIDR", nil, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
+		{"service CIDR", []netip.Prefix{netip.MustParsePrefix("10.96.0.1/12")}, []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"),
 			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
-		{"service CIDR of the other family", netip.MustParsePrefix("fd00:96::/112"), []netip.Prefix{
+		{"service CIDR of the other family", []netip.Prefix{netip.MustParsePrefix("fd00:96::/112")}, []netip.Prefix{
 			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
+		{"dual-stack service CIDRs: the join family's", []netip.Prefix{netip.MustParsePrefix("fd00:96::/112"), netip.MustParsePrefix("10.96.0.0/12")},
+			[]netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
