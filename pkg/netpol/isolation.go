@@ -94,4 +94,3 @@ func denyGroup(in IsolationInput, dir Direction, pods []Pod) PortGroup {
 	}
 	return PortGroup{Name: pg, Ports: portNames(pods), ACLs: acls}
 }
-

@@ -14,7 +14,7 @@ const (
 	prefixAddressSet  = "ovnet_as_"
 	prefixPeerSet     = "ovnet_ps_"
 	// suffixIPv6 marks the IPv6 set of a pair whose IPv4 set has the bare name.
-	suffixIPv6 = "_ip6"
+	suffixIPv6        = "_ip6"
 	prefixDenyIngress = "ovnet_deny_in_"
 	prefixDenyEgress  = "ovnet_deny_out_"
 	// hashChars of hex (64 bits) make a collision among a cluster's
