@@ -1,11 +1,11 @@
 package daemon
 
 import (
-	"net/netip"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-logr/logr"
