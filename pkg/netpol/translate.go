@@ -138,7 +138,8 @@ type peerSet struct {
 }
 
 // podsAmong returns the pods of c the peers hold: those the selectors
-// select and those whose address an ipBlock holds. An egress rule's named
+// select, with all their addresses, and those with an address an ipBlock
+// holds, with those addresses only. An egress rule's named
 // port resolves on these; an address of no pod resolves no name.
 func (s peerSet) podsAmong(c Cluster) []Pod {
 	if s.any {
@@ -146,29 +147,37 @@ func (s peerSet) podsAmong(c Cluster) []Pod {
 	}
 	var out []Pod
 	for _, sel := range s.selectors {
+		if sel.Family != IPv4 {
+			continue // the twin selects the same pods
+		}
 		out = append(out, sel.PodsIn(c)...)
 	}
 	if len(s.blocks) == 0 {
 		return out
 	}
 	for _, pod := range allPods(c) {
-		if s.holdsAddressOf(pod) {
+		if held := s.blockAddresses(pod); len(held) > 0 {
+			// Only the addresses a block holds: a dual-stack pod whose
+			// IPv4 address is in an IPv4 block is not a peer by its IPv6 one.
+			pod.IPs = held
 			out = append(out, pod)
 		}
 	}
 	return out
 }
 
-// holdsAddressOf reports whether an ipBlock holds an address of the pod.
-func (s peerSet) holdsAddressOf(pod Pod) bool {
-	for _, b := range s.blocks {
-		for _, ip := range pod.IPs {
+// blockAddresses are the pod's addresses some ipBlock holds.
+func (s peerSet) blockAddresses(pod Pod) []netip.Addr {
+	var held []netip.Addr
+	for _, ip := range pod.IPs {
+		for _, b := range s.blocks {
 			if b.contains(ip) {
-				return true
+				held = append(held, ip)
+				break
 			}
 		}
 	}
-	return false
+	return held
 }
 
 // peers returns what a rule's peers stand for; ok is false when the rule

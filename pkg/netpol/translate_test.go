@@ -472,3 +472,33 @@ func TestTranslateDualStack(t *testing.T) {
 		t.Errorf("problems %q", got.Problems)
 	}
 }
+
+// An egress named port towards an IPv4 ipBlock resolves on the dual-stack
+// pods the block holds, by their IPv4 address only: their IPv6 address is
+// not in the block.
+func TestTranslateDualStackEgressNamedPortToBlock(t *testing.T) {
+	http := []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	c := Cluster{
+		Namespaces: map[string]Namespace{"a": {Name: "a"}},
+		Pods: map[string][]Pod{"a": {
+			{Namespace: "a", Name: "web", Labels: map[string]string{"app": "web"}, IPs: ips("10.16.0.10", "fd00:16::10"), Ports: http},
+			{Namespace: "a", Name: "client", Labels: map[string]string{"app": "client"}, IPs: ips("10.16.0.12", "fd00:16::12")},
+		}},
+	}
+	got := Translate(policy(networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "client"}},
+		PolicyTypes: egressOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
+			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.16.0.0/24"}}},
+			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}}), c, Logging{})
+	want := map[string][]string{asEgHTTP(8080): {"10.16.0.10"}}
+	sets := map[string][]string{}
+	for _, s := range got.AddressSets {
+		sets[s.Name] = s.Addresses
+	}
+	if !reflect.DeepEqual(sets, want) {
+		t.Errorf("sets %v, want %v", sets, want)
+	}
+	if len(got.PortGroup.ACLs) != 1 || !strings.Contains(got.PortGroup.ACLs[0].Match, "ip4.dst == $"+asEgHTTP(8080)) ||
+		strings.Contains(got.PortGroup.ACLs[0].Match, "ip6") {
+		t.Errorf("acls %+v, want one on the IPv4 set only", got.PortGroup.ACLs)
+	}
+}
