@@ -52,8 +52,13 @@ func serve() int {
 	flag.StringVar(&cfg.EncapIP, "encap-ip", os.Getenv("POD_IP"), "tunnel endpoint address of this node (with --ovn-remote; env POD_IP)")
 	encapInterface := flag.String("encap-interface", "", "take the tunnel endpoint address from this interface, waiting until it has one (overrides --encap-ip; the userspace datapath's tunnel bridge)")
 	encapWait := flag.Duration("encap-interface-timeout", 2*time.Minute, "how long to wait for --encap-interface's address")
-	flag.TextVar(&cfg.ServiceCIDR, "service-cidr", netip.MustParsePrefix("10.96.0.0/12"),
-		"Service CIDR (kube-apiserver --service-cluster-ip-range), routed through ovn0 so the node reaches ClusterIPs; empty routes none")
+	cfg.ServiceCIDRs = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}
+	flag.Func("service-cidr", "Service CIDRs, comma-separated, at most one per family (kube-apiserver --service-cluster-ip-range; default 10.96.0.0/12), "+
+		"each of the join network's family routed through ovn0 so the node reaches ClusterIPs; empty routes none", func(s string) error {
+		var err error
+		cfg.ServiceCIDRs, err = daemon.ParseServiceCIDRs(s)
+		return err
+	})
 	flag.StringVar(&cfg.OVNRundir, "ovn-rundir", "/var/run/ovn", "ovn-controller's run directory (pidfile, control socket): checked on gateway nodes, and waited on to stop before an uninstall deletes br-int; empty skips both")
 	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway heartbeat Leases (the controller's --gateway-lease-namespace)")
 	flag.StringVar(&cfg.PodName, "pod-name", os.Getenv("POD_NAME"), "the daemon's own Pod (env POD_NAME): on exit the node is cleaned when that Pod's DaemonSet is gone; empty never cleans")

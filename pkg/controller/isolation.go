@@ -86,7 +86,7 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		policies[i] = &list.Items[i]
 	}
 	iso := netpol.NamespaceIsolation(netpol.IsolationInput{Namespace: namespace, Policies: policies, Cluster: cluster,
-		Log: logging, NodeCIDR: r.nodeCIDR()})
+		Log: logging, NodeCIDRs: r.nodeCIDRs()})
 	ops, err := portGroupOps(r.Network.NB, iso.Ingress, owner)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -101,9 +101,9 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	return ctrl.Result{}, nil
 }
 
-// nodeCIDR is the join subnet, whose addresses the nodes' ovn0 carry
-// (the first family's, IPv4 in a dual-stack join).
-func (r *IsolationReconciler) nodeCIDR() netip.Prefix { return r.Network.joinPrefix() }
+// nodeCIDRs are the join subnet's ranges, one per family, whose addresses
+// the nodes' ovn0 carry.
+func (r *IsolationReconciler) nodeCIDRs() []netip.Prefix { return r.Network.joinPrefixes() }
 
 // remove deletes a namespace's deny groups once no policy isolates anything there.
 func (r *IsolationReconciler) remove(ctx context.Context, namespace string) error {

@@ -162,8 +162,8 @@ func (p *peerSets) membersOf(ctx context.Context, sel netpol.PeerSelector) (map[
 			return nil, err
 		}
 		for _, pod := range c.Pods[name] {
-			if sel.Selects(pod, ns.Labels) {
-				members[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}] = pod.IP
+			if ip, ok := pod.AddrOf(sel.Family); ok && sel.Selects(pod, ns.Labels) {
+				members[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}] = ip
 			}
 		}
 	}
@@ -315,7 +315,8 @@ func (p *peerSets) updatePod(ctx context.Context, key types.NamespacedName, more
 	var changes []setChange
 	var ops []ovnOp
 	for _, s := range sets {
-		ch, ok, err := p.change(s, key, pod, addressed && s.sel.Selects(pod, nsLabels))
+		ip, hasFamily := pod.AddrOf(s.sel.Family)
+		ch, ok, err := p.change(s, key, ip, addressed && hasFamily && s.sel.Selects(pod, nsLabels))
 		if err != nil {
 			return err
 		}
@@ -343,13 +344,14 @@ func (p *peerSets) updatePod(ctx context.Context, key types.NamespacedName, more
 }
 
 // change works out a set's change for a pod that should (want) or should
-// not be in it; ok is false when there is none. Called with s.mu held.
-func (p *peerSets) change(s *peerSet, key types.NamespacedName, pod netpol.Pod, want bool) (setChange, bool, error) {
+// not be in it with its address ip of the set's family; ok is false when
+// there is none. Called with s.mu held.
+func (p *peerSets) change(s *peerSet, key types.NamespacedName, ip netip.Addr, want bool) (setChange, bool, error) {
 	if s.members == nil || s.deleted {
 		return setChange{}, false, nil // its fill reads the pod from the cache
 	}
 	have, in := s.members[key]
-	if want == in && (!want || have == pod.IP) {
+	if want == in && (!want || have == ip) {
 		return setChange{}, false, nil
 	}
 	found, err := p.nb.AddressSetFound(s.sel.Name)
@@ -358,14 +360,14 @@ func (p *peerSets) change(s *peerSet, key types.NamespacedName, pod netpol.Pod, 
 		s.members = nil
 		return setChange{}, false, err
 	}
-	ch := setChange{set: s, member: pod.IP, isMember: want}
+	ch := setChange{set: s, member: ip, isMember: want}
 	if in && s.holders[have] == 1 {
 		ch.remove = have.String()
 	}
-	if want && s.holders[pod.IP] == 0 {
-		ch.add = pod.IP.String()
+	if want && s.holders[ip] == 0 {
+		ch.add = ip.String()
 	}
-	return ch, ch.add != "" || ch.remove != "" || in != want || have != pod.IP, nil
+	return ch, ch.add != "" || ch.remove != "" || in != want || have != ip, nil
 }
 
 // apply records a written change. Called with the set's mu held.

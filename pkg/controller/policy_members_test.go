@@ -39,9 +39,9 @@ func TestMembershipAgreesWithTranslation(t *testing.T) {
 			policy("api", app("api"), networkingv1.PolicyTypeEgress), policy("bad", bad)}},
 	}
 	pods := []netpol.Pod{
-		{Namespace: "ns", Name: "web", Labels: map[string]string{"app": "web"}, IP: netip.MustParseAddr("10.16.0.2")},
-		{Namespace: "ns", Name: "api", Labels: map[string]string{"app": "api"}, IP: netip.MustParseAddr("10.16.0.3")},
-		{Namespace: "ns", Name: "bare", IP: netip.MustParseAddr("10.16.0.4")},
+		{Namespace: "ns", Name: "web", Labels: map[string]string{"app": "web"}, IPs: []netip.Addr{netip.MustParseAddr("10.16.0.2")}},
+		{Namespace: "ns", Name: "api", Labels: map[string]string{"app": "api"}, IPs: []netip.Addr{netip.MustParseAddr("10.16.0.3")}},
+		{Namespace: "ns", Name: "bare", IPs: []netip.Addr{netip.MustParseAddr("10.16.0.4")}},
 	}
 	cluster := netpol.Cluster{Pods: map[string][]netpol.Pod{"ns": pods}}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -146,7 +147,7 @@ func policyPod(p *corev1.Pod) (netpol.Pod, bool) {
 	for _, c := range p.Spec.Containers {
 		ports = append(ports, c.Ports...)
 	}
-	return netpol.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, IP: addr.IP, Ports: ports}, true
+	return netpol.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, IPs: []netip.Addr{addr.IP}, Ports: ports}, true
 }
 
 // policyView reads the parts of the cluster policies are translated against.

@@ -44,8 +44,11 @@ func lbProtocol(p corev1.Protocol) (string, bool) {
 
 // serviceLoadBalancers computes the load balancers a Service needs, one per
 // protocol it serves, from the Service and its EndpointSlices. problems
-// names what was left out and why (a non-IPv4 cluster IP, an unsupported
-// protocol), for an Event; the rest is still programmed.
+// names what was left out and why (a cluster IP that is not an address, an
+// unsupported protocol), for an Event; the rest is still programmed. A
+// dual-stack Service's VIPs of both families share its load balancers, each
+// VIP with the backends of its own family: EndpointSlices come one per
+// family, and OVN cannot translate between them.
 func serviceLoadBalancers(svc *corev1.Service, endpointSlices []discoveryv1.EndpointSlice) (lbs []ovn.LoadBalancer, problems []string) {
 	vips, problems := clusterIPs(svc)
 	if len(vips) == 0 {
@@ -65,8 +68,8 @@ func serviceLoadBalancers(svc *corev1.Service, endpointSlices []discoveryv1.Endp
 				Vips: map[string]string{}, Options: lbOptions(svc), Owner: owner}
 			byProtocol[proto] = lb
 		}
-		backends := strings.Join(portBackends(sp, endpointSlices), ",")
 		for _, vip := range vips {
+			backends := strings.Join(portBackends(sp, endpointSlices, addressType(vip)), ",")
 			lb.Vips[netip.AddrPortFrom(vip, uint16(sp.Port)).String()] = backends
 		}
 	}
@@ -78,8 +81,9 @@ func serviceLoadBalancers(svc *corev1.Service, endpointSlices []discoveryv1.Endp
 	return lbs, problems
 }
 
-// clusterIPs returns the Service's IPv4 cluster IPs; none for a headless
-// Service or one without a cluster IP (ExternalName, not yet allocated).
+// clusterIPs returns the Service's cluster IPs of both families; none for a
+// headless Service or one without a cluster IP (ExternalName, not yet
+// allocated).
 func clusterIPs(svc *corev1.Service) ([]netip.Addr, []string) {
 	ips := svc.Spec.ClusterIPs
 	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
@@ -95,8 +99,8 @@ func clusterIPs(svc *corev1.Service) ([]netip.Addr, []string) {
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Sprintf("cluster IP %q is not an IP address", s))
-		case !ip.Is4():
-			problems = append(problems, fmt.Sprintf("cluster IP %s is not IPv4; only IPv4 Services are supported", s))
+		case ip.Zone() != "" || ip.Is4In6():
+			problems = append(problems, fmt.Sprintf("cluster IP %s is not a plain IPv4 or IPv6 address", s))
 		default:
 			vips = append(vips, ip)
 		}
@@ -117,17 +121,25 @@ func lbOptions(svc *corev1.Service) map[string]string {
 	return opts
 }
 
-// portBackends lists "IP:port" of every ready IPv4 endpoint serving the
-// Service port, sorted, each once. The port number comes from the slice:
+// addressType is the EndpointSlice address type of an address's family.
+func addressType(ip netip.Addr) discoveryv1.AddressType {
+	if ip.Is4() {
+		return discoveryv1.AddressTypeIPv4
+	}
+	return discoveryv1.AddressTypeIPv6
+}
+
+// portBackends lists "IP:port" ("[IP]:port" for IPv6) of every ready
+// endpoint of the family serving the Service port, sorted, each once. The port number comes from the slice:
 // a named target port may resolve to different numbers on different pods.
 // When no endpoint is ready, terminating endpoints that still serve take
 // the traffic, as kube-proxy does, so a rolling restart of the last pods
 // does not refuse connections while they drain.
-func portBackends(sp corev1.ServicePort, endpointSlices []discoveryv1.EndpointSlice) []string {
+func portBackends(sp corev1.ServicePort, endpointSlices []discoveryv1.EndpointSlice, family discoveryv1.AddressType) []string {
 	var ready, terminating []string
 	for i := range endpointSlices {
 		slice := &endpointSlices[i]
-		if slice.AddressType != discoveryv1.AddressTypeIPv4 {
+		if slice.AddressType != family {
 			continue
 		}
 		port, ok := slicePort(slice, sp)
@@ -137,9 +149,9 @@ func portBackends(sp corev1.ServicePort, endpointSlices []discoveryv1.EndpointSl
 		for _, ep := range slice.Endpoints {
 			switch {
 			case isTrue(ep.Conditions.Ready, true):
-				ready = appendBackends(ready, ep.Addresses, port)
+				ready = appendBackends(ready, ep.Addresses, port, family)
 			case isTrue(ep.Conditions.Serving, true) && isTrue(ep.Conditions.Terminating, false):
-				terminating = appendBackends(terminating, ep.Addresses, port)
+				terminating = appendBackends(terminating, ep.Addresses, port, family)
 			}
 		}
 	}
@@ -160,9 +172,13 @@ func isTrue(condition *bool, unset bool) bool {
 	return *condition
 }
 
-func appendBackends(backends, addresses []string, port uint16) []string {
+// appendBackends adds the addresses of the slice's family; the API server
+// validates them, but a slice written by hand for a selector-less Service
+// is the user's, and a zone or a mapped address would make a VIP OVN
+// refuses.
+func appendBackends(backends, addresses []string, port uint16, family discoveryv1.AddressType) []string {
 	for _, a := range addresses {
-		if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() {
+		if ip, err := netip.ParseAddr(a); err == nil && ip.Zone() == "" && !ip.Is4In6() && addressType(ip) == family {
 			backends = append(backends, netip.AddrPortFrom(ip, port).String())
 		}
 	}

@@ -146,15 +146,56 @@ func TestServiceLoadBalancers(t *testing.T) {
 				sliceEndpoint{ip: "10.16.0.5"})},
 		},
 		{
-			name:     "IPv6 cluster IP: an event, nothing programmed",
-			svc:      testService([]string{"fd00:96::10"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080))),
-			problems: []string{"cluster IP fd00:96::10 is not IPv4"},
+			name: "IPv6 cluster IP: bracketed VIP, IPv6 backends only",
+			svc:  testService([]string{"fd00:96::10"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080))),
+			slices: []discoveryv1.EndpointSlice{
+				testSlice(discoveryv1.AddressTypeIPv4, tcpHTTP, sliceEndpoint{ip: "10.16.0.5"}),
+				testSlice(discoveryv1.AddressTypeIPv6, tcpHTTP, sliceEndpoint{ip: "fd00:16::6"}, sliceEndpoint{ip: "fd00:16::5"}),
+			},
+			want:    map[string]map[string]string{"tcp": {"[fd00:96::10]:80": "[fd00:16::5]:8080,[fd00:16::6]:8080"}},
+			options: rejectOnly,
 		},
 		{
-			name: "dual stack: the IPv4 part is programmed",
-			svc:  testService([]string{"10.96.0.10", "fd00:96::10"}, servicePort("", "TCP", 80, intstr.FromInt32(80))),
+			name: "dual stack: one load balancer per protocol, each VIP with the backends of its family",
+			svc: testService([]string{"10.96.0.10", "fd00:96::10"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080)),
+				servicePort("dns", "UDP", 53, intstr.FromInt32(53))),
+			slices: []discoveryv1.EndpointSlice{
+				testSlice(discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{slicePortOf("http", corev1.ProtocolTCP, 8080),
+					slicePortOf("dns", corev1.ProtocolUDP, 53)}, sliceEndpoint{ip: "10.16.0.5"}),
+				testSlice(discoveryv1.AddressTypeIPv6, tcpHTTP, sliceEndpoint{ip: "fd00:16::5"}),
+			},
+			want: map[string]map[string]string{
+				"tcp": {"10.96.0.10:80": "10.16.0.5:8080", "[fd00:96::10]:80": "[fd00:16::5]:8080"},
+				"udp": {"10.96.0.10:53": "10.16.0.5:53", "[fd00:96::10]:53": ""},
+			},
+			options: rejectOnly,
+		},
+		{
+			name: "IPv6 primary with client IP affinity",
+			svc: func() *corev1.Service {
+				s := testService([]string{"fd00:96::10", "10.96.0.10"}, servicePort("", "TCP", 80, intstr.FromInt32(80)))
+				s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+				return s
+			}(),
+			slices: []discoveryv1.EndpointSlice{testSlice(discoveryv1.AddressTypeIPv6,
+				[]discoveryv1.EndpointPort{slicePortOf("", corev1.ProtocolTCP, 80)}, sliceEndpoint{ip: "fd00:16::5"})},
+			want:    map[string]map[string]string{"tcp": {"[fd00:96::10]:80": "[fd00:16::5]:80", "10.96.0.10:80": ""}},
+			options: map[string]string{"reject": "true", "affinity_timeout": "10800"},
+		},
+		{
+			name: "addresses of the other family or with a zone in a hand-written slice are left out",
+			svc:  testService([]string{"fd00:96::10"}, servicePort("http", "TCP", 80, intstr.FromInt32(8080))),
+			slices: []discoveryv1.EndpointSlice{testSlice(discoveryv1.AddressTypeIPv6, tcpHTTP,
+				sliceEndpoint{ip: "10.16.0.5"}, sliceEndpoint{ip: "fe80::1%eth0"}, sliceEndpoint{ip: "::ffff:10.16.0.6"},
+				sliceEndpoint{ip: "fd00:16::5"})},
+			want:    map[string]map[string]string{"tcp": {"[fd00:96::10]:80": "[fd00:16::5]:8080"}},
+			options: rejectOnly,
+		},
+		{
+			name: "a cluster IP that is not an address: an event, the rest programmed",
+			svc:  testService([]string{"10.96.0.10", "fd00:96::zz"}, servicePort("", "TCP", 80, intstr.FromInt32(80))),
 			want: map[string]map[string]string{"tcp": {"10.96.0.10:80": ""}}, options: rejectOnly,
-			problems: []string{"cluster IP fd00:96::10 is not IPv4"},
+			problems: []string{`cluster IP "fd00:96::zz" is not an IP address`},
 		},
 		{
 			name: "unsupported protocol: that port is left out",

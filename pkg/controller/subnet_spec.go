@@ -313,11 +313,21 @@ func (n *Network) subnetOps(cfg subnetConfig, spec ovnetv1.SubnetSpec) ([]ovnOp,
 // joinPrefix is the join subnet's CIDR, the IPv4 one of a dual-stack join;
 // zero if it does not parse.
 func (n *Network) joinPrefix() netip.Prefix {
-	cidrs, err := parseCIDRs(n.Config.JoinSubnet.CIDR)
-	if err != nil {
+	cidrs := n.joinPrefixes()
+	if len(cidrs) == 0 {
 		return netip.Prefix{}
 	}
 	return cidrs[0]
+}
+
+// joinPrefixes are the join subnet's CIDRs, one per family; none if they do
+// not parse.
+func (n *Network) joinPrefixes() []netip.Prefix {
+	cidrs, err := parseCIDRs(n.Config.JoinSubnet.CIDR)
+	if err != nil {
+		return nil
+	}
+	return cidrs
 }
 
 // routerPortNetworks are the gateway addresses the subnet's router port

@@ -79,9 +79,11 @@ type Config struct {
 	IPFIX ovs.IPFIX
 	// SFlow is br-int's sFlow agent; none when it has no targets.
 	SFlow ovs.SFlow
-	// ServiceCIDR is routed through ovn0, so the node reaches ClusterIPs;
-	// the zero value routes none.
-	ServiceCIDR netip.Prefix
+	// ServiceCIDRs are the Service ranges, at most one per family (the API
+	// server's dual-stack --service-cluster-ip-range); each of a family the
+	// join network has is routed through ovn0, so the node reaches
+	// ClusterIPs. None routes none.
+	ServiceCIDRs []netip.Prefix
 	// OVNRundir is ovn-controller's run directory, where a gateway node
 	// checks that it answers; empty skips the check.
 	OVNRundir string
@@ -170,6 +172,9 @@ func (c Config) validate() error {
 	if err := c.validateTLS(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkServiceCIDRs(c.ServiceCIDRs); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.CheckFlowExport(); err != nil {
 		errs = append(errs, err)
 	}
@@ -226,4 +231,37 @@ func (c Config) validateTLS() error {
 		return fmt.Errorf("southbound database (ovn-remote): %w", err)
 	}
 	return nil
+}
+
+// checkServiceCIDRs refuses ranges that are not prefixes or two of one
+// family: a Service has at most one ClusterIP per family.
+func checkServiceCIDRs(cidrs []netip.Prefix) error {
+	seen := map[bool]netip.Prefix{}
+	for _, p := range cidrs {
+		if !p.IsValid() {
+			return errors.New("service CIDR: not a prefix")
+		}
+		if other, ok := seen[p.Addr().Is4()]; ok {
+			return fmt.Errorf("service CIDRs %s and %s are of one family; give at most one per family", other, p)
+		}
+		seen[p.Addr().Is4()] = p
+	}
+	return nil
+}
+
+// ParseServiceCIDRs reads a comma-separated list of Service ranges, as
+// kube-apiserver's --service-cluster-ip-range writes them; "" is none.
+func ParseServiceCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, field := range strings.Split(s, ",") {
+		if field = strings.TrimSpace(field); field == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(field)
+		if err != nil {
+			return nil, fmt.Errorf("service CIDR %q: %w", field, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, checkServiceCIDRs(out)
 }

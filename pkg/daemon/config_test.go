@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -144,4 +145,32 @@ func selfSignedFiles(t *testing.T) ovntls.Files {
 		}
 	}
 	return f
+}
+
+func TestParseServiceCIDRs(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr string
+	}{
+		{in: "10.96.0.0/12", want: "[10.96.0.0/12]"},
+		{in: "10.96.0.1/12, fd00:96::/112", want: "[10.96.0.0/12 fd00:96::/112]"},
+		{in: "", want: "[]"},
+		{in: "10.96.0.0/12,10.97.0.0/16", wantErr: "of one family"},
+		{in: "10.96.0.0/33", wantErr: `"10.96.0.0/33"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseServiceCIDRs(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want one mentioning %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || fmt.Sprint(got) != tt.want {
+				t.Fatalf("got %v, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -209,7 +210,7 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 	p := &parts{netns: netns, ovs: client, nat: nodenat.NewTable(int(netns.NS), nodesetup.NodePort)}
 	p.node = nodesetup.New(nodesetup.Config{NodeName: d.cfg.NodeName, Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType,
 		OVNRemote: d.cfg.OVNRemote, OVNTLS: d.cfg.OVNTLS, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP,
-		IPFIX: d.cfg.IPFIX, SFlow: d.cfg.SFlow, ServiceCIDR: d.cfg.ServiceCIDR, MTU: mtu}, client, netns)
+		IPFIX: d.cfg.IPFIX, SFlow: d.cfg.SFlow, ServiceCIDRs: d.cfg.ServiceCIDRs, MTU: mtu}, client, netns)
 	p.conf = podconfig.New(podconfig.Config{Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType, MTU: mtu,
 		MirrorAll: d.cfg.EnableMirror}, client, netns)
 	srv, err := cniserver.New(cniserver.Config{AddressTimeout: d.cfg.AddressTimeout, OVNTimeout: d.cfg.OVNTimeout,
@@ -267,7 +268,7 @@ func (d *Daemon) addReconcilers(p *parts) error {
 	if err := d.mgr.Add(beat); err != nil {
 		return err
 	}
-	nat := &nodenat.Reconciler{NodeName: d.cfg.NodeName, Table: p.nat, Cache: d.mgr.GetCache(), ServiceCIDR: d.cfg.ServiceCIDR}
+	nat := &nodenat.Reconciler{NodeName: d.cfg.NodeName, Table: p.nat, Cache: d.mgr.GetCache(), ServiceCIDR: ipv4ServiceCIDR(d.cfg.ServiceCIDRs)}
 	if err := nat.SetupWithManager(d.mgr); err != nil {
 		return err
 	}
@@ -388,4 +389,15 @@ func slimNode(obj any) (any, error) {
 		node.Status.Images = nil
 	}
 	return obj, err
+}
+
+// ipv4ServiceCIDR is the IPv4 Service range, the one the node's nftables
+// table (family ip) holds; the zero value when there is none.
+func ipv4ServiceCIDR(cidrs []netip.Prefix) netip.Prefix {
+	for _, p := range cidrs {
+		if p.Addr().Is4() {
+			return p
+		}
+	}
+	return netip.Prefix{}
 }

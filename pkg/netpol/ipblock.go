@@ -15,15 +15,15 @@ type ipBlock struct {
 	except []netip.Prefix
 }
 
-// parseIPBlock checks an ipBlock peer; IPv6 blocks cannot match on this
-// IPv4 cluster and are refused rather than silently never matching.
+// parseIPBlock checks an ipBlock peer of either family; its exceptions
+// must be of its family and inside it, as the API server checks too.
 func parseIPBlock(b *networkingv1.IPBlock) (ipBlock, error) {
 	cidr, err := netip.ParsePrefix(strings.TrimSpace(b.CIDR))
 	if err != nil {
 		return ipBlock{}, fmt.Errorf("ipBlock cidr %q: %w", b.CIDR, err)
 	}
-	if !cidr.Addr().Is4() {
-		return ipBlock{}, fmt.Errorf("ipBlock %s is IPv6; this cluster is IPv4 only", cidr)
+	if cidr.Addr().Zone() != "" || cidr.Addr().Is4In6() {
+		return ipBlock{}, fmt.Errorf("ipBlock cidr %s is not a plain IPv4 or IPv6 prefix", cidr)
 	}
 	block := ipBlock{cidr: cidr.Masked()}
 	for _, e := range b.Except {
@@ -31,7 +31,7 @@ func parseIPBlock(b *networkingv1.IPBlock) (ipBlock, error) {
 		if err != nil {
 			return ipBlock{}, fmt.Errorf("ipBlock except %q: %w", e, err)
 		}
-		if !ex.Addr().Is4() || !block.cidr.Contains(ex.Addr()) || ex.Bits() < block.cidr.Bits() {
+		if ex.Addr().Is4() != block.cidr.Addr().Is4() || !block.cidr.Contains(ex.Addr()) || ex.Bits() < block.cidr.Bits() {
 			return ipBlock{}, fmt.Errorf("ipBlock except %s is not inside %s", ex, block.cidr)
 		}
 		block.except = append(block.except, ex.Masked())

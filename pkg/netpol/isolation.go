@@ -25,9 +25,10 @@ type IsolationInput struct {
 	Cluster Cluster
 	// Log says whether the drops are logged.
 	Log Logging
-	// NodeCIDR is the join subnet, the address range of the nodes' ovn0:
-	// kubelet probes come from there and must reach isolated pods.
-	NodeCIDR netip.Prefix
+	// NodeCIDRs are the join subnet's ranges, one per family, the
+	// addresses of the nodes' ovn0: kubelet probes come from there and
+	// must reach isolated pods.
+	NodeCIDRs []netip.Prefix
 }
 
 // NamespaceIsolation computes a namespace's deny groups. Pods a policy
@@ -77,7 +78,10 @@ func denyGroup(in IsolationInput, dir Direction, pods []Pod) PortGroup {
 			acls[i].Options = map[string]string{OptionApplyAfterLB: "true"}
 		}
 	}
-	if in.NodeCIDR.IsValid() {
+	for _, node := range in.NodeCIDRs {
+		if !node.IsValid() {
+			continue
+		}
 		// Into the pod, in both groups: kubelet probes reach an isolated
 		// pod. For the egress group it has a second purpose: OVN tracks
 		// connections on a switch only while some ACL there is
@@ -85,16 +89,8 @@ func denyGroup(in IsolationInput, dir Direction, pods []Pod) PortGroup {
 		// egress-isolated pod to connections it accepted would meet its
 		// default deny.
 		acls = append(acls, ACL{Name: name("AllowNode"), Priority: PriorityIsolatedAllow, Direction: ToLport,
-			Match:  "outport == @" + pg + " && " + family(in.NodeCIDR) + ".src == " + in.NodeCIDR.Masked().String(),
+			Match:  "outport == @" + pg + " && " + familyOfPrefix(node).field("src") + " == " + node.Masked().String(),
 			Action: ActionAllowRelated})
 	}
 	return PortGroup{Name: pg, Ports: portNames(pods), ACLs: acls}
-}
-
-// family is the match field prefix of an address family.
-func family(p netip.Prefix) string {
-	if p.Addr().Is4() {
-		return "ip4"
-	}
-	return "ip6"
 }

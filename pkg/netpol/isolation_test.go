@@ -37,7 +37,7 @@ func TestNamespaceIsolation(t *testing.T) {
 	node := netip.MustParsePrefix("100.64.0.0/16")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := NamespaceIsolation(IsolationInput{Namespace: "a", Policies: tt.policies, Cluster: testCluster(), NodeCIDR: node})
+			got := NamespaceIsolation(IsolationInput{Namespace: "a", Policies: tt.policies, Cluster: testCluster(), NodeCIDRs: []netip.Prefix{node}})
 			if len(got.Ingress.Ports)+len(tt.wantIn) > 0 && !reflect.DeepEqual(got.Ingress.Ports, tt.wantIn) {
 				t.Errorf("ingress isolated %v, want %v", got.Ingress.Ports, tt.wantIn)
 			}
@@ -50,7 +50,7 @@ func TestNamespaceIsolation(t *testing.T) {
 
 func TestDenyGroupACLs(t *testing.T) {
 	got := NamespaceIsolation(IsolationInput{Namespace: "a", Cluster: testCluster(), Log: Logging{Deny: "alert", Allow: "info"},
-		NodeCIDR: netip.MustParsePrefix("100.64.0.0/16")})
+		NodeCIDRs: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/16")}})
 	in, out := ovnname.DenyPortGroup("a", Ingress), ovnname.DenyPortGroup("a", Egress)
 	type row struct {
 		dir, match, action, severity string
@@ -80,6 +80,23 @@ func TestDenyGroupACLs(t *testing.T) {
 	}
 	if got.Ingress.ACLs[0].Name != "a/ingressDefaultDeny" || got.Egress.ACLs[0].Name != "a/egressDefaultDeny" {
 		t.Errorf("deny ACL names %q, %q", got.Ingress.ACLs[0].Name, got.Egress.ACLs[0].Name)
+	}
+}
+
+// A dual-stack join network lets the nodes of both families reach
+// isolated pods, each range matched by its own family's field.
+func TestDenyGroupNodeAllowsBothFamilies(t *testing.T) {
+	got := NamespaceIsolation(IsolationInput{Namespace: "a", Cluster: testCluster(),
+		NodeCIDRs: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/16"), netip.MustParsePrefix("fd00:100:64::/64")}})
+	in := ovnname.DenyPortGroup("a", Ingress)
+	var matches []string
+	for _, a := range got.Ingress.ACLs {
+		matches = append(matches, a.Match)
+	}
+	want := []string{"outport == @" + in, "outport == @" + in + " && (arp || nd)",
+		"outport == @" + in + " && ip4.src == 100.64.0.0/16", "outport == @" + in + " && ip6.src == fd00:100:64::/64"}
+	if !reflect.DeepEqual(matches, want) {
+		t.Errorf("ingress matches\n got %q\nwant %q", matches, want)
 	}
 }
 

@@ -28,8 +28,9 @@ type Pod struct {
 	Namespace string
 	Name      string
 	Labels    map[string]string
-	// IP is the address the controller recorded on the pod.
-	IP netip.Addr
+	// IPs are the addresses the controller recorded on the pod, at most
+	// one of each family.
+	IPs []netip.Addr
 	// Ports are the pod's containers' ports, for resolving named ports.
 	Ports []corev1.ContainerPort
 }

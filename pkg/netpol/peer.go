@@ -23,6 +23,8 @@ type PeerSelector struct {
 	Name string
 	// Key is the canonical text of the selectors, of which Name is a hash.
 	Key string
+	// Family is the one family of the addresses its set holds.
+	Family Family
 	// Namespace is the one namespace of a peer without namespaceSelector;
 	// "" for a peer with one.
 	Namespace string
@@ -31,10 +33,10 @@ type PeerSelector struct {
 	pods       labels.Selector
 }
 
-// NewPeerSelector returns the selector of a podSelector/namespaceSelector
-// peer of a policy of namespace policyNamespace.
+// NewPeerSelector returns the IPv4 selector of a podSelector/namespaceSelector
+// peer of a policy of namespace policyNamespace; InFamily gives its twin.
 func NewPeerSelector(policyNamespace string, peer networkingv1.NetworkPolicyPeer) (PeerSelector, error) {
-	s := PeerSelector{pods: labels.Everything()}
+	s := PeerSelector{pods: labels.Everything(), Family: IPv4}
 	if peer.PodSelector != nil {
 		var err error
 		if s.pods, err = selector(peer.PodSelector); err != nil {
@@ -54,6 +56,18 @@ func NewPeerSelector(policyNamespace string, peer networkingv1.NetworkPolicyPeer
 	}
 	s.Name = ovnname.PeerAddressSet(s.Key)
 	return s, nil
+}
+
+// InFamily is the same selector for the addresses of family f, with the
+// set of that family.
+func (s PeerSelector) InFamily(f Family) PeerSelector {
+	s.Family = f
+	if f == IPv6 {
+		s.Name = ovnname.PeerAddressSetIPv6(s.Key)
+	} else {
+		s.Name = ovnname.PeerAddressSet(s.Key)
+	}
+	return s
 }
 
 // canonical spells a selector one way whatever way it was written:
@@ -115,18 +129,28 @@ func (s PeerSelector) PodsIn(c Cluster) []Pod {
 	return out
 }
 
-// Addresses returns the distinct addresses of pods, sorted: an address
-// set's content.
-func Addresses(pods []Pod) []string { return addresses(ipsOf(pods)) }
+// Addresses returns the distinct addresses of family f of pods, sorted:
+// an address set's content.
+func Addresses(pods []Pod, f Family) []string { return addresses(ipsOf(pods, f)) }
 
-// peerMatch is the match of a field against the shared sets of sels.
-func peerMatch(field string, sels []PeerSelector) string {
-	if len(sels) == 1 {
-		return field + " == $" + sels[0].Name
+// peerMatch is the match of the peer side ("src" or "dst") against the
+// shared sets of sels, each family's field against that family's sets.
+func peerMatch(side string, sels []PeerSelector) string {
+	var terms []string
+	for _, f := range families {
+		var names []string
+		for _, s := range sels {
+			if s.Family == f {
+				names = append(names, "$"+s.Name)
+			}
+		}
+		switch len(names) {
+		case 0:
+		case 1:
+			terms = append(terms, f.field(side)+" == "+names[0])
+		default:
+			terms = append(terms, f.field(side)+" == {"+strings.Join(names, ", ")+"}")
+		}
 	}
-	names := make([]string, len(sels))
-	for i, s := range sels {
-		names[i] = "$" + s.Name
-	}
-	return field + " == {" + strings.Join(names, ", ") + "}"
+	return or(terms)
 }

@@ -24,10 +24,10 @@ type PrivateSubnet struct {
 // the switch track connections, so replies to connections its pods open
 // to the outside come back although their source is outside.
 func PrivateACLs(s PrivateSubnet) []ACL {
-	fam := family(s.CIDR)
+	fam := string(familyOfPrefix(s.CIDR))
 	sources := []string{s.CIDR.Masked().String()}
 	for _, p := range append([]netip.Prefix{s.NodeCIDR}, s.Allow...) {
-		if p.IsValid() && family(p) == fam {
+		if p.IsValid() && string(familyOfPrefix(p)) == fam {
 			sources = append(sources, p.Masked().String())
 		}
 	}

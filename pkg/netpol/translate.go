@@ -72,22 +72,38 @@ func (t *translator) problem(format string, args ...any) {
 	t.problems = append(t.problems, fmt.Sprintf(format, args...))
 }
 
-// addressSet records an address set and returns its name.
-func (t *translator) addressSet(key string, ips []netip.Addr) string {
-	name := ovnname.PolicyAddressSet(t.policy.Namespace, t.policy.Name, key)
-	t.sets = append(t.sets, AddressSet{Name: name, Addresses: addresses(ips)})
-	return name
+// addressSets records the address sets of ips, one per family that has
+// some, and returns the match of side ("src" or "dst") against them. The
+// IPv4 set keeps the key's name, so that a cluster of one family names
+// its sets as before.
+func (t *translator) addressSets(key, side string, ips []netip.Addr) string {
+	var terms []string
+	for _, f := range families {
+		of := addresses(filterFamily(ips, f))
+		if len(of) == 0 {
+			continue
+		}
+		setKey := key
+		if f != IPv4 {
+			setKey += "/" + string(f)
+		}
+		name := ovnname.PolicyAddressSet(t.policy.Namespace, t.policy.Name, setKey)
+		t.sets = append(t.sets, AddressSet{Name: name, Addresses: of})
+		terms = append(terms, f.field(side)+" == $"+name)
+	}
+	return or(terms)
 }
 
 // fields names the match fields of a direction: the selected pods' port,
-// and the peer's side of the IP header.
-type fields struct{ port, peerIP, ownIP string }
+// and the side of the IP header ("src" or "dst") of the peer and of the
+// selected pod.
+type fields struct{ port, peerSide, ownSide string }
 
 func fieldsOf(dir Direction) fields {
 	if dir == Ingress {
-		return fields{port: "outport", peerIP: "ip4.src", ownIP: "ip4.dst"}
+		return fields{port: "outport", peerSide: "src", ownSide: "dst"}
 	}
-	return fields{port: "inport", peerIP: "ip4.dst", ownIP: "ip4.src"}
+	return fields{port: "inport", peerSide: "dst", ownSide: "src"}
 }
 
 // rule adds the ACLs of one ingress or egress rule: one for its numeric
@@ -122,7 +138,8 @@ type peerSet struct {
 }
 
 // podsAmong returns the pods of c the peers hold: those the selectors
-// select and those whose address an ipBlock holds. An egress rule's named
+// select, with all their addresses, and those with an address an ipBlock
+// holds, with those addresses only. An egress rule's named
 // port resolves on these; an address of no pod resolves no name.
 func (s peerSet) podsAmong(c Cluster) []Pod {
 	if s.any {
@@ -130,20 +147,37 @@ func (s peerSet) podsAmong(c Cluster) []Pod {
 	}
 	var out []Pod
 	for _, sel := range s.selectors {
+		if sel.Family != IPv4 {
+			continue // the twin selects the same pods
+		}
 		out = append(out, sel.PodsIn(c)...)
 	}
 	if len(s.blocks) == 0 {
 		return out
 	}
 	for _, pod := range allPods(c) {
+		if held := s.blockAddresses(pod); len(held) > 0 {
+			// Only the addresses a block holds: a dual-stack pod whose
+			// IPv4 address is in an IPv4 block is not a peer by its IPv6 one.
+			pod.IPs = held
+			out = append(out, pod)
+		}
+	}
+	return out
+}
+
+// blockAddresses are the pod's addresses some ipBlock holds.
+func (s peerSet) blockAddresses(pod Pod) []netip.Addr {
+	var held []netip.Addr
+	for _, ip := range pod.IPs {
 		for _, b := range s.blocks {
-			if b.contains(pod.IP) {
-				out = append(out, pod)
+			if b.contains(ip) {
+				held = append(held, ip)
 				break
 			}
 		}
 	}
-	return out
+	return held
 }
 
 // peers returns what a rule's peers stand for; ok is false when the rule
@@ -163,7 +197,7 @@ func (t *translator) peers(dir Direction, key string, peers []networkingv1.Netwo
 				continue
 			}
 			set.blocks = append(set.blocks, block)
-			terms = append(terms, block.match(f.peerIP))
+			terms = append(terms, block.match(familyOfPrefix(block.cidr).field(f.peerSide)))
 			continue
 		}
 		sel, err := NewPeerSelector(t.policy.Namespace, peer)
@@ -171,12 +205,16 @@ func (t *translator) peers(dir Direction, key string, peers []networkingv1.Netwo
 			t.problem("%s rule %s peer %d: %v: peer left out", dir, indexOf(key), i, err)
 			continue
 		}
-		if !containsSelector(set.selectors, sel) {
-			set.selectors = append(set.selectors, sel)
+		// A set per family: a pod's addresses of both families are
+		// the peer, each matched by the field of its family.
+		for _, fam := range families {
+			if s := sel.InFamily(fam); !containsSelector(set.selectors, s) {
+				set.selectors = append(set.selectors, s)
+			}
 		}
 	}
 	if len(set.selectors) > 0 {
-		terms = append([]string{peerMatch(f.peerIP, set.selectors)}, terms...)
+		terms = append([]string{peerMatch(f.peerSide, set.selectors)}, terms...)
 	}
 	if len(terms) == 0 {
 		return peerSet{}, false
@@ -248,15 +286,15 @@ func splitPorts(ports []networkingv1.NetworkPolicyPort) ([]string, []namedPortRe
 func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer peerSet) {
 	f := fieldsOf(dir)
 	l4 := strings.ToLower(string(np.protocol))
-	resolveOn, field, peerMatch := t.selected, f.ownIP, peer.match
+	resolveOn, side, peerMatch := t.selected, f.ownSide, peer.match
 	if dir == Egress {
 		// The set of the resolving peer pods is itself the peer match.
-		resolveOn, field, peerMatch = peer.podsAmong(t.cluster), f.peerIP, ""
+		resolveOn, side, peerMatch = peer.podsAmong(t.cluster), f.peerSide, ""
 	}
 	byNumber := map[int32][]netip.Addr{}
 	for _, pod := range resolveOn {
 		if n, ok := namedPort(pod, np.name, np.protocol); ok {
-			byNumber[n] = append(byNumber[n], pod.IP)
+			byNumber[n] = append(byNumber[n], pod.IPs...)
 		}
 	}
 	numbers := make([]int32, 0, len(byNumber))
@@ -268,8 +306,8 @@ func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer 
 		t.usePeers(peer.selectors)
 	}
 	for _, n := range numbers {
-		set := t.addressSet(fmt.Sprintf("%s/%s/%s/%d", key, l4, np.name, n), byNumber[n])
-		t.allow(dir, and(f.port+" == @"+t.pg, field+" == $"+set, peerMatch, fmt.Sprintf("%s.dst == %d", l4, n)))
+		resolved := t.addressSets(fmt.Sprintf("%s/%s/%s/%d", key, l4, np.name, n), side, byNumber[n])
+		t.allow(dir, and(f.port+" == @"+t.pg, resolved, peerMatch, fmt.Sprintf("%s.dst == %d", l4, n)))
 	}
 }
 
@@ -304,12 +342,26 @@ func and(terms ...string) string {
 // or joins terms; none gives "" (no restriction).
 func or(terms []string) string { return strings.Join(terms, " || ") }
 
-func ipsOf(pods []Pod) []netip.Addr {
-	ips := make([]netip.Addr, len(pods))
-	for i, p := range pods {
-		ips[i] = p.IP
+// ipsOf returns the pods' addresses of family f.
+func ipsOf(pods []Pod, f Family) []netip.Addr {
+	var ips []netip.Addr
+	for _, p := range pods {
+		if ip, ok := p.AddrOf(f); ok {
+			ips = append(ips, ip)
+		}
 	}
 	return ips
+}
+
+// filterFamily returns the addresses of family f.
+func filterFamily(ips []netip.Addr, f Family) []netip.Addr {
+	var out []netip.Addr
+	for _, ip := range ips {
+		if FamilyOf(ip) == f {
+			out = append(out, ip)
+		}
+	}
+	return out
 }
 
 // addresses returns the distinct IPs, sorted.

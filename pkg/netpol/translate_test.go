@@ -27,19 +27,27 @@ func testCluster() Cluster {
 		},
 		Pods: map[string][]Pod{
 			"a": {
-				{Namespace: "a", Name: "web", Labels: map[string]string{"app": "web"}, IP: ip("10.16.0.10"), Ports: http(8080)},
-				{Namespace: "a", Name: "db", Labels: map[string]string{"app": "db"}, IP: ip("10.16.0.11"),
+				{Namespace: "a", Name: "web", Labels: map[string]string{"app": "web"}, IPs: ips("10.16.0.10"), Ports: http(8080)},
+				{Namespace: "a", Name: "db", Labels: map[string]string{"app": "db"}, IPs: ips("10.16.0.11"),
 					Ports: append(http(9090), corev1.ContainerPort{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP})},
 			},
 			"b": {
-				{Namespace: "b", Name: "client", Labels: map[string]string{"app": "client"}, IP: ip("10.16.1.10")},
-				{Namespace: "b", Name: "web2", Labels: map[string]string{"app": "web"}, IP: ip("10.16.1.11"), Ports: http(8081)},
+				{Namespace: "b", Name: "client", Labels: map[string]string{"app": "client"}, IPs: ips("10.16.1.10")},
+				{Namespace: "b", Name: "web2", Labels: map[string]string{"app": "web"}, IPs: ips("10.16.1.11"), Ports: http(8081)},
 			},
 		},
 	}
 }
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func ips(ss ...string) []netip.Addr {
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = ip(s)
+	}
+	return out
+}
 
 func policy(spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "p"}, Spec: spec}
@@ -76,6 +84,23 @@ func shared(peer networkingv1.NetworkPolicyPeer) string {
 	return s.Name
 }
 
+// sharedMatch is the match of side ("src" or "dst") against the shared
+// sets of peers of a policy of namespace "a", both families.
+func sharedMatch(side string, peers ...networkingv1.NetworkPolicyPeer) string {
+	var v4, v6 []string
+	for _, p := range peers {
+		v4 = append(v4, "$"+shared(p))
+		v6 = append(v6, "$"+shared(p)+"_ip6")
+	}
+	set := func(names []string) string {
+		if len(names) == 1 {
+			return names[0]
+		}
+		return "{" + strings.Join(names, ", ") + "}"
+	}
+	return "ip4." + side + " == " + set(v4) + " || ip6." + side + " == " + set(v6)
+}
+
 // asEgHTTP is the address set of the pods whose port "http" (TCP) is n,
 // for the first egress rule.
 func asEgHTTP(n int) string {
@@ -110,28 +135,28 @@ func TestTranslate(t *testing.T) {
 			name: "podSelector peer: pods of the policy's namespace",
 			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}}}}},
-			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")})},
+			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg + " && (" + sharedMatch("src", networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + ")"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}}},
 		},
 		{
 			name: "namespaceSelector peer: every pod of the selected namespaces",
 			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: labelSel("team", "y")}}}}},
-			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")})},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && (" + sharedMatch("src", networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}) + ")"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}): {"10.16.1.10", "10.16.1.11"}}},
 		},
 		{
 			name: "both selectors in one peer: intersection",
 			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")}}}}},
-			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")})},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && (" + sharedMatch("src", networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")}) + ")"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")}): {"10.16.0.10", "10.16.1.11"}}},
 		},
 		{
 			name: "selectors as two peers: union",
 			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}, {NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}}}}},
-			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == {$" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + ", $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}) + "}"},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && (" + sharedMatch("src", networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}, networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}) + ")"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}, shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y"), PodSelector: labelSel("app", "client")}): {"10.16.1.10"}}},
 		},
 		{
@@ -140,7 +165,7 @@ func TestTranslate(t *testing.T) {
 				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "172.17.0.0/16", Except: []string{"172.17.1.0/24", "172.17.0.0/24"}}},
 					{PodSelector: labelSel("app", "none")}}}}},
 			want: want{ports: []string{"db.a", "web.a"},
-				acls: []string{"to-lport outport == @" + pg + " && (ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "none")}) + " || (ip4.src == 172.17.0.0/16 && ip4.src != {172.17.0.0/24, 172.17.1.0/24}))"},
+				acls: []string{"to-lport outport == @" + pg + " && (" + sharedMatch("src", networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "none")}) + " || (ip4.src == 172.17.0.0/16 && ip4.src != {172.17.0.0/24, 172.17.1.0/24}))"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "none")}): {}}},
 		},
 		{
@@ -177,7 +202,7 @@ func TestTranslate(t *testing.T) {
 			name: "egress: from-lport, peers as destination",
 			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
 				To: []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}}, Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, intstr.FromInt32(53))}}}},
-			want: want{ports: []string{"web.a"}, acls: []string{"from-lport inport == @" + pg + " && ip4.dst == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + " && udp.dst == 53"},
+			want: want{ports: []string{"web.a"}, acls: []string{"from-lport inport == @" + pg + " && (" + sharedMatch("dst", networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + ") && udp.dst == 53"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}}},
 		},
 		{
@@ -268,7 +293,7 @@ func TestTranslate(t *testing.T) {
 				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
 			want: want{ports: []string{"web.a"},
 				acls: []string{"to-lport outport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080") +
-					" && (ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + " || ip4.src == 10.16.1.0/24) && tcp.dst == 8080"},
+					" && (" + sharedMatch("src", networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}) + " || ip4.src == 10.16.1.0/24) && tcp.dst == 8080"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}): {"10.16.0.11"}, ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080"): {"10.16.0.10"}}},
 		},
 		{
@@ -286,7 +311,7 @@ func TestTranslate(t *testing.T) {
 				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: labelSel("team", "y")}, {IPBlock: &networkingv1.IPBlock{CIDR: "172.17.0.0/16"}}},
 				Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptrProto(corev1.ProtocolUDP), Port: ptrIntstr(intstr.FromInt32(50)), EndPort: i32(60)}}}}},
 			want: want{ports: []string{"web.a"}, acls: []string{"to-lport outport == @" + pg +
-				" && (ip4.src == $" + shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}) + " || ip4.src == 172.17.0.0/16) && (udp.dst >= 50 && udp.dst <= 60)"},
+				" && (" + sharedMatch("src", networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}) + " || ip4.src == 172.17.0.0/16) && (udp.dst >= 50 && udp.dst <= 60)"},
 				sets: map[string][]string{shared(networkingv1.NetworkPolicyPeer{NamespaceSelector: labelSel("team", "y")}): {"10.16.1.10", "10.16.1.11"}}},
 		},
 		{
@@ -296,11 +321,20 @@ func TestTranslate(t *testing.T) {
 			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"from-lport inport == @" + pg}},
 		},
 		{
-			name: "IPv6 ipBlock is refused, the rest of the rule kept",
+			name: "ipBlocks of both families, each matched by its family's field",
 			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "fd00::/64"}}, {IPBlock: &networkingv1.IPBlock{CIDR: "10.1.0.0/16"}}}}}},
-			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg + " && ip4.src == 10.1.0.0/16"},
-				problems: []string{"fd00::/64 is IPv6"}},
+				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "fd00:10::/48", Except: []string{"fd00:10:0:1::/64"}}},
+					{IPBlock: &networkingv1.IPBlock{CIDR: "10.1.0.0/16"}}}}}},
+			want: want{ports: []string{"db.a", "web.a"}, acls: []string{"to-lport outport == @" + pg +
+				" && ((ip6.src == fd00:10::/48 && ip6.src != {fd00:10:0:1::/64}) || ip4.src == 10.1.0.0/16)"}},
+		},
+		{
+			name: "an IPv6 except outside its IPv6 block, or of the other family, is refused",
+			spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{
+				{From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "fd00:10::/48", Except: []string{"fd00:11::/64"}}}}},
+				{From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: []string{"10.0.0.0/8"}}}}},
+			}},
+			want: want{ports: []string{"db.a", "web.a"}, problems: []string{"fd00:11::/64 is not inside", "10.0.0.0/8 is not inside"}},
 		},
 		{
 			name: "a rule whose only peer is refused allows nothing",
@@ -330,7 +364,10 @@ func TestTranslate(t *testing.T) {
 				sets[s.Name] = s.Addresses
 			}
 			for _, s := range got.Peers {
-				sets[s.Name] = Addresses(s.PodsIn(testCluster()))
+				// The IPv4-only cluster's IPv6 sets exist and are empty.
+				if addrs := Addresses(s.PodsIn(testCluster()), s.Family); s.Family == IPv4 || len(addrs) > 0 {
+					sets[s.Name] = addrs
+				}
 			}
 			if len(sets) != len(tt.want.sets) {
 				t.Errorf("address sets %v, want %v", sets, tt.want.sets)
@@ -391,5 +428,77 @@ func TestPolicyTypes(t *testing.T) {
 				t.Errorf("got ingress=%v egress=%v, want %v %v", in, e, tt.wantIn, tt.wantE)
 			}
 		})
+	}
+}
+
+// Pods of both families (dual-stack, IPv6-only): every address set holds
+// one family, and each is matched by its family's field.
+func TestTranslateDualStack(t *testing.T) {
+	http := []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	c := Cluster{
+		Namespaces: map[string]Namespace{"a": {Name: "a"}},
+		Pods: map[string][]Pod{"a": {
+			{Namespace: "a", Name: "web", Labels: map[string]string{"app": "web"}, IPs: ips("10.16.0.10", "fd00:16::10"), Ports: http},
+			{Namespace: "a", Name: "web6", Labels: map[string]string{"app": "web"}, IPs: ips("fd00:16::11"), Ports: http},
+			{Namespace: "a", Name: "client", Labels: map[string]string{"app": "client"}, IPs: ips("10.16.0.12", "fd00:16::12")},
+		}},
+	}
+	client := networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "client")}
+	got := Translate(policy(networkingv1.NetworkPolicySpec{PodSelector: webOnly,
+		Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{client},
+			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}}), c, Logging{})
+	named4 := ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080")
+	named6 := ovnname.PolicyAddressSet("a", "p", "ingress/0/tcp/http/8080/ip6")
+	wantACL := "outport == @" + pg + " && (ip4.dst == $" + named4 + " || ip6.dst == $" + named6 + ") && (" +
+		sharedMatch("src", client) + ") && tcp.dst == 8080"
+	if len(got.PortGroup.ACLs) != 1 || got.PortGroup.ACLs[0].Match != wantACL {
+		t.Fatalf("acls %+v\nwant one with %q", got.PortGroup.ACLs, wantACL)
+	}
+	sets := map[string][]string{}
+	for _, s := range got.AddressSets {
+		sets[s.Name] = s.Addresses
+	}
+	for _, s := range got.Peers {
+		sets[s.Name] = Addresses(s.PodsIn(c), s.Family)
+	}
+	want := map[string][]string{
+		named4: {"10.16.0.10"}, named6: {"fd00:16::10", "fd00:16::11"},
+		shared(client): {"10.16.0.12"}, shared(client) + "_ip6": {"fd00:16::12"},
+	}
+	if !reflect.DeepEqual(sets, want) {
+		t.Errorf("sets\n got %v\nwant %v", sets, want)
+	}
+	if len(got.Problems) != 0 {
+		t.Errorf("problems %q", got.Problems)
+	}
+}
+
+// An egress named port towards an IPv4 ipBlock resolves on the dual-stack
+// pods the block holds, by their IPv4 address only: their IPv6 address is
+// not in the block.
+func TestTranslateDualStackEgressNamedPortToBlock(t *testing.T) {
+	http := []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	c := Cluster{
+		Namespaces: map[string]Namespace{"a": {Name: "a"}},
+		Pods: map[string][]Pod{"a": {
+			{Namespace: "a", Name: "web", Labels: map[string]string{"app": "web"}, IPs: ips("10.16.0.10", "fd00:16::10"), Ports: http},
+			{Namespace: "a", Name: "client", Labels: map[string]string{"app": "client"}, IPs: ips("10.16.0.12", "fd00:16::12")},
+		}},
+	}
+	got := Translate(policy(networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "client"}},
+		PolicyTypes: egressOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
+			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.16.0.0/24"}}},
+			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}}), c, Logging{})
+	want := map[string][]string{asEgHTTP(8080): {"10.16.0.10"}}
+	sets := map[string][]string{}
+	for _, s := range got.AddressSets {
+		sets[s.Name] = s.Addresses
+	}
+	if !reflect.DeepEqual(sets, want) {
+		t.Errorf("sets %v, want %v", sets, want)
+	}
+	if len(got.PortGroup.ACLs) != 1 || !strings.Contains(got.PortGroup.ACLs[0].Match, "ip4.dst == $"+asEgHTTP(8080)) ||
+		strings.Contains(got.PortGroup.ACLs[0].Match, "ip6") {
+		t.Errorf("acls %+v, want one on the IPv4 set only", got.PortGroup.ACLs)
 	}
 }

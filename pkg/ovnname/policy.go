@@ -13,6 +13,8 @@ const (
 	prefixPolicyGroup = "ovnet_np_"
 	prefixAddressSet  = "ovnet_as_"
 	prefixPeerSet     = "ovnet_ps_"
+	// suffixIPv6 marks the IPv6 set of a pair whose IPv4 set has the bare name.
+	suffixIPv6        = "_ip6"
 	prefixDenyIngress = "ovnet_deny_in_"
 	prefixDenyEgress  = "ovnet_deny_out_"
 	// hashChars of hex (64 bits) make a collision among a cluster's
@@ -53,6 +55,12 @@ func PolicyAddressSet(namespace, policy, key string) string {
 // selectors have the canonical text key.
 func PeerAddressSet(key string) string {
 	return prefixPeerSet + hashOf(key, hashChars)
+}
+
+// PeerAddressSetIPv6 names the IPv6 twin of PeerAddressSet(key): an OVN
+// address set holds one family, and the pair reads as a pair.
+func PeerAddressSetIPv6(key string) string {
+	return PeerAddressSet(key) + suffixIPv6
 }
 
 // DenyPortGroup is the port group of a namespace's pods isolated in dir.

@@ -142,8 +142,8 @@ func farAnswer(o *outside, probe, target string, backend netip.Addr, clients []n
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, out)
 	}
-	if m := localRe.FindStringSubmatch(out); m == nil || m[1] != backend.String() {
-		return fmt.Errorf("answered by %v, want %s: %s", m, backend, out)
+	if local := localOf(out); local != backend.String() {
+		return fmt.Errorf("answered by %q, want %s: %s", local, backend, out)
 	}
 	client, err := clientSeen(out)
 	if err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -65,11 +66,12 @@ func modelPod(namespace, name, node string) *corev1.Pod {
 	}
 }
 
-// newModel creates the namespaces and pods, wires the pods with the CNI
-// plugin (concurrently, as kubelets would) and starts their servers. Pods
-// go to the nodes in turn, so that with two nodes a policy is enforced on
-// pairs on one node and on pairs across the tunnel alike.
-func newModel(t *testing.T, e *env, nodes ...*harness.Node) *model {
+// newModel creates the namespaces (with the annotations nsAnnotations
+// gives, when not nil) and pods, wires the pods with the CNI plugin
+// (concurrently, as kubelets would) and starts their servers. Pods go to
+// the nodes in turn, so that with two nodes a policy is enforced on pairs
+// on one node and on pairs across the tunnel alike.
+func newModel(t *testing.T, e *env, nsAnnotations func(namespace string) map[string]string, nodes ...*harness.Node) *model {
 	t.Helper()
 	m := &model{e: e, nodes: nodes, checked: allAllowed()}
 	var runtimes []*harness.Runtime
@@ -78,6 +80,9 @@ func newModel(t *testing.T, e *env, nodes ...*harness.Node) *model {
 	}
 	for _, ns := range modelNamespaces {
 		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{namespaceLabel: ns}}}
+		if nsAnnotations != nil {
+			obj.Annotations = nsAnnotations(ns)
+		}
 		if err := e.c.Create(e.ctx, obj); err != nil {
 			t.Fatalf("create namespace %s: %v", ns, err)
 		}
@@ -185,7 +190,7 @@ func (m *model) observe() (matrix, error) {
 	var targets []string
 	for _, to := range m.pods {
 		for _, port := range matrixPorts {
-			targets = append(targets, fmt.Sprintf("%s/%s:%d", strings.ToLower(string(port.protocol)), to.IP, port.number))
+			targets = append(targets, strings.ToLower(string(port.protocol))+"/"+netip.AddrPortFrom(to.IP, uint16(port.number)).String())
 		}
 	}
 	var obs matrix

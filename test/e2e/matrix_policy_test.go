@@ -168,7 +168,7 @@ func updatePolicy(p pol) matrixStep {
 // commonPrefix is the smallest IPv4 prefix holding every address given.
 func commonPrefix(t *testing.T, addrs ...string) string {
 	t.Helper()
-	for bits := 32; bits >= 0; bits-- {
+	for bits := netip.MustParseAddr(addrs[0]).BitLen(); bits >= 0; bits-- {
 		prefix, err := netip.MustParseAddr(addrs[0]).Prefix(bits)
 		if err != nil {
 			t.Fatal(err)

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
 )
 
 // matrixScenario is one row of the NetworkPolicy truth table: policies,
@@ -24,9 +27,50 @@ type matrixScenario struct {
 func TestNetworkPolicyMatrix(t *testing.T) {
 	start := time.Now()
 	e := newEnv(t)
-	m := newModel(t, e, e.geneveNodes("n1", "n2")...)
+	m := newModel(t, e, nil, e.geneveNodes("n1", "n2")...)
 	t.Logf("model of %d pods up in %s", podCount, time.Since(start).Round(time.Millisecond))
-	for _, sc := range matrixScenarios(t, m) {
+	runMatrix(t, e, m, matrixScenarios(t, m))
+	t.Logf("NetworkPolicy matrix suite: %s in all", time.Since(start).Round(time.Millisecond))
+}
+
+// ipv6Share is the part of the truth table the IPv6 model runs: every
+// ipv6Share-th scenario, so that each kind of row is represented and
+// the added run stays short.
+const ipv6Share = 3
+
+// modelIPv6CIDRs are the IPv6-only subnets of the IPv6 model's namespaces,
+// inside one /108 so that the ipBlock rows have a prefix holding them all.
+var modelIPv6CIDRs = map[string]string{"x": "fd00:78::/112", "y": "fd00:78::1:0/112", "z": "fd00:78::2:0/112"}
+
+// The truth table over IPv6: the same model with IPv6-only pods (a subnet
+// per namespace), a deterministic third of the scenarios, ipBlocks of
+// IPv6 prefixes. Default deny must leave neighbour discovery working.
+func TestNetworkPolicyMatrixIPv6(t *testing.T) {
+	start := time.Now()
+	e := newEnv(t)
+	m := newModel(t, e, func(ns string) map[string]string {
+		return map[string]string{annotation.CIDR: modelIPv6CIDRs[ns]}
+	}, e.geneveNodes("n1", "n2")...)
+	for i, s := range m.pods {
+		if !s.IP.Is6() {
+			t.Fatalf("pod %s got %s, want an IPv6 address", m.names[i], s.IP)
+		}
+	}
+	t.Logf("IPv6 model of %d pods up in %s", podCount, time.Since(start).Round(time.Millisecond))
+	var share []matrixScenario
+	for i, sc := range matrixScenarios(t, m) {
+		if i%ipv6Share == 0 {
+			share = append(share, sc)
+		}
+	}
+	runMatrix(t, e, m, share)
+	t.Logf("NetworkPolicy matrix over IPv6, %d scenarios: %s in all", len(share), time.Since(start).Round(time.Millisecond))
+}
+
+// runMatrix runs each scenario on the model: its policies, the matrix
+// checked, each step and the matrix again, then the model reset.
+func runMatrix(t *testing.T, e *env, m *model, scenarios []matrixScenario) {
+	for _, sc := range scenarios {
 		began, ran := time.Now(), false
 		t.Run(sc.name, func(t *testing.T) {
 			ran = true
@@ -47,7 +91,6 @@ func TestNetworkPolicyMatrix(t *testing.T) {
 		m.reset(t)
 		t.Logf("scenario %q: %s with its reset", sc.name, time.Since(began).Round(time.Millisecond))
 	}
-	t.Logf("NetworkPolicy matrix suite: %s in all", time.Since(start).Round(time.Millisecond))
 }
 
 // scenarioCIDRs are the ipBlocks the scenarios name, known once the
@@ -55,7 +98,7 @@ func TestNetworkPolicyMatrix(t *testing.T) {
 type scenarioCIDRs struct {
 	// all is the smallest prefix holding every model pod.
 	all string
-	// host is the /32 of pod "ns/name".
+	// host is the /32 (/128) of pod "ns/name".
 	host func(name string) string
 }
 
@@ -65,7 +108,10 @@ func matrixScenarios(t *testing.T, m *model) []matrixScenario {
 	cidrs := scenarioCIDRs{
 		all: commonPrefix(t, m.ip("x/a"), m.ip("x/b"), m.ip("x/c"), m.ip("y/a"), m.ip("y/b"), m.ip("y/c"),
 			m.ip("z/a"), m.ip("z/b"), m.ip("z/c")),
-		host: func(name string) string { return m.ip(name) + "/32" },
+		host: func(name string) string {
+			ip := netip.MustParseAddr(m.ip(name))
+			return netip.PrefixFrom(ip, ip.BitLen()).String()
+		},
 	}
 	return append(selectorScenarios(cidrs), portPeerScenarios(cidrs)...)
 }

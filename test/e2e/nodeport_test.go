@@ -92,15 +92,15 @@ func (e *env) connectFromOutside(o *outside, proto, target string) (externalAnsw
 	if err != nil {
 		return externalAnswer{}, fmt.Errorf("%s %s from the external host: %w: %s", proto, target, err, out)
 	}
-	m := localRe.FindStringSubmatch(out)
-	if m == nil {
+	local := localOf(out)
+	if local == "" {
 		return externalAnswer{}, fmt.Errorf("answer without local address: %q", out)
 	}
 	client, err := clientSeen(out)
 	if err != nil {
 		return externalAnswer{}, err
 	}
-	return externalAnswer{backend: netip.MustParseAddr(m[1]), client: client}, nil
+	return externalAnswer{backend: netip.MustParseAddr(local), client: client}, nil
 }
 
 // outsideAnswerers makes serviceTries connections from the external host
@@ -260,7 +260,7 @@ func TestNodePortFromOutside(t *testing.T) {
 		// reply to a node address straight to that node, so n1
 		// masquerades it (the client seen is n1's join address).
 		out, err := nodeExec(o.nodes[1], e.probe, "connect", "tcp", nodePort(0, 30081), "--timeout", "2s")
-		if m := localRe.FindStringSubmatch(out); err != nil || m == nil || m[1] != web1.String() {
+		if local := localOf(out); err != nil || local != web1.String() {
 			t.Errorf("n2 to n1's Local node port: %v: %s, want answered by %s", err, out, web1)
 		}
 	})

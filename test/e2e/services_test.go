@@ -30,9 +30,19 @@ const (
 )
 
 // localRe reads the address the backend was reached on from a probe
-// answer; each backend pod has its own, so it names the pod that answered.
-// (The answer's host= is the machine's name, which every netns shares.)
-var localRe = regexp.MustCompile(`local=([0-9.]+):`)
+// answer ("local=10.16.0.5:8080" or "local=[fd00:66::5]:8080"); each
+// backend pod has its own, so it names the pod that answered. (The
+// answer's host= is the machine's name, which every netns shares.)
+var localRe = regexp.MustCompile(`local=(?:\[([0-9a-f:]+)\]|([0-9.]+)):`)
+
+// localOf is the address localRe read; "" when the answer holds none.
+func localOf(answer string) string {
+	m := localRe.FindStringSubmatch(answer)
+	if m == nil {
+		return ""
+	}
+	return m[1] + m[2]
+}
 
 // answeredBy runs one probe connection and returns the backend address
 // that answered.
@@ -41,11 +51,11 @@ func (e *env) answeredBy(from *harness.Sandbox, proto, target string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("%s %s from %s: %w: %s", proto, target, from.Pod.Name, err, out)
 	}
-	m := localRe.FindStringSubmatch(out)
-	if m == nil {
+	local := localOf(out)
+	if local == "" {
 		return "", fmt.Errorf("answer without local address: %q", out)
 	}
-	return m[1], nil
+	return local, nil
 }
 
 // answerers makes serviceTries connections and returns how often each
@@ -75,26 +85,47 @@ func (e *env) mustAnswer(t *testing.T, from *harness.Sandbox, proto, target stri
 // webService creates a Service with 80/TCP -> 8080 and 53/UDP -> 5353.
 func (e *env) webService(name string, affinity corev1.ServiceAffinity) *corev1.Service {
 	e.t.Helper()
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+	return e.createService(webServiceObject(name, affinity))
+}
+
+// webServiceObject is webService's Service, to adjust before creating it.
+func webServiceObject(name string, affinity corev1.ServiceAffinity) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, SessionAffinity: affinity, Ports: []corev1.ServicePort{
 			{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: intstr.FromString("http")},
 			{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(backendUDP)},
 		}}}
+}
+
+// createService creates svc and returns it with its cluster IPs filled in.
+func (e *env) createService(svc *corev1.Service) *corev1.Service {
+	e.t.Helper()
 	if err := e.c.Create(e.ctx, svc); err != nil {
-		e.t.Fatalf("create service %s: %v", name, err)
+		e.t.Fatalf("create service %s: %v", svc.Name, err)
 	}
 	return svc
 }
 
-// setEndpoints writes the Service's one EndpointSlice as the EndpointSlice
+// setEndpoints writes the Service's IPv4 EndpointSlice as the EndpointSlice
 // controller would from the pods' readiness (no kube-controller-manager
 // runs here): ready maps each backend pod's address to its readiness.
 func (e *env) setEndpoints(svc *corev1.Service, ready map[string]bool) {
 	e.t.Helper()
+	e.setFamilyEndpoints(svc, discoveryv1.AddressTypeIPv4, ready)
+}
+
+// setFamilyEndpoints writes the Service's EndpointSlice of one family: the
+// EndpointSlice controller writes one per family of a dual-stack Service.
+func (e *env) setFamilyEndpoints(svc *corev1.Service, family discoveryv1.AddressType, ready map[string]bool) {
+	e.t.Helper()
+	name := svc.Name + "-1"
+	if family != discoveryv1.AddressTypeIPv4 {
+		name = svc.Name + "-" + strings.ToLower(string(family))
+	}
 	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name + "-1",
+		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: name,
 			Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
+		AddressType: family,
 		Ports: []discoveryv1.EndpointPort{
 			{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To[int32](backendTCP)},
 			{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To[int32](backendUDP)},
@@ -157,11 +188,11 @@ func TestServiceClusterIP(t *testing.T) {
 		seen := map[string]int{}
 		for range serviceTries {
 			out, err := nodeExec(node, e.probe, "connect", "tcp", vipTCP, "--timeout", "2s")
-			m := localRe.FindStringSubmatch(out)
-			if err != nil || m == nil {
+			local := localOf(out)
+			if err != nil || local == "" {
 				t.Fatalf("tcp %s from the node: %v\n%s", vipTCP, err, out)
 			}
-			seen[m[1]]++
+			seen[local]++
 		}
 		if seen[ip1] == 0 || seen[ip2] == 0 || len(seen) != 2 {
 			t.Errorf("tcp %s from the node answered by %v, want %s and %s", vipTCP, seen, ip1, ip2)

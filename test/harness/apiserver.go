@@ -22,6 +22,12 @@ const (
 	// DefaultServiceCIDR is the API server's service-cluster-ip-range and
 	// the controller's --service-cidr in DefaultNetwork.
 	DefaultServiceCIDR = "10.96.0.0/12"
+	// DefaultServiceCIDRv6 is the API server's second service range, so
+	// that a test can ask for IPv6 and dual-stack Services; Services that
+	// ask for no family still get an IPv4 address from the first range.
+	DefaultServiceCIDRv6 = "fd00:96::/112"
+	// serviceClusterIPRange is kube-apiserver's dual-stack flag value.
+	serviceClusterIPRange = DefaultServiceCIDR + "," + DefaultServiceCIDRv6
 	// crdDir is where `make generate` writes the CRDs, relative to the repo root.
 	crdDir = "config/crd"
 )
@@ -83,7 +89,7 @@ func StartAPIServer(tb T, opts APIServerOptions) *APIServer {
 	apiServer := &envtest.APIServer{Path: filepath.Join(assets, "kube-apiserver"), Out: apiLog, Err: apiLog, CertDir: certs}
 	// The cluster's Services get addresses from the controller's default
 	// service CIDR, as in a cluster installed with ovnet's defaults.
-	apiServer.Configure().Set("service-cluster-ip-range", DefaultServiceCIDR)
+	apiServer.Configure().Set("service-cluster-ip-range", serviceClusterIPRange)
 	for flag, values := range opts.APIServerFlags {
 		apiServer.Configure().Set(flag, values...)
 	}

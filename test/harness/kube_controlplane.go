@@ -63,7 +63,7 @@ func (c *KubeCluster) apiServerArgs(tb T, n *KubeNode) []string {
 		"--client-ca-file=" + pki("ca.crt"),
 		"--service-account-key-file=" + pki("sa.pub"), "--service-account-signing-key-file=" + pki("sa.key"),
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-cluster-ip-range=" + DefaultServiceCIDR,
+		"--service-cluster-ip-range=" + serviceClusterIPRange,
 		"--kubelet-client-certificate=" + pki("apiserver-kubelet-client.crt"),
 		"--kubelet-client-key=" + pki("apiserver-kubelet-client.key"),
 		"--kubelet-preferred-address-types=InternalIP",

@@ -122,8 +122,8 @@ func TestNetworkPolicyRows(t *testing.T) {
 		if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 0 {
 			t.Errorf("address sets %v: the named port's set should be gone", sets)
 		}
-		if sets := e.peerSets(); len(sets) != 2 {
-			t.Errorf("peer sets %v: want the two peers' kept", sets)
+		if sets := e.peerSets(); len(sets) != 2*2 {
+			t.Errorf("peer sets %v: want the two peers' pairs kept", sets)
 		}
 	})
 	t.Run("selected pod relabelled", func(t *testing.T) {
@@ -248,33 +248,34 @@ func TestNetworkPolicyGarbage(t *testing.T) {
 	}
 }
 
-// Content a policy cannot enforce gets an Event; the rest of it, and other
-// policies, keep working.
-func TestNetworkPolicyUnsupportedContent(t *testing.T) {
+// ipBlocks of both families in one rule become one ACL, each block
+// matched by its family's field; another policy is unaffected.
+func TestNetworkPolicyIPBlocksOfBothFamilies(t *testing.T) {
 	e := newEnv(t)
-	e.labeledNamespace("bad", nil, nil)
-	e.labeledPod("bad", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
-	e.labeledPod("bad", "client", map[string]string{"app": "client"}, nil)
-	mixed := &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "bad", Name: "mixed"},
+	e.labeledNamespace("mixed", nil, nil)
+	e.labeledPod("mixed", "web", map[string]string{"app": "web"}, map[string]int32{"http": 8080})
+	e.labeledPod("mixed", "client", map[string]string{"app": "client"}, nil)
+	both := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "mixed", Name: "both"},
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: *sel("app", "web"),
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "fd00:10::/64"}},
+				From: []networkingv1.NetworkPolicyPeer{
+					{IPBlock: &networkingv1.IPBlock{CIDR: "fd00:10::/64", Except: []string{"fd00:10::/120"}}},
 					{IPBlock: &networkingv1.IPBlock{CIDR: "192.168.7.0/24"}}},
 			}},
 		},
 	}
-	e.createPolicy(mixed)
-	e.createPolicy(webPolicy("bad"))
-	e.event("NetworkPolicy", "bad", "mixed", "UnsupportedPolicy", "fd00:10::/64 is IPv6")
-	e.waitPortGroup(ovnname.PolicyPortGroup("bad", "mixed"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
-		if len(acls) != 1 || !strings.HasSuffix(acls[0].Match, "ip4.src == 192.168.7.0/24") {
-			return fmt.Errorf("acls %+v: want only the IPv4 block's", acls)
+	e.createPolicy(both)
+	e.createPolicy(webPolicy("mixed"))
+	e.waitPortGroup(ovnname.PolicyPortGroup("mixed", "both"), []string{"web.mixed"}, func(acls []nbdb.ACL) error {
+		want := "((ip6.src == fd00:10::/64 && ip6.src != {fd00:10::/120}) || ip4.src == 192.168.7.0/24)"
+		if len(acls) != 1 || !strings.HasSuffix(acls[0].Match, want) {
+			return fmt.Errorf("acls %+v: want one ending %q", acls, want)
 		}
 		return nil
 	})
-	e.waitPortGroup(ovnname.PolicyPortGroup("bad", "allow-web"), []string{"web.bad"}, func(acls []nbdb.ACL) error {
+	e.waitPortGroup(ovnname.PolicyPortGroup("mixed", "allow-web"), []string{"web.mixed"}, func(acls []nbdb.ACL) error {
 		if _, ok := aclWith(acls, "tcp.dst == 8080"); !ok {
 			return fmt.Errorf("acls %+v", acls)
 		}

@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -70,7 +71,8 @@ func TestPeerSetsShared(t *testing.T) {
 	setsAre := func(n int) {
 		t.Helper()
 		e.eventually(fmt.Sprintf("%d peer sets", n), func() error {
-			if sets := e.peerSets(); len(sets) != n {
+			// A pair per selector: one set per family.
+			if sets := e.peerSets(); len(sets) != 2*n {
 				return fmt.Errorf("peer sets %v", sets)
 			}
 			return nil
@@ -92,6 +94,35 @@ func TestPeerSetsShared(t *testing.T) {
 		e.relabel(far, map[string]string{"team": "b"})
 		peersAre("s1", ip("s1", "client"), x.Annotations[annotation.IPAddress])
 	})
+	t.Run("an IPv6 pod joins the IPv6 set of the pair only", func(t *testing.T) {
+		e.labeledNamespace("far6", map[string]string{"team": "b"}, map[string]string{annotation.CIDR: "fd00:66::/112"})
+		z := e.labeledPod("far6", "z", map[string]string{"app": "client"}, nil)
+		zIP := z.Annotations[annotation.IPAddress]
+		if !strings.Contains(zIP, ":") {
+			t.Fatalf("pod of an IPv6 subnet got %q", zIP)
+		}
+		e.waitPortGroup(ovnname.PolicyPortGroup("s1", "clients"), []string{"web.s1"}, func(acls []nbdb.ACL) error {
+			if len(acls) != 1 {
+				return fmt.Errorf("acls %+v, want one", acls)
+			}
+			peers6, err := e.peersOf(acls[0], "ip6.src")
+			if err != nil {
+				return err
+			}
+			if fmt.Sprint(peers6) != fmt.Sprint([]string{zIP}) {
+				return fmt.Errorf("IPv6 peers %v, want [%s]", peers6, zIP)
+			}
+			return nil
+		})
+		peersAre("s1", ip("s1", "client"), x.Annotations[annotation.IPAddress])
+		e.deletePod("far6", "z")
+		e.waitPortGroup(ovnname.PolicyPortGroup("s1", "clients"), []string{"web.s1"}, func(acls []nbdb.ACL) error {
+			if peers6, err := e.peersOf(acls[0], "ip6.src"); err != nil || len(peers6) != 0 {
+				return fmt.Errorf("IPv6 peers %v (%v), want none", peers6, err)
+			}
+			return nil
+		})
+	})
 	t.Run("restart writes nothing", func(t *testing.T) {
 		e.restartWritesNothing()
 	})
@@ -105,6 +136,8 @@ func TestPeerSetsShared(t *testing.T) {
 	t.Run("a set no policy names is deleted at start", func(t *testing.T) {
 		e.nbctl("create", "Address_Set", "name=ovnet_ps_stale", "addresses=10.16.9.9",
 			`external_ids:"ovnet.io/owner"=ovnet`, `external_ids:"ovnet.io/kind"=PeerSelector`, `external_ids:"ovnet.io/name"=ovnet_ps_stale`)
+		e.nbctl("create", "Address_Set", "name=ovnet_ps_stale_ip6", `addresses="fd00:16::9"`,
+			`external_ids:"ovnet.io/owner"=ovnet`, `external_ids:"ovnet.io/kind"=PeerSelector`, `external_ids:"ovnet.io/name"=ovnet_ps_stale_ip6`)
 		setsAre(3)
 		e.ctrl.Stop(t)
 		e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())

@@ -25,16 +25,6 @@ import (
 // serviceGroup is the load balancer group of the harness's cluster router.
 var serviceGroup = ovnname.ServiceGroup(harness.DefaultNetwork().ClusterRouter)
 
-// newServiceEnv is newEnv with an API server that also hands out IPv6
-// cluster IPs, so a test can create a Service ovnet does not support.
-func newServiceEnv(t *testing.T) *env {
-	t.Helper()
-	e := newPartsWith(t, harness.APIServerOptions{APIServerFlags: map[string][]string{
-		"service-cluster-ip-range": {harness.DefaultServiceCIDR + ",fd00:96::/112"}}})
-	e.ctrl = harness.StartController(t, e.api, e.nb, harness.DefaultNetwork())
-	return e
-}
-
 // service creates a Service and returns it with its cluster IP filled in.
 func (e *env) service(svc *corev1.Service) *corev1.Service {
 	e.t.Helper()
@@ -62,14 +52,21 @@ type endpoint struct {
 	ready *bool
 }
 
-// slice writes an EndpointSlice of the Service, as the EndpointSlice
+// slice writes an IPv4 EndpointSlice of the Service, as the EndpointSlice
 // controller (or a user, for a Service without selector) would.
 func (e *env) slice(svc *corev1.Service, name string, ports []discoveryv1.EndpointPort, eps ...endpoint) *discoveryv1.EndpointSlice {
+	e.t.Helper()
+	return e.sliceOf(discoveryv1.AddressTypeIPv4, svc, name, ports, eps...)
+}
+
+// sliceOf writes an EndpointSlice of one family: the EndpointSlice
+// controller writes one per family of a dual-stack Service.
+func (e *env) sliceOf(family discoveryv1.AddressType, svc *corev1.Service, name string, ports []discoveryv1.EndpointPort, eps ...endpoint) *discoveryv1.EndpointSlice {
 	e.t.Helper()
 	s := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: name,
 			Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
-		AddressType: discoveryv1.AddressTypeIPv4, Ports: ports,
+		AddressType: family, Ports: ports,
 	}
 	for _, ep := range eps {
 		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{ep.ip},
@@ -137,7 +134,7 @@ var rejectOnly = map[string]string{"reject": "true"}
 // Every kind of ClusterIP Service a user writes becomes the load balancer
 // rows ovn-nbctl lb-list would show.
 func TestServiceLoadBalancerRows(t *testing.T) {
-	e := newServiceEnv(t)
+	e := newEnv(t)
 	named := newService("named", port("http", "TCP", 80, intstr.FromString("web")),
 		port("dns", "UDP", 53, intstr.FromInt32(5353)), port("sig", "SCTP", 9, intstr.FromInt32(9)),
 		port("admin", "TCP", 81, intstr.FromInt32(8081)))
@@ -197,16 +194,29 @@ func TestServiceLoadBalancerRows(t *testing.T) {
 		e.loadBalancer(lbType, "udp", map[string]string{lbType.Spec.ClusterIP + ":53": ""},
 			map[string]string{"reject": "true", "affinity_timeout": "10800"})
 	})
-	t.Run("IPv6 service gets an event, others keep working", func(t *testing.T) {
-		v6 := newService("v6", port("", "TCP", 80, intstr.FromInt32(80)))
+	t.Run("IPv6 and dual-stack services: bracketed VIPs, backends of each family", func(t *testing.T) {
+		v6 := newService("v6", port("http", "TCP", 80, intstr.FromInt32(8080)))
 		v6.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol}
+		v6.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
 		e.service(v6)
-		e.event("Service", "default", "v6", "InvalidService", "not IPv4")
-		ok := e.service(newService("after-v6", port("", "TCP", 80, intstr.FromInt32(80))))
-		e.loadBalancer(ok, "tcp", map[string]string{ok.Spec.ClusterIP + ":80": ""}, rejectOnly)
-		if lb := e.view.LoadBalancer(t, lbName(v6, "tcp")); lb != nil {
-			t.Errorf("IPv6 service has load balancer %v", lb.Vips)
+		e.sliceOf(discoveryv1.AddressTypeIPv6, v6, "v6-1", []discoveryv1.EndpointPort{slicePort("http", "TCP", 8080)},
+			endpoint{"fd00:16::5", nil}, endpoint{"fd00:16::6", ptr.To(false)})
+		e.loadBalancer(v6, "tcp", map[string]string{"[" + v6.Spec.ClusterIP + "]:80": "[fd00:16::5]:8080"},
+			map[string]string{"reject": "true", "affinity_timeout": "10800"})
+
+		dual := newService("dual", port("http", "TCP", 80, intstr.FromInt32(8080)), port("dns", "UDP", 53, intstr.FromInt32(53)))
+		dual.Spec.IPFamilyPolicy = ptr.To(corev1.IPFamilyPolicyRequireDualStack)
+		e.service(dual)
+		if len(dual.Spec.ClusterIPs) != 2 {
+			t.Fatalf("dual-stack service got cluster IPs %v, want one of each family", dual.Spec.ClusterIPs)
 		}
+		v4IP, v6IP := dual.Spec.ClusterIPs[0], "["+dual.Spec.ClusterIPs[1]+"]"
+		e.slice(dual, "dual-v4", []discoveryv1.EndpointPort{slicePort("http", "TCP", 8080), slicePort("dns", "UDP", 53)},
+			endpoint{"10.16.0.5", nil})
+		e.sliceOf(discoveryv1.AddressTypeIPv6, dual, "dual-v6", []discoveryv1.EndpointPort{slicePort("http", "TCP", 8080), slicePort("dns", "UDP", 53)},
+			endpoint{"fd00:16::5", nil})
+		e.loadBalancer(dual, "tcp", map[string]string{v4IP + ":80": "10.16.0.5:8080", v6IP + ":80": "[fd00:16::5]:8080"}, rejectOnly)
+		e.loadBalancer(dual, "udp", map[string]string{v4IP + ":53": "10.16.0.5:53", v6IP + ":53": "[fd00:16::5]:53"}, rejectOnly)
 	})
 	t.Run("every subnet switch carries the group, a new one too", func(t *testing.T) {
 		e.namespace("blue", map[string]string{annotation.CIDR: "10.66.0.0/24"})

@@ -325,7 +325,7 @@ func clusterOf(b *testing.B, cl *cluster) netpol.Cluster {
 			b.Fatalf("pod %s/%s: %v", p.Namespace, p.Name, err)
 		}
 		c.Pods[p.Namespace] = append(c.Pods[p.Namespace], netpol.Pod{Namespace: p.Namespace, Name: p.Name,
-			Labels: p.Labels, IP: ip, Ports: p.Spec.Containers[0].Ports})
+			Labels: p.Labels, IPs: []netip.Addr{ip}, Ports: p.Spec.Containers[0].Ports})
 	}
 	var list corev1.NamespaceList
 	if err := cl.c.List(context.Background(), &list); err != nil {
@@ -364,7 +364,7 @@ func desiredRows(b *testing.B, cluster netpol.Cluster, policies []*networkingv1.
 		for _, peer := range t.Peers {
 			if _, done := shared[peer.Name]; !done {
 				shared[peer.Name] = ovn.AddressSet{Name: peer.Name, Owner: ovn.Owner{Kind: ovn.KindPeerSelector, Name: peer.Name},
-					ExternalIDs: map[string]string{ovn.ExternalIDSelector: peer.Key}, Addresses: peerAddresses(b, p, peer.Name, cluster)}
+					ExternalIDs: map[string]string{ovn.ExternalIDSelector: peer.Key}, Addresses: peerAddresses(b, p, peer, cluster)}
 			}
 		}
 	}
@@ -373,7 +373,7 @@ func desiredRows(b *testing.B, cluster netpol.Cluster, policies []*networkingv1.
 	}
 	node := netip.MustParsePrefix(benchNetwork().JoinSubnet.CIDR)
 	for _, ns := range namespaces {
-		iso := netpol.NamespaceIsolation(netpol.IsolationInput{Namespace: ns, Policies: byNamespace[ns], Cluster: cluster, NodeCIDR: node})
+		iso := netpol.NamespaceIsolation(netpol.IsolationInput{Namespace: ns, Policies: byNamespace[ns], Cluster: cluster, NodeCIDRs: []netip.Prefix{node}})
 		owner := ovn.Owner{Kind: ovn.KindNamespace, Name: ns}
 		add(iso.Ingress, owner, nil)
 		add(iso.Egress, owner, nil)
@@ -381,9 +381,9 @@ func desiredRows(b *testing.B, cluster netpol.Cluster, policies []*networkingv1.
 	return rows
 }
 
-// peerAddresses finds the peer of p whose shared set is name and returns
-// the sorted addresses of the pods its selectors take.
-func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, name string, c netpol.Cluster) []string {
+// peerAddresses finds the peer of p whose shared set is set's and returns
+// the sorted addresses of set's family of the pods its selectors take.
+func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, set netpol.PeerSelector, c netpol.Cluster) []string {
 	b.Helper()
 	var peers []networkingv1.NetworkPolicyPeer
 	for _, r := range p.Spec.Ingress {
@@ -393,7 +393,7 @@ func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, name string, c n
 		peers = append(peers, r.To...)
 	}
 	for _, peer := range peers {
-		if sel, err := netpol.NewPeerSelector(p.Namespace, peer); peer.IPBlock != nil || err != nil || sel.Name != name {
+		if sel, err := netpol.NewPeerSelector(p.Namespace, peer); peer.IPBlock != nil || err != nil || sel.InFamily(set.Family).Name != set.Name {
 			continue
 		}
 		podSel := labels.Everything()
@@ -411,15 +411,15 @@ func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, name string, c n
 				continue
 			}
 			for _, pod := range pods {
-				if podSel.Matches(labels.Set(pod.Labels)) {
-					addrs = append(addrs, pod.IP.String())
+				if ip, ok := pod.AddrOf(set.Family); ok && podSel.Matches(labels.Set(pod.Labels)) {
+					addrs = append(addrs, ip.String())
 				}
 			}
 		}
 		slices.Sort(addrs)
 		return addrs
 	}
-	b.Fatalf("policy %s/%s has no peer whose set is %s", p.Namespace, p.Name, name)
+	b.Fatalf("policy %s/%s has no peer whose set is %s", p.Namespace, p.Name, set.Name)
 	return nil
 }
 

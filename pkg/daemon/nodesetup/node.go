@@ -51,8 +51,9 @@ type Config struct {
 	IPFIX ovs.IPFIX
 	// SFlow is the bridge's sFlow agent; none when it has no targets.
 	SFlow ovs.SFlow
-	// ServiceCIDR is routed through ovn0; the zero value routes none.
-	ServiceCIDR netip.Prefix
+	// ServiceCIDRs are routed through ovn0, each of the join network's
+	// family; none routes none.
+	ServiceCIDRs []netip.Prefix
 	// MTU of ovn0.
 	MTU int
 }

@@ -54,7 +54,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Re
 	if err := r.Cache.List(ctx, subnets); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, n.syncRoutes(NodePort, addr, routePrefixes(subnets, addr, n.cfg.ServiceCIDR))
+	return ctrl.Result{}, n.syncRoutes(NodePort, addr, routePrefixes(subnets, addr, n.cfg.ServiceCIDRs))
 }
 
 // plugNodePort makes ovn0 an internal port bound to node-<node>, then
@@ -75,9 +75,9 @@ func (n *Node) plugNodePort(ctx context.Context, addr annotation.Address) error 
 
 // routePrefixes are the CIDRs the node routes through ovn0, in the
 // families its join address has: every Subnet's (both of a dual-stack
-// one) but the join subnet's, which are on-link, and the service CIDR,
+// one) but the join subnet's, which are on-link, and the service CIDRs,
 // whose load balancers the join switch applies to the node's traffic.
-func routePrefixes(subnets *ovnetv1.SubnetList, join annotation.Address, service netip.Prefix) []netip.Prefix {
+func routePrefixes(subnets *ovnetv1.SubnetList, join annotation.Address, services []netip.Prefix) []netip.Prefix {
 	joined := map[bool]netip.Prefix{} // the join prefix by "is IPv4"
 	for _, fam := range join.Families() {
 		joined[fam.Prefix.Addr().Is4()] = fam.Prefix.Masked()
@@ -87,8 +87,10 @@ func routePrefixes(subnets *ovnetv1.SubnetList, join annotation.Address, service
 		return ok && p.Masked() != j
 	}
 	var out []netip.Prefix
-	if service.IsValid() && routed(service) {
-		out = append(out, service.Masked())
+	for _, service := range services {
+		if service.IsValid() && routed(service) {
+			out = append(out, service.Masked())
+		}
 	}
 	for _, s := range subnets.Items {
 		for _, cidr := range annotation.SplitList(s.Spec.CIDR) {

@@ -29,18 +29,25 @@ func TestSubnetPrefixes(t *testing.T) {
 	tests := []struct {
 		name    string
 		join    *annotation.Address
-		service netip.Prefix
+		service []netip.Prefix
 		want    []netip.Prefix
 	}{
-		{"dual-stack join: both families", &dualJoin, netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"),
+		{"dual-stack join: both families", &dualJoin, nil, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"),
 			netip.MustParsePrefix("10.66.0.0/24"), netip.MustParsePrefix("fd00::/64"), netip.MustParsePrefix("10.67.0.0/24"),
 			netip.MustParsePrefix("fd00:67::/120")}},
-		{"no service CIDR", nil, netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"),
+		{"dual-stack join and service CIDRs: both", &dualJoin, []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("fd00:96::/112")},
+			[]netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("fd00:96::/112"), netip.MustParsePrefix("10.16.0.0/16"),
+				netip.MustParsePrefix("10.66.0.0/24"), netip.MustParsePrefix("fd00::/64"), netip.MustParsePrefix("10.67.0.0/24"),
+				netip.MustParsePrefix("fd00:67::/120")}},
+		{"no service CIDR", nil, nil, []netip.Prefix{netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"),
 			netip.MustParsePrefix("10.67.0.0/24")}},
-		{"service CIDR", nil, netip.MustParsePrefix("10.96.0.1/12"), []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"),
+		{"service CIDR", nil, []netip.Prefix{netip.MustParsePrefix("10.96.0.1/12")}, []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"),
 			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"), netip.MustParsePrefix("10.67.0.0/24")}},
-		{"service CIDR of the other family", nil, netip.MustParsePrefix("fd00:96::/112"), []netip.Prefix{
+		{"service CIDR of the other family", nil, []netip.Prefix{netip.MustParsePrefix("fd00:96::/112")}, []netip.Prefix{
 			netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"), netip.MustParsePrefix("10.67.0.0/24")}},
+		{"dual-stack service CIDRs: the join family's", nil, []netip.Prefix{netip.MustParsePrefix("fd00:96::/112"), netip.MustParsePrefix("10.96.0.0/12")},
+			[]netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("10.16.0.0/16"), netip.MustParsePrefix("10.66.0.0/24"),
+				netip.MustParsePrefix("10.67.0.0/24")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
