@@ -177,10 +177,16 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		// Nothing reads managedFields; dropping them shrinks every cached pod
 		// and every deep copy made of it.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields(),
+			NewInformer: newInformer,
 			// Only the gateway heartbeats, not every kubelet's node Lease.
 			ByObject: map[client.Object]cache.ByObject{&coordinationv1.Lease{}: {
 				Namespaces: map[string]cache.Config{opts.Network.GatewayLeaseNamespace: {}}}}},
 		HealthProbeBindAddress: opts.ProbeAddr,
+		// Runnables (the bootstrap, the monitors) get a context of this, not
+		// of Run's: without the logger in it their lines would go to the
+		// process-wide default, which a controller run in a test's process
+		// does not set.
+		BaseContext: func() context.Context { return log.IntoContext(context.Background(), opts.Logger) },
 		// Name validation guards against two controllers of one name in a
 		// process; tests run a controller again in the same process after
 		// stopping the first.

@@ -94,8 +94,13 @@ func (r *Rebuilder) check(ctx context.Context, logger logr.Logger) error {
 	if st, err := r.Network.NB.CachedState(router); err != nil || r.intact(st) {
 		return err
 	}
-	if !r.Network.NB.Connected() {
-		return nil // the cache is the last connection's; the reconnect refills it
+	if r.Network.northbound.down.Load() {
+		// NorthboundMonitor's last echo found no connection: the cache is
+		// the last connection's, and the reconnect refills it. Asking the
+		// monitor rather than echoing here keeps one verdict on the
+		// connection; should it be a second stale, the server read below
+		// waits for the reconnect (at most a transaction's timeout).
+		return nil
 	}
 	st, err := r.Network.NB.ServerState(ctx, router)
 	if err != nil || r.intact(st) {
