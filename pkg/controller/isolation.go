@@ -50,7 +50,7 @@ func (r *IsolationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.Namespace{}, builder.WithPredicates(namespacePolicyChanges)).
 		WatchesRawSource(r.Network.resyncs.source(resyncIsolation)).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(toNamespace)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.namespaceWithPolicies), builder.WithPredicates(podPolicyChanges)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.namespaceWithPolicies), builder.WithPredicates(podPolicyChanges, podsAfterFirstList)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
 		Named("isolation").
 		Complete(r)

@@ -61,7 +61,7 @@ func (r *NetworkPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&networkingv1.NetworkPolicy{}).
 		WatchesRawSource(r.Network.resyncs.source(resyncNetworkPolicy)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfPod), builder.WithPredicates(podPolicyChanges)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfPod), builder.WithPredicates(podPolicyChanges, podsAfterFirstList)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace),
 			builder.WithPredicates(namespacePolicyChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).

@@ -32,7 +32,7 @@ type PeerSetReconciler struct {
 // change while some set selects namespaces by label.
 func (r *PeerSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges)).
+		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges, podsAfterFirstList)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.podsOfNamespace),
 			builder.WithPredicates(namespaceLabelChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
