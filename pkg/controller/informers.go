@@ -3,16 +3,26 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 )
 
 // apiServerRetry is how often an informer's list or watch is retried
@@ -71,4 +81,46 @@ func unreachable(err error) bool {
 	var netErr net.Error
 	return utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
 		(errors.As(err, &netErr) && netErr.Timeout()) || apierrors.IsServiceUnavailable(err)
+}
+
+// earlyCache is the manager's cache, started by Run before the manager,
+// while the NB snapshot loads, rather than by the manager once NB is
+// connected; the manager's own Start of it then only waits.
+type earlyCache struct {
+	cache.Cache
+}
+
+// new is the manager's NewCache: the cache the manager would make.
+func (c *earlyCache) new(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
+	inner, err := cache.New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.Cache = inner
+	return c, nil
+}
+
+// start has the informers of every kind the reconcilers watch made and
+// started; those of kinds read only now and then start when first read.
+func (c *earlyCache) start(ctx context.Context) error {
+	watched := []client.Object{&corev1.Pod{}, &corev1.Namespace{}, &corev1.Node{}, &corev1.Service{},
+		&discoveryv1.EndpointSlice{}, &networkingv1.NetworkPolicy{}, &ovnetv1.Subnet{}, &coordinationv1.Lease{}}
+	for _, obj := range watched {
+		if _, err := c.Cache.GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+			return fmt.Errorf("informer of %T: %w", obj, err)
+		}
+	}
+	go func() {
+		if err := c.Cache.Start(ctx); err != nil {
+			log.FromContext(ctx).Error(err, "cache stopped")
+		}
+	}()
+	return nil
+}
+
+// Start is the manager's: the informers already run until Run's context
+// ends; the manager waits for them to sync as for any cache.
+func (c *earlyCache) Start(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
