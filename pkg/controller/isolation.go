@@ -74,6 +74,9 @@ func (r *IsolationReconciler) namespaceWithPolicies(ctx context.Context, obj cli
 
 // Reconcile converges one namespace's deny groups.
 func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.Network.waitReady(ctx); err != nil { // as the policies'
+		return ctrl.Result{}, err
+	}
 	namespace := req.Name
 	owner := ovn.Owner{Kind: ovn.KindNamespace, Name: namespace}
 	view := policyView{client: r.Client}

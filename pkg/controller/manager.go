@@ -110,11 +110,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := early.start(ctx); err != nil {
 		return err
 	}
+	start := time.Now()
 	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: opts.NorthboundEndpoints, TLS: nbTLS,
 		Registerer: opts.Registerer, Logger: opts.Logger.WithName("nbdb")})
 	if err != nil {
 		return err
 	}
+	opts.Logger.Info("northbound snapshot loaded", "took", time.Since(start).Round(time.Millisecond).String())
 	defer nb.Close()
 	network := NewNetwork(opts.Network, nb)
 	if err := wire(mgr, network, opts.Registerer); err != nil {

@@ -211,9 +211,10 @@ func BenchmarkControllerRestart(b *testing.B) {
 	b.ResetTimer()
 	stopProfiles := startProfiles(b, fmt.Sprintf("restart-N%d", pods))
 	start := time.Now()
-	harness.StartController(b, cl.api, cl.nb, benchNetwork())
+	restarted := harness.StartController(b, cl.api, cl.nb, benchNetwork())
 	ready := time.Since(start)
 	stopProfiles()
+	b.Logf("restarted controller: %s; bootstrap: %s", restarted.LogLine("northbound snapshot loaded"), restarted.LogLine("ready"))
 	idle := waitIdle(b, before, allBefore, pods).Sub(start)
 	b.StopTimer()
 	time.Sleep(quietWindow) // an observation window, not synchronization
