@@ -5,7 +5,6 @@ package main
 
 import (
 	"flag"
-	"net/netip"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,7 +20,8 @@ func main() { os.Exit(run()) }
 func run() int {
 	configPath := flag.String("config", "/etc/ovnet/speaker.yaml", "speaker configuration: localAS and peers (see the README's BGP section)")
 	nodeName := flag.String("node-name", os.Getenv("NODE_NAME"), "Kubernetes node this speaker runs on (env NODE_NAME; default the host name)")
-	nodeIP := flag.String("node-ip", os.Getenv("NODE_IP"), "the node's IPv4 address, router ID and next hop of every route (env NODE_IP)")
+	nodeIP := flag.String("node-ip", os.Getenv("NODE_IP"), "the node's IPv4 address (router ID, next hop of IPv4 routes) and optionally, after a comma, its IPv6 address (next hop of IPv6 routes) (env NODE_IP)")
+	warnAfter := flag.Duration("session-warning-after", speaker.DefaultSessionWarningAfter, "how long a BGP session may stay down before a Warning Event on the node")
 	metricsAddr := flag.String("metrics-address", ":10667", "address of /metrics; 0 disables")
 	probeAddr := flag.String("health-probe-address", ":10668", "address of /healthz; 0 disables")
 	zapOpts := zap.Options{}
@@ -38,13 +38,17 @@ func run() int {
 		log.Error(err, "cannot start")
 		return 2
 	}
-	addr, err := netip.ParseAddr(*nodeIP)
+	hops, err := speaker.ParseNextHops(*nodeIP)
 	if err != nil {
-		log.Error(err, "cannot start: --node-ip (env NODE_IP) must be the node's IPv4 address", "value", *nodeIP)
+		log.Error(err, "cannot start: --node-ip (env NODE_IP) must be the node's IPv4 address, and optionally its IPv6 one")
 		return 2
 	}
-	opts := speaker.Options{Config: cfg, NodeName: *nodeName, NodeIP: addr, REST: ctrl.GetConfigOrDie(), Logger: log,
-		MetricsAddr: *metricsAddr, ProbeAddr: *probeAddr}
+	if *warnAfter <= 0 {
+		log.Error(nil, "cannot start: --session-warning-after must be positive", "value", *warnAfter)
+		return 2
+	}
+	opts := speaker.Options{Config: cfg, NodeName: *nodeName, NextHops: hops, SessionWarningAfter: *warnAfter,
+		REST: ctrl.GetConfigOrDie(), Logger: log, MetricsAddr: *metricsAddr, ProbeAddr: *probeAddr}
 	if err := speaker.Run(ctrl.SetupSignalHandler(), opts); err != nil {
 		log.Error(err, "speaker stopped")
 		return 1

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -37,11 +36,15 @@ type IsolationReconciler struct {
 	Network *Network
 	// Recorder emits Events on namespaces with a bad logging annotation.
 	Recorder events.EventRecorder
+	// Groups orders the writes to the deny groups with pods' changes.
+	Groups *portGroupLocks
 	// reported holds, per namespace, the annotation value last reported bad.
 	reported sync.Map
 }
 
-// SetupWithManager registers the reconciler.
+// SetupWithManager registers the reconciler: a namespace is reconciled
+// when it or one of its policies changes. A pod's change is the
+// PodPolicyReconciler's, which puts its port in the deny groups itself.
 func (r *IsolationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toNamespace := func(_ context.Context, obj client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetNamespace()}}}
@@ -50,26 +53,9 @@ func (r *IsolationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.Namespace{}, builder.WithPredicates(namespacePolicyChanges)).
 		WatchesRawSource(r.Network.resyncs.source(resyncIsolation)).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(toNamespace)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.namespaceWithPolicies), builder.WithPredicates(podPolicyChanges, podsAfterFirstList)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
 		Named("isolation").
 		Complete(r)
-}
-
-// namespaceWithPolicies maps a pod to its namespace when a policy there
-// selects it, so isolates it (called with the old pod and the new on an
-// update); other pods cost no reconcile.
-func (r *IsolationReconciler) namespaceWithPolicies(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list networkingv1.NetworkPolicyList
-	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), readOnly); err != nil {
-		return nil
-	}
-	for i := range list.Items {
-		if selectsPod(&list.Items[i], labels.Set(obj.GetLabels())) {
-			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetNamespace()}}}
-		}
-	}
-	return nil
 }
 
 // Reconcile converges one namespace's deny groups.
@@ -79,6 +65,7 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	namespace := req.Name
 	owner := ovn.Owner{Kind: ovn.KindNamespace, Name: namespace}
+	defer r.Groups.lock(namespace, fullReconcile)()
 	view := policyView{client: r.Client}
 	ns, err := view.namespace(ctx, namespace)
 	if err != nil {

@@ -237,6 +237,7 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	rec := mgr.GetEventRecorder("ovnet-controller")
 	subnets := NewSubnetReconciler(c, network, rec)
 	peers := newPeerSets(c, network.NB)
+	groups := newPortGroupLocks()
 	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets, PeerSets: peers}
 	pods := &PodReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets,
 		Metrics: NewMetrics(reg, network.IPAM, mgr.GetCache())}
@@ -246,9 +247,9 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 		pods.SetupWithManager,
 		(&NodeReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
 		(&ServiceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
-		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec, Sets: peers}).SetupWithManager,
-		(&PeerSetReconciler{Client: c, Sets: peers}).SetupWithManager,
-		(&IsolationReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
+		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec, Sets: peers, Groups: groups}).SetupWithManager,
+		(&PodPolicyReconciler{Client: c, Network: network, Sets: peers, Groups: groups}).SetupWithManager,
+		(&IsolationReconciler{Client: c, Network: network, Recorder: rec, Groups: groups}).SetupWithManager,
 	} {
 		if err := setup(mgr); err != nil {
 			return fmt.Errorf("set up reconciler: %w", err)

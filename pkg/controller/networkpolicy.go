@@ -49,14 +49,17 @@ type NetworkPolicyReconciler struct {
 	Sets *peerSets
 	// Recorder emits Events on policies with unsupported content.
 	Recorder events.EventRecorder
+	// Groups orders the writes to its port group with pods' changes.
+	Groups *portGroupLocks
 	// reported holds, per policy, the problems last reported, so an
 	// unchanged policy is not reported again on every pod change.
 	reported sync.Map
 }
 
 // SetupWithManager registers the reconciler: a policy is reconciled when
-// it changes, when a pod it selects (or whose named port it resolves)
-// changes, and when its namespace's logging changes.
+// it changes, when a pod whose named port it resolves changes, and when
+// its namespace's logging changes. A pod it merely selects is the
+// PodPolicyReconciler's, which puts the pod's port in its port group.
 func (r *NetworkPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&networkingv1.NetworkPolicy{}).
@@ -81,6 +84,7 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	owner := ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: req.Namespace, Name: req.Name}
+	defer r.Groups.lock(req.Namespace, fullReconcile)()
 	p := &networkingv1.NetworkPolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -176,12 +180,13 @@ func (r *NetworkPolicyReconciler) report(p *networkingv1.NetworkPolicy, problems
 		"left out, the rest of the policy is enforced: %s", text)
 }
 
-// policiesOfPod maps a pod to the policies whose rows it can change: those
-// of its namespace that select it (their port group) or resolve a named
-// port on it (a named-port set), and the cross-namespace ones resolving a
-// named port on pods of its namespace. Its place in shared peer sets is
-// the PeerSetReconciler's. For an update, it is called with the old pod
-// and the new, so a selector the pod left is reached too.
+// policiesOfPod maps a pod to the policies whose rows other than their
+// port group's members it can change: those of its namespace resolving a
+// named port on it (an egress named-port set, or an ingress one when they
+// select it), and the cross-namespace ones resolving a named port on pods
+// of its namespace. Its place in port groups and shared peer sets is the
+// PodPolicyReconciler's. For an update, it is called with the old pod and
+// the new, so a selector the pod left is reached too.
 func (r *NetworkPolicyReconciler) policiesOfPod(ctx context.Context, obj client.Object) []reconcile.Request {
 	var list networkingv1.NetworkPolicyList
 	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), readOnly); err != nil {
@@ -190,7 +195,7 @@ func (r *NetworkPolicyReconciler) policiesOfPod(ctx context.Context, obj client.
 	}
 	podLabels := labels.Set(obj.GetLabels())
 	reqs := requestsOf(list.Items, func(p *networkingv1.NetworkPolicy) bool {
-		return selectsPod(p, podLabels) || resolvesOnPodOfOwnNamespace(p, podLabels)
+		return resolvesOnSelectedPod(p, podLabels) || resolvesOnPodOfOwnNamespace(p, podLabels)
 	})
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {

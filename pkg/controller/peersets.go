@@ -294,9 +294,15 @@ type setChange struct {
 	isMember    bool
 }
 
+// podOps are more ops of a pod's change, written in the same transaction
+// as its sets' (its port groups'): given the pod as the sets see it and
+// whether it has an address of ovnet's.
+type podOps func(pod netpol.Pod, addressed bool) ([]ovnOp, error)
+
 // updatePod puts a pod's address in exactly the sets that select it, in
-// one transaction touching only those sets' changed addresses.
-func (p *peerSets) updatePod(ctx context.Context, key types.NamespacedName) error {
+// one transaction touching only those sets' changed addresses, together
+// with the ops of more.
+func (p *peerSets) updatePod(ctx context.Context, key types.NamespacedName, more podOps) error {
 	pod, nsLabels, addressed, err := p.podOf(ctx, key)
 	if err != nil {
 		return err
@@ -316,15 +322,19 @@ func (p *peerSets) updatePod(ctx context.Context, key types.NamespacedName) erro
 		if !ok {
 			continue
 		}
-		more, err := p.nb.AddressSetEditOps(s.sel.Name, nonEmpty(ch.add), nonEmpty(ch.remove))
+		edit, err := p.nb.AddressSetEditOps(s.sel.Name, nonEmpty(ch.add), nonEmpty(ch.remove))
 		if err != nil {
 			return err
 		}
-		ops = append(ops, more...)
+		ops = append(ops, edit...)
 		changes = append(changes, ch)
 	}
-	if err := p.nb.Transact(ctx, ops); err != nil {
-		return fmt.Errorf("update peer address sets of pod %s: %w", key, err)
+	groups, err := more(pod, addressed)
+	if err != nil {
+		return err
+	}
+	if err := p.nb.Transact(ctx, append(ops, groups...)); err != nil {
+		return fmt.Errorf("update policy memberships of pod %s: %w", key, err)
 	}
 	for _, ch := range changes {
 		ch.apply(key)

@@ -79,6 +79,17 @@ func selectsPod(p *networkingv1.NetworkPolicy, podLabels labels.Set) bool {
 	return err == nil && sel.Matches(podLabels)
 }
 
+// resolvesOnSelectedPod reports whether an ingress named port of the
+// policy resolves on a pod with podLabels: the pods it selects.
+func resolvesOnSelectedPod(p *networkingv1.NetworkPolicy, podLabels labels.Set) bool {
+	for _, r := range p.Spec.Ingress {
+		if namesPort(r.Ports) {
+			return selectsPod(p, podLabels)
+		}
+	}
+	return false
+}
+
 // resolvesOnPodOfOwnNamespace reports whether an egress named port of the
 // policy may resolve on a pod of its own namespace with podLabels.
 func resolvesOnPodOfOwnNamespace(p *networkingv1.NetworkPolicy, podLabels labels.Set) bool {

@@ -2,6 +2,7 @@ package ovn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
 
@@ -100,4 +101,40 @@ func (c *Client) PortGroupOps(want PortGroup) ([]ovsdb.Operation, error) {
 // else, go with it. None when it is already gone.
 func (c *Client) DeletePortGroupOps(name string) ([]ovsdb.Operation, error) {
 	return deleteOps(c, "port group "+name, &nbdb.PortGroup{Name: name})
+}
+
+// PortMembershipOps returns the ops that put one switch port in the port
+// groups of want whose value is true and take it out of the others, by
+// mutating each group's ports alone: the cost of one pod's change,
+// whatever the groups' sizes. Groups not in the database are left to
+// whoever creates them, and a port not in the database is in no group
+// (its references went with it); none when every group is already right.
+func (c *Client) PortMembershipOps(port string, want map[string]bool) ([]ovsdb.Operation, error) {
+	uuids, err := c.portUUIDs([]string{port})
+	if err != nil || len(uuids) == 0 {
+		return nil, err
+	}
+	var ops []ovsdb.Operation
+	for name, member := range want {
+		have, err := c.portGroupByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("port group %s: %w", name, err)
+		}
+		if have == nil || slices.Contains(have.Ports, uuids[0]) == member {
+			continue
+		}
+		var add, remove []string
+		if member {
+			add = uuids
+		} else {
+			remove = uuids
+		}
+		pg := &nbdb.PortGroup{Name: name}
+		more, err := c.db.DB().Where(pg).Mutate(pg, ovsdbtxn.EditSet(&pg.Ports, add, remove)...)
+		if err != nil {
+			return nil, fmt.Errorf("edit ports of port group %s: %w", name, err)
+		}
+		ops = append(ops, more...)
+	}
+	return ops, nil
 }

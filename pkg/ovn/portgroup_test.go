@@ -1,7 +1,10 @@
 package ovn_test
 
 import (
+	"slices"
 	"testing"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
@@ -10,14 +13,22 @@ import (
 
 var policyOwner = ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: "ns", Name: "p"}
 
-func TestPortGroupConverges(t *testing.T) {
-	c, view := connect(t)
+// podPorts makes switch s1 with pod ports of the names given.
+func podPorts(t *testing.T, c *ovn.Client, names ...string) {
+	t.Helper()
 	ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner})
 	commit(t, c, ops, err)
-	for _, name := range []string{"a.ns", "b.ns"} {
+	for _, name := range names {
 		ops, err = c.SwitchPortOps(ovn.SwitchPort{Switch: "s1", Name: name, Owner: ovn.Owner{Kind: ovn.KindPod, Namespace: "ns", Name: name}})
 		commit(t, c, ops, err)
 	}
+}
+
+func TestPortGroupConverges(t *testing.T) {
+	c, view := connect(t)
+	podPorts(t, c, "a.ns", "b.ns")
+	var ops []ovsdb.Operation
+	var err error
 	allow := ovn.ACL{Name: "ns/p", Direction: nbdb.ACLDirectionToLport, Priority: 1001, Match: "outport == @pg_x && tcp.dst == 80",
 		Action: nbdb.ACLActionAllowRelated}
 	logged := ovn.ACL{Name: "ns/p", Direction: nbdb.ACLDirectionFromLport, Priority: 1001, Match: "inport == @pg_x",
@@ -155,5 +166,56 @@ func TestPortGroupFollowsRecreatedPort(t *testing.T) {
 		} else if portUUID() == first {
 			t.Fatalf("the port made again kept its UUID %s: the test shows nothing", first)
 		}
+	}
+}
+
+// One port's membership is edited group by group, the other members
+// untouched; a group or port not in NB takes no op, and a group already
+// right takes none either.
+func TestPortMembership(t *testing.T) {
+	c, view := connect(t)
+	podPorts(t, c, "a.ns", "b.ns")
+	var ops []ovsdb.Operation
+	var err error
+	for _, g := range []string{"pg_in", "pg_out"} {
+		ops, err = c.PortGroupOps(ovn.PortGroup{Name: g, Owner: policyOwner, Ports: []string{"a.ns"}})
+		commit(t, c, ops, err)
+	}
+	members := func(group string) []string {
+		pgs := harness.List(t, view, func(pg *nbdb.PortGroup) bool { return pg.Name == group })
+		if len(pgs) != 1 {
+			return nil
+		}
+		var names []string
+		for _, p := range harness.List(t, view, func(p *nbdb.LogicalSwitchPort) bool { return slices.Contains(pgs[0].Ports, p.UUID) }) {
+			names = append(names, p.Name)
+		}
+		slices.Sort(names)
+		return names
+	}
+	steps := []struct {
+		name    string
+		port    string
+		want    map[string]bool
+		wantOps int
+		in, out []string
+	}{
+		{"b joins one group, leaves one it is not in, a group not in NB ignored", "b.ns",
+			map[string]bool{"pg_in": true, "pg_out": false, "pg_none": true}, 1, []string{"a.ns", "b.ns"}, []string{"a.ns"}},
+		{"a leaves one group", "a.ns", map[string]bool{"pg_in": true, "pg_out": false}, 1, []string{"a.ns", "b.ns"}, nil},
+		{"nothing to change", "a.ns", map[string]bool{"pg_in": true, "pg_out": false}, 0, []string{"a.ns", "b.ns"}, nil},
+		{"a port not in NB", "c.ns", map[string]bool{"pg_in": true, "pg_out": true}, 0, []string{"a.ns", "b.ns"}, nil},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			ops, err := c.PortMembershipOps(st.port, st.want)
+			if err != nil || len(ops) != st.wantOps {
+				t.Fatalf("%d ops, %v; want %d", len(ops), err, st.wantOps)
+			}
+			commit(t, c, ops, err)
+			waitFor(t, "members", func() bool {
+				return slices.Equal(members("pg_in"), st.in) && slices.Equal(members("pg_out"), st.out)
+			})
+		})
 	}
 }

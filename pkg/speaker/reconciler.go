@@ -26,11 +26,13 @@ var everything = reconcile.Request{NamespacedName: types.NamespacedName{Name: "a
 type Reconciler struct {
 	// Node is the node the speaker runs on.
 	Node string
+	// IPv6 says whether the node announces IPv6 prefixes (State.IPv6).
+	IPv6 bool
 	// Cache holds every Subnet and Service and the pods of Node.
 	Cache client.Reader
 	// Announcer holds the BGP sessions.
 	Announcer interface {
-		Sync(context.Context, map[netip.Prefix]string) error
+		Sync(context.Context, map[netip.Prefix]Source) error
 	}
 	// Recorder records the refusals as Warning Events.
 	Recorder events.EventRecorder
@@ -47,7 +49,7 @@ type Reconciler struct {
 
 // Reconcile announces what the objects ask for and withdraws the rest.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-	state := State{Node: r.Node}
+	state := State{Node: r.Node, IPv6: r.IPv6}
 	var subnets ovnetv1.SubnetList
 	if err := r.Cache.List(ctx, &subnets); err != nil {
 		return reconcile.Result{}, fmt.Errorf("listing subnets: %w", err)

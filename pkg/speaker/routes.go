@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,11 +22,34 @@ const (
 	ReasonBGPNotAnnounced = "BGPNotAnnounced"
 )
 
+// Kind is what an announced prefix stands for.
+type Kind string
+
+// The kinds of announced prefixes, also the values of the metric label
+// kind.
+const (
+	KindSubnet  Kind = "subnet"
+	KindPod     Kind = "pod"
+	KindService Kind = "service"
+)
+
+// Source is the object a prefix is announced for.
+type Source struct {
+	Kind Kind
+	// Name is the object's name, namespace/name for pods and Services.
+	Name string
+}
+
+func (s Source) String() string { return string(s.Kind) + " " + s.Name }
+
 // State is what the speaker reads from the API server: the Subnets and
 // Services of the cluster, the pods of its node.
 type State struct {
 	// Node is the node the speaker runs on.
-	Node     string
+	Node string
+	// IPv6 says whether the node has an IPv6 address to be the next hop
+	// of IPv6 prefixes; without one they are refused.
+	IPv6     bool
 	Subnets  []ovnetv1.Subnet
 	Pods     []corev1.Pod
 	Services []corev1.Service
@@ -41,7 +65,7 @@ type Refusal struct {
 // Desired is what this node announces: each prefix with the object it
 // comes from (for logs), and the refusals.
 type Desired struct {
-	Prefixes map[netip.Prefix]string
+	Prefixes map[netip.Prefix]Source
 	Refusals []Refusal
 }
 
@@ -55,9 +79,11 @@ type Desired struct {
 // routes the service CIDR into OVN's load balancers through ovn0. Only
 // subnets without NAT are announced: with NAT on, the node's inbound guard
 // drops new connections from outside, and the pods' own traffic leaves
-// with the node's address, so the route would be a lie.
+// with the node's address, so the route would be a lie. IPv6 prefixes are
+// announced, in their own address family, only by a node with an IPv6
+// address.
 func Compute(s State) Desired {
-	d := Desired{Prefixes: map[netip.Prefix]string{}}
+	d := Desired{Prefixes: map[netip.Prefix]Source{}}
 	subnets := map[string]*ovnetv1.Subnet{}
 	for i := range s.Subnets {
 		subnets[s.Subnets[i].Name] = &s.Subnets[i]
@@ -67,9 +93,9 @@ func Compute(s State) Desired {
 		if !d.wanted(sub) || sub.DeletionTimestamp != nil {
 			continue
 		}
-		cidr, err := netip.ParsePrefix(sub.Spec.CIDR)
-		if err != nil || !cidr.Addr().Is4() {
-			d.refuse(sub, ReasonBGPNotAnnounced, fmt.Sprintf("CIDR %q is not an IPv4 prefix; the speaker announces IPv4 only", sub.Spec.CIDR))
+		cidrs, err := parseCIDRs(sub.Spec.CIDR)
+		if err != nil {
+			d.refuse(sub, ReasonBGPNotAnnounced, err.Error())
 			continue
 		}
 		if msg := natRefusal(sub); msg != "" {
@@ -79,7 +105,7 @@ func Compute(s State) Desired {
 		if sub.Spec.GatewayType == ovnetv1.GatewayCentralized && sub.Status.ActiveGateway != s.Node {
 			continue
 		}
-		d.Prefixes[cidr.Masked()] = "subnet " + sub.Name
+		d.announce(s, sub, Source{KindSubnet, sub.Name}, cidrs...)
 	}
 	for i := range s.Pods {
 		pod := &s.Pods[i]
@@ -104,23 +130,19 @@ func Compute(s State) Desired {
 			d.refuse(pod, ReasonBGPNotAnnounced, msg)
 			continue
 		}
-		if holding.IP.Is4() {
-			d.Prefixes[netip.PrefixFrom(holding.IP, 32)] = "pod " + pod.Namespace + "/" + pod.Name
-		}
+		d.announce(s, pod, Source{KindPod, pod.Namespace + "/" + pod.Name}, netip.PrefixFrom(holding.IP, holding.IP.BitLen()))
 	}
 	for i := range s.Services {
 		svc := &s.Services[i]
 		if !d.wanted(svc) || svc.DeletionTimestamp != nil {
 			continue
 		}
-		ips := clusterIPv4s(svc)
+		ips := clusterIPs(svc)
 		if len(ips) == 0 {
-			d.refuse(svc, ReasonBGPNotAnnounced, "the Service has no IPv4 ClusterIP (headless, ExternalName or IPv6 only)")
+			d.refuse(svc, ReasonBGPNotAnnounced, "the Service has no ClusterIP (headless or ExternalName)")
 			continue
 		}
-		for _, ip := range ips {
-			d.Prefixes[netip.PrefixFrom(ip, 32)] = "service " + svc.Namespace + "/" + svc.Name
-		}
+		d.announce(s, svc, Source{KindService, svc.Namespace + "/" + svc.Name}, ips...)
 	}
 	return d
 }
@@ -136,6 +158,23 @@ func (d *Desired) wanted(obj client.Object) bool {
 	default:
 		d.refuse(obj, ReasonInvalidBGP, fmt.Sprintf("%s=%q: want \"true\" or \"false\"", annotation.BGP, v))
 		return false
+	}
+}
+
+// announce adds obj's prefixes, and refuses its IPv6 ones on a node
+// without an IPv6 next hop (the IPv4 ones are still announced).
+func (d *Desired) announce(s State, obj client.Object, src Source, prefixes ...netip.Prefix) {
+	var left []string
+	for _, p := range prefixes {
+		if p.Addr().Is6() && !s.IPv6 {
+			left = append(left, p.String())
+			continue
+		}
+		d.Prefixes[p.Masked()] = src
+	}
+	if len(left) > 0 {
+		d.refuse(obj, ReasonBGPNotAnnounced, fmt.Sprintf("%s not announced: node %s has no IPv6 address for a next hop (the speaker's --node-ip)",
+			strings.Join(left, ", "), s.Node))
 	}
 }
 
@@ -159,23 +198,38 @@ func running(pod *corev1.Pod) bool {
 	return pod.DeletionTimestamp == nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
 }
 
-// clusterIPv4s are the Service's IPv4 ClusterIPs, none for a headless one.
-func clusterIPv4s(svc *corev1.Service) []netip.Addr {
+// clusterIPs are the host prefixes of the Service's ClusterIPs, of both
+// families, none for a headless one.
+func clusterIPs(svc *corev1.Service) []netip.Prefix {
 	ips := svc.Spec.ClusterIPs
 	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
 		ips = []string{svc.Spec.ClusterIP}
 	}
-	var out []netip.Addr
+	var out []netip.Prefix
 	for _, s := range ips {
-		if ip, err := netip.ParseAddr(s); err == nil && ip.Is4() {
-			out = append(out, ip)
+		if ip, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 		}
 	}
 	return out
 }
 
+// parseCIDRs reads a Subnet's CIDR: one prefix, or one per family
+// separated by a comma as Kube-OVN writes a dual-stack subnet.
+func parseCIDRs(field string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(field, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("CIDR %q is not a prefix or a comma-separated pair of prefixes", field)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // Sorted lists prefixes in a stable order, for logs and tests.
-func Sorted(prefixes map[netip.Prefix]string) []netip.Prefix {
+func Sorted[V any](prefixes map[netip.Prefix]V) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(prefixes))
 	for p := range prefixes {
 		out = append(out, p)

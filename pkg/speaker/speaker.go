@@ -3,7 +3,8 @@ package speaker
 import (
 	"context"
 	"fmt"
-	"net/netip"
+	"net/http"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -12,7 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ovnet/ovnet/pkg/controller"
@@ -24,13 +25,21 @@ type Options struct {
 	Config *Config
 	// NodeName is the node the speaker runs on.
 	NodeName string
-	// NodeIP is the node's address: router ID and next hop.
-	NodeIP netip.Addr
-	REST   *rest.Config
-	Logger logr.Logger
+	// NextHops are the node's addresses: its IPv4 one is also the router
+	// ID.
+	NextHops NextHops
+	// SessionWarningAfter is how long a session may stay down before a
+	// Warning Event on the node (DefaultSessionWarningAfter when zero).
+	SessionWarningAfter time.Duration
+	REST                *rest.Config
+	Logger              logr.Logger
 	// MetricsAddr and ProbeAddr are the HTTP endpoints ("0" disables).
 	MetricsAddr, ProbeAddr string
 }
+
+// healthTimeout bounds /healthz's question to GoBGP, which answers from
+// memory at once unless its server is stuck.
+const healthTimeout = 5 * time.Second
 
 // Run announces until ctx ends, then leaves the sessions (see
 // Announcer.Stop).
@@ -54,20 +63,41 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("speaker manager: %w", err)
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return fmt.Errorf("speaker health check: %w", err)
-	}
-	announcer, err := StartAnnouncer(ctx, opts.Config, opts.NodeIP, opts.Logger.WithName("bgp"))
+	announcer, err := StartAnnouncer(ctx, opts.Config, opts.NextHops, opts.Logger.WithName("bgp"))
 	if err != nil {
 		return err
 	}
 	// A fresh context: the one given has ended by the time Stop runs.
 	defer announcer.Stop(context.Background())
-	r := &Reconciler{Node: opts.NodeName, Cache: mgr.GetCache(), Announcer: announcer,
-		Recorder: mgr.GetEventRecorder("ovnet-speaker")}
+	// Alive while GoBGP's server answers; a session down is not a reason
+	// to restart the speaker.
+	if err := mgr.AddHealthzCheck("bgp", func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), healthTimeout)
+		defer cancel()
+		_, err := announcer.Peers(ctx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("speaker health check: %w", err)
+	}
+	recorder := mgr.GetEventRecorder("ovnet-speaker")
+	warnAfter := opts.SessionWarningAfter
+	if warnAfter == 0 {
+		warnAfter = DefaultSessionWarningAfter
+	}
+	hint := func(p Peer) string { return diagnose(opts.Config, p, opts.NextHops.IPv4, routeGateway(p.Address)) }
+	monitor := newSessionMonitor(opts.Config.Peers, announcer.Peers, hint, warnAfter, recorder, opts.NodeName,
+		opts.Logger.WithName("sessions"))
+	if err := mgr.Add(monitor); err != nil {
+		return fmt.Errorf("speaker session monitor: %w", err)
+	}
+	if err := ctrlmetrics.Registry.Register(&collector{sessions: monitor, announcer: announcer}); err != nil {
+		return fmt.Errorf("speaker metrics: %w", err)
+	}
+	r := &Reconciler{Node: opts.NodeName, IPv6: opts.NextHops.IPv6.IsValid(), Cache: mgr.GetCache(), Announcer: announcer,
+		Recorder: recorder}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("speaker reconciler: %w", err)
 	}
-	opts.Logger.Info("speaker", "node", opts.NodeName, "address", opts.NodeIP, "peers", len(opts.Config.Peers))
+	opts.Logger.Info("speaker", "node", opts.NodeName, "nextHops", opts.NextHops, "peers", len(opts.Config.Peers))
 	return mgr.Start(ctx)
 }

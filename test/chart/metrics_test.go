@@ -83,20 +83,35 @@ func TestMetricsOffByDefault(t *testing.T) {
 	}
 }
 
+// TestSpeakerMonitorOnlyWithSpeaker: no scrape target for a speaker that
+// is not installed.
+func TestSpeakerMonitorOnlyWithSpeaker(t *testing.T) {
+	objs := renderMetrics(t, "metrics.serviceMonitor.enabled=true")
+	if _, ok := objs["ServiceMonitor/ovnet-controller-metrics"]; !ok {
+		t.Fatal("no ServiceMonitor for the controller: the render is not the one meant")
+	}
+	for _, key := range []string{"Service/ovnet-speaker-metrics", "ServiceMonitor/ovnet-speaker-metrics"} {
+		if _, ok := objs[key]; ok {
+			t.Errorf("speaker off, yet %s rendered", key)
+		}
+	}
+}
+
 // TestServiceMonitors follows what Prometheus would: each ServiceMonitor
 // selects its Service, in the release namespace, on the port named
 // metrics; the Service selects the pods of its component, whose container
 // serves that port number.
 func TestServiceMonitors(t *testing.T) {
-	objs := renderMetrics(t, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.interval=15s",
+	objs := renderMetrics(t, append([]string{"metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.interval=15s",
 		"metrics.serviceMonitor.namespace=monitoring", "metrics.serviceMonitor.labels.release=kps",
-		"controller.metricsPort=20660", "node.metricsPort=20665")
+		"controller.metricsPort=20660", "node.metricsPort=20665", "speaker.metricsPort=20667"}, speakerOn...)...)
 	tests := []struct {
 		service, workload string
 		port              int
 	}{
 		{"ovnet-controller-metrics", "Deployment/ovnet-controller", 20660},
 		{"ovnet-node-metrics", "DaemonSet/ovnet-node", 20665},
+		{"ovnet-speaker-metrics", "DaemonSet/ovnet-speaker", 20667},
 	}
 	for _, tt := range tests {
 		t.Run(tt.service, func(t *testing.T) {

@@ -21,21 +21,38 @@ type BIRDNeighbor struct {
 	Name    string
 	Address netip.Addr
 	AS      uint32
+	// Local is BIRD's address of the session; RouterID when unset.
+	Local netip.Addr
 	// Password is the TCP MD5 password, if any.
 	Password string
 	// RouteReflectorClient makes BIRD reflect the neighbour's routes to
 	// its other iBGP neighbours (and theirs to it).
 	RouteReflectorClient bool
+	// Export sends the neighbour the routes BIRD learned from the others
+	// (a route server's part; a reflector client gets them anyway).
+	Export bool
+	// Multihop, when set, allows the neighbour this many hops away (BIRD's
+	// multihop); zero means on a link BIRD shares (direct).
+	Multihop uint8
+}
+
+// BIRDStatic is a static route of BIRD's own table: the route a multihop
+// session's next hops resolve through, where no IGP runs.
+type BIRDStatic struct {
+	Prefix netip.Prefix
+	Via    netip.Addr
 }
 
 // BIRDOptions says how to run BIRD.
 type BIRDOptions struct {
 	// NetNS is the namespace BIRD runs in.
 	NetNS string
-	// RouterID is also the local address of every session.
+	// RouterID is also the local address of every session that names
+	// none.
 	RouterID  netip.Addr
 	AS        uint32
 	Neighbors []BIRDNeighbor
+	Static    []BIRDStatic
 }
 
 // BIRD is the BIRD routing daemon (Debian's bird2), a BGP peer ovnet did
@@ -55,9 +72,17 @@ protocol kernel {
 	ipv4 { import none; export all; };
 	merge paths on;
 }
+{{- if .Static}}
+protocol static {
+	ipv4;
+	{{- range .Static}}
+	route {{.Prefix}} via {{.Via}};
+	{{- end}}
+}
+{{- end}}
 {{range .Neighbors}}
 protocol bgp {{.Name}} {
-	local {{$.RouterID}} as {{$.AS}};
+	local {{if .Local.IsValid}}{{.Local}}{{else}}{{$.RouterID}}{{end}} as {{$.AS}};
 	neighbor {{.Address}} as {{.AS}};
 	{{- if .Password}}
 	password "{{.Password}}";
@@ -65,17 +90,22 @@ protocol bgp {{.Name}} {
 	{{- if .RouteReflectorClient}}
 	rr client;
 	{{- end}}
+	{{- if .Multihop}}
+	# Next hops resolve through the static routes.
+	multihop {{.Multihop}};
+	{{- else}}
 	# The nodes share the external host's link: their addresses are next
 	# hops as they are, for iBGP too (no IGP to resolve them through).
 	direct;
+	{{- end}}
 	connect retry time 1;
 	error wait time 1, 2;
-	ipv4 { import all; export {{if .RouteReflectorClient}}all{{else}}none{{end}}; };
+	ipv4 { import all; export {{if or .RouteReflectorClient .Export}}where source = RTS_BGP{{else}}none{{end}}; };
 }
 {{end}}`))
 
 // StartBIRD writes BIRD's configuration into a temporary directory and
-// runs it in opts.NetNS until tb's cleanup.
+// runs it in opts.NetNS until Stop or tb's cleanup.
 func StartBIRD(tb T, opts BIRDOptions) *BIRD {
 	tb.Helper()
 	lookPath(tb, "birdc")
@@ -96,8 +126,9 @@ func StartBIRD(tb T, opts BIRDOptions) *BIRD {
 	if err != nil {
 		tb.Fatalf("bird: writing %s: %v", conf, err)
 	}
-	b.daemon = startDaemon(tb, daemonSpec{name: "bird in " + netnsLabel(opts.NetNS), logFile: b.LogFile,
+	b.daemon = spawn(tb, daemonSpec{name: "bird in " + netnsLabel(opts.NetNS), logFile: b.LogFile,
 		stderrFile: filepath.Join(dir, "bird.stderr"), argv: inNetNS(opts.NetNS, "bird", "-f", "-c", conf, "-s", b.Socket)})
+	tb.Cleanup(func() { b.Stop(tb) })
 	b.daemon.waitFor(tb, birdReadyTimeout, "bird answers on "+b.Socket, func() error {
 		_, err := b.Command("show", "status")
 		return err
@@ -110,10 +141,12 @@ func (b *BIRD) Command(args ...string) (string, error) {
 	return toolOutput(append([]string{"birdc", "-s", b.Socket}, args...)...)
 }
 
-// Routes reads BIRD's table: each prefix with the next hops of its routes
-// (every path, best or not; a stale one kept for a restarting peer too).
+// Routes reads the BGP routes of BIRD's table: each prefix with the next
+// hops of its routes (every path, best or not; a stale one kept for a
+// restarting peer too). A route learned over a multihop session shows
+// the router its next hop resolves through.
 func (b *BIRD) Routes() (map[netip.Prefix][]netip.Addr, error) {
-	out, err := b.Command("show", "route")
+	out, err := b.Command("show", "route", "where", "source", "=", "RTS_BGP")
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +179,17 @@ func parseBIRDRoutes(out string) (map[netip.Prefix][]netip.Addr, error) {
 		}
 	}
 	return routes, sc.Err()
+}
+
+// Stop stops BIRD (SIGTERM: it closes its sessions) and waits until it
+// exited. A second call does nothing.
+func (b *BIRD) Stop(tb T) {
+	tb.Helper()
+	if b.daemon == nil {
+		return
+	}
+	b.daemon.stop(tb)
+	b.daemon = nil
 }
 
 // Established says whether BIRD's session with the named neighbour is up.

@@ -32,6 +32,9 @@ var (
 	FarAltIP = netip.MustParseAddr("203.0.113.10")
 	// farGatewayIP is the external host's end of the far link.
 	farGatewayIP = netip.MustParseAddr("198.51.100.1")
+	// FarGatewayIP is farGatewayIP for tests: a router in the far network
+	// (BIRD) reaches the underlay through it.
+	FarGatewayIP = farGatewayIP
 )
 
 const (

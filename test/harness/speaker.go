@@ -19,7 +19,16 @@ type SpeakerOptions struct {
 	Address netip.Addr
 	// Config is written into a temporary file, as the chart's Secret.
 	Config speaker.Config
+	// Args are extra flags, after the harness's own.
+	Args []string
 }
+
+// The speaker's HTTP endpoints in its node's namespace, the chart's
+// default ports, each relayed to the test's loopback.
+const (
+	speakerMetricsAddr = "127.0.0.1:10667"
+	speakerHealthAddr  = "127.0.0.1:10668"
+)
 
 // Speaker is ovnet-speaker built from this repository, running as a
 // process in its node's network namespace as the chart's host-network
@@ -30,8 +39,11 @@ type Speaker struct {
 	LogFile string
 	// ConfigFile is the configuration it was started with.
 	ConfigFile string
-	argv       []string
-	daemon     *daemon
+	// MetricsAddr serves /metrics and HealthAddr /healthz, on the test's
+	// loopback, relayed into the node's namespace.
+	MetricsAddr, HealthAddr string
+	argv                    []string
+	daemon                  *daemon
 }
 
 // StartSpeaker writes the configuration and starts the speaker; tb.Cleanup
@@ -46,9 +58,12 @@ func StartSpeaker(tb T, opts SpeakerOptions) *Speaker {
 		tb.Fatalf("API server address %q: %v", opts.API.Config.Host, err)
 	}
 	RelayIntoNetNS(tb, opts.Node.Chassis.NetNS, api.Host)
-	s.argv = inNetNS(opts.Node.Chassis.NetNS, Build(tb, "./cmd/speaker", "ovnet-speaker"),
-		"--kubeconfig="+opts.API.Kubeconfig, "--config="+s.ConfigFile, "--node-name="+opts.Node.Name,
-		"--node-ip="+opts.Address.String(), "--metrics-address=0", "--health-probe-address=0")
+	s.MetricsAddr = startForwarder(tb, opts.Node.Chassis.NetNS, speakerMetricsAddr).Addr()
+	s.HealthAddr = startForwarder(tb, opts.Node.Chassis.NetNS, speakerHealthAddr).Addr()
+	s.argv = inNetNS(opts.Node.Chassis.NetNS, append([]string{Build(tb, "./cmd/speaker", "ovnet-speaker"),
+		"--kubeconfig=" + opts.API.Kubeconfig, "--config=" + s.ConfigFile, "--node-name=" + opts.Node.Name,
+		"--node-ip=" + opts.Address.String(), "--metrics-address=" + speakerMetricsAddr,
+		"--health-probe-address=" + speakerHealthAddr}, opts.Args...)...)
 	s.Start(tb)
 	tb.Cleanup(func() { s.Stop(tb) })
 	return s

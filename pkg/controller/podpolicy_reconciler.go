@@ -14,40 +14,61 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ovnet/ovnet/pkg/netpol"
+	"github.com/ovnet/ovnet/pkg/ovnname"
 )
 
-// PeerSetReconciler keeps a pod's address in the shared peer address sets
-// that select it. Requests are keyed by pod: a pod's change costs a label
-// match against the selectors of its namespace and the cross-namespace
-// ones, and one transaction editing only the sets that gain or lose it.
-type PeerSetReconciler struct {
-	// Client reads pods and namespaces from the manager's cache.
+// PodPolicyReconciler is the fast path of a pod's change for policies:
+// it puts the pod's port in the port groups of the policies of its
+// namespace that select it (and in its namespace's deny groups) and its
+// address in the shared peer address sets that select it, in one
+// transaction of OVSDB mutates of that one port and address, without
+// reconciling any policy. Requests are keyed by pod; the cost is a label
+// match per policy of its namespace and per candidate set. The full
+// reconciles of policies and namespaces write the same memberships (see
+// portGroupLocks), so either converges alone.
+type PodPolicyReconciler struct {
+	// Client reads pods, policies and namespaces from the manager's cache.
 	Client client.Client
+	// Network holds the northbound client.
+	Network *Network
 	// Sets are the shared sets, also used by the NetworkPolicyReconciler.
 	Sets *peerSets
+	// Groups orders the writes to port groups with the full reconciles.
+	Groups *portGroupLocks
 }
 
 // SetupWithManager registers the reconciler: a pod is reconciled when it
 // changes in a way policies see, and every pod of a namespace whose labels
 // change while some set selects namespaces by label.
-func (r *PeerSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *PodPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges, podsAfterFirstList)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.podsOfNamespace),
 			builder.WithPredicates(namespaceLabelChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
-		Named("peerset").
+		Named("podpolicy").
 		Complete(r)
 }
 
 // Reconcile converges one pod's memberships.
-func (r *PeerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return ctrl.Result{}, r.Sets.updatePod(ctx, req.NamespacedName)
+func (r *PodPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.Network.waitReady(ctx); err != nil { // as the policies'
+		return ctrl.Result{}, err
+	}
+	groups, err := groupsOf(ctx, r.Client, req.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer r.Groups.lock(req.Namespace, podChange)()
+	port := ovnname.PodPort(req.Namespace, req.Name)
+	return ctrl.Result{}, r.Sets.updatePod(ctx, req.NamespacedName, func(pod netpol.Pod, addressed bool) ([]ovnOp, error) {
+		return r.Network.NB.PortMembershipOps(port, groups.membership(pod.Labels, addressed))
+	})
 }
 
 // podsOfNamespace maps a namespace to its pods, when some set could
 // select them by the namespace's labels.
-func (r *PeerSetReconciler) podsOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+func (r *PodPolicyReconciler) podsOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
 	if !r.Sets.anyCrossNamespace() {
 		return nil
 	}
