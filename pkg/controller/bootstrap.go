@@ -115,7 +115,7 @@ func (b *Bootstrap) loadSubnets(ctx context.Context) error {
 // between the two), and those held for StatefulSet pods being recreated.
 func (b *Bootstrap) rebuild(ctx context.Context) error {
 	var pods corev1.PodList
-	if err := b.Client.List(ctx, &pods); err != nil {
+	if err := b.Client.List(ctx, &pods, readOnly); err != nil {
 		return err
 	}
 	live := make(map[ipam.Owner]bool, len(pods.Items))
@@ -131,7 +131,7 @@ func (b *Bootstrap) rebuild(ctx context.Context) error {
 		}
 	}
 	var nodes corev1.NodeList
-	if err := b.Client.List(ctx, &nodes); err != nil {
+	if err := b.Client.List(ctx, &nodes, readOnly); err != nil {
 		return err
 	}
 	for i := range nodes.Items {

@@ -60,6 +60,9 @@ func (r *IsolationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile converges one namespace's deny groups.
 func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.Network.waitReady(ctx); err != nil { // as the policies'
+		return ctrl.Result{}, err
+	}
 	namespace := req.Name
 	owner := ovn.Owner{Kind: ovn.KindNamespace, Name: namespace}
 	defer r.Groups.lock(namespace, fullReconcile)()

@@ -95,16 +95,29 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the informers started before the manager
+	early := &earlyCache{}
+	mgr, err := newManager(cfg, opts, early)
+	if err != nil {
+		return err
+	}
+	if err := addIndexes(mgr); err != nil {
+		return err
+	}
+	// The API server's objects load while the NB snapshot does: at 20,000
+	// pods each takes seconds, and neither needs the other.
+	if err := early.start(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
 	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: opts.NorthboundEndpoints, TLS: nbTLS,
 		Registerer: opts.Registerer, Logger: opts.Logger.WithName("nbdb")})
 	if err != nil {
 		return err
 	}
+	opts.Logger.Info("northbound snapshot loaded", "took", time.Since(start).Round(time.Millisecond).String())
 	defer nb.Close()
-	mgr, err := newManager(cfg, opts)
-	if err != nil {
-		return err
-	}
 	network := NewNetwork(opts.Network, nb)
 	if err := wire(mgr, network, opts.Registerer); err != nil {
 		return err
@@ -156,7 +169,7 @@ func northboundTLS(opts Options) (*tls.Config, error) {
 // chart puts this Role in the release namespace.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kube-system
 
-func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+func newManager(cfg *rest.Config, opts Options, early *earlyCache) (ctrl.Manager, error) {
 	lease := opts.LeaseDuration
 	if lease <= 0 {
 		lease = 15 * time.Second
@@ -177,10 +190,17 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		// Nothing reads managedFields; dropping them shrinks every cached pod
 		// and every deep copy made of it.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields(),
+			NewInformer: newInformer,
 			// Only the gateway heartbeats, not every kubelet's node Lease.
 			ByObject: map[client.Object]cache.ByObject{&coordinationv1.Lease{}: {
 				Namespaces: map[string]cache.Config{opts.Network.GatewayLeaseNamespace: {}}}}},
+		NewCache:               early.new,
 		HealthProbeBindAddress: opts.ProbeAddr,
+		// Runnables (the bootstrap, the monitors) get a context of this, not
+		// of Run's: without the logger in it their lines would go to the
+		// process-wide default, which a controller run in a test's process
+		// does not set.
+		BaseContext: func() context.Context { return log.IntoContext(context.Background(), opts.Logger) },
 		// Name validation guards against two controllers of one name in a
 		// process; tests run a controller again in the same process after
 		// stopping the first.
@@ -192,8 +212,8 @@ func newManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	return mgr, mgr.AddHealthzCheck("ping", healthz.Ping)
 }
 
-// wire registers the reconcilers and the bootstrap with the manager.
-func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
+// addIndexes registers the cache's field indexes, before its informers start.
+func addIndexes(mgr ctrl.Manager) error {
 	indexes := []struct {
 		obj   client.Object
 		field string
@@ -208,6 +228,11 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 			return fmt.Errorf("index %T by %s: %w", ix.obj, ix.field, err)
 		}
 	}
+	return nil
+}
+
+// wire registers the reconcilers and the bootstrap with the manager.
+func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
 	subnets := NewSubnetReconciler(c, network, rec)

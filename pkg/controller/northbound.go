@@ -25,8 +25,9 @@ const (
 // not a failure: the pod is retried as soon as the connection is back.
 var errNorthboundDown = errors.New("the northbound database does not answer; retried as soon as it does")
 
-// northbound is what the reconcilers know of the NB connection between
-// two checks, so that a pod does not pay a round trip to learn it.
+// northbound is what the reconcilers and the Rebuilder know of the NB
+// connection between two checks, so that a pod does not pay a round trip
+// to learn it and the whole controller holds one verdict.
 type northbound struct {
 	// down is set while the last check found no connection.
 	down atomic.Bool

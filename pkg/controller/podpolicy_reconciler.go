@@ -42,7 +42,7 @@ type PodPolicyReconciler struct {
 // change while some set selects namespaces by label.
 func (r *PodPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges)).
+		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges, podsAfterFirstList)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.podsOfNamespace),
 			builder.WithPredicates(namespaceLabelChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
@@ -52,6 +52,9 @@ func (r *PodPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile converges one pod's memberships.
 func (r *PodPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.Network.waitReady(ctx); err != nil { // as the policies'
+		return ctrl.Result{}, err
+	}
 	groups, err := groupsOf(ctx, r.Client, req.Namespace)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -94,8 +93,13 @@ func (r *Rebuilder) check(ctx context.Context, logger logr.Logger) error {
 	if st, err := r.Network.NB.CachedState(router); err != nil || r.intact(st) {
 		return err
 	}
-	if !r.Network.NB.Connected() {
-		return nil // the cache is the last connection's; the reconnect refills it
+	if r.Network.northbound.down.Load() {
+		// NorthboundMonitor's last echo found no connection: the cache is
+		// the last connection's, and the reconnect refills it. Asking the
+		// monitor rather than echoing here keeps one verdict on the
+		// connection; should it be a second stale, the server read below
+		// waits for the reconnect (at most a transaction's timeout).
+		return nil
 	}
 	st, err := r.Network.NB.ServerState(ctx, router)
 	if err != nil || r.intact(st) {
@@ -248,7 +252,7 @@ func (r *Rebuilder) ports(ctx context.Context) (*awaitedRows, error) {
 		_, found, err := r.Network.NB.SwitchPort(name)
 		return found, err
 	}}
-	live, err := r.liveOwners(ctx)
+	live, err := listOwners(ctx, r.Client)
 	if err != nil {
 		return nil, err
 	}
@@ -260,32 +264,13 @@ func (r *Rebuilder) ports(ctx context.Context) (*awaitedRows, error) {
 			continue
 		}
 		for _, alloc := range r.Network.IPAM.Allocations(s) {
-			if live[alloc.Owner] {
+			if _, present := live[alloc.Owner]; present {
 				a.names[portOf(alloc.Owner)] = true
 				owners[portOf(alloc.Owner)] = alloc.Owner
 			}
 		}
 	}
 	return a, nil
-}
-
-// liveOwners are the pods and nodes in the cache.
-func (r *Rebuilder) liveOwners(ctx context.Context) (map[ipam.Owner]bool, error) {
-	var pods corev1.PodList
-	var nodes corev1.NodeList
-	for _, list := range []client.ObjectList{&pods, &nodes} {
-		if err := r.Client.List(ctx, list, readOnly); err != nil {
-			return nil, fmt.Errorf("list owners of addresses: %w", err)
-		}
-	}
-	live := make(map[ipam.Owner]bool, len(pods.Items)+len(nodes.Items))
-	for i := range pods.Items {
-		live[ipam.PodOwner(pods.Items[i].Namespace, pods.Items[i].Name)] = true
-	}
-	for i := range nodes.Items {
-		live[ipam.NodeOwner(nodes.Items[i].Name)] = true
-	}
-	return live, nil
 }
 
 // portOf names an allocation's logical switch port.

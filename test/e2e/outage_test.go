@@ -39,12 +39,13 @@ const (
 	// maxNoiseLoss is the ping loss, in percent, tolerated across a fault
 	// the datapath does not depend on: 4 replies of outagePings, 0.4 s.
 	maxNoiseLoss = 1.0
-	// informerReturn bounds how long the controller takes to see a pod
-	// created once the API server is back: its informers' watches retry
-	// with client-go's backoff, which after a 30 s outage may wait up to
-	// its [30, 60) s interval before the next list (a CI run waited over
-	// 30 s); the controller has no faster read of new pods yet.
-	informerReturn = 90 * time.Second
+	// informerReturn bounds how long the controller takes to address a
+	// pod created once the API server is back: its informers retry their
+	// watches every second while the server is away (not client-go's
+	// backoff, which reaches [30, 60) s), so they see the pod within about
+	// a second; the rest is the pod's own work, with room for a loaded
+	// machine.
+	informerReturn = 20 * time.Second
 )
 
 // lossPercent reads the loss of ping's summary line ("... 0.222222%

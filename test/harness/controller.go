@@ -308,6 +308,23 @@ func (p *ControllerProcess) String() string {
 
 // errorLines returns the last n lines of a log that report an error, the
 // lines a failing test needs instead of the shutdown chatter at the end.
+// LogLine returns the last line of the controller's log whose message is
+// msg (as the JSON logger writes it), or "" when there is none.
+func (c *Controller) LogLine(msg string) string {
+	data, err := os.ReadFile(c.LogFile)
+	if err != nil {
+		return ""
+	}
+	key := fmt.Sprintf(`"msg":%q`, msg)
+	lines := strings.Split(string(data), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], key) {
+			return lines[i]
+		}
+	}
+	return ""
+}
+
 func errorLines(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {

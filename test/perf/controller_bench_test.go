@@ -209,9 +209,12 @@ func BenchmarkControllerRestart(b *testing.B) {
 	before, allBefore := readPodQueue(b), readQueue(b, anyController)
 	cl.view.ResetChanges()
 	b.ResetTimer()
+	stopProfiles := startProfiles(b, fmt.Sprintf("restart-N%d", pods))
 	start := time.Now()
-	harness.StartController(b, cl.api, cl.nb, benchNetwork())
+	restarted := harness.StartController(b, cl.api, cl.nb, benchNetwork())
 	ready := time.Since(start)
+	stopProfiles()
+	b.Logf("restarted controller: %s; bootstrap: %s", restarted.LogLine("northbound snapshot loaded"), restarted.LogLine("ready"))
 	idle := waitIdle(b, before, allBefore, pods).Sub(start)
 	b.StopTimer()
 	time.Sleep(quietWindow) // an observation window, not synchronization
