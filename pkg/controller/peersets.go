@@ -297,11 +297,17 @@ type setChange struct {
 // updatePod puts a pod's address in exactly the sets that select it, in
 // one transaction touching only those sets' changed addresses.
 func (p *peerSets) updatePod(ctx context.Context, key types.NamespacedName) error {
+	sets := p.candidates(key.Namespace)
+	if len(sets) == 0 {
+		// No set could take the pod, so nothing is read: every pod event
+		// comes here, and most clusters have few policies or none. A set
+		// made later fills itself from the cache.
+		return nil
+	}
 	pod, nsLabels, addressed, err := p.podOf(ctx, key)
 	if err != nil {
 		return err
 	}
-	sets := p.candidates(key.Namespace)
 	for _, s := range sets {
 		s.mu.Lock()
 		defer s.mu.Unlock()
