@@ -35,17 +35,28 @@ const (
 	serverProfileSeconds = 10
 )
 
+// profileDir is the directory profileEnv names, created if need be; empty
+// when profiles are off.
+func profileDir(b *testing.B) string {
+	b.Helper()
+	dir := os.Getenv(profileEnv)
+	if dir == "" {
+		return ""
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatalf("%s: %v", profileEnv, err)
+	}
+	return dir
+}
+
 // startProfiles starts the profiles named by profileEnv for the run
 // called name and returns the function that writes them; without the
 // variable it does nothing.
 func startProfiles(b *testing.B, name string) func() {
 	b.Helper()
-	dir := os.Getenv(profileEnv)
+	dir := profileDir(b)
 	if dir == "" {
 		return func() {}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatalf("%s: %v", profileEnv, err)
 	}
 	path := func(kind string) string { return filepath.Join(dir, fmt.Sprintf("%s.%s.pprof", name, kind)) }
 	cpu, err := os.Create(path("cpu"))
@@ -82,12 +93,9 @@ func startProfiles(b *testing.B, name string) func() {
 // <name>.kube-apiserver.cpu.pprof.
 func startServerProfile(b *testing.B, cfg *rest.Config, name string) func() {
 	b.Helper()
-	dir := os.Getenv(profileEnv)
+	dir := profileDir(b)
 	if dir == "" {
 		return func() {}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatalf("%s: %v", profileEnv, err)
 	}
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
