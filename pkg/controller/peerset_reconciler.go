@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ovnet/ovnet/pkg/netpol"
@@ -32,12 +33,20 @@ type PeerSetReconciler struct {
 // change while some set selects namespaces by label.
 func (r *PeerSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges)).
+		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges, predicate.NewPredicateFuncs(r.podMayJoinSet))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.podsOfNamespace),
 			builder.WithPredicates(namespaceLabelChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
 		Named("peerset").
 		Complete(r)
+}
+
+// podMayJoinSet passes the events of pods some set could take: every pod
+// event would otherwise cost a reconcile, and most clusters have few
+// policies or none. A set made later fills itself from the cache, so a
+// pod event passed over while there was none is not missed.
+func (r *PeerSetReconciler) podMayJoinSet(obj client.Object) bool {
+	return r.Sets.anyFor(obj.GetNamespace())
 }
 
 // Reconcile converges one pod's memberships.

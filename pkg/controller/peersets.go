@@ -279,6 +279,13 @@ func (p *peerSets) candidates(namespace string) []*peerSet {
 	return out
 }
 
+// anyFor reports whether some set could take a pod of the namespace.
+func (p *peerSets) anyFor(namespace string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inNamespace[namespace]) > 0 || len(p.crossNamespace) > 0
+}
+
 // anyCrossNamespace reports whether some set selects namespaces by label.
 func (p *peerSets) anyCrossNamespace() bool {
 	p.mu.Lock()
@@ -299,10 +306,7 @@ type setChange struct {
 func (p *peerSets) updatePod(ctx context.Context, key types.NamespacedName) error {
 	sets := p.candidates(key.Namespace)
 	if len(sets) == 0 {
-		// No set could take the pod, so nothing is read: every pod event
-		// comes here, and most clusters have few policies or none. A set
-		// made later fills itself from the cache.
-		return nil
+		return nil // see podMayJoinSet
 	}
 	pod, nsLabels, addressed, err := p.podOf(ctx, key)
 	if err != nil {
