@@ -73,7 +73,7 @@ func (n *Network) namespaceSubnet(ctx context.Context, c client.Reader, ns *core
 		return name, nil
 	}
 	existing := &ovnetv1.Subnet{}
-	err := c.Get(ctx, client.ObjectKey{Name: name}, existing)
+	err := c.Get(ctx, client.ObjectKey{Name: name}, existing, readOnlyGet)
 	switch {
 	case apierrors.IsNotFound(err):
 		return name, nil

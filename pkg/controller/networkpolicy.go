@@ -197,11 +197,18 @@ func (r *NetworkPolicyReconciler) policiesOfPod(ctx context.Context, obj client.
 	reqs := requestsOf(list.Items, func(p *networkingv1.NetworkPolicy) bool {
 		return resolvesOnSelectedPod(p, podLabels) || resolvesOnPodOfOwnNamespace(p, podLabels)
 	})
-	ns := &corev1.Namespace{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {
+	cross := r.crossNamespacePolicies(ctx)
+	if len(cross) == 0 {
+		// Every pod event comes here: without cross-namespace policies,
+		// the namespace is not read.
 		return reqs
 	}
-	return append(reqs, r.crossNamespacePolicies(ctx, ns.Labels, false)...)
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns, readOnlyGet); err != nil {
+		return reqs
+	}
+	one := map[string]netpol.Namespace{"ns": {Name: "ns", Labels: ns.Labels}}
+	return append(reqs, requestsOf(cross, func(p *networkingv1.NetworkPolicy) bool { return len(peerNamespaces(p, one)) > 0 })...)
 }
 
 // policiesOfNamespace maps a namespace to its own policies (its logging
@@ -209,7 +216,7 @@ func (r *NetworkPolicyReconciler) policiesOfPod(ctx context.Context, obj client.
 // label change may add the namespace to a named port's peers or take it
 // out.
 func (r *NetworkPolicyReconciler) policiesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
-	return append(r.policiesIn(ctx, obj.GetName()), r.crossNamespacePolicies(ctx, nil, true)...)
+	return append(r.policiesIn(ctx, obj.GetName()), requestsOf(r.crossNamespacePolicies(ctx), nil)...)
 }
 
 func (r *NetworkPolicyReconciler) policiesIn(ctx context.Context, namespace string) []reconcile.Request {
@@ -221,19 +228,15 @@ func (r *NetworkPolicyReconciler) policiesIn(ctx context.Context, namespace stri
 	return requestsOf(list.Items, nil)
 }
 
-// crossNamespacePolicies returns the cross-namespace policies whose
-// selectors take a namespace with nsLabels, or all of them.
-func (r *NetworkPolicyReconciler) crossNamespacePolicies(ctx context.Context, nsLabels map[string]string, all bool) []reconcile.Request {
+// crossNamespacePolicies lists the policies whose selectors take pods of
+// other namespaces, read-only from the cache.
+func (r *NetworkPolicyReconciler) crossNamespacePolicies(ctx context.Context) []networkingv1.NetworkPolicy {
 	var list networkingv1.NetworkPolicyList
 	if err := r.Client.List(ctx, &list, client.MatchingFields{policyCrossNamespaceField: "true"}, readOnly); err != nil {
 		log.FromContext(ctx).Error(err, "list cross-namespace networkpolicies")
 		return nil
 	}
-	if all {
-		return requestsOf(list.Items, nil)
-	}
-	one := map[string]netpol.Namespace{"ns": {Name: "ns", Labels: nsLabels}}
-	return requestsOf(list.Items, func(p *networkingv1.NetworkPolicy) bool { return len(peerNamespaces(p, one)) > 0 })
+	return list.Items
 }
 
 func requestsOf(policies []networkingv1.NetworkPolicy, keep func(*networkingv1.NetworkPolicy) bool) []reconcile.Request {

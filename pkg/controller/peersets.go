@@ -279,6 +279,13 @@ func (p *peerSets) candidates(namespace string) []*peerSet {
 	return out
 }
 
+// anyFor reports whether some set could take a pod of the namespace.
+func (p *peerSets) anyFor(namespace string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inNamespace[namespace]) > 0 || len(p.crossNamespace) > 0
+}
+
 // anyCrossNamespace reports whether some set selects namespaces by label.
 func (p *peerSets) anyCrossNamespace() bool {
 	p.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -76,8 +77,10 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err := r.Network.waitReady(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
+	// The cache's own pod, not a copy: nothing below writes to it (the
+	// record's patch answers into an object of its own).
 	pod := &corev1.Pod{}
-	if err := r.Client.Get(ctx, req.NamespacedName, pod); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, pod, readOnlyGet); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, r.gone(ctx, req.Namespace, req.Name)
 		}
@@ -220,7 +223,8 @@ func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, allocs []ip
 		return nil
 	}
 	_, wasAddressed := heldAllocations(alloc.Owner, pod.Annotations)
-	if err := patchAnnotations(ctx, r.Client, pod, record.Annotations()); err != nil {
+	target := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
+	if err := patchAnnotations(ctx, r.Client, target, record.Annotations()); err != nil {
 		return err
 	}
 	if wasAddressed {

@@ -155,7 +155,7 @@ func (r *PodReconciler) subnetFor(ctx context.Context, pod *corev1.Pod) (string,
 		return s, nil
 	}
 	ns := &corev1.Namespace{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: pod.Namespace}, ns); err != nil {
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: pod.Namespace}, ns, readOnlyGet); err != nil {
 		return "", fmt.Errorf("get namespace %s: %w", pod.Namespace, err)
 	}
 	name, err := r.Network.namespaceSubnet(ctx, r.Client, ns)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ovnet/ovnet/pkg/netpol"
@@ -42,12 +44,26 @@ type PodPolicyReconciler struct {
 // change while some set selects namespaces by label.
 func (r *PodPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges, podsAfterFirstList)).
+		For(&corev1.Pod{}, builder.WithPredicates(podPolicyChanges, podsAfterFirstList, predicate.NewPredicateFuncs(r.podMayMatter))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.podsOfNamespace),
 			builder.WithPredicates(namespaceLabelChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
 		Named("podpolicy").
 		Complete(r)
+}
+
+// podMayMatter passes the events of pods some policy could concern: a set
+// could take the pod, or its namespace has a policy (and so port groups).
+// Every pod event would otherwise cost a reconcile, and most clusters have
+// few policies or none. A set or policy made later fills itself from the
+// cache, so a pod event passed over while there was none is not missed.
+func (r *PodPolicyReconciler) podMayMatter(obj client.Object) bool {
+	if r.Sets.anyFor(obj.GetNamespace()) {
+		return true
+	}
+	var list networkingv1.NetworkPolicyList
+	err := r.Client.List(context.Background(), &list, client.InNamespace(obj.GetNamespace()), client.Limit(1), readOnly)
+	return err != nil || len(list.Items) > 0 // in doubt, reconcile
 }
 
 // Reconcile converges one pod's memberships.

@@ -133,6 +133,10 @@ func peersCrossNamespace(peers []networkingv1.NetworkPolicyPeer) bool {
 // readOnly lists from the cache without copying: the objects are only read.
 var readOnly = &client.ListOptions{UnsafeDisableDeepCopy: ptr.To(true)}
 
+// readOnlyGet reads one object from the cache without copying it, for
+// callers that only read it.
+var readOnlyGet = &client.GetOptions{UnsafeDisableDeepCopy: ptr.To(true)}
+
 // policyPod is what a policy sees of a pod; ok is false for pods that have
 // no address of ovnet's (not yet allocated, host network, finished).
 func policyPod(p *corev1.Pod) (netpol.Pod, bool) {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -78,7 +81,7 @@ func (r *SubnetReconciler) NotifyUsage(subnet string) {
 // SetupWithManager registers the reconciler.
 func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&ovnetv1.Subnet{}).
+		For(&ovnetv1.Subnet{}, builder.WithPredicates(subnetChanges)).
 		WatchesRawSource(r.Network.resyncs.source(resyncSubnet)).
 		WatchesRawSource(source.Channel(r.usageChanged, handler.Funcs{GenericFunc: r.enqueueUsage})).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfNode)).
@@ -86,6 +89,19 @@ func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(reportChanged)).
 		Named("subnet").
 		Complete(r)
+}
+
+// subnetChanges passes every Subnet update but the controller's own status
+// writes: each usage write would come back as a reconcile finding nothing
+// to do, hundreds in a burst of pods. Only the controller writes the
+// status, and a reconcile reads it from the cache as it is.
+var subnetChanges = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld, e.ObjectNew
+		return o.GetGeneration() != n.GetGeneration() || !maps.Equal(o.GetLabels(), n.GetLabels()) ||
+			!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) || !slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
+			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
+	},
 }
 
 // enqueueUsage coalesces usage refreshes: within usageWriteInterval of

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +67,13 @@ type Controller struct {
 	stopOnce  sync.Once
 }
 
+// ProfileLabel is the pprof label an in-process controller's goroutines
+// carry, with the value ProfileLabelController.
+const (
+	ProfileLabel           = "ovnet"
+	ProfileLabelController = "controller"
+)
+
 // StartController runs the controller against api and nb until Stop or the
 // end of the test, and waits until it reports ready.
 func StartController(tb T, api *APIServer, nb Database, network controller.Config) *Controller {
@@ -106,7 +114,12 @@ func startController(tb T, api *APIServer, opts controller.Options) *Controller 
 	})
 	go func() {
 		defer close(c.done)
-		c.err = controller.Run(ctx, api.Config, opts)
+		// Every goroutine the controller starts inherits the label, so a
+		// CPU profile of a process that also runs a test's client splits
+		// the two (go tool pprof -tagfocus=ovnet=controller).
+		pprof.Do(ctx, pprof.Labels(ProfileLabel, ProfileLabelController), func(ctx context.Context) {
+			c.err = controller.Run(ctx, api.Config, opts)
+		})
 	}()
 	tb.Cleanup(func() { c.Stop(tb) })
 	c.waitReady(tb)

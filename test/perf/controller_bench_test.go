@@ -79,6 +79,8 @@ type throughputRun struct {
 	// memory is the process's peak during the run: the benchmark's client
 	// and watch, plus the controller in the controller run.
 	memory memoryPeak
+	// cpu is what the run cost the process and the servers.
+	cpu cpuUse
 }
 
 // reportThroughput prints and reports the controller's rate against the
@@ -91,9 +93,12 @@ func reportThroughput(b *testing.B, n int, ctrl, baseline throughputRun) {
 	b.ReportMetric(ctrlRate/baseRate, "ratio")
 	b.ReportMetric(float64(ctrl.memory.rss)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(baseline.memory.rss)/(1<<20), "baseline-peak-rss-MiB")
+	b.ReportMetric(perPod(ctrl.cpu.total(), n), "cpu-ms/pod")
+	b.ReportMetric(perPod(baseline.cpu.total(), n), "baseline-cpu-ms/pod")
 	b.Logf("N=%d  controller %.2fs (%.0f pods/s)  baseline %.2fs (%.0f pods/s)  ratio %.2f (target >= 0.9)",
 		n, ctrl.elapsed.Seconds(), ctrlRate, baseline.elapsed.Seconds(), baseRate, ctrlRate/baseRate)
 	b.Logf("N=%d  memory: controller run %s; baseline run (client alone) %s", n, ctrl.memory, baseline.memory)
+	b.Logf("N=%d  CPU per pod: controller run %s; baseline run %s", n, ctrl.cpu.perPodString(n), baseline.cpu.perPodString(n))
 }
 
 // measureBaseline is the floor the controller is compared with: on a
@@ -107,8 +112,8 @@ func measureBaseline(b *testing.B, n int) throughputRun {
 	// runs carry the same measuring load and end on the same signal.
 	watcher := watchAddressed(b, cl.cfg)
 	ctx := context.Background()
-	memory := watchMemory(b)
-	cpu, servers := processCPU(), serverCPU()
+	stopProfile := startServerProfile(b, cl.cfg, fmt.Sprintf("baseline-N%d", n))
+	memory, cpu := watchMemory(b), measureCPU()
 	start := time.Now()
 	err := forEach(keys, func(i int, k podKey) error {
 		if err := createPod(ctx, cl.c, k); err != nil {
@@ -120,8 +125,9 @@ func measureBaseline(b *testing.B, n int) throughputRun {
 		b.Fatal(err)
 	}
 	waitWatched(b, watcher, n)
-	run := throughputRun{elapsed: time.Since(start), memory: memory()}
-	b.Logf("N=%d  baseline run: client CPU %.2fs; servers: %s", n, (processCPU() - cpu).Seconds(), cpuSince(servers))
+	run := throughputRun{elapsed: time.Since(start), memory: memory(), cpu: cpu()}
+	stopProfile()
+	b.Logf("N=%d  baseline run: CPU %s", n, run.cpu)
 	return run
 }
 
@@ -153,11 +159,14 @@ func measureController(b *testing.B, n int, egress egressSetup) throughputRun {
 	namespaces := makeNamespaces(b, cl, "ctrl", egress.prepare(b, cl))
 	waitSubnets(b, cl, namespaces, -1)
 	egress.wait(b, cl, namespaces)
+	// Only the ports are read from NB during the run, by select.
+	cl.view.Close()
+	ports := newPortCounter(b, cl.nb.Endpoint)
 	watcher := watchAddressed(b, cl.cfg)
 	before, subnetsBefore := readPodQueue(b), readQueue(b, "subnet")
 	stopProfiles := startProfiles(b, fmt.Sprintf("controller-N%d", n))
-	memory := watchMemory(b)
-	cpu, servers := processCPU(), serverCPU()
+	stopServerProfile := startServerProfile(b, cl.cfg, fmt.Sprintf("controller-N%d", n))
+	memory, cpu := watchMemory(b), measureCPU()
 	start := time.Now()
 	if err := forEach(podKeys(namespaces, n), func(_ int, k podKey) error {
 		return createPod(context.Background(), cl.c, k)
@@ -165,13 +174,13 @@ func measureController(b *testing.B, n int, egress egressSetup) throughputRun {
 		b.Fatal(err)
 	}
 	created := time.Since(start)
-	done := waitAddressed(b, watcher, cl.view, n)
-	run := throughputRun{elapsed: done.Sub(start), memory: memory()}
+	done := waitAddressed(b, watcher, func() int { return ports.podPorts(b) }, n)
+	run := throughputRun{elapsed: done.Sub(start), memory: memory(), cpu: cpu()}
 	stopProfiles()
+	stopServerProfile()
 	after, subnetsAfter := readPodQueue(b), readQueue(b, "subnet")
-	b.Logf("N=%d  controller run: pods created in %.2fs, %.0f pod reconciles, %.0f subnet reconciles, client+controller CPU %.2fs; servers: %s",
-		n, created.Seconds(), after.reconciles-before.reconciles, subnetsAfter.reconciles-subnetsBefore.reconciles,
-		(processCPU() - cpu).Seconds(), cpuSince(servers))
+	b.Logf("N=%d  controller run: pods created in %.2fs, %.0f pod reconciles, %.0f subnet reconciles; CPU %s",
+		n, created.Seconds(), after.reconciles-before.reconciles, subnetsAfter.reconciles-subnetsBefore.reconciles, run.cpu)
 	return run
 }
 
@@ -190,7 +199,7 @@ func BenchmarkControllerRestart(b *testing.B) {
 	if err := forEach(podKeys(namespaces, pods), func(i int, k podKey) error { return createAppPod(cl, i, k) }); err != nil {
 		b.Fatal(err)
 	}
-	waitAddressed(b, watcher, cl.view, pods)
+	waitAddressed(b, watcher, viewPorts(b, cl.view), pods)
 	setup := time.Since(setupStart)
 	policyStart := time.Now()
 	created := benchPolicies(policies)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/ovn-org/libovsdb/ovsdb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/metadata"
@@ -28,6 +30,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 	"github.com/ovnet/ovnet/test/harness"
 	"github.com/ovnet/ovnet/test/harness/wait"
 )
@@ -211,21 +214,62 @@ func podPorts(b *testing.B, view *harness.NBView) int {
 	}))
 }
 
-// waitAddressed waits until n pods are annotated and n pod ports exist in
-// NB and returns when that was first seen. The controller writes the port
-// before the annotations, so NB is only scanned once the pods are done.
-func waitAddressed(b *testing.B, w *addressWatcher, view *harness.NBView, n int) time.Time {
+// portCounter counts ovnet's pod ports by asking the server, one select
+// per call, without mirroring NB. The throughput runs count with it: a
+// monitoring view decodes every port the controller writes, the
+// benchmark's own CPU, which the baseline run (no NB writes) never spends.
+type portCounter struct{ db *ovsdbtxn.Client }
+
+func newPortCounter(b *testing.B, endpoint string) *portCounter {
+	b.Helper()
+	dbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A client must monitor something; NB_Global is one row.
+	db, err := ovsdbtxn.Connect(context.Background(), ovsdbtxn.Config{Name: "northbound", MetricPrefix: "bench",
+		Endpoints: ovn.ParseEndpoints(endpoint), Model: dbModel, Tables: []ovsdbtxn.Table{{Model: &nbdb.NBGlobal{}}},
+		Logger: logr.Discard()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	return &portCounter{db: db}
+}
+
+// podPorts is the number of pod ports in NB now.
+func (c *portCounter) podPorts(b *testing.B) int {
+	b.Helper()
+	owned := ovsdb.OvsMap{GoMap: map[any]any{ovn.ExternalIDOwner: ovn.OwnerValue, ovn.ExternalIDKind: ovn.KindPod}}
+	rows, err := c.db.Select(context.Background(), nbdb.LogicalSwitchPortTable,
+		[]ovsdb.Condition{ovsdb.NewCondition("external_ids", ovsdb.ConditionIncludes, owned)}, "_uuid")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return len(rows)
+}
+
+// waitAddressed waits until n pods are annotated and ports counts n pod
+// ports in NB, and returns when that was first seen. The controller writes
+// the port before the annotations, so NB is only read once the pods are
+// done.
+func waitAddressed(b *testing.B, w *addressWatcher, ports func() int, n int) time.Time {
 	b.Helper()
 	converge.For(b, convergeTimeout, fmt.Sprintf("%d pods addressed with their ports", n), func() error {
 		if seen := int(w.count.Load()); seen < n {
 			return fmt.Errorf("%d pods seen annotated", seen)
 		}
-		if ports := podPorts(b, view); ports < n {
-			return fmt.Errorf("%d pod ports in NB", ports)
+		if have := ports(); have < n {
+			return fmt.Errorf("%d pod ports in NB", have)
 		}
 		return nil
 	})
 	return time.Now()
+}
+
+// viewPorts counts pod ports through the view, for waitAddressed.
+func viewPorts(b *testing.B, view *harness.NBView) func() int {
+	return func() int { return podPorts(b, view) }
 }
 
 // waitWatched waits until the watcher has seen n pods annotated.
@@ -375,12 +419,58 @@ func serverCPU() map[string]time.Duration {
 	return cpu
 }
 
-// cpuSince formats the CPU each server used since before.
-func cpuSince(before map[string]time.Duration) string {
-	var parts []string
-	for name, t := range serverCPU() {
-		parts = append(parts, fmt.Sprintf("%s %.2fs", name, (t-before[name]).Seconds()))
+// cpuUse is the CPU time a run cost: this process (the benchmark's client
+// and, when it runs in-process, the controller) and each server child
+// (kube-apiserver, etcd, ovsdb-server) by command name. While the runs
+// saturate the cores, a run's time follows this sum: the CPU per pod is
+// the figure that holds on a noisy machine, where the times swing.
+type cpuUse struct {
+	process time.Duration
+	servers map[string]time.Duration
+}
+
+// measureCPU starts counting; the returned function returns the use since.
+func measureCPU() func() cpuUse {
+	process, servers := processCPU(), serverCPU()
+	return func() cpuUse {
+		use := cpuUse{process: processCPU() - process, servers: map[string]time.Duration{}}
+		for name, t := range serverCPU() {
+			use.servers[name] = t - servers[name]
+		}
+		return use
 	}
-	slices.Sort(parts)
-	return strings.Join(parts, ", ")
+}
+
+// total is the CPU of the process and every server.
+func (u cpuUse) total() time.Duration {
+	t := u.process
+	for _, s := range u.servers {
+		t += s
+	}
+	return t
+}
+
+// perPod is d per pod of n, in milliseconds.
+func perPod(d time.Duration, n int) float64 { return d.Seconds() * 1000 / float64(n) }
+
+// perPodString formats the use per pod of n, the total first.
+func (u cpuUse) perPodString(n int) string {
+	return fmt.Sprintf("total %.2f ms, ", perPod(u.total(), n)) +
+		u.format(func(d time.Duration) string { return fmt.Sprintf("%.2f ms", perPod(d, n)) })
+}
+
+// String formats the use in seconds.
+func (u cpuUse) String() string {
+	return u.format(func(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) })
+}
+
+// format lists the process and then the servers by name, each amount
+// formatted by unit.
+func (u cpuUse) format(unit func(time.Duration) string) string {
+	var servers []string
+	for name, t := range u.servers {
+		servers = append(servers, name+" "+unit(t))
+	}
+	slices.Sort(servers)
+	return strings.Join(append([]string{"test process " + unit(u.process)}, servers...), ", ")
 }

@@ -57,7 +57,7 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	if err := forEach(keys, func(i int, k podKey) error { return createAppPod(cl, i, k) }); err != nil {
 		b.Fatal(err)
 	}
-	waitAddressed(b, watcher, cl.view, policyBenchPods)
+	waitAddressed(b, watcher, viewPorts(b, cl.view), policyBenchPods)
 	policies := benchPolicies(policyBenchPolicies)
 	want := desiredRows(b, clusterOf(b, cl), policies, namespaces)
 	sets := len(want.shared)

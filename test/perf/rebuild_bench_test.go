@@ -43,7 +43,7 @@ func BenchmarkNorthboundRebuild(b *testing.B) {
 		b.Fatal(err)
 	}
 	createServices(b, cl, 0, services)
-	waitAddressed(b, watcher, cl.view, pods)
+	waitAddressed(b, watcher, viewPorts(b, cl.view), pods)
 	built := waitServiceLBs(b, cl.view, services).Sub(start)
 	waitSubnets(b, cl, namespaces, int64(pods/len(namespaces)))
 	snapshot := settledDump(b, cl.view)
