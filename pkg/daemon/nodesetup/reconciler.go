@@ -74,7 +74,7 @@ func (n *Node) plugNodePort(ctx context.Context, addr annotation.Address) error 
 }
 
 // routePrefixes are the CIDRs the node routes through ovn0: every
-// Subnet's but the join subnet's, which is on-link, and the service CIDR,
+// overlay Subnet's but the join subnet's, which is on-link, and the service CIDR,
 // whose load balancers the join switch applies to the node's traffic.
 func routePrefixes(subnets *ovnetv1.SubnetList, join, service netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
@@ -82,6 +82,12 @@ func routePrefixes(subnets *ovnetv1.SubnetList, join, service netip.Prefix) []ne
 		out = append(out, service.Masked())
 	}
 	for _, s := range subnets.Items {
+		if s.Spec.Underlay() {
+			// On the physical network, reached through the node's uplink:
+			// a route through ovn0 would send it to the cluster router,
+			// which has no port on it.
+			continue
+		}
 		p, err := netip.ParsePrefix(s.Spec.CIDR)
 		if err != nil || p.Masked() == join.Masked() || p.Addr().Is4() != join.Addr().Is4() {
 			continue
