@@ -17,6 +17,7 @@ func TestSubnetPrefixes(t *testing.T) {
 	list := &ovnetv1.SubnetList{Items: []ovnetv1.Subnet{
 		subnet("ovn-default", "10.16.0.0/16"), subnet("join", "100.64.0.0/16"),
 		subnet("blue", "10.66.0.1/24"), subnet("broken", "10.300.0.0/16"), subnet("v6", "fd00::/64"),
+		{ObjectMeta: metav1.ObjectMeta{Name: "physical"}, Spec: ovnetv1.SubnetSpec{CIDR: "172.20.0.0/24", Provider: "physnet"}},
 	}}
 	join := netip.MustParsePrefix("100.64.0.2/16")
 	tests := []struct {
@@ -33,7 +34,7 @@ func TestSubnetPrefixes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := routePrefixes(list, join, tt.service); !slices.Equal(got, tt.want) {
-				t.Fatalf("routePrefixes = %v, want %v (join, unparsable and other-family subnets left out)", got, tt.want)
+				t.Fatalf("routePrefixes = %v, want %v (join, unparsable, other-family and underlay subnets left out)", got, tt.want)
 			}
 		})
 	}
