@@ -119,10 +119,15 @@ func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
 // subnetPoliciesOps makes the subnet's policies: its CIDR is a cluster
 // destination, and a centralized subnet's egress goes to its active
 // gateway. A nil egress (a refused gateway setting) keeps the reroute in
-// force.
-func (n *Network) subnetPoliciesOps(sub subnetConfig, egress *egressState) ([]ovnOp, error) {
+// force. An underlay subnet has none: it is no destination of the
+// router, so an overlay pod's packet to it takes its node's reroute and
+// reaches it through the node and the physical network.
+func (n *Network) subnetPoliciesOps(sub subnetConfig, egress *egressState, u underlay) ([]ovnOp, error) {
 	cfg := sub.SubnetConfig
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
+	if u.isUnderlay() {
+		return n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, nil)
+	}
 	var policies []ovn.RouterPolicy
 	for _, half := range sub.halves() {
 		policies = append(policies, destinationPolicy(half.CIDR))

@@ -59,6 +59,8 @@ type SubnetReconciler struct {
 	lastUsageWrite sync.Map
 	// acceptedEgress is each subnet's last accepted egressSpec.
 	acceptedEgress sync.Map
+	// acceptedUnderlay is each subnet's last accepted underlay.
+	acceptedUnderlay sync.Map
 }
 
 // NewSubnetReconciler wires a reconciler; usage changes are signalled to it
@@ -85,6 +87,7 @@ func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(r.Network.resyncs.source(resyncSubnet)).
 		WatchesRawSource(source.Channel(r.usageChanged, handler.Funcs{GenericFunc: r.enqueueUsage})).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfNode)).
+		Watches(&ovnetv1.ProviderNetwork{}, handler.EnqueueRequestsFromMapFunc(r.subnetsOfProvider)).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.gatewaySubnetsOfLease),
 			builder.WithPredicates(reportChanged)).
 		Named("subnet").
@@ -124,6 +127,7 @@ func (r *SubnetReconciler) enqueueUsage(_ context.Context, e event.GenericEvent,
 // the garbage collector; nothing updates them whole.
 // +kubebuilder:rbac:groups=ovnet.io,resources=subnets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=ovnet.io,resources=subnets/status,verbs=patch
+// +kubebuilder:rbac:groups=ovnet.io,resources=providernetworks,verbs=get;list;watch
 // The gateway heartbeats, read through a cache limited to their namespace
 // (kube-node-lease here stands for --gateway-lease-namespace: the chart
 // puts this Role in network.gatewayLeaseNamespace).
@@ -173,6 +177,16 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 	if egressErr != nil && !errors.As(egressErr, &se) {
 		return nil, egressErr
 	}
+	u, accepted, underlayErr := r.underlayInForce(ctx, subnet)
+	if underlayErr != nil && !errors.As(underlayErr, &se) {
+		return nil, underlayErr
+	}
+	if !accepted {
+		// Never accepted: its pods would take addresses of a network the
+		// switch is not on, so nothing is programmed.
+		return egress, errors.Join(underlayErr, egressErr)
+	}
+	egressErr = errors.Join(underlayErr, egressErr)
 	cfg, err := r.Network.ipamConfig(subnet.Name, subnet.Spec)
 	old, existed := r.Network.subnetConfig(subnet.Name)
 	if err == nil {
@@ -182,13 +196,13 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 		// A refused CIDR, gateway or exclude list keeps the one in force,
 		// and does not hold back the rest of the spec (private, allow).
 		if existed {
-			if perr := r.program(ctx, old, subnet, egress); perr != nil {
+			if perr := r.program(ctx, old, subnet, egress, u); perr != nil {
 				return nil, perr
 			}
 		}
 		return egress, errors.Join(classifySubnetError(err), egressErr)
 	}
-	if err := r.program(ctx, cfg, subnet, egress); err != nil {
+	if err := r.program(ctx, cfg, subnet, egress, u); err != nil {
 		return nil, err
 	}
 	r.Network.waiters.wakeAll(subnet.Name)
@@ -244,18 +258,33 @@ func podHolders(allocs []ipam.Allocation) []types.NamespacedName {
 	return pods
 }
 
-// program writes the subnet's switch, router port, ACLs and policies for
-// cfg; a nil egress keeps the egress policy in force.
-func (r *SubnetReconciler) program(ctx context.Context, cfg subnetConfig, subnet *ovnetv1.Subnet, egress *egressState) error {
+// underlayInForce is the subnet's underlay: the spec's if accepted, else
+// the last accepted one with the refusal; accepted is false when none
+// ever was.
+func (r *SubnetReconciler) underlayInForce(ctx context.Context, subnet *ovnetv1.Subnet) (u underlay, accepted bool, err error) {
+	u, err = parseUnderlay(ctx, r.Client, subnet.Spec)
+	if err == nil {
+		r.acceptedUnderlay.Store(subnet.Name, u)
+		return u, true, nil
+	}
+	if last, ok := r.acceptedUnderlay.Load(subnet.Name); ok {
+		return last.(underlay), true, err
+	}
+	return underlay{}, false, err
+}
+
+// program writes the subnet's switch, its attachment, ACLs and policies
+// for cfg; a nil egress keeps the egress policy in force.
+func (r *SubnetReconciler) program(ctx context.Context, cfg subnetConfig, subnet *ovnetv1.Subnet, egress *egressState, u underlay) error {
 	if r.Network.northbound.down.Load() {
 		// Said at once on the Subnet rather than after a transaction's
 		// timeout; NorthboundMonitor reconciles every Subnet once it is back.
 		return errNorthboundDown
 	}
-	ops, err := r.Network.subnetOps(cfg, subnet.Spec)
+	ops, err := r.Network.subnetOps(cfg, subnet.Spec, u)
 	if err == nil {
 		var more []ovnOp
-		more, err = r.Network.subnetPoliciesOps(cfg, egress)
+		more, err = r.Network.subnetPoliciesOps(cfg, egress, u)
 		ops = append(ops, more...)
 	}
 	if err == nil {
@@ -456,6 +485,7 @@ func (r *SubnetReconciler) forget(ctx context.Context, name string) error {
 	}
 	r.lastUsageWrite.Delete(name)
 	r.acceptedEgress.Delete(name)
+	r.acceptedUnderlay.Delete(name)
 	return nil
 }
 

@@ -234,10 +234,10 @@ func specNotices(spec ovnetv1.SubnetSpec) []string {
 			}
 		}
 	}
-	if spec.GatewayNode != "" && (spec.GatewayType == "" || spec.GatewayType == ovnetv1.GatewayDistributed) {
+	if spec.GatewayNode != "" && !spec.Underlay() && (spec.GatewayType == "" || spec.GatewayType == ovnetv1.GatewayDistributed) {
 		notes = append(notes, fmt.Sprintf("gatewayNode %s is used by centralized gateways only: egress of this distributed subnet leaves through each pod's own node", spec.GatewayNode))
 	}
-	return notes
+	return append(notes, underlayNotices(spec)...)
 }
 
 func joinRanges(rs []ipam.Range) string {
@@ -271,27 +271,17 @@ func routerPortMAC(name string) string {
 }
 
 // subnetOps builds the one transaction that makes a subnet's switch, its
-// attachment to the cluster router and its private/allow ACLs match cfg
-// and spec.
-func (n *Network) subnetOps(cfg subnetConfig, spec ovnetv1.SubnetSpec) ([]ovnOp, error) {
-	router := n.Config.ClusterRouter
+// attachment (to the cluster router, or to its provider network) and its
+// private/allow ACLs match cfg and spec.
+func (n *Network) subnetOps(cfg subnetConfig, spec ovnetv1.SubnetSpec, u underlay) ([]ovnOp, error) {
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
-	lrpName := ovnname.RouterPort(router, cfg.Name)
 	var ops []ovnOp
 	steps := []func() ([]ovnOp, error){
 		func() ([]ovnOp, error) {
 			return n.NB.SwitchOps(ovn.Switch{Name: cfg.Name, Owner: owner, OtherConfig: map[string]string{
 				"subnet": cfg.CIDR.String(), "gateway": cfg.Gateway.String()}, LoadBalancerGroup: n.serviceGroup()})
 		},
-		func() ([]ovnOp, error) {
-			return n.NB.RouterPortOps(ovn.RouterPort{Router: router, Name: lrpName, MAC: routerPortMAC(lrpName),
-				Networks: routerPortNetworks(cfg), Owner: owner})
-		},
-		func() ([]ovnOp, error) {
-			return n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: ovnname.SwitchRouterPort(router, cfg.Name),
-				Type: ovn.PortTypeRouter, Addresses: []string{"router"},
-				Options: map[string]string{"router-port": lrpName}, Owner: owner, SwitchInTransaction: true})
-		},
+		func() ([]ovnOp, error) { return n.attachmentOps(cfg, u) },
 		func() ([]ovnOp, error) {
 			var acls []netpol.ACL
 			for _, half := range cfg.halves() {

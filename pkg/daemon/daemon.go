@@ -28,6 +28,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/daemon/bridgemap"
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/daemon/heartbeat"
 	"github.com/ovnet/ovnet/pkg/daemon/nodenat"
@@ -245,8 +246,8 @@ func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
 // addReconcilers registers the pod, node and nftables reconcilers and the
 // probes.
 // The daemon's cache: the pods of its node (field selector spec.nodeName),
-// every Node (its own, and the others' addresses for NodePort rules) and
-// Subnet. Its event recorder writes events.k8s.io Events. It writes
+// every Node (its own, and the others' addresses for NodePort rules),
+// Subnet and ProviderNetwork. Its event recorder writes events.k8s.io Events. It writes
 // nothing else but its gateway heartbeat (pkg/daemon/heartbeat): pod and
 // node annotations are the controller's.
 // +kubebuilder:rbac:groups="",resources=pods;nodes,verbs=get;list;watch
@@ -260,6 +261,10 @@ func (d *Daemon) addReconcilers(p *parts) error {
 		return err
 	}
 	if err := (&nodesetup.NodeReconciler{Node: p.node, Cache: d.mgr.GetCache()}).SetupWithManager(d.mgr); err != nil {
+		return err
+	}
+	bridges := &bridgemap.Reconciler{NodeName: d.cfg.NodeName, Cache: d.mgr.GetCache(), OVS: p.ovs, Recorder: rec}
+	if err := bridges.SetupWithManager(d.mgr); err != nil {
 		return err
 	}
 	beat := &heartbeat.Heartbeat{Node: d.cfg.NodeName, Namespace: d.cfg.GatewayLeaseNamespace, Cache: d.mgr.GetCache(),

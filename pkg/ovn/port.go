@@ -14,6 +14,9 @@ import (
 const (
 	PortTypeNormal = ""
 	PortTypeRouter = "router"
+	// PortTypeLocalnet bridges a switch to a physical network through
+	// the bridge ovn-bridge-mappings names for options:network_name.
+	PortTypeLocalnet = "localnet"
 )
 
 // SwitchPort is the desired state of a logical switch port.
@@ -24,7 +27,9 @@ type SwitchPort struct {
 	Addresses    []string
 	PortSecurity []string
 	Options      map[string]string
-	Owner        Owner
+	// Tag is a localnet port's VLAN tag; nil for untagged.
+	Tag   *int
+	Owner Owner
 	// ExternalIDs are extra keys recorded beside the owner's.
 	ExternalIDs map[string]string
 	// SwitchInTransaction says the switch is created earlier in the same
@@ -72,11 +77,11 @@ func (c *Client) SwitchPortOps(want SwitchPort) ([]ovsdb.Operation, error) {
 	ids[ExternalIDSwitch] = want.Switch
 	lsp := &nbdb.LogicalSwitchPort{
 		Name: want.Name, Type: want.Type, Addresses: want.Addresses, PortSecurity: want.PortSecurity,
-		Options: want.Options, ExternalIDs: ids,
+		Options: want.Options, ExternalIDs: ids, Tag: want.Tag,
 	}
 	parent := switchParent(want.Switch, switchPorts, want.SwitchInTransaction)
 	res, err := ensure(c, "logical switch port "+want.Name, ovsdbtxn.Row[*nbdb.LogicalSwitchPort]{
-		Model: lsp, Fields: []any{&lsp.Type, &lsp.Addresses, &lsp.PortSecurity, &lsp.Options, &lsp.ExternalIDs},
+		Model: lsp, Fields: []any{&lsp.Type, &lsp.Addresses, &lsp.PortSecurity, &lsp.Options, &lsp.ExternalIDs, &lsp.Tag},
 		Parent: parent,
 	})
 	if err != nil {

@@ -15,6 +15,11 @@ func SwitchRouterPort(router, subnet string) string { return subnet + "-" + rout
 // the daemon puts it in the OVS interface's external_ids:iface-id.
 func PodPort(namespace, name string) string { return name + "." + namespace }
 
+// LocalnetPort is an underlay subnet's port to its provider network: no
+// pod port (<pod>.<ns>, with a dot) or router port (<subnet>-<router>)
+// of ovnet's takes this form unless the router is named localnet.
+func LocalnetPort(subnet string) string { return subnet + "-localnet" }
+
 // NodePort is a node's port on the join switch, bound by the node's ovn0.
 func NodePort(node string) string { return "node-" + node }
 

@@ -256,9 +256,11 @@ func TestManifestsUpToDate(t *testing.T) {
 	if body := dropHeader(committed); body != rendered {
 		t.Errorf("yamls/ovnet.yaml is stale: run make manifests")
 	}
-	crd := readFile(t, filepath.Join(root, "config", "crd", "ovnet.io_subnets.yaml"))
-	if body := dropHeader(readFile(t, filepath.Join(root, "charts", "ovnet", "crds", "ovnet.io_subnets.yaml"))); body != crd {
-		t.Errorf("charts/ovnet/crds/ovnet.io_subnets.yaml is stale: run make manifests")
+	for _, name := range []string{"ovnet.io_subnets.yaml", "ovnet.io_providernetworks.yaml"} {
+		crd := readFile(t, filepath.Join(root, "config", "crd", name))
+		if body := dropHeader(readFile(t, filepath.Join(root, "charts", "ovnet", "crds", name))); body != crd {
+			t.Errorf("charts/ovnet/crds/%s is stale: run make manifests", name)
+		}
 	}
 }
 

@@ -109,29 +109,7 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 	if err := ovs.CheckEncapType(opts.EncapType); err != nil {
 		tb.Fatalf("StartChassis %s: %v", opts.Name, err)
 	}
-	if opts.NetNS != "" && !netnsExists(opts.NetNS) {
-		addNetNS(tb, opts.NetNS)
-	}
-	c := &Chassis{Name: opts.Name, NetNS: opts.NetNS}
-	c.OVS = startOVSDB(tb, "conf", ovsdbserver.OpenvSwitchSchema)
-	c.LogDir = filepath.Dir(c.OVS.Socket)
-	c.VswitchdControl = filepath.Join(c.LogDir, "ovs-vswitchd.ctl")
-
-	c.requireNoDatapath(tb)
-	// Registered before ovs-vswitchd's stop, so it runs after it.
-	tb.Cleanup(func() { c.checkNoDatapath(tb) })
-
-	c.Vsctl(tb, "--no-wait", "init")
-	c.Vsctl(tb, "--no-wait", "set", "Open_vSwitch", ".",
-		"other_config:userspace-tso-enable="+strconv.FormatBool(opts.TSO))
-	// One cleanup for every ovs-vswitchd the test runs (KillVswitchd and
-	// RestartVswitchd replace it).
-	tb.Cleanup(func() {
-		if c.vswitchd != nil {
-			c.vswitchd.stop(tb)
-		}
-	})
-	c.startVswitchd(tb)
+	c := startVswitch(tb, opts.Name, opts.NetNS, opts.TSO)
 	// Without --no-wait, ovs-vsctl returns once ovs-vswitchd made br-int.
 	c.Vsctl(tb, "--may-exist", "add-br", IntegrationBridge,
 		"--", "set", "Bridge", IntegrationBridge, "datapath_type=netdev", "fail_mode=secure",
@@ -152,6 +130,37 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 	})
 	c.startController(tb)
 	c.waitRegistered(tb, opts.SB, c.controller)
+	return c
+}
+
+// startVswitch starts the Open vSwitch half of a chassis in netns (made
+// if it does not exist): ovsdb-server and ovs-vswitchd on the userspace
+// datapath, no bridge yet.
+func startVswitch(tb T, name, netns string, tso bool) *Chassis {
+	tb.Helper()
+	if netns != "" && !netnsExists(netns) {
+		addNetNS(tb, netns)
+	}
+	c := &Chassis{Name: name, NetNS: netns}
+	c.OVS = startOVSDB(tb, "conf", ovsdbserver.OpenvSwitchSchema)
+	c.LogDir = filepath.Dir(c.OVS.Socket)
+	c.VswitchdControl = filepath.Join(c.LogDir, "ovs-vswitchd.ctl")
+
+	c.requireNoDatapath(tb)
+	// Registered before ovs-vswitchd's stop, so it runs after it.
+	tb.Cleanup(func() { c.checkNoDatapath(tb) })
+
+	c.Vsctl(tb, "--no-wait", "init")
+	c.Vsctl(tb, "--no-wait", "set", "Open_vSwitch", ".",
+		"other_config:userspace-tso-enable="+strconv.FormatBool(tso))
+	// One cleanup for every ovs-vswitchd the test runs (KillVswitchd and
+	// RestartVswitchd replace it).
+	tb.Cleanup(func() {
+		if c.vswitchd != nil {
+			c.vswitchd.stop(tb)
+		}
+	})
+	c.startVswitchd(tb)
 	return c
 }
 

@@ -93,12 +93,7 @@ func (u *Underlay) AttachChassis(tb T, ch *Chassis, addr netip.Prefix) {
 	if _, ok := u.ports[ch.Name]; ok {
 		tb.Fatalf("attach %s: already attached", ch.Name)
 	}
-	peer := UniqueName("ulp")
-	u.ports[ch.Name] = peer
-	mustIP(tb, ch.NetNS, "link", "add", uplinkName, "type", "veth", "peer", "name", peer, "netns", u.NetNS)
-	tb.Cleanup(func() { deleteLink(tb, ch.NetNS, uplinkName) })
-	mustIP(tb, u.NetNS, "link", "set", peer, "mtu", strconv.Itoa(UnderlayMTU), "master", underlayBridge, "up")
-	mustIP(tb, ch.NetNS, "link", "set", uplinkName, "mtu", strconv.Itoa(UnderlayMTU), "up")
+	u.plug(tb, ch.NetNS, uplinkName, ch.Name)
 	ch.Vsctl(tb, "--may-exist", "add-br", physBridge,
 		"--", "set", "Bridge", physBridge, "datapath_type=netdev",
 		"--", "--may-exist", "add-port", physBridge, uplinkName)
@@ -137,13 +132,20 @@ func (u *Underlay) AttachLink(tb T, netns, ifname string, addr netip.Prefix) {
 	if _, ok := u.ports[key]; ok {
 		tb.Fatalf("attach %s: already attached", key)
 	}
+	u.plug(tb, netns, ifname, key)
+	mustIP(tb, netns, "addr", "add", addr.String(), "dev", ifname)
+}
+
+// plug links ifname in netns to a port of the underlay bridge, recorded
+// under key for Capture, Unplug and Plug; tb.Cleanup deletes the veth.
+func (u *Underlay) plug(tb T, netns, ifname, key string) {
+	tb.Helper()
 	peer := UniqueName("ulp")
 	u.ports[key] = peer
 	mustIP(tb, netns, "link", "add", ifname, "type", "veth", "peer", "name", peer, "netns", u.NetNS)
 	tb.Cleanup(func() { deleteLink(tb, netns, ifname) })
 	mustIP(tb, u.NetNS, "link", "set", peer, "mtu", strconv.Itoa(UnderlayMTU), "master", underlayBridge, "up")
 	mustIP(tb, netns, "link", "set", ifname, "mtu", strconv.Itoa(UnderlayMTU), "up")
-	mustIP(tb, netns, "addr", "add", addr.String(), "dev", ifname)
 }
 
 // Unplug takes the chassis's port on the underlay bridge down, as a pulled

@@ -90,7 +90,8 @@ func peerNodes(nodes []corev1.Node, self string) []netip.Addr {
 func natRanges(subnets []ovnetv1.Subnet, join netip.Prefix) []Range {
 	var prefixes []netip.Prefix
 	for _, s := range subnets {
-		if s.Spec.NATOutgoing != nil && !*s.Spec.NATOutgoing {
+		if (s.Spec.NATOutgoing != nil && !*s.Spec.NATOutgoing) || s.Spec.Underlay() {
+			// An underlay subnet's egress never enters the node.
 			continue
 		}
 		if meta.IsStatusConditionFalse(s.Status.Conditions, ovnetv1.ConditionValidated) {

@@ -42,6 +42,11 @@ func TestNATRanges(t *testing.T) {
 		{"join, IPv6, unparsable and refused subnets are left out", []ovnetv1.Subnet{
 			subnet("join", "100.64.0.0/16", nil), subnet("v6", "fd00::/64", nil), subnet("bad", "10.300.0.0/16", nil),
 			subnet("refused", "10.99.0.0/16", nil, refused)}, join, nil},
+		{"an underlay subnet is left out, NAT on or not", []ovnetv1.Subnet{func() ovnetv1.Subnet {
+			s := subnet("phys", "172.20.0.0/24", nil)
+			s.Spec.Provider = "physnet"
+			return s
+		}()}, join, nil},
 		{"join unknown yet: nothing to leave out", []ovnetv1.Subnet{subnet("join", "100.64.0.0/16", nil)}, netip.Prefix{},
 			ranges("100.64.0.0", "100.64.255.255")},
 		{"dual stack keeps the IPv4 part, host bits dropped", []ovnetv1.Subnet{subnet("ds", "10.16.0.1/16, fd00::/64", nil)}, join,

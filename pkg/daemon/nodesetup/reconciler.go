@@ -74,8 +74,8 @@ func (n *Node) plugNodePort(ctx context.Context, addr annotation.Address) error 
 }
 
 // routePrefixes are the CIDRs the node routes through ovn0, in the
-// families its join address has: every Subnet's (both of a dual-stack
-// one) but the join subnet's, which are on-link, and the service CIDRs,
+// families its join address has: every overlay Subnet's (both of a
+// dual-stack one) but the join subnet's, which are on-link, and the service CIDRs,
 // whose load balancers the join switch applies to the node's traffic.
 func routePrefixes(subnets *ovnetv1.SubnetList, join annotation.Address, services []netip.Prefix) []netip.Prefix {
 	joined := map[bool]netip.Prefix{} // the join prefix by "is IPv4"
@@ -93,6 +93,12 @@ func routePrefixes(subnets *ovnetv1.SubnetList, join annotation.Address, service
 		}
 	}
 	for _, s := range subnets.Items {
+		if s.Spec.Underlay() {
+			// On the physical network, reached through the node's uplink:
+			// a route through ovn0 would send it to the cluster router,
+			// which has no port on it.
+			continue
+		}
 		for _, cidr := range annotation.SplitList(s.Spec.CIDR) {
 			if p, err := netip.ParsePrefix(cidr); err == nil && routed(p) {
 				out = append(out, p.Masked())

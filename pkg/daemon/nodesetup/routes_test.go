@@ -19,6 +19,7 @@ func TestSubnetPrefixes(t *testing.T) {
 		subnet("ovn-default", "10.16.0.0/16"), subnet("join", "100.64.0.0/16"),
 		subnet("blue", "10.66.0.1/24"), subnet("broken", "10.300.0.0/16"), subnet("v6", "fd00::/64"),
 		subnet("dual", "10.67.0.0/24,fd00:67::/120"),
+		{ObjectMeta: metav1.ObjectMeta{Name: "physical"}, Spec: ovnetv1.SubnetSpec{CIDR: "172.20.0.0/24", Provider: "physnet"}},
 	}}
 	join := annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr("100.64.0.2")},
 		Subnet: netip.MustParsePrefix("100.64.0.0/16"), Gateway: netip.MustParseAddr("100.64.0.1")}
@@ -56,7 +57,7 @@ func TestSubnetPrefixes(t *testing.T) {
 				j = *tt.join
 			}
 			if got := routePrefixes(list, j, tt.service); !slices.Equal(got, tt.want) {
-				t.Fatalf("routePrefixes = %v, want %v (join, unparsable and other-family subnets left out)", got, tt.want)
+				t.Fatalf("routePrefixes = %v, want %v (join, unparsable, other-family and underlay subnets left out)", got, tt.want)
 			}
 		})
 	}

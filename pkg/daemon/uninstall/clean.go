@@ -14,6 +14,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/cni"
 	"github.com/ovnet/ovnet/pkg/daemon/attachments"
+	"github.com/ovnet/ovnet/pkg/daemon/bridgemap"
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/daemon/heartbeat"
 	"github.com/ovnet/ovnet/pkg/daemon/nodenat"
@@ -89,6 +90,7 @@ func (n *Node) Clean(ctx context.Context) ([]Step, error) {
 		{"CNI plugin", n.removePlugin},
 		{"pod interfaces", n.removePodInterfaces},
 		{"OVN settings in Open_vSwitch", n.removeExternalIDs},
+		{"provider network bridge mappings", n.removeBridgeMappings},
 		{"OVN TLS settings in Open_vSwitch", n.removeSSL},
 		{"ovn-controller stopped", n.waitOVNControllerGone},
 		{"bridge " + n.cfg.Bridge, n.deleteBridge},
@@ -117,6 +119,12 @@ func (n *Node) removeConflist(context.Context) (string, error) {
 
 func (n *Node) removePlugin(context.Context) (string, error) {
 	return "", removeFile(filepath.Join(n.cfg.CNIBinDir, cni.PluginType))
+}
+
+// removeBridgeMappings removes the ovn-bridge-mappings entries the daemon
+// wrote for ProviderNetworks; an operator's stay.
+func (n *Node) removeBridgeMappings(ctx context.Context) (string, error) {
+	return "", bridgemap.Write(ctx, n.ovs, nil)
 }
 
 // removeExternalIDs removes OVN's settings only when the daemon wrote

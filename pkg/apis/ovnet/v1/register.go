@@ -16,5 +16,5 @@ var (
 )
 
 func init() {
-	SchemeBuilder.Register(&Subnet{}, &SubnetList{})
+	SchemeBuilder.Register(&Subnet{}, &SubnetList{}, &ProviderNetwork{}, &ProviderNetworkList{})
 }

@@ -54,7 +54,26 @@ type SubnetSpec struct {
 	// +optional
 	// +kubebuilder:default=true
 	NATOutgoing *bool `json:"natOutgoing,omitempty"`
+	// Provider makes the subnet an underlay subnet: the name of the
+	// ProviderNetwork its switch is bridged to by a localnet port. Its pods
+	// take addresses of that physical network and the Gateway, a router
+	// on it, as their default route; the switch is not attached to the
+	// cluster router.
+	// +optional
+	Provider string `json:"provider,omitempty"`
+	// Vlan is the 802.1Q tag of an underlay subnet's traffic on the
+	// provider network; 0 or unset sends it untagged.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4094
+	Vlan int `json:"vlan,omitempty"`
 }
+
+// MaxVlan is the highest 802.1Q VLAN id (4095 is reserved).
+const MaxVlan = 4094
+
+// Underlay says whether the subnet is bridged to a provider network.
+func (s *SubnetSpec) Underlay() bool { return s.Provider != "" }
 
 // Condition types and reasons reported in SubnetStatus.Conditions.
 const (
@@ -93,6 +112,9 @@ const (
 	ReasonDistributed        = "Distributed"
 	ReasonGatewayActive      = "GatewayActive"
 	ReasonNoGatewayReady     = "NoGatewayReady"
+	// ReasonUnknownProvider refuses an underlay subnet whose
+	// ProviderNetwork does not exist.
+	ReasonUnknownProvider = "UnknownProvider"
 	// ReasonGatewayChanged is the Event reason when egress moves.
 	ReasonGatewayChanged = "GatewayChanged"
 )

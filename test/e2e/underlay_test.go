@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/ovnet/ovnet/pkg/annotation"
+	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/test/harness"
+)
+
+// The underlay subnets of TestUnderlay, on the nodes' physical network:
+// one untagged beside the nodes' own addresses with the external host as
+// its router, one on VLAN underlayVLAN with a VLAN host as its router.
+var (
+	underlayCIDR     = netip.MustParsePrefix("172.20.0.0/24")
+	underlayGateway  = netip.MustParsePrefix("172.20.0.254/24")
+	underlayVLANCIDR = netip.MustParsePrefix("172.21.0.0/24")
+	underlayVLANGW   = netip.MustParsePrefix("172.21.0.254/24")
+)
+
+const (
+	// underlayVLAN tags the second underlay subnet's frames.
+	underlayVLAN = 100
+	// providerName is TestUnderlay's ProviderNetwork, on the harness
+	// nodes' br-phy.
+	providerName = "physnet"
+)
+
+// TestUnderlay: pods of underlay subnets sit on the nodes' physical
+// network through a localnet port on br-phy, with the external host as
+// their router. Pods on two nodes talk (ping, TCP) with their own
+// addresses on the wire and no tunnel packet; they reach the external
+// host and, through it, the far host, which sees their own addresses. A
+// VLAN-tagged subnet beside the untagged one is separate at L2, and its
+// frames carry the tag on the wire to its router, a host on that VLAN. Overlay pods and underlay pods reach
+// each other both ways through the external host and a node.
+func TestUnderlay(t *testing.T) {
+	e := newEnv(t)
+	o := e.outsideNodes("n1", "n2")
+	n1, n2 := o.nodes[0], o.nodes[1]
+	o.ext.AddGateway(t, underlayGateway)
+	vlanHost := o.ul.AddVLANHost(t, underlayVLAN, underlayVLANGW)
+
+	if err := e.c.Create(e.ctx, &ovnetv1.ProviderNetwork{ObjectMeta: metav1.ObjectMeta{Name: providerName},
+		Spec: ovnetv1.ProviderNetworkSpec{Bridge: "br-phy"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.createSubnet("ul", ovnetv1.SubnetSpec{CIDR: underlayCIDR.String(), Gateway: underlayGateway.Addr().String(),
+		Provider: providerName, NATOutgoing: ptr.To(false)})
+	e.createSubnet("ulv", ovnetv1.SubnetSpec{CIDR: underlayVLANCIDR.String(), Gateway: underlayVLANGW.Addr().String(),
+		Provider: providerName, Vlan: underlayVLAN, NATOutgoing: ptr.To(false)})
+	for _, n := range o.nodes {
+		e.eventually("ovn-bridge-mappings of "+n.Name, func() error {
+			out, err := runTool("ovs-vsctl", "--db="+n.Chassis.OVS.Endpoint, "get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings")
+			if err != nil || strings.TrimSpace(out) != `"`+providerName+`:br-phy"` {
+				return fmt.Errorf("%q (%v)", out, err)
+			}
+			return nil
+		})
+	}
+
+	inSubnet := func(rt *harness.Runtime, name, node, subnet string) *harness.Sandbox {
+		return e.labeledPod(rt, "default", name, node, nil, map[string]string{annotation.LogicalSwitch: subnet}, nil)
+	}
+	rt1, rt2 := n1.Runtime(t), n2.Runtime(t)
+	u1, u2 := inSubnet(rt1, "u1", "n1", "ul"), inSubnet(rt2, "u2", "n2", "ul")
+	v1, v2 := inSubnet(rt1, "v1", "n1", "ulv"), inSubnet(rt2, "v2", "n2", "ulv")
+	for _, s := range []*harness.Sandbox{u1, u2} {
+		e.serve(s, "--tcp", fmt.Sprint(backendTCP))
+	}
+
+	t.Run("pods on two nodes, no tunnel", func(t *testing.T) {
+		// Other traffic (IPv6 multicast of pods elsewhere) may cross in
+		// tunnels; none of the underlay subnet's packets may.
+		tunnels := o.ul.Capture(t, n1.Chassis, "udp port 6081 or udp port 4789")
+		wire := o.ul.Capture(t, n1.Chassis, "host", u1.IP.String(), "and", "host", u2.IP.String())
+		ping(t, u1, u2.IP.String())
+		ping(t, u2, u1.IP.String())
+		e.reachable(u1, netip.AddrPortFrom(u2.IP, backendTCP).String())
+		e.reachable(u2, netip.AddrPortFrom(u1.IP, backendTCP).String())
+		until(t, "u1 and u2's packets on n1's uplink", func() error {
+			if n := len(wire.Lines()); n < 6 {
+				return fmt.Errorf("%d captured", n)
+			}
+			return nil
+		})
+		inner := strings.TrimSuffix(underlayCIDR.Masked().Addr().String(), "0")
+		for _, line := range tunnels.Lines() {
+			if strings.Contains(line, inner) {
+				t.Errorf("a packet of the underlay subnet in a tunnel: %s", line)
+			}
+		}
+		t.Logf("%d packets between %s and %s on n1's uplink; %d tunnel packets, none of them the underlay subnet's",
+			len(wire.Lines()), u1.IP, u2.IP, len(tunnels.Lines()))
+	})
+
+	t.Run("the external host and beyond", func(t *testing.T) {
+		for _, s := range []*harness.Sandbox{u1, u2} {
+			ping(t, s, underlayGateway.Addr().String())
+			until(t, s.Pod.Name+" to the far host, seen with its own address", func() error {
+				return farSees(e.connect(s, "tcp", farTarget(harness.FarIP)))(s.IP)
+			})
+		}
+	})
+
+	t.Run("a VLAN apart", func(t *testing.T) {
+		vlan := fmt.Sprint(underlayVLAN)
+		leaving := o.ul.Capture(t, n1.Chassis, "vlan", vlan, "and", "icmp", "and", "host", v1.IP.String())
+		arriving := o.ul.Capture(t, vlanHost.Chassis, "vlan", vlan, "and", "icmp", "and", "host", v1.IP.String())
+		ping(t, v1, v2.IP.String())
+		ping(t, v2, v1.IP.String())
+		ping(t, v1, vlanHost.IP.String())
+		for _, c := range []struct {
+			where   string
+			capture *harness.Capture
+		}{{"n1's uplink", leaving}, {"the VLAN's router", arriving}} {
+			until(t, "v1's tagged packets at "+c.where, func() error {
+				if n := len(c.capture.Lines()); n < 2 {
+					return fmt.Errorf("%d captured", n)
+				}
+				return nil
+			})
+		}
+		// On-link routes make each pod ARP for the other directly: only
+		// a shared L2 segment would answer.
+		for _, pair := range [][2]*harness.Sandbox{{u1, v2}, {v2, u1}} {
+			from, to := pair[0], pair[1]
+			host := netip.PrefixFrom(to.IP, 32).String()
+			if out, err := from.Exec("ip", "route", "add", host, "dev", from.IfName); err != nil {
+				t.Fatalf("on-link route in %s: %v: %s", from.Pod.Name, err, out)
+			}
+			if out, err := from.Exec("ping", "-c", "3", "-W", "1", to.IP.String()); err == nil {
+				t.Errorf("%s reached %s across VLANs at L2:\n%s", from.Pod.Name, to.Pod.Name, out)
+			}
+			if out, err := from.Exec("ip", "route", "del", host, "dev", from.IfName); err != nil {
+				t.Fatalf("on-link route in %s: %v: %s", from.Pod.Name, err, out)
+			}
+		}
+		t.Logf("v1's ICMP tagged %s: %d packets on n1's uplink, %d at the VLAN's router", vlan, len(leaving.Lines()), len(arriving.Lines()))
+	})
+}
+
+// createSubnet creates a Subnet and waits until it is Ready.
+func (e *env) createSubnet(name string, spec ovnetv1.SubnetSpec) {
+	e.t.Helper()
+	if err := e.c.Create(e.ctx, &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}); err != nil {
+		e.t.Fatalf("create subnet %s: %v", name, err)
+	}
+	e.eventually("subnet "+name+" ready", func() error {
+		return e.subnetCondition(name, ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+	})
+}
