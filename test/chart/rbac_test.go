@@ -219,6 +219,8 @@ var genericCalls = map[string][]schema.GroupResource{
 	"pkg/controller/addressing.go:Patch": {{Resource: "pods"}, {Resource: "nodes"}},
 	// gc's exists reads the owner of an NB row: a pod or a node.
 	"pkg/controller/gc.go:Get": {{Resource: "pods"}, {Resource: "nodes"}},
+	// listOwners lists the owners of addresses: pods and nodes.
+	"pkg/controller/gc.go:List": {{Resource: "pods"}, {Resource: "nodes"}},
 	// The owners of addresses a rebuild of NB waits for the ports of.
 	"pkg/controller/rebuild.go:List": {{Resource: "pods"}, {Resource: "nodes"}},
 	// A rebuild of NB lists every object of each reconciler's kind.
