@@ -40,6 +40,11 @@ inputs_sum() {
   } | sha256sum | cut -d' ' -f1
 }
 
+# Under a lock, so concurrent suites (make test runs three processes) build
+# the tars once and never read one half written.
+exec 9>"$OUT/.lock"
+flock 9
+
 sum=$(inputs_sum)
 if [ -f "$OUT/pause.tar" ] && [ -f "$OUT/tools.tar" ] && [ "$(cat "$OUT/inputs.sum" 2>/dev/null)" = "$sum" ]; then
   echo "$OUT/pause.tar"

@@ -5,7 +5,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovn"
+	"github.com/ovnet/ovnet/pkg/servicecidr"
 )
 
 func main() {
@@ -40,7 +40,7 @@ func main() {
 	flag.StringVar(&cfg.DefaultSubnet.Gateway, "default-gateway", "", "gateway of the default subnet (default: first address)")
 	flag.StringVar(&cfg.JoinSubnet.Name, "join-subnet", "join", "name of the subnet that connects nodes")
 	flag.StringVar(&cfg.JoinSubnet.CIDR, "join-cidr", "100.64.0.0/16", "CIDR of the join subnet")
-	flag.StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/12", "Service CIDR; no subnet may overlap it")
+	flag.StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/12", "Service CIDRs, comma-separated, at most one per family (kube-apiserver --service-cluster-ip-range); no subnet may overlap them")
 	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway nodes' heartbeat Leases (the daemons' --gateway-lease-namespace)")
 	flag.DurationVar(&cfg.GCInterval, "gc-interval", 5*time.Minute, "period of the garbage collector's sweep (0 disables the periodic sweep)")
 	flag.IntVar(&cfg.PodWorkers, "pod-workers", 16, "pods reconciled concurrently")
@@ -63,11 +63,11 @@ func main() {
 }
 
 func run(opts *controller.Options, nbAddress, serviceCIDR string, qps float64, burst int) error {
-	svc, err := netip.ParsePrefix(serviceCIDR)
+	svc, err := servicecidr.Parse(serviceCIDR)
 	if err != nil {
 		return fmt.Errorf("--service-cidr: %w", err)
 	}
-	opts.Network.ServiceCIDR = svc
+	opts.Network.ServiceCIDRs = svc
 	opts.NorthboundEndpoints = ovn.ParseEndpoints(nbAddress)
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovs"
+	"github.com/ovnet/ovnet/pkg/servicecidr"
 )
 
 func main() {
@@ -56,7 +57,7 @@ func serve() int {
 	flag.Func("service-cidr", "Service CIDRs, comma-separated, at most one per family (kube-apiserver --service-cluster-ip-range; default 10.96.0.0/12), "+
 		"each of the join network's family routed through ovn0 so the node reaches ClusterIPs; empty routes none", func(s string) error {
 		var err error
-		cfg.ServiceCIDRs, err = daemon.ParseServiceCIDRs(s)
+		cfg.ServiceCIDRs, err = servicecidr.Parse(s)
 		return err
 	})
 	flag.StringVar(&cfg.OVNRundir, "ovn-rundir", "/var/run/ovn", "ovn-controller's run directory (pidfile, control socket): checked on gateway nodes, and waited on to stop before an uninstall deletes br-int; empty skips both")
@@ -77,6 +78,9 @@ func serve() int {
 	flag.IntVar(&cfg.IPFIX.CacheActiveTimeout, "ipfix-cache-active-timeout", defaultIPFIXActiveTimeout,
 		"with --ipfix-targets, seconds a flow's packets are aggregated into one record before it is sent (0: one record per sampled packet)")
 	flag.IntVar(&cfg.IPFIX.CacheMaxFlows, "ipfix-cache-max-flows", 0, "with --ipfix-targets, at most this many flows aggregated at once (0: no bound)")
+	flag.BoolVar(&cfg.IPFIXPodNames, "ipfix-pod-names", false, "with --ipfix-targets, br-int exports to the daemon's IPFIX mediator on 127.0.0.1:--ipfix-mediator-port, "+
+		"which exports the records to the targets with the source and destination pods' namespace, name and node added (every pod of the cluster is watched)")
+	flag.IntVar(&cfg.IPFIXMediatorPort, "ipfix-mediator-port", daemon.DefaultIPFIXMediatorPort, "with --ipfix-pod-names, the UDP port on the node's 127.0.0.1 the mediator receives br-int's records on")
 	flag.Func("sflow-targets", "comma-separated sFlow collectors (IP:port, UDP) that br-int sends packet samples and port counters to; empty sends none", func(s string) error {
 		cfg.SFlow.Targets = splitList(s)
 		return nil

@@ -44,6 +44,11 @@ func TestRefusesBadFlowExport(t *testing.T) {
 		{"sFlow polling 0", []string{"--sflow-targets=192.0.2.5:6343", "--sflow-polling=0"}, "polling 0 s: want 1"},
 		{"sFlow header", []string{"--sflow-targets=192.0.2.5:6343", "--sflow-header=4096"}, "header 4096 bytes"},
 		{"sFlow agent", []string{"--sflow-targets=192.0.2.5:6343", "--sflow-agent=eth0/1"}, `agent \"eth0/1\"`},
+		{"pod names without targets", []string{"--ipfix-pod-names"}, "IPFIX pod names: no IPFIX targets to export them to"},
+		{"mediator port 0", []string{"--ipfix-targets=192.0.2.5:4739", "--ipfix-pod-names", "--ipfix-mediator-port=0"},
+			"IPFIX mediator port 0: want 1 to 65535"},
+		{"collector at the mediator's port", []string{"--ipfix-targets=127.0.0.1:10669", "--ipfix-pod-names"},
+			"IPFIX target 127.0.0.1:10669: the mediator itself listens on 127.0.0.1:10669 (--ipfix-mediator-port)"},
 		{"both refused", []string{"--ipfix-targets=192.0.2.5", "--sflow-targets=192.0.2.5"},
 			`IPFIX: target \"192.0.2.5\": want IP:port, as 192.0.2.5:4739 or [2001:db8::5]:4739\nsFlow: target \"192.0.2.5\": want IP:port, as 192.0.2.5:6343`},
 	}

@@ -35,7 +35,7 @@ func FuzzNamespaceAnnotations(f *testing.F) {
 	} {
 		f.Add(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8])
 	}
-	n := &Network{Config: Config{ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12")}}
+	n := &Network{Config: Config{ServiceCIDRs: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}}}
 	f.Fuzz(func(t *testing.T, cidr, ls, gateway, excludes, private, allow, gwType, gwNode, nat string) {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1", Annotations: map[string]string{
 			annotation.CIDR: cidr, annotation.LogicalSwitch: ls, annotation.Gateway: gateway,
@@ -95,7 +95,7 @@ func checkDescribed(t *testing.T, s *ovnetv1.Subnet) {
 // checkAcceptedConfig asserts what the allocator and the NB writes rely on.
 func checkAcceptedConfig(t *testing.T, n *Network, cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) {
 	t.Helper()
-	if !cfg.CIDR.Contains(cfg.Gateway) || cfg.CIDR.Overlaps(n.Config.ServiceCIDR) {
+	if !cfg.CIDR.Contains(cfg.Gateway) || cfg.CIDR.Overlaps(n.Config.ServiceCIDRs[0]) {
 		t.Fatalf("accepted %+v from %+v", cfg, spec)
 	}
 	for _, r := range cfg.Excludes {

@@ -71,8 +71,10 @@ func invalidGateway(format string, args ...any) error {
 // gatewayNode is one listed gateway node as the controller sees it now.
 type gatewayNode struct {
 	name string
-	// join is the node's join address, the reroute's next hop.
-	join netip.Addr
+	// join is the node's join address, the reroute's next hop; join6 its
+	// IPv6 one when the join subnet is dual stack, the next hop of the
+	// subnet's IPv6 half.
+	join, join6 netip.Addr
 	// ready says it forwards; why says why not.
 	ready bool
 	why   string
@@ -121,7 +123,7 @@ func (r *SubnetReconciler) judge(ctx context.Context, node *corev1.Node, now tim
 		g.why = "it has no join address yet"
 		return g
 	}
-	g.join = addr.IP
+	g.join, g.join6 = addr.IP, addr.IPv6
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionFalse {
 			g.why = "the node is NotReady: " + c.Message
@@ -137,6 +139,16 @@ func (r *SubnetReconciler) judge(ctx context.Context, node *corev1.Node, now tim
 	report, expires := gatewayhealth.Read(lease, now)
 	g.ready, g.why, g.expires = report.Ready, report.Reason, expires
 	return g
+}
+
+// joinOf is the node's join address of a's family, if it has one.
+func (g *gatewayNode) joinOf(a netip.Addr) (netip.Addr, bool) {
+	for _, join := range []netip.Addr{g.join, g.join6} {
+		if join.IsValid() && join.Is4() == a.Is4() {
+			return join, true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // decideEgress chooses the active gateway: the first ready listed node;

@@ -69,7 +69,7 @@ func nodePolicies(node string, join netip.Addr, internal netip.Addr, hasInternal
 // clusterRoutingOps are the cluster router's own routing rows: the
 // default route that lets packets bound outside reach the policy stage
 // (its next hop, the router's own join address, is never used: a reroute
-// always decides), and the service CIDR as a cluster destination.
+// always decides), and each service CIDR as a cluster destination.
 func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
 	joins, err := parseCIDRs(n.Config.JoinSubnet.CIDR)
 	if err != nil {
@@ -109,24 +109,43 @@ func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
 		ops = append(ops, more...)
 	}
 	var policies []ovn.RouterPolicy
-	if svc := n.Config.ServiceCIDR; svc.IsValid() {
+	for _, svc := range n.Config.ServiceCIDRs {
 		policies = append(policies, destinationPolicy(svc))
 	}
 	more, err := n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, more...)
+	// The distributed router sends a reply from the chassis of the pod
+	// that answers, which need not be where the request came in: an
+	// underlay pod's request enters the router on its own chassis and the
+	// overlay pod's reply leaves through the localnet port's conntrack
+	// zone on another; a request from outside enters through any node's
+	// join port and the reply leaves through its own node's. Such a zone
+	// sees a reply without its request, which conntrack calls invalid and
+	// ovn-northd would drop (on every switch with load balancers, that is
+	// every switch). Kube-OVN runs OVN the same way.
+	more, err = n.NB.GlobalOptionsOps(map[string]string{ovn.OptionUseCtInvMatch: "false"})
 	return slices.Concat(ops, more), err
 }
 
 // subnetPoliciesOps makes the subnet's policies: its CIDR is a cluster
 // destination, and a centralized subnet's egress goes to its active
 // gateway. A nil egress (a refused gateway setting) keeps the reroute in
-// force. An underlay subnet has none: it is no destination of the
-// router, so an overlay pod's packet to it takes its node's reroute and
-// reaches it through the node and the physical network.
+// force. An underlay subnet has no egress policy, its pods' egress never
+// reaching the router; an interconnected one is a cluster destination, so
+// that overlay pods reach it through its router port, while any other is
+// none, an overlay pod's packet to it taking its node's reroute.
 func (n *Network) subnetPoliciesOps(sub subnetConfig, egress *egressState, u underlay) ([]ovnOp, error) {
 	cfg := sub.SubnetConfig
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
 	if u.isUnderlay() {
-		return n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, nil)
+		var policies []ovn.RouterPolicy
+		if u.interconnected() {
+			policies = append(policies, destinationPolicy(u.interconnect))
+		}
+		return n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
 	}
 	var policies []ovn.RouterPolicy
 	for _, half := range sub.halves() {
@@ -143,8 +162,15 @@ func (n *Network) subnetPoliciesOps(sub subnetConfig, egress *egressState, u und
 				policies = append(policies, p)
 			}
 		}
-	case egress.spec.centralized && egress.active != nil && egress.active.join.Is4() == cfg.CIDR.Addr().Is4():
-		policies = append(policies, centralizedPolicy(cfg.CIDR, egress.active.join))
+	case egress.spec.centralized && egress.active != nil:
+		// Each family's half leaves through the gateway's join address of
+		// that family; without one (an IPv4 join) the IPv6 half has no way
+		// out at all, which the Subnet's IgnoredFields says.
+		for _, half := range sub.halves() {
+			if next, ok := egress.active.joinOf(half.CIDR.Addr()); ok {
+				policies = append(policies, centralizedPolicy(half.CIDR, next))
+			}
+		}
 	}
 	return n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
 }

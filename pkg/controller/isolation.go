@@ -38,6 +38,8 @@ type IsolationReconciler struct {
 	Recorder events.EventRecorder
 	// Groups orders the writes to the deny groups with pods' changes.
 	Groups *portGroupLocks
+	// Pods remembers what policies saw of the pods.
+	Pods *policyPods
 	// reported holds, per namespace, the annotation value last reported bad.
 	reported sync.Map
 }
@@ -66,7 +68,7 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	namespace := req.Name
 	owner := ovn.Owner{Kind: ovn.KindNamespace, Name: namespace}
 	defer r.Groups.lock(namespace, fullReconcile)()
-	view := policyView{client: r.Client}
+	view := policyView{client: r.Client, pods: r.Pods}
 	ns, err := view.namespace(ctx, namespace)
 	if err != nil {
 		return ctrl.Result{}, err

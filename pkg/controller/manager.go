@@ -125,9 +125,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	// Readiness, not liveness: the client reconnects by itself, forever,
 	// so a restart would not bring NB back sooner, and a controller that
 	// cannot reach NB at start exits, which would turn an outage into a
-	// crash loop.
+	// crash loop. The verdict is NorthboundMonitor's, as every reconciler
+	// reads it, so that a probe neither adds an echo of its own nor
+	// reports an outage the reconcilers do not yet act on. Only the leader
+	// runs the monitor, and only it passes the bootstrap check below.
 	if err := mgr.AddReadyzCheck("northbound", func(*http.Request) error {
-		if !nb.Connected() {
+		if network.northbound.down.Load() {
 			return errors.New("northbound database not connected")
 		}
 		return nil
@@ -236,7 +239,8 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
 	subnets := NewSubnetReconciler(c, network, rec)
-	peers := newPeerSets(c, network.NB)
+	policyPods := newPolicyPods()
+	peers := newPeerSets(c, network.NB, policyPods)
 	groups := newPortGroupLocks()
 	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets, PeerSets: peers}
 	pods := &PodReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets,
@@ -247,9 +251,9 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 		pods.SetupWithManager,
 		(&NodeReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
 		(&ServiceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
-		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec, Sets: peers, Groups: groups}).SetupWithManager,
+		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec, Sets: peers, Groups: groups, Pods: policyPods}).SetupWithManager,
 		(&PodPolicyReconciler{Client: c, Network: network, Sets: peers, Groups: groups}).SetupWithManager,
-		(&IsolationReconciler{Client: c, Network: network, Recorder: rec, Groups: groups}).SetupWithManager,
+		(&IsolationReconciler{Client: c, Network: network, Recorder: rec, Groups: groups, Pods: policyPods}).SetupWithManager,
 	} {
 		if err := setup(mgr); err != nil {
 			return fmt.Errorf("set up reconciler: %w", err)

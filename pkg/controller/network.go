@@ -28,8 +28,9 @@ type Config struct {
 	DefaultSubnet SubnetDefaults
 	// JoinSubnet connects nodes to the cluster router; never used for pods.
 	JoinSubnet SubnetDefaults
-	// ServiceCIDR is reserved for Services; no subnet may overlap it.
-	ServiceCIDR netip.Prefix
+	// ServiceCIDRs are reserved for Services, at most one per family; no
+	// subnet may overlap them.
+	ServiceCIDRs []netip.Prefix
 	// GatewayLeaseNamespace holds the gateway nodes' heartbeat Leases.
 	GatewayLeaseNamespace string
 	// GCInterval is the period of the garbage collector's sweep.

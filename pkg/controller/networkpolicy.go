@@ -51,6 +51,9 @@ type NetworkPolicyReconciler struct {
 	Recorder events.EventRecorder
 	// Groups orders the writes to its port group with pods' changes.
 	Groups *portGroupLocks
+	// Pods remembers what policies saw of the pods, shared with the
+	// other policy reconcilers.
+	Pods *policyPods
 	// reported holds, per policy, the problems last reported, so an
 	// unchanged policy is not reported again on every pod change.
 	reported sync.Map
@@ -93,7 +96,7 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return ctrl.Result{}, fmt.Errorf("get networkpolicy: %w", err)
 	}
-	view := policyView{client: r.Client}
+	view := policyView{client: r.Client, pods: r.Pods}
 	cluster, err := view.clusterFor(ctx, p)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -105,15 +108,20 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	logging, _ := loggingOf(ns) // a bad annotation logs nothing; the IsolationReconciler reports it
 	want := netpol.Translate(p, cluster, logging)
 	r.report(p, want.Problems)
-	// The shared sets first: an ACL naming a set not (yet) in NB would
-	// make ovn-northd drop the ACL.
-	if err := r.Sets.use(ctx, req.NamespacedName, want.Peers); err != nil {
+	// The shared sets in the same transaction, first: an ACL naming a set
+	// not in NB would make ovn-northd drop the ACL.
+	fills, err := r.Sets.use(ctx, req.NamespacedName, want.Peers)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	ops, err := r.ops(owner, want)
 	if err == nil {
-		err = r.Network.NB.Transact(ctx, ops)
+		err = r.Network.NB.Transact(ctx, append(fills.ops, ops...))
 	}
+	if err == nil {
+		fills.written()
+	}
+	fills.release()
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("program networkpolicy %s/%s: %w", p.Namespace, p.Name, err)
 	}

@@ -119,7 +119,7 @@ func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, allocs []
 		ops = append(ops, more...)
 	}
 	if err == nil {
-		err = r.Network.NB.Transact(ctx, ops)
+		err = r.Network.transact(ctx, ops)
 	}
 	if err != nil {
 		return fmt.Errorf("route to node %s: %w", node.Name, err)
@@ -149,7 +149,7 @@ func (r *NodeReconciler) gone(ctx context.Context, name string) error {
 		ops = append(ops, more...)
 	}
 	if err == nil {
-		err = r.Network.NB.Transact(ctx, ops)
+		err = r.Network.transact(ctx, ops)
 	}
 	if err != nil {
 		return fmt.Errorf("remove route to node %s: %w", name, err)

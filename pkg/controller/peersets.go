@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 
@@ -27,6 +28,8 @@ type peerSets struct {
 	client client.Client
 	// nb writes the sets.
 	nb *ovn.Client
+	// pods remembers what policies saw of the pods.
+	pods *policyPods
 	// mu guards sets, used and the users of every set. It is held over a
 	// set's deletion, so no policy starts using a set being deleted.
 	mu sync.Mutex
@@ -58,26 +61,76 @@ type peerSet struct {
 	deleted bool
 }
 
-func newPeerSets(c client.Client, nb *ovn.Client) *peerSets {
-	return &peerSets{client: c, nb: nb, sets: map[string]*peerSet{}, inNamespace: map[string]map[string]*peerSet{},
+func newPeerSets(c client.Client, nb *ovn.Client, pods *policyPods) *peerSets {
+	return &peerSets{client: c, nb: nb, pods: pods, sets: map[string]*peerSet{}, inNamespace: map[string]map[string]*peerSet{},
 		crossNamespace: map[string]*peerSet{}, used: map[types.NamespacedName]map[string]bool{}}
 }
 
-// use records that policy uses sels and makes sure each set is in NB
-// before the policy's ACLs name it.
-func (p *peerSets) use(ctx context.Context, policy types.NamespacedName, sels []netpol.PeerSelector) error {
+// use records that policy uses sels and returns the fills of those of
+// its sets this process has not filled yet (or whose row is gone): ops to
+// write in the policy's own transaction, before its ACLs that name the
+// sets, so that a cold start writes a policy's rows in one transaction,
+// not one more per new set. The sets being filled stay locked until the
+// fills are released: a policy sharing one waits for the transaction that
+// fills it, and no pod's change is written to it meanwhile.
+func (p *peerSets) use(ctx context.Context, policy types.NamespacedName, sels []netpol.PeerSelector) (*setFills, error) {
 	p.mu.Lock()
 	held := make([]*peerSet, len(sels))
 	for i, sel := range sels {
 		held[i] = p.register(policy, sel)
 	}
 	p.mu.Unlock()
+	// By name, the order updatePod takes the same locks in.
+	sort.Slice(held, func(i, j int) bool { return held[i].sel.Name < held[j].sel.Name })
+	held = slices.Compact(held) // a set locked twice would wait for itself
+	fills := &setFills{}
 	for _, s := range held {
-		if err := p.fill(ctx, s); err != nil {
-			return err
+		s.mu.Lock()
+		f, needed, err := p.fill(ctx, s)
+		if err != nil || !needed {
+			s.mu.Unlock()
+		}
+		if err != nil {
+			fills.release()
+			return nil, err
+		}
+		if needed {
+			fills.sets = append(fills.sets, f)
+			fills.ops = append(fills.ops, f.ops...)
 		}
 	}
-	return nil
+	return fills, nil
+}
+
+// setFills are the fills of a policy's new sets, their sets locked.
+type setFills struct {
+	sets []setFill
+	// ops write every set, in the policy's transaction.
+	ops []ovnOp
+}
+
+// setFill is one set's content as its fill writes it.
+type setFill struct {
+	set     *peerSet
+	ops     []ovnOp
+	members map[types.NamespacedName]netip.Addr
+	holders map[netip.Addr]int
+}
+
+// written records that the transaction holding the ops committed.
+func (f *setFills) written() {
+	for _, s := range f.sets {
+		s.set.members, s.set.holders, s.set.deleted = s.members, s.holders, false
+	}
+}
+
+// release unlocks the sets; a fill not written is done again by the next
+// policy using the set.
+func (f *setFills) release() {
+	for _, s := range f.sets {
+		s.set.mu.Unlock()
+	}
+	f.sets = nil
 }
 
 // register adds policy to a set's users, making the set if it is new.
@@ -104,22 +157,21 @@ func (p *peerSets) register(policy types.NamespacedName, sel netpol.PeerSelector
 	return s
 }
 
-// fill writes a set this process has not filled yet, or whose row is gone
-// (a lost database), from the pods in the cache. A set already right in
-// NB, as after a restart, costs no write.
-func (p *peerSets) fill(ctx context.Context, s *peerSet) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// fill works out the write of a set this process has not filled yet, or
+// whose row is gone (a lost database), from the pods in the cache; needed
+// is false when there is nothing to fill. A set already right in NB, as
+// after a restart, costs no op. Called with s.mu held.
+func (p *peerSets) fill(ctx context.Context, s *peerSet) (setFill, bool, error) {
 	found, err := p.nb.AddressSetFound(s.sel.Name)
 	if err != nil {
-		return err
+		return setFill{}, false, err
 	}
 	if found && s.members != nil {
-		return nil
+		return setFill{}, false, nil
 	}
 	members, err := p.membersOf(ctx, s.sel)
 	if err != nil {
-		return err
+		return setFill{}, false, err
 	}
 	holders := map[netip.Addr]int{}
 	addrs := make([]string, 0, len(members))
@@ -132,19 +184,15 @@ func (p *peerSets) fill(ctx context.Context, s *peerSet) error {
 	ops, err := p.nb.AddressSetOps(ovn.AddressSet{Name: s.sel.Name, Addresses: addrs,
 		Owner:       ovn.Owner{Kind: ovn.KindPeerSelector, Name: s.sel.Name},
 		ExternalIDs: map[string]string{ovn.ExternalIDSelector: s.sel.Key}})
-	if err == nil {
-		err = p.nb.Transact(ctx, ops)
-	}
 	if err != nil {
-		return fmt.Errorf("write peer address set %s (%s): %w", s.sel.Name, s.sel.Key, err)
+		return setFill{}, false, fmt.Errorf("peer address set %s (%s): %w", s.sel.Name, s.sel.Key, err)
 	}
-	s.members, s.holders, s.deleted = members, holders, false
-	return nil
+	return setFill{set: s, ops: ops, members: members, holders: holders}, true, nil
 }
 
 // membersOf reads the addressed pods a selector holds from the cache.
 func (p *peerSets) membersOf(ctx context.Context, sel netpol.PeerSelector) (map[types.NamespacedName]netip.Addr, error) {
-	view := policyView{client: p.client}
+	view := policyView{client: p.client, pods: p.pods}
 	namespaces := map[string]netpol.Namespace{sel.Namespace: {Name: sel.Namespace}}
 	if sel.CrossNamespace() {
 		var err error

@@ -3,7 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
-	"net/netip"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -151,12 +151,70 @@ func policyPod(p *corev1.Pod) (netpol.Pod, bool) {
 	for _, c := range p.Spec.Containers {
 		ports = append(ports, c.Ports...)
 	}
-	return netpol.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, IPs: []netip.Addr{addr.IP}, Ports: ports}, true
+	return netpol.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, IPs: addr.IPs(), Ports: ports}, true
+}
+
+// policyPods remembers what policies see of each pod (policyPod), by the
+// pod's resourceVersion: a cold start reconciles each of a namespace's
+// policies against the same unchanged pods, and parsing every pod's record
+// again for each policy took a third of the policy reconciles' CPU. Any
+// change of a pod changes its resourceVersion, so an entry serves only the
+// object it was made from.
+type policyPods struct {
+	mu sync.Mutex
+	// namespaces holds, per namespace, an entry for each pod its last
+	// listing found, by name. A map, once stored, is never changed, so it
+	// is read without the lock.
+	namespaces map[string]map[string]seenPod
+}
+
+// seenPod is what policies saw of one version of a pod.
+type seenPod struct {
+	resourceVersion string
+	pod             netpol.Pod
+	addressed       bool
+}
+
+func newPolicyPods() *policyPods {
+	return &policyPods{namespaces: map[string]map[string]seenPod{}}
+}
+
+// of returns what policies see of a namespace's listed pods, the addressed
+// ones, reading each pod's record only when this version of the pod was not
+// seen at the namespace's last listing.
+func (m *policyPods) of(namespace string, pods []corev1.Pod) []netpol.Pod {
+	m.mu.Lock()
+	last := m.namespaces[namespace]
+	m.mu.Unlock()
+	seen := make(map[string]seenPod, len(pods))
+	out := make([]netpol.Pod, 0, len(pods))
+	for i := range pods {
+		p := &pods[i]
+		e, ok := last[p.Name]
+		if !ok || p.ResourceVersion == "" || e.resourceVersion != p.ResourceVersion {
+			e.pod, e.addressed = policyPod(p)
+			e.resourceVersion = p.ResourceVersion
+		}
+		seen[p.Name] = e
+		if e.addressed {
+			out = append(out, e.pod)
+		}
+	}
+	m.mu.Lock()
+	if len(seen) == 0 {
+		delete(m.namespaces, namespace)
+	} else {
+		m.namespaces[namespace] = seen
+	}
+	m.mu.Unlock()
+	return out
 }
 
 // policyView reads the parts of the cluster policies are translated against.
 type policyView struct {
 	client client.Client
+	// pods remembers what policies saw of the pods.
+	pods *policyPods
 }
 
 // namespaces returns every namespace, by name.
@@ -181,13 +239,7 @@ func (v policyView) addPods(ctx context.Context, c *netpol.Cluster, namespace st
 	if err := v.client.List(ctx, &list, client.InNamespace(namespace), readOnly); err != nil {
 		return fmt.Errorf("list pods of %s: %w", namespace, err)
 	}
-	pods := make([]netpol.Pod, 0, len(list.Items))
-	for i := range list.Items {
-		if pod, ok := policyPod(&list.Items[i]); ok {
-			pods = append(pods, pod)
-		}
-	}
-	c.Pods[namespace] = pods
+	c.Pods[namespace] = v.pods.of(namespace, list.Items)
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"net"
+	"net/netip"
 	"slices"
 	"sort"
 	"testing"
@@ -84,6 +86,87 @@ func TestPodPolicyChanges(t *testing.T) {
 			tt.change(newPod)
 			if got := podPolicyChanges.Update(event.UpdateEvent{ObjectOld: base(), ObjectNew: newPod}); got != tt.want {
 				t.Errorf("passes = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPolicyPodsFollowResourceVersions(t *testing.T) {
+	record := func(ip string) map[string]string {
+		return annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr(ip), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1},
+			LogicalSwitch: "s"}, Subnet: netip.MustParsePrefix("10.16.0.0/16"), Gateway: netip.MustParseAddr("10.16.0.1")}.Annotations()
+	}
+	pod := func(name, version, ip string) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, ResourceVersion: version}}
+		if ip != "" {
+			p.Annotations = record(ip)
+		}
+		return p
+	}
+	addresses := func(pods []netpol.Pod) []string {
+		var out []string
+		for _, p := range pods {
+			out = append(out, p.Name+"="+p.IPs[0].String())
+		}
+		sort.Strings(out)
+		return out
+	}
+	m := newPolicyPods()
+	steps := []struct {
+		name string
+		pods []corev1.Pod
+		want []string
+	}{
+		{"first listing", []corev1.Pod{pod("a", "1", "10.16.0.5"), pod("b", "1", "")}, []string{"a=10.16.0.5"}},
+		{"b addressed", []corev1.Pod{pod("a", "1", "10.16.0.5"), pod("b", "2", "10.16.0.6")}, []string{"a=10.16.0.5", "b=10.16.0.6"}},
+		{"a re-addressed", []corev1.Pod{pod("a", "3", "10.16.0.7"), pod("b", "2", "10.16.0.6")}, []string{"a=10.16.0.7", "b=10.16.0.6"}},
+		{"a gone", []corev1.Pod{pod("b", "2", "10.16.0.6")}, []string{"b=10.16.0.6"}},
+		{"a back with its old version", []corev1.Pod{pod("a", "1", "10.16.0.9")}, []string{"a=10.16.0.9"}},
+		{"no version", []corev1.Pod{pod("a", "", "10.16.0.10")}, []string{"a=10.16.0.10"}},
+		{"no pods", nil, nil},
+	}
+	for _, s := range steps {
+		if got := addresses(m.of("ns", s.pods)); !slices.Equal(got, s.want) {
+			t.Errorf("%s: %v, want %v", s.name, got, s.want)
+		}
+	}
+	if len(m.namespaces) != 0 {
+		t.Errorf("a namespace without pods is remembered: %v", m.namespaces)
+	}
+}
+
+func TestPolicyPodHasEveryFamily(t *testing.T) {
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	tests := []struct {
+		name string
+		addr annotation.Address
+		want []string
+	}{
+		{"IPv4", annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr("10.16.0.5"), MAC: mac, LogicalSwitch: "s"},
+			Subnet: netip.MustParsePrefix("10.16.0.0/16"), Gateway: netip.MustParseAddr("10.16.0.1")},
+			[]string{"10.16.0.5"}},
+		{"IPv6", annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr("fd00:10:16::5"), MAC: mac, LogicalSwitch: "s"},
+			Subnet: netip.MustParsePrefix("fd00:10:16::/64"), Gateway: netip.MustParseAddr("fd00:10:16::1")},
+			[]string{"fd00:10:16::5"}},
+		{"dual stack", annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr("10.16.0.5"),
+			IPv6: netip.MustParseAddr("fd00:10:16::5"), MAC: mac, LogicalSwitch: "s"},
+			Subnet: netip.MustParsePrefix("10.16.0.0/16"), Gateway: netip.MustParseAddr("10.16.0.1"),
+			IPv6Subnet: netip.MustParsePrefix("fd00:10:16::/64"), IPv6Gateway: netip.MustParseAddr("fd00:10:16::1")},
+			[]string{"10.16.0.5", "fd00:10:16::5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Annotations: tt.addr.Annotations()}}
+			got, ok := policyPod(pod)
+			if !ok {
+				t.Fatal("policyPod: not addressed")
+			}
+			var ips []string
+			for _, ip := range got.IPs {
+				ips = append(ips, ip.String())
+			}
+			if !slices.Equal(ips, tt.want) {
+				t.Errorf("IPs = %v, want %v", ips, tt.want)
 			}
 		})
 	}

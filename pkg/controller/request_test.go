@@ -171,7 +171,7 @@ func TestSubnetFromNamespace(t *testing.T) {
 }
 
 func TestIPAMConfig(t *testing.T) {
-	n := &Network{Config: Config{ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12")}}
+	n := &Network{Config: Config{ServiceCIDRs: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}}}
 	tests := []struct {
 		name       string
 		spec       ovnetv1.SubnetSpec

@@ -97,6 +97,9 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.Recorder.Eventf(svc, nil, corev1.EventTypeWarning, ReasonInvalidService, "Program", "%s",
 			strings.Join(problems, "; "))
 	}
+	if problem := r.Network.ipv6NodePortProblem(svc); problem != "" {
+		r.Recorder.Eventf(svc, nil, corev1.EventTypeWarning, ReasonIPv6NodePortUnavailable, "Program", "%s", problem)
+	}
 	return ctrl.Result{}, r.converge(ctx, req.NamespacedName, lbs)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovnname"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/pkg/servicecidr"
 )
 
 // defaultAffinityTimeout is Kubernetes' default for
@@ -212,4 +213,39 @@ func portLabel(sp corev1.ServicePort) string {
 		return sp.Name
 	}
 	return strconv.Itoa(int(sp.Port))
+}
+
+// ReasonIPv6NodePortUnavailable is the Event reason on a NodePort or
+// LoadBalancer Service with an IPv6 ClusterIP whose node ports the nodes
+// cannot serve over IPv6; they still serve them over IPv4 if it has an
+// IPv4 ClusterIP.
+const ReasonIPv6NodePortUnavailable = "IPv6NodePortUnavailable"
+
+// ipv6NodePortProblem says why the nodes cannot serve the Service's node
+// ports over IPv6, or "" when they can or it has none. A node reaches
+// IPv6 endpoints and ClusterIPs through ovn0's IPv6 join address, and
+// the ClusterIP through the IPv6 service range it routes there.
+func (n *Network) ipv6NodePortProblem(svc *corev1.Service) string {
+	if svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return ""
+	}
+	var v6 netip.Addr
+	for _, ip := range svc.Spec.ClusterIPs {
+		if a, err := netip.ParseAddr(ip); err == nil && a.Is6() {
+			v6 = a
+		}
+	}
+	if !v6.IsValid() {
+		return ""
+	}
+	joins, _ := parseCIDRs(n.Config.JoinSubnet.CIDR)
+	if len(joins) < 2 {
+		return fmt.Sprintf("its node ports are not served over IPv6: the join subnet %s has no IPv6 range (--join-cidr)",
+			n.Config.JoinSubnet.CIDR)
+	}
+	local := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	if _, ok := servicecidr.Of(n.Config.ServiceCIDRs, v6); !ok && !local {
+		return fmt.Sprintf("its node ports are not served over IPv6: no IPv6 service range (--service-cidr) routes its ClusterIP %s", v6)
+	}
+	return ""
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/netpol"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovnname"
+	"github.com/ovnet/ovnet/pkg/servicecidr"
 )
 
 // specError is a Subnet spec the controller refuses; Reason goes into the
@@ -117,6 +118,13 @@ func (n *Network) ipamConfig(name string, spec ovnetv1.SubnetSpec) (subnetConfig
 	if err != nil {
 		return subnetConfig{}, invalidSpec("excludeIPs: %w", err)
 	}
+	if spec.Underlay() && spec.U2OInterconnection {
+		// The cluster router's address on the subnet is no pod's; a bad
+		// one is parseUnderlay's to refuse.
+		if p, err := interconnectPrefix(spec); err == nil {
+			excludes = append(excludes, ipam.Range{First: p.Addr(), Last: p.Addr()})
+		}
+	}
 	for _, a := range spec.Allow {
 		if _, err := netip.ParsePrefix(strings.TrimSpace(a)); err != nil {
 			return subnetConfig{}, invalidSpec("allow: %q is not a CIDR", a)
@@ -124,7 +132,7 @@ func (n *Network) ipamConfig(name string, spec ovnetv1.SubnetSpec) (subnetConfig
 	}
 	halves := make([]ipam.SubnetConfig, len(cidrs))
 	for i, cidr := range cidrs {
-		if svc := n.Config.ServiceCIDR; svc.IsValid() && svc.Overlaps(cidr) {
+		if svc, ok := servicecidr.Of(n.Config.ServiceCIDRs, cidr.Addr()); ok && svc.Overlaps(cidr) {
 			return subnetConfig{}, &specError{Reason: ovnetv1.ReasonOverlap,
 				Err: fmt.Errorf("cidr %s overlaps the service CIDR %s", cidr, svc)}
 		}
@@ -198,7 +206,7 @@ func parseGateways(cidrs []netip.Prefix, s string) ([]netip.Addr, error) {
 // splitExcludes separates the excludes that touch cidr from those wholly
 // outside it (or of the other family), which cannot mean anything there.
 func splitExcludes(cidr netip.Prefix, excludes []ipam.Range) (inside, outside []ipam.Range) {
-	first, last := cidr.Masked().Addr(), lastAddr(cidr)
+	first, last := cidr.Masked().Addr(), ipam.LastAddr(cidr)
 	for _, r := range excludes {
 		if r.First.Is4() != first.Is4() || r.Last.Less(first) || last.Less(r.First) {
 			outside = append(outside, r)
@@ -207,16 +215,6 @@ func splitExcludes(cidr netip.Prefix, excludes []ipam.Range) (inside, outside []
 		inside = append(inside, r)
 	}
 	return inside, outside
-}
-
-// lastAddr is the highest address of p.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 // specNotices lists what of an accepted spec ovnet does not act on, each
@@ -238,6 +236,26 @@ func specNotices(spec ovnetv1.SubnetSpec) []string {
 		notes = append(notes, fmt.Sprintf("gatewayNode %s is used by centralized gateways only: egress of this distributed subnet leaves through each pod's own node", spec.GatewayNode))
 	}
 	return append(notes, underlayNotices(spec)...)
+}
+
+// egressNotices says which of an overlay subnet's CIDRs cannot leave the
+// cluster: one of a family the join subnet lacks (an IPv6 CIDR beside an
+// IPv4 join) has no node address to be rerouted to, so its egress, NAT or
+// not, stops at the cluster router.
+func (n *Network) egressNotices(spec ovnetv1.SubnetSpec) []string {
+	cidrs, err := parseCIDRs(spec.CIDR)
+	if err != nil || spec.Underlay() {
+		return nil
+	}
+	joins := n.joinPrefixes()
+	var notes []string
+	for _, cidr := range cidrs {
+		if !slices.ContainsFunc(joins, func(j netip.Prefix) bool { return j.Addr().Is4() == cidr.Addr().Is4() }) {
+			notes = append(notes, fmt.Sprintf("cidr %s does not reach outside the cluster (natOutgoing, gateways): the join subnet %s has no CIDR of its family (--join-cidr)",
+				cidr, n.Config.JoinSubnet.CIDR))
+		}
+	}
+	return notes
 }
 
 func joinRanges(rs []ipam.Range) string {
@@ -298,16 +316,6 @@ func (n *Network) subnetOps(cfg subnetConfig, spec ovnetv1.SubnetSpec, u underla
 		ops = append(ops, more...)
 	}
 	return ops, nil
-}
-
-// joinPrefix is the join subnet's CIDR, the IPv4 one of a dual-stack join;
-// zero if it does not parse.
-func (n *Network) joinPrefix() netip.Prefix {
-	cidrs := n.joinPrefixes()
-	if len(cidrs) == 0 {
-		return netip.Prefix{}
-	}
-	return cidrs[0]
 }
 
 // joinPrefixes are the join subnet's CIDRs, one per family; none if they do
@@ -386,7 +394,12 @@ func (n *Network) privateACLs(cfg ipam.SubnetConfig, spec ovnetv1.SubnetSpec) []
 		return nil
 	}
 	private := netpol.PrivateSubnet{Name: cfg.Name, CIDR: cfg.CIDR}
-	private.NodeCIDR = n.joinPrefix()
+	// The nodes reach the subnet from their join address of its family.
+	for _, join := range n.joinPrefixes() {
+		if join.Addr().Is4() == cfg.CIDR.Addr().Is4() {
+			private.NodeCIDR = join
+		}
+	}
 	for _, a := range spec.Allow {
 		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
 			private.Allow = append(private.Allow, p)

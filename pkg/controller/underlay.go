@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -10,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovnname"
 )
@@ -22,15 +25,25 @@ type underlay struct {
 	provider string
 	// vlan is the 802.1Q tag on the provider network; 0 is untagged.
 	vlan int
+	// interconnect is the cluster router's address on the subnet, with
+	// the subnet's prefix length, when u2oInterconnection is on; invalid
+	// otherwise.
+	interconnect netip.Prefix
 }
+
+// interconnected says whether the switch is routed by the cluster router
+// as well as bridged.
+func (u underlay) interconnected() bool { return u.interconnect.IsValid() }
 
 // isUnderlay says whether the switch is bridged rather than routed.
 func (u underlay) isUnderlay() bool { return u.provider != "" }
 
-// parseUnderlay checks the spec's provider and VLAN: a VLAN needs a
-// provider, lies in 0..4094 (the schema says so too, but a client may
-// bypass it with an older CRD) and the ProviderNetwork must exist.
-func parseUnderlay(ctx context.Context, c client.Reader, spec ovnetv1.SubnetSpec) (underlay, error) {
+// parseUnderlay checks the spec's provider, VLAN and interconnection: a
+// VLAN or an interconnection needs a provider, a VLAN lies in 0..4094
+// (the schema says so too, but a client may bypass it with an older CRD),
+// the router's address is free (holder reports who holds an address of
+// the subnet) and the ProviderNetwork must exist.
+func parseUnderlay(ctx context.Context, c client.Reader, spec ovnetv1.SubnetSpec, holder func(netip.Addr) (string, bool)) (underlay, error) {
 	u := underlay{provider: spec.Provider, vlan: spec.Vlan}
 	if u.vlan < 0 || u.vlan > ovnetv1.MaxVlan {
 		return underlay{}, invalidSpec("vlan %d is outside 0..%d", u.vlan, ovnetv1.MaxVlan)
@@ -39,7 +52,24 @@ func parseUnderlay(ctx context.Context, c client.Reader, spec ovnetv1.SubnetSpec
 		if u.vlan != 0 {
 			return underlay{}, invalidSpec("vlan %d needs a provider: a VLAN tag means something on a physical network only", u.vlan)
 		}
+		if spec.U2OInterconnection || spec.U2OInterconnectionIP != "" {
+			return underlay{}, invalidSpec("u2oInterconnection needs a provider: an overlay subnet is attached to the cluster router already")
+		}
 		return u, nil
+	}
+	if spec.U2OInterconnectionIP != "" && !spec.U2OInterconnection {
+		return underlay{}, invalidSpec("u2oInterconnectionIP %s without u2oInterconnection: true would not be used", spec.U2OInterconnectionIP)
+	}
+	if spec.U2OInterconnection {
+		p, err := interconnectPrefix(spec)
+		if err != nil {
+			return underlay{}, err
+		}
+		if who, held := holder(p.Addr()); held {
+			return underlay{}, &specError{Reason: ovnetv1.ReasonInUse,
+				Err: fmt.Errorf("u2oInterconnectionIP %s is held by %s", p.Addr(), who)}
+		}
+		u.interconnect = p
 	}
 	pn := &ovnetv1.ProviderNetwork{}
 	if err := c.Get(ctx, types.NamespacedName{Name: u.provider}, pn); err != nil {
@@ -50,6 +80,45 @@ func parseUnderlay(ctx context.Context, c client.Reader, spec ovnetv1.SubnetSpec
 		return underlay{}, fmt.Errorf("provider %q: %w", u.provider, err)
 	}
 	return u, nil
+}
+
+// interconnectPrefix is the cluster router's address on an interconnected
+// underlay subnet, with the subnet's prefix length: the spec's, or the
+// CIDR's last address that is neither its broadcast nor its gateway.
+func interconnectPrefix(spec ovnetv1.SubnetSpec) (netip.Prefix, error) {
+	cidrs, err := parseCIDRs(spec.CIDR)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if len(cidrs) != 1 || !cidrs[0].Addr().Is4() {
+		return netip.Prefix{}, invalidSpec("u2oInterconnection: only an IPv4 single-stack subnet is interconnected (cidr %s)", spec.CIDR)
+	}
+	cidr := cidrs[0]
+	gateways, err := parseGateways(cidrs, spec.Gateway)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	network, broadcast := cidr.Addr(), ipam.LastAddr(cidr)
+	if spec.U2OInterconnectionIP == "" {
+		a := broadcast.Prev()
+		if a == gateways[0] {
+			a = a.Prev()
+		}
+		if !cidr.Contains(a) || a == network {
+			return netip.Prefix{}, invalidSpec("u2oInterconnection: cidr %s has no address left for the router", cidr)
+		}
+		return netip.PrefixFrom(a, cidr.Bits()), nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(spec.U2OInterconnectionIP))
+	switch {
+	case err != nil:
+		return netip.Prefix{}, invalidSpec("u2oInterconnectionIP %q is not an IP address", spec.U2OInterconnectionIP)
+	case !cidr.Contains(a) || a == network || a == broadcast:
+		return netip.Prefix{}, invalidSpec("u2oInterconnectionIP %s is not a host address of cidr %s", a, cidr)
+	case a == gateways[0]:
+		return netip.Prefix{}, invalidSpec("u2oInterconnectionIP %s is the gateway, the physical router's address", a)
+	}
+	return netip.PrefixFrom(a, cidr.Bits()), nil
 }
 
 // underlayNotices lists what of an underlay subnet's spec does not apply:
@@ -71,7 +140,8 @@ func underlayNotices(spec ovnetv1.SubnetSpec) []string {
 
 // attachmentOps bridges the switch to its provider network with a
 // localnet port, or attaches it to the cluster router, and removes the
-// other attachment, so that a subnet changing sides is left with one.
+// other attachment, so that a subnet changing sides is left with one; an
+// interconnected underlay switch keeps both.
 func (n *Network) attachmentOps(cfg subnetConfig, u underlay) ([]ovnOp, error) {
 	router := n.Config.ClusterRouter
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
@@ -81,7 +151,8 @@ func (n *Network) attachmentOps(cfg subnetConfig, u underlay) ([]ovnOp, error) {
 		if err != nil {
 			return nil, err
 		}
-		more, err := n.routerAttachmentOps(cfg, owner, lrpName)
+		// An overlay switch's router port holds the gateway.
+		more, err := n.routerPortOps(cfg.Name, owner, lrpName, routerPortNetworks(cfg))
 		return append(ops, more...), err
 	}
 	var tag *int
@@ -94,6 +165,12 @@ func (n *Network) attachmentOps(cfg subnetConfig, u underlay) ([]ovnOp, error) {
 	if err != nil {
 		return nil, err
 	}
+	if u.interconnected() {
+		// Routed as well: the router port holds the interconnection
+		// address, not the gateway, which is the physical router's.
+		more, err := n.routerPortOps(cfg.Name, owner, lrpName, []string{u.interconnect.String()})
+		return append(ops, more...), err
+	}
 	more, err := n.NB.DeleteSwitchPortOps(ovnname.SwitchRouterPort(router, cfg.Name))
 	if err != nil {
 		return nil, err
@@ -103,16 +180,16 @@ func (n *Network) attachmentOps(cfg subnetConfig, u underlay) ([]ovnOp, error) {
 	return append(ops, more...), err
 }
 
-// routerAttachmentOps attaches an overlay subnet's switch to the cluster
-// router: a router port with the gateway address and its peer.
-func (n *Network) routerAttachmentOps(cfg subnetConfig, owner ovn.Owner, lrpName string) ([]ovnOp, error) {
+// routerPortOps makes the cluster router's port lrpName on the switch
+// with the networks given, and its peer on the switch.
+func (n *Network) routerPortOps(sw string, owner ovn.Owner, lrpName string, networks []string) ([]ovnOp, error) {
 	router := n.Config.ClusterRouter
 	ops, err := n.NB.RouterPortOps(ovn.RouterPort{Router: router, Name: lrpName, MAC: routerPortMAC(lrpName),
-		Networks: routerPortNetworks(cfg), Owner: owner})
+		Networks: networks, Owner: owner})
 	if err != nil {
 		return nil, err
 	}
-	more, err := n.NB.SwitchPortOps(ovn.SwitchPort{Switch: cfg.Name, Name: ovnname.SwitchRouterPort(router, cfg.Name),
+	more, err := n.NB.SwitchPortOps(ovn.SwitchPort{Switch: sw, Name: ovnname.SwitchRouterPort(router, sw),
 		Type: ovn.PortTypeRouter, Addresses: []string{"router"},
 		Options: map[string]string{"router-port": lrpName}, Owner: owner, SwitchInTransaction: true})
 	return append(ops, more...), err

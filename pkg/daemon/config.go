@@ -14,6 +14,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
 	"github.com/ovnet/ovnet/pkg/ovntls"
 	"github.com/ovnet/ovnet/pkg/ovs"
+	"github.com/ovnet/ovnet/pkg/servicecidr"
 )
 
 // ConflistName is the file the daemon installs into the conflist
@@ -33,6 +34,11 @@ const (
 	// DefaultOVNTimeout bounds ADD's wait for ovn-controller to install
 	// the port's flows, which takes well under a second when OVN is up.
 	DefaultOVNTimeout = 30 * time.Second
+	// DefaultIPFIXMediatorPort is the UDP port on the node's loopback
+	// where ovs-vswitchd sends IPFIX to the mediator: next to the daemon's
+	// and the speaker's TCP ports (10665 to 10668), away from IPFIX's own
+	// 4739, which a collector on the node may hold.
+	DefaultIPFIXMediatorPort = 10669
 	// fallbackUplinkMTU stands for the uplink's MTU when the node has no
 	// default route to take it from: Ethernet's.
 	fallbackUplinkMTU = 1500
@@ -77,6 +83,11 @@ type Config struct {
 	OVNTLS ovntls.Files
 	// IPFIX is br-int's IPFIX exporter; none when it has no targets.
 	IPFIX ovs.IPFIX
+	// IPFIXPodNames puts the daemon's IPFIX mediator between br-int and
+	// IPFIX.Targets: ovs-vswitchd exports to 127.0.0.1:IPFIXMediatorPort
+	// and the daemon exports the records with pod names to the targets.
+	IPFIXPodNames     bool
+	IPFIXMediatorPort int
 	// SFlow is br-int's sFlow agent; none when it has no targets.
 	SFlow ovs.SFlow
 	// ServiceCIDRs are the Service ranges, at most one per family (the API
@@ -133,6 +144,9 @@ func (c Config) withDefaults() Config {
 	if c.GatewayLeaseNamespace == "" {
 		c.GatewayLeaseNamespace = gatewayhealth.DefaultNamespace
 	}
+	if c.IPFIXMediatorPort == 0 {
+		c.IPFIXMediatorPort = DefaultIPFIXMediatorPort
+	}
 	return c
 }
 
@@ -172,7 +186,7 @@ func (c Config) validate() error {
 	if err := c.validateTLS(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := checkServiceCIDRs(c.ServiceCIDRs); err != nil {
+	if err := servicecidr.Check(c.ServiceCIDRs); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.CheckFlowExport(); err != nil {
@@ -191,7 +205,34 @@ func (c Config) CheckFlowExport() error {
 	if len(c.SFlow.Targets) > 0 {
 		errs = append(errs, ovs.CheckSFlow(c.SFlow))
 	}
+	if c.IPFIXPodNames {
+		errs = append(errs, c.checkIPFIXMediator())
+	}
 	return errors.Join(errs...)
+}
+
+// checkIPFIXMediator refuses a mediator with nothing to export to, a port
+// that is none, and a collector at the mediator's own address, which
+// would receive its own records back without end.
+func (c Config) checkIPFIXMediator() error {
+	if len(c.IPFIX.Targets) == 0 {
+		return errors.New("IPFIX pod names: no IPFIX targets to export them to")
+	}
+	if c.IPFIXMediatorPort < 1 || c.IPFIXMediatorPort > 65535 {
+		return fmt.Errorf("IPFIX mediator port %d: want 1 to 65535", c.IPFIXMediatorPort)
+	}
+	own := c.ipfixMediatorAddr()
+	for _, t := range c.IPFIX.Targets {
+		if ap, err := netip.ParseAddrPort(t); err == nil && ap.Port() == own.Port() && ap.Addr().IsLoopback() {
+			return fmt.Errorf("IPFIX target %s: the mediator itself listens on %s (--ipfix-mediator-port); give it another port", t, own)
+		}
+	}
+	return nil
+}
+
+// ipfixMediatorAddr is where ovs-vswitchd sends records to the mediator.
+func (c Config) ipfixMediatorAddr() netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(c.IPFIXMediatorPort))
 }
 
 // podMTU is the MTU of pod interfaces and ovn0: the one configured, else
@@ -231,37 +272,4 @@ func (c Config) validateTLS() error {
 		return fmt.Errorf("southbound database (ovn-remote): %w", err)
 	}
 	return nil
-}
-
-// checkServiceCIDRs refuses ranges that are not prefixes or two of one
-// family: a Service has at most one ClusterIP per family.
-func checkServiceCIDRs(cidrs []netip.Prefix) error {
-	seen := map[bool]netip.Prefix{}
-	for _, p := range cidrs {
-		if !p.IsValid() {
-			return errors.New("service CIDR: not a prefix")
-		}
-		if other, ok := seen[p.Addr().Is4()]; ok {
-			return fmt.Errorf("service CIDRs %s and %s are of one family; give at most one per family", other, p)
-		}
-		seen[p.Addr().Is4()] = p
-	}
-	return nil
-}
-
-// ParseServiceCIDRs reads a comma-separated list of Service ranges, as
-// kube-apiserver's --service-cluster-ip-range writes them; "" is none.
-func ParseServiceCIDRs(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, field := range strings.Split(s, ",") {
-		if field = strings.TrimSpace(field); field == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(field)
-		if err != nil {
-			return nil, fmt.Errorf("service CIDR %q: %w", field, err)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, checkServiceCIDRs(out)
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -77,6 +76,19 @@ func TestConfigValidate(t *testing.T) {
 		{"IPFIX to a name", func(c *Config) {
 			c.IPFIX = ovs.IPFIX{Targets: []string{"collector:4739"}, Sampling: 400}
 		}, `target "collector:4739": want IP:port`},
+		{"IPFIX pod names", func(c *Config) {
+			c.IPFIX, c.IPFIXPodNames = ovs.IPFIX{Targets: []string{"192.0.2.5:4739"}, Sampling: 1}, true
+		}, ""},
+		{"IPFIX pod names, a collector on the node's loopback at another port", func(c *Config) {
+			c.IPFIX, c.IPFIXPodNames = ovs.IPFIX{Targets: []string{"127.0.0.1:4739"}, Sampling: 1}, true
+		}, ""},
+		{"IPFIX pod names without targets", func(c *Config) { c.IPFIXPodNames = true }, "no IPFIX targets"},
+		{"IPFIX pod names, a collector at the mediator's port", func(c *Config) {
+			c.IPFIX, c.IPFIXPodNames, c.IPFIXMediatorPort = ovs.IPFIX{Targets: []string{"127.0.0.2:4740"}, Sampling: 1}, true, 4740
+		}, "the mediator itself listens on 127.0.0.1:4740"},
+		{"IPFIX mediator port out of range", func(c *Config) {
+			c.IPFIX, c.IPFIXPodNames, c.IPFIXMediatorPort = ovs.IPFIX{Targets: []string{"192.0.2.5:4739"}, Sampling: 1}, true, 70000
+		}, "port 70000: want 1 to 65535"},
 		{"IPFIX without a port", func(c *Config) { c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5"}, Sampling: 400} }, "want IP:port"},
 		{"IPFIX sampling 0", func(c *Config) { c.IPFIX = ovs.IPFIX{Targets: []string{"192.0.2.5:4739"}} }, "sampling 0"},
 		{"IPFIX long timeout", func(c *Config) {
@@ -145,32 +157,4 @@ func selfSignedFiles(t *testing.T) ovntls.Files {
 		}
 	}
 	return f
-}
-
-func TestParseServiceCIDRs(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    string
-		wantErr string
-	}{
-		{in: "10.96.0.0/12", want: "[10.96.0.0/12]"},
-		{in: "10.96.0.1/12, fd00:96::/112", want: "[10.96.0.0/12 fd00:96::/112]"},
-		{in: "", want: "[]"},
-		{in: "10.96.0.0/12,10.97.0.0/16", wantErr: "of one family"},
-		{in: "10.96.0.0/33", wantErr: `"10.96.0.0/33"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseServiceCIDRs(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want one mentioning %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || fmt.Sprint(got) != tt.want {
-				t.Fatalf("got %v, %v; want %s", got, err, tt.want)
-			}
-		})
-	}
 }

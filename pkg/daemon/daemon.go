@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -31,6 +30,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/bridgemap"
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/daemon/heartbeat"
+	"github.com/ovnet/ovnet/pkg/daemon/ipfixmediator"
 	"github.com/ovnet/ovnet/pkg/daemon/nodenat"
 	"github.com/ovnet/ovnet/pkg/daemon/nodesetup"
 	"github.com/ovnet/ovnet/pkg/daemon/nslink"
@@ -78,6 +78,9 @@ type Daemon struct {
 	registerer prometheus.Registerer
 	// departure decides on exit whether the node leaves ovnet.
 	departure *uninstall.Departure
+	// everyPod is the cache of every pod of the cluster the IPFIX
+	// mediator names addresses by; nil while it is off.
+	everyPod cache.Cache
 }
 
 // New checks the configuration and builds the daemon's manager; Run
@@ -121,8 +124,29 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("clientset: %w", err)
 	}
 	departure := uninstall.NewDeparture(mgr.GetAPIReader(), types.NamespacedName{Namespace: cfg.PodNamespace, Name: cfg.PodName})
-	return &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, pods: podrecord.NewBook(fetchPod(api)), api: api, registerer: reg,
-		departure: departure}, nil
+	d := &Daemon{cfg: cfg, log: opts.Logger, mgr: mgr, pods: podrecord.NewBook(fetchPod(api)), api: api, registerer: reg,
+		departure: departure}
+	if cfg.IPFIXPodNames {
+		if d.everyPod, err = everyPodCache(opts.REST, mgr); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// everyPodCache is a cache of every pod of the cluster, each slimmed to
+// its name, node and address record, run by mgr: the manager's own cache
+// holds the node's pods only.
+func everyPodCache(cfg *rest.Config, mgr ctrl.Manager) (cache.Cache, error) {
+	c, err := cache.New(cfg, cache.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: ipfixmediator.SlimPod}}})
+	if err != nil {
+		return nil, fmt.Errorf("cache of every pod: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return nil, fmt.Errorf("cache of every pod: %w", err)
+	}
+	return c, nil
 }
 
 // parts are what Run builds once the node's namespace and OVSDB are open.
@@ -133,10 +157,10 @@ type parts struct {
 	node  *nodesetup.Node
 	conf  *podconfig.Configurator
 	cni   *cniserver.Server
-	// nat is the node's nftables table: egress masquerade, the inbound
-	// guard and NodePorts. It outlives the daemon, so pods keep their
-	// egress across a restart.
-	nat *nodenat.Table
+	// nat are the node's nftables tables, one per family: egress
+	// masquerade, the inbound guard and NodePorts. They outlive the
+	// daemon, so pods keep their egress across a restart.
+	nat []*nodenat.Table
 }
 
 // Run sets the node up, starts the informers and reconcilers, installs
@@ -208,10 +232,18 @@ func (d *Daemon) departIfUninstalled(p *parts, handshake *uninstall.Handshake) e
 // build makes the node set-up, the pod configurator and the CNI server.
 func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, error) {
 	mtu := d.cfg.podMTU(netns.UplinkMTU())
-	p := &parts{netns: netns, ovs: client, nat: nodenat.NewTable(int(netns.NS), nodesetup.NodePort)}
+	p := &parts{netns: netns, ovs: client}
+	for _, f := range nodenat.Families {
+		p.nat = append(p.nat, nodenat.NewTable(int(netns.NS), nodesetup.NodePort, f))
+	}
+	ipfix := d.cfg.IPFIX
+	if d.cfg.IPFIXPodNames {
+		// The mediator writes the row once it holds its port.
+		ipfix = ovs.IPFIX{}
+	}
 	p.node = nodesetup.New(nodesetup.Config{NodeName: d.cfg.NodeName, Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType,
 		OVNRemote: d.cfg.OVNRemote, OVNTLS: d.cfg.OVNTLS, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP,
-		IPFIX: d.cfg.IPFIX, SFlow: d.cfg.SFlow, ServiceCIDRs: d.cfg.ServiceCIDRs, MTU: mtu}, client, netns)
+		IPFIX: ipfix, SFlow: d.cfg.SFlow, ServiceCIDRs: d.cfg.ServiceCIDRs, MTU: mtu}, client, netns)
 	p.conf = podconfig.New(podconfig.Config{Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType, MTU: mtu,
 		MirrorAll: d.cfg.EnableMirror}, client, netns)
 	srv, err := cniserver.New(cniserver.Config{AddressTimeout: d.cfg.AddressTimeout, OVNTimeout: d.cfg.OVNTimeout,
@@ -224,7 +256,7 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 
 // setUpNode creates br-int, the Open_vSwitch settings OVN needs and
 // mirror0, brings mirror0 up and turns IPv4 forwarding on, for pods'
-// egress. All of it converges: a restart with nothing changed writes
+// egress and node ports (IPv6's waits for an IPv6 join address). All of it converges: a restart with nothing changed writes
 // nothing.
 func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
 	if err := p.node.EnsureBridge(ctx); err != nil {
@@ -238,7 +270,7 @@ func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
 	}
 	changed, err := nodenat.EnableForwarding(p.netns)
 	if changed {
-		d.log.Info("enabled IPv4 forwarding in the node's namespace", "sysctl", "net.ipv4.ip_forward")
+		d.log.Info("enabled IPv4 forwarding in the node's namespace", "sysctl", nslink.IPv4Forwarding)
 	}
 	return err
 }
@@ -247,7 +279,8 @@ func (d *Daemon) setUpNode(ctx context.Context, p *parts) error {
 // probes.
 // The daemon's cache: the pods of its node (field selector spec.nodeName),
 // every Node (its own, and the others' addresses for NodePort rules),
-// Subnet and ProviderNetwork. Its event recorder writes events.k8s.io Events. It writes
+// Subnet and ProviderNetwork; with the IPFIX mediator, every pod of the
+// cluster too (a cache of its own). Its event recorder writes events.k8s.io Events. It writes
 // nothing else but its gateway heartbeat (pkg/daemon/heartbeat): pod and
 // node annotations are the controller's.
 // +kubebuilder:rbac:groups="",resources=pods;nodes,verbs=get;list;watch
@@ -273,9 +306,19 @@ func (d *Daemon) addReconcilers(p *parts) error {
 	if err := d.mgr.Add(beat); err != nil {
 		return err
 	}
-	nat := &nodenat.Reconciler{NodeName: d.cfg.NodeName, Table: p.nat, Cache: d.mgr.GetCache(), ServiceCIDR: ipv4ServiceCIDR(d.cfg.ServiceCIDRs)}
+	nat := &nodenat.Reconciler{NodeName: d.cfg.NodeName, Cache: d.mgr.GetCache(), ServiceCIDRs: d.cfg.ServiceCIDRs}
+	for _, t := range p.nat {
+		nat.Tables = append(nat.Tables, t)
+	}
 	if err := nat.SetupWithManager(d.mgr); err != nil {
 		return err
+	}
+	if d.everyPod != nil {
+		mediator := &flowMediator{cfg: d.cfg, ovs: p.ovs, netns: p.netns, pods: d.everyPod, index: ipfixmediator.NewPodIndex(),
+			recorder: rec, log: d.log.WithName("ipfix-mediator")}
+		if err := d.mgr.Add(mediator); err != nil {
+			return err
+		}
 	}
 	// /healthz says the process serves at all; /readyz follows STATUS.
 	if err := d.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -394,15 +437,4 @@ func slimNode(obj any) (any, error) {
 		node.Status.Images = nil
 	}
 	return obj, err
-}
-
-// ipv4ServiceCIDR is the IPv4 Service range, the one the node's nftables
-// table (family ip) holds; the zero value when there is none.
-func ipv4ServiceCIDR(cidrs []netip.Prefix) netip.Prefix {
-	for _, p := range cidrs {
-		if p.Addr().Is4() {
-			return p
-		}
-	}
-	return netip.Prefix{}
 }

@@ -132,3 +132,13 @@ func parseAddr(s string) (netip.Addr, error) {
 	}
 	return a, nil
 }
+
+// LastAddr is the highest address of p, of either family.
+func LastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}

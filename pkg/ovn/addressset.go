@@ -34,6 +34,11 @@ func (c *Client) AddressSetOps(want AddressSet) ([]ovsdb.Operation, error) {
 // those named in keep.
 func (c *Client) DeleteOwnedAddressSetsOps(owner Owner, keep map[string]bool) ([]ovsdb.Operation, error) {
 	sets, err := ovsdbtxn.List(c.db, func(as *nbdb.AddressSet) bool {
+		// The name first: a policy's reconcile looks at every set, and
+		// one lookup turns almost all of them away.
+		if as.ExternalIDs[ExternalIDName] != owner.Name {
+			return false
+		}
 		o, ok := OwnerOf(as.ExternalIDs)
 		return ok && o == owner && !keep[as.Name]
 	})

@@ -80,13 +80,19 @@ func clientIndexes() map[string][]model.ClientIndex {
 // monitoredTables are the tables and columns the cache mirrors. A
 // switch's port list is left out on purpose: it grows with every pod, and
 // each change would make the cache copy the whole list, turning N pod
-// creations into O(N²) work. Ports record their switch instead.
+// creations into O(N²) work. Ports record their switch instead. A switch
+// port, the table with a row per pod, is mirrored in the columns ovnet
+// writes and compares (SwitchPortOps) and no others, so that ovn-northd's
+// writes to a port as its pod starts (up, dynamic_addresses) are not sent
+// to the controller. The snapshot a restart decodes does not shrink with
+// them: ovsdb-server leaves columns at their defaults out of it anyway.
 func monitoredTables() []ovsdbtxn.Table {
 	ls := &nbdb.LogicalSwitch{}
+	lsp := &nbdb.LogicalSwitchPort{}
 	return []ovsdbtxn.Table{
 		{Model: &nbdb.NBGlobal{}},
 		{Model: ls, Columns: []any{&ls.Name, &ls.ExternalIDs, &ls.OtherConfig, &ls.ACLs, &ls.LoadBalancerGroup}},
-		{Model: &nbdb.LogicalSwitchPort{}},
+		{Model: lsp, Columns: []any{&lsp.Name, &lsp.Type, &lsp.Addresses, &lsp.PortSecurity, &lsp.Options, &lsp.ExternalIDs, &lsp.Tag}},
 		{Model: &nbdb.LogicalRouter{}},
 		{Model: &nbdb.LogicalRouterPort{}},
 		{Model: &nbdb.LogicalRouterStaticRoute{}},
@@ -102,8 +108,8 @@ func monitoredTables() []ovsdbtxn.Table {
 // Close disconnects from the database.
 func (c *Client) Close() { c.db.Close() }
 
-// Connected reports whether the client currently holds a connection; the
-// controller's readiness probe uses it.
+// Connected reports whether the client currently holds a connection that
+// answers (one echo); the controller's NorthboundMonitor asks it.
 func (c *Client) Connected() bool { return c.db.Connected() }
 
 // Transact commits ops as one transaction and returns once the cache

@@ -68,24 +68,33 @@ func (c *Client) ServerState(ctx context.Context, router string) (DatabaseState,
 // identity, creating NB_Global when missing (ovn-northd fills in the rest
 // of that row); other keys are left alone.
 func (c *Client) DatabaseIDOps(id string) ([]ovsdb.Operation, error) {
-	globals, err := ovsdbtxn.List[nbdb.NBGlobal](c.db, nil)
-	if err != nil {
-		return nil, err
-	}
-	want := map[string]string{ExternalIDDatabase: id}
-	if len(globals) == 0 {
-		return c.db.DB().Create(&nbdb.NBGlobal{ExternalIDs: want})
-	}
-	g := &globals[0]
-	muts := ovsdbtxn.MergeMap(&g.ExternalIDs, g.ExternalIDs, want)
-	if len(muts) == 0 {
-		return nil, nil
-	}
-	ops, err := c.db.DB().Where(g).Mutate(g, muts...)
+	ops, err := c.mergeGlobalOps(func(g *nbdb.NBGlobal) *map[string]string { return &g.ExternalIDs },
+		map[string]string{ExternalIDDatabase: id})
 	if err != nil {
 		return nil, fmt.Errorf("record database identity: %w", err)
 	}
 	return ops, nil
+}
+
+// mergeGlobalOps returns the ops that give a map column of NB_Global,
+// which column picks, each key of want, creating the row when missing.
+func (c *Client) mergeGlobalOps(column func(*nbdb.NBGlobal) *map[string]string, want map[string]string) ([]ovsdb.Operation, error) {
+	globals, err := ovsdbtxn.List[nbdb.NBGlobal](c.db, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(globals) == 0 {
+		g := &nbdb.NBGlobal{}
+		*column(g) = want
+		return c.db.DB().Create(g)
+	}
+	g := &globals[0]
+	field := column(g)
+	muts := ovsdbtxn.MergeMap(field, *field, want)
+	if len(muts) == 0 {
+		return nil, nil
+	}
+	return c.db.DB().Where(g).Mutate(g, muts...)
 }
 
 // SwitchExists reports whether the cache holds the logical switch.

@@ -1,7 +1,9 @@
 package ovn_test
 
 import (
+	"fmt"
 	"slices"
+	"sort"
 	"testing"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -83,13 +85,26 @@ func TestAddressSetConverges(t *testing.T) {
 			return len(sets) == 1 && sameSet(sets[0].Addresses, addrs)
 		})
 	}
-	ops, err := c.AddressSetOps(ovn.AddressSet{Name: "as_other", Owner: ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: "ns", Name: "q"}})
+	// Owners sharing the policy's name (found through the same index
+	// entry) keep their sets.
+	others := []ovn.Owner{
+		{Kind: ovn.KindNetworkPolicy, Namespace: policyOwner.Namespace, Name: "q"},
+		{Kind: ovn.KindNetworkPolicy, Namespace: "other", Name: policyOwner.Name},
+		{Kind: ovn.KindPeerSelector, Name: policyOwner.Name},
+	}
+	for i, o := range others {
+		ops, err := c.AddressSetOps(ovn.AddressSet{Name: fmt.Sprintf("as_other%d", i), Owner: o})
+		commit(t, c, ops, err)
+	}
+	ops, err := c.DeleteOwnedAddressSetsOps(policyOwner, nil)
 	commit(t, c, ops, err)
-	ops, err = c.DeleteOwnedAddressSetsOps(policyOwner, nil)
-	commit(t, c, ops, err)
-	waitFor(t, "only the other owner's set left", func() bool {
-		sets := harness.List[nbdb.AddressSet](t, view, nil)
-		return len(sets) == 1 && sets[0].Name == "as_other"
+	waitFor(t, "only the other owners' sets left", func() bool {
+		var names []string
+		for _, as := range harness.List[nbdb.AddressSet](t, view, nil) {
+			names = append(names, as.Name)
+		}
+		sort.Strings(names)
+		return slices.Equal(names, []string{"as_other0", "as_other1", "as_other2"})
 	})
 }
 

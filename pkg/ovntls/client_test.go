@@ -24,29 +24,45 @@ func serverConfig(t *testing.T, f Files) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
 }
 
-// handshake runs both ends over a pipe and returns the certificate the
-// server saw and the client's error.
+// handshake runs both ends over a loopback TCP connection and returns the
+// certificate the server saw and the client's error. Not net.Pipe: its
+// writes block until the peer has read every byte, so a client that
+// rejects the server's certificate before reading the server's whole
+// flight, and writes its alert, deadlocks against the server still
+// writing that flight; the kernel's socket buffers take both.
 func handshake(t *testing.T, client, server *tls.Config) (*x509.Certificate, error) {
 	t.Helper()
-	cc, sc := net.Pipe()
-	defer cc.Close()
-	defer sc.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
 	seen := make(chan *x509.Certificate, 1)
 	go func() {
+		sc, err := ln.Accept()
+		if err != nil {
+			seen <- nil
+			return
+		}
+		defer sc.Close()
 		s := tls.Server(sc, server)
 		if s.Handshake() != nil {
 			seen <- nil
-			sc.Close()
 			return
 		}
 		seen <- s.ConnectionState().PeerCertificates[0]
 		_, _ = s.Write([]byte{1})
 	}()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
 	// TLS 1.3 finishes the client's handshake before the server has
 	// checked the client's certificate: the server's verdict comes with
 	// the first read.
 	c := tls.Client(cc, client)
-	err := c.Handshake()
+	err = c.Handshake()
 	if err == nil {
 		_, err = c.Read(make([]byte, 1))
 	}

@@ -1,7 +1,6 @@
 package ovsdbtxn
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"slices"
@@ -63,17 +62,31 @@ func ByUUID[T model.Model](c *Client, uuid string) (T, bool) {
 }
 
 // List returns copies of the cached rows of T's table that keep accepts
-// (every row when keep is nil). T is a model type such as nbdb.ACL.
+// (every row when keep is nil). T is a model type such as nbdb.ACL. keep
+// reads each cached row in place, neither keeping nor changing it: only
+// the rows it accepts are copied, and it is called directly, where
+// libovsdb's WhereCache would call it through reflection (a policy's
+// reconcile scans every address set, hundreds of them).
 func List[T any, P interface {
 	*T
 	model.Model
 }](c *Client, keep func(P) bool) ([]T, error) {
-	if keep == nil {
-		keep = func(P) bool { return true }
+	cache := c.db.Cache()
+	if cache == nil {
+		return nil, fmt.Errorf("list %T: no cache", P(nil))
+	}
+	table := tableName(cache.DatabaseModel(), P(nil))
+	cached := cache.Table(table)
+	if cached == nil {
+		return nil, fmt.Errorf("list %T: table %s is not mirrored", P(nil), table)
 	}
 	var rows []T
-	if err := c.db.WhereCache(keep).List(context.Background(), &rows); err != nil {
-		return nil, fmt.Errorf("list %T: %w", P(nil), err)
+	for _, m := range cached.RowsShallow() {
+		row, ok := m.(P)
+		if !ok || keep != nil && !keep(row) {
+			continue
+		}
+		rows = append(rows, *model.Clone(row).(P))
 	}
 	return rows, nil
 }

@@ -215,3 +215,43 @@ func TestDashboardConfigMap(t *testing.T) {
 		t.Errorf("dashboard: %v, uid %q, %d panels", err, d.UID, len(d.Panels))
 	}
 }
+
+// TestDashboardJobs: every job variable of the dashboard (controller_job,
+// node_job, speaker_job) names a metrics Service the chart renders, as the
+// ServiceMonitors make each target's job label its Service's name; a
+// panel filtering on a job no Service has would stay empty.
+func TestDashboardJobs(t *testing.T) {
+	objs := renderMetrics(t, append([]string{"metrics.serviceMonitor.enabled=true"}, speakerOn...)...)
+	var d struct {
+		Templating struct {
+			List []struct {
+				Name string `json:"name"`
+				Type string `json:"type"`
+				// Query is a string for a custom variable, an object
+				// for a query variable.
+				Query json.RawMessage `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(chartDir(t), "dashboards", "ovnet.json"))), &d); err != nil {
+		t.Fatal(err)
+	}
+	var jobs []string
+	for _, v := range d.Templating.List {
+		if !strings.HasSuffix(v.Name, "_job") {
+			continue
+		}
+		jobs = append(jobs, v.Name)
+		var job string
+		if err := json.Unmarshal(v.Query, &job); err != nil || v.Type != "custom" {
+			t.Errorf("variable %s: type %q, query %s (%v); want a custom one naming a job", v.Name, v.Type, v.Query, err)
+			continue
+		}
+		if _, ok := objs["ServiceMonitor/"+job]; !ok {
+			t.Errorf("variable %s names job %q, which no ServiceMonitor's Service is", v.Name, job)
+		}
+	}
+	if len(jobs) != 3 {
+		t.Errorf("job variables %v, want controller_job, node_job and speaker_job", jobs)
+	}
+}

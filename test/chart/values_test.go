@@ -57,6 +57,8 @@ func TestBadValuesFail(t *testing.T) {
 		{"sFlow polling 0", []string{"flowExport.sflow.polling=0"}, "/flowExport/sflow/polling'"},
 		{"sFlow header beyond a datagram", []string{"flowExport.sflow.header=2000"}, "/flowExport/sflow/header'"},
 		{"sFlow agent with a slash", []string{"flowExport.sflow.agent=eth0/1"}, "/flowExport/sflow/agent'"},
+		{"IPFIX pod names without targets", []string{"flowExport.ipfix.podNames=true"}, "/flowExport/ipfix/targets'"},
+		{"IPFIX mediator port 0", []string{"flowExport.ipfix.mediatorPort=0"}, "/flowExport/ipfix/mediatorPort'"},
 		{"misspelt IPFIX key", []string{"flowExport.ipfix.target={10.0.0.5:4739}"}, "additional properties 'target' not allowed"},
 		{"misspelt metrics key", []string{"metrics.serviceMonitor.enable=true"}, "additional properties 'enable' not allowed"},
 		{"dashboard namespace not a name", []string{"metrics.dashboard.namespace=Monitoring"}, "/metrics/dashboard/namespace'"},
@@ -136,6 +138,11 @@ func TestGoodValuesRender(t *testing.T) {
 		{"IPFIX export", []string{"flowExport.ipfix.targets={10.0.0.5:4739,[fd00::5]:4739}", "flowExport.ipfix.sampling=1"},
 			[]string{"--ipfix-targets=10.0.0.5:4739,[fd00::5]:4739\n        - --ipfix-sampling=1\n" +
 				"        - --ipfix-cache-active-timeout=60\n        - --ipfix-cache-max-flows=0\n"}, nil},
+		{"IPFIX with pod names", []string{"flowExport.ipfix.targets={10.0.0.5:4739}", "flowExport.ipfix.podNames=true",
+			"flowExport.ipfix.mediatorPort=4740"},
+			[]string{"--ipfix-cache-max-flows=0\n        - --ipfix-pod-names\n        - --ipfix-mediator-port=4740\n"}, nil},
+		{"IPFIX without pod names", []string{"flowExport.ipfix.targets={10.0.0.5:4739}"}, nil,
+			[]string{"--ipfix-pod-names", "--ipfix-mediator-port"}},
 		{"sFlow export", []string{"flowExport.sflow.targets={10.0.0.5:6343}", "flowExport.sflow.polling=10"},
 			[]string{"--sflow-targets=10.0.0.5:6343\n        - --sflow-sampling=400\n" +
 				"        - --sflow-polling=10\n        - --sflow-header=128\n        - --ovn-rundir"}, []string{"--sflow-agent", "--ipfix-"}},
@@ -217,6 +224,7 @@ func TestExampleValues(t *testing.T) {
 		want []string
 	}{
 		{"ipfix.yaml", []string{"--ipfix-targets=192.0.2.50:4739", "--ipfix-sampling=64"}},
+		{"ipfix-pod-names.yaml", []string{"--ipfix-targets=192.0.2.50:4739", "--ipfix-pod-names\n        - --ipfix-mediator-port=10669\n"}},
 		{"sflow.yaml", []string{"--sflow-targets=192.0.2.50:6343", "--sflow-sampling=256", "--sflow-polling=10"}},
 		{"vxlan.yaml", []string{"--encap-type=vxlan"}},
 	}

@@ -40,10 +40,16 @@ const (
 // stay while the speaker is down, traffic still flows by them, and after
 // it comes back the table holds what it announces again.
 func TestBGP(t *testing.T) {
-	e := newEnv(t)
+	// A dual-stack join subnet and IPv6 on the underlay, for the IPv6
+	// subtest: the node routes IPv6 pods through ovn0 then.
+	network := harness.DefaultNetwork()
+	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
+	e := newEnvWith(t, network)
 	o := e.underlayNodes("n1")
 	o.far.Serve(t, farPort)
 	n, node := o.nodes[0], nodeAddr(0)
+	o.ul.AddIPv6Outside(t)
+	o.ul.AttachIPv6(t, n.Chassis, harness.UnderlayAddrIPv6(1))
 	cidr := netip.MustParsePrefix("10.90.0.0/24")
 	e.namespace("bgp", map[string]string{annotation.CIDR: cidr.String(), annotation.GatewayNAT: "false"})
 	e.namespace("natted", map[string]string{annotation.CIDR: "10.91.0.0/24"})
@@ -58,12 +64,13 @@ func TestBGP(t *testing.T) {
 	clusterIP := netip.MustParseAddr(svc.Spec.ClusterIP)
 
 	bird := harness.StartBIRD(t, harness.BIRDOptions{NetNS: o.ext.NetNS, RouterID: harness.ExternalHostIP, AS: routerAS,
-		Neighbors: []harness.BIRDNeighbor{{Name: "n1", Address: node, AS: clusterAS, Password: bgpPassword}}})
+		Neighbors: []harness.BIRDNeighbor{{Name: "n1", Address: node, AS: clusterAS, Password: bgpPassword}}, IPv6: true})
 	config := func(graceful bool) speaker.Config {
 		return speaker.Config{LocalAS: clusterAS, Peers: []speaker.Peer{{Address: harness.ExternalHostIP.String(), AS: routerAS,
 			Password: bgpPassword, GracefulRestart: graceful}}}
 	}
-	sp := harness.StartSpeaker(t, harness.SpeakerOptions{Node: n, API: e.api, Address: node, Config: config(false)})
+	sp := harness.StartSpeaker(t, harness.SpeakerOptions{Node: n, API: e.api, Address: node,
+		IPv6: harness.UnderlayAddrIPv6(1).Addr(), Config: config(false)})
 
 	all := map[netip.Prefix][]netip.Addr{cidr: {node}, host(pod.IP): {node}, host(clusterIP): {node}}
 	birdHolds(t, bird, all)
@@ -105,10 +112,12 @@ func TestBGP(t *testing.T) {
 		birdHolds(t, bird, map[netip.Prefix][]netip.Addr{cidr: {node}})
 		farReaches(t, o, e.probe, podTarget, pod.IP, harness.FarIP)
 	})
+	t.Run("IPv6", func(t *testing.T) { bgpIPv6(t, e, o, bird, map[netip.Prefix][]netip.Addr{cidr: {node}}) })
+	t.Run("IPv6 egress", func(t *testing.T) { ipv6Egress(t, e, o) })
 }
 
-// host is the /32 of an IPv4 address.
-func host(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, 32) }
+// host is the host route of an address: /32 for IPv4, /128 for IPv6.
+func host(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, ip.BitLen()) }
 
 // birdHolds waits until BIRD's table is exactly want: each prefix with
 // its next hops.

@@ -15,22 +15,30 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/pkg/speaker"
 	"github.com/ovnet/ovnet/test/dashboard"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
 // Dashboard queries pick their binary by job: these are the chart's
-// Grafana variables for the controller's and the daemons' targets.
+// Grafana variables for the controller's, the daemons' and the speakers'
+// targets.
 const (
 	controllerJob = `job="$controller_job"`
 	nodeJob       = `job="$node_job"`
+	speakerJob    = `job="$speaker_job"`
 )
+
+// dashboardJobs are the jobs a dashboard query may name.
+var dashboardJobs = []string{controllerJob, nodeJob, speakerJob}
 
 // TestDashboardMetricsExported holds every metric name the chart's Grafana
 // dashboard queries against what the real binaries serve: ovnet-controller
 // (a process, leader-elected as the chart runs it) and ovnet-daemon, after
-// one pod's ADD and DEL so that series with labels exist. A query naming a
-// metric its binary does not export fails the test.
+// one pod's ADD and DEL so that series with labels exist, and
+// ovnet-speaker with one peer configured (its session need not come up
+// for the peer's series to exist). A query naming a metric its binary
+// does not export fails the test.
 func TestDashboardMetricsExported(t *testing.T) {
 	e := &env{t: t, ctx: context.Background()}
 	e.api = harness.StartAPIServer(t, harness.APIServerOptions{})
@@ -50,7 +58,15 @@ func TestDashboardMetricsExported(t *testing.T) {
 		t.Fatalf("DEL: %v", err)
 	}
 
-	exported := map[string][]string{controllerJob: exportedNames(t, controllerAddr), nodeJob: exportedNames(t, n.MetricsAddr)}
+	// A peer nobody answers for: its series exist, with the session down,
+	// once the session monitor has read GoBGP.
+	peer := speaker.Peer{Address: harness.ExternalHostIP.String(), AS: routerAS}
+	sp := harness.StartSpeaker(t, harness.SpeakerOptions{Node: n, API: e.api, Address: nodeAddr(0),
+		Config: speaker.Config{LocalAS: clusterAS, Peers: []speaker.Peer{peer}}})
+	speakerMetrics(t, sp, map[string]float64{peerUp(peer): 0})
+
+	exported := map[string][]string{controllerJob: exportedNames(t, controllerAddr), nodeJob: exportedNames(t, n.MetricsAddr),
+		speakerJob: exportedNames(t, sp.MetricsAddr)}
 	queries, err := dashboard.Queries(filepath.Join(chartRoot(t), "dashboards", "ovnet.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -58,13 +74,14 @@ func TestDashboardMetricsExported(t *testing.T) {
 	if len(queries) == 0 {
 		t.Fatal("the dashboard has no queries")
 	}
-	checked := 0
+	checked, perJob := 0, map[string]int{}
 	for _, q := range queries {
 		job := jobOf(q.Expr)
 		if job == "" {
-			t.Errorf("%s: %q names neither %s nor %s", q.Where, q.Expr, controllerJob, nodeJob)
+			t.Errorf("%s: %q names not exactly one of %v", q.Where, q.Expr, dashboardJobs)
 			continue
 		}
+		perJob[job]++
 		names, err := dashboard.MetricNames(q.Expr)
 		if err != nil {
 			t.Errorf("%s: %v", q.Where, err)
@@ -80,19 +97,30 @@ func TestDashboardMetricsExported(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d queries, %d metric references checked", len(queries), checked)
+	// Each binary has its panels: a whole row lost would pass the check
+	// above.
+	for _, job := range dashboardJobs {
+		if perJob[job] == 0 {
+			t.Errorf("no dashboard query reads %s", job)
+		}
+	}
+	t.Logf("%d queries (%v by job), %d metric references checked", len(queries), perJob, checked)
 }
 
-// jobOf says which binary a query reads: the job matcher it carries.
+// jobOf says which binary a query reads: the one job matcher it carries,
+// "" for none or several.
 func jobOf(expr string) string {
-	hasController, hasNode := strings.Contains(expr, controllerJob), strings.Contains(expr, nodeJob)
-	switch {
-	case hasController && !hasNode:
-		return controllerJob
-	case hasNode && !hasController:
-		return nodeJob
+	found := ""
+	for _, job := range dashboardJobs {
+		if !strings.Contains(expr, job) {
+			continue
+		}
+		if found != "" {
+			return ""
+		}
+		found = job
 	}
-	return ""
+	return found
 }
 
 // exportedNames scrapes addr's /metrics and returns the series names a

@@ -161,11 +161,18 @@ func (e *env) tunnelNodes(encap string, names ...string) *outside {
 // for every daemon.
 func (e *env) nodesOn(ul *harness.Underlay, encap string, daemonArgs []string, names ...string) *outside {
 	e.t.Helper()
+	return e.nodesEach(ul, encap, func(int) []string { return daemonArgs }, names...)
+}
+
+// nodesEach is nodesOn with daemon flags of each node's own: argsOf(i)
+// for node i (from 0).
+func (e *env) nodesEach(ul *harness.Underlay, encap string, argsOf func(i int) []string, names ...string) *outside {
+	e.t.Helper()
 	o := &outside{nodes: make([]*harness.Node, len(names)), ul: ul, ext: ul.External, far: ul.Far}
 	for i, name := range names {
 		addr := harness.UnderlayAddr(i + 1)
 		o.nodes[i] = harness.StartNode(e.t, harness.NodeOptions{Name: name, API: e.api, SB: e.ovn.SB,
-			EncapIP: addr.Addr().String(), EncapType: encap, DaemonArgs: daemonArgs})
+			EncapIP: addr.Addr().String(), EncapType: encap, DaemonArgs: argsOf(i)})
 		ul.Attach(e.t, o.nodes[i], addr)
 	}
 	return o

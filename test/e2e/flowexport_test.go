@@ -3,10 +3,12 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/ovnet/ovnet/pkg/daemon"
 	"github.com/ovnet/ovnet/pkg/daemon/attachments"
 	"github.com/ovnet/ovnet/pkg/ovs"
 	"github.com/ovnet/ovnet/test/harness"
@@ -25,20 +27,34 @@ const sflowSampling = 16
 
 // Each node's br-int exports IPFIX, every packet sampled, and sFlow, one
 // packet in 16 and counters every second, to collectors outside the
-// cluster (goflow2 on the external host). One TCP transfer from a pod on
-// n1 to a pod on n2 is checked in both.
+// cluster (goflow2 on the external host). n1's IPFIX goes through its
+// daemon's mediator, which adds pod names; n2's goes straight to the
+// collector, as without the mediator. One TCP transfer from a pod on n1
+// to a pod on n2 is checked in both.
 func TestFlowExport(t *testing.T) {
 	e := newEnv(t)
 	ipfixAt := netip.AddrPortFrom(harness.ExternalHostIP, ipfixPort)
 	sflowAt := netip.AddrPortFrom(harness.ExternalHostIP, sflowPort)
 	ul := harness.NewUnderlay(t)
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Listening before the nodes start: ovs-vswitchd sends its IPFIX
 	// templates with its first records, then every 10 minutes only, and
-	// records without their template cannot be decoded.
-	flows := harness.StartFlowCollector(t, ul.External.NetNS, ipfixAt, sflowAt)
-	o := e.nodesOn(ul, ovs.EncapGeneve, []string{
-		"--ipfix-targets=" + ipfixAt.String(), "--ipfix-sampling=1", "--ipfix-cache-active-timeout=1",
-		"--sflow-targets=" + sflowAt.String(), "--sflow-sampling=" + strconv.Itoa(sflowSampling), "--sflow-polling=1",
+	// records without their template cannot be decoded. The mapping is
+	// the one the README gives users for ovnet's elements.
+	flows := harness.StartMappedFlowCollector(t, ul.External.NetNS,
+		filepath.Join(root, "yamls", "examples", "goflow2", "pod-names.yaml"), ipfixAt, sflowAt)
+	o := e.nodesEach(ul, ovs.EncapGeneve, func(i int) []string {
+		args := []string{
+			"--ipfix-targets=" + ipfixAt.String(), "--ipfix-sampling=1", "--ipfix-cache-active-timeout=1",
+			"--sflow-targets=" + sflowAt.String(), "--sflow-sampling=" + strconv.Itoa(sflowSampling), "--sflow-polling=1",
+		}
+		if i == 0 {
+			args = append(args, "--ipfix-pod-names")
+		}
+		return args
 	}, "n1", "n2")
 
 	a := e.labeledPod(o.nodes[0].Runtime(t), "default", "a", "n1", nil, nil, nil)
@@ -82,6 +98,80 @@ func TestFlowExport(t *testing.T) {
 		}
 		t.Logf("n1: %d records, %d bytes, %d packets for %d bytes sent; input port %d", got.records, got.bytes,
 			got.packets, sent, got.inPort)
+	})
+
+	// n1's mediated records name both pods, each with its namespace and
+	// node, in both directions; n2's, straight from ovs-vswitchd, name
+	// none.
+	t.Run("PodNames", func(t *testing.T) {
+		podA := podNames{namespace: "default", name: "a", node: "n1"}
+		podB := podNames{namespace: "default", name: "b", node: "n2"}
+		for _, dir := range []struct {
+			from, to netip.AddrPort
+			src, dst podNames
+		}{{src, dst, podA, podB}, {dst, src, podB, podA}} {
+			var named, unnamed int
+			for _, f := range flows.Flows() {
+				if f.Type != "IPFIX" || f.Exporter != n1 || f.Src != dir.from || f.Dst != dir.to {
+					continue
+				}
+				if got := namesOf(f); got.src == dir.src && got.dst == dir.dst {
+					named++
+				} else {
+					unnamed++
+					if unnamed == 1 {
+						t.Errorf("n1's record of %s -> %s names %+v, want source %+v and destination %+v",
+							dir.from, dir.to, got, dir.src, dir.dst)
+					}
+				}
+			}
+			if named == 0 || unnamed > 0 {
+				t.Errorf("n1's records of %s -> %s: %d name both pods, %d do not; want all of them", dir.from, dir.to, named, unnamed)
+			}
+			t.Logf("n1: %d records of %s -> %s name %s/%s on %s -> %s/%s on %s", named, dir.from, dir.to,
+				dir.src.namespace, dir.src.name, dir.src.node, dir.dst.namespace, dir.dst.name, dir.dst.node)
+		}
+		var n2Records int
+		for _, f := range flows.Flows() {
+			if f.Type != "IPFIX" || f.Exporter != nodeAddr(1) {
+				continue
+			}
+			n2Records++
+			if len(f.Custom) != 0 {
+				t.Fatalf("n2 (no mediator) exported a record with ovnet's fields %v", f.Custom)
+			}
+		}
+		if n2Records == 0 {
+			t.Error("n2 exported no IPFIX record")
+		}
+	})
+
+	// A node whose mediator port another program holds says so in an
+	// Event on its Node and gives br-int no exporter, so that no record
+	// goes to that program; once the port is free the mediator takes it
+	// within its retry interval.
+	t.Run("MediatorPortTaken", func(t *testing.T) {
+		ns := harness.NewNetNS(t)
+		port := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), daemon.DefaultIPFIXMediatorPort)
+		release := harness.HoldUDPPort(t, ns, port)
+		addr := harness.UnderlayAddr(3)
+		n3 := harness.StartNode(t, harness.NodeOptions{Name: "n3", NetNS: ns, API: e.api, SB: e.ovn.SB,
+			EncapIP: addr.Addr().String(), EncapType: ovs.EncapGeneve,
+			DaemonArgs: []string{"--ipfix-targets=" + ipfixAt.String(), "--ipfix-pod-names"}})
+		ul.Attach(t, n3, addr)
+		e.eventOn(t, "n3", daemon.ReasonIPFIXMediatorFailed, "listen on "+port.String()+": listen udp "+port.String()+": bind: address already in use")
+		if got := strings.TrimSpace(n3.Chassis.Vsctl(t, "get", "bridge", "br-int", "ipfix")); got != "[]" {
+			t.Errorf("br-int's IPFIX is %s while the mediator's port is taken; want none", got)
+		}
+		release()
+		e.eventOn(t, "n3", daemon.ReasonIPFIXMediatorListening, port.String())
+		until(t, "br-int's IPFIX exports to the mediator", func() error {
+			got := strings.TrimSpace(n3.Chassis.Vsctl(t, "--columns=targets", "--bare", "list", "ipfix"))
+			if got != `"`+port.String()+`"` && got != port.String() {
+				return fmt.Errorf("targets %q", got)
+			}
+			return nil
+		})
 	})
 
 	// n1's samples name the 5-tuple, n1 as agent and a's port by its
@@ -160,4 +250,15 @@ func sumFlows(flows []harness.Flow, kind string, exporter netip.Addr, src, dst n
 		t.inPort = f.InPort
 	}
 	return t
+}
+
+// podNames are one side of a flow as ovnet's IPFIX elements name it.
+type podNames struct{ namespace, name, node string }
+
+// namesOf reads ovnet's elements out of a record, by the names the
+// goflow2 mapping file gives them.
+func namesOf(f harness.Flow) (names struct{ src, dst podNames }) {
+	names.src = podNames{f.Custom["src_pod_namespace"], f.Custom["src_pod_name"], f.Custom["src_node_name"]}
+	names.dst = podNames{f.Custom["dst_pod_namespace"], f.Custom["dst_pod_name"], f.Custom["dst_node_name"]}
+	return names
 }

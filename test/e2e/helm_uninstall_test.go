@@ -251,8 +251,10 @@ func kubeNodeLeftovers(t *testing.T, n *harness.KubeNode) []string {
 			left = append(left, l)
 		}
 	}
-	if natTableIn(t, n.NetNS) {
-		left = append(left, "nftables table ip ovnet")
+	for name, family := range natFamilies {
+		if natTableIn(t, n.NetNS, family) {
+			left = append(left, "nftables table "+name+" ovnet")
+		}
 	}
 	if out, err := n.Exec("ip", "-4", "-o", "addr", "show", "dev", harness.TunnelLink); err != nil ||
 		!strings.Contains(out, " "+n.TunnelAddr.String()+" ") {

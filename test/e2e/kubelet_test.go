@@ -97,6 +97,79 @@ spec:
 
 	s.checkOutside("kubelet-a", harness.UnderlayAddr(1).Addr())
 	t.Logf("far network reached %s after start", time.Since(start).Round(100*time.Millisecond))
+
+	s.checkDualStackExample()
+	t.Logf("dual-stack example checked %s after start", time.Since(start).Round(100*time.Millisecond))
+}
+
+// dualStackExample is the README's dual-stack example: a Subnet of
+// 10.71.0.0/24 and fd00:10:71::/120 for namespace team-dual, with pod app
+// and pod fixed, whose annotation fixes one address of each family.
+const dualStackExample = "yamls/examples/dualstack/subnet.yaml"
+
+// checkDualStackExample applies the dual-stack example as a user would and
+// checks what the real kubelet reports: status.podIPs holds the pod's two
+// ovnet addresses, IPv4 first, as its ip_address annotation lists them, the
+// fixed pod has the addresses it asked for, and the pods reach each other
+// over both families.
+func (s *kubeletSandbox) checkDualStackExample() {
+	s.t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if out, err := s.kubectl("apply", "-f", filepath.Join(root, dualStackExample)); err != nil {
+		s.t.Fatalf("apply %s: %v\n%s", dualStackExample, err, out)
+	}
+	if out, err := s.kubectl("wait", "-n", "team-dual", "--for=condition=Ready", "--timeout=90s", "pod/app", "pod/fixed"); err != nil {
+		describe, _ := s.kubectl("describe", "-n", "team-dual", "pods")
+		s.t.Fatalf("dual-stack pods not Ready: %v\n%s\n%s", err, out, describe)
+	}
+	ips := map[string][]string{}
+	for _, name := range []string{"app", "fixed"} {
+		ips[name] = s.podIPs("team-dual", name)
+	}
+	if got, want := strings.Join(ips["fixed"], ","), "10.71.0.200,fd00:10:71::c8"; got != want {
+		s.t.Errorf("pod fixed: status.podIPs %s, want %s (its annotation)", got, want)
+	}
+	for _, ip := range ips["app"] {
+		if a := netip.MustParseAddr(ip); !netip.MustParsePrefix("10.71.0.0/24").Contains(a) && !netip.MustParsePrefix("fd00:10:71::/120").Contains(a) {
+			s.t.Errorf("pod app: %s is in neither of the Subnet's CIDRs", ip)
+		}
+	}
+	if s.t.Failed() {
+		s.t.FailNow()
+	}
+	for _, ip := range ips["fixed"] {
+		s.connectIn("team-dual", "app", "fixed", netip.MustParseAddr(ip))
+	}
+}
+
+// podIPs returns pod's status.podIPs, checking that the kubelet reported
+// one address of each family, IPv4 first, equal to the pod's ip_address
+// annotation.
+func (s *kubeletSandbox) podIPs(namespace, name string) []string {
+	s.t.Helper()
+	out, err := s.kubectl("get", "pod", "-n", namespace, name, "-o", "json")
+	if err != nil {
+		s.t.Fatalf("%v\n%s", err, out)
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal([]byte(out), &pod); err != nil {
+		s.t.Fatalf("kubectl get pod %s -o json: %v", name, err)
+	}
+	var ips []string
+	for _, ip := range pod.Status.PodIPs {
+		ips = append(ips, ip.IP)
+	}
+	annotated := pod.Annotations["ovn.kubernetes.io/ip_address"]
+	if strings.Join(ips, ",") != annotated || len(ips) != 2 {
+		s.t.Errorf("pod %s/%s: status.podIPs %v, ovn.kubernetes.io/ip_address %q: want the same two addresses", namespace, name, ips, annotated)
+	}
+	if len(ips) == 2 && (!netip.MustParseAddr(ips[0]).Is4() || !netip.MustParseAddr(ips[1]).Is6()) {
+		s.t.Errorf("pod %s/%s: status.podIPs %v, want IPv4 then IPv6", namespace, name, ips)
+	}
+	return ips
 }
 
 // denyIngressPolicy isolates kubelet-b for ingress and allows nothing in.
@@ -286,8 +359,19 @@ func (s *kubeletSandbox) checkAddresses(names []string, subnet netip.Prefix) map
 // ovn-controller to finish installing the ports' flows.
 func (s *kubeletSandbox) connect(from, to, ip string) {
 	s.t.Helper()
-	wait.For(s.t, 30*time.Second, from+" reaches "+to+" at "+ip+":80", func() error {
-		out, err := s.kubectl("exec", from, "--", "/probe", "connect", "tcp", ip+":80", "--timeout", "2s")
+	s.connectTo("default", from, to, ip+":80")
+}
+
+// connectIn is connect for pods of namespace, to ip of either family.
+func (s *kubeletSandbox) connectIn(namespace, from, to string, ip netip.Addr) {
+	s.t.Helper()
+	s.connectTo(namespace, from, to, netip.AddrPortFrom(ip, 80).String())
+}
+
+func (s *kubeletSandbox) connectTo(namespace, from, to, target string) {
+	s.t.Helper()
+	wait.For(s.t, 30*time.Second, from+" reaches "+to+" at "+target, func() error {
+		out, err := s.kubectl("exec", "-n", namespace, from, "--", "/probe", "connect", "tcp", target, "--timeout", "2s")
 		if err != nil {
 			return fmt.Errorf("%w\n%s", err, out)
 		}

@@ -54,17 +54,30 @@ func (e *env) nodePortService(spec nodePortSpec) *corev1.Service {
 // endpoint with its pod's node, which the Local policy goes by.
 func (e *env) setEndpointsOnNodes(svc *corev1.Service, endpoints []nodePortEndpoint) {
 	e.t.Helper()
+	e.setFamilyEndpointsOnNodes(svc, discoveryv1.AddressTypeIPv4, endpoints)
+}
+
+// setFamilyEndpointsOnNodes writes the Service's EndpointSlice of one
+// family: each endpoint is its pod's address of that family.
+func (e *env) setFamilyEndpointsOnNodes(svc *corev1.Service, family discoveryv1.AddressType, endpoints []nodePortEndpoint) {
+	e.t.Helper()
 	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name + "-1",
+		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name + "-" + strings.ToLower(string(family)),
 			Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
+		AddressType: family,
 		Ports: []discoveryv1.EndpointPort{
 			{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To[int32](backendTCP)},
 			{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To[int32](backendUDP)},
 		},
 	}
 	for _, ep := range endpoints {
-		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{ep.pod.IP.String()},
+		addr := ep.pod.IP
+		for _, ip := range ep.pod.IPs {
+			if ip.Is4() == (family == discoveryv1.AddressTypeIPv4) {
+				addr = ip
+			}
+		}
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{addr.String()},
 			NodeName: ptr.To(ep.pod.Pod.Spec.NodeName), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ep.ready)}})
 	}
 	have := &discoveryv1.EndpointSlice{}

@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
@@ -22,6 +24,8 @@ var (
 	underlayGateway  = netip.MustParsePrefix("172.20.0.254/24")
 	underlayVLANCIDR = netip.MustParsePrefix("172.21.0.0/24")
 	underlayVLANGW   = netip.MustParsePrefix("172.21.0.254/24")
+	// overlayCIDR is the overlay namespace whose pods meet underlay pods.
+	overlayCIDR = netip.MustParsePrefix("10.85.0.0/24")
 )
 
 const (
@@ -38,8 +42,9 @@ const (
 // addresses on the wire and no tunnel packet; they reach the external
 // host and, through it, the far host, which sees their own addresses. A
 // VLAN-tagged subnet beside the untagged one is separate at L2, and its
-// frames carry the tag on the wire to its router, a host on that VLAN. Overlay pods and underlay pods reach
-// each other both ways through the external host and a node.
+// frames carry the tag on the wire to its router, a host on that VLAN. With
+// u2oInterconnection on, overlay and underlay pods reach each other both
+// ways through the cluster router, with their own addresses.
 func TestUnderlay(t *testing.T) {
 	e := newEnv(t)
 	o := e.outsideNodes("n1", "n2")
@@ -106,6 +111,53 @@ func TestUnderlay(t *testing.T) {
 			until(t, s.Pod.Name+" to the far host, seen with its own address", func() error {
 				return farSees(e.connect(s, "tcp", farTarget(harness.FarIP)))(s.IP)
 			})
+		}
+	})
+
+	t.Run("overlay and underlay through the cluster router", func(t *testing.T) {
+		// The path: an underlay pod's packet to the overlay goes to its
+		// gateway, the external host, which routes the overlay CIDR to
+		// the cluster router's address on the underlay subnet (and
+		// redirects the pod there); OVN routes it into the overlay switch.
+		// The overlay pod's reply and its own connections take the router
+		// port on the underlay switch and the physical network. No node
+		// forwards them, so the overlay namespace's NAT never applies:
+		// each side sees the other's own address.
+		e.namespace("ov", map[string]string{annotation.CIDR: overlayCIDR.String()})
+		o2 := rt2.AddPod(t, e.pod("ov", "o2", "n2", nil))
+		e.serve(o2, "--tcp", fmt.Sprint(backendTCP))
+		patch := mustJSON(t, map[string]any{"spec": map[string]any{"u2oInterconnection": true}})
+		if err := e.c.Patch(e.ctx, &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "ul"}},
+			client.RawPatch(types.MergePatchType, patch)); err != nil {
+			t.Fatal(err)
+		}
+		var routerAddr netip.Addr
+		until(t, "ul's u2oInterconnectionIP", func() error {
+			s := &ovnetv1.Subnet{}
+			if err := e.c.Get(e.ctx, client.ObjectKey{Name: "ul"}, s); err != nil {
+				return err
+			}
+			a, err := netip.ParseAddr(s.Status.U2OInterconnectionIP)
+			if err != nil {
+				return fmt.Errorf("status %q: %w", s.Status.U2OInterconnectionIP, err)
+			}
+			routerAddr = a
+			return nil
+		})
+		if want := netip.MustParseAddr("172.20.0.253"); routerAddr != want {
+			t.Errorf("u2oInterconnectionIP %s, want %s: the last address that is not the gateway", routerAddr, want)
+		}
+		o.ext.Route(t, overlayCIDR, routerAddr)
+		// u1 is on the other node than o2, u2 on the same.
+		for _, u := range []*harness.Sandbox{u1, u2} {
+			until(t, u.Pod.Name+" to o2, seen with its own address", func() error {
+				return farSees(e.connect(u, "tcp", netip.AddrPortFrom(o2.IP, backendTCP).String()))(u.IP)
+			})
+			until(t, "o2 to "+u.Pod.Name+", seen with o2's own address", func() error {
+				return farSees(e.connect(o2, "tcp", netip.AddrPortFrom(u.IP, backendTCP).String()))(o2.IP)
+			})
+			ping(t, u, o2.IP.String())
+			ping(t, o2, u.IP.String())
 		}
 	})
 

@@ -178,8 +178,10 @@ func nodeLeftovers(t *testing.T, n *harness.Node) []string {
 		}
 	}
 	left = append(left, ovsLeftovers(t, n)...)
-	if natTableIn(t, n.Chassis.NetNS) {
-		left = append(left, "nftables table ip "+nodenat.TableName)
+	for name, family := range natFamilies {
+		if natTableIn(t, n.Chassis.NetNS, family) {
+			left = append(left, "nftables table "+name+" "+nodenat.TableName)
+		}
 	}
 	return left
 }
@@ -208,9 +210,12 @@ func ovsLeftovers(t *testing.T, n *harness.Node) []string {
 	return left
 }
 
+// natFamilies are the families of ovnet's tables, by nft's names.
+var natFamilies = map[string]nftables.TableFamily{"ip": nftables.TableFamilyIPv4, "ip6": nftables.TableFamilyIPv6}
+
 // natTableIn reports whether the network namespace (ip netns name) has
-// ovnet's table.
-func natTableIn(t *testing.T, netnsName string) bool {
+// ovnet's table of the family.
+func natTableIn(t *testing.T, netnsName string, family nftables.TableFamily) bool {
 	t.Helper()
 	ns, err := netns.GetFromName(netnsName)
 	if err != nil {
@@ -221,7 +226,7 @@ func natTableIn(t *testing.T, netnsName string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = conn.ListTableOfFamily(nodenat.TableName, nftables.TableFamilyIPv4)
+	_, err = conn.ListTableOfFamily(nodenat.TableName, family)
 	if errors.Is(err, unix.ENOENT) {
 		return false
 	}

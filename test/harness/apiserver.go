@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -19,8 +20,9 @@ const (
 	// create thousands of pods and must measure the code, not the throttle.
 	defaultQPS   = 1000
 	defaultBurst = 2000
-	// DefaultServiceCIDR is the API server's service-cluster-ip-range and
-	// the controller's --service-cidr in DefaultNetwork.
+	// DefaultServiceCIDR and DefaultServiceCIDRv6 are the API server's
+	// service-cluster-ip-range and the controller's --service-cidr in
+	// DefaultNetwork.
 	DefaultServiceCIDR = "10.96.0.0/12"
 	// DefaultServiceCIDRv6 is the API server's second service range, so
 	// that a test can ask for IPv6 and dual-stack Services; Services that
@@ -30,6 +32,11 @@ const (
 	serviceClusterIPRange = DefaultServiceCIDR + "," + DefaultServiceCIDRv6
 	// crdDir is where `make generate` writes the CRDs, relative to the repo root.
 	crdDir = "config/crd"
+	// controlPlaneStartTimeout bounds each of envtest's tries to start etcd
+	// and kube-apiserver. Its default of 20 s is too short when `make test`
+	// runs three suites at once on two cores: kube-apiserver then took
+	// longer to report ready, five times in a row (2026-12-03, load 35).
+	controlPlaneStartTimeout = time.Minute
 )
 
 // APIServerOptions adjusts StartAPIServer; the zero value is what most tests want.
@@ -86,14 +93,16 @@ func StartAPIServer(tb T, opts APIServerOptions) *APIServer {
 
 	// Paths are set explicitly so envtest's TEST_ASSET_* variables cannot
 	// swap in binaries other than the ones KubeAssetsDir checked.
-	apiServer := &envtest.APIServer{Path: filepath.Join(assets, "kube-apiserver"), Out: apiLog, Err: apiLog, CertDir: certs}
+	apiServer := &envtest.APIServer{Path: filepath.Join(assets, "kube-apiserver"), Out: apiLog, Err: apiLog, CertDir: certs,
+		StartTimeout: controlPlaneStartTimeout}
 	// The cluster's Services get addresses from the controller's default
 	// service CIDR, as in a cluster installed with ovnet's defaults.
 	apiServer.Configure().Set("service-cluster-ip-range", serviceClusterIPRange)
 	for flag, values := range opts.APIServerFlags {
 		apiServer.Configure().Set(flag, values...)
 	}
-	etcd := &envtest.Etcd{Path: filepath.Join(assets, "etcd"), Out: etcdLog, Err: etcdLog, DataDir: etcdData}
+	etcd := &envtest.Etcd{Path: filepath.Join(assets, "etcd"), Out: etcdLog, Err: etcdLog, DataDir: etcdData,
+		StartTimeout: controlPlaneStartTimeout}
 	env := &envtest.Environment{
 		ControlPlane: envtest.ControlPlane{
 			APIServer:   apiServer,

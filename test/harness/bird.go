@@ -53,6 +53,10 @@ type BIRDOptions struct {
 	AS        uint32
 	Neighbors []BIRDNeighbor
 	Static    []BIRDStatic
+	// IPv6 adds an IPv6 channel to every session (multiprotocol BGP over
+	// the IPv4 session, RFC 4760) and installs the IPv6 routes learned
+	// into the namespace's table too.
+	IPv6 bool
 }
 
 // BIRD is the BIRD routing daemon (Debian's bird2), a BGP peer ovnet did
@@ -72,6 +76,12 @@ protocol kernel {
 	ipv4 { import none; export all; };
 	merge paths on;
 }
+{{- if .IPv6}}
+protocol kernel {
+	ipv6 { import none; export all; };
+	merge paths on;
+}
+{{- end}}
 {{- if .Static}}
 protocol static {
 	ipv4;
@@ -101,6 +111,9 @@ protocol bgp {{.Name}} {
 	connect retry time 1;
 	error wait time 1, 2;
 	ipv4 { import all; export {{if or .RouteReflectorClient .Export}}where source = RTS_BGP{{else}}none{{end}}; };
+	{{- if $.IPv6}}
+	ipv6 { import all; export {{if or .RouteReflectorClient .Export}}where source = RTS_BGP{{else}}none{{end}}; };
+	{{- end}}
 }
 {{end}}`))
 
@@ -141,7 +154,8 @@ func (b *BIRD) Command(args ...string) (string, error) {
 	return toolOutput(append([]string{"birdc", "-s", b.Socket}, args...)...)
 }
 
-// Routes reads the BGP routes of BIRD's table: each prefix with the next
+// Routes reads the BGP routes of BIRD's tables (IPv4, and IPv6 with
+// BIRDOptions.IPv6): each prefix with the next
 // hops of its routes (every path, best or not; a stale one kept for a
 // restarting peer too). A route learned over a multihop session shows
 // the router its next hop resolves through.

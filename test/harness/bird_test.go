@@ -29,6 +29,17 @@ func TestParseBIRDRoutes(t *testing.T) {
 	if !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("parseBIRDRoutes = %v, want %v", got, want)
 	}
+	// With an IPv6 channel, the IPv6 table follows the IPv4 one.
+	out += "\nTable master6:\n" +
+		"fd00:10:94::/120     unicast [n1 08:20:01.123] * (100) [AS64512i]\n" +
+		"\tvia 2001:db8:18::1 on eth0\n"
+	if got, err = parseBIRDRoutes(out); err != nil {
+		t.Fatal(err)
+	}
+	want[netip.MustParsePrefix("fd00:10:94::/120")] = []netip.Addr{netip.MustParseAddr("2001:db8:18::1")}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("parseBIRDRoutes with IPv6 = %v, want %v", got, want)
+	}
 	if got, err := parseBIRDRoutes("BIRD 2.0.12 ready.\nTable master4:\n"); err != nil || len(got) != 0 {
 		t.Errorf("empty table: %v, %v", got, err)
 	}

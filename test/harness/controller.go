@@ -38,7 +38,7 @@ func DefaultNetwork() controller.Config {
 		ClusterRouter: "ovn-cluster",
 		DefaultSubnet: controller.SubnetDefaults{Name: "ovn-default", CIDR: "10.16.0.0/16"},
 		JoinSubnet:    controller.SubnetDefaults{Name: "join", CIDR: "100.64.0.0/16"},
-		ServiceCIDR:   netip.MustParsePrefix(DefaultServiceCIDR),
+		ServiceCIDRs:  []netip.Prefix{netip.MustParsePrefix(DefaultServiceCIDR), netip.MustParsePrefix(DefaultServiceCIDRv6)},
 		GCInterval:    2 * time.Second,
 		PodWorkers:    16,
 	}

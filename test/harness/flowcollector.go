@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/sflow"
 	"github.com/netsampler/goflow2/v2/producer"
 	protoproducer "github.com/netsampler/goflow2/v2/producer/proto"
+	"google.golang.org/protobuf/encoding/protowire"
+	"gopkg.in/yaml.v3"
 )
 
 // flowDatagramMax is the largest datagram the collector reads: an IPFIX
@@ -49,6 +52,10 @@ type Flow struct {
 	// flow: datapath port numbers in Open vSwitch's IPFIX, interface
 	// indexes (ifIndex) in its sFlow.
 	InPort, OutPort uint32
+	// Custom are the fields the collector's mapping file adds (its
+	// formatter's protobuf fields of type string), by name; those the
+	// record lacks are absent.
+	Custom map[string]string
 }
 
 // PortCounters are one sFlow counter sample of an interface: its totals
@@ -72,7 +79,12 @@ type FlowCollector struct {
 	// Addrs are where it listens; each takes every protocol, told apart
 	// by its version field.
 	Addrs []netip.AddrPort
-	mu    sync.Mutex
+	// mapping is goflow2's producer configuration: its default (IANA's
+	// fields) or a mapping file's.
+	mapping *protoproducer.ProducerConfig
+	// custom names the mapping's string fields by protobuf index.
+	custom map[protowire.Number]string
+	mu     sync.Mutex
 	// flows are the records and samples decoded so far, counters the
 	// sFlow counter samples; errs the messages that did not decode.
 	flows    []Flow
@@ -84,7 +96,32 @@ type FlowCollector struct {
 // netns until tb's test ends.
 func StartFlowCollector(tb T, netns string, addrs ...netip.AddrPort) *FlowCollector {
 	tb.Helper()
-	c := &FlowCollector{Addrs: addrs}
+	return StartMappedFlowCollector(tb, netns, "", addrs...)
+}
+
+// StartMappedFlowCollector is StartFlowCollector decoding the extra fields
+// goflow2's mapping file (its -mapping flag) names into Flow.Custom; ""
+// maps IANA's fields only.
+func StartMappedFlowCollector(tb T, netns, mappingFile string, addrs ...netip.AddrPort) *FlowCollector {
+	tb.Helper()
+	c := &FlowCollector{Addrs: addrs, mapping: &protoproducer.ProducerConfig{}, custom: map[protowire.Number]string{}}
+	if mappingFile != "" {
+		f, err := os.Open(mappingFile)
+		if err != nil {
+			tb.Fatalf("goflow2 mapping: %v", err)
+		}
+		// Read as goflow2's own -mapping flag reads it.
+		err = yaml.NewDecoder(f).Decode(c.mapping)
+		f.Close()
+		if err != nil {
+			tb.Fatalf("goflow2 mapping %s: %v", mappingFile, err)
+		}
+		for _, pb := range c.mapping.Formatter.Protobuf {
+			if pb.Type == string(protoproducer.ProtoString) {
+				c.custom[protowire.Number(pb.Index)] = pb.Name
+			}
+		}
+	}
 	for _, addr := range addrs {
 		c.listen(tb, netns, addr)
 	}
@@ -105,8 +142,7 @@ func (c *FlowCollector) listen(tb T, netns string, addr netip.AddrPort) {
 	if err := conn.SetReadBuffer(flowReadBuffer); err != nil {
 		tb.Fatalf("flow collector read buffer: %v", err)
 	}
-	// goflow2's default mapping: the IANA fields, no custom ones.
-	cfg, err := (&protoproducer.ProducerConfig{}).Compile()
+	cfg, err := c.mapping.Compile()
 	if err != nil {
 		tb.Fatalf("goflow2 producer configuration: %v", err)
 	}
@@ -142,9 +178,9 @@ func (c *FlowCollector) receive(conn *net.UDPConn, proto producer.ProducerInterf
 		var flows []Flow
 		var counters []PortCounters
 		if isSFlow(buf[:n]) {
-			flows, counters, err = decodeSFlow(proto, from, buf[:n])
+			flows, counters, err = c.decodeSFlow(proto, from, buf[:n])
 		} else {
-			flows, err = decodeFlows(proto, templates[from], from, buf[:n])
+			flows, err = c.decodeFlows(proto, templates[from], from, buf[:n])
 		}
 		c.mu.Lock()
 		c.flows = append(c.flows, flows...)
@@ -159,7 +195,7 @@ func (c *FlowCollector) receive(conn *net.UDPConn, proto producer.ProducerInterf
 // decodeFlows decodes one NetFlow v9 or IPFIX message into flows. A
 // panic in the decoder is the message's error: in this goroutine it would
 // end the test binary without its clean-ups, leaving its daemons running.
-func decodeFlows(proto producer.ProducerInterface, templates netflow.NetFlowTemplateSystem, from netip.AddrPort,
+func (c *FlowCollector) decodeFlows(proto producer.ProducerInterface, templates netflow.NetFlowTemplateSystem, from netip.AddrPort,
 	payload []byte) (flows []Flow, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -176,7 +212,7 @@ func decodeFlows(proto producer.ProducerInterface, templates netflow.NetFlowTemp
 	if binary.BigEndian.Uint16(payload) == 9 {
 		msg = &nfv9
 	}
-	return produce(proto, from, msg)
+	return c.produce(proto, from, msg)
 }
 
 // sflowVersion is the first 32-bit field of an sFlow datagram; NetFlow
@@ -191,7 +227,7 @@ func isSFlow(payload []byte) bool {
 // decodeSFlow decodes one sFlow datagram: its flow samples into flows, its
 // interface counter samples into counters. A decoder panic is its error,
 // as in decodeFlows.
-func decodeSFlow(proto producer.ProducerInterface, from netip.AddrPort, payload []byte) (flows []Flow,
+func (c *FlowCollector) decodeSFlow(proto producer.ProducerInterface, from netip.AddrPort, payload []byte) (flows []Flow,
 	counters []PortCounters, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -216,18 +252,18 @@ func decodeSFlow(proto producer.ProducerInterface, from netip.AddrPort, payload 
 			}
 		}
 	}
-	flows, err = produce(proto, from, &packet)
+	flows, err = c.produce(proto, from, &packet)
 	return flows, counters, err
 }
 
 // produce turns a decoded message into flows through goflow2's producer.
-func produce(proto producer.ProducerInterface, from netip.AddrPort, msg any) ([]Flow, error) {
+func (c *FlowCollector) produce(proto producer.ProducerInterface, from netip.AddrPort, msg any) ([]Flow, error) {
 	set, err := proto.Produce(msg, &producer.ProduceArgs{Src: from, SamplerAddress: from.Addr(), TimeReceived: time.Now()})
 	defer proto.Commit(set)
 	var flows []Flow
 	for _, m := range set {
 		if fm, ok := m.(*protoproducer.ProtoProducerMessage); ok {
-			flows = append(flows, flowOf(from.Addr(), fm))
+			flows = append(flows, c.flowOf(from.Addr(), fm))
 		}
 	}
 	return flows, err
@@ -256,11 +292,40 @@ func (c *FlowCollector) Errors() error {
 
 // flowOf copies what a test checks out of goflow2's message, which goes
 // back to goflow2's pool.
-func flowOf(exporter netip.Addr, m *protoproducer.ProtoProducerMessage) Flow {
+func (c *FlowCollector) flowOf(exporter netip.Addr, m *protoproducer.ProtoProducerMessage) Flow {
 	src, _ := netip.AddrFromSlice(m.SrcAddr)
 	dst, _ := netip.AddrFromSlice(m.DstAddr)
 	agent, _ := netip.AddrFromSlice(m.SamplerAddress)
 	return Flow{Type: m.Type.String(), Exporter: exporter.Unmap(), Agent: agent.Unmap(),
 		Src: netip.AddrPortFrom(src.Unmap(), uint16(m.SrcPort)), Dst: netip.AddrPortFrom(dst.Unmap(), uint16(m.DstPort)),
-		Proto: m.Proto, Bytes: m.Bytes, Packets: m.Packets, SamplingRate: m.SamplingRate, InPort: m.InIf, OutPort: m.OutIf}
+		Proto: m.Proto, Bytes: m.Bytes, Packets: m.Packets, SamplingRate: m.SamplingRate, InPort: m.InIf, OutPort: m.OutIf,
+		Custom: c.customFields(m)}
+}
+
+// customFields reads the mapping's string fields where goflow2's producer
+// put them: the message's unknown protobuf fields, by index.
+func (c *FlowCollector) customFields(m *protoproducer.ProtoProducerMessage) map[string]string {
+	if len(c.custom) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	unknown := m.ProtoReflect().GetUnknown()
+	for len(unknown) > 0 {
+		num, typ, n := protowire.ConsumeTag(unknown)
+		if n < 0 {
+			break
+		}
+		unknown = unknown[n:]
+		size := protowire.ConsumeFieldValue(num, typ, unknown)
+		if size < 0 {
+			break
+		}
+		if name, ok := c.custom[num]; ok && typ == protowire.BytesType {
+			if v, n := protowire.ConsumeString(unknown[:size]); n >= 0 {
+				out[name] = v
+			}
+		}
+		unknown = unknown[size:]
+	}
+	return out
 }

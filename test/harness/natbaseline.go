@@ -67,7 +67,7 @@ func (p *NATPath) convergeTable(tb T) {
 		tb.Fatalf("NAT path: %v", err)
 	}
 	to := nodenat.Range{From: natPathSubnet.Addr(), To: netip.MustParseAddr("10.16.255.255")}
-	if _, err := nodenat.NewTable(int(ns.NS), "ovn0").Converge(nodenat.State{NATSubnets: []nodenat.Range{to}}); err != nil {
+	if _, err := nodenat.NewTable(int(ns.NS), "ovn0", nodenat.IPv4).Converge(nodenat.State{NATSubnets: []nodenat.Range{to}}); err != nil {
 		tb.Fatalf("NAT path: %v", err)
 	}
 }

@@ -88,7 +88,9 @@ func StartNode(tb T, opts NodeOptions) *Node {
 		"--datapath-type=netdev", "--encap-type=" + opts.EncapType, "--socket=" + n.Socket,
 		"--cni-plugin=" + Build(tb, "./cmd/cni", "ovnet"), "--cni-bin-dir=" + n.CNIBinDir, "--cni-conf-dir=" + n.CNIConfDir,
 		"--metrics-address=" + n.MetricsAddr, "--health-probe-address=" + n.ProbeAddr,
-		"--address-timeout=20s", "--ovn-timeout=20s", "--ovn-rundir=" + ch.LogDir}
+		"--address-timeout=20s", "--ovn-timeout=20s", "--ovn-rundir=" + ch.LogDir,
+		// Both of the API server's ranges, as the chart passes them.
+		"--service-cidr=" + DefaultServiceCIDR + "," + DefaultServiceCIDRv6}
 	if opts.EncapType == ovs.EncapGeneve {
 		n.args = append(n.args, "--mtu="+strconv.Itoa(PodMTU))
 	}

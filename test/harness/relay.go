@@ -2,8 +2,10 @@ package harness
 
 import (
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // RelayIntoNetNS makes a TCP server of the test's loopback reachable at
@@ -61,4 +63,21 @@ func NewNetNS(tb T) string {
 	name := UniqueName("ns")
 	addNetNS(tb, name)
 	return name
+}
+
+// HoldUDPPort binds addr (UDP) in the named namespace, standing for
+// another program of the node holding the port, until release is called
+// or tb's test ends.
+func HoldUDPPort(tb T, nsName string, addr netip.AddrPort) (release func()) {
+	tb.Helper()
+	conn, err := openInNetNS(nsName, func() (*net.UDPConn, error) {
+		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	})
+	if err != nil {
+		tb.Fatalf("hold UDP %s in %s: %v", addr, nsName, err)
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { conn.Close() }) }
+	tb.Cleanup(release)
+	return release
 }

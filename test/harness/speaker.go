@@ -17,6 +17,9 @@ type SpeakerOptions struct {
 	API  *APIServer
 	// Address is the node's address: router ID and next hop.
 	Address netip.Addr
+	// IPv6, if valid, is the node's IPv6 address, the next hop of IPv6
+	// prefixes (--node-ip IPv4,IPv6 as the chart passes status.hostIPs).
+	IPv6 netip.Addr
 	// Config is written into a temporary file, as the chart's Secret.
 	Config speaker.Config
 	// Args are extra flags, after the harness's own.
@@ -60,9 +63,13 @@ func StartSpeaker(tb T, opts SpeakerOptions) *Speaker {
 	RelayIntoNetNS(tb, opts.Node.Chassis.NetNS, api.Host)
 	s.MetricsAddr = startForwarder(tb, opts.Node.Chassis.NetNS, speakerMetricsAddr).Addr()
 	s.HealthAddr = startForwarder(tb, opts.Node.Chassis.NetNS, speakerHealthAddr).Addr()
+	nodeIP := opts.Address.String()
+	if opts.IPv6.IsValid() {
+		nodeIP += "," + opts.IPv6.String()
+	}
 	s.argv = inNetNS(opts.Node.Chassis.NetNS, append([]string{Build(tb, "./cmd/speaker", "ovnet-speaker"),
 		"--kubeconfig=" + opts.API.Kubeconfig, "--config=" + s.ConfigFile, "--node-name=" + opts.Node.Name,
-		"--node-ip=" + opts.Address.String(), "--metrics-address=" + speakerMetricsAddr,
+		"--node-ip=" + nodeIP, "--metrics-address=" + speakerMetricsAddr,
 		"--health-probe-address=" + speakerHealthAddr}, opts.Args...)...)
 	s.Start(tb)
 	tb.Cleanup(func() { s.Stop(tb) })

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
@@ -77,6 +79,7 @@ func TestDualStack(t *testing.T) {
 	e.checkPort(fixed)
 	e.usage("dual", pods+1, 245-pods-1, 246-pods-1)
 	e.dualJoin()
+	e.dualEgress()
 
 	e.restartWritesNothing()
 
@@ -153,4 +156,61 @@ func (e *env) dualJoin() {
 			{31000, "ip6.dst == fd00:10:70::/120", "allow", ""},
 		})
 	})
+}
+
+// dualEgress checks, on a dual-stack join, what leaving the cluster needs
+// of a dual-stack subnet's IPv6 half: a centralized subnet reroutes each
+// family to its gateway node's join address of that family, a private
+// subnet admits the nodes' join range of each family, and no
+// IgnoredFields condition is raised.
+func (e *env) dualEgress() {
+	t := e.t
+	t.Helper()
+	node := &corev1.Node{}
+	if err := e.c.Get(e.ctx, client.ObjectKey{Name: "worker-1"}, node); err != nil {
+		t.Fatal(err)
+	}
+	joinIPs := strings.Split(node.Annotations[annotation.IPAddress], ",")
+	e.namespace("central", map[string]string{annotation.CIDR: "10.72.0.0/24,fd00:10:72::/120",
+		annotation.GatewayType: "centralized", annotation.GatewayNode: "worker-1"})
+	e.eventually("centralized reroutes of both families", func() error {
+		return e.hasPolicies([]policy{
+			{29500, "ip4.src == 10.72.0.0/24", "reroute", joinIPs[0]},
+			{29500, "ip6.src == fd00:10:72::/120", "reroute", joinIPs[1]},
+		})
+	})
+	e.namespace("private", map[string]string{annotation.CIDR: "10.73.0.0/24,fd00:10:73::/120", annotation.Private: "true"})
+	e.eventually("private ACLs of both families admit the join of their family", func() error {
+		ls := e.view.Switch(t, "private")
+		if ls == nil {
+			return fmt.Errorf("no switch")
+		}
+		acls := harness.List(t, e.view, func(a *nbdb.ACL) bool { return contains(ls.ACLs, a.UUID) })
+		for _, want := range []string{"ip4.dst == 10.73.0.0/24 && ip4.src != {10.73.0.0/24, 100.64.0.0/16}",
+			"ip6.dst == fd00:10:73::/120 && ip6.src != {fd00:10:73::/120, fd00:100:64::/112}"} {
+			if _, ok := aclWith(acls, want); !ok {
+				return fmt.Errorf("acls %+v, want a drop matching %q", acls, want)
+			}
+		}
+		return nil
+	})
+	for _, subnet := range []string{"dual", "central", "private"} {
+		if c := meta.FindStatusCondition(e.subnet(subnet).Status.Conditions, ovnetv1.ConditionIgnoredFields); c != nil {
+			t.Errorf("subnet %s: %+v, want no IgnoredFields with a dual-stack join", subnet, c)
+		}
+	}
+}
+
+// TestIPv6EgressNeedsDualJoin: with an IPv4 join subnet a dual-stack
+// subnet's IPv6 half has no node address to leave the cluster through;
+// the Subnet says so in IgnoredFields and an Event instead of dropping
+// its IPv6 egress silently.
+func TestIPv6EgressNeedsDualJoin(t *testing.T) {
+	e := newEnv(t)
+	e.namespace("dual", map[string]string{annotation.CIDR: "10.74.0.0/24,fd00:10:74::/120"})
+	msg := e.condition("dual", ovnetv1.ConditionIgnoredFields, metav1.ConditionTrue, ovnetv1.ReasonNotActedOn)
+	if !strings.Contains(msg, "fd00:10:74::/120") || strings.Contains(msg, "10.74.0.0/24") {
+		t.Errorf("IgnoredFields says %q, want it to name the IPv6 CIDR only", msg)
+	}
+	e.event("Subnet", "", "dual", ovnetv1.ConditionIgnoredFields, "fd00:10:74::/120")
 }

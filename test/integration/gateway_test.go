@@ -135,6 +135,7 @@ func TestGatewayRows(t *testing.T) {
 
 	cluster := []policy{
 		{31000, "ip4.dst == 10.96.0.0/12", "allow", ""},
+		{31000, "ip6.dst == fd00:96::/112", "allow", ""}, // --service-cidr's second range
 		{31000, "ip4.dst == 10.16.0.0/16", "allow", ""},
 		{31000, "ip4.dst == 100.64.0.0/16", "allow", ""},
 		{31000, "ip4.dst == 172.18.0.1/32", "allow", ""},

@@ -13,13 +13,16 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
+	"github.com/ovnet/ovnet/test/harness"
 )
 
 // An underlay Subnet's switch is bridged to its ProviderNetwork by a
 // localnet port (tagged with its VLAN) and not attached to the cluster
 // router, which holds no policy for its CIDR; its pods take the physical
 // router as gateway. What cannot be acted on is refused with a condition
-// and an Event, and a refusal keeps the attachment in force.
+// and an Event, and a refusal keeps the attachment in force. With
+// u2oInterconnection the switch is routed by the cluster router as well.
 func TestUnderlaySubnet(t *testing.T) {
 	e := newEnv(t)
 	e.providerNetwork("physnet", "br-phy")
@@ -86,6 +89,60 @@ func TestUnderlaySubnet(t *testing.T) {
 		}
 		e.condition("unknown-provider", ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonUnknownProvider)
 		e.localnet("unknown-provider", "nowhere", nil)
+	})
+	t.Run("interconnected with the overlay", func(t *testing.T) {
+		setU2O := func(on bool, addr string) {
+			t.Helper()
+			s := e.subnet("ul")
+			patch := client.MergeFrom(s.DeepCopy())
+			s.Spec.U2OInterconnection, s.Spec.U2OInterconnectionIP = on, addr
+			if err := e.c.Patch(e.ctx, s, patch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		routed := func(network string) {
+			t.Helper()
+			e.eventually("ul routed at "+network+" and bridged", func() error {
+				lrp := e.view.RouterPort(t, "ovn-cluster-ul")
+				if lrp == nil || !slices.Equal(lrp.Networks, []string{network}) || e.view.SwitchPort(t, "ul-ovn-cluster") == nil {
+					return fmt.Errorf("router port %+v or its peer", lrp)
+				}
+				if e.view.SwitchPort(t, "ul-localnet") == nil {
+					return fmt.Errorf("localnet port gone")
+				}
+				if !slices.Contains(e.policies(), policy{priority: 31000, match: "ip4.dst == 172.20.0.0/24", action: "allow"}) {
+					return fmt.Errorf("172.20.0.0/24 is no cluster destination: %+v", e.policies())
+				}
+				if got := e.subnet("ul").Status.U2OInterconnectionIP; got+"/24" != network {
+					return fmt.Errorf("status u2oInterconnectionIP %q", got)
+				}
+				return nil
+			})
+		}
+		setU2O(true, "")
+		routed("172.20.0.253/24") // .254 is the physical router's
+		global := harness.List(t, e.view, func(*nbdb.NBGlobal) bool { return true })
+		if len(global) != 1 || global[0].Options["use_ct_inv_match"] != "false" {
+			t.Errorf("NB_Global %+v, want options:use_ct_inv_match=false", global)
+		}
+		// A pod never takes the router's address.
+		e.namespace("u2o", nil)
+		pod := e.pod("u2o", "wants-router", map[string]string{annotation.LogicalSwitch: "ul", annotation.IPAddress: "172.20.0.253"})
+		e.condition("ul", ovnetv1.ConditionAddressesPending, metav1.ConditionTrue, ovnetv1.ReasonPodsWaiting)
+		if err := e.c.Delete(e.ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+
+		setU2O(true, "172.20.0.254")
+		if msg := e.condition("ul", ovnetv1.ConditionValidated, metav1.ConditionFalse, ovnetv1.ReasonInvalidSpec); !strings.Contains(msg, "gateway") {
+			t.Errorf("Validated says %q, want it to name the gateway", msg)
+		}
+		e.event("Subnet", "", "ul", ovnetv1.ReasonInvalidSpec, "u2oInterconnectionIP")
+		routed("172.20.0.253/24") // the refusal keeps the address in force
+		setU2O(true, "172.20.0.200")
+		routed("172.20.0.200/24")
+		setU2O(false, "")
+		e.localnet("ul", "physnet", nil)
 	})
 	t.Run("back to the overlay", func(t *testing.T) {
 		s := e.subnet("ulv")

@@ -67,7 +67,7 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.Logf("%d policies over %d pods in %d namespaces: %d port groups, %d address sets (%d shared by selector), %d ACLs",
 		len(policies), policyBenchPods, len(namespaces), len(want.groups), sets, len(want.shared), want.acls)
 
-	baseline := measureDirectWrites(b, cl, want)
+	baseline, baselineCPU := measureDirectWrites(b, cl, want)
 	b.ResetTimer()
 	ctrl.Stop(b)
 	apiserverAlone := createPolicies(b, cl, policies)
@@ -89,14 +89,15 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.ReportMetric(cold.elapsed.Seconds()/baseline.Seconds(), "cold-ratio")
 	b.Logf("API server alone, no controller: the %d policies created in %.2fs", len(policies), apiserverAlone.Seconds())
 	b.Logf("controller started cold on them: ready %.2fs, all %d ACLs in NB %.2fs after its start "+
-		"(%.2fs after ready; controller CPU %.2fs); ratio to the baseline %.2f",
-		ready.Seconds(), want.acls, cold.elapsed.Seconds(), (cold.elapsed - ready).Seconds(), cold.cpu.Seconds(),
+		"(%.2fs after ready; %d NB transactions; CPU: %s); ratio to the baseline %.2f",
+		ready.Seconds(), want.acls, cold.elapsed.Seconds(), (cold.elapsed - ready).Seconds(), cold.txns, cold.cpu,
 		cold.elapsed.Seconds()/baseline.Seconds())
 	b.Logf("controller running while the policies are created: %.2fs until all %d ACLs in NB (policies created in %.2fs, "+
 		"the last ACL %.2fs after the last creation, %.2f times the baseline; client+controller CPU %.2fs); ratio %.2f",
 		elapsed.Seconds(), want.acls, created.Seconds(), (elapsed - created).Seconds(), (elapsed-created).Seconds()/baseline.Seconds(),
 		(processCPU() - cpu).Seconds(), elapsed.Seconds()/baseline.Seconds())
-	b.Logf("baseline (same rows, one client, %d transactions): %.2fs", len(want.shared)+len(want.groups), baseline.Seconds())
+	b.Logf("baseline (same rows, one client, %d transactions): %.2fs (CPU: %s)", len(want.shared)+len(want.groups),
+		baseline.Seconds(), baselineCPU)
 
 	free := policyFreeNamespace(b, cl)
 	alone := measureArrivals(b, cl, ctrl, watcher, policies, namespaces, arrivalKeys([]string{free}, "alone"))
@@ -125,9 +126,11 @@ type coldStart struct {
 	ctrl *harness.Controller
 	// elapsed runs from the controller's start until every ACL is in NB.
 	elapsed time.Duration
-	// cpu is the process's CPU meanwhile: the controller's, as the
-	// benchmark's client is idle.
-	cpu time.Duration
+	// cpu is the CPU meanwhile: the process's (the controller's, as the
+	// benchmark's client is idle) and the servers'.
+	cpu cpuUse
+	// txns are the controller's NB transactions meanwhile.
+	txns uint64
 }
 
 // measureColdStart starts a controller and times it until every ACL of
@@ -135,15 +138,16 @@ type coldStart struct {
 func measureColdStart(b *testing.B, cl *cluster, rows rowSet) (coldStart, time.Duration) {
 	b.Helper()
 	stop := startProfiles(b, "policies-cold")
-	cpu := processCPU()
+	cpu := measureCPU()
 	start := time.Now()
 	ctrl := harness.StartController(b, cl.api, cl.nb, benchNetwork())
 	ready := time.Since(start)
 	elapsed := waitPolicyACLs(b, cl.view, rows.acls).Sub(start)
-	used := processCPU() - cpu
+	used := cpu()
+	txns := ctrl.NBTransactions(b)
 	stop()
 	waitAddressSets(b, cl.view, rows)
-	return coldStart{ctrl: ctrl, elapsed: elapsed, cpu: used}, ready
+	return coldStart{ctrl: ctrl, elapsed: elapsed, cpu: used, txns: txns}, ready
 }
 
 // removePolicies deletes the policies and waits until NB holds none of
@@ -470,7 +474,7 @@ func waitAddressSets(b *testing.B, view *harness.NBView, rows rowSet) {
 // it has every ACL. Not in the controller's database: rows of the same
 // names written and deleted there could be in the controller's cache when
 // it reconciles a policy, and it would write nothing.
-func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) time.Duration {
+func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) (time.Duration, cpuUse) {
 	b.Helper()
 	ctx := context.Background()
 	db := harness.StartNorthbound(b)
@@ -481,6 +485,7 @@ func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) time.Duration {
 	}
 	defer nb.Close()
 	copyPodPorts(b, cl.view, nb)
+	cpu := measureCPU()
 	start := time.Now()
 	// The shared sets first, as the controller writes them before any ACL
 	// names them.
@@ -510,7 +515,8 @@ func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) time.Duration {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	return waitPolicyACLs(b, view, rows.acls).Sub(start)
+	elapsed := waitPolicyACLs(b, view, rows.acls).Sub(start)
+	return elapsed, cpu()
 }
 
 // copyPodPorts writes the pods' switch ports, which the port groups list,

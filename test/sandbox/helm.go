@@ -15,7 +15,8 @@ import (
 // pulled), the userspace datapath (no kernel module is touched) with
 // tunnels on the nodes' second link (so the kubelet's own traffic never
 // crosses OVS) of the type ENCAP asks for, OVN central (centralValues), the
-// API server reached at its underlay address, and mirror0 on for tcpdump.
+// API server reached at its underlay address, both of its Service ranges,
+// and mirror0 on for tcpdump.
 const valuesTemplate = `# Written by the sandbox (test/sandbox/helm.go); helm install/upgrade -f this file.
 image:
   repository: %[1]s
@@ -24,6 +25,8 @@ image:
 apiServer:
   host: %[3]s
   port: %[4]d
+network:
+  serviceCIDR: %[8]s
 ovn:
 %[5]snode:
   datapathType: netdev
@@ -58,7 +61,7 @@ func (s *Sandbox) writeValues(tb harness.T, tag string) string {
 		encap = ovs.EncapGeneve
 	}
 	values := fmt.Sprintf(valuesTemplate, repo, tag, s.Cluster.APIServerHost(), s.Cluster.APIServerPort(),
-		s.centralValues(), harness.TunnelLink, encap)
+		s.centralValues(), harness.TunnelLink, encap, harness.DefaultServiceCIDR+","+harness.DefaultServiceCIDRv6)
 	path := filepath.Join(s.cfg.Dir, "values.yaml")
 	if err := os.WriteFile(path, []byte(values), 0o644); err != nil {
 		tb.Fatalf("sandbox: %v", err)

@@ -2,7 +2,6 @@ package nodenat
 
 import (
 	"cmp"
-	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -13,44 +12,62 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/ipam"
 )
 
 // Inputs are the objects the state is computed from.
 type Inputs struct {
 	// NodeName is this node: Local NodePorts go to its endpoints only.
 	NodeName string
-	// Join is the join subnet, never masqueraded (it holds the nodes' own
-	// ovn0 addresses); the zero value when the node is not addressed yet.
-	Join     netip.Prefix
+	// Joins are the join subnet's prefixes, one per family it has, never
+	// masqueraded (they hold the nodes' own ovn0 addresses). A family
+	// without one has no way into ovn0 from the node: its table serves
+	// no node port.
+	Joins    []netip.Prefix
 	Subnets  []ovnetv1.Subnet
 	Services []corev1.Service
 	Slices   []discoveryv1.EndpointSlice
 	// Nodes are all the cluster's Nodes, for their InternalIPs.
 	Nodes []corev1.Node
-	// ServiceCIDR is the range of ClusterIPs routed through ovn0; the
-	// zero value routes none.
-	ServiceCIDR netip.Prefix
+	// ServiceCIDRs are the ranges of ClusterIPs routed through ovn0, at
+	// most one per family; a family without one routes none.
+	ServiceCIDRs []netip.Prefix
 }
 
-// Desired computes the table's state from the objects.
-func Desired(in Inputs) State {
-	return State{NATSubnets: natRanges(in.Subnets, in.Join), NodePorts: nodePorts(in),
-		PeerNodes: peerNodes(in.Nodes, in.NodeName), RemoteEgress: remoteEgress(in.Subnets, in.NodeName),
-		ServiceCIDR: serviceRange(in.ServiceCIDR)}
-}
-
-// serviceRange is the service CIDR as a set's ranges, none when unset or
-// not IPv4.
-func serviceRange(cidr netip.Prefix) []Range {
-	if !cidr.IsValid() || !cidr.Addr().Is4() {
-		return nil
+// Desired computes the state of the table of family f from the objects.
+func Desired(in Inputs, f Family) State {
+	join, joined := familyPrefix(in.Joins, f)
+	service, routed := familyPrefix(in.ServiceCIDRs, f)
+	s := State{NATSubnets: natRanges(in.Subnets, join, f), PeerNodes: peerNodes(in.Nodes, in.NodeName, f),
+		RemoteEgress: remoteEgress(in.Subnets, in.NodeName, f)}
+	if routed {
+		s.ServiceCIDR = mergeRanges([]netip.Prefix{service})
 	}
-	return mergeRanges([]netip.Prefix{cidr.Masked()})
+	if joined {
+		s.NodePorts = nodePorts(in, f, routed)
+	}
+	return s
+}
+
+// familyPrefix is the (masked) prefix of family f among prefixes.
+func familyPrefix(prefixes []netip.Prefix, f Family) (netip.Prefix, bool) {
+	for _, p := range prefixes {
+		if p.IsValid() && f.Has(p.Addr()) {
+			return p.Masked(), true
+		}
+	}
+	return netip.Prefix{}, false
 }
 
 // remoteEgress are the merged IPv4 ranges of the subnets whose egress is
-// in force on another node: the Subnet's status names that node.
-func remoteEgress(subnets []ovnetv1.Subnet, self string) []Range {
+// in force on another node: the Subnet's status names that node. None
+// in IPv6: a centralized subnet's IPv6 half leaves through each pod's own
+// node (the controller's centralized reroute is IPv4's), so the reply of
+// a local endpoint comes back through this node.
+func remoteEgress(subnets []ovnetv1.Subnet, self string, f Family) []Range {
+	if !f.Is4() {
+		return nil
+	}
 	var prefixes []netip.Prefix
 	for _, s := range subnets {
 		if gw := s.Status.ActiveGateway; gw == "" || gw == self {
@@ -65,17 +82,17 @@ func remoteEgress(subnets []ovnetv1.Subnet, self string) []Range {
 	return mergeRanges(prefixes)
 }
 
-// peerNodes are the IPv4 InternalIPs of the nodes other than this one,
-// sorted, without duplicates: the addresses the controller routes to
-// their node's join address.
-func peerNodes(nodes []corev1.Node, self string) []netip.Addr {
+// peerNodes are the InternalIPs of family f of the nodes other than this
+// one, sorted, without duplicates: the addresses the controller routes
+// to their node's join address.
+func peerNodes(nodes []corev1.Node, self string, f Family) []netip.Addr {
 	var out []netip.Addr
 	for i := range nodes {
 		if nodes[i].Name == self {
 			continue
 		}
 		for _, a := range nodes[i].Status.Addresses {
-			if ip, err := netip.ParseAddr(a.Address); a.Type == corev1.NodeInternalIP && err == nil && ip.Is4() {
+			if ip, err := netip.ParseAddr(a.Address); a.Type == corev1.NodeInternalIP && err == nil && f.Has(ip) {
 				out = append(out, ip)
 			}
 		}
@@ -84,10 +101,11 @@ func peerNodes(nodes []corev1.Node, self string) []netip.Addr {
 	return slices.Compact(out)
 }
 
-// natRanges are the merged IPv4 ranges of the subnets with natOutgoing on
-// (unset means on, as in Kube-OVN). A subnet the controller refused
-// (Validated=False) is left out: it carries no pods we should answer for.
-func natRanges(subnets []ovnetv1.Subnet, join netip.Prefix) []Range {
+// natRanges are the merged ranges of family f of the subnets with
+// natOutgoing on (unset means on, as in Kube-OVN). A subnet the
+// controller refused (Validated=False) is left out: it carries no pods
+// we should answer for.
+func natRanges(subnets []ovnetv1.Subnet, join netip.Prefix, f Family) []Range {
 	var prefixes []netip.Prefix
 	for _, s := range subnets {
 		if (s.Spec.NATOutgoing != nil && !*s.Spec.NATOutgoing) || s.Spec.Underlay() {
@@ -99,7 +117,7 @@ func natRanges(subnets []ovnetv1.Subnet, join netip.Prefix) []Range {
 		}
 		for _, cidr := range strings.Split(s.Spec.CIDR, ",") {
 			p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
-			if err != nil || !p.Addr().Is4() || (join.IsValid() && p.Overlaps(join)) {
+			if err != nil || !f.Has(p.Addr()) || (join.IsValid() && p.Overlaps(join)) {
 				continue
 			}
 			prefixes = append(prefixes, p.Masked())
@@ -113,7 +131,7 @@ func natRanges(subnets []ovnetv1.Subnet, join netip.Prefix) []Range {
 func mergeRanges(prefixes []netip.Prefix) []Range {
 	ranges := make([]Range, 0, len(prefixes))
 	for _, p := range prefixes {
-		ranges = append(ranges, Range{From: p.Addr(), To: lastAddr(p)})
+		ranges = append(ranges, Range{From: p.Addr(), To: ipam.LastAddr(p)})
 	}
 	slices.SortFunc(ranges, func(a, b Range) int { return a.From.Compare(b.From) })
 	var out []Range
@@ -129,24 +147,17 @@ func mergeRanges(prefixes []netip.Prefix) []Range {
 	return out
 }
 
-// lastAddr is the last IPv4 address of a masked prefix.
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr().As4()
-	v := binary.BigEndian.Uint32(a[:]) | (^uint32(0) >> p.Bits())
-	if p.Bits() == 0 {
-		v = ^uint32(0)
-	}
-	binary.BigEndian.PutUint32(a[:], v)
-	return netip.AddrFrom4(a)
-}
-
-// nodePorts lists every node port of the NodePort and LoadBalancer
-// Services, sorted by protocol and port.
-func nodePorts(in Inputs) []NodePort {
-	local := localEndpoints(in.Slices, in.NodeName)
+// nodePorts lists every node port of family f of the NodePort and
+// LoadBalancer Services, sorted by protocol and port: those of the
+// Services with a ClusterIP of f. routed says that the family's service
+// range goes through ovn0: without it a Cluster node port has no way to
+// its ClusterIP and is left out, as are the Services of another family
+// (no listener: refused, as kube-proxy leaves them).
+func nodePorts(in Inputs, f Family, routed bool) []NodePort {
+	local := localEndpoints(in.Slices, in.NodeName, f)
 	var out []NodePort
 	for i := range in.Services {
-		out = append(out, serviceNodePorts(&in.Services[i], local)...)
+		out = append(out, serviceNodePorts(&in.Services[i], local, f, routed)...)
 	}
 	slices.SortFunc(out, func(a, b NodePort) int {
 		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
@@ -154,15 +165,15 @@ func nodePorts(in Inputs) []NodePort {
 	return out
 }
 
-// serviceNodePorts are one Service's node ports.
-func serviceNodePorts(svc *corev1.Service, local map[portKey][]netip.AddrPort) []NodePort {
+// serviceNodePorts are one Service's node ports of family f.
+func serviceNodePorts(svc *corev1.Service, local map[portKey][]netip.AddrPort, f Family, routed bool) []NodePort {
 	if svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return nil
 	}
 	isLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
-	clusterIP, ok := ipv4ClusterIP(svc)
-	if !isLocal && !ok {
-		return nil // IPv4 only for now; a headless or IPv6-only Service has nothing to DNAT to.
+	clusterIP, ok := familyClusterIP(svc, f)
+	if !ok || (!isLocal && !routed) {
+		return nil
 	}
 	var out []NodePort
 	for _, port := range svc.Spec.Ports {
@@ -181,10 +192,11 @@ func serviceNodePorts(svc *corev1.Service, local map[portKey][]netip.AddrPort) [
 	return out
 }
 
-// ipv4ClusterIP is the Service's IPv4 ClusterIP, primary or secondary.
-func ipv4ClusterIP(svc *corev1.Service) (netip.Addr, bool) {
+// familyClusterIP is the Service's ClusterIP of family f, primary or
+// secondary.
+func familyClusterIP(svc *corev1.Service, f Family) (netip.Addr, bool) {
 	for _, ip := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
-		if a, err := netip.ParseAddr(ip); err == nil && a.Is4() {
+		if a, err := netip.ParseAddr(ip); err == nil && f.Has(a) {
 			return a, true
 		}
 	}
@@ -206,17 +218,21 @@ type portKey struct {
 	protocol                 corev1.Protocol
 }
 
-// localEndpoints indexes the ready IPv4 endpoints on node by Service
-// port, each list sorted and without duplicates.
-func localEndpoints(eps []discoveryv1.EndpointSlice, node string) map[portKey][]netip.AddrPort {
+// localEndpoints indexes the ready endpoints of family f on node by
+// Service port, each list sorted and without duplicates.
+func localEndpoints(eps []discoveryv1.EndpointSlice, node string, f Family) map[portKey][]netip.AddrPort {
+	addressType := discoveryv1.AddressTypeIPv4
+	if !f.Is4() {
+		addressType = discoveryv1.AddressTypeIPv6
+	}
 	out := map[portKey][]netip.AddrPort{}
 	for i := range eps {
 		slice := &eps[i]
 		service := slice.Labels[discoveryv1.LabelServiceName]
-		if service == "" || slice.AddressType != discoveryv1.AddressTypeIPv4 {
+		if service == "" || slice.AddressType != addressType {
 			continue
 		}
-		addrs := localReadyAddrs(slice.Endpoints, node)
+		addrs := localReadyAddrs(slice.Endpoints, node, f)
 		for _, p := range slice.Ports {
 			if p.Port == nil || len(addrs) == 0 {
 				continue
@@ -234,10 +250,11 @@ func localEndpoints(eps []discoveryv1.EndpointSlice, node string) map[portKey][]
 	return out
 }
 
-// localReadyAddrs are the IPv4 addresses of the ready endpoints on node
-// (a nil Ready means ready, as the EndpointSlice API says); when none is
-// ready, those still serving while terminating, as kube-proxy does.
-func localReadyAddrs(endpoints []discoveryv1.Endpoint, node string) []netip.Addr {
+// localReadyAddrs are the addresses of family f of the ready endpoints
+// on node (a nil Ready means ready, as the EndpointSlice API says); when
+// none is ready, those still serving while terminating, as kube-proxy
+// does.
+func localReadyAddrs(endpoints []discoveryv1.Endpoint, node string, f Family) []netip.Addr {
 	var ready, terminating []netip.Addr
 	for _, ep := range endpoints {
 		if deref(ep.NodeName, "") != node {
@@ -247,7 +264,7 @@ func localReadyAddrs(endpoints []discoveryv1.Endpoint, node string) []netip.Addr
 		for _, s := range ep.Addresses {
 			a, err := netip.ParseAddr(s)
 			switch {
-			case err != nil || !a.Is4():
+			case err != nil || !f.Has(a):
 			case deref(c.Ready, true):
 				ready = append(ready, a)
 			case deref(c.Serving, false) && deref(c.Terminating, false):

@@ -34,30 +34,36 @@ func TestNATRanges(t *testing.T) {
 		subnets []ovnetv1.Subnet
 		join    netip.Prefix
 		want    []Range
+		family  Family
 	}{
 		{"natOutgoing unset means on", []ovnetv1.Subnet{subnet("d", "10.16.0.0/16", nil)}, join,
-			ranges("10.16.0.0", "10.16.255.255")},
+			ranges("10.16.0.0", "10.16.255.255"), IPv4},
 		{"natOutgoing false is left out", []ovnetv1.Subnet{subnet("d", "10.16.0.0/16", ptr.To(false)),
-			subnet("e", "10.66.0.0/24", ptr.To(true))}, join, ranges("10.66.0.0", "10.66.0.255")},
+			subnet("e", "10.66.0.0/24", ptr.To(true))}, join, ranges("10.66.0.0", "10.66.0.255"), IPv4},
 		{"join, IPv6, unparsable and refused subnets are left out", []ovnetv1.Subnet{
 			subnet("join", "100.64.0.0/16", nil), subnet("v6", "fd00::/64", nil), subnet("bad", "10.300.0.0/16", nil),
-			subnet("refused", "10.99.0.0/16", nil, refused)}, join, nil},
+			subnet("refused", "10.99.0.0/16", nil, refused)}, join, nil, IPv4},
 		{"an underlay subnet is left out, NAT on or not", []ovnetv1.Subnet{func() ovnetv1.Subnet {
 			s := subnet("phys", "172.20.0.0/24", nil)
 			s.Spec.Provider = "physnet"
 			return s
-		}()}, join, nil},
+		}()}, join, nil, IPv4},
 		{"join unknown yet: nothing to leave out", []ovnetv1.Subnet{subnet("join", "100.64.0.0/16", nil)}, netip.Prefix{},
-			ranges("100.64.0.0", "100.64.255.255")},
+			ranges("100.64.0.0", "100.64.255.255"), IPv4},
 		{"dual stack keeps the IPv4 part, host bits dropped", []ovnetv1.Subnet{subnet("ds", "10.16.0.1/16, fd00::/64", nil)}, join,
-			ranges("10.16.0.0", "10.16.255.255")},
+			ranges("10.16.0.0", "10.16.255.255"), IPv4},
 		{"adjacent and nested subnets merge", []ovnetv1.Subnet{subnet("a", "10.0.1.0/24", nil), subnet("b", "10.0.0.0/24", nil),
 			subnet("c", "10.0.0.128/25", nil), subnet("d", "10.0.3.0/24", nil)}, join,
-			ranges("10.0.0.0", "10.0.1.255", "10.0.3.0", "10.0.3.255")},
+			ranges("10.0.0.0", "10.0.1.255", "10.0.3.0", "10.0.3.255"), IPv4},
+		{"IPv6: the IPv6 part of dual stack and IPv6 subnets, not IPv4, join or NAT off", []ovnetv1.Subnet{
+			subnet("ds", "10.16.0.0/16,fd00:10:16::1/64", nil), subnet("v6", "fd00:66::/112", nil),
+			subnet("join", "100.64.0.0/16,fd00:100:64::/112", nil), subnet("off", "fd00:67::/112", ptr.To(false))},
+			netip.MustParsePrefix("fd00:100:64::/112"),
+			ranges("fd00:10:16::", "fd00:10:16::ffff:ffff:ffff:ffff", "fd00:66::", "fd00:66::ffff"), IPv6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := natRanges(tt.subnets, tt.join); !reflect.DeepEqual(got, tt.want) {
+			if got := natRanges(tt.subnets, tt.join, tt.family); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("natRanges = %v, want %v", got, tt.want)
 			}
 		})
@@ -72,6 +78,8 @@ func TestRangeElements(t *testing.T) {
 	}{
 		{"a range ends one past its last address", ranges("10.16.0.0", "10.16.255.255"), []string{"0a100000", "0a110000/end"}},
 		{"a range up to the last address has no end", ranges("255.0.0.0", "255.255.255.255"), []string{"ff000000"}},
+		{"IPv6", []Range{rangeOf("fd00:66::/112")},
+			[]string{"fd000066000000000000000000000000", "fd000066000000000000000000010000/end"}},
 		{"none", nil, nil},
 	}
 	for _, tt := range tests {
@@ -164,7 +172,63 @@ func TestNodePorts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Desired(Inputs{NodeName: "n1", Services: tt.services, Slices: tt.slices}).NodePorts
+			got := Desired(Inputs{NodeName: "n1", Joins: dualJoin, ServiceCIDRs: dualServices, Services: tt.services,
+				Slices: tt.slices}, IPv4).NodePorts
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("node ports:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A dual-stack join and service ranges, as a dual-stack cluster has them.
+var (
+	dualJoin     = []netip.Prefix{netip.MustParsePrefix("100.64.0.0/16"), netip.MustParsePrefix("fd00:100:64::/112")}
+	dualServices = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("fd00:96::/112")}
+)
+
+func TestNodePortsIPv6(t *testing.T) {
+	http := corev1.ServicePort{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080}
+	httpSlice := []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}}
+	dual := func(policy corev1.ServiceExternalTrafficPolicy) corev1.Service {
+		s := service("ds", corev1.ServiceTypeNodePort, policy, "10.96.0.11", http)
+		s.Spec.ClusterIPs = []string{"10.96.0.11", "fd00:96::11"}
+		return s
+	}
+	slices := []discoveryv1.EndpointSlice{
+		endpointSlice("ds", discoveryv1.AddressTypeIPv4, httpSlice, endpoint("10.16.0.5", "n1", nil)),
+		endpointSlice("ds", discoveryv1.AddressTypeIPv6, httpSlice, endpoint("fd00:10:16::5", "n1", nil),
+			endpoint("fd00:10:16::6", "n2", nil)),
+	}
+	cluster6 := []NodePort{{Service: "ns/ds:http", Protocol: corev1.ProtocolTCP, Port: 30080,
+		ClusterIP: netip.MustParseAddrPort("[fd00:96::11]:80")}}
+	local6 := []NodePort{{Service: "ns/ds:http", Protocol: corev1.ProtocolTCP, Port: 30080, Local: true,
+		Endpoints: []netip.AddrPort{netip.MustParseAddrPort("[fd00:10:16::5]:8080")}}}
+	tests := []struct {
+		name     string
+		services []corev1.Service
+		joins    []netip.Prefix
+		ranges   []netip.Prefix
+		want     []NodePort
+	}{
+		{"dual stack, Cluster: to the IPv6 ClusterIP", []corev1.Service{dual("")}, dualJoin, dualServices, cluster6},
+		{"dual stack, Local: to this node's IPv6 endpoints", []corev1.Service{dual(corev1.ServiceExternalTrafficPolicyLocal)},
+			dualJoin, dualServices, local6},
+		{"IPv6 only", []corev1.Service{service("ds", corev1.ServiceTypeNodePort, "", "fd00:96::11", http)},
+			dualJoin, dualServices, cluster6},
+		{"an IPv4-only Service has no IPv6 node port, Cluster or Local", []corev1.Service{
+			service("a", corev1.ServiceTypeNodePort, "", "10.96.0.1", http),
+			service("b", corev1.ServiceTypeNodePort, corev1.ServiceExternalTrafficPolicyLocal, "10.96.0.2", http)},
+			dualJoin, dualServices, nil},
+		{"no IPv6 join: ovn0 has no IPv6, no node port", []corev1.Service{dual("")}, dualJoin[:1], dualServices, nil},
+		{"no IPv6 service range: Cluster has no route to its ClusterIP", []corev1.Service{dual("")}, dualJoin, dualServices[:1], nil},
+		{"no IPv6 service range: Local needs none", []corev1.Service{dual(corev1.ServiceExternalTrafficPolicyLocal)},
+			dualJoin, dualServices[:1], local6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Desired(Inputs{NodeName: "n1", Joins: tt.joins, ServiceCIDRs: tt.ranges, Services: tt.services,
+				Slices: slices}, IPv6).NodePorts
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("node ports:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -179,7 +243,7 @@ func TestCommentIsBoundedAndDistinct(t *testing.T) {
 	}
 	fewer := many
 	fewer.Endpoints = many.Endpoints[:39]
-	a, b := nodePortRule(many).comment, nodePortRule(fewer).comment
+	a, b := IPv4.nodePortRule(many).comment, IPv4.nodePortRule(fewer).comment
 	if len(a) > maxComment || len(b) > maxComment || a == b {
 		t.Fatalf("comments %q (%d) and %q (%d): want both within %d bytes and different", a, len(a), b, len(b), maxComment)
 	}
@@ -193,22 +257,26 @@ func TestPeerNodes(t *testing.T) {
 		return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip}
 	}
 	tests := []struct {
-		name  string
-		nodes []corev1.Node
-		want  []netip.Addr
+		name   string
+		nodes  []corev1.Node
+		family Family
+		want   []netip.Addr
 	}{
 		{"the other nodes' InternalIPs, sorted, without this node's", []corev1.Node{
-			node("n3", internal("172.18.0.3")), node("n1", internal("172.18.0.1")), node("n2", internal("172.18.0.2"))},
+			node("n3", internal("172.18.0.3")), node("n1", internal("172.18.0.1")), node("n2", internal("172.18.0.2"))}, IPv4,
 			[]netip.Addr{netip.MustParseAddr("172.18.0.2"), netip.MustParseAddr("172.18.0.3")}},
 		{"external addresses, IPv6, unparsable and duplicates are left out", []corev1.Node{
 			node("n2", internal("172.18.0.2"), internal("fd00::2"), corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "203.0.113.2"}),
-			node("n3", internal("nonsense"), internal("172.18.0.2"))},
+			node("n3", internal("nonsense"), internal("172.18.0.2"))}, IPv4,
 			[]netip.Addr{netip.MustParseAddr("172.18.0.2")}},
-		{"alone", []corev1.Node{node("n1", internal("172.18.0.1"))}, nil},
+		{"IPv6: the IPv6 InternalIPs", []corev1.Node{
+			node("n1", internal("fd00::1")), node("n2", internal("172.18.0.2"), internal("fd00::2"))}, IPv6,
+			[]netip.Addr{netip.MustParseAddr("fd00::2")}},
+		{"alone", []corev1.Node{node("n1", internal("172.18.0.1"))}, IPv4, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := peerNodes(tt.nodes, "n1"); !reflect.DeepEqual(got, tt.want) {
+			if got := peerNodes(tt.nodes, "n1", tt.family); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("peerNodes = %v, want %v", got, tt.want)
 			}
 		})
@@ -234,8 +302,13 @@ func TestRemoteEgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := remoteEgress(tt.subnets, "n1"); !reflect.DeepEqual(got, tt.want) {
+			if got := remoteEgress(tt.subnets, "n1", IPv4); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("remoteEgress = %v, want %v", got, tt.want)
+			}
+			// The IPv6 half of a centralized subnet leaves through each
+			// pod's own node: nothing is remote.
+			if got := remoteEgress(tt.subnets, "n1", IPv6); got != nil {
+				t.Fatalf("remoteEgress in IPv6 = %v, want none", got)
 			}
 		})
 	}

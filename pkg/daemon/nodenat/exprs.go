@@ -12,26 +12,24 @@ import (
 )
 
 // Registers: reg1 is the 16-byte register most matches load into; the
-// 4-byte registers 8 and 9 overlay its first two words, where a
-// concatenation (protocol . port, address . port) is built.
+// 4-byte registers from 8 on overlay it and reg2, word by word, where a
+// concatenation (address . protocol . port, address . port) is built,
+// each field taking whole words.
 const (
-	reg1        = 1
-	reg2        = 2
-	reg32First  = 8
-	reg32Second = 9
-	reg32Third  = 10
+	reg1       = 1
+	reg2       = 2
+	reg32First = 8
 	// ifNameLen is IFNAMSIZ: interface names compare as 16 NUL-padded bytes.
 	ifNameLen = 16
 	// ipsDstNAT is IPS_DST_NAT of ct status: the connection was DNATed.
 	ipsDstNAT = 1 << 5
 )
 
-// Offsets in the IPv4 and transport headers.
-const (
-	ipSaddrOffset = 12
-	ipDaddrOffset = 16
-	thDportOffset = 2
-)
+// thDportOffset is the destination port's offset in the transport header.
+const thDportOffset = 2
+
+// reg32After is the 4-byte register after an address loaded at reg32First.
+func (f Family) reg32After() uint32 { return reg32First + f.addrLen/4 }
 
 // ifname matches the input or output interface name against name.
 func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
@@ -40,23 +38,29 @@ func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
 	return []expr.Any{&expr.Meta{Key: key, Register: reg1}, &expr.Cmp{Op: op, Register: reg1, Data: data}}
 }
 
-// ipAddrInSet matches the source or destination address against a named set.
-func ipAddrInSet(offset uint32, set string) []expr.Any {
+// addrInSet matches the source or destination address (the header
+// offset of either) against a named set.
+func (f Family) addrInSet(offset uint32, set string) []expr.Any {
 	return []expr.Any{
-		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: f.addrLen},
 		&expr.Lookup{SourceRegister: reg1, SetName: set},
 	}
 }
 
-// daddrLocal matches "fib daddr type local ip daddr != 127.0.0.0/8": an
-// address of this node other than loopback, as kube-proxy's NodePorts do.
-func daddrLocal() []expr.Any {
+// daddrLocal matches "fib daddr type local ip daddr != 127.0.0.0/8" (ip6
+// daddr != ::1): an address of this node other than loopback, as
+// kube-proxy's NodePorts do.
+func (f Family) daddrLocal() []expr.Any {
+	maskBytes := make([]byte, f.addrLen)
+	for i := range f.loopback.Bits() {
+		maskBytes[i/8] |= 0x80 >> (i % 8)
+	}
 	return []expr.Any{
 		&expr.Fib{Register: reg1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
-		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: ipDaddrOffset, Len: 4},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: []byte{255, 0, 0, 0}, Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: []byte{127, 0, 0, 0}},
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: f.daddrOffset, Len: f.addrLen},
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: f.addrLen, Mask: maskBytes, Xor: make([]byte, f.addrLen)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: f.loopback.Addr().AsSlice()},
 	}
 }
 
@@ -91,38 +95,39 @@ func l4port(protocol corev1.Protocol, port uint16) []expr.Any {
 // destination a DNAT produced. (Matching the original port instead would
 // need "ct original proto-dst", whose direction attribute the library
 // cannot read back.)
-func targetInSet(set string) []expr.Any {
+func (f Family) targetInSet(set string) []expr.Any {
 	return []expr.Any{
-		&expr.Payload{DestRegister: reg32First, Base: expr.PayloadBaseNetworkHeader, Offset: ipDaddrOffset, Len: 4},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg32Second},
-		&expr.Payload{DestRegister: reg32Third, Base: expr.PayloadBaseTransportHeader, Offset: thDportOffset, Len: 2},
+		&expr.Payload{DestRegister: reg32First, Base: expr.PayloadBaseNetworkHeader, Offset: f.daddrOffset, Len: f.addrLen},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: f.reg32After()},
+		&expr.Payload{DestRegister: f.reg32After() + 1, Base: expr.PayloadBaseTransportHeader, Offset: thDportOffset, Len: 2},
 		&expr.Lookup{SourceRegister: reg32First, SetName: set},
 	}
 }
 
 // dnatTo rewrites the destination to target.
-func dnatTo(target netip.AddrPort) []expr.Any {
+func (f Family) dnatTo(target netip.AddrPort) []expr.Any {
 	return []expr.Any{
 		&expr.Immediate{Register: reg1, Data: target.Addr().AsSlice()},
 		&expr.Immediate{Register: reg2, Data: binaryutil.BigEndian.PutUint16(target.Port())},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg2, Specified: true},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: f.nat, RegAddrMin: reg1, RegProtoMin: reg2, Specified: true},
 	}
 }
 
 // dnatRandom rewrites the destination to one of the targets held by the
 // anonymous map, picked at random: "dnat to numgen random mod N map {...}".
-func dnatRandom(targets *nftables.Set, n int) []expr.Any {
+// The map's value, address . port, lands in the words from reg32First.
+func (f Family) dnatRandom(targets *nftables.Set, n int) []expr.Any {
 	return []expr.Any{
 		&expr.Numgen{Register: reg1, Modulus: uint32(n), Type: unix.NFT_NG_RANDOM},
 		&expr.Lookup{SourceRegister: reg1, DestRegister: reg1, IsDestRegSet: true, SetName: targets.Name, SetID: targets.ID},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg32Second, Specified: true},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: f.nat, RegAddrMin: reg1, RegProtoMin: f.reg32After(), Specified: true},
 	}
 }
 
 // targetMap is the anonymous map numgen's index selects a target from.
-func targetMap(table *nftables.Table, targets []netip.AddrPort) (*nftables.Set, []nftables.SetElement) {
+func (f Family) targetMap(table *nftables.Table, targets []netip.AddrPort) (*nftables.Set, []nftables.SetElement) {
 	set := &nftables.Set{Table: table, Anonymous: true, Constant: true, IsMap: true,
-		KeyType: nftables.TypeInteger, DataType: addrPortType}
+		KeyType: nftables.TypeInteger, DataType: f.addrPortType()}
 	elems := make([]nftables.SetElement, len(targets))
 	for i, t := range targets {
 		elems[i] = nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: addrPortBytes(t)}
@@ -130,29 +135,24 @@ func targetMap(table *nftables.Table, targets []netip.AddrPort) (*nftables.Set, 
 	return set, elems
 }
 
-// addrPortType is "ipv4_addr . inet_service".
-var addrPortType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
-
-// targetType is "ipv4_addr . inet_proto . inet_service".
-var targetType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
-
-// addrPortBytes is an address . port value, each field padded to 4 bytes.
+// addrPortBytes is an address . port value, each field padded to whole
+// 4-byte words.
 func addrPortBytes(t netip.AddrPort) []byte {
-	b := make([]byte, 8)
-	a := t.Addr().As4()
-	copy(b, a[:])
-	binary.BigEndian.PutUint16(b[4:], t.Port())
+	a := t.Addr().AsSlice()
+	b := make([]byte, len(a)+4)
+	copy(b, a)
+	binary.BigEndian.PutUint16(b[len(a):], t.Port())
 	return b
 }
 
 // targetBytes is an address . protocol . port key, each field padded to
-// 4 bytes.
+// whole 4-byte words.
 func targetBytes(protocol corev1.Protocol, t netip.AddrPort) []byte {
-	b := make([]byte, 12)
-	a := t.Addr().As4()
-	copy(b, a[:])
-	b[4] = ipProto(protocol)
-	binary.BigEndian.PutUint16(b[8:], t.Port())
+	a := t.Addr().AsSlice()
+	b := make([]byte, len(a)+8)
+	copy(b, a)
+	b[len(a)] = ipProto(protocol)
+	binary.BigEndian.PutUint16(b[len(a)+4:], t.Port())
 	return b
 }
 

@@ -10,7 +10,8 @@ import (
 	"github.com/google/nftables/expr"
 )
 
-// TableName is the nftables table (family ip) ovnet owns alone on a node.
+// TableName is the nftables table ovnet owns alone on a node, one of
+// each family (ip and ip6).
 const TableName = "ovnet"
 
 // Sets and chains of the table.
@@ -78,28 +79,29 @@ type layout struct {
 	sets   []setSpec
 }
 
-// buildLayout is the table enforcing s, with nodePort the name of ovn0.
-func buildLayout(s State, nodePort string) layout {
-	toLocal := []ruleSpec{static("to a local address: node ports", concat(daddrLocal(),
+// buildLayout is the table of family f enforcing s, with nodePort the
+// name of ovn0.
+func buildLayout(s State, nodePort string, f Family) layout {
+	toLocal := []ruleSpec{static("to a local address: node ports", concat(f.daddrLocal(),
 		[]expr.Any{verdict(expr.VerdictJump, chainNodePorts)}))}
 	return layout{
 		sets: []setSpec{
-			{name: setNATSubnets, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.NATSubnets)},
-			{name: setClusterTargets, keyType: targetType, elements: clusterTargetElements(s.NodePorts)},
-			{name: setPeerNodes, keyType: nftables.TypeIPAddr, elements: addrElements(s.PeerNodes)},
-			{name: setRemoteEgress, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.RemoteEgress)},
-			{name: setServiceCIDR, keyType: nftables.TypeIPAddr, interval: true, elements: rangeElements(s.ServiceCIDR)},
+			{name: setNATSubnets, keyType: f.addrType, interval: true, elements: rangeElements(s.NATSubnets)},
+			{name: setClusterTargets, keyType: f.targetType(), elements: clusterTargetElements(s.NodePorts)},
+			{name: setPeerNodes, keyType: f.addrType, elements: addrElements(s.PeerNodes)},
+			{name: setRemoteEgress, keyType: f.addrType, interval: true, elements: rangeElements(s.RemoteEgress)},
+			{name: setServiceCIDR, keyType: f.addrType, interval: true, elements: rangeElements(s.ServiceCIDR)},
 		},
 		chains: []chainSpec{
 			{name: chainPrerouting, hook: nftables.ChainHookPrerouting, priority: nftables.ChainPriorityNATDest,
 				kind: nftables.ChainTypeNAT, rules: toLocal},
 			{name: chainOutput, hook: nftables.ChainHookOutput, priority: nftables.ChainPriorityNATDest,
 				kind: nftables.ChainTypeNAT, rules: toLocal},
-			{name: chainNodePorts, unordered: true, rules: nodePortRules(s.NodePorts)},
+			{name: chainNodePorts, unordered: true, rules: f.nodePortRules(s.NodePorts)},
 			{name: chainPostrouting, hook: nftables.ChainHookPostrouting, priority: nftables.ChainPriorityNATSource,
-				kind: nftables.ChainTypeNAT, rules: postroutingRules(nodePort)},
+				kind: nftables.ChainTypeNAT, rules: f.postroutingRules(nodePort)},
 			{name: chainForward, hook: nftables.ChainHookForward, priority: nftables.ChainPriorityFilter,
-				kind: nftables.ChainTypeFilter, rules: forwardRules(nodePort)},
+				kind: nftables.ChainTypeFilter, rules: f.forwardRules(nodePort)},
 		},
 	}
 }
@@ -107,17 +109,17 @@ func buildLayout(s State, nodePort string) layout {
 // postroutingRules masquerade egress of the NAT subnets to the uplink's
 // address, and NodePort traffic sent into ovn0 to ovn0's join address so
 // that its replies come back through this node.
-func postroutingRules(nodePort string) []ruleSpec {
+func (f Family) postroutingRules(nodePort string) []ruleSpec {
 	return []ruleSpec{
 		static("egress of NAT subnets: masquerade", concat(
 			ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, nodePort),
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, nodePort),
-			ipAddrInSet(ipSaddrOffset, setNATSubnets),
+			f.addrInSet(f.saddrOffset, setNATSubnets),
 			[]expr.Any{&expr.Masq{}})),
 		static("node port, policy Cluster, into "+nodePort+": masquerade", concat(
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
 			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
-			targetInSet(setClusterTargets),
+			f.targetInSet(setClusterTargets),
 			[]expr.Any{&expr.Masq{}})),
 		// A pod reaching its own node's port is DNATed back into ovn0;
 		// without SNAT the endpoint would answer the pod directly.
@@ -133,14 +135,14 @@ func postroutingRules(nodePort string) []ruleSpec {
 		static("node port from another node into "+nodePort+": masquerade", concat(
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
 			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
-			ipAddrInSet(ipSaddrOffset, setPeerNodes),
+			f.addrInSet(f.saddrOffset, setPeerNodes),
 			[]expr.Any{&expr.Masq{}})),
 		// The same for an endpoint whose subnet leaves through another
 		// node: its reply to an outside client would go there.
 		static("node port to a subnet centralized elsewhere, into "+nodePort+": masquerade", concat(
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
 			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq),
-			ipAddrInSet(ipDaddrOffset, setRemoteEgress),
+			f.addrInSet(f.daddrOffset, setRemoteEgress),
 			[]expr.Any{&expr.Masq{}})),
 		// A ClusterIP reached from outside (routed here by BGP): OVN's
 		// load balancer may pick an endpoint on another node, whose reply
@@ -150,19 +152,19 @@ func postroutingRules(nodePort string) []ruleSpec {
 		static("from outside to a ClusterIP, into "+nodePort+": masquerade", concat(
 			ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, nodePort),
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
-			ipAddrInSet(ipDaddrOffset, setServiceCIDR),
+			f.addrInSet(f.daddrOffset, setServiceCIDR),
 			[]expr.Any{&expr.Masq{}})),
 	}
 }
 
 // forwardRules are the inbound guard: from outside, only replies and
 // node-port traffic reach an address of a NAT subnet.
-func forwardRules(nodePort string) []ruleSpec {
+func (f Family) forwardRules(nodePort string) []ruleSpec {
 	return []ruleSpec{
 		static("inbound guard: only replies and node ports reach NAT subnets", concat(
 			ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, nodePort),
 			ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, nodePort),
-			ipAddrInSet(ipDaddrOffset, setNATSubnets),
+			f.addrInSet(f.daddrOffset, setNATSubnets),
 			notReply(),
 			ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpEq),
 			[]expr.Any{verdict(expr.VerdictDrop, "")})),
@@ -170,21 +172,21 @@ func forwardRules(nodePort string) []ruleSpec {
 }
 
 // nodePortRules are one rule per node port.
-func nodePortRules(ports []NodePort) []ruleSpec {
+func (f Family) nodePortRules(ports []NodePort) []ruleSpec {
 	out := make([]ruleSpec, 0, len(ports))
 	for _, np := range ports {
-		out = append(out, nodePortRule(np))
+		out = append(out, f.nodePortRule(np))
 	}
 	return out
 }
 
 // nodePortRule DNATs one node port: to the ClusterIP (Cluster), to a
 // random local endpoint (Local), or drops it (Local, no local endpoint).
-func nodePortRule(np NodePort) ruleSpec {
+func (f Family) nodePortRule(np NodePort) ruleSpec {
 	match := l4port(np.Protocol, np.Port)
 	switch {
 	case !np.Local:
-		return static(comment(np, "cluster "+np.ClusterIP.String()), concat(match, dnatTo(np.ClusterIP)))
+		return static(comment(np, "cluster "+np.ClusterIP.String()), concat(match, f.dnatTo(np.ClusterIP)))
 	case len(np.Endpoints) == 0:
 		return static(comment(np, "local: no endpoint, drop"), concat(match, []expr.Any{verdict(expr.VerdictDrop, "")}))
 	}
@@ -195,11 +197,11 @@ func nodePortRule(np NodePort) ruleSpec {
 	endpoints := np.Endpoints
 	return ruleSpec{comment: comment(np, "local "+strings.Join(targets, ",")),
 		exprs: func(conn *nftables.Conn, table *nftables.Table) ([]expr.Any, error) {
-			set, elems := targetMap(table, endpoints)
+			set, elems := f.targetMap(table, endpoints)
 			if err := conn.AddSet(set, elems); err != nil {
 				return nil, fmt.Errorf("endpoint map: %w", err)
 			}
-			return concat(match, dnatRandom(set, len(endpoints))), nil
+			return concat(match, f.dnatRandom(set, len(endpoints))), nil
 		}}
 }
 

@@ -15,8 +15,9 @@ import (
 // Exported for the reconciler test, which is in package nodenat_test
 // because it imports test/harness, itself an importer of this package.
 var (
-	NewTestNS = newNS
-	DumpTable = dump
+	NewTestNS       = newNS
+	DumpTable       = dump
+	DumpTableFamily = dumpFamily
 )
 
 // FD is the namespace's file descriptor.

@@ -24,12 +24,12 @@ type observed struct {
 
 // observe reads the table, or returns nil when there is none.
 func (t *Table) observe(conn *nftables.Conn) (*observed, error) {
-	_, err := conn.ListTableOfFamily(TableName, nftables.TableFamilyIPv4)
+	_, err := conn.ListTableOfFamily(TableName, t.family.table)
 	if errors.Is(err, unix.ENOENT) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read nftables table %s: %w", TableName, err)
+		return nil, fmt.Errorf("read nftables table %s %s: %w", t.family, TableName, err)
 	}
 	have := &observed{chains: map[string]*nftables.Chain{}, rules: map[string][]*nftables.Rule{},
 		sets: map[string]*nftables.Set{}, elements: map[string][]nftables.SetElement{}}
@@ -44,7 +44,7 @@ func (t *Table) observe(conn *nftables.Conn) (*observed, error) {
 // observeChains reads our chains and their rules. The kernel lists
 // chains by family only; other tables' chains are skipped unread.
 func (t *Table) observeChains(conn *nftables.Conn, have *observed) error {
-	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	chains, err := conn.ListChainsOfTableFamily(t.family.table)
 	if err != nil {
 		return fmt.Errorf("list chains: %w", err)
 	}

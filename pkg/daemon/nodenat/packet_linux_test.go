@@ -68,7 +68,7 @@ func newWorld(t *testing.T) *world {
 	if _, err := EnableForwarding(&nslink.Namespace{NS: w.node.fd}); err != nil {
 		t.Fatal(err)
 	}
-	w.table = NewTable(int(w.node.fd), "ovn0")
+	w.table = NewTable(int(w.node.fd), "ovn0", IPv4)
 	t.Cleanup(func() {
 		if err := w.table.Delete(); err != nil {
 			t.Errorf("delete table: %v", err)
@@ -180,7 +180,10 @@ func (w *world) connect(ns *testNS, addr string, timeout time.Duration) (answer,
 		case "local":
 			a.local = v
 		case "client":
-			a.client, _, _ = strings.Cut(v, ":")
+			a.client = v
+			if ap, err := netip.ParseAddrPort(v); err == nil {
+				a.client = ap.Addr().String()
+			}
 		}
 	}
 	return a, nil
@@ -227,22 +230,30 @@ func TestPackets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := w.connect(tt.from(), tt.to, 2*time.Second)
-			if tt.wantDropped {
-				if err == nil {
-					t.Fatalf("connect %s answered %+v, want it dropped", tt.to, got)
-				}
-				if !strings.Contains(err.Error(), "timeout") {
-					t.Fatalf("connect %s: %v, want a timeout (a drop, not a refusal)", tt.to, err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("connect %s: %v", tt.to, err)
-			}
-			if got.client != tt.wantClient || (tt.wantLocal != "" && got.local != tt.wantLocal) {
-				t.Fatalf("connect %s: server saw %+v, want client %s local %s", tt.to, got, tt.wantClient, tt.wantLocal)
-			}
+			checkAnswer(t, tt.to, got, err, tt.wantLocal, tt.wantClient, tt.wantDropped)
 		})
+	}
+}
+
+// checkAnswer checks one connection to to: dropped (a timeout, not a
+// refusal) when wantDropped, else answered with the client address
+// wantClient seen, by wantLocal when it is not "".
+func checkAnswer(t *testing.T, to string, got answer, err error, wantLocal, wantClient string, wantDropped bool) {
+	t.Helper()
+	if wantDropped {
+		if err == nil {
+			t.Fatalf("connect %s answered %+v, want it dropped", to, got)
+		}
+		if !strings.Contains(err.Error(), "timeout") {
+			t.Fatalf("connect %s: %v, want a timeout (a drop, not a refusal)", to, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("connect %s: %v", to, err)
+	}
+	if got.client != wantClient || (wantLocal != "" && got.local != wantLocal) {
+		t.Fatalf("connect %s: server saw %+v, want client %s local %s", to, got, wantClient, wantLocal)
 	}
 }
 

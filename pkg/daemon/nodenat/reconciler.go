@@ -2,6 +2,8 @@ package nodenat
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,46 +22,54 @@ import (
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 )
 
-// Converger is what the reconciler converges: the node's Table.
+// Converger is what the reconciler converges: one of the node's Tables.
 type Converger interface {
+	Family() Family
 	Converge(State) (Changes, error)
 }
 
-// Reconciler keeps the node's nftables table in step with the Subnets,
+// Reconciler keeps the node's nftables tables in step with the Subnets,
 // the Services, their EndpointSlices and this Node. It is level-based:
-// every event means "the table" and each run recomputes all of it, which
-// the table then converges in place.
+// every event means "the tables" and each run recomputes all of them,
+// which each table then converges in place.
 type Reconciler struct {
 	// NodeName is this node.
 	NodeName string
-	// Table is the node's table.
-	Table Converger
+	// Tables are the node's tables, one per family.
+	Tables []Converger
 	// Cache reads the objects.
 	Cache client.Reader
-	// ServiceCIDR is the range of ClusterIPs the node routes through ovn0.
-	ServiceCIDR netip.Prefix
+	// ServiceCIDRs are the ranges of ClusterIPs the node routes through
+	// ovn0, at most one per family.
+	ServiceCIDRs []netip.Prefix
 }
 
 // tableRequest is the one request every watched object maps to.
 var tableRequest = ctrl.Request{NamespacedName: types.NamespacedName{Name: TableName}}
 
-// Reconcile computes the desired state and converges the table; a change
-// is logged once, a converge that changes nothing is silent.
+// Reconcile computes the desired state of each table and converges it; a
+// change is logged once, a converge that changes nothing is silent. One
+// table's failure does not hold back the other's.
 func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	in, ready, err := r.inputs(ctx)
 	if err != nil || !ready {
 		return ctrl.Result{}, err
 	}
-	state := Desired(in)
-	changes, err := r.Table.Converge(state)
-	if err != nil {
-		return ctrl.Result{}, err
+	var errs []error
+	for _, table := range r.Tables {
+		f := table.Family()
+		state := Desired(in, f)
+		changes, err := table.Converge(state)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("table %s %s: %w", f, TableName, err))
+			continue
+		}
+		if !changes.Empty() {
+			ctrl.LoggerFrom(ctx).Info("nftables table converged", "table", f.String()+" "+TableName, "changes", changes.String(),
+				"natRanges", len(state.NATSubnets), "nodePorts", len(state.NodePorts))
+		}
 	}
-	if !changes.Empty() {
-		ctrl.LoggerFrom(ctx).Info("nftables table converged", "table", TableName, "changes", changes.String(),
-			"natRanges", len(state.NATSubnets), "nodePorts", len(state.NodePorts))
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, errors.Join(errs...)
 }
 
 // inputs reads the objects; ready is false while the node has no join
@@ -86,8 +96,12 @@ func (r *Reconciler) inputs(ctx context.Context) (in Inputs, ready bool, err err
 			return Inputs{}, false, err
 		}
 	}
-	return Inputs{NodeName: r.NodeName, Join: addr.Subnet.Masked(), Subnets: subnets.Items,
-		Services: services.Items, Slices: slices.Items, Nodes: nodes.Items, ServiceCIDR: r.ServiceCIDR}, true, nil
+	var joins []netip.Prefix
+	for _, fam := range addr.Families() {
+		joins = append(joins, fam.Prefix.Masked())
+	}
+	return Inputs{NodeName: r.NodeName, Joins: joins, Subnets: subnets.Items,
+		Services: services.Items, Slices: slices.Items, Nodes: nodes.Items, ServiceCIDRs: r.ServiceCIDRs}, true, nil
 }
 
 // +kubebuilder:rbac:groups="",resources=services;nodes,verbs=get;list;watch

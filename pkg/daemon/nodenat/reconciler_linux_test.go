@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +49,9 @@ func TestReconcilerFollowsObjects(t *testing.T) {
 		}
 	}
 	join := annotation.Address{Holding: annotation.Holding{IP: netip.MustParseAddr("100.64.0.2"),
-		MAC: net.HardwareAddr{0, 0, 0, 0, 0, 2}, LogicalSwitch: "join"},
-		Subnet: netip.MustParsePrefix("100.64.0.0/16"), Gateway: netip.MustParseAddr("100.64.0.1")}
+		IPv6: netip.MustParseAddr("fd00:100:64::2"), MAC: net.HardwareAddr{0, 0, 0, 0, 0, 2}, LogicalSwitch: "join"},
+		Subnet: netip.MustParsePrefix("100.64.0.0/16"), Gateway: netip.MustParseAddr("100.64.0.1"),
+		IPv6Subnet: netip.MustParsePrefix("fd00:100:64::/112"), IPv6Gateway: netip.MustParseAddr("fd00:100:64::1")}
 	create(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Annotations: join.Annotations()}})
 	create(&ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "join"}, Spec: ovnetv1.SubnetSpec{CIDR: "100.64.0.0/16"}})
 	nat := &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "ovn-default"}, Spec: ovnetv1.SubnetSpec{CIDR: "10.16.0.0/16"}}
@@ -61,6 +63,10 @@ func TestReconcilerFollowsObjects(t *testing.T) {
 		Type: corev1.ServiceTypeNodePort, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
 		Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30081}}}}
 	create(local)
+	dual := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "dual"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeNodePort, IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicyRequireDualStack),
+		Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30083}}}}
+	create(dual)
 	create(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "local-1",
 		Labels: map[string]string{discoveryv1.LabelServiceName: "local"}}, AddressType: discoveryv1.AddressTypeIPv4,
 		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
@@ -71,7 +77,8 @@ func TestReconcilerFollowsObjects(t *testing.T) {
 	expect := func(what string, present, absent []string) {
 		t.Helper()
 		wait.For(t, 20*time.Second, what, func() error {
-			lines := strings.Join(nodenat.DumpTable(t, ns, nodenat.TableName), "\n")
+			lines := strings.Join(slices.Concat(nodenat.DumpTable(t, ns, nodenat.TableName),
+				nodenat.DumpTableFamily(t, ns, nodenat.TableName, nodenat.IPv6)), "\n")
 			for _, p := range present {
 				if !strings.Contains(lines, p) {
 					return fmt.Errorf("no %q in\n%s", p, lines)
@@ -88,9 +95,20 @@ func TestReconcilerFollowsObjects(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(svc), svc); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(dual), dual); err != nil {
+		t.Fatal(err)
+	}
 	cluster := "node port tcp/30080 default/web:http -> cluster " + svc.Spec.ClusterIP + ":80"
-	expect("table converged from the objects", []string{cluster,
-		"node port tcp/30081 default/local:http -> local 10.16.0.5:8080", "element nat-subnets 0a100000"},
+	var dualTargets []string
+	for _, ip := range dual.Spec.ClusterIPs {
+		dualTargets = append(dualTargets, "node port tcp/30083 default/dual:http -> cluster "+
+			netip.AddrPortFrom(netip.MustParseAddr(ip), 80).String())
+	}
+	if len(dualTargets) != 2 {
+		t.Fatalf("dual-stack Service got cluster IPs %v, want two", dual.Spec.ClusterIPs)
+	}
+	expect("tables converged from the objects", append([]string{cluster,
+		"node port tcp/30081 default/local:http -> local 10.16.0.5:8080", "element nat-subnets 0a100000"}, dualTargets...),
 		[]string{"10.16.0.7", "element nat-subnets 64400000"})
 
 	// Another node's InternalIP, set later as a kubelet does, and changed.
@@ -122,7 +140,9 @@ func startReconciler(t *testing.T, api *harness.APIServer, scheme *runtime.Schem
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &nodenat.Reconciler{NodeName: "n1", Table: nodenat.NewTable(nsFD, "ovn0"), Cache: mgr.GetCache()}
+	r := &nodenat.Reconciler{NodeName: "n1", Cache: mgr.GetCache(), Tables: []nodenat.Converger{
+		nodenat.NewTable(nsFD, "ovn0", nodenat.IPv4), nodenat.NewTable(nsFD, "ovn0", nodenat.IPv6)},
+		ServiceCIDRs: []netip.Prefix{netip.MustParsePrefix(harness.DefaultServiceCIDR), netip.MustParsePrefix(harness.DefaultServiceCIDRv6)}}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Table converges the ovnet table of one network namespace. It reads and
+// Table converges the ovnet table of one family in one network namespace. It reads and
 // writes only its own table's rules and sets (chains are listed per
 // family, and other tables' are skipped), so other tables, even with
 // rules in the same hooks, are left exactly as they are.
@@ -21,15 +21,19 @@ type Table struct {
 	netnsFD int
 	// nodePort is the name of ovn0, the node's port on the join switch.
 	nodePort string
+	family   Family
 	table    *nftables.Table
 }
 
-// NewTable returns the table of the namespace netnsFD (which the caller
-// keeps open); nodePort is the name of ovn0.
-func NewTable(netnsFD int, nodePort string) *Table {
-	return &Table{netnsFD: netnsFD, nodePort: nodePort,
-		table: &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}}
+// NewTable returns the table of family f in the namespace netnsFD (which
+// the caller keeps open); nodePort is the name of ovn0.
+func NewTable(netnsFD int, nodePort string, f Family) *Table {
+	return &Table{netnsFD: netnsFD, nodePort: nodePort, family: f,
+		table: &nftables.Table{Name: TableName, Family: f.table}}
 }
+
+// Family is the table's address family.
+func (t *Table) Family() Family { return t.family }
 
 // conn opens a fresh connection: a Conn keeps the first marshalling error
 // for good, so none outlives one converge.
@@ -48,7 +52,7 @@ func (t *Table) Converge(s State) (Changes, error) {
 	if err != nil {
 		return Changes{}, err
 	}
-	want := buildLayout(s, t.nodePort)
+	want := buildLayout(s, t.nodePort, t.family)
 	have, err := t.observe(conn)
 	if err != nil {
 		return Changes{}, err
@@ -71,7 +75,7 @@ func (t *Table) Converge(s State) (Changes, error) {
 		return Changes{}, err
 	}
 	if err := conn.Flush(); err != nil {
-		return Changes{}, fmt.Errorf("nftables table %s: %w", TableName, err)
+		return Changes{}, fmt.Errorf("nftables table %s %s: %w", t.family, TableName, err)
 	}
 	return changes, nil
 }
@@ -85,7 +89,7 @@ func (t *Table) Delete() error {
 	}
 	conn.DelTable(t.table)
 	if err := conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("delete nftables table %s: %w", TableName, err)
+		return fmt.Errorf("delete nftables table %s %s: %w", t.family, TableName, err)
 	}
 	return nil
 }

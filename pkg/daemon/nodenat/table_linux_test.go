@@ -13,6 +13,8 @@ import (
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ovnet/ovnet/pkg/ipam"
 )
 
 // sampleState has every kind of element: two NAT ranges and a node port
@@ -31,13 +33,13 @@ func sampleState() State {
 
 func rangeOf(cidr string) Range {
 	p := netip.MustParsePrefix(cidr)
-	return Range{From: p.Addr(), To: lastAddr(p)}
+	return Range{From: p.Addr(), To: ipam.LastAddr(p)}
 }
 
 // newTestTable is the table of a fresh namespace, deleted at the end.
 func newTestTable(t *testing.T) (*Table, *testNS) {
 	ns := newNS(t, "t")
-	tbl := NewTable(int(ns.fd), "ovn0")
+	tbl := NewTable(int(ns.fd), "ovn0", IPv4)
 	t.Cleanup(func() {
 		if err := tbl.Delete(); err != nil {
 			t.Errorf("delete table: %v", err)
@@ -55,20 +57,26 @@ func mustConverge(t *testing.T, tbl *Table, s State) Changes {
 	return c
 }
 
-// dump lists a table's chains with every rule's handle and comment and
-// every named set's elements, one line each, sorted: what must (or must
-// not) change between two converges.
+// dump lists an ip table's chains with every rule's handle and comment
+// and every named set's elements, one line each, sorted: what must (or
+// must not) change between two converges.
 func dump(t *testing.T, ns *testNS, table string) []string {
+	t.Helper()
+	return dumpFamily(t, ns, table, IPv4)
+}
+
+// dumpFamily is dump for the table of family f.
+func dumpFamily(t *testing.T, ns *testNS, table string, f Family) []string {
 	t.Helper()
 	conn, err := nftables.New(nftables.WithNetNSFd(int(ns.fd)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
-	if _, err := conn.ListTableOfFamily(table, nftables.TableFamilyIPv4); errors.Is(err, unix.ENOENT) {
+	tbl := &nftables.Table{Name: table, Family: f.table}
+	if _, err := conn.ListTableOfFamily(table, f.table); errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	chains, err := conn.ListChainsOfTableFamily(f.table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +125,61 @@ func TestConvergeTwiceChangesNothing(t *testing.T) {
 	}
 	if after := dump(t, ns, TableName); !slices.Equal(before, after) {
 		t.Fatalf("table changed by a converge with the same state:\nbefore %s\nafter  %s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+}
+
+// sampleState6 is sampleState's IPv6 twin.
+func sampleState6() State {
+	return State{
+		NATSubnets: []Range{rangeOf("fd00:10:16::/64")},
+		NodePorts: []NodePort{
+			{Service: "a/web:http", Protocol: corev1.ProtocolTCP, Port: 30080, ClusterIP: netip.MustParseAddrPort("[fd00:96::10]:80")},
+			{Service: "a/local:http", Protocol: corev1.ProtocolTCP, Port: 30081, Local: true,
+				Endpoints: []netip.AddrPort{netip.MustParseAddrPort("[fd00:10:16::5]:8080"), netip.MustParseAddrPort("[fd00:10:16::6]:8080")}},
+			{Service: "a/dns:dns", Protocol: corev1.ProtocolUDP, Port: 30053, Local: true},
+		},
+		PeerNodes:   []netip.Addr{netip.MustParseAddr("2001:db8::3")},
+		ServiceCIDR: []Range{rangeOf("fd00:96::/112")},
+	}
+}
+
+// TestIPv6TableBesideIPv4: the ip6 table takes IPv6 elements, converges
+// to no change a second time, and lives and dies apart from the ip one.
+func TestIPv6TableBesideIPv4(t *testing.T) {
+	tbl4, ns := newTestTable(t)
+	tbl6 := NewTable(int(ns.fd), "ovn0", IPv6)
+	t.Cleanup(func() {
+		if err := tbl6.Delete(); err != nil {
+			t.Errorf("delete ip6 table: %v", err)
+		}
+	})
+	mustConverge(t, tbl4, sampleState())
+	if c := mustConverge(t, tbl6, sampleState6()); !c.Created {
+		t.Fatalf("first converge of the ip6 table: %v, want it created", c)
+	}
+	before4, before6 := dump(t, ns, TableName), dumpFamily(t, ns, TableName, IPv6)
+	for _, want := range []string{"element nat-subnets fd000010001600000000000000000000", "element peer-nodes 20010db8000000000000000000000003",
+		`"node port tcp/30080 a/web:http -> cluster [fd00:96::10]:80"`, "[fd00:10:16::5]:8080,[fd00:10:16::6]:8080"} {
+		if _, ok := findLine(before6, want); !ok {
+			t.Errorf("no %q in the ip6 table:\n%s", want, strings.Join(before6, "\n"))
+		}
+	}
+	if c := mustConverge(t, tbl6, sampleState6()); !c.Empty() {
+		t.Fatalf("second converge of the ip6 table changed %v, want nothing", c)
+	}
+	s := sampleState6()
+	s.NodePorts = s.NodePorts[1:]
+	if c := mustConverge(t, tbl6, s); c.Created || !slices.Equal(c.Chains, []string{chainNodePorts}) {
+		t.Fatalf("removing a node port changed %+v, want the nodeports chain in place", c)
+	}
+	if err := tbl6.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if after := dumpFamily(t, ns, TableName, IPv6); after != nil {
+		t.Fatalf("ip6 table left after Delete: %v", after)
+	}
+	if after := dump(t, ns, TableName); !slices.Equal(before4, after) {
+		t.Fatalf("the ip table changed with the ip6 one:\nbefore %s\nafter  %s", strings.Join(before4, "\n"), strings.Join(after, "\n"))
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/daemon/attachments"
+	"github.com/ovnet/ovnet/pkg/daemon/nslink"
 	"github.com/ovnet/ovnet/pkg/ovnname"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
@@ -50,6 +51,9 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Re
 	if err := n.plugNodePort(ctx, addr); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := n.forwardIPv6(ctx, addr); err != nil {
+		return ctrl.Result{}, err
+	}
 	subnets := &ovnetv1.SubnetList{}
 	if err := r.Cache.List(ctx, subnets); err != nil {
 		return ctrl.Result{}, err
@@ -71,6 +75,22 @@ func (n *Node) plugNodePort(ctx context.Context, addr annotation.Address) error 
 		return err
 	}
 	return n.configureNodePort(name, addr, mtu)
+}
+
+// forwardIPv6 turns IPv6 forwarding on once ovn0 has an IPv6 join
+// address: the node then routes IPv6 subnets through ovn0, and a packet
+// from outside to an IPv6 pod (a route announced over BGP) crosses it
+// from the uplink. Never turned on otherwise, as a forwarding host
+// ignores router advertisements on links whose accept_ra is 1.
+func (n *Node) forwardIPv6(ctx context.Context, addr annotation.Address) error {
+	if !addr.IPv6.IsValid() {
+		return nil
+	}
+	changed, err := n.netns.EnsureSysctl(nslink.IPv6Forwarding, "1")
+	if changed {
+		ctrl.LoggerFrom(ctx).Info("enabled IPv6 forwarding in the node's namespace", "sysctl", nslink.IPv6Forwarding)
+	}
+	return err
 }
 
 // routePrefixes are the CIDRs the node routes through ovn0, in the

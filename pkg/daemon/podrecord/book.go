@@ -57,23 +57,28 @@ func NewBook(fetch Fetch) *Book {
 
 // Handler is registered on the pod informer of this node's pods.
 func (b *Book) Handler() toolscache.ResourceEventHandler {
+	return PodHandler(b.Put, func(pod *corev1.Pod) { b.Delete(keyOf(pod)) })
+}
+
+// PodHandler is a pod informer's handler calling set with each pod added
+// or updated and remove with each deleted, a tombstone's last state
+// included.
+func PodHandler(set, remove func(*corev1.Pod)) toolscache.ResourceEventHandler {
 	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { b.put(obj) },
-		UpdateFunc: func(_, obj any) { b.put(obj) },
+		AddFunc:    func(obj any) { setPod(obj, set) },
+		UpdateFunc: func(_, obj any) { setPod(obj, set) },
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 				obj = tomb.Obj
 			}
-			if pod, ok := obj.(*corev1.Pod); ok {
-				b.Delete(keyOf(pod))
-			}
+			setPod(obj, remove)
 		},
 	}
 }
 
-func (b *Book) put(obj any) {
+func setPod(obj any, fn func(*corev1.Pod)) {
 	if pod, ok := obj.(*corev1.Pod); ok {
-		b.Put(pod)
+		fn(pod)
 	}
 }
 

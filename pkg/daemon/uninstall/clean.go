@@ -95,7 +95,7 @@ func (n *Node) Clean(ctx context.Context) ([]Step, error) {
 		{"ovn-controller stopped", n.waitOVNControllerGone},
 		{"bridge " + n.cfg.Bridge, n.deleteBridge},
 		{"routes", n.removeRoutes},
-		{"nftables table " + nodenat.TableName, n.deleteTable},
+		{"nftables tables ip and ip6 " + nodenat.TableName, n.deleteTables},
 		{"socket", n.removeSocket},
 	}
 	var done []Step
@@ -189,8 +189,12 @@ func (n *Node) deleteBridge(ctx context.Context) (string, error) {
 	return n.removeInternalLinks(ctx, []string{n.cfg.Bridge, nodesetup.NodePort, podconfig.MirrorPort})
 }
 
-func (n *Node) deleteTable(context.Context) (string, error) {
-	return "", nodenat.NewTable(int(n.netns.NS), nodesetup.NodePort).Delete()
+func (n *Node) deleteTables(context.Context) (string, error) {
+	var errs []error
+	for _, f := range nodenat.Families {
+		errs = append(errs, nodenat.NewTable(int(n.netns.NS), nodesetup.NodePort, f).Delete())
+	}
+	return "", errors.Join(errs...)
 }
 
 // removeSocket removes the socket, then its directory when it is empty.

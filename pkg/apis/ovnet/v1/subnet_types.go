@@ -67,6 +67,19 @@ type SubnetSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4094
 	Vlan int `json:"vlan,omitempty"`
+	// U2OInterconnection attaches an underlay subnet's switch to the
+	// cluster router as well, at U2OInterconnectionIP, so that its pods
+	// and overlay pods reach each other through OVN, with their own
+	// addresses, rather than through a node. The physical router (or the
+	// pods) must route the overlay CIDRs to that address. IPv4 underlay
+	// subnets only.
+	// +optional
+	U2OInterconnection bool `json:"u2oInterconnection,omitempty"`
+	// U2OInterconnectionIP is the cluster router's address on the
+	// underlay subnet; by default the CIDR's last address that is neither
+	// the broadcast nor the gateway. Pods never get it.
+	// +optional
+	U2OInterconnectionIP string `json:"u2oInterconnectionIP,omitempty"`
 }
 
 // MaxVlan is the highest 802.1Q VLAN id (4095 is reserved).
@@ -124,6 +137,10 @@ type SubnetStatus struct {
 	// Gateway is the gateway in force, the spec's or the default.
 	// +optional
 	Gateway string `json:"gateway,omitempty"`
+	// U2OInterconnectionIP is the cluster router's address on an
+	// underlay subnet with u2oInterconnection in force; empty otherwise.
+	// +optional
+	U2OInterconnectionIP string `json:"u2oInterconnectionIP,omitempty"`
 	// ActiveGateway is the gateway node a centralized subnet's egress
 	// leaves through now; empty for a distributed subnet. Always sent, so
 	// that a merge patch clears it.
