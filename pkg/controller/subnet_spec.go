@@ -62,8 +62,9 @@ const ipv6HalfSuffix = "/ipv6"
 
 func ipv6Half(name string) string { return name + ipv6HalfSuffix }
 
-// subnetOfHalf is the Subnet an allocator subnet belongs to.
-func subnetOfHalf(name string) string { return strings.TrimSuffix(name, ipv6HalfSuffix) }
+// nameOfHalf is the name a half's name was made from: the Subnet an
+// allocator subnet belongs to, the object an IPv6 row's owner stands for.
+func nameOfHalf(name string) string { return strings.TrimSuffix(name, ipv6HalfSuffix) }
 
 // subnetConfig reads a Subnet's configuration back from the allocator.
 func (n *Network) subnetConfig(name string) (subnetConfig, bool) {
