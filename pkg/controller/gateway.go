@@ -152,8 +152,8 @@ func (n *Network) subnetPoliciesOps(sub subnetConfig, egress *egressState, u und
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
 	if u.isUnderlay() {
 		var policies []ovn.RouterPolicy
-		if u.interconnected() {
-			policies = append(policies, destinationPolicy(u.interconnect))
+		for _, p := range u.interconnect {
+			policies = append(policies, destinationPolicy(p))
 		}
 		return n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
 	}
