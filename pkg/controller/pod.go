@@ -257,7 +257,7 @@ func (r *PodReconciler) release(ctx context.Context, namespace, name string) err
 		return err
 	}
 	if len(released) > 0 {
-		subnet := subnetOfHalf(released[0].Subnet)
+		subnet := nameOfHalf(released[0].Subnet)
 		r.Subnets.NotifyUsage(subnet)
 		r.Network.waiters.wakeAll(subnet)
 		log.FromContext(ctx).V(1).Info("pod address released", "ips", ipsOf(released), "subnet", subnet)
