@@ -166,8 +166,8 @@ type policyPods struct {
 	// store is the pod informer's store, read in place; nil reads through
 	// the client. Listing through the client copies every pod into the
 	// list, for every policy: at a cold start (25 policies a namespace)
-	// those copies were a fifth of the policy reconciles' CPU and most of
-	// the garbage.
+	// those copies were more than a third of the policy reconciles' CPU,
+	// and garbage to collect.
 	store toolscache.Indexer
 	mu    sync.Mutex
 	// namespaces holds, per namespace, what its last listing found. An

@@ -319,7 +319,7 @@ func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer 
 
 // namedPortOfSelectors adds the ACLs of an egress named port whose peers
 // are all selectors: per number the name resolves to among the peers, the
-// shared sets of the peers resolving it so (PeerSelector.resolving). A
+// shared sets of the peers resolving it so (PeerSelector.Resolving). A
 // pod coming or going among them changes those sets alone; only a number
 // new to the policy, or no longer resolved, changes its ACLs.
 func (t *translator) namedPortOfSelectors(np namedPortRef, peer peerSet) {
