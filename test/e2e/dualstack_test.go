@@ -16,9 +16,7 @@ import (
 // each other across the tunnel over both families; with a dual-stack join
 // subnet a node reaches the pod on the other node over both.
 func TestDualStack(t *testing.T) {
-	network := harness.DefaultNetwork()
-	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
-	e := newEnvWith(t, network)
+	e := newEnvWith(t, dualStackJoin())
 	o := e.outsideNodes("n1", "n2")
 	e.namespace("dual", map[string]string{annotation.CIDR: "10.90.0.0/24,fd00:10:90::/120"})
 	a := o.nodes[0].Runtime(t).AddPod(t, e.pod("dual", "a", "n1", nil))
