@@ -18,9 +18,7 @@ import (
 // reaches the other node's InternalIP of each family through that node's
 // ovn0, the node seeing the pod's own address.
 func TestDualStack(t *testing.T) {
-	network := harness.DefaultNetwork()
-	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
-	e := newEnvWith(t, network)
+	e := newEnvWith(t, dualStackJoin())
 	o := e.outsideNodes("n1", "n2")
 	o.ul.AddIPv6Outside(t)
 	nodeIPs := [][]netip.Addr{make([]netip.Addr, 2), make([]netip.Addr, 2)} // by node, then family
