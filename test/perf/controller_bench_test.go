@@ -246,6 +246,9 @@ type restartRun struct {
 	// memory is the process's from the start until idle; the controller
 	// adds the difference from its start.
 	memory memoryPeak
+	// live is the Go heap the controller holds once idle, after a
+	// collection: its cache, IPAM and NB mirror without the start's garbage.
+	live uint64
 	// snapshot and bootstrap are the controller's log lines of its NB
 	// load and of its bootstrap steps.
 	snapshot, bootstrap string
@@ -254,9 +257,10 @@ type restartRun struct {
 func (r restartRun) String() string {
 	return fmt.Sprintf("ready after %.2fs (target < 15s), every reconciler idle after %.2fs; "+
 		"NB row changes %d, pods changed %d (target 0, counted until %s after idle); "+
-		"memory: %s, the controller adding %.0f MiB RSS; controller log: %s; %s",
+		"memory: %s, the controller adding %.0f MiB RSS at its peak and holding %.0f MiB of Go heap once idle; "+
+		"controller log: %s; %s",
 		r.ready.Seconds(), r.idle.Seconds(), r.nbWrites, r.podWrites, quietWindow,
-		r.memory, mib(r.memory.added()), r.snapshot, r.bootstrap)
+		r.memory, mib(r.memory.added()), mib(r.live), r.snapshot, r.bootstrap)
 }
 
 // restartOnce starts a fresh controller on the converged cluster and
@@ -277,6 +281,8 @@ func restartOnce(b *testing.B, cl *cluster, pods int, profile string) (restartRu
 	run.idle = waitIdle(b, before, allBefore, pods).Sub(start)
 	b.StopTimer()
 	run.memory = memory()
+	live := liveHeap()
+	run.live = live - min(live, run.memory.startHeap)
 	time.Sleep(quietWindow) // an observation window, not synchronization
 	run.nbWrites, run.podWrites = cl.view.Changes(), int64(changedPods(rvs, resourceVersions(b, cl)))
 	run.snapshot, run.bootstrap = restarted.LogLine("northbound snapshot loaded"), restarted.LogLine("ready")

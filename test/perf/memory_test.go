@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -88,6 +89,15 @@ func watchMemory(b *testing.B) func() memoryPeak {
 		read()
 		return memoryPeak{heap: peak.Load(), rss: procStatus(b, "VmHWM"), startHeap: startHeap, startRSS: startRSS}
 	}
+}
+
+// liveHeap is the Go heap after a full collection: what the process
+// holds, without the garbage a peak includes.
+func liveHeap() uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: heapMetric}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }
 
 // procStatus is a field in kB of /proc/self/status (VmHWM, VmRSS), in bytes.
