@@ -123,20 +123,6 @@ func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
 		policies = append(policies, destinationPolicy(svc))
 	}
 	more, err := n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
-	if err != nil {
-		return nil, err
-	}
-	ops = append(ops, more...)
-	// The distributed router sends a reply from the chassis of the pod
-	// that answers, which need not be where the request came in: an
-	// underlay pod's request enters the router on its own chassis and the
-	// overlay pod's reply leaves through the localnet port's conntrack
-	// zone on another; a request from outside enters through any node's
-	// join port and the reply leaves through its own node's. Such a zone
-	// sees a reply without its request, which conntrack calls invalid and
-	// ovn-northd would drop (on every switch with load balancers, that is
-	// every switch). Kube-OVN runs OVN the same way.
-	more, err = n.NB.GlobalOptionsOps(map[string]string{ovn.OptionUseCtInvMatch: "false"})
 	return slices.Concat(ops, more), err
 }
 
