@@ -32,7 +32,7 @@ const (
 	// configured. A pod's reconcile mostly waits: in a burst, nearly all of
 	// its blocked time is the round trip of its record's patch to the API
 	// server. With 16 workers, a busy API server's answers paced the
-	// controller below the pods' creation rate, and 500 to 700 pods of
+	// controller below the pods' creation rate, and 300 to 700 pods of
 	// 5000 were left to address when their creation ended; with 32 it
 	// kept up (test/perf/README.md).
 	DefaultPodWorkers = 32
