@@ -40,7 +40,7 @@ func serve() int {
 	flag.StringVar(&cfg.DatapathType, "datapath-type", ovs.DatapathSystem, "br-int's datapath: system (kernel module) or netdev (userspace)")
 	flag.StringVar(&cfg.NetNS, "netns", "", "network namespace of br-int, ovn0 and the pods' host interfaces (default: the daemon's own)")
 	flag.StringVar(&cfg.Bridge, "bridge", daemon.DefaultBridge, "integration bridge")
-	flag.IntVar(&cfg.MTU, "mtu", 0, "MTU of pod interfaces and ovn0 (default: the uplink's MTU less the tunnel's overhead, see --encap-type)")
+	flag.IntVar(&cfg.MTU, "mtu", 0, "MTU of overlay pod interfaces and ovn0 (default: the uplink's MTU less the tunnel's overhead, see --encap-type); underlay pods take the uplink's")
 	flag.BoolVar(&cfg.EnableMirror, "enable-mirror", false, "mirror all pod traffic to mirror0 (otherwise only pods annotated ovn.kubernetes.io/mirror=true)")
 	flag.StringVar(&cfg.PluginBinary, "cni-plugin", defaultPlugin(), "CNI plugin binary to install; empty installs nothing")
 	flag.StringVar(&cfg.CNIBinDir, "cni-bin-dir", daemon.DefaultCNIBinDir, "directory the plugin is installed into")

@@ -53,15 +53,25 @@ func centralizedPolicy(cidr netip.Prefix, gateway netip.Addr) ovn.RouterPolicy {
 		Match: fmt.Sprintf("%s.src == %s", ipMatchField(cidr.Addr()), cidr.Masked())}
 }
 
-// nodePolicies are a node's policies: its own address is a cluster
-// destination, and its pods leave through it.
-func nodePolicies(node string, join netip.Addr, internal netip.Addr, hasInternal bool) []ovn.RouterPolicy {
+// nodeFamily is a node's join address of one family and its InternalIP
+// of that family, invalid when it has none.
+type nodeFamily struct {
+	join, internal netip.Addr
+}
+
+// nodePolicies are a node's policies, given its join address's families
+// (IPv4 first): its InternalIP of each is a cluster destination, reached
+// through its ovn0 (the node's static route), and its pods leave through
+// it, in IPv4 and, with a dual-stack join, in IPv6.
+func nodePolicies(node string, families []nodeFamily) []ovn.RouterPolicy {
 	var out []ovn.RouterPolicy
-	if hasInternal {
-		out = append(out, destinationPolicy(netip.PrefixFrom(internal, internal.BitLen())))
-	}
-	if join.Is4() {
-		out = append(out, distributedPolicy(node, join))
+	for i, f := range families {
+		if f.internal.IsValid() {
+			out = append(out, destinationPolicy(netip.PrefixFrom(f.internal, f.internal.BitLen())))
+		}
+		if i > 0 || f.join.Is4() {
+			out = append(out, distributedPolicy(node, f.join))
+		}
 	}
 	return out
 }
@@ -113,20 +123,6 @@ func (n *Network) clusterRoutingOps() ([]ovnOp, error) {
 		policies = append(policies, destinationPolicy(svc))
 	}
 	more, err := n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
-	if err != nil {
-		return nil, err
-	}
-	ops = append(ops, more...)
-	// The distributed router sends a reply from the chassis of the pod
-	// that answers, which need not be where the request came in: an
-	// underlay pod's request enters the router on its own chassis and the
-	// overlay pod's reply leaves through the localnet port's conntrack
-	// zone on another; a request from outside enters through any node's
-	// join port and the reply leaves through its own node's. Such a zone
-	// sees a reply without its request, which conntrack calls invalid and
-	// ovn-northd would drop (on every switch with load balancers, that is
-	// every switch). Kube-OVN runs OVN the same way.
-	more, err = n.NB.GlobalOptionsOps(map[string]string{ovn.OptionUseCtInvMatch: "false"})
 	return slices.Concat(ops, more), err
 }
 
@@ -142,8 +138,8 @@ func (n *Network) subnetPoliciesOps(sub subnetConfig, egress *egressState, u und
 	owner := ovn.Owner{Kind: ovn.KindSubnet, Name: cfg.Name}
 	if u.isUnderlay() {
 		var policies []ovn.RouterPolicy
-		if u.interconnected() {
-			policies = append(policies, destinationPolicy(u.interconnect))
+		for _, p := range u.interconnect {
+			policies = append(policies, destinationPolicy(p))
 		}
 		return n.NB.RouterPoliciesOps(n.Config.ClusterRouter, owner, policies)
 	}

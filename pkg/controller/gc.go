@@ -87,7 +87,7 @@ func (g *GarbageCollector) releaseGone(ctx context.Context) error {
 		if released, err := g.Network.unaddress(ctx, a.Owner, port); err != nil {
 			return err
 		} else if len(released) > 0 {
-			subnet := subnetOfHalf(a.Subnet)
+			subnet := nameOfHalf(a.Subnet)
 			g.Subnets.NotifyUsage(subnet)
 			g.Network.waiters.wakeAll(subnet)
 			log.FromContext(ctx).Info("released address of a gone owner", "owner", a.Owner, "ips", ipsOf(released))
@@ -224,7 +224,8 @@ func (g *GarbageCollector) alive(ctx context.Context, o ovn.Owner, subnetExists 
 		_, ok := g.Network.IPAM.Lookup(ipam.PodOwner(o.Namespace, o.Name))
 		return ok
 	case ovn.KindNode:
-		_, ok := g.Network.IPAM.Lookup(ipam.NodeOwner(o.Name))
+		// A node's IPv6 route is owned by its IPv6 half (nodeRouteOwners).
+		_, ok := g.Network.IPAM.Lookup(ipam.NodeOwner(nameOfHalf(o.Name)))
 		return ok
 	case ovn.KindSubnet:
 		_, ok := g.Network.IPAM.Subnet(o.Name)

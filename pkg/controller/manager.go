@@ -239,7 +239,10 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
 	subnets := NewSubnetReconciler(c, network, rec)
-	policyPods := newPolicyPods()
+	policyPods, err := newCachedPolicyPods(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
 	peers := newPeerSets(c, network.NB, policyPods)
 	groups := newPortGroupLocks()
 	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets, PeerSets: peers}

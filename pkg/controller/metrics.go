@@ -2,11 +2,14 @@ package controller
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
@@ -20,6 +23,12 @@ const gatewayListTimeout = 5 * time.Second
 // Metrics are the controller's own Prometheus metrics.
 type Metrics struct {
 	addressLatency prometheus.Histogram
+
+	mu sync.Mutex
+	// addressed holds the UID of each live pod already observed, by name:
+	// a reconcile that read the pod from a cache not yet holding its
+	// record patches it again, and must not count it twice.
+	addressed map[types.NamespacedName]types.UID
 }
 
 // NewMetrics registers the controller's metrics, including per-subnet
@@ -31,15 +40,34 @@ func NewMetrics(reg prometheus.Registerer, allocator *ipam.IPAM, subnets client.
 		Name:    "ovnet_pod_address_latency_seconds",
 		Help:    "Time from a pod's creation until its address is recorded on it.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
-	})}
+	}), addressed: map[types.NamespacedName]types.UID{}}
 	reg.MustRegister(m.addressLatency, &usageCollector{ipam: allocator}, &gatewayCollector{subnets: subnets})
 	return m
 }
 
-func (m *Metrics) observeAddressed(created time.Time) {
-	if m != nil && !created.IsZero() {
-		m.addressLatency.Observe(time.Since(created).Seconds())
+// observeAddressed counts a pod's first record, once per pod.
+func (m *Metrics) observeAddressed(pod *corev1.Pod) {
+	if m == nil || pod.CreationTimestamp.IsZero() {
+		return
 	}
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	m.mu.Lock()
+	seen := m.addressed[key] == pod.UID
+	m.addressed[key] = pod.UID
+	m.mu.Unlock()
+	if !seen {
+		m.addressLatency.Observe(time.Since(pod.CreationTimestamp.Time).Seconds())
+	}
+}
+
+// forgetPod drops a released pod, so a pod of the same name is counted.
+func (m *Metrics) forgetPod(key types.NamespacedName) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	delete(m.addressed, key)
+	m.mu.Unlock()
 }
 
 var (

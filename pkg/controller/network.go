@@ -92,9 +92,9 @@ func (n *Network) Ready() bool {
 
 // ensureClusterRows writes the rows of the cluster as a whole, which no
 // reconciler owns: the cluster router, its default route and service CIDR
-// policy, and the load balancer group every Service joins and every switch
-// carries (so it comes before any switch). Each transaction writes nothing
-// when its rows are already there.
+// policy, the cluster's OVN options, and the load balancer group every
+// Service joins and every switch carries (so it comes before any switch).
+// Each transaction writes nothing when its rows are already there.
 func (n *Network) ensureClusterRows(ctx context.Context) error {
 	steps := []struct {
 		name string
@@ -104,6 +104,7 @@ func (n *Network) ensureClusterRows(ctx context.Context) error {
 			return n.NB.RouterOps(ovn.Router{Name: n.Config.ClusterRouter, Owner: n.clusterOwner()})
 		}},
 		{"cluster routing", n.clusterRoutingOps},
+		{"cluster options", n.clusterOptionsOps},
 		{"service load balancer group", func() ([]ovnOp, error) { return n.NB.LoadBalancerGroupOps(n.serviceGroup()) }},
 	}
 	for _, step := range steps {
@@ -116,6 +117,21 @@ func (n *Network) ensureClusterRows(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// clusterOptionsOps set NB_Global's options the cluster runs OVN with,
+// leaving the keys of others (ovn-northd, an operator) alone. The
+// distributed router sends a reply from the chassis of the pod that
+// answers, which need not be where the request came in: an underlay pod's
+// request enters the router on its own chassis and the overlay pod's
+// reply leaves through the localnet port's conntrack zone on another; a
+// request from outside enters through any node's join port and the reply
+// leaves through its own node's. Such a zone sees a reply without its
+// request, which conntrack calls invalid and ovn-northd would drop (on
+// every switch with load balancers, that is every switch). Kube-OVN's
+// controller sets the same option at start, whatever its subnets.
+func (n *Network) clusterOptionsOps() ([]ovnOp, error) {
+	return n.NB.GlobalOptionsOps(map[string]string{ovn.OptionUseCtInvMatch: "false"})
 }
 
 // clusterOwner marks rows that belong to the cluster as a whole.

@@ -94,32 +94,31 @@ func (r *NodeReconciler) endpoint(node string) endpoint {
 	}
 }
 
-// route sends traffic for the node's own address to its join address,
-// and the egress of its pods (of distributed subnets) out through it; a
-// dual-stack join address's IPv6 half takes its pods' IPv6 egress.
+// route sends traffic for the node's own addresses to its join address of
+// their family, and the egress of its pods (of distributed subnets) out
+// through it; a dual-stack join address's IPv6 half takes its pods' IPv6
+// egress and its IPv6 InternalIP.
 func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, allocs []ipam.Allocation) error {
-	alloc := allocs[0]
-	owner := ovn.Owner{Kind: ovn.KindNode, Name: node.Name}
 	router := r.Network.Config.ClusterRouter
-	ip, hasInternal := internalIP(node, alloc.IP)
+	owners := nodeRouteOwners(node.Name)
 	var ops []ovnOp
-	var err error
-	if hasInternal {
-		ops, err = r.Network.NB.StaticRouteOps(ovn.StaticRoute{Router: router, Prefix: ip.String(), Nexthop: alloc.IP.String(), Owner: owner})
-	} else {
-		ops, err = r.Network.NB.DeleteStaticRoutesOps(router, owner)
-	}
-	if err == nil {
-		var more []ovnOp
-		policies := nodePolicies(node.Name, alloc.IP, ip, hasInternal)
-		if len(allocs) > 1 {
-			policies = append(policies, distributedPolicy(node.Name, allocs[1].IP))
+	var families []nodeFamily
+	for i, owner := range owners {
+		var f nodeFamily
+		if i < len(allocs) {
+			f = nodeFamily{join: allocs[i].IP}
+			f.internal = internalIP(node, f.join)
+			families = append(families, f)
 		}
-		more, err = r.Network.NB.RouterPoliciesOps(router, owner, policies)
+		more, err := r.internalRouteOps(router, owner, f)
+		if err != nil {
+			return fmt.Errorf("route to node %s: %w", node.Name, err)
+		}
 		ops = append(ops, more...)
 	}
+	more, err := r.Network.NB.RouterPoliciesOps(router, owners[0], nodePolicies(node.Name, families))
 	if err == nil {
-		err = r.Network.transact(ctx, ops)
+		err = r.Network.transact(ctx, append(ops, more...))
 	}
 	if err != nil {
 		return fmt.Errorf("route to node %s: %w", node.Name, err)
@@ -127,25 +126,52 @@ func (r *NodeReconciler) route(ctx context.Context, node *corev1.Node, allocs []
 	return nil
 }
 
-// internalIP is the node's InternalIP of the join address's family.
-func internalIP(node *corev1.Node, join netip.Addr) (netip.Addr, bool) {
+// nodeRouteOwners own a node's static routes, one per family of its join
+// address: an owner holds one route, so the IPv6 one has an owner of its
+// own.
+func nodeRouteOwners(node string) []ovn.Owner {
+	return []ovn.Owner{{Kind: ovn.KindNode, Name: node}, {Kind: ovn.KindNode, Name: ipv6Half(node)}}
+}
+
+// internalRouteOps make the route of the node's InternalIP of one family
+// to its join address of that family, or remove it when the node has no
+// such InternalIP or join address.
+func (r *NodeReconciler) internalRouteOps(router string, owner ovn.Owner, f nodeFamily) ([]ovnOp, error) {
+	if !f.internal.IsValid() {
+		return r.Network.NB.DeleteStaticRoutesOps(router, owner)
+	}
+	return r.Network.NB.StaticRouteOps(ovn.StaticRoute{Router: router, Prefix: f.internal.String(), Nexthop: f.join.String(), Owner: owner})
+}
+
+// internalIP is the node's InternalIP of the join address's family;
+// invalid when it has none.
+func internalIP(node *corev1.Node, join netip.Addr) netip.Addr {
 	for _, a := range node.Status.Addresses {
 		if a.Type != corev1.NodeInternalIP {
 			continue
 		}
-		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is4() == join.Is4() {
-			return ip, true
+		if ip, err := netip.ParseAddr(a.Address); err == nil && join.IsValid() && ip.Is4() == join.Is4() {
+			return ip
 		}
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}
 }
 
 func (r *NodeReconciler) gone(ctx context.Context, name string) error {
-	owner := ovn.Owner{Kind: ovn.KindNode, Name: name}
-	ops, err := r.Network.NB.DeleteStaticRoutesOps(r.Network.Config.ClusterRouter, owner)
+	router := r.Network.Config.ClusterRouter
+	owners := nodeRouteOwners(name)
+	var ops []ovnOp
+	var err error
+	for _, owner := range owners {
+		var more []ovnOp
+		if more, err = r.Network.NB.DeleteStaticRoutesOps(router, owner); err != nil {
+			break
+		}
+		ops = append(ops, more...)
+	}
 	if err == nil {
 		var more []ovnOp
-		more, err = r.Network.NB.RouterPoliciesOps(r.Network.Config.ClusterRouter, owner, nil)
+		more, err = r.Network.NB.RouterPoliciesOps(router, owners[0], nil)
 		ops = append(ops, more...)
 	}
 	if err == nil {

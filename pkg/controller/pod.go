@@ -241,7 +241,7 @@ func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, allocs []ip
 		log.FromContext(ctx).Info("pod record updated", "ips", ipsOf(allocs), "cidr", record.Subnet, "gateway", record.Gateway)
 		return nil
 	}
-	r.Metrics.observeAddressed(pod.CreationTimestamp.Time)
+	r.Metrics.observeAddressed(pod)
 	log.FromContext(ctx).V(1).Info("pod addressed", "ips", ipsOf(allocs), "mac", alloc.MAC, "subnet", alloc.Subnet)
 	return nil
 }
@@ -258,13 +258,14 @@ func (r *PodReconciler) gone(ctx context.Context, namespace, name string) error 
 
 func (r *PodReconciler) release(ctx context.Context, namespace, name string) error {
 	r.unmarkPending(types.NamespacedName{Namespace: namespace, Name: name})
+	r.Metrics.forgetPod(types.NamespacedName{Namespace: namespace, Name: name})
 	r.Network.retries.forget(types.NamespacedName{Namespace: namespace, Name: name})
 	released, err := r.Network.unaddress(ctx, ipam.PodOwner(namespace, name), ovnname.PodPort(namespace, name))
 	if err != nil {
 		return err
 	}
 	if len(released) > 0 {
-		subnet := subnetOfHalf(released[0].Subnet)
+		subnet := nameOfHalf(released[0].Subnet)
 		r.Subnets.NotifyUsage(subnet)
 		r.Network.waiters.wakeAll(subnet)
 		log.FromContext(ctx).V(1).Info("pod address released", "ips", ipsOf(released), "subnet", subnet)

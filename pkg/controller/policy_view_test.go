@@ -119,6 +119,9 @@ func TestPolicyPodsFollowResourceVersions(t *testing.T) {
 	}{
 		{"first listing", []corev1.Pod{pod("a", "1", "10.16.0.5"), pod("b", "1", "")}, []string{"a=10.16.0.5"}},
 		{"b addressed", []corev1.Pod{pod("a", "1", "10.16.0.5"), pod("b", "2", "10.16.0.6")}, []string{"a=10.16.0.5", "b=10.16.0.6"}},
+		{"listed again, unchanged", []corev1.Pod{pod("a", "1", "10.16.0.5"), pod("b", "2", "10.16.0.6")}, []string{"a=10.16.0.5", "b=10.16.0.6"}},
+		{"b replaced by c", []corev1.Pod{pod("a", "1", "10.16.0.5"), pod("c", "2", "10.16.0.8")}, []string{"a=10.16.0.5", "c=10.16.0.8"}},
+		{"c replaced by b", []corev1.Pod{pod("a", "1", "10.16.0.5"), pod("b", "2", "10.16.0.6")}, []string{"a=10.16.0.5", "b=10.16.0.6"}},
 		{"a re-addressed", []corev1.Pod{pod("a", "3", "10.16.0.7"), pod("b", "2", "10.16.0.6")}, []string{"a=10.16.0.7", "b=10.16.0.6"}},
 		{"a gone", []corev1.Pod{pod("b", "2", "10.16.0.6")}, []string{"b=10.16.0.6"}},
 		{"a back with its old version", []corev1.Pod{pod("a", "1", "10.16.0.9")}, []string{"a=10.16.0.9"}},
@@ -126,7 +129,11 @@ func TestPolicyPodsFollowResourceVersions(t *testing.T) {
 		{"no pods", nil, nil},
 	}
 	for _, s := range steps {
-		if got := addresses(m.of("ns", s.pods)); !slices.Equal(got, s.want) {
+		pods := make([]*corev1.Pod, len(s.pods))
+		for i := range s.pods {
+			pods[i] = &s.pods[i]
+		}
+		if got := addresses(m.of("ns", pods)); !slices.Equal(got, s.want) {
 			t.Errorf("%s: %v, want %v", s.name, got, s.want)
 		}
 	}

@@ -284,9 +284,11 @@ func (r *SubnetReconciler) underlayInForce(ctx context.Context, subnet *ovnetv1.
 // allocator.
 func (r *SubnetReconciler) addressHolder(subnet string) func(netip.Addr) (string, bool) {
 	return func(a netip.Addr) (string, bool) {
-		for _, alloc := range r.Network.IPAM.Allocations(subnet) {
-			if alloc.IP == a {
-				return alloc.Owner.String(), true
+		for _, half := range []string{subnet, ipv6Half(subnet)} {
+			for _, alloc := range r.Network.IPAM.Allocations(half) {
+				if alloc.IP == a {
+					return alloc.Owner.String(), true
+				}
 			}
 		}
 		return "", false
@@ -368,7 +370,7 @@ func (r *SubnetReconciler) setConditions(subnet *ovnetv1.Subnet, status *ovnetv1
 	}
 	status.U2OInterconnectionIP = ""
 	if last, ok := r.acceptedUnderlay.Load(subnet.Name); ok && last.(underlay).interconnected() {
-		status.U2OInterconnectionIP = last.(underlay).interconnect.Addr().String()
+		status.U2OInterconnectionIP = last.(underlay).interconnectAddrs()
 	}
 	pendingCondition(status, r.Network.pending, subnet)
 	r.noticeConditions(subnet, status)

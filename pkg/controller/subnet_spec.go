@@ -62,8 +62,9 @@ const ipv6HalfSuffix = "/ipv6"
 
 func ipv6Half(name string) string { return name + ipv6HalfSuffix }
 
-// subnetOfHalf is the Subnet an allocator subnet belongs to.
-func subnetOfHalf(name string) string { return strings.TrimSuffix(name, ipv6HalfSuffix) }
+// nameOfHalf is the name a half's name was made from: the Subnet an
+// allocator subnet belongs to, the object an IPv6 row's owner stands for.
+func nameOfHalf(name string) string { return strings.TrimSuffix(name, ipv6HalfSuffix) }
 
 // subnetConfig reads a Subnet's configuration back from the allocator.
 func (n *Network) subnetConfig(name string) (subnetConfig, bool) {
@@ -121,7 +122,8 @@ func (n *Network) ipamConfig(name string, spec ovnetv1.SubnetSpec) (subnetConfig
 	if spec.Underlay() && spec.U2OInterconnection {
 		// The cluster router's address on the subnet is no pod's; a bad
 		// one is parseUnderlay's to refuse.
-		if p, err := interconnectPrefix(spec); err == nil {
+		prefixes, _ := interconnectPrefixes(spec)
+		for _, p := range prefixes {
 			excludes = append(excludes, ipam.Range{First: p.Addr(), Last: p.Addr()})
 		}
 	}
@@ -176,21 +178,9 @@ func parseCIDRs(s string) ([]netip.Prefix, error) {
 // parseGateways reads the gateway of each CIDR, matched by family; a CIDR
 // given none has its first address.
 func parseGateways(cidrs []netip.Prefix, s string) ([]netip.Addr, error) {
-	given := make(map[bool]string) // by "is IPv4"
-	for _, g := range annotation.SplitList(s) {
-		a, err := netip.ParseAddr(g)
-		if err != nil {
-			return nil, invalidSpec("gateway %q is not an IP address", g)
-		}
-		if _, dup := given[a.Is4()]; dup {
-			return nil, invalidSpec("gateway %q: two addresses of one family", s)
-		}
-		given[a.Is4()] = g
-	}
-	for is4, g := range given {
-		if !slices.ContainsFunc(cidrs, func(c netip.Prefix) bool { return c.Addr().Is4() == is4 }) {
-			return nil, invalidSpec("gateway %s is not of the family of any cidr", g)
-		}
+	given, err := addressPerFamily("gateway", s, cidrs)
+	if err != nil {
+		return nil, err
 	}
 	gateways := make([]netip.Addr, len(cidrs))
 	for i, cidr := range cidrs {
@@ -201,6 +191,29 @@ func parseGateways(cidrs []netip.Prefix, s string) ([]netip.Addr, error) {
 		gateways[i] = gw
 	}
 	return gateways, nil
+}
+
+// addressPerFamily reads a spec field holding at most one address of each
+// family the cidrs have, comma separated as Kube-OVN writes it, by "is
+// IPv4"; field names it in refusals.
+func addressPerFamily(field, s string, cidrs []netip.Prefix) (map[bool]string, error) {
+	given := make(map[bool]string)
+	for _, g := range annotation.SplitList(s) {
+		a, err := netip.ParseAddr(g)
+		if err != nil {
+			return nil, invalidSpec("%s %q is not an IP address", field, g)
+		}
+		if _, dup := given[a.Is4()]; dup {
+			return nil, invalidSpec("%s %q: two addresses of one family", field, s)
+		}
+		given[a.Is4()] = g
+	}
+	for is4, g := range given {
+		if !slices.ContainsFunc(cidrs, func(c netip.Prefix) bool { return c.Addr().Is4() == is4 }) {
+			return nil, invalidSpec("%s %s is not of the family of any cidr", field, g)
+		}
+	}
+	return given, nil
 }
 
 // splitExcludes separates the excludes that touch cidr from those wholly

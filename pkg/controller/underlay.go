@@ -25,15 +25,25 @@ type underlay struct {
 	provider string
 	// vlan is the 802.1Q tag on the provider network; 0 is untagged.
 	vlan int
-	// interconnect is the cluster router's address on the subnet, with
-	// the subnet's prefix length, when u2oInterconnection is on; invalid
-	// otherwise.
-	interconnect netip.Prefix
+	// interconnect holds the cluster router's addresses on the subnet,
+	// one per CIDR (IPv4 first), with the CIDR's prefix length, when
+	// u2oInterconnection is on; none otherwise.
+	interconnect []netip.Prefix
 }
 
 // interconnected says whether the switch is routed by the cluster router
 // as well as bridged.
-func (u underlay) interconnected() bool { return u.interconnect.IsValid() }
+func (u underlay) interconnected() bool { return len(u.interconnect) > 0 }
+
+// interconnectAddrs are the router's addresses on the subnet, written as
+// u2oInterconnectionIP is: comma separated, IPv4 first.
+func (u underlay) interconnectAddrs() string {
+	addrs := make([]string, len(u.interconnect))
+	for i, p := range u.interconnect {
+		addrs[i] = p.Addr().String()
+	}
+	return strings.Join(addrs, ",")
+}
 
 // isUnderlay says whether the switch is bridged rather than routed.
 func (u underlay) isUnderlay() bool { return u.provider != "" }
@@ -61,15 +71,17 @@ func parseUnderlay(ctx context.Context, c client.Reader, spec ovnetv1.SubnetSpec
 		return underlay{}, invalidSpec("u2oInterconnectionIP %s without u2oInterconnection: true would not be used", spec.U2OInterconnectionIP)
 	}
 	if spec.U2OInterconnection {
-		p, err := interconnectPrefix(spec)
+		prefixes, err := interconnectPrefixes(spec)
 		if err != nil {
 			return underlay{}, err
 		}
-		if who, held := holder(p.Addr()); held {
-			return underlay{}, &specError{Reason: ovnetv1.ReasonInUse,
-				Err: fmt.Errorf("u2oInterconnectionIP %s is held by %s", p.Addr(), who)}
+		for _, p := range prefixes {
+			if who, held := holder(p.Addr()); held {
+				return underlay{}, &specError{Reason: ovnetv1.ReasonInUse,
+					Err: fmt.Errorf("u2oInterconnectionIP %s is held by %s", p.Addr(), who)}
+			}
 		}
-		u.interconnect = p
+		u.interconnect = prefixes
 	}
 	pn := &ovnetv1.ProviderNetwork{}
 	if err := c.Get(ctx, types.NamespacedName{Name: u.provider}, pn); err != nil {
@@ -82,43 +94,63 @@ func parseUnderlay(ctx context.Context, c client.Reader, spec ovnetv1.SubnetSpec
 	return u, nil
 }
 
-// interconnectPrefix is the cluster router's address on an interconnected
-// underlay subnet, with the subnet's prefix length: the spec's, or the
-// CIDR's last address that is neither its broadcast nor its gateway.
-func interconnectPrefix(spec ovnetv1.SubnetSpec) (netip.Prefix, error) {
+// interconnectPrefixes are the cluster router's addresses on an
+// interconnected underlay subnet, one per CIDR (IPv4 first), with the
+// CIDR's prefix length: u2oInterconnectionIP holds at most one per family,
+// comma separated as Kube-OVN writes it; a family it does not give takes
+// the CIDR's last usable address that is not the gateway.
+func interconnectPrefixes(spec ovnetv1.SubnetSpec) ([]netip.Prefix, error) {
 	cidrs, err := parseCIDRs(spec.CIDR)
 	if err != nil {
-		return netip.Prefix{}, err
+		return nil, err
 	}
-	if len(cidrs) != 1 || !cidrs[0].Addr().Is4() {
-		return netip.Prefix{}, invalidSpec("u2oInterconnection: only an IPv4 single-stack subnet is interconnected (cidr %s)", spec.CIDR)
-	}
-	cidr := cidrs[0]
 	gateways, err := parseGateways(cidrs, spec.Gateway)
 	if err != nil {
-		return netip.Prefix{}, err
+		return nil, err
 	}
-	network, broadcast := cidr.Addr(), ipam.LastAddr(cidr)
-	if spec.U2OInterconnectionIP == "" {
-		a := broadcast.Prev()
-		if a == gateways[0] {
+	given, err := addressPerFamily("u2oInterconnectionIP", spec.U2OInterconnectionIP, cidrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Prefix, len(cidrs))
+	for i, cidr := range cidrs {
+		a, err := interconnectAddr(cidr, gateways[i], given[cidr.Addr().Is4()])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = netip.PrefixFrom(a, cidr.Bits())
+	}
+	return out, nil
+}
+
+// interconnectAddr is the router's address in one CIDR: the one given,
+// checked, or the CIDR's last usable address (IPv4's broadcast is not)
+// that is not the gateway.
+func interconnectAddr(cidr netip.Prefix, gateway netip.Addr, given string) (netip.Addr, error) {
+	network, last := cidr.Addr(), ipam.LastAddr(cidr)
+	if cidr.Addr().Is4() {
+		last = last.Prev() // the broadcast address
+	}
+	if given == "" {
+		a := last
+		if a == gateway {
 			a = a.Prev()
 		}
-		if !cidr.Contains(a) || a == network {
-			return netip.Prefix{}, invalidSpec("u2oInterconnection: cidr %s has no address left for the router", cidr)
+		if !cidr.Contains(a) || !network.Less(a) {
+			return netip.Addr{}, invalidSpec("u2oInterconnection: cidr %s has no address left for the router", cidr)
 		}
-		return netip.PrefixFrom(a, cidr.Bits()), nil
+		return a, nil
 	}
-	a, err := netip.ParseAddr(strings.TrimSpace(spec.U2OInterconnectionIP))
+	a, err := netip.ParseAddr(strings.TrimSpace(given))
 	switch {
 	case err != nil:
-		return netip.Prefix{}, invalidSpec("u2oInterconnectionIP %q is not an IP address", spec.U2OInterconnectionIP)
-	case !cidr.Contains(a) || a == network || a == broadcast:
-		return netip.Prefix{}, invalidSpec("u2oInterconnectionIP %s is not a host address of cidr %s", a, cidr)
-	case a == gateways[0]:
-		return netip.Prefix{}, invalidSpec("u2oInterconnectionIP %s is the gateway, the physical router's address", a)
+		return netip.Addr{}, invalidSpec("u2oInterconnectionIP %q is not an IP address", given)
+	case !cidr.Contains(a) || a == network || last.Less(a):
+		return netip.Addr{}, invalidSpec("u2oInterconnectionIP %s is not a host address of cidr %s", a, cidr)
+	case a == gateway:
+		return netip.Addr{}, invalidSpec("u2oInterconnectionIP %s is the gateway, the physical router's address", a)
 	}
-	return netip.PrefixFrom(a, cidr.Bits()), nil
+	return a, nil
 }
 
 // underlayNotices lists what of an underlay subnet's spec does not apply:
@@ -168,7 +200,11 @@ func (n *Network) attachmentOps(cfg subnetConfig, u underlay) ([]ovnOp, error) {
 	if u.interconnected() {
 		// Routed as well: the router port holds the interconnection
 		// address, not the gateway, which is the physical router's.
-		more, err := n.routerPortOps(cfg.Name, owner, lrpName, []string{u.interconnect.String()})
+		networks := make([]string, len(u.interconnect))
+		for i, p := range u.interconnect {
+			networks[i] = p.String()
+		}
+		more, err := n.routerPortOps(cfg.Name, owner, lrpName, networks)
 		return append(ops, more...), err
 	}
 	more, err := n.NB.DeleteSwitchPortOps(ovnname.SwitchRouterPort(router, cfg.Name))

@@ -59,7 +59,8 @@ type Config struct {
 	NetNS string
 	// Bridge is the integration bridge ovn-controller programs.
 	Bridge string
-	// MTU of pod interfaces and ovn0; 0 derives it from the uplink.
+	// MTU of overlay pod interfaces and ovn0; 0 derives it from the
+	// uplink. Underlay pods take the uplink's (underlayMTU).
 	MTU int
 	// EnableMirror mirrors all pod traffic to mirror0; without it only
 	// pods annotated ovn.kubernetes.io/mirror=true are mirrored.
@@ -236,18 +237,25 @@ func (c Config) ipfixMediatorAddr() netip.AddrPort {
 }
 
 // podMTU is the MTU of pod interfaces and ovn0: the one configured, else
-// the uplink's (Ethernet's when the node has no default route) less what
-// the tunnel between nodes adds.
+// the uplink's less what the tunnel between nodes adds.
 func (c Config) podMTU(uplink int, haveUplink bool) int {
 	if c.MTU != 0 {
 		return c.MTU
 	}
-	if !haveUplink {
-		uplink = fallbackUplinkMTU
-	}
 	ip, err := netip.ParseAddr(c.EncapIP)
 	ipv6 := err == nil && ip.Is6() && !ip.Is4In6()
-	return uplink - ovs.EncapOverhead(c.EncapType, ipv6)
+	return underlayMTU(uplink, haveUplink) - ovs.EncapOverhead(c.EncapType, ipv6)
+}
+
+// underlayMTU is the MTU of underlay pods' interfaces: the uplink's
+// (Ethernet's when the node has no default route), the provider bridge
+// holding the uplink and their packets crossing no tunnel. --mtu does
+// not change it: it sizes packets that a tunnel carries.
+func underlayMTU(uplink int, haveUplink bool) int {
+	if !haveUplink {
+		return fallbackUplinkMTU
+	}
+	return uplink
 }
 
 // validateTLS checks the OVN TLS files fit ovn-remote and can be read: a

@@ -18,26 +18,32 @@ import (
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
+// Overlay pods and ovn0 leave room for the tunnel; underlay pods, whose
+// packets cross none, take the uplink's MTU whatever --mtu says.
 func TestPodMTU(t *testing.T) {
 	tests := []struct {
-		name       string
-		cfg        Config
-		uplink     int
-		haveUplink bool
-		want       int
+		name         string
+		cfg          Config
+		uplink       int
+		haveUplink   bool
+		want         int
+		wantUnderlay int
 	}{
-		{"geneve", Config{EncapType: "geneve", EncapIP: "10.0.0.3"}, 1500, true, 1400},
-		{"vxlan", Config{EncapType: "vxlan", EncapIP: "10.0.0.3"}, 1500, true, 1450},
-		{"vxlan over IPv6", Config{EncapType: "vxlan", EncapIP: "fd00::3"}, 1500, true, 1430},
-		{"vxlan, jumbo uplink", Config{EncapType: "vxlan", EncapIP: "10.0.0.3"}, 9000, true, 8950},
-		{"geneve, no default route", Config{EncapType: "geneve"}, 0, false, 1400},
-		{"vxlan, no default route", Config{EncapType: "vxlan"}, 0, false, 1450},
-		{"configured", Config{EncapType: "vxlan", MTU: 1300}, 1500, true, 1300},
+		{"geneve", Config{EncapType: "geneve", EncapIP: "10.0.0.3"}, 1500, true, 1400, 1500},
+		{"vxlan", Config{EncapType: "vxlan", EncapIP: "10.0.0.3"}, 1500, true, 1450, 1500},
+		{"vxlan over IPv6", Config{EncapType: "vxlan", EncapIP: "fd00::3"}, 1500, true, 1430, 1500},
+		{"vxlan, jumbo uplink", Config{EncapType: "vxlan", EncapIP: "10.0.0.3"}, 9000, true, 8950, 9000},
+		{"geneve, no default route", Config{EncapType: "geneve"}, 0, false, 1400, 1500},
+		{"vxlan, no default route", Config{EncapType: "vxlan"}, 0, false, 1450, 1500},
+		{"configured", Config{EncapType: "vxlan", MTU: 1300}, 1500, true, 1300, 1500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.cfg.podMTU(tt.uplink, tt.haveUplink); got != tt.want {
 				t.Errorf("podMTU(%d, %v) = %d, want %d", tt.uplink, tt.haveUplink, got, tt.want)
+			}
+			if got := underlayMTU(tt.uplink, tt.haveUplink); got != tt.wantUnderlay {
+				t.Errorf("underlayMTU(%d, %v) = %d, want %d", tt.uplink, tt.haveUplink, got, tt.wantUnderlay)
 			}
 		})
 	}

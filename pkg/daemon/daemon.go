@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -231,7 +232,8 @@ func (d *Daemon) departIfUninstalled(p *parts, handshake *uninstall.Handshake) e
 
 // build makes the node set-up, the pod configurator and the CNI server.
 func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, error) {
-	mtu := d.cfg.podMTU(netns.UplinkMTU())
+	uplink, haveUplink := netns.UplinkMTU()
+	mtu := d.cfg.podMTU(uplink, haveUplink)
 	p := &parts{netns: netns, ovs: client}
 	for _, f := range nodenat.Families {
 		p.nat = append(p.nat, nodenat.NewTable(int(netns.NS), nodesetup.NodePort, f))
@@ -245,13 +247,28 @@ func (d *Daemon) build(client *ovs.Client, netns *nslink.Namespace) (*parts, err
 		OVNRemote: d.cfg.OVNRemote, OVNTLS: d.cfg.OVNTLS, EncapType: d.cfg.EncapType, EncapIP: d.cfg.EncapIP,
 		IPFIX: ipfix, SFlow: d.cfg.SFlow, ServiceCIDRs: d.cfg.ServiceCIDRs, MTU: mtu}, client, netns)
 	p.conf = podconfig.New(podconfig.Config{Bridge: d.cfg.Bridge, DatapathType: d.cfg.DatapathType, MTU: mtu,
-		MirrorAll: d.cfg.EnableMirror}, client, netns)
+		UnderlayMTU: func() int { return underlayMTU(netns.UplinkMTU()) }, MirrorAll: d.cfg.EnableMirror}, client, netns)
 	srv, err := cniserver.New(cniserver.Config{AddressTimeout: d.cfg.AddressTimeout, OVNTimeout: d.cfg.OVNTimeout,
-		Pods: d.pods, Configurator: p.conf, Status: func(ctx context.Context) error { return d.status(ctx, client) },
+		Pods: d.pods, Configurator: p.conf, Underlay: d.underlaySubnet, Status: func(ctx context.Context) error { return d.status(ctx, client) },
 		NetnsDirs: d.cfg.NetnsDirs, Logger: d.log, Registerer: d.registerer})
 	p.cni = srv
-	d.log.Info("node agent", "node", d.cfg.NodeName, "datapath", d.cfg.DatapathType, "encap", d.cfg.EncapType, "mtu", mtu)
+	d.log.Info("node agent", "node", d.cfg.NodeName, "datapath", d.cfg.DatapathType, "encap", d.cfg.EncapType, "mtu", mtu,
+		"uplinkMTU", uplink, "uplink", haveUplink)
 	return p, err
+}
+
+// underlaySubnet reports, from the cache, whether a Subnet is bridged to
+// a physical network; one the cache does not hold (deleted since the
+// pod's address was recorded) is taken for an overlay one.
+func (d *Daemon) underlaySubnet(ctx context.Context, name string) (bool, error) {
+	s := &ovnetv1.Subnet{}
+	if err := d.mgr.GetCache().Get(ctx, client.ObjectKey{Name: name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("subnet %s of the pod: %w", name, err)
+	}
+	return s.Spec.Underlay(), nil
 }
 
 // setUpNode creates br-int, the Open_vSwitch settings OVN needs and

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -31,6 +32,42 @@ type PeerSelector struct {
 	// namespaces selects namespaces; nil when Namespace is set.
 	namespaces labels.Selector
 	pods       labels.Selector
+	// port, when set, narrows the selector to the pods on which a named
+	// port resolves to one number: the peers of an egress named port.
+	port *resolvedPort
+}
+
+// resolvedPort is a named port with the number it resolves to.
+type resolvedPort struct {
+	ref    namedPortRef
+	number int32
+}
+
+// resolves reports whether the port's name resolves to its number on pod.
+func (r *resolvedPort) resolves(pod Pod) bool {
+	n, ok := namedPort(pod, r.ref.name, r.ref.protocol)
+	return ok && n == r.number
+}
+
+// Resolving narrows the selector to the pods on which the named port of
+// protocol resolves to number, with sets of their own: an egress rule to
+// a named port of selected peers names, per number, the peers resolving
+// it so. Being a selector of its own, such a set follows pods one address
+// at a time like any other, and is shared by every policy naming the same
+// port of the same peers.
+func (s PeerSelector) Resolving(name string, protocol corev1.Protocol, number int32) PeerSelector {
+	s.port = &resolvedPort{ref: namedPortRef{name: name, protocol: protocol}, number: number}
+	s.Key += fmt.Sprintf(" resolving port %s/%s to %d", strings.ToLower(string(protocol)), name, number)
+	return s.InFamily(s.Family)
+}
+
+// NamedPort returns the named port the selector's pods resolve, its
+// protocol and the number; ok is false for a selector of every port.
+func (s PeerSelector) NamedPort() (name string, protocol corev1.Protocol, number int32, ok bool) {
+	if s.port == nil {
+		return "", "", 0, false
+	}
+	return s.port.ref.name, s.port.ref.protocol, s.port.number, true
 }
 
 // NewPeerSelector returns the IPv4 selector of a podSelector/namespaceSelector
@@ -107,7 +144,8 @@ func (s PeerSelector) SelectsNamespace(name string, nsLabels map[string]string) 
 // Selects reports whether the selector holds pod, whose namespace has
 // nsLabels.
 func (s PeerSelector) Selects(pod Pod, nsLabels map[string]string) bool {
-	return s.SelectsNamespace(pod.Namespace, nsLabels) && s.pods.Matches(labels.Set(pod.Labels))
+	return s.SelectsNamespace(pod.Namespace, nsLabels) && s.pods.Matches(labels.Set(pod.Labels)) &&
+		(s.port == nil || s.port.resolves(pod))
 }
 
 // PodsIn returns the pods of c the selector holds.
@@ -124,7 +162,11 @@ func (s PeerSelector) PodsIn(c Cluster) []Pod {
 	}
 	var out []Pod
 	for _, ns := range namespaces {
-		out = append(out, matching(c.Pods[ns], s.pods)...)
+		for _, pod := range matching(c.Pods[ns], s.pods) {
+			if s.port == nil || s.port.resolves(pod) {
+				out = append(out, pod)
+			}
+		}
 	}
 	return out
 }

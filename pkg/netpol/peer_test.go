@@ -3,6 +3,7 @@ package netpol
 import (
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -56,7 +57,8 @@ func TestPeerSelectorSharing(t *testing.T) {
 	}
 }
 
-// A peer selects a pod by its labels and its namespace's, as PodsIn does.
+// A peer selects a pod by its labels and its namespace's, as PodsIn does;
+// narrowed to a named port's number, also by that port.
 func TestPeerSelectorSelects(t *testing.T) {
 	c := testCluster()
 	peers := []networkingv1.NetworkPolicyPeer{
@@ -65,18 +67,23 @@ func TestPeerSelectorSelects(t *testing.T) {
 		{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: labelSel("app", "web")},
 	}
 	for _, peer := range peers {
-		sel, err := NewPeerSelector("a", peer)
+		all, err := NewPeerSelector("a", peer)
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := map[string]bool{}
-		for _, pod := range sel.PodsIn(c) {
-			in[pod.Namespace+"/"+pod.Name] = true
-		}
-		for ns, pods := range c.Pods {
-			for _, pod := range pods {
-				if got := sel.Selects(pod, c.Namespaces[ns].Labels); got != in[ns+"/"+pod.Name] {
-					t.Errorf("%s: Selects(%s/%s) = %v, PodsIn says %v", sel.Key, ns, pod.Name, got, !got)
+		for _, sel := range []PeerSelector{all, all.Resolving("http", corev1.ProtocolTCP, 8080), all.Resolving("http", corev1.ProtocolTCP, 9090)} {
+			in := map[string]bool{}
+			for _, pod := range sel.PodsIn(c) {
+				in[pod.Namespace+"/"+pod.Name] = true
+				if n, ok := namedPort(pod, "http", corev1.ProtocolTCP); sel.port != nil && (!ok || n != sel.port.number) {
+					t.Errorf("%s holds %s/%s, whose http is %d", sel.Key, pod.Namespace, pod.Name, n)
+				}
+			}
+			for ns, pods := range c.Pods {
+				for _, pod := range pods {
+					if got := sel.Selects(pod, c.Namespaces[ns].Labels); got != in[ns+"/"+pod.Name] {
+						t.Errorf("%s: Selects(%s/%s) = %v, PodsIn says %v", sel.Key, ns, pod.Name, got, !got)
+					}
 				}
 			}
 		}

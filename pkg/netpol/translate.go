@@ -2,7 +2,9 @@ package netpol
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -286,6 +288,10 @@ func splitPorts(ports []networkingv1.NetworkPolicyPort) ([]string, []namedPortRe
 func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer peerSet) {
 	f := fieldsOf(dir)
 	l4 := strings.ToLower(string(np.protocol))
+	if dir == Egress && peer.selectorsOnly() {
+		t.namedPortOfSelectors(np, peer)
+		return
+	}
 	resolveOn, side, peerMatch := t.selected, f.ownSide, peer.match
 	if dir == Egress {
 		// The set of the resolving peer pods is itself the peer match.
@@ -310,6 +316,34 @@ func (t *translator) namedPort(dir Direction, key string, np namedPortRef, peer 
 		t.allow(dir, and(f.port+" == @"+t.pg, resolved, peerMatch, fmt.Sprintf("%s.dst == %d", l4, n)))
 	}
 }
+
+// namedPortOfSelectors adds the ACLs of an egress named port whose peers
+// are all selectors: per number the name resolves to among the peers, the
+// shared sets of the peers resolving it so (PeerSelector.Resolving). A
+// pod coming or going among them changes those sets alone; only a number
+// new to the policy, or no longer resolved, changes its ACLs.
+func (t *translator) namedPortOfSelectors(np namedPortRef, peer peerSet) {
+	f := fieldsOf(Egress)
+	numbers := map[int32]bool{}
+	for _, pod := range peer.podsAmong(t.cluster) {
+		if n, ok := namedPort(pod, np.name, np.protocol); ok {
+			numbers[n] = true
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(numbers)) {
+		sels := make([]PeerSelector, len(peer.selectors))
+		for i, s := range peer.selectors {
+			sels[i] = s.Resolving(np.name, np.protocol, n)
+		}
+		t.usePeers(sels)
+		t.allow(Egress, and(f.port+" == @"+t.pg, peerMatch(f.peerSide, sels),
+			fmt.Sprintf("%s.dst == %d", strings.ToLower(string(np.protocol)), n)))
+	}
+}
+
+// selectorsOnly reports whether every peer is a selector: no ipBlock, and
+// not the "every address" of a rule without peers.
+func (s peerSet) selectorsOnly() bool { return !s.any && len(s.blocks) == 0 && len(s.selectors) > 0 }
 
 // allow adds an allow-related ACL of the policy.
 func (t *translator) allow(dir Direction, match string) {

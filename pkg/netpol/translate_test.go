@@ -101,6 +101,36 @@ func sharedMatch(side string, peers ...networkingv1.NetworkPolicyPeer) string {
 	return "ip4." + side + " == " + set(v4) + " || ip6." + side + " == " + set(v6)
 }
 
+var (
+	everyNamespace = networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{}}
+	dbPeer         = networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "db")}
+	webPeer        = networkingv1.NetworkPolicyPeer{PodSelector: labelSel("app", "web")}
+)
+
+// resolving is the name of the shared set of the pods of a peer (of a
+// policy of namespace "a") whose TCP port "http" is n.
+func resolving(peer networkingv1.NetworkPolicyPeer, n int32) string {
+	s, err := NewPeerSelector("a", peer)
+	if err != nil {
+		panic(err)
+	}
+	return s.Resolving("http", corev1.ProtocolTCP, n).Name
+}
+
+// resolvingMatch is the egress match against the resolving sets of peers
+// for port number n, both families.
+func resolvingMatch(n int32, peers ...networkingv1.NetworkPolicyPeer) string {
+	var v4, v6 []string
+	for _, p := range peers {
+		v4 = append(v4, "$"+resolving(p, n))
+		v6 = append(v6, "$"+resolving(p, n)+"_ip6")
+	}
+	if len(peers) == 1 {
+		return "ip4.dst == " + v4[0] + " || ip6.dst == " + v6[0]
+	}
+	return "ip4.dst == {" + strings.Join(v4, ", ") + "} || ip6.dst == {" + strings.Join(v6, ", ") + "}"
+}
+
 // asEgHTTP is the address set of the pods whose port "http" (TCP) is n,
 // for the first egress rule.
 func asEgHTTP(n int) string {
@@ -212,14 +242,29 @@ func TestTranslate(t *testing.T) {
 				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
 			want: want{ports: []string{"web.a"},
 				acls: []string{
-					"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8080") + " && tcp.dst == 8080",
-					"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8081") + " && tcp.dst == 8081",
-					"from-lport inport == @" + pg + " && ip4.dst == $" + ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/9090") + " && tcp.dst == 9090",
+					"from-lport inport == @" + pg + " && (" + resolvingMatch(8080, everyNamespace) + ") && tcp.dst == 8080",
+					"from-lport inport == @" + pg + " && (" + resolvingMatch(8081, everyNamespace) + ") && tcp.dst == 8081",
+					"from-lport inport == @" + pg + " && (" + resolvingMatch(9090, everyNamespace) + ") && tcp.dst == 9090",
 				},
 				sets: map[string][]string{
-					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8080"): {"10.16.0.10"},
-					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/8081"): {"10.16.1.11"},
-					ovnname.PolicyAddressSet("a", "p", "egress/0/tcp/http/9090"): {"10.16.0.11"},
+					resolving(everyNamespace, 8080): {"10.16.0.10"},
+					resolving(everyNamespace, 8081): {"10.16.1.11"},
+					resolving(everyNamespace, 9090): {"10.16.0.11"},
+				}},
+		},
+		{
+			name: "egress named port of two selector peers: per number, both peers' sets of pods resolving it",
+			spec: networkingv1.NetworkPolicySpec{PodSelector: webOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To:    []networkingv1.NetworkPolicyPeer{{PodSelector: labelSel("app", "db")}, {PodSelector: labelSel("app", "web")}},
+				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromString("http"))}}}},
+			want: want{ports: []string{"web.a"},
+				acls: []string{
+					"from-lport inport == @" + pg + " && (" + resolvingMatch(8080, dbPeer, webPeer) + ") && tcp.dst == 8080",
+					"from-lport inport == @" + pg + " && (" + resolvingMatch(9090, dbPeer, webPeer) + ") && tcp.dst == 9090",
+				},
+				sets: map[string][]string{
+					resolving(dbPeer, 8080): {}, resolving(webPeer, 8080): {"10.16.0.10"},
+					resolving(dbPeer, 9090): {"10.16.0.11"}, resolving(webPeer, 9090): {},
 				}},
 		},
 		{

@@ -26,7 +26,7 @@ import (
 // annotation withdraws both its routes. before is BIRD's table as TestBGP
 // leaves it.
 func bgpIPv6(t *testing.T, e *env, o *outside, bird *harness.BIRD, before map[netip.Prefix][]netip.Addr) {
-	n, node, node6 := o.nodes[0], nodeAddr(0), harness.UnderlayAddrIPv6(1).Addr()
+	n, node, node6 := o.nodes[0], nodeAddr(0), nodeAddrIPv6(0)
 	cidr4, cidr6 := netip.MustParsePrefix("10.94.0.0/24"), netip.MustParsePrefix("fd00:10:94::/120")
 	e.namespace("bgp6", map[string]string{annotation.CIDR: cidr4.String() + "," + cidr6.String(), annotation.GatewayNAT: "false"})
 	e.annotate(e.subnet(t, "bgp6"), map[string]any{annotation.BGP: annotation.True})
@@ -95,20 +95,7 @@ func ipv6Egress(t *testing.T, e *env, o *outside) {
 	if len(pod.IPs) != 2 || !pod.IPs[1].Is6() {
 		t.Fatalf("pod of a dual-stack subnet got %v, want an IPv4 then an IPv6 address", pod.IPs)
 	}
-	for _, c := range []struct{ far, node netip.Addr }{
-		{harness.FarIP, nodeAddr(0)},
-		{harness.FarIPv6, harness.UnderlayAddrIPv6(1).Addr()},
-	} {
-		until(t, pod.Pod.Name+" reaches "+farTarget(c.far)+" as "+c.node.String(), func() error {
-			out, err := e.connect(pod, "tcp", farTarget(c.far))
-			if err != nil {
-				return fmt.Errorf("%w: %s", err, out)
-			}
-			if seen, err := clientSeen(out); err != nil || seen != c.node {
-				return fmt.Errorf("the far host saw client %v (%v), want the node's %s", seen, err, c.node)
-			}
-			return nil
-		})
-	}
+	e.farSeesPodAt(t, pod, harness.FarIP, nodeAddr(0))
+	e.farSeesPodAt(t, pod, harness.FarIPv6, nodeAddrIPv6(0))
 	ping(t, pod, harness.FarIPv6.String())
 }

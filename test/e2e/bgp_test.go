@@ -42,14 +42,10 @@ const (
 func TestBGP(t *testing.T) {
 	// A dual-stack join subnet and IPv6 on the underlay, for the IPv6
 	// subtest: the node routes IPv6 pods through ovn0 then.
-	network := harness.DefaultNetwork()
-	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
-	e := newEnvWith(t, network)
-	o := e.underlayNodes("n1")
-	o.far.Serve(t, farPort)
+	e := newEnvWith(t, dualStackJoin())
+	o := e.outsideNodes("n1")
 	n, node := o.nodes[0], nodeAddr(0)
-	o.ul.AddIPv6Outside(t)
-	o.ul.AttachIPv6(t, n.Chassis, harness.UnderlayAddrIPv6(1))
+	o.addIPv6(t)
 	cidr := netip.MustParsePrefix("10.90.0.0/24")
 	e.namespace("bgp", map[string]string{annotation.CIDR: cidr.String(), annotation.GatewayNAT: "false"})
 	e.namespace("natted", map[string]string{annotation.CIDR: "10.91.0.0/24"})
@@ -70,7 +66,7 @@ func TestBGP(t *testing.T) {
 			Password: bgpPassword, GracefulRestart: graceful}}}
 	}
 	sp := harness.StartSpeaker(t, harness.SpeakerOptions{Node: n, API: e.api, Address: node,
-		IPv6: harness.UnderlayAddrIPv6(1).Addr(), Config: config(false)})
+		IPv6: nodeAddrIPv6(0), Config: config(false)})
 
 	all := map[netip.Prefix][]netip.Addr{cidr: {node}, host(pod.IP): {node}, host(clusterIP): {node}}
 	birdHolds(t, bird, all)

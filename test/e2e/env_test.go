@@ -49,6 +49,14 @@ func newEnv(t *testing.T) *env {
 	return newEnvWith(t, harness.DefaultNetwork())
 }
 
+// dualStackJoin is the default network with a dual-stack join subnet:
+// nodes then reach IPv6 pods through ovn0, and IPv6 leaves the cluster.
+func dualStackJoin() controller.Config {
+	network := harness.DefaultNetwork()
+	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
+	return network
+}
+
 // newEnvWith is newEnv with the controller configured by network.
 func newEnvWith(t *testing.T, network controller.Config) *env {
 	t.Helper()
@@ -180,6 +188,21 @@ func (e *env) nodesEach(ul *harness.Underlay, encap string, argsOf func(i int) [
 
 // nodeAddr is the underlay address of node i of outsideNodes (from 0).
 func nodeAddr(i int) netip.Addr { return harness.UnderlayAddr(i + 1).Addr() }
+
+// nodeAddrIPv6 is the IPv6 underlay address of node i of outsideNodes
+// (from 0), once addIPv6 gave it one.
+func nodeAddrIPv6(i int) netip.Addr { return harness.UnderlayAddrIPv6(i + 1).Addr() }
+
+// addIPv6 puts the outside world on IPv6 as well: the external and far
+// hosts get their IPv6 addresses, and node i the underlay address
+// nodeAddrIPv6(i) with an IPv6 default route via the external host.
+func (o *outside) addIPv6(t *testing.T) {
+	t.Helper()
+	o.ul.AddIPv6Outside(t)
+	for i, n := range o.nodes {
+		o.ul.AttachIPv6(t, n.Chassis, harness.UnderlayAddrIPv6(i+1))
+	}
+}
 
 // farTarget is the far probe server at ip, as "probe connect" takes it.
 func farTarget(ip netip.Addr) string { return netip.AddrPortFrom(ip, farPort).String() }

@@ -47,8 +47,15 @@ func (e *env) patchNamespaceAnnotations(t *testing.T, name string, set map[strin
 // answers and the far server saw want as the client.
 func (e *env) farSeesPod(t *testing.T, pod *harness.Sandbox, want netip.Addr) {
 	t.Helper()
-	until(t, fmt.Sprintf("far server sees %s as pod %s's address", want, pod.Pod.Name), func() error {
-		return farSees(e.connect(pod, "tcp", farTarget(harness.FarIP)))(want)
+	e.farSeesPodAt(t, pod, harness.FarIP, want)
+}
+
+// farSeesPodAt is farSeesPod to the far server's address far, of either
+// family.
+func (e *env) farSeesPodAt(t *testing.T, pod *harness.Sandbox, far, want netip.Addr) {
+	t.Helper()
+	until(t, fmt.Sprintf("far server at %s sees %s as pod %s's address", far, want, pod.Pod.Name), func() error {
+		return farSees(e.connect(pod, "tcp", farTarget(far)))(want)
 	})
 }
 

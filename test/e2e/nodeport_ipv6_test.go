@@ -27,9 +27,7 @@ func nodeUplink6(i int) netip.Addr {
 // own family: Cluster any of them through the IPv6 ClusterIP, Local this
 // node's only. The client is another node, on the underlay.
 func TestNodePortIPv6(t *testing.T) {
-	network := harness.DefaultNetwork()
-	network.JoinSubnet.CIDR = "100.64.0.0/16,fd00:100:64::/112"
-	e := newEnvWith(t, network)
+	e := newEnvWith(t, dualStackJoin())
 	o := e.underlayNodes("n1", "n2")
 	for i, n := range o.nodes {
 		if out, err := nodeExec(n, "ip", "-6", "addr", "add", nodeUplink6(i).String()+"/64", "dev", "br-phy", "nodad"); err != nil {

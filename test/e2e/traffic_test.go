@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"sync"
@@ -34,9 +35,10 @@ type iperfReport struct {
 	} `json:"end"`
 }
 
-// throughput measures TCP from one sandbox to another with iperf3 and
-// returns what the receiver got, in bit/s.
-func throughput(t *testing.T, from, to *harness.Sandbox) float64 {
+// throughput measures TCP from one sandbox to another, at dst (one of
+// to's addresses, which says the family), with iperf3 and returns what
+// the receiver got, in bit/s.
+func throughput(t *testing.T, from, to *harness.Sandbox, dst netip.Addr) float64 {
 	t.Helper()
 	server := exec.Command("ip", "netns", "exec", to.NetNS, "iperf3", "-s", "-1", "-p", "5201")
 	var serverOut strings.Builder
@@ -49,7 +51,7 @@ func throughput(t *testing.T, from, to *harness.Sandbox) float64 {
 	what := "iperf3 " + from.Pod.Name + " -> " + to.Pod.Name
 	err := wait.Until(context.Background(), iperfStartTimeout, what, func() error {
 		report = iperfReport{}
-		out, err := from.Exec("iperf3", "-c", to.IP.String(), "-p", "5201", "-t", iperfSeconds, "-J")
+		out, err := from.Exec("iperf3", "-c", dst.String(), "-p", "5201", "-t", iperfSeconds, "-J")
 		if jsonErr := json.Unmarshal([]byte(out), &report); jsonErr != nil && err == nil {
 			err = jsonErr
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,7 +43,9 @@ const (
 // addresses on the wire and no tunnel packet; they reach the external
 // host and, through it, the far host, which sees their own addresses. A
 // VLAN-tagged subnet beside the untagged one is separate at L2, and its
-// frames carry the tag on the wire to its router, a host on that VLAN. With
+// frames carry the tag on the wire to its router, a host on that VLAN.
+// Underlay pods take their node's uplink MTU, overlay pods less the
+// tunnel's overhead. With
 // u2oInterconnection on, overlay and underlay pods reach each other both
 // ways through the cluster router, with their own addresses.
 func TestUnderlay(t *testing.T) {
@@ -70,6 +73,17 @@ func TestUnderlay(t *testing.T) {
 		})
 	}
 
+	// n2's uplink is narrower than n1's, so that each underlay pod is
+	// seen to take its own node's uplink MTU, read when it is added,
+	// rather than a constant; the tunnel still fits under it.
+	n2.Chassis.Vsctl(t, "set", "Interface", "br-phy", fmt.Sprintf("mtu_request=%d", narrowUplinkMTU))
+	until(t, "n2's uplink MTU", func() error {
+		if out, err := nodeExec(n2, "ip", "-o", "link", "show", "br-phy"); err != nil || !strings.Contains(out, fmt.Sprintf(" mtu %d ", narrowUplinkMTU)) {
+			return fmt.Errorf("%s (%v)", out, err)
+		}
+		return nil
+	})
+
 	inSubnet := func(rt *harness.Runtime, name, node, subnet string) *harness.Sandbox {
 		return e.labeledPod(rt, "default", name, node, nil, map[string]string{annotation.LogicalSwitch: subnet}, nil)
 	}
@@ -79,6 +93,17 @@ func TestUnderlay(t *testing.T) {
 	for _, s := range []*harness.Sandbox{u1, u2} {
 		e.serve(s, "--tcp", fmt.Sprint(backendTCP))
 	}
+
+	t.Run("underlay pods take their uplink's MTU", func(t *testing.T) {
+		for _, c := range []struct {
+			pod  *harness.Sandbox
+			want int
+		}{{u1, harness.UnderlayMTU}, {v1, harness.UnderlayMTU}, {u2, narrowUplinkMTU}, {v2, narrowUplinkMTU}} {
+			if got := linkMTU(t, c.pod); got != c.want {
+				t.Errorf("%s's %s has MTU %d, want its node's uplink's %d (no tunnel to leave room for)", c.pod.Pod.Name, c.pod.IfName, got, c.want)
+			}
+		}
+	})
 
 	t.Run("pods on two nodes, no tunnel", func(t *testing.T) {
 		// Other traffic (IPv6 multicast of pods elsewhere) may cross in
@@ -126,6 +151,9 @@ func TestUnderlay(t *testing.T) {
 		e.namespace("ov", map[string]string{annotation.CIDR: overlayCIDR.String()})
 		o2 := rt2.AddPod(t, e.pod("ov", "o2", "n2", nil))
 		e.serve(o2, "--tcp", fmt.Sprint(backendTCP))
+		if got := linkMTU(t, o2); got != harness.PodMTU {
+			t.Errorf("overlay pod o2's MTU %d, want the tunnel-reduced %d", got, harness.PodMTU)
+		}
 		patch := mustJSON(t, map[string]any{"spec": map[string]any{"u2oInterconnection": true}})
 		if err := e.c.Patch(e.ctx, &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "ul"}},
 			client.RawPatch(types.MergePatchType, patch)); err != nil {
@@ -196,6 +224,29 @@ func TestUnderlay(t *testing.T) {
 		}
 		t.Logf("v1's ICMP tagged %s: %d packets on n1's uplink, %d at the VLAN's router", vlan, len(leaving.Lines()), len(arriving.Lines()))
 	})
+}
+
+// narrowUplinkMTU is n2's uplink MTU in TestUnderlay: below the
+// underlay's links, above what the Geneve tunnel needs for PodMTU.
+const narrowUplinkMTU = harness.UnderlayMTU - 20
+
+// linkMTU is the MTU of the pod's interface, as `ip link` shows it.
+func linkMTU(t *testing.T, s *harness.Sandbox) int {
+	t.Helper()
+	out, err := s.Exec("ip", "-o", "link", "show", s.IfName)
+	if err != nil {
+		t.Fatalf("ip link in %s: %v: %s", s.Pod.Name, err, out)
+	}
+	fields := strings.Fields(out)
+	for i, f := range fields {
+		if f == "mtu" && i+1 < len(fields) {
+			if mtu, err := strconv.Atoi(fields[i+1]); err == nil {
+				return mtu
+			}
+		}
+	}
+	t.Fatalf("no MTU in %s's ip link: %s", s.Pod.Name, out)
+	return 0
 }
 
 // createSubnet creates a Subnet and waits until it is Ready.

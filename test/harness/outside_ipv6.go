@@ -61,6 +61,15 @@ func (u *Underlay) AttachIPv6(tb T, ch *Chassis, addr netip.Prefix) {
 	mustIP(tb, ch.NetNS, "-6", "route", "replace", "default", "via", ExternalHostIPv6.String(), "dev", physBridge)
 }
 
+// AttachNodeIPv6 is AttachIPv6 for a node that Attach plugged in at
+// addr4, recording addr6 as its second InternalIP, as a dual-stack
+// kubelet (--node-ip IPv4,IPv6) does.
+func (u *Underlay) AttachNodeIPv6(tb T, n *Node, addr4, addr6 netip.Prefix) {
+	tb.Helper()
+	u.AttachIPv6(tb, n.Chassis, addr6)
+	setNodeAddresses(tb, n.api, n.Name, addr4.Addr(), addr6.Addr())
+}
+
 // addIPv6 adds an IPv6 address to a link without duplicate address
 // detection: the model's addresses are unique by construction, and DAD
 // would leave the address unusable for a second or more.

@@ -181,19 +181,21 @@ func (u *Underlay) port(tb T, ch *Chassis) string {
 	return peer
 }
 
-// setNodeAddresses sets the Node's status.addresses to InternalIP ip and
-// Hostname name through the status subresource, where a kubelet writes
-// them.
-func setNodeAddresses(tb T, api *APIServer, name string, ip netip.Addr) {
+// setNodeAddresses sets the Node's status.addresses to an InternalIP per
+// address of ips and Hostname name through the status subresource, where
+// a kubelet writes them.
+func setNodeAddresses(tb T, api *APIServer, name string, ips ...netip.Addr) {
 	tb.Helper()
 	cs, err := kubernetes.NewForConfig(api.Config)
 	if err != nil {
 		tb.Fatalf("addresses of node %s: %v", name, err)
 	}
-	patch, err := json.Marshal(map[string]any{"status": map[string]any{"addresses": []corev1.NodeAddress{
-		{Type: corev1.NodeInternalIP, Address: ip.String()},
-		{Type: corev1.NodeHostName, Address: name},
-	}}})
+	var addresses []corev1.NodeAddress
+	for _, ip := range ips {
+		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip.String()})
+	}
+	addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: name})
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"addresses": addresses}})
 	if err != nil {
 		tb.Fatalf("addresses of node %s: %v", name, err)
 	}

@@ -25,7 +25,7 @@ import (
 // the allocations from the records and writes nothing. With a dual-stack
 // join subnet a node gets a join address of each family, the cluster
 // router a default route of each family, and the node a reroute of its
-// pods' egress in each; the subnet's IPv6 CIDR is a cluster destination
+// pods' egress in each and a route to its InternalIP of each; the subnet's IPv6 CIDR is a cluster destination
 // like its IPv4 one. Going back to single stack is refused while pods
 // hold IPv6 addresses.
 func TestDualStack(t *testing.T) {
@@ -103,6 +103,13 @@ func TestDualStack(t *testing.T) {
 	if got := e.subnet("dual").Status.Gateway; got != "10.70.0.1,fd00:10:70::1" {
 		t.Errorf("status.gateway %q after the refusal", got)
 	}
+
+	if err := e.c.Delete(e.ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("a deleted node's routes of both families removed", func() error {
+		return e.internalIPRows(map[string]string{dualNodeIPv4: "", dualNodeIPv6: ""})
+	})
 }
 
 // usage waits until the subnet's status counts used addresses per family
@@ -119,8 +126,17 @@ func (e *env) usage(subnet string, used, v4Available, v6Available int64) {
 	})
 }
 
+// The InternalIPs of dualJoin's node, one of each family.
+const (
+	dualNodeIPv4 = "192.168.50.10"
+	dualNodeIPv6 = "fd00:50::10"
+)
+
 // dualJoin checks a node's join addresses, the default routes and the
-// node's and subnet "dual"'s policies of a dual-stack join.
+// node's and subnet "dual"'s policies of a dual-stack join; the node's
+// InternalIP of each family is a cluster destination routed to its join
+// address of that family, and the IPv6 one's rows follow the Node's
+// addresses.
 func (e *env) dualJoin() {
 	t := e.t
 	t.Helper()
@@ -128,6 +144,7 @@ func (e *env) dualJoin() {
 	if err := e.c.Create(e.ctx, node); err != nil {
 		t.Fatal(err)
 	}
+	e.setInternalIPs(node, dualNodeIPv4, dualNodeIPv6)
 	var joinIPs []string
 	e.eventually("node annotated with both families", func() error {
 		if err := e.c.Get(e.ctx, client.ObjectKeyFromObject(node), node); err != nil {
@@ -156,6 +173,62 @@ func (e *env) dualJoin() {
 			{31000, "ip6.dst == fd00:10:70::/120", "allow", ""},
 		})
 	})
+	e.eventually("the node's InternalIPs routed to its join address of their family", func() error {
+		return e.internalIPRows(map[string]string{dualNodeIPv4: joinIPs[0], dualNodeIPv6: joinIPs[1]})
+	})
+	e.setInternalIPs(node, dualNodeIPv4)
+	e.eventually("an IPv6 InternalIP gone takes its route and policy", func() error {
+		return e.internalIPRows(map[string]string{dualNodeIPv4: joinIPs[0], dualNodeIPv6: ""})
+	})
+	e.setInternalIPs(node, dualNodeIPv4, dualNodeIPv6)
+	e.eventually("the IPv6 InternalIP back", func() error {
+		return e.internalIPRows(map[string]string{dualNodeIPv4: joinIPs[0], dualNodeIPv6: joinIPs[1]})
+	})
+}
+
+// setInternalIPs writes the node's InternalIPs in its status, as a
+// kubelet with --node-ip does.
+func (e *env) setInternalIPs(node *corev1.Node, ips ...string) {
+	e.t.Helper()
+	patch := client.MergeFrom(node.DeepCopy())
+	node.Status.Addresses = nil
+	for _, ip := range ips {
+		node.Status.Addresses = append(node.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
+	}
+	if err := e.c.Status().Patch(e.ctx, node, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// internalIPRows checks, for each node address, its one static route to
+// the join address given and its cluster-destination policy, or neither
+// when the join address is "".
+func (e *env) internalIPRows(nexthops map[string]string) error {
+	for ip, nexthop := range nexthops {
+		addr := netip.MustParseAddr(ip)
+		field := "ip4"
+		if addr.Is6() {
+			field = "ip6"
+		}
+		destination := policy{31000, fmt.Sprintf("%s.dst == %s", field, netip.PrefixFrom(addr, addr.BitLen())), "allow", ""}
+		routes := e.routesTo(ip)
+		if nexthop == "" {
+			if len(routes) != 0 {
+				return fmt.Errorf("routes to %s: %+v, want none", ip, routes)
+			}
+			if err := e.hasPolicies(nil, destination); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(routes) != 1 || routes[0].Nexthop != nexthop {
+			return fmt.Errorf("routes to %s: %+v, want one via %s", ip, routes, nexthop)
+		}
+		if err := e.hasPolicies([]policy{destination}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dualEgress checks, on a dual-stack join, what leaving the cluster needs

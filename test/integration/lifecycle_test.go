@@ -177,6 +177,11 @@ func TestRestartWritesNothing(t *testing.T) {
 		}
 		return nil
 	})
+	// The cluster's OVN options come with the cluster, underlay or not,
+	// and the restart below must find them right.
+	if got := e.nbctl("get", "NB_Global", ".", "options:use_ct_inv_match"); strings.Trim(got, `"`) != "false" {
+		t.Errorf("NB_Global options:use_ct_inv_match is %s, want false", got)
+	}
 	e.ctrl.Stop(t)
 	time.Sleep(settle) // let the last status and annotation writes land before counting
 	before := e.resourceVersions()

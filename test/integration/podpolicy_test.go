@@ -223,3 +223,77 @@ func deletePolicyRows(t *testing.T, e *env) {
 		t.Fatalf("delete the policy rows: %v", err)
 	}
 }
+
+// An egress rule to a named port of selected peers names, per number the
+// name resolves to, the shared sets of the peers resolving it so: a peer
+// pod arriving with a number already resolved joins those sets by mutate,
+// in its one memberships transaction, the policy's ACLs unchanged; a new
+// number adds an ACL and its sets, which go when its last pod goes.
+func TestEgressNamedPortFollowsPods(t *testing.T) {
+	e := newEnv(t)
+	e.labeledNamespace("np", nil, nil)
+	e.labeledPod("np", "client", map[string]string{"app": "client"}, nil)
+	api1 := e.labeledPod("np", "api1", map[string]string{"app": "api"}, map[string]int32{"http": 8080})
+	http := intstr.FromString("http")
+	peer := networkingv1.NetworkPolicyPeer{PodSelector: sel("app", "api")}
+	e.createPolicy(&networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "np", Name: "to-api"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: *sel("app", "client"),
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{peer},
+				Ports: []networkingv1.NetworkPolicyPort{{Port: &http}}}}},
+	})
+	selector, err := netpol.NewPeerSelector("np", peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := ovnname.PolicyPortGroup("np", "to-api")
+	ip := func(name string) string { return e.addressed("np", name).Annotations[annotation.IPAddress] }
+	// resolved waits until the policy has one ACL per number given, naming
+	// the sets of the peers resolving it so, which hold the addresses given.
+	resolved := func(want map[int32][]string) {
+		t.Helper()
+		e.waitPortGroup(pg, []string{"client.np"}, func(acls []nbdb.ACL) error {
+			if len(acls) != len(want) {
+				return fmt.Errorf("%d ACLs, want one per number of %v", len(acls), want)
+			}
+			sets := e.peerSets()
+			if len(sets) != 2*len(want) {
+				return fmt.Errorf("peer sets %v, want a pair per number of %v", sets, want)
+			}
+			for n, addrs := range want {
+				set := selector.Resolving("http", "TCP", n)
+				if _, ok := aclWith(acls, "inport == @"+pg, "ip4.dst == $"+set.Name+" ", fmt.Sprintf("tcp.dst == %d", n)); !ok {
+					return fmt.Errorf("no ACL to tcp %d naming %s in %+v", n, set.Name, acls)
+				}
+				if have := sorted(sets[set.Name]); !slices.Equal(have, sorted(addrs)) {
+					return fmt.Errorf("set of port %d holds %v, want %v", n, have, addrs)
+				}
+			}
+			return nil
+		})
+	}
+	resolved(map[int32][]string{8080: {ip("api1")}})
+
+	t.Run("peer pod arrives with a resolved number", func(t *testing.T) {
+		before := e.ctrl.NBTransactions(t)
+		e.labeledPod("np", "api2", map[string]string{"app": "api"}, map[string]int32{"http": 8080})
+		resolved(map[int32][]string{8080: {ip("api1"), ip("api2")}})
+		time.Sleep(settle) // any later transaction the arrival caused is counted too
+		if n := e.ctrl.NBTransactions(t) - before; n != 2 {
+			t.Errorf("the pod's arrival took %d NB transactions, want 2 (its port; its peer sets)", n)
+		}
+	})
+	t.Run("peer pod arrives with a new number", func(t *testing.T) {
+		e.labeledPod("np", "api3", map[string]string{"app": "api"}, map[string]int32{"http": 9090})
+		resolved(map[int32][]string{8080: {ip("api1"), ip("api2")}, 9090: {ip("api3")}})
+	})
+	t.Run("last pod of a number deleted", func(t *testing.T) {
+		e.deletePod("np", "api3")
+		resolved(map[int32][]string{8080: {ip("api1"), ip("api2")}})
+	})
+	t.Run("peer pod relabelled out", func(t *testing.T) {
+		e.relabel(api1, map[string]string{"app": "none"})
+		resolved(map[int32][]string{8080: {ip("api2")}})
+	})
+}

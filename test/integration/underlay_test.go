@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -143,6 +144,90 @@ func TestUnderlaySubnet(t *testing.T) {
 		routed("172.20.0.200/24")
 		setU2O(false, "")
 		e.localnet("ul", "physnet", nil)
+	})
+	t.Run("dual stack, interconnected in both families", func(t *testing.T) {
+		sub := &ovnetv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: "ul6"}, Spec: ovnetv1.SubnetSpec{
+			CIDR: "172.23.0.0/24,fd00:23::/120", Gateway: "172.23.0.254,fd00:23::fe", Provider: "physnet",
+			NATOutgoing: ptr.To(false), U2OInterconnection: true}}
+		if err := e.c.Create(e.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		routed := func(networks ...string) {
+			t.Helper()
+			e.eventually(fmt.Sprintf("ul6 routed at %v and bridged", networks), func() error {
+				lrp := e.view.RouterPort(t, "ovn-cluster-ul6")
+				// OVSDB sets have no order.
+				if lrp == nil || !slices.Equal(slices.Sorted(slices.Values(lrp.Networks)), slices.Sorted(slices.Values(networks))) ||
+					e.view.SwitchPort(t, "ul6-ovn-cluster") == nil {
+					return fmt.Errorf("router port %+v or its peer", lrp)
+				}
+				if e.view.SwitchPort(t, "ul6-localnet") == nil {
+					return fmt.Errorf("localnet port gone")
+				}
+				if err := e.hasPolicies([]policy{{31000, "ip4.dst == 172.23.0.0/24", "allow", ""},
+					{31000, "ip6.dst == fd00:23::/120", "allow", ""}}); err != nil {
+					return err
+				}
+				var addrs []string
+				for _, n := range networks {
+					addrs = append(addrs, strings.Split(n, "/")[0])
+				}
+				if got, want := e.subnet("ul6").Status.U2OInterconnectionIP, strings.Join(addrs, ","); got != want {
+					return fmt.Errorf("status u2oInterconnectionIP %q, want %q", got, want)
+				}
+				return nil
+			})
+		}
+		// By default each CIDR's last usable address that is not the
+		// gateway: IPv4's broadcast is not usable, IPv6 has none.
+		routed("172.23.0.253/24", "fd00:23::ff/120")
+		e.condition("ul6", ovnetv1.ConditionReady, metav1.ConditionTrue, "")
+
+		// A pod never takes the router's IPv6 address either.
+		e.namespace("u2o6", nil)
+		pod := e.pod("u2o6", "wants-router", map[string]string{annotation.LogicalSwitch: "ul6", annotation.IPAddress: "172.23.0.10,fd00:23::ff"})
+		e.condition("ul6", ovnetv1.ConditionAddressesPending, metav1.ConditionTrue, ovnetv1.ReasonPodsWaiting)
+		if err := e.c.Delete(e.ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+		holder := e.addressed("u2o6", e.pod("u2o6", "holder", map[string]string{annotation.LogicalSwitch: "ul6",
+			annotation.IPAddress: "172.23.0.11,fd00:23::c8"}).Name)
+		e.checkPort(holder)
+
+		setSpec := func(addr string) {
+			t.Helper()
+			s := e.subnet("ul6")
+			patch := client.MergeFrom(s.DeepCopy())
+			s.Spec.U2OInterconnectionIP = addr
+			if err := e.c.Patch(e.ctx, s, patch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// One address per family, as Kube-OVN writes them, in either order.
+		setSpec("fd00:23::c9, 172.23.0.200")
+		routed("172.23.0.200/24", "fd00:23::c9/120")
+		// One family given, the other by default.
+		setSpec("172.23.0.201")
+		routed("172.23.0.201/24", "fd00:23::ff/120")
+		// Refusals keep the addresses in force.
+		for _, bad := range []struct{ addr, reason, says string }{
+			{"172.23.0.200,fd00:23::fe", ovnetv1.ReasonInvalidSpec, "gateway"},
+			{"172.23.0.200,172.23.0.201", ovnetv1.ReasonInvalidSpec, "two addresses of one family"},
+			{"172.23.0.200,fd00:24::1", ovnetv1.ReasonInvalidSpec, "not a host address"},
+			{"172.23.0.200,fd00:23::c8", ovnetv1.ReasonInUse, "u2o6/holder"},
+		} {
+			setSpec(bad.addr)
+			e.eventually("u2oInterconnectionIP "+bad.addr+" refused", func() error {
+				c := meta.FindStatusCondition(e.subnet("ul6").Status.Conditions, ovnetv1.ConditionValidated)
+				if c == nil || c.Status != metav1.ConditionFalse || c.Reason != bad.reason || !strings.Contains(c.Message, bad.says) {
+					return fmt.Errorf("Validated %+v, want False, %s, mentioning %q", c, bad.reason, bad.says)
+				}
+				return nil
+			})
+			routed("172.23.0.201/24", "fd00:23::ff/120")
+		}
+		setSpec("")
+		routed("172.23.0.253/24", "fd00:23::ff/120")
 	})
 	t.Run("back to the overlay", func(t *testing.T) {
 		s := e.subnet("ulv")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -25,6 +26,10 @@ const (
 	// restartPodsEnv and restartPoliciesEnv size the restart benchmark.
 	restartPodsEnv     = "OVNET_RESTART_PODS"
 	restartPoliciesEnv = "OVNET_RESTART_POLICIES"
+	// restartRoundsEnv asks for several restarts of the one cluster, each
+	// a fresh controller after the last: setting the cluster up takes
+	// minutes, a restart seconds, so a median costs little more than one.
+	restartRoundsEnv = "OVNET_RESTART_ROUNDS"
 	// restartPods and restartPolicies are the restart benchmark's default
 	// cluster: issue 12 asks for 20,000 pods, which takes two minutes more
 	// to set up than CI can spare (test/perf/README.md has the figures).
@@ -91,8 +96,8 @@ func reportThroughput(b *testing.B, n int, ctrl, baseline throughputRun) {
 	b.ReportMetric(ctrlRate, "pods/s")
 	b.ReportMetric(baseRate, "baseline-pods/s")
 	b.ReportMetric(ctrlRate/baseRate, "ratio")
-	b.ReportMetric(float64(ctrl.memory.rss)/(1<<20), "peak-rss-MiB")
-	b.ReportMetric(float64(baseline.memory.rss)/(1<<20), "baseline-peak-rss-MiB")
+	b.ReportMetric(mib(ctrl.memory.rss), "peak-rss-MiB")
+	b.ReportMetric(mib(baseline.memory.rss), "baseline-peak-rss-MiB")
 	b.ReportMetric(perPod(ctrl.cpu.total(), n), "cpu-ms/pod")
 	b.ReportMetric(perPod(baseline.cpu.total(), n), "baseline-cpu-ms/pod")
 	b.Logf("N=%d  controller %.2fs (%.0f pods/s)  baseline %.2fs (%.0f pods/s)  ratio %.2f (target >= 0.9)",
@@ -187,10 +192,12 @@ func measureController(b *testing.B, n int, egress egressSetup) throughputRun {
 // BenchmarkControllerRestart addresses restartPods pods with one
 // controller, gives them restartPolicies NetworkPolicies, stops it, and
 // times a fresh one until it is ready and until every reconciler has seen
-// its objects and gone idle. A restart of a converged cluster must write
-// nothing: no NB row, no pod.
+// its objects and gone idle, restartRoundsEnv times over on the same
+// cluster. A restart of a converged cluster must write nothing: no NB
+// row, no pod.
 func BenchmarkControllerRestart(b *testing.B) {
 	pods, policies := envSize(b, restartPodsEnv, restartPods), envSize(b, restartPoliciesEnv, restartPolicies)
+	rounds := envSize(b, restartRoundsEnv, 1)
 	cl := startCluster(b)
 	ctrl := harness.StartController(b, cl.api, cl.nb, benchNetwork())
 	namespaces := policyNamespaces(b, cl)
@@ -212,32 +219,100 @@ func BenchmarkControllerRestart(b *testing.B) {
 	policySetup := time.Since(policyStart)
 	waitSubnets(b, cl, []string{benchNetwork().DefaultSubnet.Name}, int64(pods))
 	settle(b, cl.view)
-	ctrl.Stop(b)
+	b.Logf("%d pods (addressed in %.1fs, %.0f pods/s), %d policies (%d ACLs in NB after %.1fs)", pods, setup.Seconds(),
+		float64(pods)/setup.Seconds(), policies, acls, policySetup.Seconds())
 
+	b.ResetTimer()
+	b.StopTimer()
+	var runs []restartRun
+	for i := range rounds {
+		ctrl.Stop(b)
+		var run restartRun
+		run, ctrl = restartOnce(b, cl, pods, fmt.Sprintf("restart-N%d-%d", pods, i+1))
+		b.Logf("restart %d of %d: %s", i+1, rounds, run)
+		runs = append(runs, run)
+	}
+	reportRestarts(b, runs)
+}
+
+// restartRun is what one restart of a converged cluster took and did.
+type restartRun struct {
+	// ready and idle are from the start until /readyz answers 200 and
+	// until every reconciler is idle.
+	ready, idle time.Duration
+	// nbWrites and podWrites are the NB row changes and the pods changed
+	// from just before the start until quietWindow after idle.
+	nbWrites, podWrites int64
+	// memory is the process's from the start until idle; the controller
+	// adds the difference from its start.
+	memory memoryPeak
+	// live is the Go heap the controller holds once idle, after a
+	// collection: its cache, IPAM and NB mirror without the start's garbage.
+	live uint64
+	// snapshot and bootstrap are the controller's log lines of its NB
+	// load and of its bootstrap steps.
+	snapshot, bootstrap string
+}
+
+func (r restartRun) String() string {
+	return fmt.Sprintf("ready after %.2fs (target < 15s), every reconciler idle after %.2fs; "+
+		"NB row changes %d, pods changed %d (target 0, counted until %s after idle); "+
+		"memory: %s, the controller adding %.0f MiB RSS at its peak and holding %.0f MiB of Go heap once idle; "+
+		"controller log: %s; %s",
+		r.ready.Seconds(), r.idle.Seconds(), r.nbWrites, r.podWrites, quietWindow,
+		r.memory, mib(r.memory.added()), mib(r.live), r.snapshot, r.bootstrap)
+}
+
+// restartOnce starts a fresh controller on the converged cluster and
+// measures it; the caller has stopped the last one. It returns the new
+// controller, still running.
+func restartOnce(b *testing.B, cl *cluster, pods int, profile string) (restartRun, *harness.Controller) {
+	b.Helper()
 	rvs := resourceVersions(b, cl)
 	before, allBefore := readPodQueue(b), readQueue(b, anyController)
 	cl.view.ResetChanges()
-	b.ResetTimer()
-	stopProfiles := startProfiles(b, fmt.Sprintf("restart-N%d", pods))
+	memory := watchMemory(b)
+	stopProfiles := startProfiles(b, profile)
+	b.StartTimer()
 	start := time.Now()
 	restarted := harness.StartController(b, cl.api, cl.nb, benchNetwork())
-	ready := time.Since(start)
+	run := restartRun{ready: time.Since(start)}
 	stopProfiles()
-	b.Logf("restarted controller: %s; bootstrap: %s", restarted.LogLine("northbound snapshot loaded"), restarted.LogLine("ready"))
-	idle := waitIdle(b, before, allBefore, pods).Sub(start)
+	run.idle = waitIdle(b, before, allBefore, pods).Sub(start)
 	b.StopTimer()
+	run.memory = memory()
+	live := liveHeap()
+	run.live = live - min(live, run.memory.startHeap)
 	time.Sleep(quietWindow) // an observation window, not synchronization
-	nbWrites, podWrites := cl.view.Changes(), changedPods(rvs, resourceVersions(b, cl))
+	run.nbWrites, run.podWrites = cl.view.Changes(), int64(changedPods(rvs, resourceVersions(b, cl)))
+	run.snapshot, run.bootstrap = restarted.LogLine("northbound snapshot loaded"), restarted.LogLine("ready")
+	return run, restarted
+}
 
-	b.ReportMetric(ready.Seconds(), "ready-s")
-	b.ReportMetric(idle.Seconds(), "idle-s")
+// reportRestarts reports the median ready and idle times of the runs, the
+// writes of all of them and the largest memory, and logs the spread.
+func reportRestarts(b *testing.B, runs []restartRun) {
+	var ready, idle []time.Duration
+	var nbWrites, podWrites int64
+	var peak memoryPeak
+	for _, r := range runs {
+		ready, idle = append(ready, r.ready), append(idle, r.idle)
+		nbWrites, podWrites = nbWrites+r.nbWrites, podWrites+r.podWrites
+		if r.memory.rss > peak.rss {
+			peak = r.memory
+		}
+	}
+	b.ReportMetric(median(ready).Seconds(), "ready-s")
+	b.ReportMetric(median(idle).Seconds(), "idle-s")
 	b.ReportMetric(float64(nbWrites), "nb-writes")
 	b.ReportMetric(float64(podWrites), "pod-writes")
-	b.Logf("%d pods (addressed in %.1fs, %.0f pods/s), %d policies (%d ACLs in NB after %.1fs)", pods, setup.Seconds(),
-		float64(pods)/setup.Seconds(), policies, acls, policySetup.Seconds())
-	b.Logf("restart: ready after %.2fs (target < 15s), every reconciler idle after %.2fs; "+
-		"NB row changes %d, pods changed %d (target 0, counted until %s after idle)",
-		ready.Seconds(), idle.Seconds(), nbWrites, podWrites, quietWindow)
+	b.ReportMetric(mib(peak.rss), "peak-rss-MiB")
+	b.ReportMetric(mib(peak.added()), "controller-rss-MiB")
+	b.Logf("%d restarts: ready median %.2fs (%.2f to %.2fs), idle median %.2fs (%.2f to %.2fs); "+
+		"NB row changes %d, pods changed %d in all; largest peak RSS %.0f MiB, the controller adding %.0f MiB",
+		len(runs), median(ready).Seconds(), slices.Min(ready).Seconds(), slices.Max(ready).Seconds(),
+		median(idle).Seconds(), slices.Min(idle).Seconds(), slices.Max(idle).Seconds(),
+		nbWrites, podWrites, mib(peak.rss), mib(peak.added()))
 }
 
 // waitPoliciesProgrammed waits until every policy owns at least one ACL in

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -22,17 +23,29 @@ const (
 	memorySampleInterval = 50 * time.Millisecond
 )
 
-// memoryPeak is the most memory this process held during one run.
+// memoryPeak is the most memory this process held during one run, and
+// what it held as the run began: a controller started in a process that
+// already holds the benchmark's clients adds the difference.
 type memoryPeak struct {
 	// heap is the largest Go heap (objects) sampled.
 	heap uint64
 	// rss is the kernel's peak resident set (VmHWM) since the run began.
 	rss uint64
+	// startHeap and startRSS are the heap and resident set as the run
+	// began, after a collection.
+	startHeap, startRSS uint64
 }
 
 func (m memoryPeak) String() string {
-	return fmt.Sprintf("peak Go heap %.0f MiB, peak RSS %.0f MiB", float64(m.heap)/(1<<20), float64(m.rss)/(1<<20))
+	return fmt.Sprintf("peak Go heap %.0f MiB (%.0f at start), peak RSS %.0f MiB (%.0f at start)",
+		mib(m.heap), mib(m.startHeap), mib(m.rss), mib(m.startRSS))
 }
+
+// added is what the run added to the process's peak resident set.
+func (m memoryPeak) added() uint64 { return m.rss - min(m.rss, m.startRSS) }
+
+// mib is n bytes in MiB.
+func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
 // watchMemory resets the process's peak RSS and samples its heap until
 // the returned function is called, which returns the peaks.
@@ -54,6 +67,8 @@ func watchMemory(b *testing.B) func() memoryPeak {
 			peak.Store(v)
 		}
 	}
+	read()
+	startHeap, startRSS := peak.Load(), procStatus(b, "VmRSS")
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -72,12 +87,21 @@ func watchMemory(b *testing.B) func() memoryPeak {
 		close(stop)
 		<-done
 		read()
-		return memoryPeak{heap: peak.Load(), rss: peakRSS(b)}
+		return memoryPeak{heap: peak.Load(), rss: procStatus(b, "VmHWM"), startHeap: startHeap, startRSS: startRSS}
 	}
 }
 
-// peakRSS is VmHWM from /proc/self/status, in bytes.
-func peakRSS(b *testing.B) uint64 {
+// liveHeap is the Go heap after a full collection: what the process
+// holds, without the garbage a peak includes.
+func liveHeap() uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: heapMetric}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
+}
+
+// procStatus is a field in kB of /proc/self/status (VmHWM, VmRSS), in bytes.
+func procStatus(b *testing.B, field string) uint64 {
 	b.Helper()
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
@@ -86,14 +110,14 @@ func peakRSS(b *testing.B) uint64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
 			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				b.Fatalf("VmHWM %q: %v", rest, err)
+				b.Fatalf("%s %q: %v", field, rest, err)
 			}
 			return kb << 10
 		}
 	}
-	b.Fatal("no VmHWM in /proc/self/status")
+	b.Fatalf("no %s in /proc/self/status", field)
 	return 0
 }

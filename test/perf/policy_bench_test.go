@@ -386,7 +386,8 @@ func desiredRows(b *testing.B, cluster netpol.Cluster, policies []*networkingv1.
 }
 
 // peerAddresses finds the peer of p whose shared set is set's and returns
-// the sorted addresses of set's family of the pods its selectors take.
+// the sorted addresses of set's family of the pods its selectors take
+// (for an egress named port's set, those whose port resolves to its number).
 func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, set netpol.PeerSelector, c netpol.Cluster) []string {
 	b.Helper()
 	var peers []networkingv1.NetworkPolicyPeer
@@ -396,8 +397,13 @@ func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, set netpol.PeerS
 	for _, r := range p.Spec.Egress {
 		peers = append(peers, r.To...)
 	}
+	port, protocol, number, named := set.NamedPort()
 	for _, peer := range peers {
-		if sel, err := netpol.NewPeerSelector(p.Namespace, peer); peer.IPBlock != nil || err != nil || sel.InFamily(set.Family).Name != set.Name {
+		sel, err := netpol.NewPeerSelector(p.Namespace, peer)
+		if named && err == nil {
+			sel = sel.Resolving(port, protocol, number)
+		}
+		if peer.IPBlock != nil || err != nil || sel.InFamily(set.Family).Name != set.Name {
 			continue
 		}
 		podSel := labels.Everything()
@@ -415,7 +421,7 @@ func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, set netpol.PeerS
 				continue
 			}
 			for _, pod := range pods {
-				if ip, ok := pod.AddrOf(set.Family); ok && podSel.Matches(labels.Set(pod.Labels)) {
+				if ip, ok := pod.AddrOf(set.Family); ok && podSel.Matches(labels.Set(pod.Labels)) && (!named || hasPort(pod, port, number)) {
 					addrs = append(addrs, ip.String())
 				}
 			}
@@ -425,6 +431,17 @@ func peerAddresses(b *testing.B, p *networkingv1.NetworkPolicy, set netpol.PeerS
 	}
 	b.Fatalf("policy %s/%s has no peer whose set is %s", p.Namespace, p.Name, set.Name)
 	return nil
+}
+
+// hasPort reports whether one of the pod's container ports is named name
+// with number.
+func hasPort(pod netpol.Pod, name string, number int32) bool {
+	for _, cp := range pod.Ports {
+		if cp.Name == name && cp.ContainerPort == number {
+			return true
+		}
+	}
+	return false
 }
 
 func mustSelector(b *testing.B, s *metav1.LabelSelector) labels.Selector {

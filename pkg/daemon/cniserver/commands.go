@@ -38,7 +38,11 @@ func (s *Server) add(ctx context.Context, req *cni.Request) (*current.Result, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBandwidth, err)
 	}
-	pod := podconfig.Pod{Attachment: attachmentOf(req, rec), Address: rec.Address, Bandwidth: bw, Step: steps.done}
+	underlay, err := s.underlay(ctx, rec.Address.LogicalSwitch)
+	if err != nil {
+		return nil, err
+	}
+	pod := podconfig.Pod{Attachment: attachmentOf(req, rec), Address: rec.Address, Bandwidth: bw, Underlay: underlay, Step: steps.done}
 	plugged, err := s.conf.Plug(ctx, pod)
 	if err == nil {
 		err = s.waitInstalled(ctx, plugged.HostName)
@@ -53,6 +57,14 @@ func (s *Server) add(ctx context.Context, req *cni.Request) (*current.Result, er
 		return nil, err
 	}
 	return result(req, rec.Address, plugged), nil
+}
+
+// underlay reports whether the pod's Subnet is an underlay one.
+func (s *Server) underlay(ctx context.Context, subnet string) (bool, error) {
+	if s.cfg.Underlay == nil {
+		return false, nil
+	}
+	return s.cfg.Underlay(ctx, subnet)
 }
 
 // attachmentOf is the record ADD writes on the pod's port.

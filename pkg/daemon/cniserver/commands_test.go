@@ -267,3 +267,47 @@ func TestAddRollbackOutlivesTheRequest(t *testing.T) {
 		t.Fatalf("attachments left after the failed ADD: %+v", list)
 	}
 }
+
+// ADD tells the configurator whether the pod's Subnet is an underlay one
+// (its interface then takes the uplink's MTU), as the Subnet says; a
+// Subnet that cannot be read fails ADD before anything is plugged.
+func TestAddUnderlayPod(t *testing.T) {
+	underlay := func(_ context.Context, subnet string) (bool, error) {
+		if subnet == "unreadable" {
+			return false, errors.New("cache not started")
+		}
+		return subnet == "physical", nil
+	}
+	tests := []struct {
+		name     string
+		subnet   string
+		check    func(context.Context, string) (bool, error)
+		want     bool
+		wantFail string
+	}{
+		{"overlay subnet", "ovn-default", underlay, false, ""},
+		{"underlay subnet", "physical", underlay, true, ""},
+		{"no underlay lookup", "physical", nil, false, ""},
+		{"subnet unreadable", "unreadable", underlay, false, "cache not started"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.srv.cfg.Underlay = tt.check
+			h.addressed("web", map[string]string{annotation.LogicalSwitch: tt.subnet})
+			status, body := h.post(context.Background(), cni.CommandAdd, addRequest("web"))
+			if tt.wantFail != "" {
+				if e := h.cniErr(status, body); !strings.Contains(e.Msg, tt.wantFail) || len(h.fake.plugs) != 0 {
+					t.Fatalf("ADD = %q after %d plugs, want a failure mentioning %q and no plug", e.Msg, len(h.fake.plugs), tt.wantFail)
+				}
+				return
+			}
+			if status != http.StatusOK || len(h.fake.plugs) != 1 {
+				t.Fatalf("ADD: %d %s, %d plugs", status, body, len(h.fake.plugs))
+			}
+			if got := h.fake.plugs[0].Underlay; got != tt.want {
+				t.Errorf("plugged with Underlay %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

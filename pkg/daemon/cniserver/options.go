@@ -42,6 +42,9 @@ type Config struct {
 	Pods *podrecord.Book
 	// Configurator does the pods' network.
 	Configurator PodConfigurator
+	// Underlay reports whether a Subnet is bridged to a physical network,
+	// its pods' packets crossing no tunnel; nil: none is.
+	Underlay func(ctx context.Context, subnet string) (bool, error)
 	// Status is STATUS: nil when ADD could be served now, else an error
 	// wrapping ErrNotReady.
 	Status func(ctx context.Context) error

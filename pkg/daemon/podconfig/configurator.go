@@ -43,6 +43,10 @@ type Config struct {
 	DatapathType string
 	// MTU of pod interfaces.
 	MTU int
+	// UnderlayMTU is the MTU of underlay Subnets' pod interfaces, whose
+	// packets cross no tunnel: the uplink's, read at each ADD, as the
+	// uplink may be set up after the daemon starts; nil: MTU.
+	UnderlayMTU func() int
 	// MirrorAll mirrors every pod's traffic to mirror0; otherwise only
 	// that of pods that ask for it.
 	MirrorAll bool
@@ -75,6 +79,10 @@ type Pod struct {
 	Address annotation.Address
 	// Bandwidth is the pod's limits, zero for none.
 	Bandwidth annotation.Bandwidth
+	// Underlay says the pod's Subnet is bridged to a physical network:
+	// its packets to other nodes cross no tunnel, so its interface takes
+	// Config.UnderlayMTU.
+	Underlay bool
 	// Step, when set, is told each step's end, for timing.
 	Step func(name string)
 }
@@ -183,6 +191,10 @@ func (c *Configurator) podInterface(p Pod) podInterface {
 	if hostName == "" {
 		hostName = attachments.HostInterfaceName(a.ContainerID, a.IfName)
 	}
-	return podInterface{HostName: hostName, Netns: a.Netns, IfName: a.IfName, Address: p.Address, MTU: c.cfg.MTU,
+	mtu := c.cfg.MTU
+	if p.Underlay && c.cfg.UnderlayMTU != nil {
+		mtu = c.cfg.UnderlayMTU()
+	}
+	return podInterface{HostName: hostName, Netns: a.Netns, IfName: a.IfName, Address: p.Address, MTU: mtu,
 		TxChecksumOff: c.cfg.DatapathType == ovs.DatapathNetdev}
 }

@@ -71,13 +71,14 @@ type SubnetSpec struct {
 	// cluster router as well, at U2OInterconnectionIP, so that its pods
 	// and overlay pods reach each other through OVN, with their own
 	// addresses, rather than through a node. The physical router (or the
-	// pods) must route the overlay CIDRs to that address. IPv4 underlay
-	// subnets only.
+	// pods) must route the overlay CIDRs to that address (of each family
+	// of a dual-stack subnet).
 	// +optional
 	U2OInterconnection bool `json:"u2oInterconnection,omitempty"`
 	// U2OInterconnectionIP is the cluster router's address on the
-	// underlay subnet; by default the CIDR's last address that is neither
-	// the broadcast nor the gateway. Pods never get it.
+	// underlay subnet, one per family of a dual-stack subnet, comma
+	// separated; a family not given takes its CIDR's last address that is
+	// neither the IPv4 broadcast nor the gateway. Pods never get them.
 	// +optional
 	U2OInterconnectionIP string `json:"u2oInterconnectionIP,omitempty"`
 }
@@ -138,7 +139,8 @@ type SubnetStatus struct {
 	// +optional
 	Gateway string `json:"gateway,omitempty"`
 	// U2OInterconnectionIP is the cluster router's address on an
-	// underlay subnet with u2oInterconnection in force; empty otherwise.
+	// underlay subnet with u2oInterconnection in force, one per family,
+	// IPv4 first, comma separated; empty otherwise.
 	// +optional
 	U2OInterconnectionIP string `json:"u2oInterconnectionIP,omitempty"`
 	// ActiveGateway is the gateway node a centralized subnet's egress
