@@ -43,7 +43,7 @@ func main() {
 	flag.StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/12", "Service CIDRs, comma-separated, at most one per family (kube-apiserver --service-cluster-ip-range); no subnet may overlap them")
 	flag.StringVar(&cfg.GatewayLeaseNamespace, "gateway-lease-namespace", gatewayhealth.DefaultNamespace, "namespace of the gateway nodes' heartbeat Leases (the daemons' --gateway-lease-namespace)")
 	flag.DurationVar(&cfg.GCInterval, "gc-interval", 5*time.Minute, "period of the garbage collector's sweep (0 disables the periodic sweep)")
-	flag.IntVar(&cfg.PodWorkers, "pod-workers", 16, "pods reconciled concurrently")
+	flag.IntVar(&cfg.PodWorkers, "pod-workers", controller.DefaultPodWorkers, "pods reconciled concurrently")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", true, "elect a leader among replicas")
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-elect-namespace", "", "namespace of the leader lease (default: the pod's namespace)")
 	flag.DurationVar(&opts.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a lost leader's lease blocks the others")

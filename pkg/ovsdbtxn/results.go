@@ -8,6 +8,10 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 )
 
+// ErrRefused is a transaction the server refused: one of its operations
+// failed, or its commit did, and OVSDB then commits none of it.
+var ErrRefused = errors.New("transaction refused")
+
 // CheckResults turns failed operations into one error naming each failure,
 // with the operation's index, kind and table, so a refused transaction says
 // which of its operations the server refused and why.
@@ -15,6 +19,11 @@ func CheckResults(results []ovsdb.OperationResult, ops []ovsdb.Operation) error 
 	opErrs, err := ovsdb.CheckOperationResults(results, ops)
 	if err == nil {
 		return unmatched(results, ops)
+	}
+	if len(results) >= len(ops) {
+		// A result per operation (and one more for a failed commit): the
+		// server answered and aborted the whole transaction.
+		err = fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	var details []string
 	for _, e := range opErrs {

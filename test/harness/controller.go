@@ -40,7 +40,7 @@ func DefaultNetwork() controller.Config {
 		JoinSubnet:    controller.SubnetDefaults{Name: "join", CIDR: "100.64.0.0/16"},
 		ServiceCIDRs:  []netip.Prefix{netip.MustParsePrefix(DefaultServiceCIDR), netip.MustParsePrefix(DefaultServiceCIDRv6)},
 		GCInterval:    2 * time.Second,
-		PodWorkers:    16,
+		PodWorkers:    controller.DefaultPodWorkers,
 	}
 }
 
