@@ -144,6 +144,25 @@ func (c *Controller) NBTransactions(tb T) uint64 {
 	return 0
 }
 
+// SettleNB waits until the controller has sent no northbound transaction
+// for quiet, so that a test counting the writes of one change does not
+// count the tail of earlier work (a loaded machine stretches it past any
+// fixed pause). It fails the test if writes go on for a minute.
+func (c *Controller) SettleNB(tb T, quiet time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	last, since := c.NBTransactions(tb), time.Now()
+	for time.Since(since) < quiet {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the controller kept writing to NB for a minute (%d transactions)", last)
+		}
+		time.Sleep(quiet / 10)
+		if n := c.NBTransactions(tb); n != last {
+			last, since = n, time.Now()
+		}
+	}
+}
+
 // NBTransactionCounts are the northbound transactions the controller has
 // tried and, of those, the ones that failed.
 func (c *Controller) NBTransactionCounts(tb T) (total, failed uint64) {

@@ -261,7 +261,7 @@ func TestServiceChangeDeleteAndCollect(t *testing.T) {
 	e.loadBalancer(b, "tcp", map[string]string{b.Spec.ClusterIP + ":80": "10.16.0.9:8080"}, rejectOnly)
 
 	t.Run("endpoint change updates only that load balancer", func(t *testing.T) {
-		time.Sleep(time.Second) // let anything else in flight land before counting
+		e.ctrl.SettleNB(t, 2*time.Second)
 		bBefore := e.view.LoadBalancer(t, lbName(b, "tcp"))
 		txBefore := e.ctrl.NBTransactions(t)
 		e.view.ResetChanges()
