@@ -67,8 +67,11 @@ deps:
 # kube-controller-manager, kube-scheduler and kubelet for the sandbox's node;
 # CoreDNS (cluster DNS, yamls/coredns.yaml) and its image
 # local.test/coredns:<version>, from hack/coredns (~3 minutes once).
-# Binaries already at the wanted version are kept.
+# Binaries already at the wanted version are kept. hack/install-ovs.sh
+# unpacks the ovs-vswitchd the suites run (Debian 13's, ~5 s once): Debian
+# 12's aborts in its userspace conntrack.
 tools: deps
+	OVNET_CACHE=$(OVNET_CACHE) hack/install-ovs.sh
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) SRC_CACHE=$(OVNET_CACHE)/src \
 		hack/build-k8s.sh $(KUBE_BIN) etcd kube-apiserver kubectl \
 		kube-controller-manager kube-scheduler kubelet

@@ -97,7 +97,8 @@ func StartChassis(tb T, opts ChassisOptions) *Chassis {
 	if os.Geteuid() != 0 {
 		tb.Fatalf("StartChassis needs root (ovs-vswitchd opens taps and raw sockets): %s", netnsHint)
 	}
-	for _, tool := range []string{"ovs-vswitchd", "ovn-controller", "ovs-vsctl", "ovs-appctl", "ovn-appctl", "ovn-sbctl", "ip"} {
+	vswitchdProgram(tb)
+	for _, tool := range []string{"ovn-controller", "ovs-vsctl", "ovs-appctl", "ovn-appctl", "ovn-sbctl", "ip"} {
 		lookPath(tb, tool)
 	}
 	if opts.EncapIP == "" {
@@ -183,7 +184,7 @@ func (c *Chassis) startVswitchd(tb T) {
 	logFile := filepath.Join(c.LogDir, "ovs-vswitchd.log")
 	d := spawn(tb, daemonSpec{
 		name: "ovs-vswitchd",
-		argv: inNetNS(c.NetNS, "ovs-vswitchd", c.OVS.Endpoint,
+		argv: inNetNS(c.NetNS, vswitchdProgram(tb), c.OVS.Endpoint,
 			"--disable-system",
 			"--pidfile="+filepath.Join(c.LogDir, "ovs-vswitchd.pid"),
 			"--unixctl="+c.VswitchdControl,
