@@ -4,15 +4,16 @@
 # containerd, runc, the reference CNI plugins (the benchmark's baseline),
 # BIRD (bird2, the BGP peer of the speaker's e2e test), umoci, skopeo,
 # mmdebstrap and jq (to build images without a container
-# engine or a registry: hack/images.sh, hack/build-image.sh) and a static busybox
-# (the shell and ping of the sandbox's test image). Does nothing when every
+# engine or a registry: hack/images.sh, hack/build-image.sh), a static busybox
+# (the shell and ping of the sandbox's test image) and patchelf (to point
+# Debian 13's ovs-vswitchd at its own C library: hack/install-ovs.sh). Does nothing when every
 # command is already there, so repeated runs cost a few milliseconds.
 set -euo pipefail
 need=(ovsdb-server:openvswitch-switch ovs-vswitchd:openvswitch-switch
       ovn-northd:ovn-central ovn-controller:ovn-host ip:iproute2 ethtool:ethtool
       tcpdump:tcpdump iperf3:iperf3 openssl:openssl ping:iputils-ping curl:curl
       containerd:containerd runc:runc umoci:umoci skopeo:skopeo mmdebstrap:mmdebstrap jq:jq
-      busybox:busybox-static bird:bird2
+      busybox:busybox-static bird:bird2 patchelf:patchelf
       /usr/lib/cni/bridge:containernetworking-plugins)
 missing=()
 for pair in "${need[@]}"; do

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the ovs-vswitchd the suites run: Debian 13's Open vSwitch 3.5,
 # unpacked with the Debian 13 C library it was built against into
-# $OVNET_CACHE/ovs-<version> (nothing under /usr changes), with a wrapper
-# $OVNET_CACHE/ovs/bin/ovs-vswitchd that starts it through that library's
-# loader. Debian 12's 3.1.0 aborts in its userspace conntrack
+# $OVNET_CACHE/ovs-<version> (nothing under /usr changes), the binary's
+# loader and library path set to that library's (patchelf), so it runs as
+# itself: ps and /proc show ovs-vswitchd. $OVNET_CACHE/ovs/bin/ovs-vswitchd
+# links to it. Debian 12's 3.1.0 aborts in its userspace conntrack
 # (lib/conntrack.c:1063, fixed upstream in 3.1.3), which the suites' NATed
 # traffic hit in about every other full run; README "Known limitations".
 # Everything else (ovsdb-server, ovs-vsctl, OVN) stays Debian 12's.
@@ -19,8 +20,18 @@ pkgs=(openvswitch-switch openvswitch-common libc6 libssl3t64 libcap-ng0
       libnuma1 libxdp1 libbpf1 libunbound8 libelf1t64 libevent-2.1-7t64
       libzstd1 zlib1g)
 
+command -v patchelf >/dev/null || { echo "install-ovs: patchelf not found (make deps installs it)" >&2; exit 1; }
+
+# installed DIR: DIR holds a vswitchd that runs with DIR's own loader (its
+# path is absolute, so a moved cache needs a new unpacking).
+installed() {
+  local program=$1/root/usr/lib/openvswitch-switch/ovs-vswitchd
+  [ "$(patchelf --print-interpreter "$program" 2>/dev/null)" = "$1/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ] &&
+    "$1/bin/ovs-vswitchd" --version >/dev/null 2>&1
+}
+
 link=$cache/ovs
-if [ -x "$link/bin/ovs-vswitchd" ] && [ -z "${OVS_REFRESH:-}" ]; then
+if [ -e "$link" ] && installed "$(readlink -f "$link")" && [ -z "${OVS_REFRESH:-}" ]; then
   exit 0
 fi
 
@@ -36,28 +47,24 @@ version=$(apt-cache "${apt_opts[@]}" show --no-all-versions openvswitch-switch |
 [ -n "$version" ] || { echo "install-ovs: no openvswitch-switch in Debian $suite's index" >&2; exit 1; }
 
 dest=$cache/ovs-$version
-if [ ! -x "$dest/bin/ovs-vswitchd" ]; then
+if ! installed "$dest"; then
   echo "install-ovs: unpacking Open vSwitch $version from Debian $suite into $dest" >&2
   tmp=$(mktemp -d "$cache/.ovs-XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
   (cd "$tmp" && apt-get "${apt_opts[@]}" download "${pkgs[@]}")
   mkdir -p "$tmp/root" "$tmp/bin"
   for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
-  # The wrapper finds its root relative to itself, so the directory can
-  # move; exec keeps the PID, which the harness stops the program by.
-  cat >"$tmp/bin/ovs-vswitchd" <<'EOF'
-#!/bin/sh
-root=$(dirname "$(dirname "$(readlink -f "$0")")")/root
-lib=$root/usr/lib/x86_64-linux-gnu
-exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" --argv0 ovs-vswitchd \
-  "$root/usr/lib/openvswitch-switch/ovs-vswitchd" "$@"
-EOF
-  chmod +x "$tmp/bin/ovs-vswitchd"
-  "$tmp/bin/ovs-vswitchd" --version >/dev/null
+  lib=$dest/root/usr/lib/x86_64-linux-gnu
+  # DT_RPATH, unlike RUNPATH, also serves the libraries' own dependencies
+  # (libssl's libcrypto, libbpf's libelf).
+  patchelf --set-interpreter "$lib/ld-linux-x86-64.so.2" --force-rpath --set-rpath "$lib" \
+    "$tmp/root/usr/lib/openvswitch-switch/ovs-vswitchd"
+  ln -s ../root/usr/lib/openvswitch-switch/ovs-vswitchd "$tmp/bin/ovs-vswitchd"
   rm -f "$tmp"/*.deb
   chmod 755 "$tmp"
   rm -rf "$dest"
   mv "$tmp" "$dest"
   trap - EXIT
+  "$dest/bin/ovs-vswitchd" --version >/dev/null
 fi
 ln -sfn "ovs-$version" "$link"
