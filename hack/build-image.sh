@@ -40,7 +40,10 @@ ARCH=$(go env GOARCH)
 
 # Keep in step with the Dockerfile's apt-get install line: the Go test in
 # dist/images fails when they differ.
-PACKAGES=(openvswitch-switch ovn-central ovn-host iproute2 kmod ca-certificates)
+PACKAGES=(openvswitch-switch ovn-central ovn-host iproute2 kmod ca-certificates patchelf)
+# The Dockerfile's other RUN: Debian 13's ovs-vswitchd in place of Debian
+# 12's (README "Known limitations"), run in the image's root.
+export OVS_INSTALLER=$REPO/hack/install-ovs.sh
 
 # What debian:bookworm-slim leaves out (its /etc/dpkg/dpkg.cfg.d/docker),
 # keeping the licences.
@@ -71,13 +74,15 @@ mmdebstrap_args() {
   # The Dockerfile's state directory; the host's resolver and name are the
   # runtime's to mount, not the image's.
   echo '--customize-hook=mkdir -p "$1/var/lib/ovn"'
+  echo '--customize-hook=chroot "$1" bash -s -- --image <"$OVS_INSTALLER" >&2'
   echo '--customize-hook=: > "$1/etc/resolv.conf"; : > "$1/etc/hostname"; chmod 0644 "$1/etc/resolv.conf" "$1/etc/hostname"'
 }
 
 # BASE_FORMAT changes when build_base changes what it caches.
 BASE_FORMAT=1
 base_key() {
-  { echo "$BASE_FORMAT"; mmdebstrap_args; echo "$DEBIAN_RELEASE $ARCH"; cat "$SOURCES"; } | sha256sum | cut -c1-16
+  { echo "$BASE_FORMAT"; mmdebstrap_args; echo "$DEBIAN_RELEASE $ARCH"; cat "$SOURCES" "$OVS_INSTALLER"; } |
+    sha256sum | cut -c1-16
 }
 
 # build_base DIR: the Debian layer as an OCI layout DIR/oci, tag "base".

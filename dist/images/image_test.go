@@ -236,6 +236,38 @@ func checkProgramsRun(t *testing.T, socket, ref string, img *Image) {
 	if err != nil {
 		t.Fatalf("running the image's programs: %v", err)
 	}
+	vswitchd, err := img.LookPath("ovs-vswitchd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := reportedVersion(string(out), vswitchd); !conntrackFixed(v) {
+		t.Errorf("the image's ovs-vswitchd is %q: want 3.1.3 or later, whose userspace conntrack does not abort "+
+			"(hack/install-ovs.sh --image)", v)
+	}
+}
+
+// reportedVersion is the version a program's line of runScript's output
+// gives ("<path>: ovs-vswitchd (Open vSwitch) 3.5.0" gives "3.5.0").
+func reportedVersion(out, program string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, program+": "); ok {
+			fields := strings.Fields(rest)
+			if len(fields) > 0 {
+				return fields[len(fields)-1]
+			}
+		}
+	}
+	return ""
+}
+
+// conntrackFixed reports whether Open vSwitch version v (major.minor.patch)
+// has the userspace conntrack fix: 3.1.3 and later.
+func conntrackFixed(v string) bool {
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(v, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return false
+	}
+	return major > 3 || major == 3 && (minor > 1 || minor == 1 && patch >= 3)
 }
 
 // startContainerd runs containerd until the test ends and returns its socket.
@@ -313,5 +345,19 @@ func TestDpkgStates(t *testing.T) {
 	want := map[string]string{"a": "install ok installed", "b": "deinstall ok config-files"}
 	if len(got) != len(want) || got["a"] != want["a"] || got["b"] != want["b"] {
 		t.Errorf("dpkgStates = %v, want %v", got, want)
+	}
+}
+
+func TestConntrackFixed(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		want    bool
+	}{
+		{"3.1.0", false}, {"3.1.2", false}, {"3.1.3", true}, {"3.5.0", true}, {"4.0.0", true},
+		{"2.17.9", false}, {"", false}, {"3.5", false},
+	} {
+		if got := conntrackFixed(tc.version); got != tc.want {
+			t.Errorf("conntrackFixed(%q) = %v, want %v", tc.version, got, tc.want)
+		}
 	}
 }

@@ -18,7 +18,7 @@ var knownAborts = []knownAbort{{
 		"\"conntrack: Remove nat_conn introducing key directionality\"): a late packet of a NATed " +
 		"connection whose entry expired but was not yet swept aborts ovs-vswitchd; OVN commits pod " +
 		"connections with ct(commit,nat) on switches with load balancers. The harness's own nodes run " +
-		"Debian 13's ovs-vswitchd 3.5 (hack/install-ovs.sh); the image's is still 3.1.0; see README " +
+		"Debian 13's ovs-vswitchd 3.5 (hack/install-ovs.sh), as the image does; see README " +
 		"\"Known limitations\"",
 }}
 
