@@ -83,10 +83,9 @@ func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Pod{}, builder.WithPredicates(podChanges)).
-		WithLogConstructor(logFor).
 		WatchesRawSource(source.Channel(r.Network.waiters.wake, &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(r.Network.resyncs.source(resyncPod)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers), LogConstructor: logFor}).
 		Named("pod").
 		Complete(r)
 }
