@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -53,10 +54,11 @@ func newAnnotator(cfg *rest.Config, httpClient *http.Client) (*annotator, error)
 // namespace/name (namespace empty for a cluster-scoped resource) with one
 // merge patch.
 func (a *annotator) patch(ctx context.Context, resource, namespace, name string, keys map[string]string) error {
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": keys}})
+	annotations, err := json.Marshal(keys)
 	if err != nil {
 		return fmt.Errorf("encode annotations: %w", err)
 	}
+	body := slices.Concat([]byte(`{"metadata":{"annotations":`), annotations, []byte(`}}`))
 	err = a.core.Patch(types.MergePatchType).NamespaceIfScoped(namespace, namespace != "").
 		Resource(resource).Name(name).Body(body).Do(ctx).Error()
 	if err != nil {
