@@ -40,9 +40,17 @@ func newAnnotator(cfg *rest.Config, httpClient *http.Client) (*annotator, error)
 	cfg.GroupVersion = &corev1.SchemeGroupVersion
 	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
 	// The answer is not decoded, but the API server still encodes it:
-	// protobuf is its cheaper encoding. JSON stays acceptable for errors.
+	// protobuf is its cheaper encoding. The headers are those of
+	// controller-runtime's client, whose requests share the connection:
+	// HTTP/2 sends a header the connection's recent requests also sent as
+	// an index into its table; with headers of their own (JSON also
+	// accepted, Go's user agent), each patch found them evicted by the
+	// other requests' paths and encoded and added them again, which cost
+	// more than decoding the answer had.
 	cfg.ContentType = runtime.ContentTypeProtobuf
-	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
 	core, err := rest.RESTClientForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("core API client: %w", err)
