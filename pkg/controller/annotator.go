@@ -42,11 +42,9 @@ func newAnnotator(cfg *rest.Config, httpClient *http.Client) (*annotator, error)
 	// The answer is not decoded, but the API server still encodes it:
 	// protobuf is its cheaper encoding. The headers are those of
 	// controller-runtime's client, whose requests share the connection:
-	// HTTP/2 sends a header the connection's recent requests also sent as
-	// an index into its table; with headers of their own (JSON also
-	// accepted, Go's user agent), each patch found them evicted by the
-	// other requests' paths and encoded and added them again, which cost
-	// more than decoding the answer had.
+	// HTTP/2 sends a header the connection's other requests also send as
+	// an index into its table, where one of the patches' own could be
+	// evicted by the pods' paths between two patches and sent in full.
 	cfg.ContentType = runtime.ContentTypeProtobuf
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
