@@ -2,12 +2,8 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
-
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/ipam"
@@ -154,18 +150,6 @@ func (n *Network) reserve(allocs []ipam.Allocation) error {
 		if err := n.IPAM.Reserve(a); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// patchAnnotations merges keys into obj's annotations with one merge patch.
-func patchAnnotations(ctx context.Context, c client.Client, obj client.Object, keys map[string]string) error {
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": keys}})
-	if err != nil {
-		return fmt.Errorf("encode annotations: %w", err)
-	}
-	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
-		return fmt.Errorf("annotate %s: %w", obj.GetName(), err)
 	}
 	return nil
 }

@@ -246,13 +246,17 @@ func wire(mgr ctrl.Manager, network *Network, reg prometheus.Registerer) error {
 	peers := newPeerSets(c, network.NB, policyPods)
 	groups := newPortGroupLocks()
 	gc := &GarbageCollector{Client: c, Network: network, Subnets: subnets, PeerSets: peers}
-	pods := &PodReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets,
+	records, err := newAnnotator(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return err
+	}
+	pods := &PodReconciler{Client: c, Annotator: records, Network: network, Recorder: rec, Subnets: subnets,
 		Metrics: NewMetrics(reg, network.IPAM, mgr.GetCache())}
 	for _, setup := range []func(ctrl.Manager) error{
 		subnets.SetupWithManager,
 		(&NamespaceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
 		pods.SetupWithManager,
-		(&NodeReconciler{Client: c, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
+		(&NodeReconciler{Client: c, Annotator: records, Network: network, Recorder: rec, Subnets: subnets}).SetupWithManager,
 		(&ServiceReconciler{Client: c, Network: network, Recorder: rec}).SetupWithManager,
 		(&NetworkPolicyReconciler{Client: c, Network: network, Recorder: rec, Sets: peers, Groups: groups, Pods: policyPods}).SetupWithManager,
 		(&PodPolicyReconciler{Client: c, Network: network, Sets: peers, Groups: groups}).SetupWithManager,

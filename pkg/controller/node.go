@@ -23,8 +23,10 @@ import (
 // `node-<node>` its daemon binds as ovn0, and the route on the cluster
 // router that returns traffic for the node's own address through that port.
 type NodeReconciler struct {
-	// Client reads and annotates nodes.
+	// Client reads nodes.
 	Client client.Client
+	// Annotator writes the nodes' records.
+	Annotator *annotator
 	// Network is the shared allocator, northbound client and settings.
 	Network *Network
 	// Recorder emits Events on nodes that cannot be addressed.
@@ -82,7 +84,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	keys := record.Annotations()
 	keys[annotation.PortName] = ep.port
-	return ctrl.Result{}, patchAnnotations(ctx, r.Client, node, keys)
+	return ctrl.Result{}, r.Annotator.patch(ctx, resourceNodes, "", node.Name, keys)
 }
 
 func (r *NodeReconciler) endpoint(node string) endpoint {

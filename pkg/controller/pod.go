@@ -8,18 +8,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ovnet/ovnet/pkg/ipam"
@@ -54,8 +56,10 @@ const (
 // them in the pod's annotations, and releases them exactly once when the pod
 // is gone or has finished.
 type PodReconciler struct {
-	// Client reads pods, namespaces and StatefulSets and patches pods.
+	// Client reads pods, namespaces and StatefulSets.
 	Client client.Client
+	// Annotator writes the pods' records.
+	Annotator *annotator
 	// Network is the shared allocator, northbound client and settings.
 	Network *Network
 	// Recorder emits Events on pods whose request cannot be met.
@@ -68,11 +72,20 @@ type PodReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// The values controller-runtime gives each reconcile's logger, deferred
+	// until a line is written (withLazyValues).
+	base := withLazyValues(mgr.GetLogger()).WithValues("controller", "pod", "controllerGroup", "", "controllerKind", "Pod")
+	logFor := func(req *reconcile.Request) logr.Logger {
+		if req == nil {
+			return base
+		}
+		return base.WithValues("Pod", klog.KRef(req.Namespace, req.Name), "namespace", req.Namespace, "name", req.Name)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Pod{}, builder.WithPredicates(podChanges)).
 		WatchesRawSource(source.Channel(r.Network.waiters.wake, &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(r.Network.resyncs.source(resyncPod)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers), LogConstructor: logFor}).
 		Named("pod").
 		Complete(r)
 }
@@ -86,7 +99,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, err
 	}
 	// The cache's own pod, not a copy: nothing below writes to it (the
-	// record's patch answers into an object of its own).
+	// record's patch leaves the API server's answer undecoded).
 	pod := &corev1.Pod{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pod, readOnlyGet); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -231,8 +244,7 @@ func (r *PodReconciler) record(ctx context.Context, pod *corev1.Pod, allocs []ip
 		return nil
 	}
 	_, wasAddressed := heldAllocations(alloc.Owner, pod.Annotations)
-	target := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
-	if err := patchAnnotations(ctx, r.Client, target, record.Annotations()); err != nil {
+	if err := r.Annotator.patch(ctx, resourcePods, pod.Namespace, pod.Name, record.Annotations()); err != nil {
 		return err
 	}
 	if wasAddressed {

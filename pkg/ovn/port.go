@@ -2,6 +2,7 @@ package ovn
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -68,27 +69,29 @@ func (c *Client) SwitchPort(name string) (SwitchPortRow, bool, error) {
 // SwitchPortOps returns the ops that make want exist on its switch as
 // described (moving it if it sits on another switch), or none when it already
 // does. The switch must exist or be created in the same transaction.
+//
+// The operations are built by hand, column by column, rather than through
+// libovsdb's model mapper: a port is written for every pod, and the
+// mapper's reflection was most of the cost of building them
+// (test/perf/README.md, "Sixth round").
 func (c *Client) SwitchPortOps(want SwitchPort) ([]ovsdb.Operation, error) {
 	have, err := c.portByName(want.Name)
 	if err != nil {
 		return nil, fmt.Errorf("logical switch port %s: %w", want.Name, err)
 	}
+	onSwitch, err := c.switchCondition(want)
+	if err != nil {
+		return nil, err
+	}
 	ids := withOwner(want.Owner, want.ExternalIDs)
 	ids[ExternalIDSwitch] = want.Switch
-	lsp := &nbdb.LogicalSwitchPort{
-		Name: want.Name, Type: want.Type, Addresses: want.Addresses, PortSecurity: want.PortSecurity,
-		Options: want.Options, ExternalIDs: ids, Tag: want.Tag,
+	if have == nil {
+		uuid := ovsdbtxn.NamedUUID()
+		return []ovsdb.Operation{insertPortOp(want, ids, uuid), attachPortOp(onSwitch, uuid)}, nil
 	}
-	parent := switchParent(want.Switch, switchPorts, want.SwitchInTransaction)
-	res, err := ensure(c, "logical switch port "+want.Name, ovsdbtxn.Row[*nbdb.LogicalSwitchPort]{
-		Model: lsp, Fields: []any{&lsp.Type, &lsp.Addresses, &lsp.PortSecurity, &lsp.Options, &lsp.ExternalIDs, &lsp.Tag},
-		Parent: parent,
-	})
-	if err != nil {
-		return nil, parentError(err, ErrSwitchMissing, want.Switch)
-	}
-	if have == nil || have.ExternalIDs[ExternalIDSwitch] == want.Switch {
-		return res.Ops, nil
+	ops := updatePortOps(have, want, ids)
+	if have.ExternalIDs[ExternalIDSwitch] == want.Switch {
+		return ops, nil
 	}
 	// The port sits on another switch: detached from it and attached to
 	// want's in the same transaction, so the row is never unreferenced.
@@ -97,11 +100,123 @@ func (c *Client) SwitchPortOps(want SwitchPort) ([]ovsdb.Operation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("move port %s: %w", want.Name, err)
 	}
-	attach, err := ovsdbtxn.AttachOps(c.db, parent, have.UUID)
-	if err != nil {
-		return nil, fmt.Errorf("move port %s: %w", want.Name, parentError(err, ErrSwitchMissing, want.Switch))
+	return slices.Concat(move, []ovsdb.Operation{attachPortOp(onSwitch, have.UUID)}, ops), nil
+}
+
+// switchCondition selects want's switch: by its UUID from the cache, or by
+// name when it is created in the same transaction. A switch in neither is
+// ErrSwitchMissing: a port attached to nothing would be dropped by OVSDB.
+func (c *Client) switchCondition(want SwitchPort) (ovsdb.Condition, error) {
+	if want.SwitchInTransaction {
+		return ovsdb.NewCondition("name", ovsdb.ConditionEqual, want.Switch), nil
 	}
-	return slices.Concat(move, attach, res.Ops), nil
+	ls, found, err := ovsdbtxn.Get(c.db, &nbdb.LogicalSwitch{Name: want.Switch})
+	if err != nil {
+		return ovsdb.Condition{}, fmt.Errorf("logical switch port %s: %w", want.Name, err)
+	}
+	if !found {
+		return ovsdb.Condition{}, fmt.Errorf("%w: %s", ErrSwitchMissing, want.Switch)
+	}
+	return ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, ovsdb.UUID{GoUUID: ls.UUID}), nil
+}
+
+// insertPortOp inserts want's port under the named UUID. Columns at their
+// default are left out, as libovsdb's mapper leaves them.
+func insertPortOp(want SwitchPort, ids map[string]string, uuid string) ovsdb.Operation {
+	row := ovsdb.Row{"name": want.Name, "external_ids": ovsMap(ids)}
+	if want.Type != "" {
+		row["type"] = want.Type
+	}
+	if len(want.Addresses) > 0 {
+		row["addresses"] = ovsSet(want.Addresses)
+	}
+	if len(want.PortSecurity) > 0 {
+		row["port_security"] = ovsSet(want.PortSecurity)
+	}
+	if len(want.Options) > 0 {
+		row["options"] = ovsMap(want.Options)
+	}
+	if want.Tag != nil {
+		row["tag"] = ovsTag(want.Tag)
+	}
+	return ovsdb.Operation{Op: ovsdb.OperationInsert, Table: nbdb.LogicalSwitchPortTable, UUIDName: uuid, Row: row}
+}
+
+// attachPortOp adds the port (its UUID or named UUID) to the ports of the
+// switch onSwitch selects.
+func attachPortOp(onSwitch ovsdb.Condition, uuid string) ovsdb.Operation {
+	ref := ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: uuid}}}
+	return ovsdb.Operation{Op: ovsdb.OperationMutate, Table: nbdb.LogicalSwitchTable, Where: []ovsdb.Condition{onSwitch},
+		Mutations: []ovsdb.Mutation{*ovsdb.NewMutation("ports", ovsdb.MutateOperationInsert, ref)}}
+}
+
+// updatePortOps updates the columns of have that ovnet owns and that
+// differ from want; none when all are as wanted. Sets compare as sets.
+func updatePortOps(have *nbdb.LogicalSwitchPort, want SwitchPort, ids map[string]string) []ovsdb.Operation {
+	row := ovsdb.Row{}
+	if have.Type != want.Type {
+		row["type"] = want.Type
+	}
+	if !sameSet(have.Addresses, want.Addresses) {
+		row["addresses"] = ovsSet(want.Addresses)
+	}
+	if !sameSet(have.PortSecurity, want.PortSecurity) {
+		row["port_security"] = ovsSet(want.PortSecurity)
+	}
+	if !maps.Equal(have.Options, want.Options) {
+		row["options"] = ovsMap(want.Options)
+	}
+	if !maps.Equal(have.ExternalIDs, ids) {
+		row["external_ids"] = ovsMap(ids)
+	}
+	if (have.Tag == nil) != (want.Tag == nil) || have.Tag != nil && *have.Tag != *want.Tag {
+		row["tag"] = ovsTag(want.Tag)
+	}
+	if len(row) == 0 {
+		return nil
+	}
+	byUUID := ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, ovsdb.UUID{GoUUID: have.UUID})
+	return []ovsdb.Operation{{Op: ovsdb.OperationUpdate, Table: nbdb.LogicalSwitchPortTable,
+		Where: []ovsdb.Condition{byUUID}, Row: row}}
+}
+
+// sameSet reports whether two set columns hold the same strings.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// ovsSet is a string set column's value in OVSDB's notation.
+func ovsSet(values []string) ovsdb.OvsSet {
+	set := make([]any, len(values))
+	for i, v := range values {
+		set[i] = v
+	}
+	return ovsdb.OvsSet{GoSet: set}
+}
+
+// ovsMap is a string map column's value in OVSDB's notation.
+func ovsMap(m map[string]string) ovsdb.OvsMap {
+	out := make(map[any]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return ovsdb.OvsMap{GoMap: out}
+}
+
+// ovsTag is the optional integer tag in OVSDB's notation: a set of none or one.
+func ovsTag(tag *int) ovsdb.OvsSet {
+	if tag == nil {
+		return ovsdb.OvsSet{GoSet: []any{}}
+	}
+	return ovsdb.OvsSet{GoSet: []any{*tag}}
 }
 
 // DeleteSwitchPortOps detaches a port from its switch; OVSDB then removes
