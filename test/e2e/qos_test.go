@@ -43,8 +43,8 @@ func bandwidthLimits(t *testing.T, e *env, n *harness.Node, namespace string, ip
 	intoPod := func() float64 { return throughput(t, peer, limited, limitedIP) }
 	outOfPod := func() float64 { return throughput(t, limited, peer, peerIP) }
 
-	within(t, "into the pod at ingress_rate=10", intoPod(), 10e6)
-	within(t, "out of the pod at egress-bandwidth=5M", outOfPod(), 5e6)
+	within(t, "into the pod at ingress_rate=10", intoPod, 10e6)
+	within(t, "out of the pod at egress-bandwidth=5M", outOfPod, 5e6)
 
 	e.annotate(limited.Pod, map[string]any{annotation.IngressRate: "20", annotation.EgressRate: "15"})
 	host := hostInterface(t, limited)
@@ -62,8 +62,8 @@ func bandwidthLimits(t *testing.T, e *env, n *harness.Node, namespace string, ip
 		}
 		return nil
 	})
-	within(t, "into the pod after the change to 20", intoPod(), 20e6)
-	within(t, "out of the pod after the change to egress_rate=15", outOfPod(), 15e6)
+	within(t, "into the pod after the change to 20", intoPod, 20e6)
+	within(t, "out of the pod after the change to egress_rate=15", outOfPod, 15e6)
 
 	e.annotate(limited.Pod, map[string]any{annotation.IngressRate: nil, annotation.EgressRate: nil,
 		annotation.EgressBandwidth: nil})

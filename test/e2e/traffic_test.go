@@ -68,9 +68,21 @@ func throughput(t *testing.T, from, to *harness.Sandbox, dst netip.Addr) float64
 	return report.End.SumReceived.BitsPerSecond
 }
 
-// within fails unless got is within 20% of want (bit/s).
-func within(t *testing.T, what string, got, want float64) {
+// within fails unless what measure reads (bit/s) is within 20% of want.
+func within(t *testing.T, what string, measure func() float64, want float64) {
 	t.Helper()
+	got := measure()
+	// A limit caps the rate; a reading under it means TCP was starved of
+	// CPU on the shared machine (the userspace datapath is a process too),
+	// so such a reading is taken again, twice at most. A reading above the
+	// limit fails at once.
+	for range 2 {
+		if got >= want*0.8 {
+			break
+		}
+		t.Logf("%s: %.1f Mbit/s, under the limit's %.1f; measuring again", what, got/1e6, want/1e6)
+		got = measure()
+	}
 	t.Logf("%s: %.1f Mbit/s (limit %.1f)", what, got/1e6, want/1e6)
 	if got < want*0.8 || got > want*1.2 {
 		t.Errorf("%s: %.2f Mbit/s, want %.2f ±20%%", what, got/1e6, want/1e6)
