@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,7 +71,7 @@ func TestHelmRaft(t *testing.T) {
 	for i, db := range []raftDB{raftNB, raftSB} {
 		leader := c.raftLeader(t, db)
 		killed := time.Now()
-		c.killMember(t, db, leader)
+		c.killMember(t, db, leader.node)
 		next := c.waitNewLeader(t, db, leader)
 		elected := time.Since(killed)
 		p, addressed := c.podOn(t, fmt.Sprintf("raft-after-%d", i), c.Nodes[2].Name)
@@ -204,29 +205,58 @@ func (c *helmCluster) centralPod(t *testing.T, node string) (string, error) {
 	return "", fmt.Errorf("no running ovn-central pod on %s", node)
 }
 
-// raftLeader waits until a member says it leads db and returns its node.
-func (c *helmCluster) raftLeader(t *testing.T, db raftDB) string {
-	t.Helper()
-	return c.waitNewLeader(t, db, "")
+// raftLeadership is who leads a database and in which Raft term.
+type raftLeadership struct {
+	node string
+	term int
 }
 
-// waitNewLeader waits until a member on a node other than old leads db.
-func (c *helmCluster) waitNewLeader(t *testing.T, db raftDB, old string) string {
+func (l raftLeadership) String() string { return fmt.Sprintf("%s (term %d)", l.node, l.term) }
+
+// raftLeader waits until a member says it leads db.
+func (c *helmCluster) raftLeader(t *testing.T, db raftDB) raftLeadership {
 	t.Helper()
-	var leader string
-	wait.For(t, electionTimeout, db.name+" leader", func() error {
+	return c.waitNewLeader(t, db, raftLeadership{})
+}
+
+// waitNewLeader waits until a member leads db in a later term than old:
+// a new election was won. The winner may be old's own member, restarted
+// by the kubelet within the election timeout and first to stand.
+func (c *helmCluster) waitNewLeader(t *testing.T, db raftDB, old raftLeadership) raftLeadership {
+	t.Helper()
+	var leader raftLeadership
+	wait.For(t, electionTimeout, db.name+" leader after "+old.String(), func() error {
+		var seen []string
 		for _, n := range c.Nodes {
-			if n.Name == old {
+			out, err := c.clusterStatus(t, db, n.Name)
+			if err != nil {
+				seen = append(seen, fmt.Sprintf("%s: %v", n.Name, err))
 				continue
 			}
-			if out, err := c.clusterStatus(t, db, n.Name); err == nil && strings.Contains(out, "\nRole: leader\n") {
-				leader = n.Name
+			role, term := raftRole(out)
+			if role == "leader" && term > old.term {
+				leader = raftLeadership{node: n.Name, term: term}
 				return nil
 			}
+			seen = append(seen, fmt.Sprintf("%s: %s in term %d", n.Name, role, term))
 		}
-		return fmt.Errorf("no member but %q leads", old)
+		return fmt.Errorf("no leader after term %d: %s", old.term, strings.Join(seen, "; "))
 	})
 	return leader
+}
+
+// raftRole reads a member's role and current term from its cluster/status.
+func raftRole(status string) (role string, term int) {
+	for line := range strings.Lines(status) {
+		key, value, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		switch key {
+		case "Role":
+			role = value
+		case "Term":
+			term, _ = strconv.Atoi(value)
+		}
+	}
+	return role, term
 }
 
 // raftFollower returns a node whose member follows db's leader.
@@ -234,7 +264,7 @@ func (c *helmCluster) raftFollower(t *testing.T, db raftDB) string {
 	t.Helper()
 	leader := c.raftLeader(t, db)
 	for _, n := range c.Nodes {
-		if n.Name != leader {
+		if n.Name != leader.node {
 			return n.Name
 		}
 	}
@@ -375,5 +405,24 @@ func (c *helmCluster) upgradeToRaft(t *testing.T, a, b testPod) {
 		if ip := c.podAddress(t, p.name); ip != p.ip {
 			t.Errorf("pod %s re-addressed by the upgrade to Raft: %s, was %s", p.name, ip, p.ip)
 		}
+	}
+}
+
+func TestRaftRole(t *testing.T) {
+	tests := []struct {
+		name, status, role string
+		term               int
+	}{
+		{"leader", "Name: OVN_Northbound\nStatus: cluster member\nRole: leader\nTerm: 4\nLeader: self\n", "leader", 4},
+		{"follower", "Status: cluster member\nRole: follower\nTerm: 12\nLeader: 4e57\n", "follower", 12},
+		{"candidate without a term line", "Role: candidate\n", "candidate", 0},
+		{"not a status", "ovn-appctl: cannot connect\n", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if role, term := raftRole(tt.status); role != tt.role || term != tt.term {
+				t.Errorf("raftRole = %q, %d; want %q, %d", role, term, tt.role, tt.term)
+			}
+		})
 	}
 }
