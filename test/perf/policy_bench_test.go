@@ -71,6 +71,10 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.ResetTimer()
 	ctrl.Stop(b)
 	apiserverAlone := createPolicies(b, cl, policies)
+	floor := measureReadFloor(b, cl)
+	if floor.ports < policyBenchPods || floor.pods < policyBenchPods || floor.policies != len(policies) {
+		b.Fatalf("read floor read %d ports, %d pods, %d policies", floor.ports, floor.pods, floor.policies)
+	}
 	cold, ready := measureColdStart(b, cl, want)
 	ctrl = cold.ctrl
 	removePolicies(b, cl, policies)
@@ -87,11 +91,19 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.ReportMetric(elapsed.Seconds()/baseline.Seconds(), "ratio")
 	b.ReportMetric(cold.elapsed.Seconds(), "cold-s")
 	b.ReportMetric(cold.elapsed.Seconds()/baseline.Seconds(), "cold-ratio")
+	floorRatio := (floor.elapsed + baseline).Seconds() / baseline.Seconds()
+	b.ReportMetric(floor.elapsed.Seconds(), "read-floor-s")
+	b.ReportMetric(floorRatio, "floor-ratio")
 	b.Logf("API server alone, no controller: the %d policies created in %.2fs", len(policies), apiserverAlone.Seconds())
 	b.Logf("controller started cold on them: ready %.2fs, all %d ACLs in NB %.2fs after its start "+
 		"(%.2fs after ready; %d NB transactions; CPU: %s); ratio to the baseline %.2f",
 		ready.Seconds(), want.acls, cold.elapsed.Seconds(), (cold.elapsed - ready).Seconds(), cold.txns, cold.cpu,
 		cold.elapsed.Seconds()/baseline.Seconds())
+	b.Logf("read floor: what any controller reads before writing (NB's %d ports by name and its policy rows, the API's %d pods, "+
+		"namespaces and %d policies as protobuf), plain clients at once: %.2fs (CPU: %s); with the baseline's writes %.2fs, "+
+		"%.2f times the baseline; the cold start is %.2f times that",
+		floor.ports, floor.pods, floor.policies, floor.elapsed.Seconds(), floor.cpu, (floor.elapsed + baseline).Seconds(),
+		floorRatio, cold.elapsed.Seconds()/(floor.elapsed+baseline).Seconds())
 	b.Logf("controller running while the policies are created: %.2fs until all %d ACLs in NB (policies created in %.2fs, "+
 		"the last ACL %.2fs after the last creation, %.2f times the baseline; client+controller CPU %.2fs); ratio %.2f",
 		elapsed.Seconds(), want.acls, created.Seconds(), (elapsed - created).Seconds(), (elapsed-created).Seconds()/baseline.Seconds(),
