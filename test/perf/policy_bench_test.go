@@ -514,6 +514,8 @@ func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) (time.Duration,
 	}
 	defer nb.Close()
 	copyPodPorts(b, cl.view, nb)
+	stop := startProfiles(b, "policies-baseline")
+	defer stop()
 	cpu := measureCPU()
 	start := time.Now()
 	// The shared sets first, as the controller writes them before any ACL

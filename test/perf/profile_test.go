@@ -68,22 +68,34 @@ func startProfiles(b *testing.B, name string) func() {
 	}
 	runtime.SetBlockProfileRate(blockProfileRate)
 	runtime.SetMutexProfileFraction(mutexProfileFraction)
+	// The allocation profile counts from the process's start: the run's
+	// own is the difference to this one (go tool pprof -base). It is as of
+	// the last collection, hence one here and one at the end.
+	runtime.GC()
+	writeProfile(b, "allocs", path("allocs-before"))
 	return func() {
 		pprof.StopCPUProfile()
 		cpu.Close()
 		runtime.SetBlockProfileRate(0)
 		runtime.SetMutexProfileFraction(0)
-		for _, kind := range []string{"block", "mutex"} {
-			f, err := os.Create(path(kind))
-			if err != nil {
-				b.Fatalf("%s: %v", profileEnv, err)
-			}
-			if err := pprof.Lookup(kind).WriteTo(f, 0); err != nil {
-				b.Fatalf("write %s profile: %v", kind, err)
-			}
-			f.Close()
+		runtime.GC()
+		for _, kind := range []string{"block", "mutex", "allocs"} {
+			writeProfile(b, kind, path(kind))
 		}
 		b.Logf("profiles of %s written to %s", name, dir)
+	}
+}
+
+// writeProfile writes the runtime profile kind to path.
+func writeProfile(b *testing.B, kind, path string) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("%s: %v", profileEnv, err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(kind).WriteTo(f, 0); err != nil {
+		b.Fatalf("write %s profile: %v", kind, err)
 	}
 }
 
