@@ -79,19 +79,25 @@ func (c *Client) SwitchPortOps(want SwitchPort) ([]ovsdb.Operation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("logical switch port %s: %w", want.Name, err)
 	}
+	ids := withOwner(want.Owner, want.ExternalIDs)
+	ids[ExternalIDSwitch] = want.Switch
+	var ops []ovsdb.Operation
+	if have != nil {
+		ops = updatePortOps(have, want, ids)
+		// A port already on its switch (every reconcile of a pod that
+		// has one, a restart's included) does not read the switch: a
+		// switch's row is copied out of the cache to be read.
+		if have.ExternalIDs[ExternalIDSwitch] == want.Switch {
+			return ops, nil
+		}
+	}
 	onSwitch, err := c.switchCondition(want)
 	if err != nil {
 		return nil, err
 	}
-	ids := withOwner(want.Owner, want.ExternalIDs)
-	ids[ExternalIDSwitch] = want.Switch
 	if have == nil {
 		uuid := ovsdbtxn.NamedUUID()
 		return []ovsdb.Operation{insertPortOp(want, ids, uuid), attachPortOp(onSwitch, uuid)}, nil
-	}
-	ops := updatePortOps(have, want, ids)
-	if have.ExternalIDs[ExternalIDSwitch] == want.Switch {
-		return ops, nil
 	}
 	// The port sits on another switch: detached from it and attached to
 	// want's in the same transaction, so the row is never unreferenced.
