@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,11 +95,14 @@ func TestPodPolicyMemberships(t *testing.T) {
 	setsAre([]string{ip("inc", "client")}, []string{ip("peers", "db")}, nil, nil) // app=client, role=db of team=b, app=web, app=api
 
 	t.Run("pod arrives in one transaction besides its port", func(t *testing.T) {
+		// The tail of the setup's work (the policies', the earlier pods')
+		// can outlast the waits above on a loaded machine: not the arrival's.
+		e.ctrl.SettleNB(t, settle)
 		before := e.ctrl.NBTransactions(t)
 		e.labeledPod("inc", "web1", map[string]string{"app": "web"}, nil)
 		membersAre(map[string][]string{"web": {"web1.inc"}, "web-out": {"web1.inc"}, "deny-in": {"web1.inc"}, "deny-out": {"web1.inc"}})
 		setsAre([]string{ip("inc", "client")}, []string{ip("peers", "db")}, []string{ip("inc", "web1")}, nil)
-		time.Sleep(settle) // any later transaction the arrival caused is counted too
+		e.ctrl.SettleNB(t, settle) // any later transaction the arrival caused is counted too
 		if n := e.ctrl.NBTransactions(t) - before; n != 2 {
 			t.Errorf("the pod's arrival took %d NB transactions, want 2 (its port; its port groups and peer sets)", n)
 		}
@@ -276,10 +278,13 @@ func TestEgressNamedPortFollowsPods(t *testing.T) {
 	resolved(map[int32][]string{8080: {ip("api1")}})
 
 	t.Run("peer pod arrives with a resolved number", func(t *testing.T) {
+		// The tail of the setup's work (the policies', the earlier pods')
+		// can outlast the waits above on a loaded machine: not the arrival's.
+		e.ctrl.SettleNB(t, settle)
 		before := e.ctrl.NBTransactions(t)
 		e.labeledPod("np", "api2", map[string]string{"app": "api"}, map[string]int32{"http": 8080})
 		resolved(map[int32][]string{8080: {ip("api1"), ip("api2")}})
-		time.Sleep(settle) // any later transaction the arrival caused is counted too
+		e.ctrl.SettleNB(t, settle) // any later transaction the arrival caused is counted too
 		if n := e.ctrl.NBTransactions(t) - before; n != 2 {
 			t.Errorf("the pod's arrival took %d NB transactions, want 2 (its port; its peer sets)", n)
 		}
