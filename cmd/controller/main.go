@@ -13,6 +13,7 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/controller"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
+	"github.com/ovnet/ovnet/pkg/memlimit"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/servicecidr"
 )
@@ -55,6 +56,7 @@ func main() {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	memlimit.Apply(ctrl.Log.WithName("memlimit"), memlimit.Host)
 
 	if err := run(&opts, nbAddress, serviceCIDR, apiQPS, apiBurst); err != nil {
 		fmt.Fprintln(os.Stderr, "ovnet-controller:", err)

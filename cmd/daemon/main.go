@@ -18,6 +18,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon"
 	"github.com/ovnet/ovnet/pkg/daemon/cniserver"
 	"github.com/ovnet/ovnet/pkg/gatewayhealth"
+	"github.com/ovnet/ovnet/pkg/memlimit"
 	"github.com/ovnet/ovnet/pkg/ovs"
 	"github.com/ovnet/ovnet/pkg/servicecidr"
 )
@@ -100,6 +101,7 @@ func serve() int {
 
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	ctrl.SetLogger(log)
+	memlimit.Apply(log.WithName("memlimit"), memlimit.Host)
 	opts.Logger = log
 	// Refused before anything else is read or waited for (the wait for
 	// --encap-interface can be long).

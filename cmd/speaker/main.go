@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/ovnet/ovnet/pkg/memlimit"
 	"github.com/ovnet/ovnet/pkg/speaker"
 )
 
@@ -30,6 +31,7 @@ func run() int {
 
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	ctrl.SetLogger(log)
+	memlimit.Apply(log.WithName("memlimit"), memlimit.Host)
 	if *nodeName == "" {
 		*nodeName, _ = os.Hostname()
 	}
