@@ -77,6 +77,12 @@ func monitoredTables() []ovsdbtxn.Table {
 	}
 }
 
+// OnBridgesChanged calls fn after each bridge the database gains or
+// loses; fn must not block.
+func (c *Client) OnBridgesChanged(fn func()) {
+	c.db.OnRowsAddedOrDeleted(vswitch.BridgeTable, fn)
+}
+
 // Close disconnects from the database.
 func (c *Client) Close() { c.db.Close() }
 

@@ -44,3 +44,21 @@ func (s *ChangeSignal) Notify() {
 	close(s.ch)
 	s.ch = make(chan struct{})
 }
+
+// OnRowsAddedOrDeleted calls fn after each row of table the cache gains
+// or loses, from libovsdb's event goroutine; fn must not block. Rows
+// changed in place do not call it.
+func (c *Client) OnRowsAddedOrDeleted(table string, fn func()) {
+	c.db.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc: func(t string, _ model.Model) {
+			if t == table {
+				fn()
+			}
+		},
+		DeleteFunc: func(t string, _ model.Model) {
+			if t == table {
+				fn()
+			}
+		},
+	})
+}

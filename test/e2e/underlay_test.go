@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/daemon/bridgemap"
 	"github.com/ovnet/ovnet/test/harness"
+	"github.com/ovnet/ovnet/test/harness/wait"
 )
 
 // The underlay subnets of TestUnderlay, on the nodes' physical network:
@@ -223,6 +226,30 @@ func TestUnderlay(t *testing.T) {
 			}
 		}
 		t.Logf("v1's ICMP tagged %s: %d packets on n1's uplink, %d at the VLAN's router", vlan, len(leaving.Lines()), len(arriving.Lines()))
+	})
+
+	t.Run("a bridge made after its network is mapped when it comes", func(t *testing.T) {
+		pn := &ovnetv1.ProviderNetwork{ObjectMeta: metav1.ObjectMeta{Name: "late"}, Spec: ovnetv1.ProviderNetworkSpec{Bridge: "br-late"}}
+		if err := e.c.Create(e.ctx, pn); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := e.c.Delete(e.ctx, pn); err != nil {
+				t.Errorf("delete provider network late: %v", err)
+			}
+		})
+		e.eventOn(t, "late", bridgemap.ReasonBridgeMissing, "node n1 has no OVS bridge br-late")
+		n1.Chassis.Vsctl(t, "add-br", "br-late", "--", "set", "Bridge", "br-late", "datapath_type=netdev")
+		t.Cleanup(func() { n1.Chassis.Vsctl(t, "del-br", "br-late") })
+		// Well inside the 30 s after which the daemon looks at a missing
+		// bridge again anyway: only the bridge's arrival can map it in time.
+		wait.For(t, 10*time.Second, "n1 maps late to br-late", func() error {
+			out, err := runTool("ovs-vsctl", "--db="+n1.Chassis.OVS.Endpoint, "get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings")
+			if err != nil || !strings.Contains(out, "late:br-late") {
+				return fmt.Errorf("%q (%v)", out, err)
+			}
+			return nil
+		})
 	})
 }
 

@@ -7,21 +7,25 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
 // missingBridgeRetry is how often a ProviderNetwork whose bridge the node
-// lacks is looked at again: nothing the daemon watches tells it when an
-// operator creates the bridge.
+// lacks is looked at again, besides each time the node's Open_vSwitch
+// database gains or loses a bridge: a safety net, should that wake-up be
+// missed (the database away when the bridge came).
 const missingBridgeRetry = 30 * time.Second
 
 // ReasonBridgeMissing is the Event reason on a ProviderNetwork whose
@@ -38,6 +42,20 @@ type Reconciler struct {
 	OVS *ovs.Client
 	// Recorder reports bridges the node lacks.
 	Recorder events.EventRecorder
+}
+
+// bridgesChanged turns the OVS database's bridge changes into reconciles.
+// One pending event is enough: every reconcile maps every network.
+func (r *Reconciler) bridgesChanged() <-chan event.GenericEvent {
+	ch := make(chan event.GenericEvent, 1)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}
+	r.OVS.OnBridgesChanged(func() {
+		select {
+		case ch <- event.GenericEvent{Object: node}:
+		default:
+		}
+	})
+	return ch
 }
 
 // The daemon reads ProviderNetworks; it writes nothing of them.
@@ -99,9 +117,12 @@ func Write(ctx context.Context, c *ovs.Client, want map[string]string) error {
 	return nil
 }
 
-// SetupWithManager watches the ProviderNetworks and this node, whose
-// first sight at start removes the daemon's mappings of networks deleted
-// while it was away, even when none is left to watch.
+// SetupWithManager watches the ProviderNetworks, the node's OVS bridges
+// (a network's bridge made after the network is mapped at once; until
+// then ovn-controller would send the network's traffic through tunnels,
+// where an underlay pod's MTU does not fit) and this node, whose first
+// sight at start removes the daemon's mappings of networks deleted while
+// it was away, even when none is left to watch.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	thisNode := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request {
 		return []ctrl.Request{{NamespacedName: types.NamespacedName{Name: r.NodeName}}}
@@ -111,5 +132,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return o.GetName() == r.NodeName
 		}), predicate.GenerationChangedPredicate{})).
 		Watches(&ovnetv1.ProviderNetwork{}, thisNode).
+		WatchesRawSource(source.Channel(r.bridgesChanged(), thisNode)).
 		Complete(r)
 }
