@@ -45,26 +45,30 @@ var Host = Cgroup{Root: "/sys/fs/cgroup", Self: "/proc/self/cgroup"}
 // Limit returns the smallest memory limit of the process's cgroup and its
 // ancestors, cgroup v2 or v1, and false when none is set.
 func (c Cgroup) Limit() (int64, bool, error) {
-	membership, err := os.ReadFile(c.Self)
+	v2, v1, err := c.Paths()
 	if err != nil {
-		return 0, false, fmt.Errorf("cgroup membership: %w", err)
+		return 0, false, err
 	}
-	v2, v1 := groupPaths(string(membership))
 	if v2 != "" {
-		if limit, ok, err := c.smallest(c.Root, v2, "memory.max"); err != nil || ok {
+		if limit, ok, err := smallest(c.Root, v2, "memory.max"); err != nil || ok {
 			return limit, ok, err
 		}
 	}
 	if v1 != "" {
-		return c.smallest(filepath.Join(c.Root, "memory"), v1, "memory.limit_in_bytes")
+		return smallest(filepath.Join(c.Root, "memory"), v1, "memory.limit_in_bytes")
 	}
 	return 0, false, nil
 }
 
-// groupPaths reads the process's cgroup v2 path ("0::/a/b") and its v1
-// memory controller's ("4:memory:/a/b") from /proc/self/cgroup.
-func groupPaths(membership string) (v2, v1 string) {
-	scanner := bufio.NewScanner(strings.NewReader(membership))
+// Paths reads the process's cgroup v2 path ("0::/a/b") and its v1 memory
+// controller's ("4:memory:/a/b") from Self; either is empty when the
+// process has none.
+func (c Cgroup) Paths() (v2, v1 string, err error) {
+	membership, err := os.ReadFile(c.Self)
+	if err != nil {
+		return "", "", fmt.Errorf("cgroup membership: %w", err)
+	}
+	scanner := bufio.NewScanner(strings.NewReader(string(membership)))
 	for scanner.Scan() {
 		fields := strings.SplitN(scanner.Text(), ":", 3)
 		if len(fields) != 3 {
@@ -77,14 +81,14 @@ func groupPaths(membership string) (v2, v1 string) {
 			v1 = fields[2]
 		}
 	}
-	return v2, v1
+	return v2, v1, nil
 }
 
 // smallest reads file in the group's directory and each ancestor's up to
 // mount and returns the smallest limit set. A group path that is not under
 // mount (a container that sees the host's path but has its own group
 // mounted at the root) is read at the mount alone.
-func (c Cgroup) smallest(mount, group, file string) (int64, bool, error) {
+func smallest(mount, group, file string) (int64, bool, error) {
 	var limit int64
 	found := false
 	dir := path.Clean("/" + group)

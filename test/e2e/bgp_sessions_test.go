@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -86,7 +84,7 @@ func TestBGPSessions(t *testing.T) {
 		birdHolds(t, ext, routes)
 		notEstablished(t, e, sp, far, farPeer, "reached through router "+harness.ExternalHostIP.String())
 		speakerMetrics(t, sp, map[string]float64{peerUp(farPeer): 0, peerUp(extPeer): 1})
-		if sent := metricValue(t, sp, `ovnet_bgp_updates_sent_total{peer="`+extPeer.Address+`"}`); sent < 1 {
+		if sent := harness.MetricValue(t, sp.MetricsAddr, `ovnet_bgp_updates_sent_total{peer="`+extPeer.Address+`"}`); sent < 1 {
 			t.Errorf("%g UPDATE messages sent to %s, whose BIRD holds the routes", sent, extPeer.Address)
 		}
 	})
@@ -136,12 +134,12 @@ func peerUp(p speaker.Peer) string { return `ovnet_bgp_peer_up{peer="` + p.Addre
 func speakerMetrics(t *testing.T, sp *harness.Speaker, want map[string]float64) {
 	t.Helper()
 	until(t, fmt.Sprintf("speaker metrics %v", want), func() error {
-		body, err := fetchMetrics(sp.MetricsAddr)
+		body, err := harness.FetchMetrics(sp.MetricsAddr)
 		if err != nil {
 			return err
 		}
 		for series, value := range want {
-			got, ok := seriesValue(body, series)
+			got, ok := harness.SeriesValue(body, series)
 			if !ok || got != value {
 				return fmt.Errorf("%s = %g (present %v), want %g", series, got, ok, value)
 			}
@@ -150,35 +148,9 @@ func speakerMetrics(t *testing.T, sp *harness.Speaker, want map[string]float64) 
 	})
 }
 
-// metricValue is one series' value on the speaker's /metrics now.
-func metricValue(t *testing.T, sp *harness.Speaker, series string) float64 {
-	t.Helper()
-	body, err := fetchMetrics(sp.MetricsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, ok := seriesValue(body, series)
-	if !ok {
-		t.Fatalf("/metrics has no %s", series)
-	}
-	return v
-}
-
-// seriesValue finds "series value" in a /metrics page.
-func seriesValue(body, series string) (float64, bool) {
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
-}
-
 // healthz asks the speaker's /healthz.
 func healthz(sp *harness.Speaker) (string, error) {
-	return httpGet("http://" + sp.HealthAddr + "/healthz")
+	return harness.HTTPGet("http://" + sp.HealthAddr + "/healthz")
 }
 
 func readFile(t *testing.T, path string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -79,28 +78,11 @@ func TestPodsOnOneNode(t *testing.T) {
 // scrape reads a /metrics page.
 func scrape(t *testing.T, addr string) string {
 	t.Helper()
-	body, err := fetchMetrics(addr)
+	body, err := harness.FetchMetrics(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return body
-}
-
-// fetchMetrics reads a /metrics page.
-func fetchMetrics(addr string) (string, error) { return httpGet("http://" + addr + "/metrics") }
-
-// httpGet returns the body of a GET; a status other than 200 is an error.
-func httpGet(url string) (string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return string(body), err
 }
 
 // A namespace with its own subnet and a pod with a fixed address: pods in

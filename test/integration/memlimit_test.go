@@ -1,18 +1,15 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
+	"github.com/ovnet/ovnet/pkg/memlimit"
 	"github.com/ovnet/ovnet/test/harness"
 )
 
@@ -35,7 +32,7 @@ func TestMemoryLimitFromCgroup(t *testing.T) {
 			group := memoryCgroup(t, cgroupLimit)
 			addr := harness.FreeAddr(t)
 			p := harness.StartControllerProcess(t, inCgroup(t, group, tt.env, bin), e.api, e.nb, "--metrics-bind-address="+addr)
-			got := metricValue(t, addr, "go_gc_gomemlimit_bytes")
+			got := harness.MetricValue(t, addr, "go_gc_gomemlimit_bytes")
 			if int64(got) != tt.want {
 				t.Errorf("go_gc_gomemlimit_bytes %.0f, want %d (%s)", got, tt.want, p)
 			}
@@ -51,25 +48,18 @@ var cgroupsMade atomic.Int64
 // the test ends; it returns its directory.
 func memoryCgroup(t *testing.T, limit int64) string {
 	t.Helper()
-	membership, err := os.ReadFile("/proc/self/cgroup")
+	v2, v1, err := memlimit.Host.Paths()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dir, file string
-	scanner := bufio.NewScanner(strings.NewReader(string(membership)))
-	for scanner.Scan() {
-		fields := strings.SplitN(scanner.Text(), ":", 3)
-		switch {
-		case len(fields) == 3 && strings.Contains(","+fields[1]+",", ",memory,"):
-			dir, file = filepath.Join("/sys/fs/cgroup/memory", fields[2]), "memory.limit_in_bytes"
-		case len(fields) == 3 && fields[0] == "0" && dir == "":
-			if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-				dir, file = filepath.Join("/sys/fs/cgroup", fields[2]), "memory.max"
-			}
-		}
-	}
-	if dir == "" {
-		t.Fatalf("no memory cgroup to make a test group under in /proc/self/cgroup:\n%s", membership)
+	switch _, unified := os.Stat(filepath.Join(memlimit.Host.Root, "cgroup.controllers")); {
+	case v1 != "":
+		dir, file = filepath.Join(memlimit.Host.Root, "memory", v1), "memory.limit_in_bytes"
+	case v2 != "" && unified == nil:
+		dir, file = filepath.Join(memlimit.Host.Root, v2), "memory.max"
+	default:
+		t.Fatalf("no memory cgroup to make a test group under (cgroup v2 %q, v1 memory %q)", v2, v1)
 	}
 	group := filepath.Join(dir, fmt.Sprintf("ovnet-memlimit-%d-%d", os.Getpid(), cgroupsMade.Add(1)))
 	if err := os.Mkdir(group, 0o755); err != nil {
@@ -103,29 +93,4 @@ func inCgroup(t *testing.T, group, env, bin string) string {
 		t.Fatal(err)
 	}
 	return script
-}
-
-// metricValue reads an unlabelled metric from the /metrics at addr.
-func metricValue(t *testing.T, addr, name string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(body)) {
-		if value, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			return v
-		}
-	}
-	t.Fatalf("/metrics has no %s", name)
-	return 0
 }

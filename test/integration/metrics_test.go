@@ -2,8 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -34,17 +32,12 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ovnet_subnet_gateway_ready{active_gateway="",subnet="m"} 1`,
 	}
 	e.eventually("metrics", func() error {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
+		body, err := harness.FetchMetrics(addr)
 		if err != nil {
 			return err
 		}
 		for _, w := range want {
-			if !strings.Contains(string(body), w) {
+			if !strings.Contains(body, w) {
 				return fmt.Errorf("/metrics lacks %q", w)
 			}
 		}
