@@ -68,9 +68,8 @@ func TestUnderlay(t *testing.T) {
 		Provider: providerName, Vlan: underlayVLAN, NATOutgoing: ptr.To(false)})
 	for _, n := range o.nodes {
 		e.eventually("ovn-bridge-mappings of "+n.Name, func() error {
-			out, err := runTool("ovs-vsctl", "--db="+n.Chassis.OVS.Endpoint, "get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings")
-			if err != nil || strings.TrimSpace(out) != `"`+providerName+`:br-phy"` {
-				return fmt.Errorf("%q (%v)", out, err)
+			if m := n.Chassis.BridgeMappings(t); m != providerName+":br-phy" {
+				return fmt.Errorf("%q", m)
 			}
 			return nil
 		})
@@ -244,9 +243,8 @@ func TestUnderlay(t *testing.T) {
 		// Well inside the 30 s after which the daemon looks at a missing
 		// bridge again anyway: only the bridge's arrival can map it in time.
 		wait.For(t, 10*time.Second, "n1 maps late to br-late", func() error {
-			out, err := runTool("ovs-vsctl", "--db="+n1.Chassis.OVS.Endpoint, "get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings")
-			if err != nil || !strings.Contains(out, "late:br-late") {
-				return fmt.Errorf("%q (%v)", out, err)
+			if m := n1.Chassis.BridgeMappings(t); !strings.Contains(m, "late:br-late") {
+				return fmt.Errorf("%q", m)
 			}
 			return nil
 		})

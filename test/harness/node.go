@@ -172,6 +172,14 @@ func (c *Chassis) Vsctl(tb T, args ...string) string {
 	return mustTool(tb, append([]string{"ovs-vsctl", "--db=" + c.OVS.Endpoint, toolTimeout}, args...)...)
 }
 
+// BridgeMappings is the chassis's ovn-bridge-mappings ("physnet:br-phy,..."),
+// empty when it has none.
+func (c *Chassis) BridgeMappings(tb T) string {
+	tb.Helper()
+	out := c.Vsctl(tb, "--if-exists", "get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings")
+	return strings.Trim(strings.TrimSpace(out), `"`)
+}
+
 // rundirEnv points the daemons' run directory at LogDir: ovs-vswitchd
 // creates br-int.mgmt there and ovn-controller connects to it, so two
 // chassis must not share the default /var/run/openvswitch.

@@ -3,7 +3,6 @@ package perf
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,8 +54,8 @@ func BenchmarkUnderlay(b *testing.B) {
 	// full uplink MTU does not fit: the run would measure nothing.
 	for _, n := range nodes {
 		wait.For(b, egressReady, n.Name+" maps physnet to br-phy", func() error {
-			if out := n.Chassis.Vsctl(b, "get", "Open_vSwitch", ".", "external_ids"); !strings.Contains(out, "ovn-bridge-mappings=\"physnet:br-phy\"") {
-				return fmt.Errorf("external_ids %s", out)
+			if m := n.Chassis.BridgeMappings(b); m != "physnet:br-phy" {
+				return fmt.Errorf("ovn-bridge-mappings %q", m)
 			}
 			return nil
 		})
