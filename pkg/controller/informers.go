@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	ovnetv1 "github.com/ovnet/ovnet/pkg/apis/ovnet/v1"
+	"github.com/ovnet/ovnet/pkg/kubecache"
 )
 
 // apiServerRetry is how often an informer's list or watch is retried
@@ -85,14 +86,15 @@ func unreachable(err error) bool {
 
 // earlyCache is the manager's cache, started by Run before the manager,
 // while the NB snapshot loads, rather than by the manager once NB is
-// connected; the manager's own Start of it then only waits.
+// connected; the manager's own Start of it then only waits. Its waits are
+// kubecache's, without polling.
 type earlyCache struct {
 	cache.Cache
 }
 
 // new is the manager's NewCache: the cache the manager would make.
 func (c *earlyCache) new(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
-	inner, err := cache.New(cfg, opts)
+	inner, err := kubecache.New(cfg, opts)
 	if err != nil {
 		return nil, err
 	}

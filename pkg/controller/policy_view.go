@@ -199,7 +199,9 @@ func newPolicyPods() *policyPods {
 // informer; a cache whose informer has no store of client-go's is read
 // through the client.
 func newCachedPolicyPods(ctx context.Context, c cache.Cache) (*policyPods, error) {
-	inf, err := c.GetInformer(ctx, &corev1.Pod{})
+	// Not waiting for the informer to sync: the store is read only by
+	// reconcilers, which start after it has.
+	inf, err := c.GetInformer(ctx, &corev1.Pod{}, cache.BlockUntilSynced(false))
 	if err != nil {
 		return nil, fmt.Errorf("pod informer: %w", err)
 	}

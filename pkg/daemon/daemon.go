@@ -38,6 +38,7 @@ import (
 	"github.com/ovnet/ovnet/pkg/daemon/podconfig"
 	"github.com/ovnet/ovnet/pkg/daemon/podrecord"
 	"github.com/ovnet/ovnet/pkg/daemon/uninstall"
+	"github.com/ovnet/ovnet/pkg/kubecache"
 	"github.com/ovnet/ovnet/pkg/ovs"
 )
 
@@ -116,6 +117,9 @@ func New(opts Options) (*Daemon, error) {
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject:         byObject,
 		},
+		// Serving CNI waits for the caches: without polling, as soon as
+		// they have synced.
+		NewCache: kubecache.New,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("manager: %w", err)
@@ -139,7 +143,7 @@ func New(opts Options) (*Daemon, error) {
 // its name, node and address record, run by mgr: the manager's own cache
 // holds the node's pods only.
 func everyPodCache(cfg *rest.Config, mgr ctrl.Manager) (cache.Cache, error) {
-	c, err := cache.New(cfg, cache.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+	c, err := kubecache.New(cfg, cache.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
 		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: ipfixmediator.SlimPod}}})
 	if err != nil {
 		return nil, fmt.Errorf("cache of every pod: %w", err)

@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ovnet/ovnet/pkg/controller"
+	"github.com/ovnet/ovnet/pkg/kubecache"
 )
 
 // Options are what ovnet-speaker is started with.
@@ -59,6 +60,7 @@ func Run(ctx context.Context, opts Options) error {
 				&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", opts.NodeName)},
 			},
 		},
+		NewCache: kubecache.New,
 	})
 	if err != nil {
 		return fmt.Errorf("speaker manager: %w", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,15 @@ func startProfiles(b *testing.B, name string) func() {
 	}
 	runtime.SetBlockProfileRate(blockProfileRate)
 	runtime.SetMutexProfileFraction(mutexProfileFraction)
+	// The execution trace shows what the profiles cannot: when goroutines
+	// wait, and for what (go tool trace; golang.org/x/exp/trace reads it).
+	tr, err := os.Create(filepath.Join(dir, name+".trace"))
+	if err != nil {
+		b.Fatalf("%s: %v", profileEnv, err)
+	}
+	if err := trace.Start(tr); err != nil {
+		b.Fatalf("%s: %v", profileEnv, err)
+	}
 	// The allocation profile counts from the process's start: the run's
 	// own is the difference to this one (go tool pprof -base). It is as of
 	// the last collection, hence one here and one at the end.
@@ -76,6 +86,8 @@ func startProfiles(b *testing.B, name string) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		cpu.Close()
+		trace.Stop()
+		tr.Close()
 		runtime.SetBlockProfileRate(0)
 		runtime.SetMutexProfileFraction(0)
 		runtime.GC()
