@@ -57,6 +57,8 @@ type NetworkPolicyReconciler struct {
 	// reported holds, per policy, the problems last reported, so an
 	// unchanged policy is not reported again on every pod change.
 	reported sync.Map
+	// owned are the names of the address sets each policy wrote.
+	owned policySets
 }
 
 // SetupWithManager registers the reconciler: a policy is reconciled when
@@ -114,12 +116,13 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	ops, err := r.ops(owner, want)
+	ops, keep, err := r.ops(owner, want)
 	if err == nil {
 		err = r.Network.NB.Transact(ctx, append(fills.ops, ops...))
 	}
 	if err == nil {
 		fills.written()
+		r.owned.committed(owner, keep)
 	}
 	fills.release()
 	if err != nil {
@@ -134,27 +137,31 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 // ops builds the policy's one transaction: its named-port address sets,
 // the removal of those it no longer needs (and of the per-policy peer sets
-// of versions before the shared ones), and its port group.
-func (r *NetworkPolicyReconciler) ops(owner ovn.Owner, want netpol.Policy) ([]ovnOp, error) {
-	var ops []ovnOp
-	keep := make(map[string]bool, len(want.AddressSets))
+// of versions before the shared ones), and its port group. keep names the
+// sets the policy has once it commits.
+func (r *NetworkPolicyReconciler) ops(owner ovn.Owner, want netpol.Policy) (ops []ovnOp, keep map[string]bool, err error) {
+	keep = make(map[string]bool, len(want.AddressSets))
 	for _, as := range want.AddressSets {
 		keep[as.Name] = true
 		more, err := r.Network.NB.AddressSetOps(ovn.AddressSet{Name: as.Name, Owner: owner, Addresses: as.Addresses})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ops = append(ops, more...)
 	}
-	stale, err := r.Network.NB.DeleteOwnedAddressSetsOps(owner, keep)
+	names, err := r.owned.stale(r.Network.NB, owner, keep)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	stale, err := r.Network.NB.DeleteNamedAddressSetsOps(owner, names)
+	if err != nil {
+		return nil, nil, err
 	}
 	more, err := portGroupOps(r.Network.NB, want.PortGroup, owner)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(append(ops, more...), stale...), nil
+	return append(append(ops, more...), stale...), keep, nil
 }
 
 // remove deletes a gone policy's port group (with its ACLs) and address sets.
@@ -170,6 +177,7 @@ func (r *NetworkPolicyReconciler) remove(ctx context.Context, owner ovn.Owner) e
 	if err := r.Network.NB.Transact(ctx, append(ops, sets...)); err != nil {
 		return fmt.Errorf("remove networkpolicy %s/%s: %w", owner.Namespace, owner.Name, err)
 	}
+	r.owned.removed(owner)
 	return r.Sets.drop(ctx, types.NamespacedName{Namespace: owner.Namespace, Name: owner.Name}, nil)
 }
 

@@ -48,6 +48,39 @@ func (c *Client) DeleteOwnedAddressSetsOps(owner Owner, keep map[string]bool) ([
 	return deleteRows(c, sets)
 }
 
+// AddressSetsByOwner returns the names of the address sets written by
+// owners of kind, by owner: one pass over the table.
+func (c *Client) AddressSetsByOwner(kind string) (map[Owner][]string, error) {
+	sets, err := ovsdbtxn.List(c.db, func(as *nbdb.AddressSet) bool { return as.ExternalIDs[ExternalIDKind] == kind })
+	if err != nil {
+		return nil, fmt.Errorf("address sets of %s owners: %w", kind, err)
+	}
+	byOwner := map[Owner][]string{}
+	for _, as := range sets {
+		if o, ok := OwnerOf(as.ExternalIDs); ok {
+			byOwner[o] = append(byOwner[o], as.Name)
+		}
+	}
+	return byOwner, nil
+}
+
+// DeleteNamedAddressSetsOps removes those of the named address sets that
+// owner wrote, each found by name; a name NB does not hold, or holds for
+// another owner, is passed over.
+func (c *Client) DeleteNamedAddressSetsOps(owner Owner, names []string) ([]ovsdb.Operation, error) {
+	var rows []nbdb.AddressSet
+	for _, name := range names {
+		as, found, err := ovsdbtxn.Get(c.db, &nbdb.AddressSet{Name: name})
+		if err != nil {
+			return nil, fmt.Errorf("address set %s: %w", name, err)
+		}
+		if o, ok := OwnerOf(as.ExternalIDs); found && ok && o == owner {
+			rows = append(rows, *as)
+		}
+	}
+	return deleteRows(c, rows)
+}
+
 // deleteRows deletes each of rows, found by UUID.
 func deleteRows[T any, P interface {
 	*T

@@ -126,6 +126,23 @@ func TestNetworkPolicyRows(t *testing.T) {
 			t.Errorf("peer sets %v: want the two peers' pairs kept", sets)
 		}
 	})
+	t.Run("a set the policy no longer needs is removed by the next controller", func(t *testing.T) {
+		// As a controller of an earlier version, or one that died between
+		// an edit and its reconcile, would leave it.
+		e.nbctl("create", "Address_Set", "name=ovnet_np_left_behind", "addresses=10.16.9.9",
+			`external_ids:"ovnet.io/owner"=ovnet`, `external_ids:"ovnet.io/kind"=NetworkPolicy`,
+			`external_ids:"ovnet.io/namespace"=np`, `external_ids:"ovnet.io/name"=allow-web`)
+		if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 1 {
+			t.Fatalf("address sets %v, want the one left behind", sets)
+		}
+		e.restartController()
+		e.eventually("the set left behind removed", func() error {
+			if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 0 {
+				return fmt.Errorf("address sets %v", sets)
+			}
+			return nil
+		})
+	})
 	t.Run("selected pod relabelled", func(t *testing.T) {
 		e.relabel(web, map[string]string{"app": "none"})
 		e.waitPortGroup(pg, nil, nil)
