@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,9 +35,17 @@ type Cache struct {
 	// informers are those handed out by GetInformer: what WaitForCacheSync
 	// waits for first.
 	informers map[cache.Informer]toolscache.DoneChecker
+	// byType finds the informer of an object's type, for RemoveInformer.
+	byType map[reflect.Type]cache.Informer
 	// handlers are the registrations of the handlers added to them (the
 	// reconcilers' sources among them), until removed.
-	handlers map[toolscache.ResourceEventHandlerRegistration]toolscache.DoneChecker
+	handlers map[toolscache.ResourceEventHandlerRegistration]handler
+}
+
+// handler is a handler's informer and the channel of its initial events.
+type handler struct {
+	informer cache.Informer
+	synced   toolscache.DoneChecker
 }
 
 // New makes controller-runtime's cache and wraps it; it fits a manager's
@@ -51,8 +60,8 @@ func New(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
 
 // Wrap waits on c's informers and handlers without polling.
 func Wrap(c cache.Cache) *Cache {
-	return &Cache{Cache: c, informers: map[cache.Informer]toolscache.DoneChecker{},
-		handlers: map[toolscache.ResourceEventHandlerRegistration]toolscache.DoneChecker{}}
+	return &Cache{Cache: c, informers: map[cache.Informer]toolscache.DoneChecker{}, byType: map[reflect.Type]cache.Informer{},
+		handlers: map[toolscache.ResourceEventHandlerRegistration]handler{}}
 }
 
 // Start runs the informers until ctx ends.
@@ -78,7 +87,23 @@ func (c *Cache) GetInformer(ctx context.Context, obj client.Object, opts ...cach
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	c.byType[reflect.TypeOf(obj)] = inf
+	c.mu.Unlock()
 	return c.handOut(ctx, inf, opts)
+}
+
+// RemoveInformer stops the informer of obj's type; neither it nor its
+// handlers are waited for any more, as they will never sync.
+func (c *Cache) RemoveInformer(ctx context.Context, obj client.Object) error {
+	c.mu.Lock()
+	if inf, ok := c.byType[reflect.TypeOf(obj)]; ok {
+		delete(c.byType, reflect.TypeOf(obj))
+		delete(c.informers, inf)
+		maps.DeleteFunc(c.handlers, func(_ toolscache.ResourceEventHandlerRegistration, h handler) bool { return h.informer == inf })
+	}
+	c.mu.Unlock()
+	return c.Cache.RemoveInformer(ctx, obj)
 }
 
 // GetInformerForKind is GetInformer by group, version and kind.
@@ -115,15 +140,18 @@ func (c *Cache) handOut(ctx context.Context, inf cache.Informer, opts []cache.In
 // bring back the poll whenever one is still loading.
 func (c *Cache) WaitForCacheSync(ctx context.Context) bool {
 	c.mu.Lock()
-	checkers := slices.Concat(slices.Collect(maps.Values(c.informers)), slices.Collect(maps.Values(c.handlers)))
+	checkers := slices.Collect(maps.Values(c.informers))
+	for _, h := range c.handlers {
+		checkers = append(checkers, h.synced)
+	}
 	c.mu.Unlock()
 	return toolscache.WaitFor(ctx, "", checkers...)
 }
 
-func (c *Cache) track(reg toolscache.ResourceEventHandlerRegistration) {
+func (c *Cache) track(inf cache.Informer, reg toolscache.ResourceEventHandlerRegistration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.handlers[reg] = reg.HasSyncedChecker()
+	c.handlers[reg] = handler{informer: inf, synced: reg.HasSyncedChecker()}
 }
 
 func (c *Cache) untrack(reg toolscache.ResourceEventHandlerRegistration) {
@@ -153,7 +181,7 @@ func (i trackedInformer) AddEventHandlerWithOptions(h toolscache.ResourceEventHa
 
 func (i trackedInformer) added(reg toolscache.ResourceEventHandlerRegistration, err error) (toolscache.ResourceEventHandlerRegistration, error) {
 	if err == nil {
-		i.cache.track(reg)
+		i.cache.track(i.Informer, reg)
 	}
 	return reg, err
 }

@@ -31,14 +31,14 @@ const cachePods = 300
 func TestCacheWaits(t *testing.T) {
 	api := harness.StartAPIServer(t, harness.APIServerOptions{})
 	ctx := t.Context()
-	c, err := client.New(api.Config, client.Options{Scheme: controller.Scheme()})
+	cl, err := client.New(api.Config, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range cachePods {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i)},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "pause"}}}}
-		if err := c.Create(ctx, pod); err != nil {
+		if err := cl.Create(ctx, pod); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,7 +46,7 @@ func TestCacheWaits(t *testing.T) {
 	informer := podInformer(t, cached)
 	// Every other informer synced too, so that what follows waits only
 	// for handlers.
-	if !cached.WaitForCacheSync(ctx) {
+	if !syncedWithin(t, cached, time.Minute) {
 		t.Fatal("WaitForCacheSync returned false")
 	}
 
@@ -66,7 +66,7 @@ func TestCacheWaits(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if !cached.WaitForCacheSync(ctx) {
+		if !syncedWithin(t, cached, time.Minute) {
 			t.Fatal("WaitForCacheSync returned false")
 		}
 		if n := added.Load(); n != cachePods {
@@ -76,9 +76,7 @@ func TestCacheWaits(t *testing.T) {
 	t.Run("a handler stuck on its first pod holds the sync", func(t *testing.T) {
 		reg := stuckHandler(t, informer)
 		defer informer.RemoveEventHandler(reg)
-		short, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		if cached.WaitForCacheSync(short) {
+		if syncedWithin(t, cached, time.Second) {
 			t.Error("WaitForCacheSync said synced while a handler had not had its pods")
 		}
 	})
@@ -86,10 +84,29 @@ func TestCacheWaits(t *testing.T) {
 		if err := informer.RemoveEventHandler(stuckHandler(t, informer)); err != nil {
 			t.Fatal(err)
 		}
-		bounded, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if !cached.WaitForCacheSync(bounded) {
+		if !syncedWithin(t, cached, time.Minute) {
 			t.Error("WaitForCacheSync still waits for a removed handler")
+		}
+	})
+	t.Run("an informer removed is no longer waited for", func(t *testing.T) {
+		// One ConfigMap for the handler to be stuck on.
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "one"}}
+		if err := cl.Create(ctx, cm); err != nil {
+			t.Fatal(err)
+		}
+		configMaps, err := cached.GetInformer(ctx, &corev1.ConfigMap{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stuckHandler(t, configMaps)
+		if syncedWithin(t, cached, time.Second) {
+			t.Fatal("WaitForCacheSync said synced while the ConfigMap handler was stuck")
+		}
+		if err := cached.RemoveInformer(ctx, &corev1.ConfigMap{}); err != nil {
+			t.Fatal(err)
+		}
+		if !syncedWithin(t, cached, time.Minute) {
+			t.Error("WaitForCacheSync still waits for a removed informer's handler")
 		}
 	})
 	t.Run("an informer asked for without waiting is returned at once", func(t *testing.T) {
@@ -130,6 +147,14 @@ func startCache(t *testing.T, api *harness.APIServer) cache.Cache {
 		}
 	}()
 	return c
+}
+
+// syncedWithin reports whether c's WaitForCacheSync returns true within d.
+func syncedWithin(t *testing.T, c cache.Cache, d time.Duration) bool {
+	t.Helper()
+	bounded, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	return c.WaitForCacheSync(bounded)
 }
 
 // podInformer asks the cache for its pod informer, waiting for it to sync.
