@@ -76,7 +76,7 @@ func (r *IsolationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	logging, logErr := loggingOf(ns)
 	r.reportLogging(ns, logErr)
 	var list networkingv1.NetworkPolicyList
-	if err := r.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+	if err := r.Client.List(ctx, &list, client.InNamespace(namespace), readOnly); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list networkpolicies of %s: %w", namespace, err)
 	}
 	if ns == nil || len(list.Items) == 0 {

@@ -90,8 +90,9 @@ func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	owner := ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: req.Namespace, Name: req.Name}
 	defer r.Groups.lock(req.Namespace, fullReconcile)()
+	// Read in place from the cache, not copied: the policy is only read.
 	p := &networkingv1.NetworkPolicy{}
-	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, p, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.reported.Delete(req.NamespacedName)
 			return ctrl.Result{}, r.remove(ctx, owner)
