@@ -150,6 +150,7 @@ type coldStart struct {
 func measureColdStart(b *testing.B, cl *cluster, rows rowSet) (coldStart, time.Duration) {
 	b.Helper()
 	stop := startProfiles(b, "policies-cold")
+	before := reconcilesOf(b, policyControllers)
 	cpu := measureCPU()
 	start := time.Now()
 	ctrl := harness.StartController(b, cl.api, cl.nb, benchNetwork())
@@ -158,6 +159,10 @@ func measureColdStart(b *testing.B, cl *cluster, rows rowSet) (coldStart, time.D
 	used := cpu()
 	txns := ctrl.NBTransactions(b)
 	stop()
+	after := reconcilesOf(b, policyControllers)
+	for _, name := range policyControllers {
+		b.Logf("cold start: %s reconciles %.0f", name, after[name]-before[name])
+	}
 	waitAddressSets(b, cl.view, rows)
 	return coldStart{ctrl: ctrl, elapsed: elapsed, cpu: used, txns: txns}, ready
 }
@@ -248,6 +253,16 @@ func measureArrivals(b *testing.B, cl *cluster, ctrl *harness.Controller, watche
 		return nil
 	})
 	return arrival{elapsed: elapsed, txns: ctrl.NBTransactions(b) - txns}
+}
+
+// reconcilesOf reads the reconciles so far of each named controller.
+func reconcilesOf(b *testing.B, names []string) map[string]float64 {
+	b.Helper()
+	out := map[string]float64{}
+	for _, name := range names {
+		out[name] = readQueue(b, name).reconciles
+	}
+	return out
 }
 
 // policyControllers are the reconcilers a pod's arrival can wake.
