@@ -97,26 +97,20 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the informers started before the manager
-	early := &earlyCache{}
-	mgr, err := newManager(cfg, opts, early)
-	if err != nil {
-		return err
-	}
-	if err := addIndexes(mgr); err != nil {
-		return err
-	}
-	// The API server's objects load while the NB snapshot does: at 20,000
-	// pods each takes seconds, and neither needs the other.
-	if err := early.start(ctx); err != nil {
-		return err
-	}
-	start := time.Now()
-	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: opts.NorthboundEndpoints, TLS: nbTLS,
+	// The NB snapshot loads while the manager is made and the API server's
+	// objects load: at 20,000 pods each takes seconds, and none needs
+	// another.
+	pending := connectNorthbound(ctx, ovn.Config{Endpoints: opts.NorthboundEndpoints, TLS: nbTLS,
 		Registerer: opts.Registerer, Logger: opts.Logger.WithName("nbdb")})
+	mgr, err := startCache(ctx, cfg, opts)
+	if err != nil {
+		pending.discard()
+		return err
+	}
+	nb, err := pending.wait(opts.Logger)
 	if err != nil {
 		return err
 	}
-	opts.Logger.Info("northbound snapshot loaded", "took", time.Since(start).Round(time.Millisecond).String())
 	defer nb.Close()
 	network := NewNetwork(opts.Network, nb)
 	if err := wire(mgr, network, opts.Registerer); err != nil {
@@ -146,6 +140,59 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// startCache makes the manager, with its cache's indexes, and starts the
+// cache's informers.
+func startCache(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	early := &earlyCache{}
+	mgr, err := newManager(cfg, opts, early)
+	if err != nil {
+		return nil, err
+	}
+	if err := addIndexes(mgr); err != nil {
+		return nil, err
+	}
+	return mgr, early.start(ctx)
+}
+
+// pendingNorthbound is a connection to NB being made, snapshot included.
+type pendingNorthbound chan northboundResult
+
+type northboundResult struct {
+	nb   *ovn.Client
+	err  error
+	took time.Duration
+}
+
+// connectNorthbound starts connecting to NB.
+func connectNorthbound(ctx context.Context, cfg ovn.Config) pendingNorthbound {
+	pending := make(pendingNorthbound, 1)
+	go func() {
+		start := time.Now()
+		nb, err := ovn.Connect(ctx, cfg)
+		pending <- northboundResult{nb: nb, err: err, took: time.Since(start)}
+	}()
+	return pending
+}
+
+// wait returns the connection once its snapshot is loaded.
+func (p pendingNorthbound) wait(logger logr.Logger) (*ovn.Client, error) {
+	r := <-p
+	if r.err == nil {
+		logger.Info("northbound snapshot loaded", "took", r.took.Round(time.Millisecond).String())
+	}
+	return r.nb, r.err
+}
+
+// discard closes the connection once made; Run's context, ended by then,
+// cuts the attempt short.
+func (p pendingNorthbound) discard() {
+	go func() {
+		if r := <-p; r.nb != nil {
+			r.nb.Close()
+		}
+	}()
 }
 
 // northboundTLS is the TLS configuration of the NB endpoints, nil when
