@@ -74,7 +74,10 @@ func (c *Client) DeleteNamedAddressSetsOps(owner Owner, names []string) ([]ovsdb
 		if err != nil {
 			return nil, fmt.Errorf("address set %s: %w", name, err)
 		}
-		if o, ok := OwnerOf(as.ExternalIDs); found && ok && o == owner {
+		if !found {
+			continue
+		}
+		if o, ok := OwnerOf(as.ExternalIDs); ok && o == owner {
 			rows = append(rows, *as)
 		}
 	}

@@ -108,6 +108,39 @@ func TestAddressSetConverges(t *testing.T) {
 	})
 }
 
+// A policy's sets are found by owner in one pass, and deleted by name:
+// only the owner's, a name NB does not hold passed over.
+func TestAddressSetsByOwnerAndName(t *testing.T) {
+	c, view := connect(t)
+	other := ovn.Owner{Kind: ovn.KindNetworkPolicy, Namespace: policyOwner.Namespace, Name: "q"}
+	for name, o := range map[string]ovn.Owner{"as_a": policyOwner, "as_b": policyOwner, "as_q": other,
+		"as_ps": {Kind: ovn.KindPeerSelector, Name: "ps"}} {
+		ops, err := c.AddressSetOps(ovn.AddressSet{Name: name, Owner: o})
+		commit(t, c, ops, err)
+	}
+	byOwner, err := c.AddressSetsByOwner(ovn.KindNetworkPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, names := range byOwner {
+		slices.Sort(names)
+	}
+	want := map[ovn.Owner][]string{policyOwner: {"as_a", "as_b"}, other: {"as_q"}}
+	if len(byOwner) != len(want) || !slices.Equal(byOwner[policyOwner], want[policyOwner]) || !slices.Equal(byOwner[other], want[other]) {
+		t.Errorf("AddressSetsByOwner = %v, want %v", byOwner, want)
+	}
+	ops, err := c.DeleteNamedAddressSetsOps(policyOwner, []string{"as_a", "as_q", "as_gone"})
+	commit(t, c, ops, err)
+	waitFor(t, "as_a deleted, the other owner's as_q kept", func() bool {
+		var names []string
+		for _, as := range harness.List[nbdb.AddressSet](t, view, nil) {
+			names = append(names, as.Name)
+		}
+		sort.Strings(names)
+		return slices.Equal(names, []string{"as_b", "as_ps", "as_q"})
+	})
+}
+
 func TestSwitchACLsLeaveOthersAlone(t *testing.T) {
 	c, view := connect(t)
 	ops, err := c.SwitchOps(ovn.Switch{Name: "s1", Owner: subnetOwner})
