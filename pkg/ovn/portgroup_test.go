@@ -99,12 +99,7 @@ func TestAddressSetConverges(t *testing.T) {
 	ops, err := c.DeleteOwnedAddressSetsOps(policyOwner, nil)
 	commit(t, c, ops, err)
 	waitFor(t, "only the other owners' sets left", func() bool {
-		var names []string
-		for _, as := range harness.List[nbdb.AddressSet](t, view, nil) {
-			names = append(names, as.Name)
-		}
-		sort.Strings(names)
-		return slices.Equal(names, []string{"as_other0", "as_other1", "as_other2"})
+		return slices.Equal(addressSetNames(t, view), []string{"as_other0", "as_other1", "as_other2"})
 	})
 }
 
@@ -132,13 +127,19 @@ func TestAddressSetsByOwnerAndName(t *testing.T) {
 	ops, err := c.DeleteNamedAddressSetsOps(policyOwner, []string{"as_a", "as_q", "as_gone"})
 	commit(t, c, ops, err)
 	waitFor(t, "as_a deleted, the other owner's as_q kept", func() bool {
-		var names []string
-		for _, as := range harness.List[nbdb.AddressSet](t, view, nil) {
-			names = append(names, as.Name)
-		}
-		sort.Strings(names)
-		return slices.Equal(names, []string{"as_b", "as_ps", "as_q"})
+		return slices.Equal(addressSetNames(t, view), []string{"as_b", "as_ps", "as_q"})
 	})
+}
+
+// addressSetNames lists the names of the address sets in the view, sorted.
+func addressSetNames(t *testing.T, view *harness.NBView) []string {
+	t.Helper()
+	var names []string
+	for _, as := range harness.List[nbdb.AddressSet](t, view, nil) {
+		names = append(names, as.Name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func TestSwitchACLsLeaveOthersAlone(t *testing.T) {
