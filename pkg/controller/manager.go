@@ -159,6 +159,7 @@ func startCache(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 // pendingNorthbound is a connection to NB being made, snapshot included.
 type pendingNorthbound chan northboundResult
 
+// northboundResult is what connecting to NB gave, and how long it took.
 type northboundResult struct {
 	nb   *ovn.Client
 	err  error

@@ -55,11 +55,11 @@ func New(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Wrap(inner), nil
+	return wrap(inner), nil
 }
 
-// Wrap waits on c's informers and handlers without polling.
-func Wrap(c cache.Cache) *Cache {
+// wrap waits on c's informers and handlers without polling.
+func wrap(c cache.Cache) *Cache {
 	return &Cache{Cache: c, informers: map[cache.Informer]toolscache.DoneChecker{}, byType: map[reflect.Type]cache.Informer{},
 		handlers: map[toolscache.ResourceEventHandlerRegistration]handler{}}
 }
@@ -94,7 +94,9 @@ func (c *Cache) GetInformer(ctx context.Context, obj client.Object, opts ...cach
 }
 
 // RemoveInformer stops the informer of obj's type; neither it nor its
-// handlers are waited for any more, as they will never sync.
+// handlers are waited for any more, as they will never sync. It finds
+// informers asked for by object (GetInformer), which is how every
+// reconciler's source asks; one asked for only by kind stays waited for.
 func (c *Cache) RemoveInformer(ctx context.Context, obj client.Object) error {
 	c.mu.Lock()
 	if inf, ok := c.byType[reflect.TypeOf(obj)]; ok {

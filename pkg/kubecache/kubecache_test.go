@@ -109,16 +109,6 @@ func TestCacheWaits(t *testing.T) {
 			t.Error("WaitForCacheSync still waits for a removed informer's handler")
 		}
 	})
-	t.Run("an informer asked for without waiting is returned at once", func(t *testing.T) {
-		fresh := startCache(t, api)
-		// ConfigMaps are not among the watched kinds, so the informer is
-		// new and unsynced.
-		bounded, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if _, err := fresh.GetInformer(bounded, &corev1.ConfigMap{}, cache.BlockUntilSynced(false)); err != nil {
-			t.Fatal(err)
-		}
-	})
 	t.Run("before the cache starts an informer is returned without waiting", func(t *testing.T) {
 		// As controller-runtime's: a daemon adds its handlers before it
 		// starts the manager, which starts the cache.
