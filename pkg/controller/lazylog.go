@@ -13,7 +13,8 @@ import (
 // the values at once, into a copy of its encoder, and the pod reconciler
 // writes no line in a normal reconcile (its lines are V(1)), so that was
 // a twentieth of the controller's CPU in a burst of pods
-// (test/perf/README.md, "Sixth round").
+// (test/perf/README.md, "Sixth round"). The manager's logger is one, so
+// every controller's reconciles defer theirs.
 type lazyValues struct {
 	// sink writes the lines, with values given before this sink's.
 	sink logr.LogSink

@@ -228,8 +228,10 @@ func newManager(cfg *rest.Config, opts Options, early *earlyCache) (ctrl.Manager
 	renew := lease * 2 / 3
 	retry := lease / 5
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        Scheme(),
-		Logger:                        opts.Logger,
+		Scheme: Scheme(),
+		// Every controller's reconciles get loggers made from this one,
+		// with values deferred until a line is written (withLazyValues).
+		Logger:                        withLazyValues(opts.Logger),
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,

@@ -8,20 +8,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ovnet/ovnet/pkg/ipam"
@@ -72,20 +69,11 @@ type PodReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	// The values controller-runtime gives each reconcile's logger, deferred
-	// until a line is written (withLazyValues).
-	base := withLazyValues(mgr.GetLogger()).WithValues("controller", "pod", "controllerGroup", "", "controllerKind", "Pod")
-	logFor := func(req *reconcile.Request) logr.Logger {
-		if req == nil {
-			return base
-		}
-		return base.WithValues("Pod", klog.KRef(req.Namespace, req.Name), "namespace", req.Namespace, "name", req.Name)
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Pod{}, builder.WithPredicates(podChanges)).
 		WatchesRawSource(source.Channel(r.Network.waiters.wake, &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(r.Network.resyncs.source(resyncPod)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers), LogConstructor: logFor}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Network.Config.PodWorkers)}).
 		Named("pod").
 		Complete(r)
 }
