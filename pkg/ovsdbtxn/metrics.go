@@ -6,15 +6,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the latency histogram and error counter of one database.
+// Metrics are the latency histogram and error counter of one database's
+// transactions, and the count of the server's transactions carrying them.
 type Metrics struct {
 	latency prometheus.Histogram
 	errors  prometheus.Counter
+	commits prometheus.Counter
 }
 
-// New makes the metrics ovnet_<db>_transaction_duration_seconds and
-// ovnet_<db>_transaction_errors_total, described with the database's
-// human name, and registers them with reg unless it is nil.
+// New makes the metrics ovnet_<db>_transaction_duration_seconds,
+// ovnet_<db>_transaction_errors_total and ovnet_<db>_commits_total,
+// described with the database's human name, and registers them with reg
+// unless it is nil.
 func NewMetrics(reg prometheus.Registerer, db, humanName string) *Metrics {
 	t := &Metrics{
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -26,9 +29,14 @@ func NewMetrics(reg prometheus.Registerer, db, humanName string) *Metrics {
 			Name: "ovnet_" + db + "_transaction_errors_total",
 			Help: humanName + " transactions that failed.",
 		}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ovnet_" + db + "_commits_total",
+			Help: "Transactions sent to the " + humanName + " server; transactions made while one is in flight " +
+				"are sent together, so one may carry several of those counted by ovnet_" + db + "_transaction_duration_seconds.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(t.latency, t.errors)
+		reg.MustRegister(t.latency, t.errors, t.commits)
 	}
 	return t
 }
