@@ -144,6 +144,25 @@ func (c *Controller) NBTransactions(tb T) uint64 {
 	return 0
 }
 
+// NBCommits is the number of transactions the controller has sent to the
+// northbound server, from its ovnet_nb_commits_total: fewer than
+// NBTransactions when transactions made together were sent together.
+func (c *Controller) NBCommits(tb T) uint64 {
+	tb.Helper()
+	families, err := c.Registry.Gather()
+	if err != nil {
+		tb.Fatalf("reading controller metrics: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() == "ovnet_nb_commits_total" {
+			for _, m := range f.GetMetric() {
+				return uint64(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return 0
+}
+
 // SettleNB waits until the controller has sent no northbound transaction
 // for quiet, so that a test counting the writes of one change does not
 // count the tail of earlier work (a loaded machine stretches it past any

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/netpol"
@@ -67,7 +68,8 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.Logf("%d policies over %d pods in %d namespaces: %d port groups, %d address sets (%d shared by selector), %d ACLs",
 		len(policies), policyBenchPods, len(namespaces), len(want.groups), sets, len(want.shared), want.acls)
 
-	baseline, baselineCPU := measureDirectWrites(b, cl, want)
+	direct, baselineCPU := measureDirectWrites(b, cl, want)
+	baseline := direct.elapsed
 	b.ResetTimer()
 	ctrl.Stop(b)
 	apiserverAlone := createPolicies(b, cl, policies)
@@ -96,8 +98,8 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.ReportMetric(floorRatio, "floor-ratio")
 	b.Logf("API server alone, no controller: the %d policies created in %.2fs", len(policies), apiserverAlone.Seconds())
 	b.Logf("controller started cold on them: ready %.2fs, all %d ACLs in NB %.2fs after its start "+
-		"(%.2fs after ready; %d NB transactions; CPU: %s); ratio to the baseline %.2f",
-		ready.Seconds(), want.acls, cold.elapsed.Seconds(), (cold.elapsed - ready).Seconds(), cold.txns, cold.cpu,
+		"(%.2fs after ready; %d NB transactions, sent in %d; CPU: %s); ratio to the baseline %.2f",
+		ready.Seconds(), want.acls, cold.elapsed.Seconds(), (cold.elapsed - ready).Seconds(), cold.txns, cold.commits, cold.cpu,
 		cold.elapsed.Seconds()/baseline.Seconds())
 	b.Logf("read floor: what any controller reads before writing (NB's %d ports by name and its policy rows, the API's %d pods, "+
 		"namespaces and %d policies as protobuf), plain clients at once: %.2fs (CPU: %s); with the baseline's writes %.2fs, "+
@@ -108,8 +110,8 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 		"the last ACL %.2fs after the last creation, %.2f times the baseline; client+controller CPU %.2fs); ratio %.2f",
 		elapsed.Seconds(), want.acls, created.Seconds(), (elapsed - created).Seconds(), (elapsed-created).Seconds()/baseline.Seconds(),
 		(processCPU() - cpu).Seconds(), elapsed.Seconds()/baseline.Seconds())
-	b.Logf("baseline (same rows, one client, %d transactions): %.2fs (CPU: %s)", len(want.shared)+len(want.groups),
-		baseline.Seconds(), baselineCPU)
+	b.Logf("baseline (same rows, one client, %d transactions, sent in %.0f): %.2fs (CPU: %s)", len(want.shared)+len(want.groups),
+		direct.commits, baseline.Seconds(), baselineCPU)
 
 	free := policyFreeNamespace(b, cl)
 	alone := measureArrivals(b, cl, ctrl, watcher, policies, namespaces, arrivalKeys([]string{free}, "alone"))
@@ -141,8 +143,9 @@ type coldStart struct {
 	// cpu is the CPU meanwhile: the process's (the controller's, as the
 	// benchmark's client is idle) and the servers'.
 	cpu cpuUse
-	// txns are the controller's NB transactions meanwhile.
-	txns uint64
+	// txns are the controller's NB transactions meanwhile, sent to the
+	// server in commits.
+	txns, commits uint64
 }
 
 // measureColdStart starts a controller and times it until every ACL of
@@ -157,14 +160,14 @@ func measureColdStart(b *testing.B, cl *cluster, rows rowSet) (coldStart, time.D
 	ready := time.Since(start)
 	elapsed := waitPolicyACLs(b, cl.view, rows.acls).Sub(start)
 	used := cpu()
-	txns := ctrl.NBTransactions(b)
+	txns, commits := ctrl.NBTransactions(b), ctrl.NBCommits(b)
 	stop()
 	after := reconcilesOf(b, policyControllers)
 	for _, name := range policyControllers {
 		b.Logf("cold start: %s reconciles %.0f", name, after[name]-before[name])
 	}
 	waitAddressSets(b, cl.view, rows)
-	return coldStart{ctrl: ctrl, elapsed: elapsed, cpu: used, txns: txns}, ready
+	return coldStart{ctrl: ctrl, elapsed: elapsed, cpu: used, txns: txns, commits: commits}, ready
 }
 
 // removePolicies deletes the policies and waits until NB holds none of
@@ -518,12 +521,13 @@ func waitAddressSets(b *testing.B, view *harness.NBView, rows rowSet) {
 // it has every ACL. Not in the controller's database: rows of the same
 // names written and deleted there could be in the controller's cache when
 // it reconciles a policy, and it would write nothing.
-func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) (time.Duration, cpuUse) {
+func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) (directWrites, cpuUse) {
 	b.Helper()
 	ctx := context.Background()
 	db := harness.StartNorthbound(b)
 	view := harness.WatchNorthbound(b, db.Endpoint, harness.WithoutPortLists())
-	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: []string{db.Endpoint}})
+	reg := prometheus.NewRegistry()
+	nb, err := ovn.Connect(ctx, ovn.Config{Endpoints: []string{db.Endpoint}, Registerer: reg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -531,6 +535,7 @@ func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) (time.Duration,
 	copyPodPorts(b, cl.view, nb)
 	stop := startProfiles(b, "policies-baseline")
 	defer stop()
+	commits := counterOf(b, reg, "ovnet_nb_commits_total")
 	cpu := measureCPU()
 	start := time.Now()
 	// The shared sets first, as the controller writes them before any ACL
@@ -562,7 +567,30 @@ func measureDirectWrites(b *testing.B, cl *cluster, rows rowSet) (time.Duration,
 		b.Fatal(err)
 	}
 	elapsed := waitPolicyACLs(b, view, rows.acls).Sub(start)
-	return elapsed, cpu()
+	return directWrites{elapsed: elapsed, commits: counterOf(b, reg, "ovnet_nb_commits_total") - commits}, cpu()
+}
+
+// directWrites is the baseline's run: how long it took, and in how many
+// transactions of the server's its own were sent.
+type directWrites struct {
+	elapsed time.Duration
+	commits float64
+}
+
+// counterOf is the value of the counter name in reg.
+func counterOf(b *testing.B, reg *prometheus.Registry, name string) float64 {
+	b.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	b.Fatalf("no counter %s", name)
+	return 0
 }
 
 // copyPodPorts writes the pods' switch ports, which the port groups list,
