@@ -90,7 +90,7 @@ func (n *Network) programPort(ctx context.Context, ep endpoint, allocs []ipam.Al
 	}
 	ops, err := n.NB.SwitchPortOps(port)
 	if err == nil {
-		err = n.ports.commit(ctx, ops)
+		err = n.transact(ctx, ops)
 	}
 	if err != nil {
 		return fmt.Errorf("program port %s: %w", ep.port, err)
@@ -104,7 +104,7 @@ func (n *Network) programPort(ctx context.Context, ep endpoint, allocs []ipam.Al
 func (n *Network) unaddress(ctx context.Context, owner ipam.Owner, port string) ([]ipam.Allocation, error) {
 	ops, err := n.NB.DeleteSwitchPortOps(port)
 	if err == nil {
-		err = n.ports.commit(ctx, ops)
+		err = n.transact(ctx, ops)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("remove port %s: %w", port, err)

@@ -57,15 +57,12 @@ type Network struct {
 	resyncs *resyncs
 	// northbound is the NB connection as last checked by NorthboundMonitor.
 	northbound northbound
-	// ports commits the port writes of concurrent reconciles together.
-	ports *portWrites
 }
 
 // NewNetwork returns a Network whose reconcilers wait for the bootstrap.
 func NewNetwork(cfg Config, nb *ovn.Client) *Network {
 	n := &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters(), pending: newPending(),
 		retries: newRetries(), resyncs: newResyncs()}
-	n.ports = newPortWrites(n.transact)
 	return n
 }
 

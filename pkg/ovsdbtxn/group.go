@@ -3,6 +3,7 @@ package ovsdbtxn
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
 )
@@ -148,9 +149,9 @@ func (g *group) sendBatch(batch []*groupMember) {
 		}
 		return
 	}
-	// No member's context: one member's end must not cut the others'
-	// transaction short. send bounds it with transactTimeout.
-	results, err := g.send(context.Background(), all)
+	ctx, cancel := whileAnyWaits(live)
+	results, err := g.send(ctx, all)
+	cancel()
 	if err == nil && refused(results, all) {
 		// Rolled back as a whole: each part again, alone, so that the
 		// error is only the part's that caused it.
@@ -171,6 +172,29 @@ func (g *group) sendBatch(batch []*groupMember) {
 		}
 		off += len(m.ops)
 		m.done <- o
+	}
+}
+
+// whileAnyWaits is the context of a grouped transaction: one member's end
+// must not cut the others' transaction short, but once none waits for it
+// (their workers stopping, NB found lost) it ends as theirs would have.
+func whileAnyWaits(members []*groupMember) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var waiting atomic.Int64
+	waiting.Store(int64(len(members)))
+	stops := make([]func() bool, len(members))
+	for i, m := range members {
+		stops[i] = context.AfterFunc(m.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
 	}
 }
 

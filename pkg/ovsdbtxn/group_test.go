@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 type gatedGroup struct {
 	mu    sync.Mutex
 	sizes []int
-	gate  chan struct{}
+	// errs are the errors of the sends, in the order they returned.
+	errs []error
+	gate chan struct{}
 }
 
 func (g *gatedGroup) wrap(send func(context.Context, []ovsdb.Operation) ([]ovsdb.OperationResult, error)) func(
@@ -32,10 +35,24 @@ func (g *gatedGroup) wrap(send func(context.Context, []ovsdb.Operation) ([]ovsdb
 		first := len(g.sizes) <= groupInFlight
 		g.mu.Unlock()
 		if first {
-			<-g.gate
+			select {
+			case <-g.gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
-		return send(ctx, ops)
+		results, err := send(ctx, ops)
+		g.mu.Lock()
+		g.errs = append(g.errs, err)
+		g.mu.Unlock()
+		return results, err
 	}
+}
+
+func (g *gatedGroup) returned() []error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.errs)
 }
 
 func (g *gatedGroup) sent() []int {
@@ -80,7 +97,8 @@ func TestGroupCommit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := connectGroupTest(t)
+			server := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema})
+			c := connectGroupTest(t, server.Endpoint)
 			gated := &gatedGroup{gate: make(chan struct{})}
 			c.group.send = gated.wrap(c.group.send)
 			first := make(chan error, groupInFlight)
@@ -134,18 +152,76 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// TestGroupEndsWithItsCallers: a grouped transaction sent to a server
+// that does not answer (stopped) ends once none of its callers waits for
+// it, not at the client's transaction timeout, so the next transaction
+// goes as soon as the server is back.
+func TestGroupEndsWithItsCallers(t *testing.T) {
+	server := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema})
+	c := connectGroupTest(t, server.Endpoint)
+	gated := &gatedGroup{gate: make(chan struct{})}
+	c.group.send = gated.wrap(c.group.send)
+	firstCtx, endFirst := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- c.Transact(firstCtx, insertSet(t, c, "first")) }()
+	waitFor(t, "the first transaction in flight", func() bool { return len(gated.sent()) == 1 })
+	var ends []context.CancelFunc
+	queued := make(chan error, 2)
+	for i, name := range []string{"a", "b"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		ends = append(ends, cancel)
+		ops := insertSet(t, c, name)
+		go func() { queued <- c.Transact(ctx, ops) }()
+		waitFor(t, "the transaction queued", func() bool { return c.queued() == i+1 })
+	}
+	signal(t, server, syscall.SIGSTOP)
+	endFirst() // the queued two go together, to the stopped server
+	waitFor(t, "the grouped transaction sent", func() bool { return len(gated.sent()) == 2 })
+	for _, end := range ends {
+		end()
+	}
+	for range ends {
+		if err := <-queued; !errors.Is(err, context.Canceled) {
+			t.Errorf("queued transaction: %v, want context.Canceled", err)
+		}
+	}
+	waitFor(t, "the grouped transaction to end", func() bool { return len(gated.returned()) == 1 })
+	if err := gated.returned()[0]; !errors.Is(err, context.Canceled) {
+		t.Fatalf("grouped transaction ended with %v, want context.Canceled", err)
+	}
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first transaction: %v, want context.Canceled", err)
+	}
+	signal(t, server, syscall.SIGCONT)
+	if err := c.Transact(context.Background(), insertSet(t, c, "c")); err != nil {
+		t.Fatalf("a transaction once the server is back: %v", err)
+	}
+	if _, found, _ := Get(c, &nbdb.AddressSet{Name: "c"}); !found {
+		t.Fatal("address set c not in the cache after its commit")
+	}
+}
+
+func signal(t *testing.T, srv *ovsdbserver.Server, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(srv.PID, sig); err != nil {
+		t.Fatalf("signal ovsdb-server %d: %v", srv.PID, err)
+	}
+	if sig == syscall.SIGSTOP {
+		t.Cleanup(func() { _ = syscall.Kill(srv.PID, syscall.SIGCONT) })
+	}
+}
+
 // errAny stands for an error of any kind.
 var errAny = errors.New("any error")
 
-func connectGroupTest(t *testing.T) *Client {
+func connectGroupTest(t *testing.T, endpoint string) *Client {
 	t.Helper()
-	server := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema})
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := Connect(context.Background(), Config{Name: "northbound", MetricPrefix: "test",
-		Endpoints: []string{server.Endpoint}, Model: dbModel, Tables: []Table{{Model: &nbdb.AddressSet{}}}})
+		Endpoints: []string{endpoint}, Model: dbModel, Tables: []Table{{Model: &nbdb.AddressSet{}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
