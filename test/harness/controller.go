@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -130,16 +131,8 @@ func startController(tb T, api *APIServer, opts controller.Options) *Controller 
 // has committed or tried, from its ovnet_nb_transaction_duration_seconds.
 func (c *Controller) NBTransactions(tb T) uint64 {
 	tb.Helper()
-	families, err := c.Registry.Gather()
-	if err != nil {
-		tb.Fatalf("reading controller metrics: %v", err)
-	}
-	for _, f := range families {
-		if f.GetName() == "ovnet_nb_transaction_duration_seconds" {
-			for _, m := range f.GetMetric() {
-				return m.GetHistogram().GetSampleCount()
-			}
-		}
+	if m := c.firstMetric(tb, "ovnet_nb_transaction_duration_seconds"); m != nil {
+		return m.GetHistogram().GetSampleCount()
 	}
 	return 0
 }
@@ -149,18 +142,26 @@ func (c *Controller) NBTransactions(tb T) uint64 {
 // NBTransactions when transactions made together were sent together.
 func (c *Controller) NBCommits(tb T) uint64 {
 	tb.Helper()
+	if m := c.firstMetric(tb, "ovnet_nb_commits_total"); m != nil {
+		return uint64(m.GetCounter().GetValue())
+	}
+	return 0
+}
+
+// firstMetric is the first series of the metric name in the controller's
+// registry, nil when there is none.
+func (c *Controller) firstMetric(tb T, name string) *dto.Metric {
+	tb.Helper()
 	families, err := c.Registry.Gather()
 	if err != nil {
 		tb.Fatalf("reading controller metrics: %v", err)
 	}
 	for _, f := range families {
-		if f.GetName() == "ovnet_nb_commits_total" {
-			for _, m := range f.GetMetric() {
-				return uint64(m.GetCounter().GetValue())
-			}
+		if f.GetName() == name && len(f.GetMetric()) > 0 {
+			return f.GetMetric()[0]
 		}
 	}
-	return 0
+	return nil
 }
 
 // SettleNB waits until the controller has sent no northbound transaction
