@@ -61,9 +61,8 @@ type Network struct {
 
 // NewNetwork returns a Network whose reconcilers wait for the bootstrap.
 func NewNetwork(cfg Config, nb *ovn.Client) *Network {
-	n := &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters(), pending: newPending(),
+	return &Network{Config: cfg, IPAM: ipam.New(), NB: nb, ready: make(chan struct{}), waiters: newWaiters(), pending: newPending(),
 		retries: newRetries(), resyncs: newResyncs()}
-	return n
 }
 
 // waitReady blocks a reconciler until the bootstrap has rebuilt IPAM, so
