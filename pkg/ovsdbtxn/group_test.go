@@ -255,3 +255,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestTakeCapsGroupOps: the queue leaves in order, in groups of at most
+// maxGroupOps operations, each of at least one transaction however large.
+func TestTakeCapsGroupOps(t *testing.T) {
+	tests := []struct {
+		name   string
+		queued []int // operations per queued transaction
+		want   [][]int
+	}{
+		{"all fit", []int{3, 3, 3}, [][]int{{3, 3, 3}}},
+		{"split where the cap is passed", []int{1000, 1000, 100, 5}, [][]int{{1000, 1000}, {100, 5}}},
+		{"one larger than the cap goes alone", []int{10, maxGroupOps + 1, 10}, [][]int{{10}, {maxGroupOps + 1}, {10}}},
+		{"exactly the cap", []int{maxGroupOps - 1, 1, 1}, [][]int{{maxGroupOps - 1, 1}, {1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &group{}
+			for _, n := range tt.queued {
+				g.queue = append(g.queue, &groupMember{ops: make([]ovsdb.Operation, n)})
+			}
+			var got [][]int
+			for len(g.queue) > 0 {
+				var sizes []int
+				for _, m := range g.take() {
+					sizes = append(sizes, len(m.ops))
+				}
+				got = append(got, sizes)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("groups %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
