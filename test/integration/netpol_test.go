@@ -132,9 +132,13 @@ func TestNetworkPolicyRows(t *testing.T) {
 		e.nbctl("create", "Address_Set", "name=ovnet_np_left_behind", "addresses=10.16.9.9",
 			`external_ids:"ovnet.io/owner"=ovnet`, `external_ids:"ovnet.io/kind"=NetworkPolicy`,
 			`external_ids:"ovnet.io/namespace"=np`, `external_ids:"ovnet.io/name"=allow-web`)
-		if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 1 {
-			t.Fatalf("address sets %v, want the one left behind", sets)
-		}
+		// The test's view of NB follows the commit a moment later.
+		e.eventually("the set left behind in the view", func() error {
+			if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 1 {
+				return fmt.Errorf("address sets %v, want the one left behind", sets)
+			}
+			return nil
+		})
 		e.restartController()
 		e.eventually("the set left behind removed", func() error {
 			if sets := e.addressSetsOf("np", "allow-web"); len(sets) != 0 {
