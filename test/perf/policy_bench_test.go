@@ -73,9 +73,12 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.ResetTimer()
 	ctrl.Stop(b)
 	apiserverAlone := createPolicies(b, cl, policies)
-	floor := measureReadFloor(b, cl)
-	if floor.ports < policyBenchPods || floor.pods < policyBenchPods || floor.policies != len(policies) {
-		b.Fatalf("read floor read %d ports, %d pods, %d policies", floor.ports, floor.pods, floor.policies)
+	floor := measureReadFloor(b, cl, portNames)
+	columns := measureReadFloor(b, cl, ovnetColumns)
+	for _, f := range []readFloor{floor, columns} {
+		if f.ports < policyBenchPods || f.pods < policyBenchPods || f.policies != len(policies) {
+			b.Fatalf("read floor read %d ports, %d pods, %d policies", f.ports, f.pods, f.policies)
+		}
 	}
 	cold, ready := measureColdStart(b, cl, want)
 	ctrl = cold.ctrl
@@ -94,8 +97,12 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 	b.ReportMetric(cold.elapsed.Seconds(), "cold-s")
 	b.ReportMetric(cold.elapsed.Seconds()/baseline.Seconds(), "cold-ratio")
 	floorRatio := (floor.elapsed + baseline).Seconds() / baseline.Seconds()
+	columnsRatio := (columns.elapsed + baseline).Seconds() / baseline.Seconds()
 	b.ReportMetric(floor.elapsed.Seconds(), "read-floor-s")
 	b.ReportMetric(floorRatio, "floor-ratio")
+	b.ReportMetric(columns.elapsed.Seconds(), "columns-floor-s")
+	b.ReportMetric(columnsRatio, "columns-floor-ratio")
+	b.ReportMetric((cold.elapsed-ready).Seconds()/baseline.Seconds(), "after-ready-ratio")
 	b.Logf("API server alone, no controller: the %d policies created in %.2fs", len(policies), apiserverAlone.Seconds())
 	b.Logf("controller started cold on them: ready %.2fs, all %d ACLs in NB %.2fs after its start "+
 		"(%.2fs after ready; %d NB transactions, sent in %d; CPU: %s); ratio to the baseline %.2f",
@@ -106,6 +113,11 @@ func BenchmarkNetworkPolicies(b *testing.B) {
 		"%.2f times the baseline; the cold start is %.2f times that",
 		floor.ports, floor.pods, floor.policies, floor.elapsed.Seconds(), floor.cpu, (floor.elapsed + baseline).Seconds(),
 		floorRatio, cold.elapsed.Seconds()/(floor.elapsed+baseline).Seconds())
+	b.Logf("read floor of ovnet's columns: the same with every NB table and column ovnet's client mirrors (what its controller "+
+		"reads; CPU: %s): %.2fs; with the baseline's writes %.2fs, %.2f times the baseline; the controller's ready time is %.2f "+
+		"times that read, its time after ready %.2f times the baseline",
+		columns.cpu, columns.elapsed.Seconds(), (columns.elapsed + baseline).Seconds(), columnsRatio,
+		ready.Seconds()/columns.elapsed.Seconds(), (cold.elapsed-ready).Seconds()/baseline.Seconds())
 	b.Logf("controller running while the policies are created: %.2fs until all %d ACLs in NB (policies created in %.2fs, "+
 		"the last ACL %.2fs after the last creation, %.2f times the baseline; client+controller CPU %.2fs); ratio %.2f",
 		elapsed.Seconds(), want.acls, created.Seconds(), (elapsed - created).Seconds(), (elapsed-created).Seconds()/baseline.Seconds(),

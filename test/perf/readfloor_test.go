@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 )
 
@@ -29,10 +30,23 @@ type readFloor struct {
 	ports, pods, policies int
 }
 
+// nbReading is what a read floor reads of NB.
+type nbReading int
+
+const (
+	// portNames are the switch ports' names and the policy tables: the
+	// least a policy controller reads.
+	portNames nbReading = iota
+	// ovnetColumns are the tables and columns ovnet's NB client mirrors
+	// (ovn.MonitoredTables): what ovnet's controller reads, as it also
+	// compares its pods' ports at a start.
+	ovnetColumns
+)
+
 // measureReadFloor reads it all at once, as a controller starting would,
-// each part over a connection of its own, in the cheapest form: NB's
-// ports by name only, the API's objects as protobuf.
-func measureReadFloor(b *testing.B, cl *cluster) readFloor {
+// each part over a connection of its own, the API's objects as protobuf
+// and NB's rows as nb says.
+func measureReadFloor(b *testing.B, cl *cluster, nb nbReading) readFloor {
 	b.Helper()
 	cfg := rest.CopyConfig(cl.cfg)
 	cfg.ContentType = runtime.ContentTypeProtobuf
@@ -46,7 +60,7 @@ func measureReadFloor(b *testing.B, cl *cluster) readFloor {
 	start := time.Now()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		n, err := readPorts(ctx, cl.nb.Endpoint)
+		n, err := readPorts(ctx, cl.nb.Endpoint, nb)
 		f.ports = n
 		return err
 	})
@@ -75,9 +89,9 @@ func measureReadFloor(b *testing.B, cl *cluster) readFloor {
 	return f
 }
 
-// readPorts connects to NB, monitors the switch ports' names and the
-// policy tables, and returns the number of ports once the snapshot is in.
-func readPorts(ctx context.Context, endpoint string) (int, error) {
+// readPorts connects to NB, monitors what reading says, and returns the
+// number of switch ports once the snapshot is in.
+func readPorts(ctx context.Context, endpoint string, reading nbReading) (int, error) {
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
 		return 0, err
@@ -91,9 +105,7 @@ func readPorts(ctx context.Context, endpoint string) (int, error) {
 		return 0, fmt.Errorf("connect to %s: %w", endpoint, err)
 	}
 	defer nb.Close()
-	lsp := &nbdb.LogicalSwitchPort{}
-	if _, err := nb.Monitor(ctx, nb.NewMonitor(client.WithTable(lsp, &lsp.Name),
-		client.WithTable(&nbdb.PortGroup{}), client.WithTable(&nbdb.ACL{}), client.WithTable(&nbdb.AddressSet{}))); err != nil {
+	if _, err := nb.Monitor(ctx, nb.NewMonitor(monitorOf(reading)...)); err != nil {
 		return 0, fmt.Errorf("monitor %s: %w", endpoint, err)
 	}
 	var ports []nbdb.LogicalSwitchPort
@@ -101,4 +113,17 @@ func readPorts(ctx context.Context, endpoint string) (int, error) {
 		return 0, err
 	}
 	return len(ports), nil
+}
+
+func monitorOf(reading nbReading) []client.MonitorOption {
+	if reading == ovnetColumns {
+		var opts []client.MonitorOption
+		for _, t := range ovn.MonitoredTables() {
+			opts = append(opts, client.WithTable(t.Model, t.Columns...))
+		}
+		return opts
+	}
+	lsp := &nbdb.LogicalSwitchPort{}
+	return []client.MonitorOption{client.WithTable(lsp, &lsp.Name),
+		client.WithTable(&nbdb.PortGroup{}), client.WithTable(&nbdb.ACL{}), client.WithTable(&nbdb.AddressSet{})}
 }
