@@ -104,6 +104,9 @@ type Client struct {
 	mirrored map[string]map[string]bool
 	// group sends transactions made while one is in flight together.
 	group *group
+	// handlers are the functions given to OnRowsAddedOrDeleted, let go
+	// of at Close.
+	handlers handlers
 }
 
 // Connect dials the database, waits for the initial monitor snapshot, and
@@ -201,8 +204,18 @@ func (c *Client) isMirrored(table, column string) bool {
 // WhereAny, WhereCache); commit them with Transact.
 func (c *Client) DB() client.Client { return c.db }
 
-// Close disconnects from the database.
-func (c *Client) Close() { c.db.Close() }
+// Close disconnects from the database and lets go of the cache's rows and
+// of what the handlers given to OnRowsAddedOrDeleted reach. A client
+// following the leader (libovsdb's WithLeaderOnly) leaves a goroutine
+// behind that never ends and holds the client; without this, it kept the
+// whole cache alive after Close, and through the handlers whatever they
+// refer to (in one test process, every controller a test had stopped).
+func (c *Client) Close() {
+	c.db.Close()
+	c.handlers.detach()
+	cache := c.db.Cache()
+	cache.Purge(cache.DatabaseModel())
+}
 
 // Connected reports whether the client holds a connection whose server
 // answers. libovsdb's own flag is not enough: it is cleared only when the

@@ -2,6 +2,7 @@ package ovsdbtxn
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
@@ -47,18 +48,41 @@ func (s *ChangeSignal) Notify() {
 
 // OnRowsAddedOrDeleted calls fn after each row of table the cache gains
 // or loses, from libovsdb's event goroutine; fn must not block. Rows
-// changed in place do not call it.
+// changed in place do not call it, nor does anything after Close.
 func (c *Client) OnRowsAddedOrDeleted(table string, fn func()) {
+	h := c.handlers.add(fn)
+	call := func(t string) {
+		if f := h.Load(); f != nil && t == table {
+			(*f)()
+		}
+	}
 	c.db.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc: func(t string, _ model.Model) {
-			if t == table {
-				fn()
-			}
-		},
-		DeleteFunc: func(t string, _ model.Model) {
-			if t == table {
-				fn()
-			}
-		},
+		AddFunc:    func(t string, _ model.Model) { call(t) },
+		DeleteFunc: func(t string, _ model.Model) { call(t) },
 	})
+}
+
+// handlers hold functions that libovsdb's cache calls, so that Close can
+// let go of them: libovsdb cannot remove a handler.
+type handlers struct {
+	mu  sync.Mutex
+	fns []*atomic.Pointer[func()]
+}
+
+func (h *handlers) add(fn func()) *atomic.Pointer[func()] {
+	p := &atomic.Pointer[func()]{}
+	p.Store(&fn)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fns = append(h.fns, p)
+	return p
+}
+
+func (h *handlers) detach() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.fns {
+		p.Store(nil)
+	}
+	h.fns = nil
 }
