@@ -10,6 +10,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-logr/logr"
+	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -107,6 +108,10 @@ type Client struct {
 	// handlers are the functions given to OnRowsAddedOrDeleted, let go
 	// of at Close.
 	handlers handlers
+	// cache is the client's cache, made at its first connection and kept
+	// for its life. libovsdb's client drops its own reference once closed,
+	// but not the one its API keeps; Close empties it.
+	cache *cache.TableCache
 }
 
 // Connect dials the database, waits for the initial monitor snapshot, and
@@ -136,7 +141,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if err := db.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("connect to %s %v: %w", cfg.Name, cfg.Endpoints, err)
 	}
-	c := &Client{db: db, name: cfg.Name, changes: WatchCache(db),
+	c := &Client{db: db, cache: db.Cache(), name: cfg.Name, changes: WatchCache(db),
 		metrics: NewMetrics(cfg.Registerer, cfg.MetricPrefix, cfg.Name)}
 	c.group = &group{limit: groupInFlight, send: c.send,
 		fits: func(ops []ovsdb.Operation) bool { return db.Schema().ValidateOperations(ops...) }}
@@ -213,8 +218,7 @@ func (c *Client) DB() client.Client { return c.db }
 func (c *Client) Close() {
 	c.db.Close()
 	c.handlers.detach()
-	cache := c.db.Cache()
-	cache.Purge(cache.DatabaseModel())
+	c.cache.Purge(c.cache.DatabaseModel())
 }
 
 // Connected reports whether the client holds a connection whose server

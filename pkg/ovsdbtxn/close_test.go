@@ -49,6 +49,7 @@ func TestCloseLetsGo(t *testing.T) {
 	if held.Value() != nil {
 		t.Error("the closed client still holds what its handler refers to")
 	}
+	c.Close() // again, as deferred closes and cleanups do: no panic
 }
 
 // watchRows registers a handler referring to a value of its own and
