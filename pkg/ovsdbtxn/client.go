@@ -123,10 +123,13 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Indexes != nil {
 		cfg.Model.SetIndexes(cfg.Indexes)
 	}
+	// A copy: libovsdb keeps the pointer for good (see Close), and one
+	// into cfg kept cfg.Registerer and all its collectors alive with it.
+	logger := cfg.Logger
 	opts := []client.Option{
 		client.WithLeaderOnly(cfg.LeaderOnly),
 		client.WithReconnect(connectTimeout, reconnectBackoff()),
-		client.WithLogger(&cfg.Logger),
+		client.WithLogger(&logger),
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, client.WithTLSConfig(cfg.TLS))

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"weak"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
 	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
@@ -13,8 +15,9 @@ import (
 
 // TestCloseLetsGo: libovsdb leaves a goroutine holding a client that
 // follows the leader (as ovnet's are) for good after Close, so a closed
-// client must hold neither its cache's rows nor what its handlers refer
-// to. Against a real ovsdb-server.
+// client must hold neither its cache's rows, nor what its handlers refer
+// to, nor the registry it was given (a controller's holds collectors that
+// reach all its state). Against a real ovsdb-server.
 func TestCloseLetsGo(t *testing.T) {
 	server := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema})
 	dbModel, err := nbdb.FullDatabaseModel()
@@ -22,12 +25,9 @@ func TestCloseLetsGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	c, err := ovsdbtxn.Connect(ctx, ovsdbtxn.Config{Name: "northbound", MetricPrefix: "test",
+	c, collected := connectWithCollector(t, ovsdbtxn.Config{Name: "northbound", MetricPrefix: "test",
 		Endpoints: []string{server.Endpoint}, Model: dbModel, LeaderOnly: true,
 		Tables: []ovsdbtxn.Table{{Model: &nbdb.AddressSet{}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ops, err := c.DB().Create(&nbdb.AddressSet{Name: "a", Addresses: []string{"10.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +49,9 @@ func TestCloseLetsGo(t *testing.T) {
 	if held.Value() != nil {
 		t.Error("the closed client still holds what its handler refers to")
 	}
+	if collected.Value() != nil {
+		t.Error("the closed client still holds its registry's collectors")
+	}
 	c.Close() // again, as deferred closes and cleanups do: no panic
 }
 
@@ -58,4 +61,19 @@ func watchRows(c *ovsdbtxn.Client) weak.Pointer[[1 << 16]byte] {
 	referred := new([1 << 16]byte)
 	c.OnRowsAddedOrDeleted(nbdb.AddressSetTable, func() { referred[0]++ })
 	return weak.Make(referred)
+}
+
+// connectWithCollector connects with a registry of its own holding a
+// collector that refers to a value, and returns a weak pointer to it.
+func connectWithCollector(t *testing.T, cfg ovsdbtxn.Config) (*ovsdbtxn.Client, weak.Pointer[[1 << 16]byte]) {
+	t.Helper()
+	referred := new([1 << 16]byte)
+	cfg.Registerer = prometheus.NewRegistry()
+	cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "referring"},
+		func() float64 { return float64(referred[0]) }))
+	c, err := ovsdbtxn.Connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, weak.Make(referred)
 }
