@@ -10,7 +10,6 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
-	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
 )
 
 // TestCloseLetsGo: libovsdb leaves a goroutine holding a client that
@@ -19,15 +18,10 @@ import (
 // to, nor the registry it was given (a controller's holds collectors that
 // reach all its state). Against a real ovsdb-server.
 func TestCloseLetsGo(t *testing.T) {
-	server := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema})
-	dbModel, err := nbdb.FullDatabaseModel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg := startNorthbound(t, ovsdbtxn.Table{Model: &nbdb.AddressSet{}})
+	cfg.LeaderOnly = true
 	ctx := context.Background()
-	c, collected := connectWithCollector(t, ovsdbtxn.Config{Name: "northbound", MetricPrefix: "test",
-		Endpoints: []string{server.Endpoint}, Model: dbModel, LeaderOnly: true,
-		Tables: []ovsdbtxn.Table{{Model: &nbdb.AddressSet{}}}})
+	c, collected := connectWithCollector(t, cfg)
 	ops, err := c.DB().Create(&nbdb.AddressSet{Name: "a", Addresses: []string{"10.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ovnet/ovnet/pkg/ovsdb/nbdb"
 	"github.com/ovnet/ovnet/pkg/ovsdbtxn"
-	"github.com/ovnet/ovnet/test/harness/ovsdbserver"
 )
 
 // reconnectWait bounds the wait for the client to follow its server; its
@@ -21,16 +20,10 @@ const reconnectWait = 15 * time.Second
 // server back on its data: both say so again, and the waiting
 // transaction commits.
 func TestConnectedFollowsTheServer(t *testing.T) {
-	server := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema})
-	dbModel, err := nbdb.FullDatabaseModel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, cfg := startNorthbound(t, ovsdbtxn.Table{Model: &nbdb.LogicalSwitch{}})
 	reg := prometheus.NewRegistry()
-	c, err := ovsdbtxn.Connect(context.Background(), ovsdbtxn.Config{
-		Name: "northbound", MetricPrefix: "test", Endpoints: []string{server.Endpoint}, Model: dbModel,
-		Tables: []ovsdbtxn.Table{{Model: &nbdb.LogicalSwitch{}}}, Registerer: reg,
-	})
+	cfg.Registerer = reg
+	c, err := ovsdbtxn.Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

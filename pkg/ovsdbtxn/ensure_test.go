@@ -16,25 +16,30 @@ import (
 
 // These run against a real ovsdb-server with the OVN northbound schema.
 
-func connect(t *testing.T) *ovsdbtxn.Client {
+// startNorthbound starts an ovsdb-server with the OVN northbound schema
+// and returns it with a client configuration mirroring tables from it.
+func startNorthbound(t *testing.T, tables ...ovsdbtxn.Table) (*ovsdbserver.Server, ovsdbtxn.Config) {
 	t.Helper()
 	server := ovsdbserver.Start(t, ovsdbserver.Options{Schema: ovsdbserver.NorthboundSchema})
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return server, ovsdbtxn.Config{Name: "northbound", MetricPrefix: "test", Endpoints: []string{server.Endpoint},
+		Model: dbModel, Tables: tables}
+}
+
+func connect(t *testing.T) *ovsdbtxn.Client {
+	t.Helper()
 	ls := &nbdb.LogicalSwitch{}
-	c, err := ovsdbtxn.Connect(context.Background(), ovsdbtxn.Config{
-		Name: "northbound", MetricPrefix: "test", Endpoints: []string{server.Endpoint}, Model: dbModel,
-		Indexes: map[string][]model.ClientIndex{nbdb.LogicalSwitchTable: {{Columns: []model.ColumnKey{{Column: "name"}}}}},
-		Tables: []ovsdbtxn.Table{
-			// The port list is left out, as pkg/ovn does: waits must not
-			// wait for a column the cache does not hold.
-			{Model: ls, Columns: []any{&ls.Name, &ls.ExternalIDs, &ls.OtherConfig, &ls.ACLs}},
-			{Model: &nbdb.LogicalSwitchPort{}},
-			{Model: &nbdb.AddressSet{}},
-		},
-	})
+	_, cfg := startNorthbound(t,
+		// The port list is left out, as pkg/ovn does: waits must not
+		// wait for a column the cache does not hold.
+		ovsdbtxn.Table{Model: ls, Columns: []any{&ls.Name, &ls.ExternalIDs, &ls.OtherConfig, &ls.ACLs}},
+		ovsdbtxn.Table{Model: &nbdb.LogicalSwitchPort{}},
+		ovsdbtxn.Table{Model: &nbdb.AddressSet{}})
+	cfg.Indexes = map[string][]model.ClientIndex{nbdb.LogicalSwitchTable: {{Columns: []model.ColumnKey{{Column: "name"}}}}}
+	c, err := ovsdbtxn.Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
