@@ -13,7 +13,7 @@ import (
 )
 
 // TestCloseLetsGo: libovsdb leaves a goroutine holding a client that
-// follows the leader (as ovnet's are) for good after Close, so a closed
+// follows the leader (as ovnet's NB client does) for good after Close, so a closed
 // client must hold neither its cache's rows, nor what its handlers refer
 // to, nor the registry it was given (a controller's holds collectors that
 // reach all its state). Against a real ovsdb-server.
