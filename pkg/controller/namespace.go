@@ -91,6 +91,9 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("get namespace: %w", err)
 	}
+	// Its annotations may now name another subnet for the pods refused in
+	// the one they named before.
+	r.Network.waiters.wakeAll(namespaceWaitKey(ns.Name))
 	_, err = r.Network.namespaceSubnet(ctx, r.Client, ns)
 	var refused *refusal
 	if errors.As(err, &refused) {

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/ovnet/ovnet/pkg/annotation"
 	"github.com/ovnet/ovnet/pkg/ipam"
 	"github.com/ovnet/ovnet/pkg/ovn"
 	"github.com/ovnet/ovnet/pkg/ovnname"
@@ -153,9 +154,15 @@ func (r *PodReconciler) endpoint(pod *corev1.Pod, reqs []ipam.Request) endpoint 
 }
 
 func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Result, error) {
-	reqs, err := r.podRequest(ctx, pod)
-	req := reqs[0]
-	seen, seenNB := r.Network.waiters.seen(req.Subnet), r.Network.waiters.seen(northboundWaitKey)
+	key := client.ObjectKeyFromObject(pod)
+	// Each wake-up count is read before what it could have changed.
+	seenNB, seenNS := r.Network.waiters.seen(northboundWaitKey), r.Network.waiters.seen(namespaceWaitKey(pod.Namespace))
+	subnet, err := r.subnetFor(ctx, pod)
+	seen := r.Network.waiters.seen(subnet)
+	reqs := []ipam.Request{{Subnet: subnet}}
+	if err == nil {
+		reqs, err = r.podRequest(pod, subnet)
+	}
 	if err == nil && r.Network.northbound.down.Load() {
 		// Nothing is allocated that could not be written: the pod waits,
 		// said so on it and on its subnet, instead of holding a worker.
@@ -167,24 +174,34 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 			return ctrl.Result{}, r.record(ctx, pod, allocs, true)
 		}
 	}
-	r.markPending(pod, req.Subnet, err)
+	r.markPending(pod, subnet, err)
 	var bad *badAnnotation
 	if !errors.As(err, &bad) && !isPermanent(err) && !isWaiting(err) {
 		return ctrl.Result{}, err
 	}
-	delay, report := r.Network.retries.failed(client.ObjectKeyFromObject(pod), err.Error(), time.Now())
+	delay, report := r.Network.retries.failed(key, err.Error(), time.Now())
 	if report && !errors.Is(err, ovn.ErrSwitchMissing) {
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
 	}
-	if !isWaiting(err) {
+	switch {
+	case !isWaiting(err) && placedByNamespace(pod):
+		// Refused in the subnet its namespace gave it; a Subnet that takes
+		// the namespace may be still on its way (applied with the pod).
+		r.Network.waiters.add(namespaceWaitKey(pod.Namespace), key, seenNS)
+		return ctrl.Result{}, nil
+	case !isWaiting(err):
 		return ctrl.Result{}, nil // only a change of the pod's annotations can help
-	}
-	if errors.Is(err, errNorthboundDown) {
-		r.Network.waiters.add(northboundWaitKey, client.ObjectKeyFromObject(pod), seenNB)
-	} else {
-		r.Network.waiters.add(req.Subnet, client.ObjectKeyFromObject(pod), seen)
+	case errors.Is(err, errNorthboundDown):
+		r.Network.waiters.add(northboundWaitKey, key, seenNB)
+	default:
+		r.Network.waiters.add(subnet, key, seen)
 	}
 	return ctrl.Result{RequeueAfter: delay}, nil
+}
+
+// placedByNamespace: the pod does not name its subnet, its namespace does.
+func placedByNamespace(pod *corev1.Pod) bool {
+	return strings.TrimSpace(pod.Annotations[annotation.LogicalSwitch]) == ""
 }
 
 // isPermanent: the request contradicts the subnet and only a change of the

@@ -45,19 +45,18 @@ func statefulSetOf(pod *corev1.Pod) (name string, ordinal int, ok bool) {
 	return ref.Name, ordinal, true
 }
 
-// podRequest turns a pod's annotations into allocation requests, one per
-// family of its subnet, the first family's first. The fixed address and
-// the pool of a dual-stack pod list both families, comma separated as
-// Kube-OVN writes them (a pool's entries may also be "v4,v6" pairs
-// separated by ";").
-func (r *PodReconciler) podRequest(ctx context.Context, pod *corev1.Pod) ([]ipam.Request, error) {
-	subnet, err := r.subnetFor(ctx, pod)
-	if err != nil {
-		// The subnet asked for, if known, lets the pod be woken when it
-		// becomes usable.
-		return []ipam.Request{{Subnet: subnet}}, err
-	}
+// podRequest turns a pod's annotations into allocation requests in its
+// subnet, one per family of the subnet, the first family's first. The fixed
+// address and the pool of a dual-stack pod list both families, comma
+// separated as Kube-OVN writes them (a pool's entries may also be "v4,v6"
+// pairs separated by ";").
+func (r *PodReconciler) podRequest(pod *corev1.Pod, subnet string) ([]ipam.Request, error) {
 	req := ipam.Request{Owner: ipam.PodOwner(pod.Namespace, pod.Name), Subnet: subnet}
+	if _, known := r.Network.IPAM.Subnet(subnet); !known {
+		// Its families are unknown until it loads: read now, a dual-stack
+		// pod's two fixed addresses would be refused as two of one family.
+		return []ipam.Request{req}, fmt.Errorf("%w: %q requested by %s", ipam.ErrUnknownSubnet, subnet, req.Owner)
+	}
 	reqs := r.Network.requestsFor(req, netip.Addr{})
 	a := pod.Annotations
 	if s := strings.TrimSpace(a[annotation.MACAddress]); s != "" {

@@ -213,6 +213,9 @@ func (r *SubnetReconciler) apply(ctx context.Context, subnet *ovnetv1.Subnet) (*
 		return nil, err
 	}
 	r.Network.waiters.wakeAll(subnet.Name)
+	for _, ns := range subnet.Spec.Namespaces {
+		r.Network.waiters.wakeAll(namespaceWaitKey(ns))
+	}
 	if existed && !old.sameAddressing(cfg) {
 		// Running pods keep their addresses but take the new prefix and
 		// gateway: their records are rewritten and the daemons follow.

@@ -79,27 +79,47 @@ func (n *Network) subnetConfig(name string) (subnetConfig, bool) {
 	return out, true
 }
 
-// setSubnet loads a Subnet into the allocator, both halves or neither: a
-// refused IPv6 half puts the first one back as it was.
+// setSubnet loads a Subnet into the allocator, both halves or neither. The
+// IPv6 half goes in first: a pod placed meanwhile finds either no subnet
+// (and waits) or both halves, never an IPv4 half that reads as single
+// stack and addresses it in one family only.
 func (n *Network) setSubnet(cfg subnetConfig) error {
-	old, existed := n.IPAM.Subnet(cfg.Name)
-	if err := n.IPAM.SetSubnet(cfg.SubnetConfig); err != nil {
+	if cfg.IPv6 == nil {
+		return n.setSingleStack(cfg.SubnetConfig)
+	}
+	v6 := ipv6Half(cfg.Name)
+	oldV6, hadV6 := n.IPAM.Subnet(v6)
+	if err := n.IPAM.SetSubnet(*cfg.IPv6); err != nil {
 		return err
 	}
-	var err error
-	if cfg.IPv6 != nil {
-		err = n.IPAM.SetSubnet(*cfg.IPv6)
-	} else if err = n.IPAM.RemoveSubnet(ipv6Half(cfg.Name)); err != nil {
-		err = fmt.Errorf("the IPv6 half cannot go: %w", err)
+	if err := n.IPAM.SetSubnet(cfg.SubnetConfig); err != nil {
+		n.restore(v6, oldV6, hadV6)
+		return err
 	}
-	if err != nil {
-		if existed {
-			_ = n.IPAM.SetSubnet(old) // it was accepted as it stands
-		} else {
-			_ = n.IPAM.RemoveSubnet(cfg.Name)
-		}
+	return nil
+}
+
+// setSingleStack loads a single-stack Subnet and drops an IPv6 half it had.
+func (n *Network) setSingleStack(cfg ipam.SubnetConfig) error {
+	old, existed := n.IPAM.Subnet(cfg.Name)
+	if err := n.IPAM.SetSubnet(cfg); err != nil {
+		return err
 	}
-	return err
+	if err := n.IPAM.RemoveSubnet(ipv6Half(cfg.Name)); err != nil {
+		n.restore(cfg.Name, old, existed)
+		return fmt.Errorf("the IPv6 half cannot go: %w", err)
+	}
+	return nil
+}
+
+// restore puts an allocator subnet back as it was before a refused change:
+// its old configuration, which was accepted as it stands, or nothing.
+func (n *Network) restore(name string, old ipam.SubnetConfig, existed bool) {
+	if existed {
+		_ = n.IPAM.SetSubnet(old)
+	} else {
+		_ = n.IPAM.RemoveSubnet(name)
+	}
 }
 
 // ipamConfig checks a Subnet spec and turns it into the allocator's

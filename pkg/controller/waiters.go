@@ -22,6 +22,11 @@ type waiters struct {
 	wake chan event.GenericEvent
 }
 
+// namespaceWaitKey is the waiters' key of pods refused in the subnet their
+// namespace gave them, retried when the namespace's subnet may have
+// changed. No Subnet can have it: Kubernetes names hold no space.
+func namespaceWaitKey(namespace string) string { return "namespace " + namespace }
+
 func newWaiters() *waiters {
 	return &waiters{bySubnet: map[string]map[types.NamespacedName]struct{}{}, wakes: map[string]uint64{},
 		wake: make(chan event.GenericEvent, 4096)}

@@ -128,6 +128,9 @@ func (e *env) annotateNamespace(name string, annotations map[string]string) {
 		e.t.Fatal(err)
 	}
 	patch := client.MergeFrom(ns.DeepCopy())
+	if ns.Annotations == nil {
+		ns.Annotations = map[string]string{}
+	}
 	for k, v := range annotations {
 		if v == "" {
 			delete(ns.Annotations, k)

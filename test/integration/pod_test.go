@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -233,5 +234,72 @@ func TestIPv6Subnet(t *testing.T) {
 	e.pod("six", "fixed", map[string]string{annotation.IPAddress: "fd00:10:66::ff"})
 	if got := e.addressed("six", "fixed").Annotations[annotation.IPAddress]; got != "fd00:10:66::ff" {
 		t.Fatalf("fixed IPv6 pod got %s", got)
+	}
+}
+
+// TestPodBeforeItsSubnet: pods created before the Subnet they are placed
+// in (applied together, as one file of manifests is) wait for it and are
+// addressed as asked once it loads: a dual-stack pod's two fixed addresses
+// and its pool of both families are not refused as two of one family
+// while the Subnet's families are still unknown, and a pod refused in the
+// default subnet is retried when a Subnet or its namespace's annotation
+// gives it another.
+func TestPodBeforeItsSubnet(t *testing.T) {
+	e := newEnv(t)
+	e.namespace("early", nil)
+	pods := []struct {
+		name        string
+		annotations map[string]string
+		want        string // ip_address once addressed; "" for any pair
+	}{
+		{"dynamic", nil, ""},
+		{"fixed", map[string]string{annotation.IPAddress: "10.72.0.200,fd00:10:72::c8"}, "10.72.0.200,fd00:10:72::c8"},
+		{"pooled", map[string]string{annotation.IPPool: "10.72.0.50,fd00:10:72::32"}, "10.72.0.50,fd00:10:72::32"},
+	}
+	for _, p := range pods {
+		annotations := map[string]string{annotation.LogicalSwitch: "later"}
+		for k, v := range p.annotations {
+			annotations[k] = v
+		}
+		e.pod("early", p.name, annotations)
+		e.event("Pod", "early", p.name, "AddressAllocationFailed", `unknown subnet: "later"`)
+	}
+	// No Subnet takes namespace early yet: the default subnet refuses it.
+	e.pod("early", "by-namespace", map[string]string{annotation.IPAddress: "10.73.0.50"})
+	e.event("Pod", "early", "by-namespace", "AddressAllocationFailed", "10.73.0.50")
+
+	for _, s := range []*ovnetv1.Subnet{
+		{ObjectMeta: metav1.ObjectMeta{Name: "later"}, Spec: ovnetv1.SubnetSpec{CIDR: "10.72.0.0/24,fd00:10:72::/120"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "takes-early"}, Spec: ovnetv1.SubnetSpec{CIDR: "10.73.0.0/24", Namespaces: []string{"early"}}},
+	} {
+		if err := e.c.Create(e.ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range pods {
+		got := e.addressed("early", p.name)
+		ips := got.Annotations[annotation.IPAddress]
+		if p.want != "" && ips != p.want {
+			t.Errorf("pod %s: ip_address %q, want %q", p.name, ips, p.want)
+		}
+		if v4, v6, ok := strings.Cut(ips, ","); !ok || !netip.MustParseAddr(v4).Is4() || !netip.MustParseAddr(v6).Is6() {
+			t.Errorf("pod %s: ip_address %q, want an address of each family", p.name, ips)
+		}
+		e.checkPort(got)
+	}
+	got := e.addressed("early", "by-namespace")
+	if sw, ips := got.Annotations[annotation.LogicalSwitch], got.Annotations[annotation.IPAddress]; sw != "takes-early" || ips != "10.73.0.50" {
+		t.Errorf("pod by-namespace: %s in %s, want 10.73.0.50 in takes-early", ips, sw)
+	}
+	e.checkPort(got)
+
+	// A namespace annotated afterwards with the subnet its pod asked for.
+	e.namespace("joins-later", nil)
+	e.pod("joins-later", "waiting", map[string]string{annotation.IPAddress: "10.73.0.60"})
+	e.event("Pod", "joins-later", "waiting", "AddressAllocationFailed", "10.73.0.60")
+	e.annotateNamespace("joins-later", map[string]string{annotation.LogicalSwitch: "takes-early"})
+	got = e.addressed("joins-later", "waiting")
+	if sw, ips := got.Annotations[annotation.LogicalSwitch], got.Annotations[annotation.IPAddress]; sw != "takes-early" || ips != "10.73.0.60" {
+		t.Errorf("pod waiting: %s in %s, want 10.73.0.60 in takes-early", ips, sw)
 	}
 }
