@@ -184,7 +184,7 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonAddressFailed, "Allocate", "%s", err.Error())
 	}
 	switch {
-	case !isWaiting(err) && placedByNamespace(pod):
+	case !isWaiting(err) && ownSubnet(pod) == "":
 		// Refused in the subnet its namespace gave it; a Subnet that takes
 		// the namespace may be still on its way (applied with the pod).
 		r.Network.waiters.add(namespaceWaitKey(pod.Namespace), key, seenNS)
@@ -199,9 +199,10 @@ func (r *PodReconciler) allocate(ctx context.Context, pod *corev1.Pod) (ctrl.Res
 	return ctrl.Result{RequeueAfter: delay}, nil
 }
 
-// placedByNamespace: the pod does not name its subnet, its namespace does.
-func placedByNamespace(pod *corev1.Pod) bool {
-	return strings.TrimSpace(pod.Annotations[annotation.LogicalSwitch]) == ""
+// ownSubnet is the subnet the pod names itself; "" leaves the choice to
+// its namespace.
+func ownSubnet(pod *corev1.Pod) string {
+	return strings.TrimSpace(pod.Annotations[annotation.LogicalSwitch])
 }
 
 // isPermanent: the request contradicts the subnet and only a change of the

@@ -147,7 +147,7 @@ func poolRequest(reqs []ipam.Request, pod *corev1.Pod, s string) error {
 // subnetFor picks the pod's subnet: its own annotation, else its
 // namespace's subnet, else the default subnet.
 func (r *PodReconciler) subnetFor(ctx context.Context, pod *corev1.Pod) (string, error) {
-	if s := strings.TrimSpace(pod.Annotations[annotation.LogicalSwitch]); s != "" {
+	if s := ownSubnet(pod); s != "" {
 		if s == r.Network.Config.JoinSubnet.Name {
 			return "", &badAnnotation{Key: annotation.LogicalSwitch, Err: fmt.Errorf("subnet %s is reserved for nodes", s)}
 		}
